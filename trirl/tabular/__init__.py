@@ -1,6 +1,54 @@
 """The exact tabular engine: MDPs, soft value and policy iteration, occupancies, objectives,
 TRIRL and its relatives, all in float64 numpy/scipy with no sampling noise."""
 
+from trirl.tabular.algorithms.trirl import TRIRLConfig, TRIRLState, make_trirl, solve_eta, trirl
+from trirl.tabular.demos import Trajectories, empirical_occupancy, sample_trajectories
+from trirl.tabular.driver import Learner, NonFiniteError, Result
 from trirl.tabular.mdp import MDP
+from trirl.tabular.objectives import (
+    dual,
+    dual_gradient,
+    log_ratio,
+    policy_kl,
+    primal,
+    reverse_kl,
+)
+from trirl.tabular.occupancy import log_occupancy, occupancy, state_occupancy
+from trirl.tabular.soft import (
+    SoftSolution,
+    soft_bellman_backup,
+    soft_policy_evaluation,
+    soft_policy_iteration,
+    soft_value_iteration,
+    solve,
+)
 
-__all__ = ["MDP"]
+__all__ = [
+    "MDP",
+    "Learner",
+    "NonFiniteError",
+    "Result",
+    "SoftSolution",
+    "TRIRLConfig",
+    "TRIRLState",
+    "Trajectories",
+    "dual",
+    "dual_gradient",
+    "empirical_occupancy",
+    "log_occupancy",
+    "log_ratio",
+    "make_trirl",
+    "occupancy",
+    "policy_kl",
+    "primal",
+    "reverse_kl",
+    "sample_trajectories",
+    "soft_bellman_backup",
+    "soft_policy_evaluation",
+    "soft_policy_iteration",
+    "soft_value_iteration",
+    "solve",
+    "solve_eta",
+    "state_occupancy",
+    "trirl",
+]

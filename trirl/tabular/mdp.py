@@ -18,6 +18,7 @@ from scipy.sparse.csgraph import breadth_first_order
 from trirl.errors import InvalidMDPError
 
 PROBABILITY_ATOL = 1e-8
+DENSE_MAX_ENTRIES = 250_000
 
 
 def _fmt_index(index) -> str:
@@ -56,6 +57,8 @@ class MDP:
         self.discount = _check_discount(discount)
         self.absorbing = _check_absorbing(absorbing, matrix, n_states, n_actions)
         self._reachable: np.ndarray | None = None
+        # small worlds multiply faster with a dense [S * A, S] array than through scipy.sparse
+        self._dense = matrix.toarray() if matrix.shape[0] * matrix.shape[1] <= DENSE_MAX_ENTRIES else None
 
     # -- shapes and views ------------------------------------------------------------------------
     @property
@@ -75,7 +78,8 @@ class MDP:
 
     def expected_next(self, values: np.ndarray) -> np.ndarray:
         """``(P V)[s, a] = sum_s' P[s, a, s'] V[s']`` for ``values`` of shape ``[S]``."""
-        return (self.transition_matrix @ values).reshape(self.n_states, self.n_actions)
+        matrix = self.transition_matrix if self._dense is None else self._dense
+        return (matrix @ values).reshape(self.n_states, self.n_actions)
 
     def policy_transitions(self, policy: np.ndarray) -> sp.csr_matrix:
         """``P_pi[s, s'] = sum_a pi(a|s) P[s, a, s']`` as a sparse ``[S, S]`` matrix."""

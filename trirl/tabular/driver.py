@@ -1,0 +1,146 @@
+"""The thin driver shared by every tabular algorithm: loop, log, checkpoint, stop on NaN.
+
+An algorithm is a :class:`Learner`, a named bundle of pure functions (STYLE.md: ``init`` +
+``step``); the driver owns everything with side effects: the progress bar, the run directory
+(``trirl.rundir``), checkpoints and resumption.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from trirl.errors import TrirlError
+from trirl.rundir import RunDir
+
+SHARED_METRICS = ("iteration", "eta", "eps_tr", "reverse_kl", "policy_kl", "dual")
+PROGRESS_METRICS = ("reverse_kl", "dual", "eta", "eps_tr")
+
+
+class NonFiniteError(TrirlError, FloatingPointError):
+    """A metric or state array became NaN or infinite; the message says which and where."""
+
+
+class Learner(NamedTuple):
+    """A tabular algorithm as pure functions over an immutable state.
+
+    ``init() -> state`` (iteration 0), ``step(state) -> (state, metrics)``,
+    ``metrics(state) -> dict`` (the row logged for iteration 0), ``arrays(state) -> dict`` and
+    ``restore(arrays, meta) -> state`` for checkpoints; ``reward(state)``, ``log_policy(state)``.
+    """
+
+    name: str
+    init: Callable[[], Any]
+    step: Callable[[Any], tuple[Any, dict]]
+    metrics: Callable[[Any], dict]
+    arrays: Callable[[Any], dict[str, np.ndarray]]
+    restore: Callable[[Mapping[str, np.ndarray], Mapping[str, Any]], Any]
+    reward: Callable[[Any], np.ndarray]
+    log_policy: Callable[[Any], np.ndarray]
+
+
+@dataclass
+class Result:
+    """What a run returns: the final reward and policy and the per-iteration history."""
+
+    algorithm: str
+    reward: np.ndarray
+    log_policy: np.ndarray
+    history: list[dict[str, Any]]
+    state: Any = field(repr=False, default=None)
+
+    @property
+    def policy(self) -> np.ndarray:
+        return np.exp(self.log_policy)
+
+    def metric(self, name: str) -> np.ndarray:
+        """One metric over iterations, ``nan`` where an iteration did not report it."""
+        return np.array([row.get(name, np.nan) for row in self.history], dtype=float)
+
+
+def _check_finite(metrics: Mapping[str, Any], arrays: Mapping[str, np.ndarray], iteration: int, name: str):
+    for key, value in metrics.items():
+        if isinstance(value, (float, np.floating)) and not math.isfinite(value):
+            raise NonFiniteError(f"{name}: metric '{key}' is {value} at iteration {iteration}")
+    for key, value in arrays.items():
+        value = np.asarray(value)
+        if value.dtype.kind == "f":
+            # log-policies may hold -inf only where a probability is exactly zero; rewards never
+            bad = np.isnan(value) if key.startswith("log_") else ~np.isfinite(value)
+            if bad.any():
+                index = tuple(int(i) for i in np.argwhere(bad)[0])
+                raise NonFiniteError(f"{name}: state array '{key}' is {value[index]} at index {index}, iteration {iteration}")
+
+
+def format_metrics(metrics: Mapping[str, Any], keys=PROGRESS_METRICS) -> str:
+    parts = []
+    for key in keys:
+        if key in metrics:
+            value = metrics[key]
+            parts.append(f"{key}={value:.4g}" if isinstance(value, float) else f"{key}={value}")
+    return " ".join(parts)
+
+
+def run(
+    learner: Learner,
+    iterations: int,
+    run_dir: RunDir | None = None,
+    progress: bool = False,
+    print_every: int = 0,
+    checkpoint_every: int = 10,
+    callback: Callable[[Any, dict], None] | None = None,
+) -> Result:
+    """Run ``learner`` until iteration ``iterations``, resuming from ``run_dir``'s newest checkpoint.
+
+    Every iteration's metrics go to ``run_dir`` (if any) and ``callback(state, metrics)``; a
+    non-finite metric or state array stops the run with a checkpoint of the last good state and
+    a :class:`NonFiniteError` naming it.
+    """
+    history: list[dict[str, Any]] = []
+    checkpoint = run_dir.latest_checkpoint() if run_dir is not None else None
+    if checkpoint is not None:
+        state = learner.restore(checkpoint.arrays, checkpoint.meta)
+        history = run_dir.metrics()
+        start = checkpoint.step
+    else:
+        state = learner.init()
+        row = learner.metrics(state)
+        history.append(row)
+        if run_dir is not None:
+            run_dir.log(row)
+            run_dir.save_checkpoint(0, learner.arrays(state), {"iteration": 0})
+        start = 0
+    bar = tqdm(total=iterations, initial=start, desc=learner.name, disable=not progress, dynamic_ncols=True)
+    try:
+        for iteration in range(start + 1, iterations + 1):
+            tick = time.perf_counter()
+            new_state, metrics = learner.step(state)
+            metrics = {"iteration": iteration, **metrics}
+            metrics.setdefault("step_time", time.perf_counter() - tick)
+            try:
+                _check_finite(metrics, learner.arrays(new_state), iteration, learner.name)
+            except NonFiniteError:
+                if run_dir is not None:
+                    run_dir.save_checkpoint(iteration - 1, learner.arrays(state), {"iteration": iteration - 1})
+                raise
+            state = new_state
+            history.append(metrics)
+            if run_dir is not None:
+                run_dir.log(metrics)
+                if iteration % checkpoint_every == 0 or iteration == iterations:
+                    run_dir.save_checkpoint(iteration, learner.arrays(state), {"iteration": iteration})
+            if callback is not None:
+                callback(state, metrics)
+            bar.update(1)
+            bar.set_postfix_str(format_metrics(metrics), refresh=False)
+            if print_every and (iteration % print_every == 0 or iteration == iterations):
+                bar.write(f"iter {iteration:4d}  {format_metrics(metrics)}")
+    finally:
+        bar.close()
+    return Result(learner.name, learner.reward(state), learner.log_policy(state), history, state)
