@@ -32,6 +32,7 @@ class Learner(NamedTuple):
 
     ``init() -> state`` (iteration 0), ``step(state) -> (state, metrics)``,
     ``metrics(state) -> dict`` (the row logged for iteration 0), ``arrays(state) -> dict`` and
+    ``meta(state) -> dict`` (JSON scalars, ``iteration`` included) and
     ``restore(arrays, meta) -> state`` for checkpoints; ``reward(state)``, ``log_policy(state)``.
     """
 
@@ -40,6 +41,7 @@ class Learner(NamedTuple):
     step: Callable[[Any], tuple[Any, dict]]
     metrics: Callable[[Any], dict]
     arrays: Callable[[Any], dict[str, np.ndarray]]
+    meta: Callable[[Any], dict[str, Any]]
     restore: Callable[[Mapping[str, np.ndarray], Mapping[str, Any]], Any]
     reward: Callable[[Any], np.ndarray]
     log_policy: Callable[[Any], np.ndarray]
@@ -114,27 +116,28 @@ def run(
         history.append(row)
         if run_dir is not None:
             run_dir.log(row)
-            run_dir.save_checkpoint(0, learner.arrays(state), {"iteration": 0})
+            run_dir.save_checkpoint(0, learner.arrays(state), learner.meta(state))
         start = 0
     bar = tqdm(total=iterations, initial=start, desc=learner.name, disable=not progress, dynamic_ncols=True)
     try:
         for iteration in range(start + 1, iterations + 1):
             tick = time.perf_counter()
-            new_state, metrics = learner.step(state)
-            metrics = {"iteration": iteration, **metrics}
-            metrics.setdefault("step_time", time.perf_counter() - tick)
             try:
+                new_state, metrics = learner.step(state)
+                metrics = {"iteration": iteration, **metrics}
+                metrics.setdefault("step_time", time.perf_counter() - tick)
                 _check_finite(metrics, learner.arrays(new_state), iteration, learner.name)
-            except NonFiniteError:
+            except BaseException:
+                # never lose work: keep the last good state, whatever stopped the step
                 if run_dir is not None:
-                    run_dir.save_checkpoint(iteration - 1, learner.arrays(state), {"iteration": iteration - 1})
+                    run_dir.save_checkpoint(iteration - 1, learner.arrays(state), learner.meta(state))
                 raise
             state = new_state
             history.append(metrics)
             if run_dir is not None:
                 run_dir.log(metrics)
                 if iteration % checkpoint_every == 0 or iteration == iterations:
-                    run_dir.save_checkpoint(iteration, learner.arrays(state), {"iteration": iteration})
+                    run_dir.save_checkpoint(iteration, learner.arrays(state), learner.meta(state))
             if callback is not None:
                 callback(state, metrics)
             bar.update(1)

@@ -201,6 +201,8 @@ def make_trirl(mdp: MDP, rho_expert, config: TRIRLConfig) -> Learner:
             backups, solves = evaluations * solution.backups, evaluations * solution.solves
         else:
             eta = float(schedule(state.iteration))
+            if not (np.isfinite(eta) and eta >= 0):
+                raise InvalidConfigError(f"the eta schedule gave {eta} at iteration {state.iteration}, expected a finite number >= 0")
             r_eta = core.trust_region_reward(r_tilde, state.log_policy, eta)
             if config.inner_steps is None:
                 solution = solve(mdp, r_eta, method=config.solver, warm_start=warm)
@@ -238,7 +240,10 @@ def make_trirl(mdp: MDP, rho_expert, config: TRIRLConfig) -> Learner:
             np.asarray(saved["value"]), int(meta.get("backups", 0)), int(meta.get("solves", 0)), float(meta.get("wall_time", 0.0)),
         )
 
-    return Learner("trirl", init, step, initial_metrics, arrays, restore, lambda s: s.reward, lambda s: s.log_policy)
+    def meta(state: TRIRLState) -> dict[str, Any]:
+        return {"iteration": state.iteration, "backups": state.backups, "solves": state.solves, "wall_time": state.wall_time}
+
+    return Learner("trirl", init, step, initial_metrics, arrays, meta, restore, lambda s: s.reward, lambda s: s.log_policy)
 
 
 def trirl(
