@@ -1,0 +1,446 @@
+"""Grid worlds as data: a text map plus a TOML file become a validated :class:`MDP`.
+
+A world ``NAME`` lives in ``gridworlds/NAME.toml`` (settings and perturbed variants) next to
+``gridworlds/NAME.txt`` (the map); ``gridworlds/README.md`` documents both formats. Legend:
+
+====  =======  ====================================================================
+char  type     meaning
+====  =======  ====================================================================
+``#`` wall     not a state; moving into it (or off the grid) keeps the agent in place
+``.`` floor    ordinary cell
+``S`` floor    a floor cell marked as start (support of ``mu0`` when ``start = "marked"``)
+``G`` goal     absorbing by default, positive reward
+``L`` lava     absorbing by default, negative reward
+``~`` ice      floor with its own (usually high) slip probability
+====  =======  ====================================================================
+
+Actions (``A = 5``): ``up, down, left, right, stay`` with deltas ``(-1, 0), (1, 0), (0, -1),
+(0, 1), (0, 0)`` in (row, col). Dynamics of a step from a non-absorbing state ``s``:
+
+1. slip: the executed action is the chosen one with probability ``1 - p``, otherwise one of
+   the other ``A - 1`` actions uniformly (``p / 4`` each, ``stay`` included); ``p`` is the
+   slip probability of the cell type of ``s``;
+2. the executed move is applied; walls and the grid's edge block it;
+3. wind: if the cell reached is not absorbing, with probability ``w`` it is pushed one more
+   cell in the wind direction (again blocked by walls and edges).
+
+Absorbing states (paper Appendix C.4) loop to themselves under every action. The true reward
+is state-only, broadcast to ``[S, A]``: ``r(s) = rewards[type(s)] + step_cost`` on
+non-absorbing cells and ``rewards[type(s)]`` on absorbing ones, so a positive goal reward is
+collected for every step spent in the goal and the expert wants to get there quickly.
+
+States are the non-wall cells in row-major order; ``state_index[row, col]`` gives the state of
+a cell (``-1`` for walls) and ``coords[s]`` its (row, col). A mirrored variant has the same
+cells in mirrored places, so its state numbering differs from the base world's; compare
+worlds through ``coords`` or ``features``.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from types import MappingProxyType
+
+import numpy as np
+import scipy.sparse as sp
+
+from trirl.errors import InvalidConfigError
+from trirl.tabular.mdp import MDP
+
+GRIDWORLDS_DIR = Path(__file__).resolve().parents[2] / "gridworlds"
+ACTION_NAMES = ("up", "down", "left", "right", "stay")
+ACTION_DELTAS = np.array([[-1, 0], [1, 0], [0, -1], [0, 1], [0, 0]])
+LEGEND = MappingProxyType({"#": "wall", ".": "floor", "S": "floor", "G": "goal", "L": "lava", "~": "ice"})
+CELL_TYPES = ("floor", "goal", "lava", "ice")
+FEATURE_NAMES = (*(f"is_{t}" for t in CELL_TYPES), "row", "col")
+MIRRORS = {"horizontal": {"left": "right", "right": "left"}, "vertical": {"up": "down", "down": "up"}}
+STARTS = ("marked", "uniform")
+SPEC_KEYS = ("discount", "step_cost", "rewards", "slip", "wind", "absorbing", "start", "mirror", "map")
+TOP_KEYS = ("name", "description", "variants", *SPEC_KEYS)
+VARIANT_KEYS = ("description", *SPEC_KEYS)
+
+
+@dataclass(frozen=True)
+class Wind:
+    """After each move, with ``probability`` push the agent one cell towards ``direction``."""
+
+    direction: str = "up"
+    probability: float = 0.0
+
+
+@dataclass(frozen=True)
+class GridSpec:
+    """The settings of one world after a variant's overrides (one TOML table, validated).
+
+    Attributes:
+        discount: ``gamma`` in ``[0, 1)``.
+        step_cost: added to the reward of every non-absorbing cell (usually ``<= 0``).
+        rewards: reward per cell type (``floor, goal, lava, ice``); missing types get 0.
+        slip: slip probability ``p`` per cell type; missing types get 0.
+        wind: the wind (probability 0 means none).
+        absorbing: cell types whose cells are absorbing.
+        start: ``"marked"`` (uniform over ``S`` cells) or ``"uniform"`` (over non-absorbing cells).
+        mirror: ``None``, ``"horizontal"`` (flip columns) or ``"vertical"`` (flip rows); mirrors
+            the map and the wind direction.
+    """
+
+    discount: float = 0.95
+    step_cost: float = 0.0
+    rewards: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({"goal": 1.0, "lava": -1.0}))
+    slip: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+    wind: Wind = Wind()
+    absorbing: tuple[str, ...] = ("goal", "lava")
+    start: str = "marked"
+    mirror: str | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class GridWorld:
+    """A grid world: its MDP, true reward, features and what a plot needs to draw the map.
+
+    Attributes:
+        name, variant: where it came from (``variant`` is ``None`` for the base world).
+        mdp: the validated MDP (sparse ``[S * A, S]`` transitions).
+        reward: true reward ``[S, A]`` (state-only, broadcast over actions).
+        features: ``[S, F]`` state features: one-hot cell type (``CELL_TYPES``) then row and
+            column scaled to ``[0, 1]``; named by ``feature_names``.
+        coords: ``[S, 2]`` (row, col) of each state.
+        cells: the map, one string per row, after mirroring.
+        state_index: ``[rows, cols]`` state of each cell, ``-1`` at walls.
+        cell_type: ``[S]`` cell type name of each state.
+        spec: the resolved settings.
+    """
+
+    name: str
+    variant: str | None
+    mdp: MDP
+    reward: np.ndarray
+    features: np.ndarray
+    coords: np.ndarray
+    cells: tuple[str, ...]
+    state_index: np.ndarray
+    cell_type: np.ndarray
+    spec: GridSpec
+    feature_names: tuple[str, ...] = FEATURE_NAMES
+    action_names: tuple[str, ...] = ACTION_NAMES
+    action_deltas: np.ndarray = field(default_factory=lambda: ACTION_DELTAS.copy())
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(rows, cols)`` of the map, walls included."""
+        return self.state_index.shape
+
+    def to_grid(self, values) -> np.ndarray:
+        """Lay a per-state array ``[S, ...]`` out as an image ``[rows, cols, ...]``, NaN at walls."""
+        values = np.asarray(values, dtype=float)
+        if values.ndim == 0 or values.shape[0] != self.mdp.n_states:
+            raise InvalidConfigError(f"values has shape {values.shape}, expected [S, ...] = [{self.mdp.n_states}, ...]")
+        image = np.full(self.shape + values.shape[1:], np.nan)
+        walls = self.state_index < 0
+        image[~walls] = values[self.state_index[~walls]]
+        return image
+
+    def __repr__(self) -> str:
+        variant = f", variant={self.variant!r}" if self.variant else ""
+        return f"GridWorld({self.name!r}{variant}, shape={self.shape}, {self.mdp!r})"
+
+
+# ---------------------------------------------------------------------------------------------
+# building a world from a map
+
+
+def from_cells(cells: Sequence[str], spec: GridSpec = GridSpec(), name: str = "custom", variant=None) -> GridWorld:
+    """Build a world from map rows (legend above) and settings; the map is checked first.
+
+    Raises:
+        InvalidConfigError: an unknown character, ragged rows or no start cell.
+    """
+    cells = _check_map(list(cells), "map")
+    if spec.mirror is not None:
+        cells = [row[::-1] for row in cells] if spec.mirror == "horizontal" else cells[::-1]
+        swap = MIRRORS[spec.mirror]
+        spec = replace(spec, wind=replace(spec.wind, direction=swap.get(spec.wind.direction, spec.wind.direction)))
+    chars = np.array([list(row) for row in cells])
+    walls = chars == "#"
+    state_index = np.full(chars.shape, -1)
+    state_index[~walls] = np.arange(int((~walls).sum()))
+    coords = np.argwhere(~walls)
+    cell_type = np.array([LEGEND[c] for c in chars[~walls]], dtype=object)
+    absorbing = np.isin(cell_type, spec.absorbing)
+
+    if spec.start == "marked":
+        start = chars[~walls] == "S"
+        if not start.any():
+            raise InvalidConfigError(f"{name}: the map has no start cell 'S' (or set start = \"uniform\")")
+    else:
+        start = ~absorbing
+        if not start.any():
+            raise InvalidConfigError(f"{name}: start = \"uniform\" but every cell is absorbing")
+    initial = start / start.sum()
+
+    transitions = _transitions(coords, state_index, cell_type, absorbing, spec)
+    mdp = MDP(transitions, initial, spec.discount, absorbing=absorbing, n_actions=len(ACTION_NAMES))
+    state_reward = np.array([spec.rewards.get(t, 0.0) for t in cell_type]) + np.where(absorbing, 0.0, spec.step_cost)
+    reward = np.repeat(state_reward[:, None], len(ACTION_NAMES), axis=1)
+    scale = np.maximum(np.array(chars.shape) - 1, 1)
+    onehot = (cell_type[:, None] == np.array(CELL_TYPES, dtype=object)[None, :]).astype(float)
+    features = np.hstack([onehot, coords / scale])
+    arrays = [reward, features, coords, state_index, cell_type]
+    for array in arrays:
+        array.flags.writeable = False
+    return GridWorld(name, variant, mdp, reward, features, coords, tuple(cells), state_index, cell_type, spec)
+
+
+def open_grid(
+    rows: int, cols: int, *, slip: float = 0.0, discount: float = 0.95, step_cost: float = 0.0, goal: bool = True
+) -> GridWorld:
+    """A wall-less ``rows x cols`` floor, start in the top-left corner, absorbing goal
+    (reward 1) in the bottom-right one if ``goal``; for benchmarks (32x32, 128x128, ...)."""
+    if rows < 1 or cols < 1 or rows * cols < 2:
+        raise InvalidConfigError(f"open_grid needs at least 2 cells, got rows={rows}, cols={cols}")
+    cells = [["."] * cols for _ in range(rows)]
+    cells[0][0] = "S"
+    if goal:
+        cells[-1][-1] = "G"
+    spec = GridSpec(discount=discount, step_cost=step_cost, slip={t: slip for t in CELL_TYPES})
+    _check_probability(slip, "slip")
+    return from_cells(["".join(row) for row in cells], spec, name=f"open_grid_{rows}x{cols}")
+
+
+def _transitions(coords, state_index, cell_type, absorbing, spec) -> sp.csr_matrix:
+    """``P`` as a sparse ``[S * A, S]`` matrix, built with array operations (no loop over states)."""
+    n_states, n_actions = len(coords), len(ACTION_NAMES)
+    rows, cols = state_index.shape
+    # dest[b, s]: the state reached from s by executing action b (blocked moves stay put)
+    r = coords[None, :, 0] + ACTION_DELTAS[:, None, 0]
+    c = coords[None, :, 1] + ACTION_DELTAS[:, None, 1]
+    inside = (r >= 0) & (r < rows) & (c >= 0) & (c < cols)
+    target = np.full(inside.shape, -1)
+    target[inside] = state_index[r[inside], c[inside]]
+    here = np.arange(n_states)
+    dest = np.where(target >= 0, target, here[None, :])
+    # executed[s, a, b] = 1 - p_s if b == a else p_s / (A - 1)
+    p = np.array([spec.slip.get(t, 0.0) for t in cell_type])
+    eye = np.eye(n_actions)
+    executed = (1 - p)[:, None, None] * eye + (p / (n_actions - 1))[:, None, None] * (1 - eye)
+    row = np.broadcast_to((here[:, None] * n_actions + np.arange(n_actions))[:, :, None], executed.shape)
+    moved = np.broadcast_to(dest.T[:, None, :], executed.shape)
+    # wind pushes from the cell reached, unless that cell is absorbing
+    w = np.where(absorbing, 0.0, spec.wind.probability)
+    windward = dest[ACTION_NAMES.index(spec.wind.direction)]
+    keep = ~absorbing[row // n_actions]
+    rows_all = np.concatenate([row[keep], row[keep], here[absorbing].repeat(n_actions) * n_actions
+                               + np.tile(np.arange(n_actions), int(absorbing.sum()))])
+    cols_all = np.concatenate([moved[keep], windward[moved[keep]], here[absorbing].repeat(n_actions)])
+    vals_all = np.concatenate([executed[keep] * (1 - w[moved[keep]]), executed[keep] * w[moved[keep]],
+                               np.ones(int(absorbing.sum()) * n_actions)])
+    matrix = sp.coo_matrix((vals_all, (rows_all, cols_all)), shape=(n_states * n_actions, n_states)).tocsr()
+    matrix.eliminate_zeros()
+    return matrix
+
+
+def _check_map(lines: list[str], source: str) -> list[str]:
+    """Strip trailing whitespace and blank trailing lines; check characters and raggedness."""
+    lines = [line.rstrip() for line in lines]
+    while lines and not lines[-1]:
+        lines.pop()
+    if not lines:
+        raise InvalidConfigError(f"{source}: the map is empty")
+    for i, line in enumerate(lines, start=1):
+        for j, char in enumerate(line, start=1):
+            if char not in LEGEND:
+                raise InvalidConfigError(
+                    f"{source}, line {i}, column {j}: unknown map character {char!r}; "
+                    f"expected one of {' '.join(LEGEND)}"
+                )
+        if len(line) != len(lines[0]):
+            raise InvalidConfigError(
+                f"{source}, line {i}: ragged map, the row has {len(line)} columns but line 1 has {len(lines[0])}"
+            )
+    return lines
+
+
+# ---------------------------------------------------------------------------------------------
+# loading worlds from gridworlds/
+
+
+def names() -> list[str]:
+    """The shipped worlds (stems of ``gridworlds/*.toml``)."""
+    return sorted(path.stem for path in GRIDWORLDS_DIR.glob("*.toml"))
+
+
+def variants(name_or_path) -> list[str]:
+    """The variants a world defines (``[variants.NAME]`` tables), in file order."""
+    path = _resolve(name_or_path)
+    return list(_read_toml(path)[0].get("variants", {}))
+
+
+def load(name_or_path: str | Path, variant: str | None = None) -> GridWorld:
+    """Load a shipped world by name (``"icy_goal"``) or a ``.toml`` file by path.
+
+    Args:
+        name_or_path: a name from :func:`names` or a path to a world's TOML file.
+        variant: ``None`` for the base world, or a name from :func:`variants`.
+
+    Raises:
+        InvalidConfigError: naming the file, and the line and column where they are known.
+    """
+    path = _resolve(name_or_path)
+    data, text = _read_toml(path)
+    _check_keys(data, TOP_KEYS, path, text, None)
+    table = {k: v for k, v in data.items() if k in SPEC_KEYS}
+    if variant is not None:
+        known = data.get("variants", {})
+        if not isinstance(known, dict) or variant not in known:
+            raise InvalidConfigError(
+                f"{path}: unknown variant {variant!r}; expected one of {list(known) if isinstance(known, dict) else []}"
+            )
+        overrides = known[variant]
+        if not isinstance(overrides, dict):
+            raise InvalidConfigError(f"{_where(path, text, variant, 'variants')}: variants.{variant} must be a table")
+        _check_keys(overrides, VARIANT_KEYS, path, text, f"variants.{variant}")
+        table = _merge(table, overrides)
+    section = f"variants.{variant}" if variant is not None else None
+    spec = _spec(table, path, text, section)
+    map_path = path.parent / table.get("map", path.stem + ".txt")
+    try:
+        map_text = map_path.read_text()
+    except OSError as error:
+        raise InvalidConfigError(f"{_where(path, text, 'map', section)}: cannot read map {map_path}: {error}") from None
+    cells = _check_map(map_text.splitlines(), str(map_path))
+    try:
+        return from_cells(cells, spec, name=str(data.get("name", path.stem)), variant=variant)
+    except InvalidConfigError as error:
+        raise InvalidConfigError(f"{map_path}: {error}") from None
+
+
+def _resolve(name_or_path) -> Path:
+    given = Path(name_or_path)
+    if given.suffix == ".toml" or given.parent != Path("."):
+        if not given.is_file():
+            raise InvalidConfigError(f"grid world file {given} does not exist")
+        return given
+    path = GRIDWORLDS_DIR / f"{given}.toml"
+    if not path.is_file():
+        raise InvalidConfigError(f"unknown grid world {str(name_or_path)!r}; shipped worlds: {names()}")
+    return path
+
+
+def _read_toml(path: Path) -> tuple[dict, str]:
+    text = path.read_text()
+    try:
+        return tomllib.loads(text), text
+    except tomllib.TOMLDecodeError as error:
+        match = re.search(r"\(at line (\d+), column (\d+)\)", str(error))
+        message = str(error).split(" (at line")[0]
+        where = f", line {match[1]}, column {match[2]}" if match else ""
+        raise InvalidConfigError(f"{path}{where}: TOML syntax error: {message}") from None
+
+
+def _merge(base: dict, overrides: dict) -> dict:
+    """Override ``base`` by ``overrides``, merging nested tables key by key."""
+    merged = dict(base)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            value = _merge(merged[key], value)
+        merged[key] = value
+    return merged
+
+
+def _line_of(text: str, key: str, section: str | None) -> int | None:
+    """Best-effort line of ``key`` (tomllib keeps no positions): first match after ``[section]``."""
+    lines = text.splitlines()
+    start = 0
+    if section is not None:
+        header = re.compile(r"^\s*\[\s*" + re.escape(section) + r"\s*\]")
+        start = next((i for i, line in enumerate(lines) if header.match(line)), 0)
+    pattern = re.compile(r"(^|[\s{,.\[\"'])" + re.escape(key) + r"[\"']?\s*[=.\]]")
+    for i in [*range(start, len(lines)), *range(start)]:
+        if pattern.search(lines[i].split("#")[0]):
+            return i + 1
+    return None
+
+
+def _where(path, text, key, section) -> str:
+    line = _line_of(text, key, section)
+    return f"{path}, line {line}" if line else str(path)
+
+
+def _check_keys(table: dict, allowed, path, text, section) -> None:
+    for key in table:
+        if key not in allowed:
+            where = f"[{section}]" if section else "the top level"
+            raise InvalidConfigError(
+                f"{_where(path, text, key, section)}: unknown key {key!r} in {where}; expected one of {list(allowed)}"
+            )
+
+
+def _check_probability(value, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value <= 1.0:
+        raise InvalidConfigError(f"{name} is {value!r}, expected a probability in [0, 1]")
+    return float(value)
+
+
+def _spec(table: dict, path: Path, text: str, section: str | None) -> GridSpec:
+    """Validate one (merged) settings table into a :class:`GridSpec`."""
+
+    def fail(key, message):
+        raise InvalidConfigError(f"{_where(path, text, key, section)}: {message}")
+
+    def number(key, value):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            fail(key, f"{key} is {value!r}, expected a number")
+        return float(value)
+
+    def per_type(key, value):
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return {t: float(value) for t in CELL_TYPES}
+        if not isinstance(value, dict):
+            fail(key, f"{key} must be a number or a table keyed by cell type {list(CELL_TYPES)}")
+        for t, v in value.items():
+            if t not in CELL_TYPES:
+                fail(t, f"{key} has unknown cell type {t!r}; expected one of {list(CELL_TYPES)}")
+            number(t, v)
+        return {t: float(v) for t, v in value.items()}
+
+    default = GridSpec()
+    discount = number("discount", table.get("discount", default.discount))
+    if not 0.0 <= discount < 1.0:
+        fail("discount", f"discount is {discount}, expected a number in [0, 1)")
+    step_cost = number("step_cost", table.get("step_cost", default.step_cost))
+    rewards = per_type("rewards", table.get("rewards", dict(default.rewards)))
+    slip = per_type("slip", table.get("slip", {}))
+    for t, p in slip.items():
+        if not 0.0 <= p <= 1.0:
+            fail(t, f"slip.{t} is {p}, expected a probability in [0, 1]")
+    wind_table = table.get("wind", {})
+    if not isinstance(wind_table, dict) or set(wind_table) - {"direction", "probability"}:
+        fail("wind", "wind must be a table with keys direction and probability")
+    direction = wind_table.get("direction", "up")
+    if direction not in ACTION_NAMES[:4]:
+        fail("direction", f"wind.direction is {direction!r}, expected one of {list(ACTION_NAMES[:4])}")
+    probability = number("probability", wind_table.get("probability", 0.0))
+    if not 0.0 <= probability <= 1.0:
+        fail("probability", f"wind.probability is {probability}, expected a probability in [0, 1]")
+    absorbing = table.get("absorbing", list(default.absorbing))
+    if not isinstance(absorbing, list) or any(t not in CELL_TYPES for t in absorbing):
+        fail("absorbing", f"absorbing is {absorbing!r}, expected a list of cell types from {list(CELL_TYPES)}")
+    start = table.get("start", default.start)
+    if start not in STARTS:
+        fail("start", f"start is {start!r}, expected one of {list(STARTS)}")
+    mirror = table.get("mirror")
+    if mirror is not None and mirror not in MIRRORS:
+        fail("mirror", f"mirror is {mirror!r}, expected one of {list(MIRRORS)}")
+    return GridSpec(
+        discount=discount,
+        step_cost=step_cost,
+        rewards=MappingProxyType(rewards),
+        slip=MappingProxyType(slip),
+        wind=Wind(direction, probability),
+        absorbing=tuple(absorbing),
+        start=start,
+        mirror=mirror,
+    )
