@@ -88,6 +88,12 @@ class MDP:
         select = sp.csr_matrix((np.asarray(policy, dtype=float).ravel(), (rows, np.arange(S * A))), shape=(S, S * A))
         return (select @ self.transition_matrix).tocsr()
 
+    def dense_policy_transitions(self, policy: np.ndarray) -> np.ndarray:
+        """``P_pi`` as a dense ``[S, S]`` array (small worlds)."""
+        S, A = self.shape
+        dense = self.transition_matrix.toarray() if self._dense is None else self._dense
+        return np.einsum("sa,sat->st", np.asarray(policy, dtype=float), dense.reshape(S, A, S))
+
     @property
     def reachable(self) -> np.ndarray:
         """``[S]`` mask of states reachable from the support of ``mu0`` under some action sequence.

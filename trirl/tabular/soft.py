@@ -142,12 +142,13 @@ def soft_value_iteration(
 
 def _solve_policy_system(mdp: MDP, policy: np.ndarray, rhs: np.ndarray, transpose: bool) -> np.ndarray:
     """Solve ``(I - gamma P_pi) x = rhs`` (or its transpose), dense for small worlds, sparse LU otherwise."""
+    n = mdp.n_states
+    if n <= DENSE_SOLVE_MAX_STATES:
+        p_pi = mdp.dense_policy_transitions(policy)
+        return np.linalg.solve(np.eye(n) - mdp.discount * (p_pi.T if transpose else p_pi), rhs)
     p_pi = mdp.policy_transitions(policy)
     if transpose:
         p_pi = p_pi.T
-    n = mdp.n_states
-    if n <= DENSE_SOLVE_MAX_STATES:
-        return np.linalg.solve(np.eye(n) - mdp.discount * p_pi.toarray(), rhs)
     system = (sp.identity(n, format="csc") - mdp.discount * p_pi).tocsc()
     return spla.spsolve(system, rhs)
 
