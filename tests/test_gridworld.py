@@ -192,6 +192,27 @@ def test_bad_values_name_the_field_and_line(tmp_path, toml, message):
         load(write_world(tmp_path, toml))
 
 
+def test_specs_and_maps_built_in_code_are_validated_too():
+    with pytest.raises(InvalidConfigError, match=r"discount is 1.2, expected a number in \[0, 1\)"):
+        GridSpec(discount=1.2)
+    with pytest.raises(InvalidConfigError, match=r"slip.ice is 2.0"):
+        GridSpec(slip={"ice": 2.0})
+    with pytest.raises(InvalidConfigError, match=r"wind.probability is -0.1"):
+        Wind("up", -0.1)
+    with pytest.raises(InvalidConfigError, match=r"mirror is 'diagonal'"):
+        GridSpec(mirror="diagonal")
+    with pytest.raises(InvalidConfigError, match=r"map, line 1, column 2: unknown map character '@'"):
+        from_cells(["S@G"])
+    with pytest.raises(InvalidConfigError, match=r"open_grid needs at least 2 cells"):
+        open_grid(1, 1)
+
+
+def test_default_world_is_icy_goal():
+    world = load()
+    assert world.name == "icy_goal" and (world.cell_type == "ice").any()
+    assert world.spec.slip["ice"] > world.spec.slip.get("floor", 0.0)
+
+
 def test_to_grid_checks_the_shape():
     with pytest.raises(InvalidConfigError, match=r"values has shape \(3,\)"):
         load("open_room").to_grid(np.zeros(3))
