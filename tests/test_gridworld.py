@@ -4,6 +4,8 @@ import time
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from trirl.errors import InvalidConfigError
 from trirl.tabular import gridworld
@@ -97,6 +99,61 @@ def test_mirrored_variant_is_the_mirror_image(name):
     np.testing.assert_allclose(Q[np.ix_(m, swap, m)], P)
     np.testing.assert_allclose(mirrored.reward[m], base.reward)
     np.testing.assert_allclose(mirrored.mdp.initial[m], base.mdp.initial)
+
+
+def naive_transitions(world):
+    """The documented dynamics, one state, action and executed action at a time."""
+    spec, (rows, cols), deltas = world.spec, world.shape, world.action_deltas
+    S, A = world.mdp.shape
+    absorbing = np.isin(world.cell_type, spec.absorbing)
+
+    def move(s, delta):
+        r, c = world.coords[s] + delta
+        inside = 0 <= r < rows and 0 <= c < cols and world.state_index[r, c] >= 0
+        return world.state_index[r, c] if inside else s
+
+    wind = deltas[world.action_names.index(spec.wind.direction)]
+    w = spec.wind.probability
+    P = np.zeros((S, A, S))
+    for s in range(S):
+        if absorbing[s]:
+            P[s, :, s] = 1.0
+            continue
+        p = spec.slip.get(world.cell_type[s], 0.0)
+        for a in range(A):
+            for b in range(A):
+                q = 1 - p if a == b else p / (A - 1)
+                m = move(s, deltas[b])
+                if absorbing[m]:
+                    P[s, a, m] += q
+                else:
+                    P[s, a, m] += q * (1 - w)
+                    P[s, a, move(m, wind)] += q * w
+    return P
+
+
+@pytest.mark.parametrize("name, variant", [("icy_goal", "windy"), ("icy_goal", "slippery"), ("four_rooms", "windy"),
+                                           ("lava_corridor", "mirrored")])
+def test_vectorised_transitions_match_a_naive_loop(name, variant):
+    world = load(name, variant)
+    np.testing.assert_allclose(world.mdp.transitions, naive_transitions(world), atol=1e-12)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    grid=st.lists(st.text(".#~GL", min_size=4, max_size=4), min_size=1, max_size=4),
+    slip=st.floats(0, 1),
+    wind=st.tuples(st.sampled_from(["up", "down", "left", "right"]), st.floats(0, 1)),
+    mirror=st.sampled_from([None, "horizontal", "vertical"]),
+)
+def test_random_maps_against_the_naive_loop(grid, slip, wind, mirror):
+    grid = ["S" + row[1:] if i == 0 else row for i, row in enumerate(grid)]
+    spec = GridSpec(slip={"floor": slip, "ice": 1 - slip}, wind=Wind(*wind), mirror=mirror)
+    world = from_cells(grid, spec)
+    np.testing.assert_allclose(world.mdp.transitions, naive_transitions(world), atol=1e-12)
+    # the stored spec rebuilds the same world from the stored (mirrored) cells
+    again = from_cells(world.cells, world.spec)
+    np.testing.assert_array_equal(again.mdp.transitions, world.mdp.transitions)
 
 
 def test_variants_only_change_what_they_override():

@@ -173,7 +173,9 @@ class GridWorld:
         cells: the map, one string per row, after mirroring.
         state_index: ``[rows, cols]`` state of each cell, ``-1`` at walls.
         cell_type: ``[S]`` cell type name of each state.
-        spec: the resolved settings.
+        spec: the settings as they apply to ``cells``: a mirror is already applied (``mirror``
+            is ``None``, the wind mirrored), so ``from_cells(world.cells, world.spec)`` rebuilds
+            the same world.
     """
 
     name: str
@@ -224,7 +226,8 @@ def from_cells(cells: Sequence[str], spec: GridSpec = GridSpec(), name: str = "c
     if spec.mirror is not None:
         cells = [row[::-1] for row in cells] if spec.mirror == "horizontal" else cells[::-1]
         swap = MIRRORS[spec.mirror]
-        spec = replace(spec, wind=replace(spec.wind, direction=swap.get(spec.wind.direction, spec.wind.direction)))
+        wind = replace(spec.wind, direction=swap.get(spec.wind.direction, spec.wind.direction))
+        spec = replace(spec, mirror=None, wind=wind)  # the settings as they apply to the mirrored cells
     chars = np.array([list(row) for row in cells])
     walls = chars == "#"
     state_index = np.full(chars.shape, -1)
