@@ -106,7 +106,8 @@ class Wind:
 
     def __post_init__(self):
         if self.direction not in ACTION_NAMES[:4]:
-            raise _FieldError("direction", f"wind.direction is {self.direction!r}, expected one of {list(ACTION_NAMES[:4])}")
+            directions = list(ACTION_NAMES[:4])
+            raise _FieldError("direction", f"wind.direction is {self.direction!r}, expected one of {directions}")
         object.__setattr__(self, "probability", _probability("probability", "wind.probability", self.probability))
 
 
@@ -148,7 +149,8 @@ class GridSpec:
             raise _FieldError("wind", f"wind is {self.wind!r}, expected a Wind(direction, probability)")
         absorbing = self.absorbing
         if isinstance(absorbing, str) or not isinstance(absorbing, Sequence) or any(t not in CELL_TYPES for t in absorbing):
-            raise _FieldError("absorbing", f"absorbing is {absorbing!r}, expected a list of cell types from {list(CELL_TYPES)}")
+            types = list(CELL_TYPES)
+            raise _FieldError("absorbing", f"absorbing is {absorbing!r}, expected a list of cell types from {types}")
         if self.start not in STARTS:
             raise _FieldError("start", f"start is {self.start!r}, expected one of {list(STARTS)}")
         if self.mirror is not None and self.mirror not in MIRRORS:
