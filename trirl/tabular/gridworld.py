@@ -148,7 +148,8 @@ class GridSpec:
         if not isinstance(self.wind, Wind):
             raise _FieldError("wind", f"wind is {self.wind!r}, expected a Wind(direction, probability)")
         absorbing = self.absorbing
-        if isinstance(absorbing, str) or not isinstance(absorbing, Sequence) or any(t not in CELL_TYPES for t in absorbing):
+        listed = isinstance(absorbing, Sequence) and not isinstance(absorbing, str)
+        if not listed or any(t not in CELL_TYPES for t in absorbing):
             types = list(CELL_TYPES)
             raise _FieldError("absorbing", f"absorbing is {absorbing!r}, expected a list of cell types from {types}")
         if self.start not in STARTS:
