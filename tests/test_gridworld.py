@@ -4,6 +4,8 @@ import time
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from trirl.errors import InvalidConfigError
 from trirl.tabular import gridworld
@@ -99,6 +101,61 @@ def test_mirrored_variant_is_the_mirror_image(name):
     np.testing.assert_allclose(mirrored.mdp.initial[m], base.mdp.initial)
 
 
+def naive_transitions(world):
+    """The documented dynamics, one state, action and executed action at a time."""
+    spec, (rows, cols), deltas = world.spec, world.shape, world.action_deltas
+    S, A = world.mdp.shape
+    absorbing = np.isin(world.cell_type, spec.absorbing)
+
+    def move(s, delta):
+        r, c = world.coords[s] + delta
+        inside = 0 <= r < rows and 0 <= c < cols and world.state_index[r, c] >= 0
+        return world.state_index[r, c] if inside else s
+
+    wind = deltas[world.action_names.index(spec.wind.direction)]
+    w = spec.wind.probability
+    P = np.zeros((S, A, S))
+    for s in range(S):
+        if absorbing[s]:
+            P[s, :, s] = 1.0
+            continue
+        p = spec.slip.get(world.cell_type[s], 0.0)
+        for a in range(A):
+            for b in range(A):
+                q = 1 - p if a == b else p / (A - 1)
+                m = move(s, deltas[b])
+                if absorbing[m]:
+                    P[s, a, m] += q
+                else:
+                    P[s, a, m] += q * (1 - w)
+                    P[s, a, move(m, wind)] += q * w
+    return P
+
+
+@pytest.mark.parametrize("name, variant", [("icy_goal", "windy"), ("icy_goal", "slippery"), ("four_rooms", "windy"),
+                                           ("lava_corridor", "mirrored")])
+def test_vectorised_transitions_match_a_naive_loop(name, variant):
+    world = load(name, variant)
+    np.testing.assert_allclose(world.mdp.transitions, naive_transitions(world), atol=1e-12)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    grid=st.lists(st.text(".#~GL", min_size=4, max_size=4), min_size=1, max_size=4),
+    slip=st.floats(0, 1),
+    wind=st.tuples(st.sampled_from(["up", "down", "left", "right"]), st.floats(0, 1)),
+    mirror=st.sampled_from([None, "horizontal", "vertical"]),
+)
+def test_random_maps_against_the_naive_loop(grid, slip, wind, mirror):
+    grid = ["S" + row[1:] if i == 0 else row for i, row in enumerate(grid)]
+    spec = GridSpec(slip={"floor": slip, "ice": 1 - slip}, wind=Wind(*wind), mirror=mirror)
+    world = from_cells(grid, spec)
+    np.testing.assert_allclose(world.mdp.transitions, naive_transitions(world), atol=1e-12)
+    # the stored spec rebuilds the same world from the stored (mirrored) cells
+    again = from_cells(world.cells, world.spec)
+    np.testing.assert_array_equal(again.mdp.transitions, world.mdp.transitions)
+
+
 def test_variants_only_change_what_they_override():
     base, windy, slippery = load("icy_goal"), load("icy_goal", "windy"), load("icy_goal", "slippery")
     assert windy.spec.wind == Wind("down", 0.2) and windy.spec.slip == base.spec.slip
@@ -190,6 +247,27 @@ def test_unknown_variant_and_unknown_world():
 def test_bad_values_name_the_field_and_line(tmp_path, toml, message):
     with pytest.raises(InvalidConfigError, match=message):
         load(write_world(tmp_path, toml))
+
+
+def test_specs_and_maps_built_in_code_are_validated_too():
+    with pytest.raises(InvalidConfigError, match=r"discount is 1.2, expected a number in \[0, 1\)"):
+        GridSpec(discount=1.2)
+    with pytest.raises(InvalidConfigError, match=r"slip.ice is 2.0"):
+        GridSpec(slip={"ice": 2.0})
+    with pytest.raises(InvalidConfigError, match=r"wind.probability is -0.1"):
+        Wind("up", -0.1)
+    with pytest.raises(InvalidConfigError, match=r"mirror is 'diagonal'"):
+        GridSpec(mirror="diagonal")
+    with pytest.raises(InvalidConfigError, match=r"map, line 1, column 2: unknown map character '@'"):
+        from_cells(["S@G"])
+    with pytest.raises(InvalidConfigError, match=r"open_grid needs at least 2 cells"):
+        open_grid(1, 1)
+
+
+def test_default_world_is_icy_goal():
+    world = load()
+    assert world.name == "icy_goal" and (world.cell_type == "ice").any()
+    assert world.spec.slip["ice"] > world.spec.slip.get("floor", 0.0)
 
 
 def test_to_grid_checks_the_shape():

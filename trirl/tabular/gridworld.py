@@ -51,6 +51,7 @@ from trirl.errors import InvalidConfigError
 from trirl.tabular.mdp import MDP
 
 GRIDWORLDS_DIR = Path(__file__).resolve().parents[2] / "gridworlds"
+DEFAULT_WORLD = "icy_goal"
 ACTION_NAMES = ("up", "down", "left", "right", "stay")
 ACTION_DELTAS = np.array([[-1, 0], [1, 0], [0, -1], [0, 1], [0, 0]])
 LEGEND = MappingProxyType({"#": "wall", ".": "floor", "S": "floor", "G": "goal", "L": "lava", "~": "ice"})
@@ -63,6 +64,39 @@ TOP_KEYS = ("name", "description", "variants", *SPEC_KEYS)
 VARIANT_KEYS = ("description", *SPEC_KEYS)
 
 
+class _FieldError(InvalidConfigError):
+    """A bad :class:`GridSpec` field; ``key`` lets the TOML loader find the line to blame."""
+
+    def __init__(self, key: str, message: str):
+        super().__init__(message)
+        self.key = key
+
+
+def _number(key: str, name: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _FieldError(key, f"{name} is {value!r}, expected a number")
+    return float(value)
+
+
+def _probability(key: str, name: str, value) -> float:
+    value = _number(key, name, value)
+    if not 0.0 <= value <= 1.0:
+        raise _FieldError(key, f"{name} is {value}, expected a probability in [0, 1]")
+    return value
+
+
+def _per_type(name: str, value) -> dict[str, float]:
+    """A number (the same for every cell type) or a table keyed by cell type."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return {t: float(value) for t in CELL_TYPES}
+    if not isinstance(value, Mapping):
+        raise _FieldError(name, f"{name} must be a number or a table keyed by cell type {list(CELL_TYPES)}")
+    for t, v in value.items():
+        if t not in CELL_TYPES:
+            raise _FieldError(t, f"{name} has unknown cell type {t!r}; expected one of {list(CELL_TYPES)}")
+    return {t: _number(t, f"{name}.{t}", v) for t, v in value.items()}
+
+
 @dataclass(frozen=True)
 class Wind:
     """After each move, with ``probability`` push the agent one cell towards ``direction``."""
@@ -70,10 +104,16 @@ class Wind:
     direction: str = "up"
     probability: float = 0.0
 
+    def __post_init__(self):
+        if self.direction not in ACTION_NAMES[:4]:
+            directions = list(ACTION_NAMES[:4])
+            raise _FieldError("direction", f"wind.direction is {self.direction!r}, expected one of {directions}")
+        object.__setattr__(self, "probability", _probability("probability", "wind.probability", self.probability))
+
 
 @dataclass(frozen=True)
 class GridSpec:
-    """The settings of one world after a variant's overrides (one TOML table, validated).
+    """The settings of one world after a variant's overrides, validated on construction.
 
     Attributes:
         discount: ``gamma`` in ``[0, 1)``.
@@ -85,16 +125,41 @@ class GridSpec:
         start: ``"marked"`` (uniform over ``S`` cells) or ``"uniform"`` (over non-absorbing cells).
         mirror: ``None``, ``"horizontal"`` (flip columns) or ``"vertical"`` (flip rows); mirrors
             the map and the wind direction.
+
+    Raises:
+        InvalidConfigError: naming the field.
     """
 
     discount: float = 0.95
     step_cost: float = 0.0
-    rewards: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({"goal": 1.0, "lava": -1.0}))
-    slip: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+    rewards: Mapping[str, float] = field(default_factory=lambda: {"goal": 3.0, "lava": -3.0})
+    slip: Mapping[str, float] = field(default_factory=dict)
     wind: Wind = Wind()
     absorbing: tuple[str, ...] = ("goal", "lava")
     start: str = "marked"
     mirror: str | None = None
+
+    def __post_init__(self):
+        discount = _number("discount", "discount", self.discount)
+        if not 0.0 <= discount < 1.0:
+            raise _FieldError("discount", f"discount is {discount}, expected a number in [0, 1)")
+        rewards = _per_type("rewards", self.rewards)
+        slip = {t: _probability(t, f"slip.{t}", p) for t, p in _per_type("slip", self.slip).items()}
+        if not isinstance(self.wind, Wind):
+            raise _FieldError("wind", f"wind is {self.wind!r}, expected a Wind(direction, probability)")
+        absorbing = self.absorbing
+        listed = isinstance(absorbing, Sequence) and not isinstance(absorbing, str)
+        if not listed or any(t not in CELL_TYPES for t in absorbing):
+            types = list(CELL_TYPES)
+            raise _FieldError("absorbing", f"absorbing is {absorbing!r}, expected a list of cell types from {types}")
+        if self.start not in STARTS:
+            raise _FieldError("start", f"start is {self.start!r}, expected one of {list(STARTS)}")
+        if self.mirror is not None and self.mirror not in MIRRORS:
+            raise _FieldError("mirror", f"mirror is {self.mirror!r}, expected one of {list(MIRRORS)}")
+        for name, value in [("discount", discount), ("step_cost", _number("step_cost", "step_cost", self.step_cost)),
+                            ("rewards", MappingProxyType(rewards)), ("slip", MappingProxyType(slip)),
+                            ("absorbing", tuple(absorbing))]:
+            object.__setattr__(self, name, value)
 
 
 @dataclass(frozen=True, eq=False)
@@ -111,7 +176,9 @@ class GridWorld:
         cells: the map, one string per row, after mirroring.
         state_index: ``[rows, cols]`` state of each cell, ``-1`` at walls.
         cell_type: ``[S]`` cell type name of each state.
-        spec: the resolved settings.
+        spec: the settings as they apply to ``cells``: a mirror is already applied (``mirror``
+            is ``None``, the wind mirrored), so ``from_cells(world.cells, world.spec)`` rebuilds
+            the same world.
     """
 
     name: str
@@ -162,7 +229,8 @@ def from_cells(cells: Sequence[str], spec: GridSpec = GridSpec(), name: str = "c
     if spec.mirror is not None:
         cells = [row[::-1] for row in cells] if spec.mirror == "horizontal" else cells[::-1]
         swap = MIRRORS[spec.mirror]
-        spec = replace(spec, wind=replace(spec.wind, direction=swap.get(spec.wind.direction, spec.wind.direction)))
+        wind = replace(spec.wind, direction=swap.get(spec.wind.direction, spec.wind.direction))
+        spec = replace(spec, mirror=None, wind=wind)  # the settings as they apply to the mirrored cells
     chars = np.array([list(row) for row in cells])
     walls = chars == "#"
     state_index = np.full(chars.shape, -1)
@@ -198,15 +266,15 @@ def open_grid(
     rows: int, cols: int, *, slip: float = 0.0, discount: float = 0.95, step_cost: float = 0.0, goal: bool = True
 ) -> GridWorld:
     """A wall-less ``rows x cols`` floor, start in the top-left corner, absorbing goal
-    (reward 1) in the bottom-right one if ``goal``; for benchmarks (32x32, 128x128, ...)."""
+    (reward 3, as in the shipped worlds) in the bottom-right one if ``goal``; for benchmarks
+    (32x32, 128x128, ...)."""
     if rows < 1 or cols < 1 or rows * cols < 2:
         raise InvalidConfigError(f"open_grid needs at least 2 cells, got rows={rows}, cols={cols}")
     cells = [["."] * cols for _ in range(rows)]
     cells[0][0] = "S"
     if goal:
         cells[-1][-1] = "G"
-    spec = GridSpec(discount=discount, step_cost=step_cost, slip={t: slip for t in CELL_TYPES})
-    _check_probability(slip, "slip")
+    spec = GridSpec(discount=discount, step_cost=step_cost, slip=slip)
     return from_cells(["".join(row) for row in cells], spec, name=f"open_grid_{rows}x{cols}")
 
 
@@ -278,8 +346,8 @@ def variants(name_or_path) -> list[str]:
     return list(_read_toml(path)[0].get("variants", {}))
 
 
-def load(name_or_path: str | Path, variant: str | None = None) -> GridWorld:
-    """Load a shipped world by name (``"icy_goal"``) or a ``.toml`` file by path.
+def load(name_or_path: str | Path = DEFAULT_WORLD, variant: str | None = None) -> GridWorld:
+    """Load a shipped world by name (default ``"icy_goal"``) or a ``.toml`` file by path.
 
     Args:
         name_or_path: a name from :func:`names` or a path to a world's TOML file.
@@ -378,69 +446,13 @@ def _check_keys(table: dict, allowed, path, text, section) -> None:
             )
 
 
-def _check_probability(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value <= 1.0:
-        raise InvalidConfigError(f"{name} is {value!r}, expected a probability in [0, 1]")
-    return float(value)
-
-
 def _spec(table: dict, path: Path, text: str, section: str | None) -> GridSpec:
-    """Validate one (merged) settings table into a :class:`GridSpec`."""
-
-    def fail(key, message):
-        raise InvalidConfigError(f"{_where(path, text, key, section)}: {message}")
-
-    def number(key, value):
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            fail(key, f"{key} is {value!r}, expected a number")
-        return float(value)
-
-    def per_type(key, value):
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return {t: float(value) for t in CELL_TYPES}
-        if not isinstance(value, dict):
-            fail(key, f"{key} must be a number or a table keyed by cell type {list(CELL_TYPES)}")
-        for t, v in value.items():
-            if t not in CELL_TYPES:
-                fail(t, f"{key} has unknown cell type {t!r}; expected one of {list(CELL_TYPES)}")
-            number(t, v)
-        return {t: float(v) for t, v in value.items()}
-
-    default = GridSpec()
-    discount = number("discount", table.get("discount", default.discount))
-    if not 0.0 <= discount < 1.0:
-        fail("discount", f"discount is {discount}, expected a number in [0, 1)")
-    step_cost = number("step_cost", table.get("step_cost", default.step_cost))
-    rewards = per_type("rewards", table.get("rewards", dict(default.rewards)))
-    slip = per_type("slip", table.get("slip", {}))
-    for t, p in slip.items():
-        if not 0.0 <= p <= 1.0:
-            fail(t, f"slip.{t} is {p}, expected a probability in [0, 1]")
-    wind_table = table.get("wind", {})
-    if not isinstance(wind_table, dict) or set(wind_table) - {"direction", "probability"}:
-        fail("wind", "wind must be a table with keys direction and probability")
-    direction = wind_table.get("direction", "up")
-    if direction not in ACTION_NAMES[:4]:
-        fail("direction", f"wind.direction is {direction!r}, expected one of {list(ACTION_NAMES[:4])}")
-    probability = number("probability", wind_table.get("probability", 0.0))
-    if not 0.0 <= probability <= 1.0:
-        fail("probability", f"wind.probability is {probability}, expected a probability in [0, 1]")
-    absorbing = table.get("absorbing", list(default.absorbing))
-    if not isinstance(absorbing, list) or any(t not in CELL_TYPES for t in absorbing):
-        fail("absorbing", f"absorbing is {absorbing!r}, expected a list of cell types from {list(CELL_TYPES)}")
-    start = table.get("start", default.start)
-    if start not in STARTS:
-        fail("start", f"start is {start!r}, expected one of {list(STARTS)}")
-    mirror = table.get("mirror")
-    if mirror is not None and mirror not in MIRRORS:
-        fail("mirror", f"mirror is {mirror!r}, expected one of {list(MIRRORS)}")
-    return GridSpec(
-        discount=discount,
-        step_cost=step_cost,
-        rewards=MappingProxyType(rewards),
-        slip=MappingProxyType(slip),
-        wind=Wind(direction, probability),
-        absorbing=tuple(absorbing),
-        start=start,
-        mirror=mirror,
-    )
+    """Turn one (merged) settings table into a :class:`GridSpec`, blaming the line of a bad key."""
+    try:
+        wind = table.get("wind", {})
+        if not isinstance(wind, dict) or set(wind) - {"direction", "probability"}:
+            raise _FieldError("wind", "wind must be a table with keys direction and probability")
+        settings = {k: v for k, v in table.items() if k not in ("wind", "map", "description")}
+        return GridSpec(**settings, wind=Wind(**wind))
+    except _FieldError as error:
+        raise InvalidConfigError(f"{_where(path, text, error.key, section)}: {error}") from None

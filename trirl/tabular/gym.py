@@ -48,7 +48,9 @@ class GymMDP(NamedTuple):
     """A converted Gymnasium environment.
 
     Attributes:
-        mdp: the MDP; states ``0 .. n_env - 1`` are Gymnasium's observations.
+        mdp: the MDP; states ``0 .. n_env - 1`` are Gymnasium's observations and actions are
+            Gymnasium's (e.g. FrozenLake: left, down, right, up; CliffWalking: up, right, down,
+            left; Taxi: south, north, east, west, pickup, dropoff).
         reward: ``[S, A]`` expected reward ``r(s, a) = E[reward | s, a]``, 0 in absorbing states.
         terminal: indices of the absorbing states that stand for episode ends.
         source: ``[S]`` the Gymnasium state each MDP state stands for (identity, except that a
@@ -92,7 +94,7 @@ def from_gymnasium(env, discount: float = 0.99, *, terminal: str = "in_place", i
             "from_gymnasium supports model-based toy-text envs such as FrozenLake, CliffWalking and Taxi"
         )
     entries = _entries(table)
-    n_env, n_actions = len(table), len(table[0])
+    n_env, n_actions = len(table), len(table[0])  # _entries checked the table is complete
     if initial is None:
         initial = getattr(base, "initial_state_distrib", None)
         if initial is None:
@@ -116,7 +118,8 @@ def from_gymnasium(env, discount: float = 0.99, *, terminal: str = "in_place", i
         target = np.where(done, n_env + np.searchsorted(ends, next_state), next_state)
 
     loops = np.repeat(absorbing, n_actions)
-    rows = np.concatenate([state[live] * n_actions + action[live], loops * n_actions + np.tile(np.arange(n_actions), len(absorbing))])
+    loop_rows = loops * n_actions + np.tile(np.arange(n_actions), len(absorbing))
+    rows = np.concatenate([state[live] * n_actions + action[live], loop_rows])
     cols = np.concatenate([target[live], loops])
     vals = np.concatenate([prob[live], np.ones(len(loops))])
     transitions = sp.coo_matrix((vals, (rows, cols)), shape=(n_states * n_actions, n_states)).tocsr()
@@ -129,6 +132,8 @@ def from_gymnasium(env, discount: float = 0.99, *, terminal: str = "in_place", i
 
 def _entries(table: dict):
     """Flatten ``P[s][a]`` into arrays ``(state, action, prob, next_state, reward, terminated)``."""
+    if 0 not in table:
+        raise InvalidMDPError("P has no state 0; expected states 0 .. S - 1 as keys")
     n_states, n_actions = len(table), len(table[0])
     flat = []
     for s in range(n_states):
@@ -139,7 +144,9 @@ def _entries(table: dict):
                 raise InvalidMDPError(f"P[{s}][{a}] is missing or empty")
             for outcome in table[s][a]:
                 if len(outcome) != 4:
-                    raise InvalidMDPError(f"P[{s}][{a}] has {outcome!r}, expected (prob, next_state, reward, terminated)")
+                    raise InvalidMDPError(
+                        f"P[{s}][{a}] has {outcome!r}, expected (prob, next_state, reward, terminated)"
+                    )
                 p, s_next, r, done = outcome
                 if not 0 <= int(s_next) < n_states:
                     raise InvalidMDPError(f"P[{s}][{a}] leads to state {s_next}, out of range [0, {n_states})")
