@@ -85,7 +85,8 @@ def format_metrics(metrics: Mapping[str, Any], keys=PROGRESS_METRICS) -> str:
     for key in keys:
         if key in metrics:
             value = metrics[key]
-            parts.append(f"{key}={value:.4g}" if isinstance(value, float) else f"{key}={value}")
+            digits = 8 if key == "dual" else 4  # the dual moves in late digits once converged
+            parts.append(f"{key}={value:.{digits}g}" if isinstance(value, float) else f"{key}={value}")
     return " ".join(parts)
 
 
@@ -118,7 +119,8 @@ def run(
             run_dir.log(row)
             run_dir.save_checkpoint(0, learner.arrays(state), learner.meta(state))
         start = 0
-    bar = tqdm(total=iterations, initial=start, desc=learner.name, disable=not progress, dynamic_ncols=True)
+    # disable=None: a bar on terminals only; logs and pipes get the per-iteration lines instead
+    bar = tqdm(total=iterations, initial=start, desc=learner.name, disable=None if progress else True, dynamic_ncols=True)
     try:
         for iteration in range(start + 1, iterations + 1):
             tick = time.perf_counter()

@@ -1,0 +1,40 @@
+# Two commands on a fresh clone (README Quick start): `make run` and `make test`.
+# Each creates .venv inside the clone and installs what it needs; later calls reuse it.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PYTEST_ARGS ?=
+
+.PHONY: run test test-thorough bench verify clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+# stamps: reinstall when pyproject.toml changes
+$(VENV)/.core: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e .
+	touch $@
+
+$(VENV)/.all: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[dev,notebooks,continuous]'
+	touch $@
+
+## run: TRIRL on the default grid world; writes runs/grid-icy_goal-*/ (ARGS="--world four_rooms" to change)
+run: $(VENV)/.core
+	$(BIN)/trirl grid $(ARGS)
+
+## test: the whole suite with the bounded, deterministic hypothesis profile CI uses
+test: $(VENV)/.all
+	CI=true HYPOTHESIS_PROFILE=ci $(BIN)/python -m pytest -n 2 -q $(PYTEST_ARGS)
+
+## test-thorough: the deep property sweep (>= 10,000 examples per property); hours on 2 cores
+test-thorough: $(VENV)/.all
+	HYPOTHESIS_PROFILE=thorough $(BIN)/python -m pytest -q tests/test_properties.py $(PYTEST_ARGS)
+
+## bench: the tabular benchmark (prints figures, writes benchmarks/tabular.json)
+bench: $(VENV)/.core
+	$(BIN)/python -m trirl.bench tabular
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache .hypothesis

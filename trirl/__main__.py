@@ -1,0 +1,5 @@
+import sys
+
+from trirl.cli import main
+
+sys.exit(main())

@@ -1,0 +1,163 @@
+"""The ``trirl`` command line.
+
+``trirl grid``      TRIRL on a grid world against its soft-optimal expert (the main job).
+``trirl compare``   every tabular IRL method on the same world, budget and expert.
+``trirl verify``    the paper's claims checked by property-based tests on random MDPs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from trirl.errors import TrirlError
+
+# alpha = eps * beta / (1 + eta) = 0.1: the effective step of the reward update. Large beta makes
+# Eq. 1's optimum the expert itself; alpha <= 0.1 keeps the dual monotone on every shipped world
+# (see book/findings.md for where larger steps fail).
+DEFAULT_EPS, DEFAULT_BETA, DEFAULT_ETA = 0.5, 1e4, 49_999.0
+
+
+def _add_grid(sub) -> None:
+    p = sub.add_parser("grid", help="run TRIRL on a grid world (the main job)", description=__doc__,
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--world", default="icy_goal", help="a shipped world name or a path to a world .toml")
+    p.add_argument("--variant", default=None, help="a perturbed variant of the world (windy, mirrored, slippery)")
+    p.add_argument("--eps", type=float, default=DEFAULT_EPS, help="function-space step of Eq. 2, in (0, 1]")
+    p.add_argument("--beta", type=float, default=DEFAULT_BETA, help="weight of the reverse KL in Eq. 1")
+    p.add_argument("--eta", default=str(DEFAULT_ETA),
+                   help="trust-region multiplier: a number, 'linear:START:END:STEPS' or 'exp:START:DECAY[:END]'")
+    p.add_argument("--kl-bound", type=float, default=None, help="solve eta from this KL bound zeta instead")
+    p.add_argument("--iterations", type=int, default=100)
+    p.add_argument("--demos", type=int, default=0, help="learn from N sampled expert trajectories (0: exact occupancy)")
+    p.add_argument("--horizon", type=int, default=200, help="length of each sampled trajectory")
+    p.add_argument("--smoothing", type=float, default=1e-2, help="smoothing of the empirical occupancy")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, default=None, help="run directory (default runs/grid-WORLD-TIME)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its newest checkpoint")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or per-iteration lines")
+    p.set_defaults(func=cmd_grid)
+
+
+def cmd_grid(args) -> int:
+    from trirl import core
+    from trirl.rundir import RunDir
+    from trirl.tabular import empirical_occupancy, occupancy, reverse_kl, sample_trajectories, solve, trirl
+    from trirl.errors import InvalidConfigError
+    from trirl.tabular import TRIRLConfig, gridworld, plots
+
+    world = gridworld.load(args.world, args.variant)
+    eta = core.parse_eta_schedule(args.eta)
+    # validate everything before a run directory is created
+    TRIRLConfig(args.eps, args.beta, eta, args.kl_bound)
+    if args.iterations < 0:
+        raise InvalidConfigError(f"--iterations is {args.iterations}, expected an integer >= 0")
+    expert = solve(world.mdp, world.reward)
+    if args.demos > 0:
+        demos = sample_trajectories(world.mdp, expert.policy, args.demos, args.horizon, seed=args.seed)
+        rho_expert = empirical_occupancy(world.mdp, demos, smoothing=args.smoothing)
+        source = f"{args.demos} sampled trajectories of {args.horizon} steps"
+    else:
+        rho_expert = occupancy(world.mdp, expert.policy)
+        source = "the exact expert occupancy"
+    out = args.out or Path("runs") / f"grid-{world.name}{'-' + world.variant if world.variant else ''}-{time.strftime('%Y%m%d-%H%M%S')}"
+    config = {
+        "command": "trirl grid",
+        "world": args.world, "variant": args.variant, "eps": args.eps, "beta": args.beta, "eta": args.eta,
+        "kl_bound": args.kl_bound, "demos": args.demos, "horizon": args.horizon, "smoothing": args.smoothing,
+        "seed": args.seed, "iterations": args.iterations,
+        "rerun": _rerun_command(args, out),
+    }
+    run_dir = RunDir(out, config, resume=args.resume, ignore=("iterations", "rerun"))
+    print(f"TRIRL on {world!r}\n  expert: soft-optimal for the true reward, learning from {source}")
+    print(f"  eps={args.eps} beta={args.beta:g} eta={args.eta} (effective step eps*beta/(1+eta) for constant eta)"
+          + (f" kl_bound={args.kl_bound}" if args.kl_bound else ""))
+    print(f"  writing to {out}/")
+    result = trirl(
+        world.mdp, rho_expert, eps=args.eps, beta=args.beta, eta=eta, iterations=args.iterations,
+        kl_bound=args.kl_bound, run_dir=run_dir, progress=not args.quiet,
+        print_every=0 if args.quiet else max(1, args.iterations // 20),
+    )
+    plots.save(plots.figure2(world, expert.policy, world.reward, result), run_dir.file("figure2.png"))
+    summary = _summary(world, expert, rho_expert, result, occupancy, reverse_kl, solve)
+    (out / "summary.txt").write_text(summary + "\n")
+    print(summary)
+    print(f"wrote {out}/config.json, metrics.jsonl, figure2.png, summary.txt, checkpoints/")
+    return 0
+
+
+def _rerun_command(args, out: Path) -> str:
+    parts = ["trirl grid", f"--world {args.world}"]
+    if args.variant:
+        parts.append(f"--variant {args.variant}")
+    parts += [f"--eps {args.eps}", f"--beta {args.beta}", f"--eta {args.eta}", f"--iterations {args.iterations}",
+              f"--seed {args.seed}", f"--out {out}"]
+    if args.kl_bound:
+        parts.append(f"--kl-bound {args.kl_bound}")
+    if args.demos:
+        parts += [f"--demos {args.demos}", f"--horizon {args.horizon}", f"--smoothing {args.smoothing}"]
+    return " ".join(parts)
+
+
+def _summary(world, expert, rho_expert, result, occupancy, reverse_kl, solve) -> str:
+    mdp = world.mdp
+    kl = result.metric("reverse_kl")
+    dual = result.metric("dual")
+    worse = int(np.sum(np.diff(dual) > 1e-9 * np.abs(dual[1:])))
+    rho_learned = occupancy(mdp, result.policy)
+    reoptimised = solve(mdp, result.reward)
+    true_return = float(np.sum(rho_learned * world.reward))
+    expert_return = float(np.sum(occupancy(mdp, expert.policy) * world.reward))
+    lines = [
+        "summary",
+        f"  reverse KL(rho_pi || rho_E): {kl[0]:.3g} (uniform policy) -> {kl[-1]:.3g} after {len(kl) - 1} iterations",
+        f"  dual G(r): {dual[0]:.6g} -> {dual[-1]:.6g}; iterations where it got worse: {worse}",
+        f"  largest |pi_learned - pi_expert|: {np.abs(result.policy - expert.policy).max():.3g}",
+        f"  learned reward re-optimised from scratch: largest |pi - pi_expert| = "
+        f"{np.abs(reoptimised.policy - expert.policy).max():.3g}, reverse KL to the demonstrations "
+        f"{reverse_kl(occupancy(mdp, reoptimised.policy), rho_expert):.3g}",
+        f"  true discounted return: learned policy {true_return:.4g}, expert {expert_return:.4g}",
+        f"  soft Bellman backups used: {result.history[-1]['backups']}, wall time {result.history[-1]['wall_time']:.2f} s",
+    ]
+    return "\n".join(lines)
+
+
+def _add_verify(sub) -> None:
+    p = sub.add_parser("verify", help="check Lemma 3.1, Theorem 3.2 and monotonicity on random MDPs", add_help=False)
+    p.set_defaults(func=lambda args: _delegate("trirl.verify", args.rest))
+
+
+def _add_compare(sub) -> None:
+    p = sub.add_parser("compare", help="compare TRIRL with MCE-IRL, ML-IRL, PIRO, GAIL and AIRL", add_help=False)
+    p.set_defaults(func=lambda args: _delegate("trirl.tabular.compare", args.rest))
+
+
+def _delegate(module: str, argv: list[str]) -> int:
+    import importlib
+
+    return int(importlib.import_module(module).main(argv) or 0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="trirl", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_grid(sub)
+    _add_compare(sub)
+    _add_verify(sub)
+    args, rest = parser.parse_known_args(argv)
+    if args.command == "grid" and rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    args.rest = rest
+    try:
+        return args.func(args)
+    except TrirlError as err:
+        print(f"trirl {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

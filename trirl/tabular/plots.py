@@ -1,0 +1,102 @@
+"""Plots of grid worlds and runs: policy arrows, reward heat maps, learning curves, Figure 2.
+
+Every function draws on a matplotlib ``Axes`` the caller owns (the widgets and the book reuse
+them); :func:`figure2` composes the paper's Figure 2 for a finished run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg", force=False)
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+CELL_COLOURS = {"#": "#3b3b3b", "G": "#7fc97f", "L": "#f0746e", "~": "#cfe8f7"}
+
+
+def _background(ax, world) -> None:
+    rows, cols = world.shape
+    image = np.ones((rows, cols, 3))
+    for r, line in enumerate(world.cells):
+        for c, char in enumerate(line):
+            if char in CELL_COLOURS:
+                image[r, c] = matplotlib.colors.to_rgb(CELL_COLOURS[char])
+    ax.imshow(image, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def normalise(values: np.ndarray) -> np.ndarray:
+    """Affine map to ``[0, 1]`` (rewards are only identified up to such maps and shaping)."""
+    values = np.asarray(values, dtype=float)
+    span = np.nanmax(values) - np.nanmin(values)
+    return np.zeros_like(values) if span == 0 else (values - np.nanmin(values)) / span
+
+
+def state_reward(reward: np.ndarray, policy: np.ndarray) -> np.ndarray:
+    """``r(s) = sum_a pi(a|s) r(s, a)``: a state-action reward seen through a policy."""
+    return np.sum(np.asarray(policy) * np.asarray(reward), axis=1)
+
+
+def plot_policy(ax, world, policy, title: str = "") -> None:
+    """Arrows of the expected move ``sum_a pi(a|s) delta_a``; dots where the policy mostly stays."""
+    _background(ax, world)
+    policy = np.asarray(policy)
+    deltas = np.asarray(world.action_deltas, dtype=float)  # [A, 2] as (d_row, d_col)
+    move = policy @ deltas
+    rows, cols = world.coords[:, 0], world.coords[:, 1]
+    moving = ~world.mdp.absorbing
+    ax.quiver(cols[moving], rows[moving], move[moving, 1], -move[moving, 0], angles="xy", scale_units="xy",
+              scale=1.6, width=0.006, color="#1f3b73")
+    stay = np.flatnonzero(np.all(deltas == 0, axis=1))
+    if len(stay):
+        ax.scatter(cols[moving], rows[moving], s=40 * policy[moving][:, stay].sum(axis=1), color="#1f3b73")
+    ax.set_title(title)
+
+
+def plot_values(ax, world, values, title: str = "", cmap: str = "viridis") -> None:
+    """A per-state array as a heat map over the grid (walls blank)."""
+    _background(ax, world)
+    image = ax.imshow(world.to_grid(values), cmap=cmap, interpolation="nearest")
+    plt.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    ax.set_title(title)
+
+
+def plot_curves(ax, histories: dict[str, Sequence[dict]], metric: str, log: bool = False, title: str = "") -> None:
+    """One metric over iterations for one or more runs (``{label: history}``)."""
+    for label, history in histories.items():
+        x = [row["iteration"] for row in history if metric in row]
+        y = [row[metric] for row in history if metric in row]
+        ax.plot(x, y, label=label)
+    if log:
+        ax.set_yscale("log")
+    ax.set_xlabel("iteration")
+    ax.set_title(title or metric)
+    if len(histories) > 1:
+        ax.legend(fontsize="small")
+
+
+def figure2(world, expert_policy, true_reward, result) -> plt.Figure:
+    """The paper's Figure 2: expert vs learned policy, true vs learned (normalised) reward,
+    reverse KL and dual over iterations. Rewards are shown per state through the expert policy."""
+    fig, axes = plt.subplots(2, 3, figsize=(13, 8))
+    plot_policy(axes[0, 0], world, expert_policy, "expert policy")
+    plot_policy(axes[0, 1], world, result.policy, "learned policy")
+    plot_values(axes[1, 0], world, normalise(state_reward(true_reward, expert_policy)), "true reward (normalised)")
+    plot_values(axes[1, 1], world, normalise(state_reward(result.reward, expert_policy)), "learned reward (normalised)")
+    plot_curves(axes[0, 2], {result.algorithm: result.history}, "reverse_kl", log=True, title="reverse KL(rho_pi || rho_E)")
+    plot_curves(axes[1, 2], {result.algorithm: result.history}, "dual", title="dual G(r) (lower is better)")
+    fig.suptitle(f"{result.algorithm} on {world.name}" + (f" ({world.variant})" if world.variant else ""))
+    fig.tight_layout()
+    return fig
+
+
+def save(fig: plt.Figure, path) -> None:
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+__all__ = ["figure2", "normalise", "plot_curves", "plot_policy", "plot_values", "save", "state_reward"]
