@@ -111,3 +111,10 @@ def test_policy_kl_metric_is_the_trust_region_quantity(problem):
     result = trirl(mdp, rho_e, iterations=1, **DEFAULTS)
     initial = np.full(mdp.shape, -np.log(mdp.n_actions))
     assert result.history[1]["policy_kl"] == pytest.approx(policy_kl(mdp, result.log_policy, initial))
+
+
+def test_until_stops_early(problem):
+    mdp, _, rho_e = problem
+    result = trirl(mdp, rho_e, iterations=100, until=lambda m: m["reverse_kl"] <= 1e-3, **DEFAULTS)
+    kl = result.metric("reverse_kl")
+    assert kl[-1] <= 1e-3 < kl[-2] and len(kl) < 101

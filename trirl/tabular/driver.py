@@ -98,12 +98,13 @@ def run(
     print_every: int = 0,
     checkpoint_every: int = 10,
     callback: Callable[[Any, dict], None] | None = None,
+    until: Callable[[dict], bool] | None = None,
 ) -> Result:
     """Run ``learner`` until iteration ``iterations``, resuming from ``run_dir``'s newest checkpoint.
 
     Every iteration's metrics go to ``run_dir`` (if any) and ``callback(state, metrics)``; a
     non-finite metric or state array stops the run with a checkpoint of the last good state and
-    a :class:`NonFiniteError` naming it.
+    a :class:`NonFiniteError` naming it. ``until(metrics)`` returning true stops the run early.
     """
     history: list[dict[str, Any]] = []
     checkpoint = run_dir.latest_checkpoint() if run_dir is not None else None
@@ -144,8 +145,13 @@ def run(
                 callback(state, metrics)
             bar.update(1)
             bar.set_postfix_str(format_metrics(metrics), refresh=False)
-            if print_every and (iteration % print_every == 0 or iteration == iterations):
+            done = until is not None and until(metrics)
+            if print_every and (iteration % print_every == 0 or iteration == iterations or done):
                 bar.write(f"iter {iteration:4d}  {format_metrics(metrics)}")
+            if done:
+                if run_dir is not None:
+                    run_dir.save_checkpoint(iteration, learner.arrays(state), learner.meta(state))
+                break
     finally:
         bar.close()
     return Result(learner.name, learner.reward(state), learner.log_policy(state), history, state)

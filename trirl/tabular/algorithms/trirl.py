@@ -261,15 +261,16 @@ def trirl(
     progress: bool = False,
     print_every: int = 0,
     callback=None,
+    until=None,
 ) -> Result:
     """Run exact TRIRL (Algorithm 1) for ``iterations`` iterations; see :class:`TRIRLConfig`.
 
     Returns a :class:`~trirl.tabular.driver.Result` with the final (corrected) ``reward``, its
     MCE ``policy`` and the per-iteration ``history`` (``iteration, eta, eps_tr, reverse_kl,
-    policy_kl, dual, correction_gap, backups, solves, wall_time``).
+    policy_kl, dual, correction_gap, backups, solves, wall_time``). ``until(metrics)`` stops early.
     """
     if not (isinstance(iterations, int) and iterations >= 0):
         raise InvalidConfigError(f"iterations is {iterations!r}, expected an integer >= 0")
     config = TRIRLConfig(eps, beta, eta, kl_bound, inner_steps, inner_method, solver)
     learner = make_trirl(mdp, rho_expert, config)
-    return run(learner, iterations, run_dir=run_dir, progress=progress, print_every=print_every, callback=callback)
+    return run(learner, iterations, run_dir=run_dir, progress=progress, print_every=print_every, callback=callback, until=until)
