@@ -1,9 +1,12 @@
 """The exact tabular engine: MDPs, soft value and policy iteration, occupancies, objectives,
 TRIRL and its relatives, all in float64 numpy/scipy with no sampling noise."""
 
+from trirl.tabular import gridworld
 from trirl.tabular.algorithms.trirl import TRIRLConfig, TRIRLState, make_trirl, solve_eta, trirl
 from trirl.tabular.demos import Trajectories, empirical_occupancy, sample_trajectories
 from trirl.tabular.driver import Learner, NonFiniteError, Result
+from trirl.tabular.gridworld import GridSpec, GridWorld, Wind, from_cells, open_grid
+from trirl.tabular.gym import GymMDP, from_gymnasium
 from trirl.tabular.mdp import MDP
 from trirl.tabular.objectives import (
     dual,
@@ -25,6 +28,14 @@ from trirl.tabular.soft import (
 
 __all__ = [
     "MDP",
+    "GridSpec",
+    "GridWorld",
+    "GymMDP",
+    "Wind",
+    "from_cells",
+    "from_gymnasium",
+    "gridworld",
+    "open_grid",
     "Learner",
     "NonFiniteError",
     "Result",

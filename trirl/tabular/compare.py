@@ -1,0 +1,183 @@
+"""``trirl compare``: every tabular IRL method on the same world, expert and budget, and the
+perturbation test of the rewards they learn.
+
+For each world the expert is the soft-optimal policy of the true reward and every method gets
+its exact occupancy and the same number of iterations. The table reports, per method: soft
+Bellman backups and wall time to reach reverse KL <= 1e-3, the final reverse KL, the number of
+iterations where the dual got worse, and whether the learned reward re-optimised from scratch
+recovers the expert.
+
+Transfer (``--transfer``): each learned reward is re-optimised from scratch in the world's
+perturbed variants (wind, mirror, slip) and scored by the expert-normalised true return
+``(R - R_uniform) / (R_expert - R_uniform)`` and the reverse KL to the perturbed world's expert.
+Rewards move between worlds by cell coordinates (a cell that is a wall in the source world gets
+reward 0). "policy" imitates the learned policy directly, the policy-only baseline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from trirl.tabular import gridworld, occupancy, reverse_kl, solve
+from trirl.tabular.plots import plot_curves, save
+
+THRESHOLD = 1e-3
+
+
+def _first(history, threshold):
+    for row in history:
+        if row.get("reverse_kl", np.inf) <= threshold:
+            return row
+    return None
+
+
+def expert_of(world):
+    sol = solve(world.mdp, world.reward)
+    return sol, occupancy(world.mdp, sol.policy)
+
+
+def summarise(name, result, world, expert, rho_expert) -> dict:
+    """One row of the comparison table."""
+    dual = result.metric("dual")
+    finite = np.isfinite(dual)
+    worse = int(np.sum(np.diff(dual[finite]) > 1e-9 * np.abs(dual[finite][1:]))) if finite.sum() > 1 else None
+    hit = _first(result.history, THRESHOLD)
+    reoptimised = solve(world.mdp, result.reward)
+    reopt_kl = reverse_kl(occupancy(world.mdp, reoptimised.policy), rho_expert)
+    return {
+        "algorithm": name,
+        "backups_to_1e-3": hit.get("backups") if hit else None,
+        "seconds_to_1e-3": hit.get("wall_time") if hit else None,
+        "iterations_to_1e-3": hit["iteration"] if hit else None,
+        "final_reverse_kl": float(result.history[-1]["reverse_kl"]),
+        "dual_got_worse": worse,
+        "reoptimised_reverse_kl": float(reopt_kl),
+        "reoptimised_recovers_expert": bool(np.abs(reoptimised.policy - expert.policy).max() <= 1e-2),
+    }
+
+
+def transfer_reward(source, target, reward) -> np.ndarray:
+    """Move a state-action reward from ``source`` to ``target`` by cell coordinates."""
+    moved = np.zeros(target.mdp.shape)
+    for s_target, (row, col) in enumerate(target.coords):
+        s_source = source.state_index[row, col] if row < source.shape[0] and col < source.shape[1] else -1
+        if s_source >= 0:
+            moved[s_target] = reward[s_source]
+    return moved
+
+
+def normalised_return(world, policy) -> float:
+    """``(R - R_uniform) / (R_expert - R_uniform)`` with the true reward of ``world``."""
+    def ret(pi):
+        return float(np.sum(occupancy(world.mdp, pi) * world.reward))
+
+    expert, _ = expert_of(world)
+    uniform = np.full(world.mdp.shape, 1.0 / world.mdp.n_actions)
+    low, high = ret(uniform), ret(expert.policy)
+    return (ret(policy) - low) / (high - low) if high != low else float("nan")
+
+
+def transfer_rows(world, name, result) -> list[dict]:
+    rows = []
+    for variant in gridworld.variants(world.name):
+        target = gridworld.load(world.name, variant)
+        _, rho_target = expert_of(target)
+        entries = [(name, solve(target.mdp, transfer_reward(world, target, result.reward)).policy)]
+        if name == "trirl":
+            entries.append(("policy (imitate trirl's policy)", transfer_reward(world, target, result.policy)))
+        for label, policy in entries:
+            policy = policy if np.allclose(policy.sum(axis=1), 1) else np.full(target.mdp.shape, 1 / target.mdp.n_actions)
+            rows.append({
+                "world": world.name, "variant": variant, "method": label,
+                "normalised_return": normalised_return(target, policy),
+                "reverse_kl_to_expert": float(reverse_kl(occupancy(target.mdp, policy), rho_target)),
+            })
+    return rows
+
+
+def markdown_table(rows: list[dict], columns: list[str]) -> str:
+    def fmt(v):
+        if v is None:
+            return "-"
+        if isinstance(v, bool):
+            return "yes" if v else "no"
+        if isinstance(v, float):
+            return f"{v:.3g}"
+        return str(v)
+
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(fmt(row.get(c)) for c in columns) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    from trirl.tabular.algorithms.registry import ALGORITHMS
+
+    parser = argparse.ArgumentParser(prog="trirl compare", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--world", default="icy_goal", help="a world name, or 'all' for every shipped world")
+    parser.add_argument("--algos", default=",".join(ALGORITHMS), help=f"comma-separated, from {list(ALGORITHMS)}")
+    parser.add_argument("--iterations", type=int, default=300, help="the same iteration budget for every method")
+    parser.add_argument("--transfer", action="store_true", help="also re-optimise each learned reward in the perturbed variants")
+    parser.add_argument("--out", type=Path, default=Path("runs/compare"))
+    args = parser.parse_args(argv)
+    algos = [a.strip() for a in args.algos.split(",") if a.strip()]
+    unknown = [a for a in algos if a not in ALGORITHMS]
+    if unknown:
+        parser.error(f"unknown --algos {unknown}; expected some of {list(ALGORITHMS)}")
+    worlds = gridworld.names() if args.world == "all" else [args.world]
+    args.out.mkdir(parents=True, exist_ok=True)
+    table, transfer, started = [], [], time.perf_counter()
+    for world_name in worlds:
+        world = gridworld.load(world_name)
+        expert, rho_expert = expert_of(world)
+        histories = {}
+        for name in algos:
+            tick = time.perf_counter()
+            result = ALGORITHMS[name](world.mdp, rho_expert, iterations=args.iterations)
+            row = {"world": world_name, **summarise(name, result, world, expert, rho_expert),
+                   "run_seconds": time.perf_counter() - tick}
+            table.append(row)
+            histories[name] = result.history
+            print(f"{world_name:14s} {name:10s} final reverse KL {row['final_reverse_kl']:.3g}  "
+                  f"backups to 1e-3: {row['backups_to_1e-3']}  dual worse {row['dual_got_worse']}", flush=True)
+            if args.transfer:
+                transfer += transfer_rows(world, name, result)
+        _plot(world_name, histories, args.out / f"compare-{world_name}.png")
+    columns = ["world", "algorithm", "backups_to_1e-3", "seconds_to_1e-3", "final_reverse_kl", "dual_got_worse",
+               "reoptimised_reverse_kl", "reoptimised_recovers_expert"]
+    text = [f"# trirl compare ({args.iterations} iterations each; exact expert occupancy)\n",
+            f"command: `trirl compare {' '.join(argv or [])}`\n", markdown_table(table, columns)]
+    if transfer:
+        text += ["\n## Transfer: learned rewards re-optimised in perturbed worlds\n",
+                 markdown_table(transfer, ["world", "variant", "method", "normalised_return", "reverse_kl_to_expert"])]
+    (args.out / "compare.md").write_text("\n".join(text) + "\n")
+    from trirl.bench.machine import describe
+
+    (args.out / "compare.json").write_text(json.dumps(
+        {"machine": describe(), "iterations": args.iterations, "table": table, "transfer": transfer,
+         "total_seconds": time.perf_counter() - started}, indent=2) + "\n")
+    print("\n".join(text[2:]))
+    print(f"wrote {args.out}/compare.md, compare.json and the plots")
+    return 0
+
+
+def _plot(world_name, histories, path) -> None:
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    plot_curves(axes[0], histories, "reverse_kl", log=True, title=f"reverse KL on {world_name}")
+    for label, history in histories.items():
+        axes[1].plot([r.get("backups", np.nan) for r in history], [r["reverse_kl"] for r in history], label=label)
+    axes[1].set_xscale("log")
+    axes[1].set_yscale("log")
+    axes[1].set_xlabel("soft Bellman backups")
+    axes[1].set_title("reverse KL against compute")
+    axes[1].legend(fontsize="small")
+    fig.tight_layout()
+    save(fig, path)
