@@ -215,6 +215,9 @@ def _loss(config: DiscriminatorConfig, params, expert: DiscriminatorBatch, agent
 def loss(config: DiscriminatorConfig, params, expert: DiscriminatorBatch, agent: DiscriminatorBatch):
     """Balanced logistic loss plus the expert gradient penalty; returns ``(loss, metrics)``.
 
+    The logistic part is ``E_expert softplus(-D) + E_agent softplus(D)`` (the two class means
+    summed, so chance level is ``2 log 2``); its minimiser is ``D = log(rho_E / rho_pi)``.
+
     ``metrics.grad_penalty`` is the unweighted ``E_expert ||grad_x D||^2`` (always >= 0; reported
     as 0 when ``config.grad_penalty`` is 0, where it is not computed).
     """
