@@ -8,9 +8,10 @@ Each iteration:
    ``D = rho_E / (rho_E + rho_pi)`` (Ho and Ermon, Prop. 3.2's inner maximum), ``"logistic"``
    takes ``disc_steps`` gradient steps of size ``disc_lr`` on a table of logits, warm-started
    from the previous ones, on the loss ``-sum p_E log D - sum p_pi log(1 - D)`` (``p = (1 - gamma) rho``);
-2. turns it into a *local* reward ``r = reward_scale * log D`` (``reward_form="log_d"``, the
-   paper's cost ``log D`` with D on the expert side, as in TRIRL's Appendix: ``log sigma(D)``) or
-   the non-saturating ``-reward_scale * log(1 - D)`` (``"neg_log_one_minus_d"``);
+2. turns it into a *local* reward: ``r = reward_scale * log D`` (``reward_form="log_d"``, the
+   default: the non-saturating form of modern implementations, ``log sigma(D)`` in TRIRL's
+   appendix) or ``r = -reward_scale * log(1 - D)`` (``"neg_log_one_minus_d"``: minus Ho and
+   Ermon's cost ``log D_pi``, their discriminator being ``D_pi = 1 - D``, the minimax form);
 3. improves the policy by ``inner_steps`` warm-started soft steps for that reward (GAIL's TRPO
    step; the soft steps have temperature 1, i.e. causal-entropy weight ``1 / reward_scale``).
 
