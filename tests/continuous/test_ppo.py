@@ -77,12 +77,15 @@ def test_step_is_vmappable_over_seeds_and_reward_is_pluggable():
     step = jax.jit(jax.vmap(ppo.step, in_axes=(0, 0, None)))
     new, metrics = step(states, keys, jnp.float32(2.0))
     assert metrics["policy_kl"].shape == (2,) and new.iteration.tolist() == [1, 1]
-    single, single_metrics = jax.jit(ppo.step)(jax.tree_util.tree_map(lambda x: x[0], states), keys[0], jnp.float32(2.0))
+    single_step = jax.jit(ppo.step)
+    first = jax.tree_util.tree_map(lambda x: x[0], states)
+    _, single_metrics = single_step(first, keys[0], jnp.float32(2.0))
     np.testing.assert_allclose(metrics["reward_mean"][0], single_metrics["reward_mean"], rtol=1e-5)
     np.testing.assert_allclose(metrics["policy_loss"][0], single_metrics["policy_loss"], rtol=1e-3, atol=1e-5)
-    # the relabelled reward is used: twice the environment reward
-    env_reward = make_ppo(env, TINY).step(jax.tree_util.tree_map(lambda x: x[0], states), keys[0])[1]["reward_mean"]
-    np.testing.assert_allclose(single_metrics["reward_mean"], 2 * env_reward, rtol=1e-5)
+    # new reward parameters, same compiled function: the relabelled reward scales with them
+    _, unit_metrics = single_step(first, keys[0], jnp.float32(1.0))
+    np.testing.assert_allclose(single_metrics["reward_mean"], 2 * unit_metrics["reward_mean"], rtol=1e-5)
+    assert single_step._cache_size() == 1
 
 
 def test_point_maze_is_learned():

@@ -115,6 +115,10 @@ def make_optimizer(config: PPOConfig) -> optax.GradientTransformation:
     return optax.chain(optax.clip_by_global_norm(config.max_grad_norm), optax.adam(config.learning_rate, eps=1e-5))
 
 
+def _global_norm(tree) -> jax.Array:
+    return jnp.sqrt(sum(jnp.sum(x**2) for x in jax.tree_util.tree_leaves(tree)))
+
+
 def advantages(networks, params, normalizer, transitions: Transition, rewards, config: PPOConfig, absorbing_value=0.0):
     """GAE over ``[T, B]`` transitions with values recomputed under ``params``."""
     values = nets.value(networks, params.value, normalizer, transitions.obs)
@@ -165,7 +169,7 @@ def update(networks, optimizer, config: PPOConfig, params, opt_state, normalizer
         params, opt_state = carry
         grads, metrics = grad_fn(params, minibatch)
         updates, opt_state = optimizer.update(grads, opt_state, params)
-        metrics = dict(metrics, grad_norm=optax.global_norm(grads))
+        metrics = dict(metrics, grad_norm=_global_norm(grads))
         return (optax.apply_updates(params, updates), opt_state), metrics
 
     def epoch(carry, epoch_key):
