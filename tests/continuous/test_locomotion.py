@@ -7,7 +7,7 @@ pytest.importorskip("mujoco.mjx")
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
-from trirl.continuous import envs  # noqa: E402
+from trirl.continuous import checkpoint, envs  # noqa: E402
 from trirl.errors import InvalidConfigError  # noqa: E402
 
 pytestmark = [pytest.mark.continuous, pytest.mark.slow]
@@ -19,6 +19,8 @@ def test_builds_steps_and_truncates(name, obs_size, action_size):
     assert (env.observation_size, env.action_size) == (obs_size, action_size)
     state = jax.jit(jax.vmap(env.reset))(jax.random.split(jax.random.PRNGKey(0), 2))
     assert state.obs.shape == (2, obs_size)
+    restored = checkpoint.unflatten(state, checkpoint.flatten(state))  # mjx.Data checkpoints too
+    np.testing.assert_array_equal(restored.physics.qpos, state.physics.qpos)
     step = jax.jit(jax.vmap(env.step))
     for t in range(3):
         state = step(state, jnp.full((2, action_size), 0.2))

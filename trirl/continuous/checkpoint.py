@@ -2,8 +2,8 @@
 
 Names are JAX key paths (``.params.policy.mean['params']['Dense_0']['kernel']``), so a checkpoint
 is readable with plain ``numpy.load``. Restoring needs a *template* pytree of the same structure
-(e.g. a freshly initialised state): it fixes the tree structure, and every stored array is checked
-against the template's shape and dtype.
+(a freshly initialised state, or just its shapes from ``jax.eval_shape``): it fixes the tree
+structure, and every stored array is checked against the template's shape and dtype.
 """
 
 from __future__ import annotations
@@ -32,11 +32,10 @@ def unflatten(template, arrays: Mapping[str, np.ndarray], prefix: str = ""):
         if name not in arrays:
             raise InvalidConfigError(f"checkpoint: the array {name!r} is missing (was it written by another config?)")
         value = np.asarray(arrays[name])
-        expected = np.asarray(leaf)
-        if value.shape != expected.shape or value.dtype != expected.dtype:
+        shape, dtype = tuple(np.shape(leaf)), np.dtype(leaf.dtype)
+        if value.shape != shape or value.dtype != dtype:
             raise InvalidConfigError(
-                f"checkpoint: {name!r} has shape {value.shape} and dtype {value.dtype}, "
-                f"expected {expected.shape} and {expected.dtype}"
+                f"checkpoint: {name!r} has shape {value.shape} and dtype {value.dtype}, expected {shape} and {dtype}"
             )
         restored.append(jnp.asarray(value))
     return jax.tree_util.tree_unflatten(treedef, restored)

@@ -15,6 +15,7 @@ because iteration ``i`` always uses the key ``fold_in(train_key, i)`` and the wh
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import shlex
@@ -33,7 +34,7 @@ from trirl.continuous.evaluation import episode_returns, policy_act_fn, random_a
 from trirl.continuous.experiment import ExpertConfig
 from trirl.continuous.ppo import PPO, PPOState, make_ppo
 from trirl.errors import InvalidConfigError
-from trirl.rundir import RunDir, read_metrics, write_json
+from trirl.rundir import CHECKPOINT_DIR, RunDir, read_metrics, write_json
 
 STATE_PREFIX = "state"
 
@@ -96,21 +97,14 @@ def load_expert(path: str | Path) -> tuple[ExpertConfig, PPO, PPOState]:
     config_path = run_path / "config.json"
     if not config_path.exists():
         raise InvalidConfigError(f"--checkpoint: {run_path} is not a run directory ({config_path} missing)")
-    import json
-
     config = experiment.from_dict(json.loads(config_path.read_text()))
     ppo = build(config)
-    template = ppo.init(jax.random.PRNGKey(0))
-    if path.suffix == ".npz":
-        with np.load(path) as data:
-            arrays = {k: data[k] for k in data.files}
-    else:
-        saved = RunDir.__new__(RunDir)
-        saved.path = run_path
-        latest = saved.latest_checkpoint()
-        if latest is None:
-            raise InvalidConfigError(f"--checkpoint: {run_path} holds no checkpoint yet")
-        arrays = latest.arrays
+    template = jax.eval_shape(ppo.init, jax.random.PRNGKey(0))  # shapes only, no physics run
+    files = [path] if path.suffix == ".npz" else sorted((run_path / CHECKPOINT_DIR).glob("step_*.npz"))
+    if not files:
+        raise InvalidConfigError(f"--checkpoint: {run_path} holds no checkpoint yet")
+    with np.load(files[-1]) as data:
+        arrays = {name: data[name] for name in data.files if name != "__meta__"}
     return config, ppo, ckpt.unflatten(template, arrays, STATE_PREFIX)
 
 
