@@ -1,0 +1,101 @@
+"""Where monotonic improvement holds: sweeps behind ``book/findings.md``.
+
+Exact TRIRL from ``r = 0`` with fixed ``eta`` is, by Theorem 3.2 (checked to rounding by
+``check_theorem_3_2``), the function-space iteration ``r <- (1 - eps_tr) r + eps_tr beta
+log(rho_E / rho_pi_r)`` with ``eps_tr = eps / (1 + eta)``. Two numbers describe a step:
+
+- the effective step ``alpha = eps_tr * beta`` (how far the reward moves per unit log-ratio),
+- the contraction ``kappa = eps_tr + alpha = eps (1 + beta) / (1 + eta)``.
+
+Linearised at the fixed point ``r* = beta log(rho_E / rho*)``, the error evolves by
+``(1 - eps_tr) I - alpha J`` with ``J = d log rho / d r`` (eigenvalues in ``[0, ~1]``): the
+iteration is non-oscillating for ``kappa <= 1`` and stable for ``kappa < 2``. The sweep below
+measures where the dual and the reverse KL stop being monotone as a function of ``kappa``,
+the split ``eps_tr / kappa`` and the discount.
+
+Run: ``python -m trirl.verify.findings [--seeds N] [--iterations K] [--json FILE]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+import numpy as np
+
+from trirl.tabular import occupancy, solve
+from trirl.verify.properties import increase, trirl_trace
+from trirl.verify.strategies import build_mdp
+
+KAPPAS = (0.5, 0.9, 0.99, 1.01, 1.1, 1.25, 1.5, 1.75, 1.9, 1.99, 2.01, 2.25)
+SPLITS = (1e-4, 0.1, 0.5, 0.9)  # eps_tr / kappa: 1e-4 is the beta -> infinity (MCE-IRL) limit
+DISCOUNTS = (0.0, 0.5, 0.9, 0.99)
+DUAL_TOL = 1e-10  # relative increase of G counted as a violation
+KL_TOL = 1e-12  # absolute increase of the reverse KL counted as a violation
+
+
+def expert_problem(seed: int, n_states: int, n_actions: int, discount: float, structure: str = "dense"):
+    """A random MDP and the occupancy of an expert soft-optimal for a random reward of scale 2."""
+    mdp = build_mdp(seed, n_states, n_actions, discount, structure)
+    expert_reward = np.random.default_rng(seed + 10_000).normal(size=mdp.shape) * 2.0
+    return mdp, occupancy(mdp, solve(mdp, expert_reward).policy)
+
+
+def sweep(seeds: int = 10, iterations: int = 30, n_states: int = 6, n_actions: int = 3, progress=None) -> list[dict]:
+    """One row per (discount, kappa, split): how many of ``seeds`` MDPs violate each monotonicity."""
+    rows = []
+    for gamma in DISCOUNTS:
+        problems = [expert_problem(seed, n_states, n_actions, gamma) for seed in range(seeds)]
+        for kappa in KAPPAS:
+            for split in SPLITS:
+                eps_tr = split * kappa
+                if eps_tr > 1.0:
+                    continue
+                beta = (kappa - eps_tr) / eps_tr
+                dual_fail = kl_fail = 0
+                dual_worst = kl_worst = 0.0
+                for mdp, rho_e in problems:
+                    trace = trirl_trace(mdp, rho_e, eps_tr, beta, 0.0, iterations)
+                    d = increase(trace.dual)
+                    k = float(max(0.0, np.diff(trace.reverse_kl).max()))
+                    dual_fail += d > DUAL_TOL
+                    kl_fail += k > KL_TOL
+                    dual_worst, kl_worst = max(dual_worst, d), max(kl_worst, k)
+                row = {
+                    "discount": gamma, "kappa": kappa, "eps_tr": eps_tr, "beta": beta, "alpha": kappa - eps_tr,
+                    "seeds": seeds, "dual_fail": int(dual_fail), "dual_worst": dual_worst,
+                    "kl_fail": int(kl_fail), "kl_worst": kl_worst,
+                }
+                rows.append(row)
+                if progress:
+                    progress(row)
+    return rows
+
+
+def format_row(row: dict) -> str:
+    return (
+        f"gamma={row['discount']:<5} kappa={row['kappa']:<5} eps_tr={row['eps_tr']:<9.3g} beta={row['beta']:<9.4g} "
+        f"alpha={row['alpha']:<7.4g} dual {row['dual_fail']:>2}/{row['seeds']} (max {row['dual_worst']:.1e})  "
+        f"reverse_kl {row['kl_fail']:>2}/{row['seeds']} (max {row['kl_worst']:.1e})"
+    )
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m trirl.verify.findings", description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--iterations", type=int, default=30)
+    parser.add_argument("--json", default=None)
+    args = parser.parse_args(argv)
+    tick = time.perf_counter()
+    rows = sweep(args.seeds, args.iterations, progress=lambda row: print(format_row(row), flush=True))
+    print(f"# {len(rows)} rows in {time.perf_counter() - tick:.0f} s")
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(rows, fh, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
