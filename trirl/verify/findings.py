@@ -22,6 +22,7 @@ import argparse
 import json
 import sys
 import time
+from typing import NamedTuple
 
 import numpy as np
 
@@ -99,3 +100,73 @@ def main(argv=None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+# ---------------------------------------------------------------------------------------------
+# counterexamples by search and shrinking
+
+
+class Setting(NamedTuple):
+    """A monotonicity experiment, rebuilt exactly from these numbers (see :func:`run_setting`)."""
+
+    seed: int
+    n_states: int
+    n_actions: int
+    discount: float
+    structure: str
+    eps: float
+    beta: float
+    eta: float
+
+    @property
+    def kappa(self) -> float:
+        return self.eps * (1.0 + self.beta) / (1.0 + self.eta)
+
+    @property
+    def alpha(self) -> float:
+        return self.eps * self.beta / (1.0 + self.eta)
+
+
+def run_setting(setting: Setting, iterations: int = 30):
+    """``(dual increase, reverse-KL increase)`` of exact TRIRL on :func:`expert_problem`."""
+    mdp, rho_e = expert_problem(setting.seed, setting.n_states, setting.n_actions, setting.discount, setting.structure)
+    trace = trirl_trace(mdp, rho_e, setting.eps, setting.beta, setting.eta, iterations)
+    return increase(trace.dual), float(max(0.0, np.diff(trace.reverse_kl).max()))
+
+
+def settings_strategy(eps_tr, alpha, max_states: int = 8):
+    """Hypothesis strategy of :class:`Setting` with ``eta = 0`` (Theorem 3.2: only ``eps_tr`` matters)
+    for given strategies of ``eps_tr`` in (0, 1] and ``alpha > 0``; shrinks to small worlds."""
+    from hypothesis import strategies as st
+
+    from trirl.verify.strategies import discounts
+
+    @st.composite
+    def draw_setting(draw):
+        e, a = draw(eps_tr), draw(alpha)
+        return Setting(
+            draw(st.integers(0, 1000)), draw(st.integers(2, max_states)), draw(st.integers(2, 4)),
+            float(draw(discounts())), draw(st.sampled_from(("dense", "sparse", "deterministic"))),
+            float(e), float(a / e), 0.0,
+        )
+
+    return draw_setting()
+
+
+def find_counterexample(strategy, metric: str, tol: float, max_examples: int = 300, iterations: int = 30):
+    """The shrunk :class:`Setting` whose ``metric`` (``"dual"`` or ``"reverse_kl"``) increases by more
+    than ``tol``, or ``None`` when ``max_examples`` draws find none."""
+    from hypothesis import HealthCheck, find, settings
+    from hypothesis.errors import NoSuchExample
+
+    index = 0 if metric == "dual" else 1
+
+    def fails(setting):
+        return run_setting(setting, iterations)[index] > tol
+
+    try:
+        return find(strategy, fails, settings=settings(
+            max_examples=max_examples, database=None, derandomize=True, deadline=None,
+            suppress_health_check=list(HealthCheck)))
+    except NoSuchExample:
+        return None
