@@ -83,13 +83,13 @@ def test_lemma_3_1_constrained(example):
 
 
 @EXPENSIVE
-@given(vs.stepped_cases(max_kappa=P.MONOTONE_DUAL_KAPPA))
+@given(vs.stepped_cases(max_nu=P.MONOTONE_DUAL_NU))
 def test_monotone_dual(case):
     assert_holds("monotone_dual", case)
 
 
 @EXPENSIVE
-@given(vs.stepped_cases(max_kappa=P.MONOTONE_KL_KAPPA))
+@given(vs.stepped_cases(max_nu=P.MONOTONE_KL_NU))
 def test_monotone_reverse_kl(case):
     assert_holds("monotone_reverse_kl", case)
 
@@ -141,7 +141,7 @@ def test_monte_carlo_occupancy_matches_exact(example):
 
 @pytest.mark.slow
 @settings(max_examples=200)
-@given(vs.stepped_cases(max_kappa=P.MONOTONE_KL_KAPPA))
+@given(vs.stepped_cases(max_nu=P.MONOTONE_KL_NU))
 def test_monotone_sweep_both_metrics(case):
     assert_holds("monotone_dual", case)
     assert_holds("monotone_reverse_kl", case)

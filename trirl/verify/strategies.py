@@ -166,6 +166,7 @@ class IRLCase(NamedTuple):
     eps: float
     beta: float
     eta: float
+    expert_reward: np.ndarray | None = None
 
 
 @st.composite
@@ -183,7 +184,7 @@ def irl_cases(draw, max_states: int = 10, max_discount: float = MAX_DISCOUNT, ma
     rho_e = np.where(mdp.reachable[:, None], np.maximum(rho_e, 1e-300), 0.0)
     rho_e *= mdp.mass / rho_e.sum()
     reward = draw(rewards(mdp.shape, max_scale=max_scale))
-    return IRLCase(mdp, spec, rho_e, reward, draw(eps_values()), draw(betas()), draw(etas()))
+    return IRLCase(mdp, spec, rho_e, reward, draw(eps_values()), draw(betas()), draw(etas()), expert_reward)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -243,20 +244,26 @@ def irl_case_kl_bound(draw, **kwargs):
 
 
 @st.composite
-def stepped_cases(draw, min_kappa: float = 0.02, max_kappa: float = 1.0, max_states: int = 10, max_discount: float = MAX_DISCOUNT):
-    """An :class:`IRLCase` whose TRIRL step has ``kappa = eps (1 + beta) / (1 + eta)`` in
-    ``[min_kappa, max_kappa]`` (``trirl.verify.findings``), with ``eps`` in (0, 1], ``eta >= 0``
-    and ``beta = (1 - f) / f`` for a split ``f = eps_tr / kappa`` in [1e-4, 0.99]."""
+def stepped_cases(draw, max_nu: float = 1.0, max_states: int = 10, max_discount: float = MAX_DISCOUNT):
+    """An :class:`IRLCase` whose TRIRL step has normalised size ``nu = eps_tr + alpha lambda`` in
+    ``[0.02, max_nu]``, where ``eps_tr = eps / (1 + eta)``, ``alpha = eps_tr beta`` and ``lambda``
+    is the largest eigenvalue of ``J = d log rho / d r`` at the expert's reward
+    (:func:`trirl.verify.properties.jacobian_lambda_max`; ``book/findings.md``).
+
+    Drawn as ``nu``, a split ``f = eps_tr / kappa`` in [1e-4, 0.99] (``beta = (1 - f) / f``) and
+    ``eta >= 0`` with ``eps = eps_tr (1 + eta) <= 1``; then ``kappa = nu / (f + (1 - f) lambda)``."""
+    from trirl.verify.properties import jacobian_lambda_max
+
     base = draw(irl_cases(max_states=max_states, max_discount=max_discount, max_scale=10.0))
-    kappa = draw(st.floats(min_kappa, max_kappa, allow_nan=False))
+    lam = jacobian_lambda_max(base.mdp, base.expert_reward)
+    nu = draw(st.floats(0.02, max_nu, allow_nan=False))
     f = draw(st.one_of(st.just(1e-4), st.floats(-4.0, np.log10(0.99), allow_nan=False).map(lambda x: float(10.0**x))))
-    f = min(f, 1.0 / kappa)  # eps_tr = f kappa <= 1
+    kappa = nu / (f + (1.0 - f) * lam)
+    f = min(f, 1.0 / kappa)  # eps_tr = f kappa <= 1 (only binds for kappa > 1)
     eps_tr = f * kappa
-    beta = (1.0 - f) / f
+    beta = max((1.0 - f) / f, 1e-2)
     # any eta with eps = eps_tr (1 + eta) <= 1 gives the same corrected step (Theorem 3.2)
     u = draw(st.one_of(st.just(0.0), st.floats(0.0, 1.0, allow_nan=False)))
     eta = u * (1.0 / eps_tr - 1.0)
     eps = min(1.0, eps_tr * (1.0 + eta))
-    if beta <= 0:
-        beta = 1e-2
     return base._replace(eps=eps, beta=beta, eta=eta)
