@@ -82,3 +82,13 @@ def test_only_the_corrected_step_matters():
     b = trirl_trace(mdp, rho_e, 1.0, 3.0, 1.0, 8)
     np.testing.assert_allclose(a.dual, b.dual, rtol=1e-9)
     np.testing.assert_allclose(a.reverse_kl, b.reverse_kl, rtol=1e-6, atol=1e-12)
+
+
+def test_lead_setting_alpha_one_half_fails_on_a_deterministic_mdp():
+    """The lead's monotone setting (eps = 0.5, beta = 1e4, eta = 9999: alpha = 0.5, kappa = 0.50005)
+    breaks both monotonicities on a 6-state deterministic MDP at discount 0.99, whose
+    lambda_max(J) = 5.13 puts the linearised stability bound at kappa = 2 / 5.13 = 0.39."""
+    setting = Setting(seed=47, n_states=6, n_actions=3, discount=0.99, structure="deterministic", eps=0.5, beta=1e4, eta=9999.0)
+    dual_up, kl_up = run_setting(setting)
+    assert dual_up > 1e-3
+    assert kl_up > 1e-3
