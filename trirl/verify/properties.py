@@ -282,7 +282,8 @@ def jacobian_lambda_max(mdp, reward, h: float = 1e-6) -> float:
         bump = np.zeros(n)
         bump[i] = h
         shifted = soft.solve(mdp, r + bump.reshape(r.shape)).log_policy
-        jac[:, i] = (occ.log_occupancy(mdp, shifted).ravel() - base) / h
+        with np.errstate(invalid="ignore"):  # -inf - -inf at unreachable states, dropped below
+            jac[:, i] = (occ.log_occupancy(mdp, shifted).ravel() - base) / h
     finite = np.isfinite(base)
     jac = jac[np.ix_(finite, finite)]  # unreachable states: log rho = -inf, no dynamics
     return float(np.linalg.eigvals(jac).real.max()) if jac.size else 1.0
