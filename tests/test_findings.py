@@ -92,3 +92,19 @@ def test_lead_setting_alpha_one_half_fails_on_a_deterministic_mdp():
     dual_up, kl_up = run_setting(setting)
     assert dual_up > 1e-3
     assert kl_up > 1e-3
+
+
+def test_dual_fails_at_kappa_1_42_on_three_states():
+    """Shrunk by hypothesis (CI profile): 3 states, one absorbing, deterministic, discount 0.9,
+    a near-uniform expert; eps = 1, beta = 0.4166, eta = 0 (kappa = 1.42) with lambda_max(J) = 2.67,
+    i.e. nu = 2.11: the dual rises by 1.4e-5. With beta = 0.3 (nu = 1.80) it is monotone again."""
+    from trirl.tabular import occupancy, solve
+    from trirl.verify.properties import jacobian_lambda_max
+    from trirl.verify.strategies import MDPSpec
+
+    mdp = MDPSpec(seed=0, n_states=3, n_actions=2, discount=0.9, structure="deterministic", n_absorbing=1, point_start=False).build()
+    expert_reward = np.array([[0.0012573, 0.0012573], [-0.00132105, -0.00132105], [0.00640423, 0.00640423]])
+    rho_e = occupancy(mdp, solve(mdp, expert_reward).policy)
+    assert jacobian_lambda_max(mdp, expert_reward) == pytest.approx(2.666, abs=0.01)
+    assert increase(trirl_trace(mdp, rho_e, 1.0, 0.4165783802053667, 0.0, 12).dual) == pytest.approx(1.356e-5, rel=0.05)
+    assert increase(trirl_trace(mdp, rho_e, 1.0, 0.3, 0.0, 12).dual) <= 1e-12

@@ -259,9 +259,10 @@ def stepped_cases(draw, max_nu: float = 1.0, max_states: int = 10, max_discount:
     nu = draw(st.floats(0.02, max_nu, allow_nan=False))
     f = draw(st.one_of(st.just(1e-4), st.floats(-4.0, np.log10(0.99), allow_nan=False).map(lambda x: float(10.0**x))))
     kappa = nu / (f + (1.0 - f) * lam)
-    f = min(f, 1.0 / kappa)  # eps_tr = f kappa <= 1 (only binds for kappa > 1)
-    eps_tr = f * kappa
-    beta = max((1.0 - f) / f, 1e-2)
+    # eps_tr = f kappa <= 1; when that binds, keep nu = eps_tr + alpha lambda by shrinking alpha
+    eps_tr = min(1.0, f * kappa)
+    alpha = max((nu - eps_tr) / lam, 1e-2 * eps_tr)
+    beta = alpha / eps_tr
     # any eta with eps = eps_tr (1 + eta) <= 1 gives the same corrected step (Theorem 3.2)
     u = draw(st.one_of(st.just(0.0), st.floats(0.0, 1.0, allow_nan=False)))
     eta = u * (1.0 / eps_tr - 1.0)
