@@ -164,7 +164,8 @@ def check_descent_direction(case: vs.IRLCase) -> float:
     log_q = obj.safe_log(case.rho_expert) - case.reward / case.beta
     log_p, log_q = log_p - logsumexp(log_p), log_q - logsumexp(log_q)
     p, q = np.exp(log_p), np.exp(log_q)
-    kl_sum = float(np.sum(np.where(p > 0, p * (log_p - log_q), 0.0)) + np.sum(np.where(q > 0, q * (log_q - log_p), 0.0)))
+    with np.errstate(invalid="ignore"):  # -inf - -inf where both vanish; masked by the where
+        kl_sum = float(np.sum(np.where(p > 0, p * (log_p - log_q), 0.0)) + np.sum(np.where(q > 0, q * (log_q - log_p), 0.0)))
     identity = -case.eps * case.beta * mdp.mass * kl_sum
     scale = case.eps * case.beta * mdp.mass * max(1.0, kl_sum)
     return float((max(0.0, inner) + abs(inner - identity)) / scale)
