@@ -124,3 +124,17 @@ def test_uncorrected_step_breaks_monotonicity(monkeypatch, name):
     # the trust-region step; the engine's algorithm module imported core, so patch it there
     monkeypatch.setattr(core, "corrected_step", lambda eps, eta: eps)
     assert_caught(name)
+
+
+def test_verify_command_exits_1_and_writes_the_table(monkeypatch, tmp_path, capsys):
+    import json
+
+    from trirl.verify import main
+
+    out = tmp_path / "table.json"
+    assert main(["--examples", "5", "--only", "theorem_3_2", "--json", str(out)]) == 0
+    monkeypatch.setattr(core, "corrected_step", lambda eps, eta: eps)
+    assert main(["--examples", "20", "--only", "theorem_3_2", "--no-shrink", "--json", str(out)]) == 1
+    row = json.loads(out.read_text())["properties"][0]
+    assert row["name"] == "theorem_3_2" and row["status"] == "FAIL" and row["max_violation"] > row["tolerance"]
+    assert "theorem_3_2" in capsys.readouterr().out
