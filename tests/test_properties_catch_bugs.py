@@ -76,7 +76,9 @@ def test_dual_without_the_mass_factor(monkeypatch):
         return term / mdp.mass, tilted
 
     monkeypatch.setattr(obj, "_expert_term", broken)
-    assert_caught("weak_duality")
+    # the bug only shows where Z = 1 / (1 - gamma) > 1 and the primal is close to the dual, which
+    # 40 draws did not always reach (seen once in a full run): give it more
+    assert_caught("weak_duality", examples=300)
 
 
 def test_dual_gradient_sign_flip(monkeypatch):
