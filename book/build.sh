@@ -23,10 +23,12 @@ if [[ ! -x .venv/bin/python ]]; then
     "$PY" -m venv .venv
     .venv/bin/python -m pip install -q --upgrade pip
 fi
-if ! .venv/bin/python -c "import jupyter_book, myst_nb, sphinxcontrib.bibtex, ipykernel, trirl" 2>/dev/null; then
+# Chapter 9 runs the JAX pieces of trirl.continuous on the CPU, hence the [continuous] extra
+if ! .venv/bin/python -c "import jupyter_book, myst_nb, sphinxcontrib.bibtex, ipykernel, jax, flax, optax, trirl" \
+        2>/dev/null; then
     echo "build.sh: installing trirl and the book builder into .venv"
     # the [book] extra, once pyproject.toml has it, pins the same builder
-    .venv/bin/python -m pip install -q -e ".[notebooks,book]" "jupyter-book>=1.0.3,<2"
+    .venv/bin/python -m pip install -q -e ".[notebooks,continuous,book]" "jupyter-book>=1.0.3,<2"
 fi
 
 # -- the chapters -----------------------------------------------------------------------------
