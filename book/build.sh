@@ -50,7 +50,9 @@ mkdir -p "$OUT"
 LOG="$OUT/build.log"
 start=$(date +%s)
 set +e
-.venv/bin/jupyter-book build "$BOOK" --builder html --toc "$TOC" --keep-going 2>&1 | tee "$LOG"
+# --all: re-read every page (citations and cross-references go stale otherwise); executed
+# cells still come from the cache
+.venv/bin/jupyter-book build "$BOOK" --all --builder html --toc "$TOC" --keep-going 2>&1 | tee "$LOG"
 status=${PIPESTATUS[0]}
 set -e
 
