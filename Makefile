@@ -32,7 +32,7 @@ test: $(VENV)/.all
 test-thorough: $(VENV)/.all
 	HYPOTHESIS_PROFILE=thorough $(BIN)/python -m pytest -q tests/test_properties.py $(PYTEST_ARGS)
 
-## bench: the tabular benchmark (prints figures, writes benchmarks/tabular.json)
+## bench: the tabular benchmark (prints figures, writes book/results/tabular-bench.json)
 bench: $(VENV)/.core
 	$(BIN)/python -m trirl.bench tabular
 

@@ -108,3 +108,27 @@ def test_dual_fails_at_kappa_1_42_on_three_states():
     assert jacobian_lambda_max(mdp, expert_reward) == pytest.approx(2.666, abs=0.01)
     assert increase(trirl_trace(mdp, rho_e, 1.0, 0.4165783802053667, 0.0, 12).dual) == pytest.approx(1.356e-5, rel=0.05)
     assert increase(trirl_trace(mdp, rho_e, 1.0, 0.3, 0.0, 12).dual) <= 1e-12
+
+
+def test_reverse_kl_jumps_when_the_expert_underflows():
+    """Shrunk by hypothesis from a deep `trirl verify` run (seed 20261123): inside nu <= 0.9 the
+    reverse KL is not monotone when the expert's occupancy underflows on a reachable state.
+
+    Two states, deterministic: in state 0 action 0 stays and action 1 moves to state 1, which
+    loops forever. The expert (reward 9.34 in state 0, -19.24 in state 1, discount 0.99) never
+    leaves state 0: rho_E of state 1 is ~exp(-2700), floored at 1e-300. The first step already
+    brings the reverse KL from 688 to ~0, but beta * log(1e-300 / rho) puts rewards near -1e7,
+    where float64 soft values lose their last digits, and at iteration 6 the KL jumps to 30.
+    The monotone_reverse_kl property therefore excludes experts below 1e-12 (resolvable_expert)."""
+    from trirl.tabular import MDP, occupancy, solve
+    from trirl.verify.properties import trirl_trace
+
+    P = np.array([[[1.0, 0.0], [0.0, 1.0]], [[0.0, 1.0], [0.0, 1.0]]])
+    mdp = MDP(P, [1.0, 0.0], 0.99)
+    expert_reward = np.array([[9.341221603157134, 9.341221603157134], [-19.243611626857458, -19.243611626857458]])
+    rho_expert = occupancy(mdp, solve(mdp, expert_reward).policy)
+    rho_expert = np.maximum(rho_expert, 1e-300)
+    rho_expert *= mdp.mass / rho_expert.sum()
+    trace = trirl_trace(mdp, rho_expert, 4.9999983074910614e-05, 9999.0, 0.0, 10)
+    assert trace.reverse_kl[0] > 600 and abs(trace.reverse_kl[1]) < 1e-6
+    assert np.max(np.diff(trace.reverse_kl[1:])) > 1.0

@@ -27,6 +27,8 @@ def describe() -> dict:
         "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
         "platform": platform.platform(),
         "python": platform.python_version(),
+        # other work on the machine slows both sides of a ratio; the absolute figures need this
+        "load_average_1min": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
         "numpy": numpy.__version__,
         "scipy": scipy.__version__,
         "command": " ".join(["python -m trirl.bench" if sys.argv[0].endswith("__main__.py") else sys.argv[0], *sys.argv[1:]]),

@@ -140,7 +140,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m trirl.bench tabular", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/tabular.json"))
+    parser.add_argument("--out", type=Path, default=Path("book/results/tabular-bench.json"))
     args = parser.parse_args(argv)
     results = []
     for bench in (bench_solve_32, bench_trirl_iteration_128, bench_trirl_default_world):

@@ -5,7 +5,7 @@ For each world the expert is the soft-optimal policy of the true reward and ever
 its exact occupancy and the same number of iterations. The table reports, per method: soft
 Bellman backups and wall time to reach reverse KL <= 1e-3, the final reverse KL, the number of
 iterations where the dual got worse, and whether the learned reward re-optimised from scratch
-recovers the expert.
+recovers the expert (its occupancy is within reverse KL 1e-3 of the expert's).
 
 Transfer (``--transfer``): each learned reward is re-optimised from scratch in the world's
 perturbed variants (wind, mirror, slip) and scored by the expert-normalised true return
@@ -57,7 +57,9 @@ def summarise(name, result, world, expert, rho_expert) -> dict:
         "final_reverse_kl": float(result.history[-1]["reverse_kl"]),
         "dual_got_worse": worse,
         "reoptimised_reverse_kl": float(reopt_kl),
-        "reoptimised_recovers_expert": bool(np.abs(reoptimised.policy - expert.policy).max() <= 1e-2),
+        # judged on behaviour: where the expert (almost) never goes, no reward is identified
+        "reoptimised_recovers_expert": bool(reopt_kl <= THRESHOLD),
+        "reoptimised_max_policy_difference": float(np.abs(reoptimised.policy - expert.policy).max()),
     }
 
 

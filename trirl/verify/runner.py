@@ -13,6 +13,8 @@ import json
 import platform
 import sys
 import time
+
+import numpy as np
 from typing import NamedTuple
 
 from hypothesis import HealthCheck, Phase, given, settings
@@ -77,8 +79,13 @@ def _describe(example) -> str:
     parts = []
     for item in example:
         spec = getattr(item, "spec", None)
-        if spec is not None:  # an IRLCase
-            parts.append(f"IRLCase({spec}, eps={item.eps!r}, beta={item.beta!r}, eta={item.eta!r})")
+        if spec is not None:  # an IRLCase: everything needed to rebuild it, arrays included
+            expert_reward = None if item.expert_reward is None else np.asarray(item.expert_reward).tolist()
+            parts.append(
+                f"IRLCase({spec}, eps={item.eps!r}, beta={item.beta!r}, eta={item.eta!r}, "
+                f"expert_reward={expert_reward}, reward={np.asarray(item.reward).tolist()}, "
+                f"min_rho_expert={float(np.min(item.rho_expert)):.3g})"
+            )
         else:
             parts.append(repr(item))
     return ", ".join(parts)
