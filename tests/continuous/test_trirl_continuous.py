@@ -90,19 +90,19 @@ def test_demos_of_another_env_are_refused(demos):
 
 @pytest.mark.slow
 def test_trirl_reaches_expert_level_on_point_maze(tmp_path):
-    """End-to-end threshold: normalised return >= 0.8 (random 0, expert 1).
+    """End-to-end threshold: final evaluation normalised return >= 0.8 (random 0, expert 1),
+    mean over 3 vmapped seeds, with ``continuous/trirl_point_maze.toml`` (250 iterations,
+    256k env steps per seed, 30 expert demonstrations).
 
-    Measured on the shared 2-core CPU (10:20 UTC, 2026-11-23) with
-    ``continuous/trirl_point_maze.toml``: 100 iterations (102k env steps, ~25 s) end at an
-    evaluation normalised return of 0.45 (GAIL with the same PPO: 0.75); with
-    ``epochs = 2, capacity = 20`` and 2 seeds over 250 iterations it oscillates between 0.45 and
-    0.88 (0.80 and 0.88 at iterations 100 and 120, 0.53 at the end). The threshold is therefore
-    checked on the best evaluation of a 250-iteration run, and the test is marked slow.
+    Measured on the shared 2-core CPU (2026-11-23): 69 s wall clock, compilation included,
+    final normalised return 0.93 (returns -7.6, -12.6, -8.1; expert -5.3, random -61.5); the
+    evaluation curve is noisy on the way (0.84 at iteration 100, 0.53 at 180, 0.89-0.93 from 230
+    on). Marked slow only because it would take a third of the unmarked suite's budget.
     """
-    config = load_config(CONFIG_DIR / "trirl_point_maze.toml", total_steps=256_000, seeds=2)
+    config = load_config(CONFIG_DIR / "trirl_point_maze.toml", seeds=3)
     train(config, tmp_path / "run", progress=False)
     from trirl.rundir import read_metrics
 
-    evals = [r["eval_normalised_return"] for r in read_metrics(tmp_path / "run" / "metrics.jsonl")
-             if "eval_normalised_return" in r]
-    assert max(evals) >= 0.8, evals
+    rows = read_metrics(tmp_path / "run" / "metrics.jsonl")
+    assert rows[-1]["iteration"] == 250
+    assert rows[-1]["eval_normalised_return"] >= 0.8, [r.get("eval_normalised_return") for r in rows]
