@@ -44,8 +44,10 @@ def test_baseline_runs_with_finite_metrics(algo, demos):
     reward = jax.vmap(learner.reward, in_axes=(0, None, None, None))(state, jnp.ones((3, 2)), jnp.ones((3, 2)),
                                                                         jnp.zeros(3))
     assert reward.shape == (2, 3) and np.all(np.isfinite(reward))
-    if algo in ("gail", "amp"):
-        assert np.all(reward >= 0)  # softplus(D) and max(0, 1 - (D - 1)^2 / 4)
+    if algo == "gail":
+        assert np.all(reward <= 0)  # log sigmoid(D)
+    if algo == "amp":
+        assert np.all(reward >= 0)  # max(0, 1 - (D - 1)^2 / 4)
 
 
 def test_amp_reward_and_loss_by_hand():

@@ -4,8 +4,9 @@ Each is a :class:`~trirl.continuous.trirl.Learner` (``init(key)``, jittable ``st
 ``reward(state, obs, x, absorbing)``); only the discriminator's loss and the reward differ:
 
 - **GAIL** (Ho and Ermon, 2016): the logistic classifier of :mod:`trirl.continuous.discriminator`
-  on ``(s, a)``; reward ``-log(1 - sigmoid(D)) = softplus(D)`` (the positive, "survival bonus"
-  form; ``log sigmoid(D)`` would be the negative form).
+  on ``(s, a)``; reward ``log sigmoid(D)`` (the paper's C.1 form, always <= 0; the positive
+  ``-log(1 - sigmoid(D))`` form carries a survival bonus, which the learnt absorbing reward of C.4
+  would otherwise have to undo).
 - **AIRL** (Fu et al., 2018), state-only: ``f(s, s') = g(s) + gamma h(s') - h(s)`` and the
   discriminator ``D = exp(f) / (exp(f) + pi(a|s))``, i.e. logit ``f(s, s') - log pi(a|s)``; the
   reward is that logit (``log D - log(1 - D)``). ``h(s_a)`` of the absorbing state is one learnt
@@ -218,7 +219,7 @@ def make_baseline(env: Env, config: BaselineConfig, demos: Demonstrations) -> Le
     def reward_of(params, obs, other, absorbing):
         """GAIL's or AMP's reward of samples (AIRL's depends on the policy, see ``step``)."""
         logit = disc.logits(dcfg, params, obs, other, absorbing)
-        return jax.nn.softplus(logit) if algo == "gail" else amp_reward(logit)
+        return jax.nn.log_sigmoid(logit) if algo == "gail" else amp_reward(logit)
 
     def step(state: BaselineState, key):
         rollout_key, disc_key, update_key = jax.random.split(key, 3)
