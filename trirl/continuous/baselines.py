@@ -194,7 +194,7 @@ def make_baseline(env: Env, config: BaselineConfig, demos: Demonstrations) -> Le
     networks, ppo_cfg, dcfg, algo = ppo.networks, config.ppo, config.discriminator, config.algo
     mode = dcfg.input_mode
     expert = expert_batch(demos, mode)
-    e_obs, e_act, e_next, e_abs = demos.flat()
+    _, e_act, _, e_abs = demos.flat()
     # AIRL needs the expert's actions (for log pi) and which expert next states are absorbing.
     n_abs = int(e_abs.sum())
     expert_actions = jnp.concatenate([jnp.asarray(e_act), jnp.zeros((n_abs, e_act.shape[1]))])

@@ -148,7 +148,6 @@ def from_dict(data: dict[str, Any]) -> TrainConfig:
         raise InvalidConfigError(f"train config: unknown keys {unknown}; known keys are {sorted(known)}")
     for name, kind in _SECTIONS.items():
         section = dict(data.pop(name, {}) or {})
-        section.pop("network", None) if name == "buffer" else None
         allowed = {f.name for f in fields(kind)} - ({"network"} if name == "buffer" else set())
         bad = sorted(set(section) - allowed)
         if bad:
