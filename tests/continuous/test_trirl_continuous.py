@@ -94,10 +94,12 @@ def test_trirl_reaches_expert_level_on_point_maze(tmp_path):
     mean over 3 vmapped seeds, with ``continuous/trirl_point_maze.toml`` (250 iterations,
     256k env steps per seed, 30 expert demonstrations).
 
-    Measured on the shared 2-core CPU (2026-11-23): 69 s wall clock, compilation included,
-    final normalised return 0.93 (returns -7.6, -12.6, -8.1; expert -5.3, random -61.5); the
-    evaluation curve is noisy on the way (0.84 at iteration 100, 0.53 at 180, 0.89-0.93 from 230
-    on). Marked slow only because it would take a third of the unmarked suite's budget.
+    Measured on the shared 2-core CPU (2026-11-23): 61 s wall clock, compilation included,
+    final normalised return 0.85 (mean of 3 seeds; expert -5.3, random -61.5). The evaluation
+    curve is noisy on the way (a run before R_fit also saw expert samples ended at 0.93 with 0.53
+    at iteration 180), so the margin is thin; GAIL / tr-loss / AIRL / AMP with the same PPO end at
+    0.98 / 0.99 / 0.95 / 0.98 on this task. Marked slow because it would take a third of the
+    unmarked suite's budget, not because it fails: it passes as measured.
     """
     config = load_config(CONFIG_DIR / "trirl_point_maze.toml", seeds=3)
     train(config, tmp_path / "run", progress=False)

@@ -282,7 +282,7 @@ def make_trirl(env: Env, config: TRIRLConfig, demos: Demonstrations) -> Learner:
                           buffer_lib.init(bcfg, buf_key, obs_dim, x_dim), jnp.zeros((), jnp.int32))
 
     def step(state: TRIRLState, key):
-        rollout_key, disc_key, update_key = jax.random.split(key, 3)
+        rollout_key, disc_key, update_key, fit_key = jax.random.split(key, 4)
         ps = state.ppo
         env_state, collected = rollout(ppo.env, networks, ps.params, ps.normalizer, ps.env_state,
                                        rollout_key, ppo_cfg.rollout_length)
@@ -294,8 +294,13 @@ def make_trirl(env: Env, config: TRIRLConfig, demos: Demonstrations) -> Learner:
         not_absorbing = jnp.zeros(obs.shape[0])
         out = buffer_lib.rewards(bcfg, state.buffer, disc_state.params, obs, other, not_absorbing)
         r_absorbing = buffer_lib.rewards(bcfg, state.buffer, disc_state.params, *absorbing_input).intermediate[0]
-        # Line 25: R_fit regression onto r^(i).
-        buf, fit_metrics = buffer_lib.fit_reward(bcfg, state.buffer, obs, other, not_absorbing)
+        # Line 25: R_fit regression onto r^(i), on the agent's and as many expert samples, so that
+        # the fitted reward is also anchored where the expert goes (retraining starts far from it).
+        fit_idx = jax.random.randint(fit_key, (obs.shape[0],), 0, expert.obs.shape[0])
+        buf, fit_metrics = buffer_lib.fit_reward(
+            bcfg, state.buffer, jnp.concatenate([obs, expert.obs[fit_idx]]),
+            jnp.concatenate([other, expert.action_or_next_obs[fit_idx]]),
+            jnp.concatenate([not_absorbing, expert.absorbing[fit_idx]]))
         rewards = out.intermediate.reshape(transitions.reward.shape)
         absorbing_value = ppo_cfg.gamma / (1.0 - ppo_cfg.gamma) * r_absorbing
         advantage, target = gae_advantages(networks, ps.params, ps.normalizer, transitions, rewards, ppo_cfg,
