@@ -20,6 +20,7 @@ def test_bench_runs_tiny_on_cpu(tmp_path, capsys):
     assert "ratio" in capsys.readouterr().out
 
 
+@pytest.mark.slow  # ~20 s of compilation on a shared 2-core CPU
 def test_bench_times_trirl_tiny_on_cpu(tmp_path):
     out = tmp_path / "bench_trirl.json"
     bench.main(["--env", "point_maze", "--envs", "4", "--physics-steps", "2", "--ppo-iterations", "1",
