@@ -120,8 +120,12 @@ def collect(config: ExpertConfig, ppo: PPO, state: PPOState, key, episodes: int,
     @jax.jit
     def one(episode_key):
         states, obs, actions, alive = run_episode(env, act, episode_key, env.spec.episode_length)
-        zero = lambda x: jnp.where(alive.reshape(alive.shape + (1,) * (x.ndim - 1)), x, 0)  # noqa: E731
-        return zero(obs), zero(actions), zero(states.next_obs), states.absorbing & alive, zero(states.reward), alive.sum()
+
+        def pad_with_zeros(x):  # steps after the episode ended are padding (schema: zeros)
+            return jnp.where(alive.reshape(alive.shape + (1,) * (x.ndim - 1)), x, 0)
+
+        return (pad_with_zeros(obs), pad_with_zeros(actions), pad_with_zeros(states.next_obs),
+                states.absorbing & alive, pad_with_zeros(states.reward), alive.sum())
 
     obs, actions, next_obs, absorbing, rewards, lengths = jax.vmap(one)(jax.random.split(key, episodes))
     rewards = np.asarray(rewards, np.float32)

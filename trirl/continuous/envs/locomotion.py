@@ -110,11 +110,17 @@ def load_model(config: LocomotionConfig) -> mujoco.MjModel:
     return model
 
 
+def _cinert(data: mjx.Data) -> jax.Array:
+    # newer MJX keeps backend-specific fields such as cinert under ``data._impl``
+    impl = getattr(data, "_impl", None)
+    return impl.cinert if impl is not None and hasattr(impl, "cinert") else data.cinert
+
+
 def observation(robot: str, data: mjx.Data) -> jax.Array:
     """The documented observation layout of ``robot`` (module docstring)."""
     parts = [data.qpos[2:], data.qvel]
     if robot == "humanoid":
-        parts += [data.cinert[1:].ravel(), data.cvel[1:].ravel(), data.qfrc_actuator[6:]]
+        parts += [_cinert(data)[1:].ravel(), data.cvel[1:].ravel(), data.qfrc_actuator[6:]]
     return jnp.concatenate(parts)
 
 
