@@ -8,7 +8,8 @@ a leading seed axis trains several seeds at once):
    vs the agent's transitions (Alg. 2 line 8, :mod:`trirl.continuous.discriminator`);
 3. relabel the rollout with the intermediate reward ``r~ = (1 - eps) r^(i) + eps beta D^(i)``
    built from the buffer's corrected reward ``r^(i)`` (lines 17-24, :func:`trirl.continuous.reward.rewards`);
-4. regress ``R_fit`` on ``r^(i)`` (line 25);
+4. regress ``R_fit`` on ``r^(i)`` (line 25) over the agent's samples and as many expert samples
+   (our choice: it anchors the fitted reward where the expert goes, which retraining needs);
 5. PPO epochs on ``r~`` whose policy passes through the TRPL projection around the rollout
    policy (Section 4.3; :mod:`trirl.continuous.trpl`), with the trust-region regression loss;
 6. read off ``eta^(i+1)`` = the max-eta multiplier of the final projection on the whole batch,
