@@ -12,6 +12,14 @@ For each environment and batch size ``B`` it times (after compilation, ``block_u
   the networks of ``continuous/<env>_expert.toml`` and minibatches of 512 where ``B * T`` allows.
 
 and reports env-steps/s of both and their ratio (the share of time left to physics under PPO).
+With ``--trirl-k K`` (the paper uses ``k = 100``) it also times full TRIRL iterations
+(:mod:`trirl.continuous.trirl`, max-eta) with a buffer of ``K`` discriminators, the networks of
+``continuous/trirl_<env>.toml`` (else the defaults) and the same ``B`` and PPO settings, on
+synthetic demonstrations of the right shapes (throughput does not depend on their content).
+``peak_bytes_in_use`` is the device's peak memory so far in the process
+(``jax.devices()[0].memory_stats()``; absent on CPU, where JAX does not report it)::
+
+    python -m trirl.continuous.bench --envs 4096 --env ant,humanoid --trirl-k 100 --out bench_trirl.json
 """
 
 from __future__ import annotations
@@ -82,12 +90,57 @@ def ppo_steps_per_second(env_name: str, num_envs: int, iterations: int, key) -> 
     return config.batch_size * iterations / _timed(run, state), config
 
 
+def synthetic_demos(env, episodes: int = 4, length: int = 50):
+    """Random demonstrations with the env's sizes (for timing only)."""
+    import numpy as np
+
+    from trirl.continuous.demos import Demonstrations
+
+    rng = np.random.default_rng(0)
+    obs = rng.normal(size=(episodes, length, env.observation_size)).astype(np.float32)
+    return Demonstrations(obs, rng.uniform(-1, 1, (episodes, length, env.action_size)).astype(np.float32), obs,
+                          np.zeros((episodes, length), bool), np.zeros((episodes, length), np.float32),
+                          np.full(episodes, length, np.int32), np.zeros(episodes, np.float32), env.spec.to_dict())
+
+
+def trirl_steps_per_second(env_name: str, num_envs: int, iterations: int, capacity: int, key) -> float:
+    """Env-steps/s of full TRIRL iterations with a buffer of ``capacity`` discriminators."""
+    from trirl.continuous import train, trirl
+
+    path = experiment.CONFIG_DIR / f"trirl_{env_name}.toml"
+    config = train.load_config(path if path.exists() else None, env=env_name)
+    ppo_config = ppo_config_for(env_name, num_envs)
+    ppo_config = dataclasses.replace(config.ppo, num_envs=num_envs, num_minibatches=ppo_config.num_minibatches)
+    if ppo_config.batch_size % ppo_config.num_minibatches:
+        ppo_config = dataclasses.replace(ppo_config, num_minibatches=1)
+    learner_config = dataclasses.replace(config.learner_config(), ppo=ppo_config,
+                                         buffer=dataclasses.replace(config.buffer, capacity=capacity))
+    env = envs.make(env_name, config.env_options)
+    learner = trirl.make_trirl(env, learner_config, synthetic_demos(env))
+    state = learner.init(key)
+    step = jax.jit(learner.step)
+
+    def run(state):
+        for i in range(iterations):
+            state, metrics = step(state, jax.random.fold_in(key, i))
+        return metrics["eta"]
+
+    return ppo_config.batch_size * iterations / _timed(run, state)
+
+
+def peak_memory() -> int | None:
+    stats = jax.devices()[0].memory_stats()
+    return int(stats["peak_bytes_in_use"]) if stats and "peak_bytes_in_use" in stats else None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m trirl.continuous.bench", description=__doc__.split("\n")[0])
     parser.add_argument("--envs", default="1024,4096,16384", help="comma-separated batch sizes")
     parser.add_argument("--env", default="ant,humanoid", help=f"comma-separated names from {envs.ENV_NAMES}")
     parser.add_argument("--physics-steps", type=int, default=100, help="env steps per physics timing")
     parser.add_argument("--ppo-iterations", type=int, default=3, help="PPO iterations per timing")
+    parser.add_argument("--trirl-k", type=int, default=0,
+                        help="also time TRIRL with this many buffered discriminators (paper: 100; 0 = skip)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", required=True, help="JSON results file")
     args = parser.parse_args(argv)
@@ -101,6 +154,8 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         if name not in envs.ENV_NAMES:
             raise InvalidConfigError(f"--env: unknown environment {name!r}; choose from {envs.ENV_NAMES}")
+    if args.trirl_k < 0:
+        raise InvalidConfigError(f"--trirl-k must be >= 0, got {args.trirl_k}")
     if args.physics_steps < 1 or args.ppo_iterations < 1:
         raise InvalidConfigError("--physics-steps and --ppo-iterations must be >= 1")
     command = "python -m trirl.continuous.bench " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
@@ -114,6 +169,12 @@ def main(argv: list[str] | None = None) -> int:
                    "ppo_env_steps_per_s": ppo, "ppo_over_physics": ppo / physics,
                    "rollout_length": config.rollout_length, "num_minibatches": config.num_minibatches,
                    "policy_hidden": list(config.policy_hidden)}
+            if args.trirl_k:
+                trirl = trirl_steps_per_second(name, size, args.ppo_iterations, args.trirl_k, key)
+                row.update(trirl_k=args.trirl_k, trirl_env_steps_per_s=trirl, trirl_over_ppo=trirl / ppo)
+                print(f"{name:>12} B={size:>6}: TRIRL k={args.trirl_k} {trirl:12.0f} env-steps/s", flush=True)
+            if (peak := peak_memory()) is not None:
+                row["peak_bytes_in_use"] = peak
             rows.append(row)
             print(f"{name:>12} B={size:>6}: physics {physics:12.0f} env-steps/s, PPO {ppo:12.0f} env-steps/s, "
                   f"ratio {ppo / physics:.3f}", flush=True)

@@ -1,0 +1,184 @@
+"""python -m trirl.continuous.train: the whole pipeline, resume, error paths before compilation,
+NaN stop, --max-minutes, and retraining on the learnt reward (trirl.continuous.evaluate)."""
+
+import json
+import re
+
+import numpy as np
+import pytest
+
+pytest.importorskip("jax")
+
+from trirl.continuous import evaluate as evaluate_cli  # noqa: E402
+from trirl.continuous import train as train_cli  # noqa: E402
+from trirl.continuous.demos import load_demonstrations, save_demonstrations  # noqa: E402
+from trirl.errors import InvalidConfigError, InvalidDemonstrationError  # noqa: E402
+from trirl.rundir import read_metrics  # noqa: E402
+
+pytestmark = pytest.mark.continuous
+
+TINY = """
+env = "point_maze"
+algo = "{algo}"
+seed = 1
+seeds = 2
+total_steps = 128          # 4 iterations of 4 envs x 8 steps
+eval_every = 2
+eval_episodes = 2
+checkpoint_every = 2
+{extra}
+
+[env_options]
+episode_length = 20
+
+[ppo]
+num_envs = 4
+rollout_length = 8
+num_epochs = 2
+num_minibatches = 2
+policy_hidden = [16]
+value_hidden = [16]
+
+[discriminator]
+hidden_sizes = [16]
+minibatch_size = 16
+epochs = 1
+grad_penalty = 0.0
+
+[buffer]
+capacity = 2
+fit_steps = 2
+{buffer_extra}
+"""
+
+
+def write(tmp_path, algo="trirl", extra="", buffer_extra="", name="tiny.toml"):
+    path = tmp_path / name
+    path.write_text(TINY.format(algo=algo, extra=extra, buffer_extra=buffer_extra))
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def full_run(tmp_path_factory):
+    """The uninterrupted reference run through the CLI (shared by the tests below)."""
+    tmp = tmp_path_factory.mktemp("full")
+    out = tmp / "run"
+    assert train_cli.main(["--config", write(tmp), "--out", str(out), "--no-progress"]) == 0
+    return out
+
+
+def test_whole_pipeline_writes_metrics_checkpoints_and_summary(full_run):
+    rows = read_metrics(full_run / "metrics.jsonl")
+    assert [r["iteration"] for r in rows] == [1, 2, 3, 4]
+    for name in ("eta", "eps_tr", "policy_kl", "disc_loss", "expert_accuracy", "agent_accuracy", "env_steps"):
+        assert all(np.isfinite(r[name]) for r in rows), name
+    evals = [r for r in rows if "eval_return" in r]
+    assert [r["iteration"] for r in evals] == [2, 4]
+    for r in evals:
+        assert len(r["eval_return_per_seed"]) == 2
+        assert np.isfinite(r["eval_normalised_return"]) and np.isfinite(r["eval_normalised_return_iqm"])
+    assert any("normalised_return" in r for r in rows)  # from finished training episodes
+    assert sorted(p.name for p in (full_run / "checkpoints").glob("*.npz"))[-1] == "step_00000004.npz"
+    assert json.loads((full_run / "summary.json").read_text())["status"] == "done"
+
+
+def test_paused_and_resumed_run_reproduces_the_uninterrupted_metrics(full_run, tmp_path):
+    config = write(tmp_path)
+    out = tmp_path / "run"
+    # --max-minutes tiny: checkpoints after the first iteration and exits cleanly ("killed")
+    summary = train_cli.train(train_cli.load_config(config), out, progress=False, max_minutes=1e-9)
+    assert summary["status"] == "paused" and summary["iterations"] == 1
+    assert train_cli.main(["--config", config, "--out", str(out), "--resume", "--no-progress"]) == 0
+    assert read_metrics(out / "metrics.jsonl") == read_metrics(full_run / "metrics.jsonl")
+
+
+def test_retraining_on_the_learnt_reward_and_transfer(full_run, tmp_path):
+    config, learner, state = evaluate_cli.load_run(full_run)
+    result = evaluate_cli.retrain(config, learner, state, "point_maze_mirrored", steps=64, eval_episodes=2)
+    assert result["env"] == "point_maze_mirrored" and len(result["returns"]) == 2
+    assert np.isfinite(result["normalised_return"])
+
+
+@pytest.fixture
+def no_compilation(monkeypatch):
+    """Fail the test if the learner is built (the first step towards any compilation)."""
+    def forbidden(*args, **kwargs):
+        raise AssertionError("compiled before validating")
+
+    monkeypatch.setattr(train_cli, "build", forbidden)
+
+
+def run_main(args, capsys):
+    code = train_cli.main(args)
+    return code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("extra, match", [
+    ("bogus = 1", "unknown keys \\['bogus'\\]"),
+    ('eta_schedule = "-1"', "eta must be a finite number >= 0"),
+    ('eta_schedule = "cosine"', "eta schedule"),
+])
+def test_bad_config_errors_before_compilation(tmp_path, capsys, no_compilation, extra, match):
+    code, err = run_main(["--config", write(tmp_path, extra=extra), "--out", str(tmp_path / "o")], capsys)
+    assert code == 2
+    assert re.search(match, err), err
+
+
+def test_bad_command_line_values_error_before_compilation(tmp_path, capsys, no_compilation):
+    code, err = run_main(["--config", write(tmp_path), "--out", str(tmp_path / "o"), "--seeds", "0"], capsys)
+    assert code == 2 and "TrainConfig.seeds" in err
+    code, err = run_main(["--config", write(tmp_path), "--out", str(tmp_path / "p"), "--max-minutes", "0"], capsys)
+    assert code == 2 and "--max-minutes" in err
+
+
+def test_bad_sections_and_files(tmp_path, no_compilation):
+    with pytest.raises(InvalidConfigError, match=r"\[buffer\] keys \['epsilon'\]"):
+        train_cli.load_config(write(tmp_path, buffer_extra="epsilon = 0.5"))
+    with pytest.raises(InvalidConfigError, match="RewardBufferConfig.eps"):
+        train_cli.load_config(write(tmp_path, buffer_extra="eps = 1.5"))
+    with pytest.raises(InvalidConfigError, match="does not exist"):
+        train_cli.load_config(tmp_path / "missing.toml")
+    with pytest.raises(InvalidConfigError, match="algorithm"):
+        train_cli.load_config(None, algo="bc")
+
+
+def test_bad_demonstrations_error_before_compilation(tmp_path, capsys, no_compilation):
+    config = write(tmp_path)
+    code, err = run_main(["--config", config, "--out", str(tmp_path / "a"), "--demos", str(tmp_path / "none.npz")],
+                         capsys)
+    assert code == 2 and "does not exist" in err
+    demos = load_demonstrations(train_cli.EXPERTS_DIR / "point_maze" / "demos.npz")
+    broken = tmp_path / "nan.npz"
+    observations = demos.observations.copy()
+    observations[0, 0, 0] = np.nan
+    np.savez(broken, **{"schema_version": np.int64(1), "env_spec": np.frombuffer(
+        json.dumps(demos.env_spec).encode(), np.uint8), **demos._replace(observations=observations)._asdict()
+        | {"env_spec": np.frombuffer(json.dumps(demos.env_spec).encode(), np.uint8)}})
+    code, err = run_main(["--config", config, "--out", str(tmp_path / "b"), "--demos", str(broken)], capsys)
+    assert code == 2 and "observations contains NaN" in err
+    other_env = tmp_path / "ant.npz"
+    save_demonstrations(other_env, demos._replace(env_spec=dict(demos.env_spec, name="ant")))
+    with pytest.raises(InvalidDemonstrationError, match="env_spec.name"):
+        train_cli.prepare(train_cli.load_config(config, demos=str(other_env)))
+
+
+def test_nan_stops_the_run_with_a_checkpoint_and_says_where(tmp_path):
+    # beta = 1e38 overflows the rewards to infinity on the first iteration
+    config = train_cli.load_config(write(tmp_path, buffer_extra="beta = 1e38"))
+    with pytest.raises(train_cli.NonFiniteError, match="iteration 1: metrics .*reward_mean") as info:
+        train_cli.train(config, tmp_path / "run", progress=False)
+    assert "state leaves" in str(info.value)
+    assert (tmp_path / "run" / "checkpoints" / "step_00000000.npz").exists()
+    assert (tmp_path / "run" / "nonfinite_state.npz").exists()
+
+
+def test_check_finite_names_metrics_and_leaves():
+    ok = {"eta": np.ones(2), "episode_return": np.array([np.nan, np.nan]), "episodes": np.zeros(2)}
+    train_cli.check_finite(ok, {".ppo.params": np.array(False)}, 3)  # no episode finished: fine
+    with pytest.raises(train_cli.NonFiniteError, match=r"metrics \['eta'\]; state leaves \['.disc.params'\]"):
+        train_cli.check_finite(dict(ok, eta=np.array([1.0, np.nan])), {".disc.params": np.array(True)}, 3)
+
+
+def test_iqm():
+    assert train_cli.iqm([1.0, 2.0, 3.0, 100.0]) == 2.5
+    assert train_cli.iqm([1.0, 3.0]) == 2.0

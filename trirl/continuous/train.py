@@ -1,0 +1,366 @@
+"""Train TRIRL or a baseline on a continuous task, several seeds vmapped in one process.
+
+::
+
+    python -m trirl.continuous.train --env point_maze --algo trirl --seeds 3 --steps 100000 --out runs/pm
+        [--resume] [--demos FILE] [--config TOML] [--max-minutes M] [--no-progress]
+
+``--algo``: ``trirl`` (max-eta, TRPL projection), ``trirl-tr-loss`` (KL penalty with a scheduled
+eta), ``gail``, ``airl``, ``amp``. The run directory (:class:`~trirl.rundir.RunDir`) gets
+``config.json``, ``metrics.jsonl`` (one row per iteration: the shared metric names averaged over
+seeds, ``normalised_return`` (mean) and ``normalised_return_iqm`` over seeds, evaluation returns
+every ``eval_every`` iterations) and ``checkpoints/`` (the whole learner state with a leading seed
+axis). Iteration ``i`` always uses the key ``fold_in(train_key, i)``, so ``--resume`` reproduces
+the uninterrupted metrics. ``--max-minutes`` checkpoints and exits cleanly after the iteration that
+crosses the budget (long GPU runs come in resumable pieces). A NaN or infinity in a metric or in
+the state stops the run: the last finite state is checkpointed and the message names the metrics
+and parameter leaves where it appeared (the bad state goes to ``nonfinite_state.npz``).
+
+Everything that can be wrong with the configuration or the demonstrations is checked before
+anything is compiled.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import sys
+import time
+import tomllib
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from trirl.continuous import baselines, envs
+from trirl.continuous import checkpoint as ckpt
+from trirl.continuous import trirl as trirl_lib
+from trirl.continuous.demos import Demonstrations, load_demonstrations
+from trirl.continuous.discriminator import DiscriminatorConfig
+from trirl.continuous.evaluation import episode_returns, normalized_return, policy_act_fn
+from trirl.continuous.experiment import CONFIG_DIR
+from trirl.continuous.ppo import PPOConfig
+from trirl.continuous.reward import RewardBufferConfig
+from trirl.continuous.trpl import TrustRegionConfig
+from trirl.errors import InvalidConfigError, InvalidDemonstrationError
+from trirl.rundir import RunDir, write_json
+
+ALGOS = ("trirl", "trirl-tr-loss", "gail", "airl", "amp")
+STATE_PREFIX = "state"
+#: metrics that may legitimately be NaN (no episode finished during the rollout)
+MAY_BE_NAN = ("episode_return",)
+EXPERTS_DIR = CONFIG_DIR / "experts"
+
+
+class NonFiniteError(RuntimeError):
+    """A NaN or infinity appeared; the message says where."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One IRL experiment (TOML: top-level keys plus ``[env_options]``, ``[ppo]``,
+    ``[discriminator]``, ``[buffer]`` (without ``network``), ``[trust_region]`` tables).
+
+    Attributes:
+        env: environment name (``trirl.continuous.envs.ENV_NAMES``).
+        algo: one of ``ALGOS``.
+        seed: base seed; seed ``j`` of the vmapped batch uses ``split(init_key, seeds)[j]``.
+        seeds: number of seeds trained at once (leading axis of the state).
+        total_steps: environment steps per seed (rounded up to whole iterations).
+        eval_every: iterations between deterministic evaluations (and at the end).
+        eval_episodes: episodes per seed and evaluation.
+        checkpoint_every: iterations between checkpoints (and at the end).
+        demos: demonstration file (default ``continuous/experts/<env>/demos.npz``).
+        expert_returns: JSON with ``expert_return`` and ``random_return`` for the
+            normalised return (default ``continuous/experts/<env>/returns.json``; if absent, no
+            normalised return is logged).
+        eta_schedule: tr-loss variant's schedule (``trirl.core.parse_eta_schedule``).
+    """
+
+    env: str = "point_maze"
+    algo: str = "trirl"
+    seed: int = 0
+    seeds: int = 1
+    total_steps: int = 100_000
+    eval_every: int = 10
+    eval_episodes: int = 8
+    checkpoint_every: int = 10
+    demos: str = ""
+    expert_returns: str = ""
+    eta_schedule: str = "1.0"
+    env_options: dict[str, Any] = field(default_factory=dict)
+    ppo: PPOConfig = PPOConfig()
+    discriminator: DiscriminatorConfig = DiscriminatorConfig()
+    buffer: RewardBufferConfig = RewardBufferConfig()
+    trust_region: TrustRegionConfig = TrustRegionConfig()
+
+    def __post_init__(self):
+        if self.env not in envs.ENV_NAMES:
+            raise InvalidConfigError(f"TrainConfig.env: unknown environment {self.env!r}; choose one of {envs.ENV_NAMES}")
+        if self.algo not in ALGOS:
+            raise InvalidConfigError(f"TrainConfig.algo: unknown algorithm {self.algo!r}; choose one of {ALGOS}")
+        for name in ("seeds", "total_steps", "eval_every", "eval_episodes", "checkpoint_every"):
+            value = getattr(self, name)
+            if not (isinstance(value, int) and value >= 1):
+                raise InvalidConfigError(f"TrainConfig.{name} must be an integer >= 1, got {value!r}")
+        if not isinstance(self.seed, int):
+            raise InvalidConfigError(f"TrainConfig.seed must be an integer, got {self.seed!r}")
+        envs.make_config(self.env, self.env_options)
+        if not self.demos:
+            object.__setattr__(self, "demos", str(EXPERTS_DIR / self.env / "demos.npz"))
+        if not self.expert_returns:
+            object.__setattr__(self, "expert_returns", str(EXPERTS_DIR / self.env / "returns.json"))
+        self.learner_config()  # validates the combination now
+
+    @property
+    def iterations(self) -> int:
+        return math.ceil(self.total_steps / self.ppo.batch_size)
+
+    def learner_config(self):
+        if self.algo.startswith("trirl"):
+            return trirl_lib.TRIRLConfig(
+                variant="tr-loss" if self.algo == "trirl-tr-loss" else "max-eta", ppo=self.ppo,
+                discriminator=self.discriminator, buffer=self.buffer, trust_region=self.trust_region,
+                eta_schedule=self.eta_schedule, iterations=self.iterations)
+        return baselines.BaselineConfig(algo=self.algo, ppo=self.ppo, discriminator=self.discriminator)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["buffer"].pop("network", None)
+        return data
+
+
+_SECTIONS = {"ppo": PPOConfig, "discriminator": DiscriminatorConfig, "buffer": RewardBufferConfig,
+             "trust_region": TrustRegionConfig}
+
+
+def from_dict(data: dict[str, Any]) -> TrainConfig:
+    """A :class:`TrainConfig` from plain data, naming any unknown key or bad field."""
+    data = dict(data)
+    known = {f.name for f in fields(TrainConfig)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise InvalidConfigError(f"train config: unknown keys {unknown}; known keys are {sorted(known)}")
+    for name, kind in _SECTIONS.items():
+        section = dict(data.pop(name, {}) or {})
+        allowed = {f.name for f in fields(kind)} - ({"network"} if name == "buffer" else set())
+        bad = sorted(set(section) - allowed)
+        if bad:
+            raise InvalidConfigError(f"train config: unknown [{name}] keys {bad}; known keys are {sorted(allowed)}")
+        for key in ("hidden_sizes", "policy_hidden", "value_hidden"):
+            if isinstance(section.get(key), list):
+                section[key] = tuple(section[key])
+        try:
+            data[name] = kind(**section)
+        except TypeError as err:
+            raise InvalidConfigError(f"train config [{name}]: {err}") from None
+    if "discriminator" in data:
+        data["buffer"] = dataclasses.replace(data["buffer"], network=data["discriminator"])
+    return TrainConfig(**data)
+
+
+def load_config(path: str | Path | None, **overrides) -> TrainConfig:
+    """Read a TOML config (or start from the defaults), then apply non-None ``overrides``."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        if not path.exists():
+            raise InvalidConfigError(f"--config: {path} does not exist")
+        try:
+            with open(path, "rb") as handle:
+                data = tomllib.load(handle)
+        except tomllib.TOMLDecodeError as err:
+            raise InvalidConfigError(f"--config {path}: not valid TOML ({err})") from None
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    return from_dict(data)
+
+
+def load_expert_returns(path: str | Path) -> tuple[float, float] | None:
+    """``(expert_return, random_return)`` from a ``returns.json``, or None if it does not exist."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    try:
+        data = json.loads(path.read_text())
+        expert, random = float(data["expert_return"]), float(data["random_return"])
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
+        raise InvalidConfigError(f"expert_returns {path}: needs numbers expert_return and random_return ({err!r})") from None
+    if not (math.isfinite(expert) and math.isfinite(random) and expert != random):
+        raise InvalidConfigError(f"expert_returns {path}: expert_return {expert} and random_return {random} must be finite and differ")
+    return expert, random
+
+
+def iqm(values) -> float:
+    """Interquartile mean over seeds (the mean of the middle 50%; the plain mean for < 4 values)."""
+    values = np.sort(np.asarray(values, np.float64).ravel())
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return float("nan")
+    cut = values.size // 4
+    return float(values[cut: values.size - cut].mean())
+
+
+def build(config: TrainConfig, demos: Demonstrations) -> trirl_lib.Learner:
+    env = envs.make(config.env, config.env_options)
+    learner_config = config.learner_config()
+    if isinstance(learner_config, trirl_lib.TRIRLConfig):
+        return trirl_lib.make_trirl(env, learner_config, demos)
+    return baselines.make_baseline(env, learner_config, demos)
+
+
+def prepare(config: TrainConfig, demos_path: str | None = None):
+    """Every check that needs no compilation: the demos, their env and the expert returns."""
+    env = envs.make(config.env, config.env_options)
+    demos = load_demonstrations(demos_path or config.demos, env.spec)
+    trirl_lib.validate_demos(demos, env)
+    return demos, load_expert_returns(config.expert_returns)
+
+
+def _nonfinite_leaves(tree) -> dict[str, jax.Array]:
+    leaves, _ = jax.tree_util.tree_flatten_with_path(tree)
+    return {jax.tree_util.keystr(p): ~jnp.all(jnp.isfinite(x)) for p, x in leaves
+            if jnp.issubdtype(jnp.asarray(x).dtype, jnp.inexact)}
+
+
+def check_finite(metrics: dict[str, np.ndarray], bad_leaves: dict[str, np.ndarray], iteration: int) -> None:
+    """Raise :class:`NonFiniteError` naming the non-finite metrics and state leaves."""
+    bad_metrics = sorted(k for k, v in metrics.items() if k not in MAY_BE_NAN and not np.all(np.isfinite(v)))
+    if "episode_return" in metrics:
+        ret, count = np.asarray(metrics["episode_return"]), np.asarray(metrics.get("episodes", 1.0))
+        if np.any((count > 0) & ~np.isfinite(ret)):
+            bad_metrics.append("episode_return")
+    leaves = sorted(k for k, v in bad_leaves.items() if np.any(v))
+    if bad_metrics or leaves:
+        raise NonFiniteError(f"non-finite values at iteration {iteration}: metrics {bad_metrics or 'none'}; "
+                             f"state leaves {leaves[:10] or 'none'}{' ...' if len(leaves) > 10 else ''}")
+
+
+def train(config: TrainConfig, out: str | Path, resume: bool = False, progress: bool = True,
+          demos_path: str | None = None, max_minutes: float | None = None) -> dict[str, Any]:
+    """Train (or continue) ``config.seeds`` seeds; returns a summary dict (``status`` is
+    ``"done"`` or ``"paused"`` when ``max_minutes`` ran out)."""
+    from tqdm import tqdm
+
+    start_time = time.monotonic()
+    demos, returns = prepare(config, demos_path)  # all validation before compiling
+    if max_minutes is not None and not max_minutes > 0:
+        raise InvalidConfigError(f"--max-minutes must be > 0, got {max_minutes}")
+    learner = build(config, demos)
+    run = RunDir(out, config.to_dict(), resume=resume, ignore=("total_steps",))
+    init_key, train_key, eval_key = jax.random.split(jax.random.PRNGKey(config.seed), 3)
+    seed_keys = jax.random.split(init_key, config.seeds)
+    init = jax.jit(jax.vmap(learner.init))
+    start = 0
+    saved = run.latest_checkpoint() if resume else None
+    if saved is not None:
+        template = jax.eval_shape(init, seed_keys)
+        state = ckpt.unflatten(template, saved.arrays, STATE_PREFIX)
+        start = saved.step
+    else:
+        state = init(seed_keys)
+
+    @jax.jit
+    def step(state, key):
+        new_state, metrics = jax.vmap(learner.step)(state, jax.random.split(key, config.seeds))
+        return new_state, metrics, _nonfinite_leaves(new_state)
+
+    eval_env = envs.make(config.env, config.env_options)
+
+    @jax.jit
+    def evaluate(state, key):
+        def one(ppo_state, seed_key):
+            act = policy_act_fn(learner.ppo.networks, ppo_state.params.policy, ppo_state.normalizer)
+            return jnp.mean(episode_returns(eval_env, act, seed_key, config.eval_episodes))
+        return jax.vmap(one)(state.ppo, jax.random.split(key, config.seeds))
+
+    def save(iteration, state):
+        run.save_checkpoint(iteration, ckpt.flatten(state, STATE_PREFIX),
+                            {"env_steps": iteration * config.ppo.batch_size, "algo": config.algo})
+
+    def normalise(values):
+        return normalized_return(np.asarray(values), *returns)
+
+    status, row = "done", {}
+    bar = tqdm(range(start, config.iterations), initial=start, total=config.iterations,
+               desc=f"{config.algo} {config.env} x{config.seeds}", disable=not progress, unit="it")
+    for it in bar:
+        new_state, metrics, bad = step(state, jax.random.fold_in(train_key, it))
+        metrics = {k: np.asarray(v) for k, v in metrics.items()}
+        try:
+            check_finite(metrics, {k: np.asarray(v) for k, v in bad.items()}, it + 1)
+        except NonFiniteError as err:
+            save(it, state)
+            np.savez(run.file("nonfinite_state.npz"), **ckpt.flatten(new_state, STATE_PREFIX))
+            bar.close()
+            raise NonFiniteError(f"{err}; the last finite state is checkpoint step {it} in {run.path}") from None
+        state = new_state
+        row = {"iteration": it + 1, "env_steps": (it + 1) * config.ppo.batch_size}
+        for name, value in metrics.items():
+            if name == "iteration":
+                continue
+            finite = value[np.isfinite(value)]
+            if finite.size:
+                row[name] = float(finite.mean())
+        if returns is not None and "episode_return" in row:
+            values = normalise(metrics["episode_return"])
+            row["normalised_return"] = float(np.nanmean(values))
+            row["normalised_return_iqm"] = iqm(values)
+        last = it + 1 == config.iterations
+        if (it + 1) % config.eval_every == 0 or last:
+            evals = np.asarray(evaluate(state, jax.random.fold_in(eval_key, it)))
+            row["eval_return"] = float(evals.mean())
+            row["eval_return_iqm"] = iqm(evals)
+            row["eval_return_per_seed"] = evals.tolist()
+            if returns is not None:
+                row["eval_normalised_return"] = float(normalise(evals).mean())
+                row["eval_normalised_return_iqm"] = iqm(normalise(evals))
+                bar.set_postfix(norm=f"{row['eval_normalised_return']:.2f}")
+        run.log(row)
+        out_of_time = max_minutes is not None and time.monotonic() - start_time > 60 * max_minutes
+        if (it + 1) % config.checkpoint_every == 0 or last or out_of_time:
+            save(it + 1, state)
+        if out_of_time and not last:
+            status = "paused"
+            break
+    bar.close()
+    return {"status": status, "iterations": int(row.get("iteration", start)), "last": row, "run": str(run.path)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m trirl.continuous.train", description=__doc__.split("\n")[0])
+    parser.add_argument("--env", choices=envs.ENV_NAMES, help="environment (overrides the config)")
+    parser.add_argument("--algo", choices=ALGOS, help="algorithm (overrides the config; default trirl)")
+    parser.add_argument("--seeds", type=int, help="number of vmapped seeds")
+    parser.add_argument("--seed", type=int, help="base seed")
+    parser.add_argument("--steps", type=int, help="environment steps per seed")
+    parser.add_argument("--out", required=True, help="run directory")
+    parser.add_argument("--config", help="TOML config (e.g. continuous/trirl_point_maze.toml)")
+    parser.add_argument("--demos", help="demonstration file (default: the config's, else continuous/experts/<env>/demos.npz)")
+    parser.add_argument("--resume", action="store_true", help="continue the run in --out")
+    parser.add_argument("--max-minutes", type=float, help="checkpoint and exit after this much wall clock")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    args = parser.parse_args(argv)
+    try:
+        config = load_config(args.config, env=args.env, algo=args.algo, seeds=args.seeds, seed=args.seed,
+                             total_steps=args.steps, demos=args.demos)
+        summary = train(config, args.out, resume=args.resume, progress=not args.no_progress,
+                        max_minutes=args.max_minutes)
+    except (InvalidConfigError, InvalidDemonstrationError, NonFiniteError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    last = summary["last"]
+    keys = [k for k in ("eval_return", "eval_normalised_return", "eval_normalised_return_iqm") if k in last]
+    print(f"{summary['status']}: {summary['iterations']} iterations in {summary['run']}; "
+          + ", ".join(f"{k} {last[k]:.3f}" for k in keys))
+    if summary["status"] == "done":
+        write_json(Path(args.out) / "summary.json", summary)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
