@@ -15,6 +15,29 @@ One iteration, from an MCE pair ``(r^(i), pi^(i))``:
    when ``inner_steps`` limits the inner solve to ``k`` warm-started backups.
 
 ``eta = 0`` is plain function-space MCE-IRL with a full solve per iteration (Arenz et al. 2016).
+
+Two extensions:
+
+- **Safeguard** (``safeguard=True``). The tabular dual ``G`` is exact, so a step can be checked:
+  if the corrected reward's dual exceeds the previous one, ``eps`` is halved and the trust-region
+  policy and corrected reward are recomputed, up to ``max_backtracks`` times (a step that still
+  fails is rejected: the iteration keeps ``(r^(i), pi^(i))``). The dual is then monotone by
+  construction, whatever the effective step ``alpha = eps * beta / (1 + eta)``; the metric
+  ``backtracks`` counts the halvings of one iteration and ``total_backtracks`` their sum. Every
+  attempt's solves count in ``backups``, and so does the solve that gives the dual its ``V``.
+- **Reward classes** (``reward_class="state_only"`` or ``"linear"`` with ``features``, see
+  :mod:`trirl.tabular.rewards`). The targets ``U_eps r`` and ``U_{eps_tr} r`` are projected onto
+  the class by least squares weighted by the logarithmic mean of ``rho_pi`` and the tilted
+  expert ``q_r`` (``~ rho_E`` for large ``beta``), :func:`~trirl.tabular.rewards.log_mean_weights`,
+  which keeps the projected step a descent direction on the dual ``G`` (the plain mixture
+  ``(rho_pi + rho_E) / 2`` does not: on a random linear class its dual rises after a few
+  iterations). The projection ``Pi`` is linear
+  and fixes ``r^(i)`` (which is in the class), so ``Pi U_eps r = (1 - eps) r + eps beta Pi log_ratio``
+  and Theorem 3.2 carries over to the projected rewards with the same ``eps_tr``: the identity
+  holds up to the projection's rounding, which ``correction_gap`` reports. What the class loses
+  is the part of the update it cannot represent, ``projection_error`` (weighted RMS of
+  ``U_eps r - Pi U_eps r``); the fixed point is then a moment-matching one
+  (``Phi^T (rho_pi - q_r) = 0``), not the expert, unless the expert's reward lies in the class.
 """
 
 from __future__ import annotations
@@ -33,6 +56,7 @@ from trirl.tabular.driver import Learner, Result, run
 from trirl.tabular.mdp import MDP
 from trirl.tabular.objectives import (
     check_beta,
+    _expert_term,
     check_expert_occupancy,
     dual,
     log_ratio,
@@ -40,10 +64,12 @@ from trirl.tabular.objectives import (
     reverse_kl_from_logs,
     safe_log,
 )
+from trirl.tabular.algorithms.common import INNER_METHODS, soft_policy_steps
 from trirl.tabular.occupancy import log_occupancy, state_occupancy
-from trirl.tabular.soft import SoftSolution, soft_bellman_backup, solve
+from trirl.tabular.rewards import REWARD_CLASSES, log_mean_weights, make_reward_class, projection_error
+from trirl.tabular.soft import SoftSolution, solve
 
-INNER_METHODS = ("value_iteration", "policy_iteration")
+DUAL_RTOL = 1e-11  # rounding allowance of the safeguard's "dual did not increase" test
 
 
 @dataclass(frozen=True)
@@ -62,6 +88,11 @@ class TRIRLConfig:
             soft Bellman backups (``inner_method="value_iteration"``) or policy-improvement steps.
         inner_method: ``"value_iteration"`` or ``"policy_iteration"``, used with ``inner_steps``.
         solver: exact soft solver, ``"auto"``, ``"value_iteration"`` or ``"policy_iteration"``.
+        safeguard: halve ``eps`` until the dual of the corrected reward does not increase
+            (module doc); the dual is then monotone by construction.
+        max_backtracks: the most halvings per iteration before the step is rejected.
+        reward_class: ``"tabular"``, ``"state_only"`` or ``"linear"`` (features passed to
+            :func:`make_trirl`); updates are projected onto the class (module doc).
     """
 
     eps: float = 1.0
@@ -71,6 +102,9 @@ class TRIRLConfig:
     inner_steps: int | None = None
     inner_method: str = "value_iteration"
     solver: str = "auto"
+    safeguard: bool = False
+    max_backtracks: int = 30
+    reward_class: str = "tabular"
 
     def __post_init__(self):
         if not (0.0 < float(self.eps) <= 1.0):
@@ -85,6 +119,10 @@ class TRIRLConfig:
             raise InvalidConfigError(f"inner_steps is {self.inner_steps!r}, expected an integer >= 1 (or None)")
         if self.inner_method not in INNER_METHODS:
             raise InvalidConfigError(f"inner_method is {self.inner_method!r}, expected one of {INNER_METHODS}")
+        if not (isinstance(self.max_backtracks, int) and self.max_backtracks >= 0):
+            raise InvalidConfigError(f"max_backtracks is {self.max_backtracks!r}, expected an integer >= 0")
+        if self.reward_class not in REWARD_CLASSES:
+            raise InvalidConfigError(f"reward_class is {self.reward_class!r}, expected one of {REWARD_CLASSES}")
 
     @property
     def eta_schedule(self) -> Callable[[int], float]:
@@ -101,6 +139,9 @@ class TRIRLConfig:
             "inner_steps": self.inner_steps,
             "inner_method": self.inner_method,
             "solver": self.solver,
+            "safeguard": self.safeguard,
+            "max_backtracks": self.max_backtracks,
+            "reward_class": self.reward_class,
         }
 
 
@@ -115,24 +156,7 @@ class TRIRLState(NamedTuple):
     backups: int
     solves: int
     wall_time: float
-
-
-def _inexact_policy(mdp: MDP, reward, warm: SoftSolution, log_policy_old, steps: int, method: str):
-    """``steps`` warm-started backups or policy-improvement steps instead of a full solve."""
-    if method == "value_iteration":
-        v = warm.v
-        for _ in range(steps):
-            q, v = soft_bellman_backup(mdp, reward, v)
-        log_pi = q - v[:, None]
-        return log_pi, steps, 0
-    log_pi = log_policy_old
-    from trirl.tabular.soft import soft_policy_evaluation
-
-    for _ in range(steps):
-        evaluated = soft_policy_evaluation(mdp, np.exp(log_pi), reward, log_policy=log_pi)
-        q, v = soft_bellman_backup(mdp, reward, evaluated.v)
-        log_pi = q - v[:, None]
-    return log_pi, steps, steps
+    backtracks: int = 0
 
 
 def solve_eta(mdp: MDP, r_tilde, log_policy_old, kl_bound: float, solver: str = "auto", warm=None):
@@ -163,12 +187,30 @@ def solve_eta(mdp: MDP, r_tilde, log_policy_old, kl_bound: float, solver: str = 
     return float(np.expm1(root)), cache[root], len(cache)
 
 
-def make_trirl(mdp: MDP, rho_expert, config: TRIRLConfig) -> Learner:
-    """TRIRL as a :class:`Learner` over :class:`TRIRLState` (module doc)."""
+class _Attempt(NamedTuple):
+    """One trust-region step with a given ``eps``: the new policy, the corrected reward and its cost."""
+
+    log_policy: np.ndarray
+    reward: np.ndarray
+    eta: float
+    eps_tr: float
+    projection_error: float
+    backups: int
+    solves: int
+
+
+def make_trirl(mdp: MDP, rho_expert, config: TRIRLConfig, features=None) -> Learner:
+    """TRIRL as a :class:`Learner` over :class:`TRIRLState` (module doc).
+
+    ``features`` (``[S, F]`` or ``[S, A, F]``) are required by ``config.reward_class="linear"``.
+    """
     rho_expert = check_expert_occupancy(mdp, rho_expert)
     log_rho_expert = safe_log(rho_expert)
     schedule = config.eta_schedule
-    beta, eps = float(config.beta), float(config.eps)
+    beta = float(config.beta)
+    reward_class = make_reward_class(mdp, config.reward_class, features)
+    tabular = reward_class.kind == "tabular"
+    name = "trirl-safe" if config.safeguard else "trirl"
 
     def measure(state: TRIRLState) -> dict[str, Any]:
         return {
@@ -177,24 +219,28 @@ def make_trirl(mdp: MDP, rho_expert, config: TRIRLConfig) -> Learner:
         }
 
     def init() -> TRIRLState:
-        # r^(0) = 0 and its MCE policy, the uniform one (V is the same in every state)
+        # r^(0) = 0 (in every class) and its MCE policy, the uniform one (V is the same in every state)
         reward = np.zeros(mdp.shape)
         solution = solve(mdp, reward, method=config.solver)
         log_rho = log_occupancy(mdp, solution.log_policy)
         return TRIRLState(0, reward, solution.log_policy, log_rho, solution.v, solution.backups, solution.solves, 0.0)
 
     def initial_metrics(state: TRIRLState) -> dict[str, Any]:
-        return {
+        metrics = {
             "iteration": 0, "eta": 0.0, "eps_tr": 0.0, "policy_kl": 0.0, "correction_gap": 0.0,
             "backups": state.backups, "solves": state.solves, "wall_time": 0.0, **measure(state),
         }
+        if config.safeguard:
+            metrics.update(eps=0.0, backtracks=0, total_backtracks=0)
+        if not tabular:
+            metrics["projection_error"] = 0.0
+        return metrics
 
-    def step(state: TRIRLState) -> tuple[TRIRLState, dict[str, Any]]:
-        tick = time.perf_counter()
-        ratio = log_ratio(log_rho_expert, state.log_rho)
-        r_tilde = core.function_space_update(state.reward, ratio, eps, beta)
+    def attempt(state: TRIRLState, ratio, weights, eps: float) -> _Attempt:
+        """Algorithm 1, lines 4-8, for one ``eps`` (projected onto the reward class if not tabular)."""
+        target = core.function_space_update(state.reward, ratio, eps, beta)
+        r_tilde = target if tabular else reward_class.project_reward(target, weights)
         warm = SoftSolution(None, state.value, state.log_policy, None, 0, 0.0, 0, 0)
-        backups = solves = 0
         if config.kl_bound is not None:
             eta, solution, evaluations = solve_eta(mdp, r_tilde, state.log_policy, config.kl_bound, config.solver, warm)
             log_pi = solution.log_policy
@@ -208,26 +254,65 @@ def make_trirl(mdp: MDP, rho_expert, config: TRIRLConfig) -> Learner:
                 solution = solve(mdp, r_eta, method=config.solver, warm_start=warm)
                 log_pi, backups, solves = solution.log_policy, solution.backups, solution.solves
             else:
-                log_pi, backups, solves = _inexact_policy(
-                    mdp, r_eta, warm, state.log_policy, config.inner_steps, config.inner_method
-                )
+                steps = soft_policy_steps(mdp, r_eta, state.value, state.log_policy, config.inner_steps, config.inner_method)
+                log_pi, backups, solves = steps.log_policy, steps.backups, steps.solves
         eps_tr = core.corrected_step(eps, eta)
-        reward = core.function_space_update(state.reward, ratio, eps_tr, beta)
+        reward = core.corrected_reward(state.reward, ratio, eps, beta, eta)
+        error = 0.0
+        if not tabular:
+            reward = reward_class.project_reward(reward, weights)
+            error = projection_error(target, r_tilde, weights)
+        return _Attempt(log_pi, reward, eta, eps_tr, error, backups, solves)
+
+    def step(state: TRIRLState) -> tuple[TRIRLState, dict[str, Any]]:
+        tick = time.perf_counter()
+        ratio = log_ratio(log_rho_expert, state.log_rho)
+        weights = None
+        if not tabular:
+            _, tilted = _expert_term(mdp, state.reward, rho_expert, beta)
+            weights = log_mean_weights(mdp, np.exp(state.log_rho), tilted)
+        eps, halvings, backups, solves = float(config.eps), 0, 0, 0
+        previous_dual = dual(mdp, state.reward, rho_expert, beta, value=state.value) if config.safeguard else None
+        while True:
+            trial = attempt(state, ratio, weights, eps)
+            backups, solves = backups + trial.backups, solves + trial.solves
+            # V of the corrected reward: the warm start is (by Theorem 3.2) its MCE policy already
+            reference = solve(mdp, trial.reward, method=config.solver,
+                              warm_start=SoftSolution(None, state.value, trial.log_policy, None, 0, 0.0, 0, 0))
+            if not config.safeguard:
+                break
+            # the safeguard needs this solve to evaluate the dual: it is part of the algorithm's cost
+            backups, solves = backups + reference.backups, solves + reference.solves
+            new_dual = dual(mdp, trial.reward, rho_expert, beta, value=reference.v)
+            if new_dual <= previous_dual + DUAL_RTOL * max(1.0, abs(previous_dual)):
+                break
+            if halvings == config.max_backtracks:
+                # reject the step: keep (r^(i), pi^(i)), which has the previous dual
+                trial = _Attempt(state.log_policy, state.reward, trial.eta, 0.0, 0.0, 0, 0)
+                reference = SoftSolution(None, state.value, state.log_policy, None, 0, 0.0, 0, 0)
+                eps = 0.0
+                break
+            eps, halvings = 0.5 * eps, halvings + 1
         elapsed = time.perf_counter() - tick
         # bookkeeping below is measurement, not algorithm: it is not counted in backups or wall time
-        reference = solve(mdp, reward, method=config.solver, warm_start=SoftSolution(None, state.value, log_pi, None, 0, 0.0, 0, 0))
+        log_pi = trial.log_policy
         gap = float(np.max(np.abs(log_pi - reference.log_policy)))
         log_rho = log_occupancy(mdp, log_pi)
         kl_step = policy_kl(mdp, log_pi, state.log_policy, state_occupancy(mdp, np.exp(log_pi)))
         new_state = TRIRLState(
-            state.iteration + 1, reward, log_pi, log_rho, reference.v,
+            state.iteration + 1, trial.reward, log_pi, log_rho, reference.v,
             state.backups + backups, state.solves + solves, state.wall_time + elapsed,
+            state.backtracks + halvings,
         )
         metrics = {
-            "eta": eta, "eps_tr": eps_tr, "policy_kl": kl_step, "correction_gap": gap,
+            "eta": trial.eta, "eps_tr": trial.eps_tr, "policy_kl": kl_step, "correction_gap": gap,
             "backups": new_state.backups, "solves": new_state.solves, "wall_time": new_state.wall_time,
             **measure(new_state),
         }
+        if config.safeguard:
+            metrics.update(eps=eps, backtracks=halvings, total_backtracks=new_state.backtracks)
+        if not tabular:
+            metrics["projection_error"] = trial.projection_error
         return new_state, metrics
 
     def arrays(state: TRIRLState) -> dict[str, np.ndarray]:
@@ -237,13 +322,15 @@ def make_trirl(mdp: MDP, rho_expert, config: TRIRLConfig) -> Learner:
         log_pi = np.asarray(saved["log_policy"])
         return TRIRLState(
             int(meta["iteration"]), np.asarray(saved["reward"]), log_pi, log_occupancy(mdp, log_pi),
-            np.asarray(saved["value"]), int(meta.get("backups", 0)), int(meta.get("solves", 0)), float(meta.get("wall_time", 0.0)),
+            np.asarray(saved["value"]), int(meta.get("backups", 0)), int(meta.get("solves", 0)),
+            float(meta.get("wall_time", 0.0)), int(meta.get("backtracks", 0)),
         )
 
     def meta(state: TRIRLState) -> dict[str, Any]:
-        return {"iteration": state.iteration, "backups": state.backups, "solves": state.solves, "wall_time": state.wall_time}
+        return {"iteration": state.iteration, "backups": state.backups, "solves": state.solves,
+                "wall_time": state.wall_time, "backtracks": state.backtracks}
 
-    return Learner("trirl", init, step, initial_metrics, arrays, meta, restore, lambda s: s.reward, lambda s: s.log_policy)
+    return Learner(name, init, step, initial_metrics, arrays, meta, restore, lambda s: s.reward, lambda s: s.log_policy)
 
 
 def trirl(
@@ -257,6 +344,10 @@ def trirl(
     inner_steps: int | None = None,
     inner_method: str = "value_iteration",
     solver: str = "auto",
+    safeguard: bool = False,
+    max_backtracks: int = 30,
+    reward_class: str = "tabular",
+    features=None,
     run_dir=None,
     progress: bool = False,
     print_every: int = 0,
@@ -267,10 +358,12 @@ def trirl(
 
     Returns a :class:`~trirl.tabular.driver.Result` with the final (corrected) ``reward``, its
     MCE ``policy`` and the per-iteration ``history`` (``iteration, eta, eps_tr, reverse_kl,
-    policy_kl, dual, correction_gap, backups, solves, wall_time``). ``until(metrics)`` stops early.
+    policy_kl, dual, correction_gap, backups, solves, wall_time``; with ``safeguard`` also
+    ``eps, backtracks, total_backtracks``; with a non-tabular ``reward_class`` also
+    ``projection_error``). ``until(metrics)`` stops early.
     """
     if not (isinstance(iterations, int) and iterations >= 0):
         raise InvalidConfigError(f"iterations is {iterations!r}, expected an integer >= 0")
-    config = TRIRLConfig(eps, beta, eta, kl_bound, inner_steps, inner_method, solver)
-    learner = make_trirl(mdp, rho_expert, config)
+    config = TRIRLConfig(eps, beta, eta, kl_bound, inner_steps, inner_method, solver, safeguard, max_backtracks, reward_class)
+    learner = make_trirl(mdp, rho_expert, config, features=features)
     return run(learner, iterations, run_dir=run_dir, progress=progress, print_every=print_every, callback=callback, until=until)

@@ -1,0 +1,153 @@
+"""Pieces shared by the tabular algorithms: inexact policy steps, the MCE dual, checkpoints.
+
+Cost accounting is the same everywhere: ``backups`` counts soft Bellman backups
+(:func:`~trirl.tabular.soft.soft_bellman_backup`, one per value-iteration sweep or per
+policy-improvement step) and ``solves`` counts linear policy-evaluation solves, both cumulative.
+The one occupancy solve per iteration that every method needs (the exact stand-in for sampling
+rollouts) is not counted, nor is measurement (the metrics ``dual``, ``reverse_kl``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from trirl.errors import InvalidConfigError
+from trirl.tabular.mdp import MDP
+from trirl.tabular.soft import soft_bellman_backup, soft_policy_evaluation
+
+INNER_METHODS = ("value_iteration", "policy_iteration")
+
+
+class PolicySteps(NamedTuple):
+    """The result of :func:`soft_policy_steps`: ``log_policy [S, A]``, ``value [S]`` (the last
+    backed-up soft value, a warm start for the next call) and the work done."""
+
+    log_policy: np.ndarray
+    value: np.ndarray
+    backups: int
+    solves: int
+
+
+def soft_policy_steps(mdp: MDP, reward, value, log_policy, steps: int, method: str = "value_iteration") -> PolicySteps:
+    """``steps`` warm-started soft policy-improvement steps for ``reward`` instead of a full solve.
+
+    ``"value_iteration"``: ``steps`` soft Bellman backups from ``value``; ``"policy_iteration"``:
+    ``steps`` rounds of exact soft evaluation of the current policy (one linear solve) followed by
+    one backup (soft-greedy improvement) from ``log_policy``.
+    """
+    if method == "value_iteration":
+        v = np.asarray(value, dtype=float)
+        for _ in range(steps):
+            q, v = soft_bellman_backup(mdp, reward, v)
+        return PolicySteps(q - v[:, None], v, steps, 0)
+    if method != "policy_iteration":
+        raise InvalidConfigError(f"inner_method is {method!r}, expected one of {INNER_METHODS}")
+    log_pi = np.asarray(log_policy, dtype=float)
+    v = value
+    for _ in range(steps):
+        evaluated = soft_policy_evaluation(mdp, np.exp(log_pi), reward, log_policy=log_pi)
+        q, v = soft_bellman_backup(mdp, reward, evaluated.v)
+        log_pi = q - v[:, None]
+    return PolicySteps(log_pi, v, steps, steps)
+
+
+def mce_dual(mdp: MDP, reward, rho_expert, value) -> float:
+    """The MCE-IRL dual ``G_inf(r) = E_mu0[V_r(s0)] - sum rho_E r``, the ``beta -> inf`` limit of
+    :func:`trirl.tabular.objectives.dual` (its expert term tends to ``-sum rho_E r``).
+
+    It equals minus the discounted expert log-likelihood ``sum rho_E log pi_r`` (the soft Bellman
+    equation telescopes), the objective of ML-IRL and PIRO; ``value`` must be the soft-optimal ``V_r``.
+    """
+    return float(mdp.initial @ value - np.sum(rho_expert * reward))
+
+
+def check_iterations(iterations) -> int:
+    if not (isinstance(iterations, (int, np.integer)) and iterations >= 0):
+        raise InvalidConfigError(f"iterations is {iterations!r}, expected an integer >= 0")
+    return int(iterations)
+
+
+def check_positive(name: str, value, allow_zero: bool = False) -> float:
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise InvalidConfigError(f"{name} is {value!r}, expected a number") from None
+    if not np.isfinite(x) or x < 0 or (x == 0 and not allow_zero):
+        raise InvalidConfigError(f"{name} is {value!r}, expected a finite number {'>=' if allow_zero else '>'} 0")
+    return x
+
+
+def check_steps(name: str, value) -> int:
+    if not (isinstance(value, (int, np.integer)) and value >= 1):
+        raise InvalidConfigError(f"{name} is {value!r}, expected an integer >= 1")
+    return int(value)
+
+
+# -- checkpoints of NamedTuple states: arrays go to arrays, scalars to meta ---------------------
+
+
+def state_arrays(state: NamedTuple) -> dict[str, np.ndarray]:
+    return {k: v for k, v in state._asdict().items() if isinstance(v, np.ndarray)}
+
+
+def state_meta(state: NamedTuple) -> dict[str, Any]:
+    return {k: (v.item() if isinstance(v, np.generic) else v) for k, v in state._asdict().items() if not isinstance(v, np.ndarray)}
+
+
+def state_restorer(state_type):
+    """``restore(arrays, meta) -> state_type`` for a NamedTuple of arrays and scalars."""
+
+    def restore(arrays, meta):
+        fields = {k: np.asarray(arrays[k]) for k in arrays if k in state_type._fields}
+        fields.update({k: meta[k] for k in meta if k in state_type._fields})
+        return state_type(**fields)
+
+    return restore
+
+
+# -- the state and measurements shared by the reward-gradient learners (MCE-IRL, ML-IRL, PIRO) --
+
+
+class RewardGradientState(NamedTuple):
+    """``params`` are the reward parameters ``theta`` (``reward = Phi theta``); ``log_policy`` is
+    the current policy (MCE-optimal for ``reward`` only when the inner solve is exact), ``value``
+    the soft value the next inner step starts from; ``mu`` and ``change`` are PIRO's proximal
+    weight and last reward change (unused elsewhere)."""
+
+    iteration: int
+    params: np.ndarray
+    reward: np.ndarray
+    log_policy: np.ndarray
+    value: np.ndarray
+    backups: int
+    solves: int
+    wall_time: float
+    mu: float = 0.0
+    change: float = 0.0
+
+
+def warm(value, log_policy):
+    """A :class:`~trirl.tabular.soft.SoftSolution` that only carries a warm start."""
+    from trirl.tabular.soft import SoftSolution
+
+    return SoftSolution(None, value, log_policy, None, 0, 0.0, 0, 0)
+
+
+def measure(mdp: MDP, reward, log_policy, rho_expert, log_rho_expert, solver: str = "auto", value=None) -> dict[str, float]:
+    """``reverse_kl`` of the policy's occupancy and the MCE ``dual`` of the reward (measurement only).
+
+    ``value`` may pass the soft-optimal ``V_r`` when the caller has it; otherwise one warm-started
+    exact solve provides it (not counted as the algorithm's work).
+    """
+    from trirl.tabular.objectives import reverse_kl_from_logs
+    from trirl.tabular.occupancy import log_occupancy
+    from trirl.tabular.soft import solve
+
+    if value is None:
+        value = solve(mdp, reward, method=solver, warm_start=warm(np.zeros(mdp.n_states), log_policy)).v
+    return {
+        "reverse_kl": reverse_kl_from_logs(log_occupancy(mdp, log_policy), log_rho_expert),
+        "dual": mce_dual(mdp, reward, rho_expert, value),
+    }

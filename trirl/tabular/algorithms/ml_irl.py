@@ -1,0 +1,140 @@
+"""ML-IRL (Zeng, Li, Garcia, Hong 2022, "Maximum-Likelihood Inverse Reinforcement Learning with
+Finite-Time Guarantees", Algorithm 1), on the exact engine.
+
+ML-IRL maximises the discounted expert log-likelihood ``L(theta) = sum rho_E log pi_theta``
+(= ``-G(r_theta)``, the MCE dual, :func:`~trirl.tabular.algorithms.common.mce_dual`) as a
+single loop: each iteration
+
+1. improves the policy for the current reward ``r_theta`` by only ``inner_steps`` warm-started
+   soft steps (their Eq. 7, a few soft policy-iteration / soft Q steps instead of a full solve),
+2. takes one reward gradient step with the *new* policy's occupancy (their Eq. 9, exact here):
+   ``theta <- theta + lr * Phi^T (rho_E - rho_pi)``.
+
+Unlike MCE-IRL the policy lags the reward, so ``(reward, policy)`` is not an MCE pair and the
+reported ``dual`` (of the reward, via a measurement-only solve) need not be monotone; Zeng et al.
+prove convergence for small ``lr`` (two-timescale).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from trirl.tabular.algorithms.common import (
+    INNER_METHODS,
+    RewardGradientState,
+    check_iterations,
+    check_positive,
+    check_steps,
+    measure,
+    soft_policy_steps,
+    state_arrays,
+    state_meta,
+    state_restorer,
+)
+from trirl.errors import InvalidConfigError
+from trirl.tabular.driver import Learner, Result, run
+from trirl.tabular.mdp import MDP
+from trirl.tabular.objectives import check_expert_occupancy, policy_kl, safe_log
+from trirl.tabular.occupancy import log_occupancy, state_occupancy
+from trirl.tabular.rewards import make_reward_class
+from trirl.tabular.soft import solve
+
+
+@dataclass(frozen=True)
+class MLIRLConfig:
+    """ML-IRL hyperparameters.
+
+    Attributes:
+        lr: reward step size (> 0) on the gradient ``rho_E - rho_pi`` (mass up to ``2 / (1 - gamma)``).
+        inner_steps: ``k``, soft policy-improvement steps per iteration (>= 1).
+        inner_method: ``"value_iteration"`` (``k`` warm-started backups) or ``"policy_iteration"``
+            (``k`` rounds of exact evaluation + one backup).
+        reward_class: ``"tabular"``, ``"state_only"`` or ``"linear"``.
+        solver: exact soft solver for the initial policy and the measured dual.
+    """
+
+    lr: float = 0.5
+    inner_steps: int = 5
+    inner_method: str = "value_iteration"
+    reward_class: str = "tabular"
+    solver: str = "auto"
+
+    def __post_init__(self):
+        check_positive("lr", self.lr)
+        check_steps("inner_steps", self.inner_steps)
+        if self.inner_method not in INNER_METHODS:
+            raise InvalidConfigError(f"inner_method is {self.inner_method!r}, expected one of {INNER_METHODS}")
+
+
+def initial_state(mdp: MDP, reward_class, solver: str) -> RewardGradientState:
+    """``theta = 0`` and its soft-optimal (uniform) policy."""
+    params = reward_class.zeros()
+    reward = reward_class.reward(params)
+    solution = solve(mdp, reward, method=solver)
+    return RewardGradientState(0, params, reward, solution.log_policy, solution.v, solution.backups, solution.solves, 0.0)
+
+
+def improve_policy(mdp: MDP, state: RewardGradientState, inner_steps: int, inner_method: str):
+    """Step 1: ``inner_steps`` warm-started soft steps for the current reward (ML-IRL Eq. 7)."""
+    return soft_policy_steps(mdp, state.reward, state.value, state.log_policy, inner_steps, inner_method)
+
+
+def make_ml_irl(mdp: MDP, rho_expert, config: MLIRLConfig = MLIRLConfig(), features=None) -> Learner:
+    """ML-IRL as a :class:`Learner` over :class:`RewardGradientState` (module doc)."""
+    rho_expert = check_expert_occupancy(mdp, rho_expert)
+    log_rho_expert = safe_log(rho_expert)
+    reward_class = make_reward_class(mdp, config.reward_class, features)
+
+    def metrics(state: RewardGradientState) -> dict[str, Any]:
+        return {
+            "iteration": state.iteration, "policy_kl": 0.0, "backups": state.backups, "solves": state.solves,
+            "wall_time": state.wall_time,
+            **measure(mdp, state.reward, state.log_policy, rho_expert, log_rho_expert, config.solver),
+        }
+
+    def step(state: RewardGradientState) -> tuple[RewardGradientState, dict[str, Any]]:
+        tick = time.perf_counter()
+        policy = improve_policy(mdp, state, config.inner_steps, config.inner_method)
+        rho = np.exp(log_occupancy(mdp, policy.log_policy))
+        params = state.params + config.lr * reward_class.adjoint(rho_expert - rho)
+        new_state = RewardGradientState(
+            state.iteration + 1, params, reward_class.reward(params), policy.log_policy, policy.value,
+            state.backups + policy.backups, state.solves + policy.solves,
+            state.wall_time + time.perf_counter() - tick,
+        )
+        kl = policy_kl(mdp, policy.log_policy, state.log_policy, state_occupancy(mdp, np.exp(policy.log_policy)))
+        return new_state, {**metrics(new_state), "policy_kl": kl}
+
+    return Learner(
+        "ml-irl", lambda: initial_state(mdp, reward_class, config.solver), step, metrics,
+        state_arrays, state_meta, state_restorer(RewardGradientState), lambda s: s.reward, lambda s: s.log_policy,
+    )
+
+
+def ml_irl(
+    mdp: MDP,
+    rho_expert,
+    lr: float = 0.5,
+    inner_steps: int = 5,
+    iterations: int = 100,
+    inner_method: str = "value_iteration",
+    reward_class: str = "tabular",
+    features=None,
+    solver: str = "auto",
+    run_dir=None,
+    progress: bool = False,
+    print_every: int = 0,
+    callback=None,
+) -> Result:
+    """Run ML-IRL for ``iterations`` iterations; see :class:`MLIRLConfig`.
+
+    History: ``iteration, reverse_kl, dual, policy_kl, backups, solves, wall_time``.
+    """
+    iterations = check_iterations(iterations)
+    config = MLIRLConfig(lr, inner_steps, inner_method, reward_class, solver)
+    learner = make_ml_irl(mdp, rho_expert, config, features=features)
+    return run(learner, iterations, run_dir=run_dir, progress=progress, print_every=print_every, callback=callback)
