@@ -41,9 +41,21 @@ from trirl.tabular.plots import normalise, plot_curves, plot_policy, plot_values
 from trirl.tabular.soft import solve
 
 BRUSHES = {"wall": "#", "floor": ".", "start": "S", "goal": "G", "lava": "L", "ice": "~"}
-BUTTON_COLOURS = {"#": "#3b3b3b", ".": "#ffffff", "S": "#ffd92f", "G": "#7fc97f", "L": "#f0746e", "~": "#cfe8f7"}
+BUTTON_COLOURS = {"#": "#3b3b3b", ".": "#eeeeee", "S": "#ffd92f", "G": "#7fc97f", "L": "#f0746e", "~": "#cfe8f7"}
 DEFAULT_CONFIG = TRIRLConfig(eps=0.5, beta=1e4, eta=49_999.0)  # alpha = eps * beta / (1 + eta) = 0.1
 PANEL_DPI = 60
+TRUTH_SIZE, MAPS_SIZE, CURVES_SIZE, EXPLORER_SIZE = (8.7, 4.0), (13.0, 4.0), (13.0, 3.2), (15.0, 4.2)
+LOG_STEP = 0.05  # the eta and beta sliders move in steps of 10**0.05 (12%)
+
+
+def _on_log_grid(value: float) -> float:
+    """The nearest value a log slider can show (the browser would snap it there anyway)."""
+    return float(10 ** (round(np.log10(value) / LOG_STEP) * LOG_STEP))
+
+
+def _image(figsize: tuple[float, float]) -> W.Image:
+    """An image widget at the figure's pixel width (a flex box would stretch it otherwise)."""
+    return W.Image(format="png", layout=W.Layout(width=f"{int(figsize[0] * PANEL_DPI)}px"))
 
 
 def render_png(fig, close: bool = True) -> bytes:
@@ -197,14 +209,17 @@ class TRIRLStepper:
     def __init__(self, world: GridWorld | None = None, config: TRIRLConfig = DEFAULT_CONFIG):
         self.editor = GridEditor(world)
         eta = float(config.eta) if isinstance(config.eta, (int, float)) else float(config.eta(0))
-        self.beta = W.FloatLogSlider(value=config.beta, base=10, min=-1, max=5, step=0.25, description="beta")
+        eta = _on_log_grid(max(eta, 0.1))  # the default 49999 becomes 50119: alpha = 0.0998
+        self.beta = W.FloatLogSlider(value=_on_log_grid(config.beta), base=10, min=-1, max=5, step=LOG_STEP,
+                                     description="beta", readout_format=".4g")
         self.eps = W.FloatSlider(value=config.eps, min=0.05, max=1.0, step=0.05, description="eps")
         self.eta_mode = W.ToggleButtons(options=["constant", "decay"], value="constant", description="eta",
                                         style={"button_width": "80px"})
-        self.eta = W.FloatLogSlider(value=eta, base=10, min=-1, max=6, step=0.05, description="eta (start)",
+        self.eta = W.FloatLogSlider(value=eta, base=10, min=-1, max=6, step=LOG_STEP, description="eta (start)",
                                     readout_format=".4g")
         self.eta_decay = W.FloatSlider(value=0.9, min=0.5, max=1.0, step=0.01, description="decay", disabled=True)
-        self.eta_end = W.FloatLogSlider(value=eta / 5, base=10, min=-1, max=6, step=0.05, description="eta (end)",
+        self.eta_end = W.FloatLogSlider(value=_on_log_grid(eta / 5), base=10, min=-1, max=6, step=LOG_STEP,
+                                        description="eta (end)",
                                         readout_format=".4g", disabled=True)
         self.alpha = W.HTML()
         self.step_button = W.Button(description="Step", button_style="primary", icon="step-forward")
@@ -213,9 +228,9 @@ class TRIRLStepper:
         self.reset_button = W.Button(description="Reset", icon="undo")
         self.status = W.HTML()
         self.iteration_label = W.HTML()
-        self.truth = W.Image(format="png")
-        self.maps = W.Image(format="png")
-        self.curves = W.Image(format="png")
+        self.truth = _image(TRUTH_SIZE)
+        self.maps = _image(MAPS_SIZE)
+        self.curves = _image(CURVES_SIZE)
         self.check_panel = W.HTML()
         self.step_button.on_click(lambda _: self.step())
         self.run_button.on_click(lambda _: self.run(self.run_steps.value))
@@ -279,7 +294,7 @@ class TRIRLStepper:
             plt.close(fig)
         self._panels = None
         self._config_changed()
-        fig, axes = plt.subplots(1, 2, figsize=(8.7, 4))
+        fig, axes = plt.subplots(1, 2, figsize=TRUTH_SIZE)
         plot_values(axes[0], world, normalise(state_reward(world.reward, self.expert.policy)), "true reward (normalised)")
         plot_policy(axes[1], world, self.expert.policy, "expert policy (soft-optimal)")
         fig.subplots_adjust(left=0.01, right=0.97, top=0.92, bottom=0.03, wspace=0.12)
@@ -387,12 +402,12 @@ class TRIRLStepper:
 
     def _draw_panels(self, reward, policy, occupancy_s, gaps):
         world = self.world
-        maps, axes = plt.subplots(1, 3, figsize=(13, 4))
+        maps, axes = plt.subplots(1, 3, figsize=MAPS_SIZE)
         plot_values(axes[0], world, reward, "learned reward")
         plot_policy(axes[1], world, policy)
         plot_values(axes[2], world, occupancy_s, "log10 state occupancy d_pi(s)", cmap="magma")
         maps.subplots_adjust(left=0.01, right=0.97, top=0.92, bottom=0.03, wspace=0.12)
-        curves, axes = plt.subplots(1, 3, figsize=(13, 3.2))
+        curves, axes = plt.subplots(1, 3, figsize=CURVES_SIZE)
         histories = {"trirl": self.history}
         plot_curves(axes[0], histories, "reverse_kl", log=True, title="reverse KL(rho_pi || rho_E)")
         plot_curves(axes[1], histories, "dual", title="dual G(r) (lower is better)")
@@ -433,7 +448,7 @@ class SoftVIExplorer:
         self.base = gridworld.load() if world is None else world
         self.temperature = W.FloatLogSlider(value=1.0, base=10, min=-2, max=1, step=0.1, description="temperature")
         self.discount = W.FloatSlider(value=self.base.spec.discount, min=0.5, max=0.99, step=0.01, description="gamma")
-        self.image = W.Image(format="png")
+        self.image = _image(EXPLORER_SIZE)
         self.summary = W.HTML()
         for control in (self.temperature, self.discount):
             control.observe(lambda change: self.refresh(), names="value")
@@ -449,7 +464,7 @@ class SoftVIExplorer:
         world = self.world
         self.solution = solve(world.mdp, world.reward, temperature=self.temperature.value)
         h = entropy(self.solution.policy)
-        fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+        fig, axes = plt.subplots(1, 3, figsize=EXPLORER_SIZE)
         plot_values(axes[0], world, self.solution.v, "soft value V(s)")
         plot_policy(axes[1], world, self.solution.policy, "soft-optimal policy")
         plot_values(axes[2], world, h, "entropy H(pi(.|s))", cmap="cividis")
