@@ -71,10 +71,13 @@ def test_reset_button_starts_over(stepper):
 def test_a_diverging_step_keeps_the_state_and_says_why():
     stepper = TRIRLStepper(open_grid(3, 3))
     stepper.eps.value, stepper.beta.value, stepper.eta.value = 1.0, 1e5, 0.1  # alpha ~ 1e5
-    for _ in range(5):
-        stepper.step()
+    rows = [stepper.step() for _ in range(4)]
+    assert {} in rows and "step failed, state kept" in stepper.status.value
+    assert stepper.iteration == len(stepper.history) - 1 < 4
     assert all(np.isfinite(row["dual"]) for row in stepper.history)
-    assert stepper.iteration == len(stepper.history) - 1
+    stepper.eps.value, stepper.beta.value, stepper.eta.value = 0.5, 1e4, 5e4  # back to alpha = 0.1
+    stepper.reset_button.click()
+    assert stepper.step() and stepper.status.value == ""
 
 
 def test_grid_editor_toggles_change_the_world():
