@@ -128,7 +128,8 @@ print("flow equations residual:", np.abs(d - mdp.discount * p_pi.T @ d - mdp.ini
 ## Exact versus Monte Carlo
 
 Sampling $n$ trajectories of horizon $H$ and counting visits with weight $\gamma^t$ estimates
-$\rho$ with an error of order $1/\sqrt{n}$, plus a truncation bias of order $\gamma^H$."""),
+$\rho$ with an error of order $1/\sqrt{n}$, plus a truncation bias of order $\gamma^H$ (right:
+it follows $\gamma^H$ until the sampling error of $n = 5000$ trajectories dominates)."""),
     ("code", """
 def l1(estimate):
     return np.abs(estimate - rho).sum() / rho.sum()

@@ -19,7 +19,7 @@ def execute(path: Path) -> tuple[nbformat.NotebookNode, float]:
     """Run a notebook in its own folder; returns it with outputs and the seconds it took."""
     nb = nbformat.read(path, as_version=4)
     # one BLAS thread: the linear solves are small and threads only contend on a shared CI machine
-    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
     client = nbclient.NotebookClient(nb, timeout=TIMEOUT, kernel_name="python3",
                                      resources={"metadata": {"path": str(path.parent)}})
     tick = time.perf_counter()

@@ -290,8 +290,6 @@ class TRIRLStepper:
         self.history = [{"iteration": 0, **self.learner.metrics(self.state)}]
         self.checks: dict[str, float] = {}
         self.status.value = ""
-        for fig in self._panels or ():
-            plt.close(fig)
         self._panels = None
         self._config_changed()
         fig, axes = plt.subplots(1, 2, figsize=TRUTH_SIZE)
@@ -417,6 +415,10 @@ class TRIRLStepper:
         axes[2].ticklabel_format(axis="y", style="sci", scilimits=(0, 0))
         axes[1].ticklabel_format(axis="y", useOffset=False)
         curves.subplots_adjust(left=0.06, right=0.99, top=0.9, bottom=0.16, wspace=0.25)
+        # out of pyplot's registry (a notebook would show them again below the widget); they
+        # stay drawable, and refresh() re-renders them itself
+        plt.close(maps)
+        plt.close(curves)
         return maps, curves
 
     def _check_html(self) -> str:
