@@ -26,9 +26,9 @@ def notebook(cells: list[tuple[str, str]]) -> nbformat.NotebookNode:
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.metadata["language_info"] = {"name": "python"}
-    for kind, source in cells:
+    for i, (kind, source) in enumerate(cells):
         make = nbformat.v4.new_markdown_cell if kind == "md" else nbformat.v4.new_code_cell
-        nb.cells.append(make(source.strip("\n")))
+        nb.cells.append(make(source.strip("\n"), id=f"cell-{i:02d}"))  # stable ids: regenerating changes nothing
     return nb
 
 

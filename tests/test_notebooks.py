@@ -48,3 +48,17 @@ def test_notebooks_are_committed_without_outputs(path):
     nb = nbformat.read(path, as_version=4)
     assert all(not cell.get("outputs") and cell.get("execution_count") is None
                for cell in nb.cells if cell.cell_type == "code"), f"clear the outputs of {path.name}"
+
+
+def test_notebooks_match_their_generator():
+    """Edit notebooks/make_notebooks.py and rerun it, rather than the .ipynb files."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_notebooks", NOTEBOOKS / "make_notebooks.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert sorted(module.NOTEBOOKS) == [p.stem for p in PATHS]
+    for name, cells in module.NOTEBOOKS.items():
+        committed = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+        assert [c.source for c in committed.cells] == [c.source for c in module.notebook(cells).cells], (
+            f"{name}.ipynb differs from make_notebooks.py: run python notebooks/make_notebooks.py")
