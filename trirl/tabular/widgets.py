@@ -218,7 +218,7 @@ class TRIRLStepper:
         self.eta = W.FloatLogSlider(value=eta, base=10, min=-1, max=6, step=LOG_STEP, description="eta (start)",
                                     readout_format=".4g")
         self.eta_decay = W.FloatSlider(value=0.9, min=0.5, max=1.0, step=0.01, description="decay", disabled=True)
-        self.eta_end = W.FloatLogSlider(value=_on_log_grid(eta / 5), base=10, min=-1, max=6, step=LOG_STEP,
+        self.eta_end = W.FloatLogSlider(value=_on_log_grid(eta / 2), base=10, min=-1, max=6, step=LOG_STEP,
                                         description="eta (end)",
                                         readout_format=".4g", disabled=True)
         self.alpha = W.HTML()
@@ -284,7 +284,6 @@ class TRIRLStepper:
         world = self.world
         self.expert = solve(world.mdp, world.reward)
         self.rho_expert = occupancy(world.mdp, self.expert.policy)
-        self.state = None
         self.learner = make_trirl(world.mdp, self.rho_expert, self.config)
         self.state = self.learner.init()
         self.history = [{"iteration": 0, **self.learner.metrics(self.state)}]
