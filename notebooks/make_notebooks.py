@@ -543,18 +543,47 @@ The logits converge to the log-ratio where both occupancies put mass; where neit
 classifier knows nothing, which is why the continuous trainer adds a gradient penalty and keeps
 a buffer of past discriminators. The same `trirl.core` functions (`function_space_update`,
 `trust_region_reward`, `corrected_step`) then run on JAX arrays in `trirl.continuous`."""),
+    ("md", r"""
+## The small continuous task
+
+`trirl.continuous` runs the same loop on a 2-D point maze (AIRL's transfer task): the agent
+starts below a wall and must reach the goal above it through the gap. Its expert and
+demonstrations ship with the repository (`continuous/experts/point_maze/`); the measured
+results of GPU runs land in `continuous/results/`."""),
     ("code", """
 import json
 from pathlib import Path
 import trirl
 root = Path(trirl.__file__).resolve().parents[1]
-results = sorted((root / "continuous" / "results").glob("*.json"))
-if not results:
-    print("no GPU results yet: continuous/results/*.json is empty in this checkout")
-for path in results:
-    data = json.loads(path.read_text())
-    summary = {k: v for k, v in data.items() if not isinstance(v, (list, dict))}
-    print(path.name, json.dumps(summary, indent=1)[:800])"""),
+expert_dir = root / "continuous" / "experts" / "point_maze"
+try:
+    from trirl.continuous.demos import load_demonstrations
+    from trirl.continuous.envs.point_maze import GOAL, WALL_Y, PointMazeConfig, wall_span
+except ImportError as error:
+    print(f"the continuous backend is not importable here ({error}); pip install -e '.[continuous]'")
+else:
+    if not (expert_dir / "demos.npz").exists():
+        print("no point-maze expert in this checkout yet")
+    else:
+        demos = load_demonstrations(expert_dir / "demos.npz")
+        fig, ax = plt.subplots(figsize=(4.5, 4.5))
+        ax.plot(wall_span(PointMazeConfig()), [WALL_Y, WALL_Y], "k-", lw=4, label="wall")
+        for obs, n in zip(demos.observations, demos.lengths):
+            ax.plot(obs[:n, 0], obs[:n, 1], lw=0.7, alpha=0.6)
+        ax.scatter(*GOAL, marker="*", s=250, c="gold", zorder=3, label="goal")
+        ax.set(xlim=(0, 1), ylim=(0, 1), aspect="equal", title=f"{len(demos.lengths)} expert demonstrations")
+        ax.legend(loc="lower right")
+        returns = json.loads((expert_dir / "returns.json").read_text())
+        print(f"expert return {returns['expert_return']:.2f} +- {returns['expert_return_std']:.2f}, "
+              f"random {returns['random_return']:.2f} +- {returns['random_return_std']:.2f}")"""),
+    ("code", """
+# measured results: benchmarks and training runs write JSON with the machine and the command
+results = {path.name: json.loads(path.read_text()) for path in sorted((root / "continuous" / "results").glob("*.json"))}
+on_gpu = [name for name, data in results.items() if any(k in str(data.get("device", "")).lower() for k in ("gpu", "cuda"))]
+print(f"{len(results)} result files, {len(on_gpu)} from a GPU" + ("" if on_gpu else ": no GPU results yet"))
+for name, data in results.items():
+    print(f"- {name}: {data.get('command', '')}")
+    print(f"  {data.get('machine', data.get('device', ''))}")"""),
     ("code", """
 try:
     import jax.numpy as jnp
