@@ -129,9 +129,10 @@ def test_soft_vi_explorer_reacts_to_temperature_and_discount():
 
 
 def test_a_step_on_a_10x10_world_responds_quickly():
-    """Compute plus redraw; generous bound for a loaded CI machine (CPU time, not wall time)."""
+    """Compute plus redraw, in this thread's CPU time (other jobs on a shared CI machine and BLAS
+    helper threads do not count): about 0.17 s on an idle 2-core machine."""
     stepper = TRIRLStepper(open_grid(10, 10))
     stepper.step()
-    tick = time.process_time()
+    tick = time.thread_time()
     stepper.step_button.click()
-    assert time.process_time() - tick < 2.0
+    assert time.thread_time() - tick < 1.0
