@@ -69,8 +69,9 @@ plot_values(axes[0], world, expert.v, "soft value V(s)")
 plot_policy(axes[1], world, expert.policy, "soft-optimal policy")
 plot_values(axes[2], world, entropy(expert.policy), "entropy H(pi(.|s))", cmap="cividis")"""),
     ("md", r"""
-The expert walks around the frozen lake: the shore path is longer but safe, and the entropy is
-highest where several moves are about equally good.
+The expert heads for the goal and keeps away from the lava cracks; the entropy is highest
+where several moves are about equally good, and maximal ($\log 5$) in absorbing states, where
+every action loops back.
 
 ## Temperature
 
