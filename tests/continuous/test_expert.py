@@ -1,0 +1,74 @@
+import json
+
+import pytest
+
+pytest.importorskip("jax")
+
+from trirl.continuous import expert  # noqa: E402
+from trirl.continuous.demos import load_demonstrations  # noqa: E402
+from trirl.continuous.envs import make  # noqa: E402
+from trirl.errors import InvalidConfigError  # noqa: E402
+from trirl.rundir import read_metrics  # noqa: E402
+
+pytestmark = pytest.mark.continuous
+
+CONFIG = """
+env = "point_maze"
+seed = 3
+total_steps = {steps}
+eval_every = 2
+eval_episodes = 4
+checkpoint_every = 2
+
+[env_options]
+episode_length = 20
+
+[ppo]
+num_envs = 4
+rollout_length = 8
+num_epochs = 2
+num_minibatches = 2
+policy_hidden = [16]
+value_hidden = [16]
+"""
+
+
+def write_config(tmp_path, steps):
+    path = tmp_path / f"pm_{steps}.toml"
+    path.write_text(CONFIG.format(steps=steps))
+    return str(path)
+
+
+def test_train_resume_reproduces_then_evaluate_and_collect(tmp_path, capsys):
+    full, split = tmp_path / "full", tmp_path / "split"
+    expert.main(["train", "--env", "point_maze", "--config", write_config(tmp_path, 128), "--out", str(full)])
+    # the same run stopped after 2 of 4 iterations, then resumed with the full budget
+    expert.main(["train", "--env", "point_maze", "--config", write_config(tmp_path, 64), "--out", str(split)])
+    assert len(read_metrics(split)) == 2
+    expert.main(["train", "--env", "point_maze", "--config", write_config(tmp_path, 128), "--out", str(split), "--resume"])
+    rows_full, rows_split = read_metrics(full), read_metrics(split)
+    assert [r["iteration"] for r in rows_full] == [1, 2, 3, 4]
+    assert rows_split == rows_full
+    assert "eval_return" in rows_full[-1] and "policy_kl" in rows_full[-1]
+
+    out = tmp_path / "returns.json"
+    expert.main(["evaluate", "--checkpoint", str(full), "--episodes", "4", "--out", str(out)])
+    result = json.loads(out.read_text())
+    assert {"expert_return", "random_return", "command", "machine"} <= set(result)
+
+    demos_path = tmp_path / "demos.npz"
+    expert.main(["collect", "--checkpoint", str(full), "--out", str(demos_path), "--episodes", "3", "--length", "12"])
+    demos = load_demonstrations(demos_path, env_spec=make("point_maze", {"episode_length": 12}).spec)
+    assert demos.observations.shape == (3, 12, 2) and demos.lengths.tolist() == [12, 12, 12]
+    assert not demos.absorbing.any()
+
+
+def test_new_run_refuses_existing_directory_and_config_env_mismatch(tmp_path):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "config.json").write_text("{}")
+    with pytest.raises(InvalidConfigError, match="already holds a run"):
+        expert.main(["train", "--env", "point_maze", "--config", write_config(tmp_path, 32), "--out", str(tmp_path / "run")])
+    with pytest.raises(InvalidConfigError, match="is for 'point_maze'"):
+        expert.main(["train", "--env", "ant", "--config", write_config(tmp_path, 32), "--out", str(tmp_path / "x")])
+    with pytest.raises(InvalidConfigError, match="not a run directory"):
+        expert.main(["collect", "--checkpoint", str(tmp_path), "--out", str(tmp_path / "d.npz")])

@@ -1,0 +1,127 @@
+"""Throughput: raw MJX physics env-steps/s against PPO training env-steps/s.
+
+::
+
+    python -m trirl.continuous.bench --envs 1024,4096,16384 --env ant,humanoid --out bench.json
+
+For each environment and batch size ``B`` it times (after compilation, ``block_until_ready``):
+
+- ``physics``: ``physics_steps`` auto-reset env steps of ``B`` environments with random actions in
+  one jitted ``lax.scan`` (one env step = ``frame_skip`` MJX steps);
+- ``ppo``: ``ppo_iterations`` full PPO iterations (rollout + GAE + update) with ``num_envs = B``,
+  the networks of ``continuous/<env>_expert.toml`` and minibatches of 512 where ``B * T`` allows.
+
+and reports env-steps/s of both and their ratio (the share of time left to physics under PPO).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+
+from trirl.continuous import envs, experiment
+from trirl.continuous.expert import machine
+from trirl.continuous.ppo import PPOConfig, make_ppo
+from trirl.errors import InvalidConfigError
+from trirl.rundir import write_json
+
+
+def _timed(fn, *args, repeats: int = 1):
+    jax.block_until_ready(fn(*args))  # compile and warm up
+    start = time.perf_counter()
+    for _ in range(repeats):
+        out = fn(*args)
+    jax.block_until_ready(out)
+    return (time.perf_counter() - start) / repeats
+
+
+def physics_steps_per_second(env_name: str, num_envs: int, steps: int, key) -> float:
+    env = envs.auto_reset(envs.make(env_name))
+
+    @jax.jit
+    def run(key):
+        state = jax.vmap(env.reset)(jax.random.split(key, num_envs))
+
+        def body(state, step_key):
+            action = jax.random.uniform(step_key, (num_envs, env.action_size), minval=-1.0, maxval=1.0)
+            return jax.vmap(env.step)(state, action), None
+
+        state, _ = jax.lax.scan(body, state, jax.random.split(key, steps))
+        return state.obs
+
+    # the batched reset is inside the timed call: negligible against ``steps`` env steps
+    return num_envs * steps / _timed(run, key)
+
+
+def ppo_config_for(env_name: str, num_envs: int) -> PPOConfig:
+    path = experiment.default_path(env_name)
+    base = experiment.load(path).ppo if path.exists() else PPOConfig()
+    batch = num_envs * base.rollout_length
+    minibatches = batch // 512 if batch % 512 == 0 and batch >= 512 else 1
+    return dataclasses.replace(base, num_envs=num_envs, num_minibatches=minibatches)
+
+
+def ppo_steps_per_second(env_name: str, num_envs: int, iterations: int, key) -> tuple[float, PPOConfig]:
+    config = ppo_config_for(env_name, num_envs)
+    ppo = make_ppo(envs.make(env_name), config)
+    state = ppo.init(key)
+    step = jax.jit(ppo.step)
+
+    def run(state):
+        for i in range(iterations):
+            state, metrics = step(state, jax.random.fold_in(key, i))
+        return metrics["policy_kl"]
+
+    return config.batch_size * iterations / _timed(run, state), config
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m trirl.continuous.bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--envs", default="1024,4096,16384", help="comma-separated batch sizes")
+    parser.add_argument("--env", default="ant,humanoid", help=f"comma-separated names from {envs.ENV_NAMES}")
+    parser.add_argument("--physics-steps", type=int, default=100, help="env steps per physics timing")
+    parser.add_argument("--ppo-iterations", type=int, default=3, help="PPO iterations per timing")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", required=True, help="JSON results file")
+    args = parser.parse_args(argv)
+    try:
+        sizes = [int(s) for s in args.envs.split(",") if s]
+    except ValueError:
+        raise InvalidConfigError(f"--envs must be comma-separated integers, got {args.envs!r}") from None
+    if not sizes or min(sizes) < 1:
+        raise InvalidConfigError(f"--envs must list positive batch sizes, got {args.envs!r}")
+    names = [n for n in args.env.split(",") if n]
+    for name in names:
+        if name not in envs.ENV_NAMES:
+            raise InvalidConfigError(f"--env: unknown environment {name!r}; choose from {envs.ENV_NAMES}")
+    if args.physics_steps < 1 or args.ppo_iterations < 1:
+        raise InvalidConfigError("--physics-steps and --ppo-iterations must be >= 1")
+    command = "python -m trirl.continuous.bench " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+    key = jax.random.PRNGKey(args.seed)
+    rows = []
+    for name in names:
+        for size in sizes:
+            physics = physics_steps_per_second(name, size, args.physics_steps, key)
+            ppo, config = ppo_steps_per_second(name, size, args.ppo_iterations, key)
+            row = {"env": name, "num_envs": size, "physics_env_steps_per_s": physics,
+                   "ppo_env_steps_per_s": ppo, "ppo_over_physics": ppo / physics,
+                   "rollout_length": config.rollout_length, "num_minibatches": config.num_minibatches,
+                   "policy_hidden": list(config.policy_hidden)}
+            rows.append(row)
+            print(f"{name:>12} B={size:>6}: physics {physics:12.0f} env-steps/s, PPO {ppo:12.0f} env-steps/s, "
+                  f"ratio {ppo / physics:.3f}", flush=True)
+    write_json(Path(args.out), {"command": command, "machine": machine(), "device": str(jax.devices()[0]),
+                                "physics_steps": args.physics_steps, "ppo_iterations": args.ppo_iterations,
+                                "results": rows})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

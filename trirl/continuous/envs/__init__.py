@@ -1,0 +1,46 @@
+"""Environments: the pure ``reset``/``step`` interface, the point maze and MJX locomotion.
+
+``make(name, **options)`` builds a registered environment (not yet auto-reset)::
+
+    point_maze, point_maze_mirrored       pure JAX (envs/point_maze.py)
+    ant, ant_disabled, humanoid           MuJoCo MJX (envs/locomotion.py)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from trirl.continuous.envs.base import Env, EnvSpec, EnvState, auto_reset
+from trirl.errors import InvalidConfigError
+
+ENV_NAMES = ("point_maze", "point_maze_mirrored", "ant", "ant_disabled", "humanoid")
+
+
+def make_config(name: str, options: dict[str, Any] | None = None):
+    """The frozen config dataclass of environment ``name`` with ``options`` overriding defaults."""
+    options = dict(options or {})
+    if name in ("point_maze", "point_maze_mirrored"):
+        from trirl.continuous.envs.point_maze import PointMazeConfig
+
+        options.setdefault("mirrored", name == "point_maze_mirrored")
+        return PointMazeConfig(**options)
+    if name in ("ant", "ant_disabled", "humanoid"):
+        from trirl.continuous.envs.locomotion import LocomotionConfig
+
+        return LocomotionConfig(robot=name, **options)
+    raise InvalidConfigError(f"env: unknown environment {name!r}; choose one of {', '.join(ENV_NAMES)}")
+
+
+def make(name: str, options: dict[str, Any] | None = None) -> Env:
+    """Build environment ``name`` (see ``ENV_NAMES``) with config ``options``."""
+    config = make_config(name, options)
+    if name.startswith("point_maze"):
+        from trirl.continuous.envs import point_maze
+
+        return point_maze.make(config)
+    from trirl.continuous.envs import locomotion
+
+    return locomotion.make(config)
+
+
+__all__ = ["ENV_NAMES", "Env", "EnvSpec", "EnvState", "auto_reset", "make", "make_config"]

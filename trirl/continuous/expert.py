@@ -1,0 +1,219 @@
+"""Train PPO experts on the true reward, evaluate them against the random policy, collect demos.
+
+::
+
+    python -m trirl.continuous.expert train    --env point_maze --out runs/pm [--steps N] [--resume] [--config F]
+    python -m trirl.continuous.expert evaluate --checkpoint runs/pm [--episodes 100] [--out expert.json]
+    python -m trirl.continuous.expert collect  --checkpoint runs/pm --out demos.npz [--episodes 30 --length 1000]
+
+``train`` writes a :class:`~trirl.rundir.RunDir` (config.json, metrics.jsonl, checkpoints/);
+``--resume`` continues from the newest checkpoint and reproduces the uninterrupted metrics,
+because iteration ``i`` always uses the key ``fold_in(train_key, i)`` and the whole PPO state
+(parameters, optimiser, normaliser, environments) is checkpointed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import sys
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from tqdm import tqdm
+
+from trirl.continuous import checkpoint as ckpt
+from trirl.continuous import envs, experiment
+from trirl.continuous.demos import Demonstrations, save_demonstrations
+from trirl.continuous.evaluation import episode_returns, policy_act_fn, random_act_fn, run_episode
+from trirl.continuous.experiment import ExpertConfig
+from trirl.continuous.ppo import PPO, PPOState, make_ppo
+from trirl.errors import InvalidConfigError
+from trirl.rundir import CHECKPOINT_DIR, RunDir, read_metrics, write_json
+
+STATE_PREFIX = "state"
+
+
+def machine() -> str:
+    """A one-line description of the machine (for results files)."""
+    device = jax.devices()[0]
+    return f"{platform.machine()} {platform.system()}, {os.cpu_count()} CPU cores, jax {jax.__version__} on {device.platform}: {device.device_kind}"
+
+
+def build(config: ExpertConfig) -> PPO:
+    return make_ppo(envs.make(config.env, config.env_options), config.ppo)
+
+
+def finite(metrics: dict) -> dict:
+    """Python scalars of the metrics, without NaN entries (e.g. no finished episode this iteration)."""
+    out = {k: np.asarray(v).item() for k, v in metrics.items()}
+    return {k: v for k, v in out.items() if not (isinstance(v, float) and not np.isfinite(v))}
+
+
+def train(config: ExpertConfig, out: str | Path, resume: bool = False, progress: bool = True) -> PPOState:
+    """Train (or, with ``resume``, continue) an expert; returns the final PPO state."""
+    ppo = build(config)
+    run = RunDir(out, config.to_dict(), resume=resume, ignore=("total_steps",))
+    init_key, train_key, eval_key = jax.random.split(jax.random.PRNGKey(config.seed), 3)
+    state = ppo.init(init_key)
+    start = 0
+    if resume and (saved := run.latest_checkpoint()) is not None:
+        state = ckpt.unflatten(state, saved.arrays, STATE_PREFIX)
+        start = saved.step
+    step = jax.jit(ppo.step)
+    base_env = envs.make(config.env, config.env_options)
+
+    @jax.jit
+    def evaluate(state: PPOState, key):
+        act = policy_act_fn(ppo.networks, state.params.policy, state.normalizer)
+        return episode_returns(base_env, act, key, config.eval_episodes)
+
+    bar = tqdm(range(start, config.iterations), initial=start, total=config.iterations,
+               desc=f"PPO {config.env}", disable=not progress, unit="it")
+    for it in bar:
+        state, metrics = step(state, jax.random.fold_in(train_key, it))
+        row = finite(metrics)
+        row["env_steps"] = (it + 1) * config.ppo.batch_size
+        last = it + 1 == config.iterations
+        if (it + 1) % config.eval_every == 0 or last:
+            row["eval_return"] = float(jnp.mean(evaluate(state, jax.random.fold_in(eval_key, it))))
+            bar.set_postfix(eval_return=f"{row['eval_return']:.1f}")
+        run.log(row)
+        if (it + 1) % config.checkpoint_every == 0 or last:
+            run.save_checkpoint(it + 1, ckpt.flatten(state, STATE_PREFIX),
+                                {"env_spec": base_env.spec.to_dict(), "env_steps": row["env_steps"]})
+    return state
+
+
+def load_expert(path: str | Path) -> tuple[ExpertConfig, PPO, PPOState]:
+    """The config, algorithm and state of a run directory (its newest checkpoint)."""
+    path = Path(path)
+    run_path = path.parent.parent if path.suffix == ".npz" else path
+    config_path = run_path / "config.json"
+    if not config_path.exists():
+        raise InvalidConfigError(f"--checkpoint: {run_path} is not a run directory ({config_path} missing)")
+    config = experiment.from_dict(json.loads(config_path.read_text()))
+    ppo = build(config)
+    template = jax.eval_shape(ppo.init, jax.random.PRNGKey(0))  # shapes only, no physics run
+    files = [path] if path.suffix == ".npz" else sorted((run_path / CHECKPOINT_DIR).glob("step_*.npz"))
+    if not files:
+        raise InvalidConfigError(f"--checkpoint: {run_path} holds no checkpoint yet")
+    with np.load(files[-1]) as data:
+        arrays = {name: data[name] for name in data.files if name != "__meta__"}
+    return config, ppo, ckpt.unflatten(template, arrays, STATE_PREFIX)
+
+
+def collect(config: ExpertConfig, ppo: PPO, state: PPOState, key, episodes: int, length: int | None,
+            deterministic: bool = False) -> Demonstrations:
+    """Roll out the expert for ``episodes`` episodes of at most ``length`` steps."""
+    options = dict(config.env_options)
+    if length is not None:
+        options["episode_length"] = length
+    env = envs.make(config.env, options)
+    act = policy_act_fn(ppo.networks, state.params.policy, state.normalizer, deterministic)
+
+    @jax.jit
+    def one(episode_key):
+        states, obs, actions, alive = run_episode(env, act, episode_key, env.spec.episode_length)
+
+        def pad_with_zeros(x):  # steps after the episode ended are padding (schema: zeros)
+            return jnp.where(alive.reshape(alive.shape + (1,) * (x.ndim - 1)), x, 0)
+
+        return (pad_with_zeros(obs), pad_with_zeros(actions), pad_with_zeros(states.next_obs),
+                states.absorbing & alive, pad_with_zeros(states.reward), alive.sum())
+
+    obs, actions, next_obs, absorbing, rewards, lengths = jax.vmap(one)(jax.random.split(key, episodes))
+    rewards = np.asarray(rewards, np.float32)
+    return Demonstrations(
+        observations=np.asarray(obs, np.float32),
+        actions=np.asarray(actions, np.float32),
+        next_observations=np.asarray(next_obs, np.float32),
+        absorbing=np.asarray(absorbing, bool),
+        rewards=rewards,
+        lengths=np.asarray(lengths, np.int32),
+        returns=rewards.sum(1),
+        env_spec=env.spec.to_dict(),
+    )
+
+
+def expert_and_random_returns(config: ExpertConfig, ppo: PPO, state: PPOState, key, episodes: int) -> dict:
+    """Mean and std of the expert's (deterministic) and the uniform random policy's returns."""
+    env = envs.make(config.env, config.env_options)
+    expert_key, random_key = jax.random.split(key)
+    act = policy_act_fn(ppo.networks, state.params.policy, state.normalizer)
+    expert = np.asarray(jax.jit(lambda k: episode_returns(env, act, k, episodes))(expert_key))
+    random = np.asarray(jax.jit(lambda k: episode_returns(env, random_act_fn(env.action_size), k, episodes))(random_key))
+    return {
+        "env": config.env,
+        "episodes": episodes,
+        "expert_return": float(expert.mean()),
+        "expert_return_std": float(expert.std()),
+        "random_return": float(random.mean()),
+        "random_return_std": float(random.std()),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m trirl.continuous.expert", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_train = sub.add_parser("train", help="train a PPO expert on the true reward")
+    p_train.add_argument("--env", choices=envs.ENV_NAMES, required=True)
+    p_train.add_argument("--out", required=True, help="run directory")
+    p_train.add_argument("--config", help="TOML config (default: continuous/<env>_expert.toml)")
+    p_train.add_argument("--steps", type=int, help="total environment steps (overrides the config)")
+    p_train.add_argument("--seed", type=int, help="seed (overrides the config)")
+    p_train.add_argument("--resume", action="store_true", help="continue the run in --out")
+    p_eval = sub.add_parser("evaluate", help="expert and random-policy returns (Table 8 normalisation)")
+    p_eval.add_argument("--checkpoint", required=True, help="run directory or checkpoints/step_*.npz")
+    p_eval.add_argument("--episodes", type=int, default=100)
+    p_eval.add_argument("--seed", type=int, default=1)
+    p_eval.add_argument("--out", help="write the returns as JSON here")
+    p_collect = sub.add_parser("collect", help="write expert demonstrations")
+    p_collect.add_argument("--checkpoint", required=True, help="run directory or checkpoints/step_*.npz")
+    p_collect.add_argument("--out", required=True, help="demonstration file (.npz)")
+    p_collect.add_argument("--episodes", type=int, default=30)
+    p_collect.add_argument("--length", type=int, help="episode length (default: the env's time limit)")
+    p_collect.add_argument("--seed", type=int, default=2)
+    p_collect.add_argument("--deterministic", action="store_true", help="act with the policy mean")
+    args = parser.parse_args(argv)
+    command = "python -m trirl.continuous.expert " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+
+    if args.command == "train":
+        config_path = Path(args.config) if args.config else experiment.default_path(args.env)
+        if config_path.exists():
+            config = experiment.load(config_path, total_steps=args.steps, seed=args.seed)
+        else:
+            config = ExpertConfig(env=args.env, **{k: v for k, v in (("total_steps", args.steps), ("seed", args.seed)) if v})
+        if config.env != args.env:
+            raise InvalidConfigError(f"--env {args.env} but the config {config_path} is for {config.env!r}")
+        train(config, args.out, resume=args.resume)
+        rows = read_metrics(args.out)
+        evals = [r["eval_return"] for r in rows if "eval_return" in r]
+        print(f"trained {config.iterations} iterations; last eval_return {evals[-1] if evals else float('nan'):.2f}")
+        return 0
+    if args.episodes < 1:
+        raise InvalidConfigError(f"--episodes must be >= 1, got {args.episodes}")
+    config, ppo, state = load_expert(args.checkpoint)
+    key = jax.random.PRNGKey(args.seed)
+    if args.command == "evaluate":
+        result = dict(expert_and_random_returns(config, ppo, state, key, args.episodes), command=command, machine=machine())
+        print({k: v for k, v in result.items() if k != "command"})
+        if args.out:
+            write_json(Path(args.out), result)
+        return 0
+    if args.length is not None and args.length < 1:
+        raise InvalidConfigError(f"--length must be >= 1, got {args.length}")
+    demos = collect(config, ppo, state, key, args.episodes, args.length, args.deterministic)
+    save_demonstrations(args.out, demos)
+    print(f"wrote {args.episodes} episodes to {args.out}: mean return {demos.returns.mean():.2f}, "
+          f"mean length {demos.lengths.mean():.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

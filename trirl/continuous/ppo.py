@@ -1,0 +1,233 @@
+"""Proximal policy optimisation (Schulman et al., 2017) as ``init`` + ``step`` with a pluggable reward.
+
+One training iteration is one pure function ``step(state, key, reward_params) -> (state, metrics)``:
+
+1. :func:`~trirl.continuous.rollout.rollout` collects ``[T, B]`` transitions,
+2. ``reward_fn(reward_params, transitions)`` relabels them (default: the environment reward;
+   TRIRL/GAIL pass a discriminator and its changing parameters without recompiling),
+3. :func:`advantages` runs GAE (absorbing states as in paper C.4),
+4. :func:`update` takes ``num_epochs`` passes of ``num_minibatches`` clipped-loss steps,
+5. the observation normaliser absorbs the rollout (after the update, so that the ratio
+   ``pi / pi_old`` starts at exactly 1).
+
+The pieces are public so the TRIRL learner can insert a discriminator update between 2 and 3
+and replace :func:`ppo_loss` by a KL-regularised or TRPL-projected loss. ``jax.vmap(step)``
+over a batch of states and keys trains several seeds at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from trirl.continuous import networks as nets
+from trirl.continuous.envs.base import Env, EnvState, auto_reset
+from trirl.continuous.gae import gae
+from trirl.continuous.rollout import Transition, env_reward, episode_metrics, rollout
+from trirl.errors import InvalidConfigError
+
+RewardFn = Callable[[Any, Transition], jax.Array]
+
+
+@dataclass(frozen=True)
+class PPOConfig:
+    """PPO hyperparameters (defaults follow the paper's C.5 where it gives them)."""
+
+    num_envs: int = 64  #: parallel environments B
+    rollout_length: int = 16  #: steps T per environment and iteration (paper: 10)
+    num_epochs: int = 4  #: passes over the batch per iteration
+    num_minibatches: int = 4  #: minibatches per epoch; minibatch size = T * B / num_minibatches
+    learning_rate: float = 3e-4  #: Adam step size of policy and critic
+    gamma: float = 0.99  #: discount
+    gae_lambda: float = 0.95  #: GAE lambda
+    clip_eps: float = 0.2  #: PPO ratio clipping
+    value_coef: float = 0.5  #: weight of the critic's squared error
+    entropy_coef: float = 0.0  #: weight of the policy entropy bonus (1 / beta in TRIRL)
+    max_grad_norm: float = 1.0  #: global gradient-norm clipping
+    policy_hidden: tuple[int, ...] = (256, 256, 256)  #: tanh MLP widths of the policy mean
+    value_hidden: tuple[int, ...] = (256, 256, 256)  #: tanh MLP widths of the critic
+    init_log_std: float = -0.5  #: initial state-independent log standard deviation
+    normalize_advantages: bool = True  #: standardise advantages per minibatch
+    normalize_observations: bool = True  #: keep running observation statistics
+
+    def __post_init__(self):
+        for field in ("num_envs", "rollout_length", "num_epochs", "num_minibatches"):
+            if getattr(self, field) < 1:
+                raise InvalidConfigError(f"PPOConfig.{field} must be >= 1, got {getattr(self, field)}")
+        if self.batch_size % self.num_minibatches:
+            raise InvalidConfigError(
+                f"PPOConfig.num_minibatches ({self.num_minibatches}) must divide rollout_length * num_envs ({self.batch_size})"
+            )
+        if not 0.0 <= self.gamma < 1.0:
+            raise InvalidConfigError(f"PPOConfig.gamma must be in [0, 1), got {self.gamma}")
+        if not 0.0 <= self.gae_lambda <= 1.0:
+            raise InvalidConfigError(f"PPOConfig.gae_lambda must be in [0, 1], got {self.gae_lambda}")
+        for field in ("learning_rate", "clip_eps", "max_grad_norm"):
+            if getattr(self, field) <= 0:
+                raise InvalidConfigError(f"PPOConfig.{field} must be > 0, got {getattr(self, field)}")
+        object.__setattr__(self, "policy_hidden", tuple(self.policy_hidden))
+        object.__setattr__(self, "value_hidden", tuple(self.value_hidden))
+
+    @property
+    def batch_size(self) -> int:
+        return self.rollout_length * self.num_envs
+
+    @property
+    def minibatch_size(self) -> int:
+        return self.batch_size // self.num_minibatches
+
+
+class PPOState(NamedTuple):
+    params: nets.ActorCriticParams
+    opt_state: optax.OptState
+    normalizer: nets.NormalizerState
+    env_state: EnvState  #: leaves [B, ...]
+    iteration: jax.Array  #: [] int32, completed iterations
+
+
+class Batch(NamedTuple):
+    """What the loss sees of one sample: a transition with its advantage and value target."""
+
+    obs: jax.Array
+    action: jax.Array
+    log_prob: jax.Array  #: log pi_old(a|s)
+    advantage: jax.Array
+    target: jax.Array  #: value target A + V
+
+
+class PPO(NamedTuple):
+    """PPO as an algorithm: ``init(key) -> PPOState`` and ``step(state, key, reward_params)``."""
+
+    config: PPOConfig
+    env: Env  #: the auto-reset environment
+    networks: nets.Networks
+    optimizer: optax.GradientTransformation
+    init: Callable[[jax.Array], PPOState]
+    step: Callable[..., tuple[PPOState, dict[str, jax.Array]]]
+
+
+def make_optimizer(config: PPOConfig) -> optax.GradientTransformation:
+    return optax.chain(optax.clip_by_global_norm(config.max_grad_norm), optax.adam(config.learning_rate, eps=1e-5))
+
+
+def _global_norm(tree) -> jax.Array:
+    return jnp.sqrt(sum(jnp.sum(x**2) for x in jax.tree_util.tree_leaves(tree)))
+
+
+def advantages(networks, params, normalizer, transitions: Transition, rewards, config: PPOConfig, absorbing_value=0.0):
+    """GAE over ``[T, B]`` transitions with values recomputed under ``params``."""
+    values = nets.value(networks, params.value, normalizer, transitions.obs)
+    next_values = nets.value(networks, params.value, normalizer, transitions.next_obs)
+    per_env = jax.vmap(gae, in_axes=(1, 1, 1, 1, 1, None, None, None), out_axes=1)
+    return per_env(rewards, values, next_values, transitions.absorbing, transitions.done,
+                   config.gamma, config.gae_lambda, absorbing_value)
+
+
+def ppo_loss(networks, config: PPOConfig, params: nets.ActorCriticParams, normalizer, batch: Batch):
+    """The clipped surrogate, the critic's squared error and the entropy bonus on a minibatch.
+
+    ``L = -E[min(rho A, clip(rho, 1 - c, 1 + c) A)] + value_coef E[(V - target)^2] - entropy_coef H``.
+    """
+    mean, log_std = nets.policy_distribution(networks, params.policy, normalizer, batch.obs)
+    log_prob = nets.gaussian_log_prob(mean, log_std, batch.action)
+    advantage = batch.advantage
+    if config.normalize_advantages:
+        advantage = (advantage - advantage.mean()) / (advantage.std() + 1e-8)
+    ratio = jnp.exp(log_prob - batch.log_prob)
+    clipped = jnp.clip(ratio, 1.0 - config.clip_eps, 1.0 + config.clip_eps)
+    policy_loss = -jnp.mean(jnp.minimum(ratio * advantage, clipped * advantage))
+    value_loss = jnp.mean((nets.value(networks, params.value, normalizer, batch.obs) - batch.target) ** 2)
+    entropy = jnp.mean(nets.gaussian_entropy(log_std))
+    loss = policy_loss + config.value_coef * value_loss - config.entropy_coef * entropy
+    metrics = {
+        "policy_loss": policy_loss,
+        "value_loss": value_loss,
+        "entropy": entropy,
+        "clip_fraction": jnp.mean(jnp.abs(ratio - 1.0) > config.clip_eps),
+    }
+    return loss, metrics
+
+
+def update(networks, optimizer, config: PPOConfig, params, opt_state, normalizer, batch: Batch, key, loss_fn=None):
+    """``num_epochs`` shuffled passes of ``num_minibatches`` gradient steps on a flat batch ``[N]``.
+
+    ``loss_fn(params, minibatch) -> (loss, metrics)`` defaults to :func:`ppo_loss`; a TRIRL learner
+    passes its own (e.g. with the TRPL projection or a KL penalty).
+    """
+    if loss_fn is None:
+        def loss_fn(p, minibatch):
+            return ppo_loss(networks, config, p, normalizer, minibatch)
+
+    grad_fn = jax.grad(loss_fn, has_aux=True)
+
+    def minibatch_step(carry, minibatch):
+        params, opt_state = carry
+        grads, metrics = grad_fn(params, minibatch)
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        metrics = dict(metrics, grad_norm=_global_norm(grads))
+        return (optax.apply_updates(params, updates), opt_state), metrics
+
+    def epoch(carry, epoch_key):
+        order = jax.random.permutation(epoch_key, config.batch_size)
+        shuffled = jax.tree_util.tree_map(
+            lambda x: x[order].reshape(config.num_minibatches, config.minibatch_size, *x.shape[1:]), batch
+        )
+        return jax.lax.scan(minibatch_step, carry, shuffled)
+
+    (params, opt_state), metrics = jax.lax.scan(epoch, (params, opt_state), jax.random.split(key, config.num_epochs))
+    return params, opt_state, jax.tree_util.tree_map(jnp.mean, metrics)
+
+
+def policy_kl(networks, new_policy, old_policy, normalizer, obs) -> jax.Array:
+    """Mean ``KL(pi_new(.|s) || pi_old(.|s))`` over the observations ``[N, obs]`` (shared metric)."""
+    new = nets.policy_distribution(networks, new_policy, normalizer, obs)
+    old = nets.policy_distribution(networks, old_policy, normalizer, obs)
+    return jnp.mean(nets.gaussian_kl(*new, *old))
+
+
+def make_ppo(env: Env, config: PPOConfig, reward_fn: RewardFn = env_reward) -> PPO:
+    """Build PPO for a (not yet auto-reset) environment ``env`` and a ``reward_fn``."""
+    env = auto_reset(env)
+    networks = nets.make_networks(env.action_size, config.policy_hidden, config.value_hidden)
+    optimizer = make_optimizer(config)
+
+    def init(key: jax.Array) -> PPOState:
+        param_key, env_key = jax.random.split(key)
+        params = nets.init_params(networks, param_key, env.observation_size, env.action_size, config.init_log_std)
+        env_state = jax.vmap(env.reset)(jax.random.split(env_key, config.num_envs))
+        return PPOState(params, optimizer.init(params), nets.init_normalizer(env.observation_size), env_state,
+                        jnp.zeros((), jnp.int32))
+
+    def step(state: PPOState, key: jax.Array, reward_params=None):
+        rollout_key, update_key = jax.random.split(key)
+        env_state, collected = rollout(env, networks, state.params, state.normalizer, state.env_state,
+                                       rollout_key, config.rollout_length)
+        transitions = collected.transitions
+        rewards = reward_fn(reward_params, transitions)
+        advantage, target = advantages(networks, state.params, state.normalizer, transitions, rewards, config)
+        flat = jax.tree_util.tree_map(
+            lambda x: x.reshape(config.batch_size, *x.shape[2:]),
+            Batch(transitions.obs, transitions.action, transitions.log_prob, advantage, target),
+        )
+        params, opt_state, loss_metrics = update(networks, optimizer, config, state.params, state.opt_state,
+                                                 state.normalizer, flat, update_key)
+        kl = policy_kl(networks, params.policy, state.params.policy, state.normalizer, flat.obs)
+        normalizer = state.normalizer
+        if config.normalize_observations:
+            normalizer = nets.update_normalizer(normalizer, transitions.obs)
+        metrics = {
+            "iteration": state.iteration + 1,
+            "policy_kl": kl,
+            "reward_mean": jnp.mean(rewards),
+            "log_std_mean": jnp.mean(params.policy.log_std),
+            **loss_metrics,
+            **episode_metrics(collected),
+        }
+        return PPOState(params, opt_state, normalizer, env_state, state.iteration + 1), metrics
+
+    return PPO(config, env, networks, optimizer, init, step)

@@ -1,0 +1,5 @@
+import sys
+
+from trirl.verify import main
+
+sys.exit(main())
