@@ -393,14 +393,32 @@ else:
     print(format_table([run_property(BY_NAME[name], max_examples=10, seed=0, shrink=False) for name in names]))"""),
     ("md", r"""
 Small steps ($\alpha \le 0.1$) improve the dual and the reverse KL at every iteration on every
-shipped world; larger ones can overshoot on worlds with absorbing states, where the occupancy
-reacts to a reward change about $1/(1-\gamma)$ times more strongly. `book/findings.md` (where
-present) maps the monotone region over random MDPs."""),
+shipped world; larger ones overshoot on worlds with absorbing states. `book/findings.md` explains
+the threshold: linearised at the fixed point the reward error evolves by
+$(1-\varepsilon_{tr}) I - \alpha J$ with $J = \partial \log\rho_{\pi_r}/\partial r$, so what
+matters is $\nu = \varepsilon_{tr} + \alpha\,\lambda_{max}(J)$ (measured on random MDPs: the
+reverse KL stays monotone up to about $\nu = 1$, the dual up to about $\nu = 2$). On `icy_goal` the occupancy reacts strongly to the reward (absorbing states,
+$\gamma = 0.95$):"""),
+    ("code", """
+try:
+    from trirl.verify.properties import jacobian_lambda_max
+except ImportError as error:
+    print(f"trirl.verify is not in this checkout ({error})")
+else:
+    lam = jacobian_lambda_max(world.mdp, world.reward)   # at the expert's reward, i.e. the fixed point
+    print(f"lambda_max(J) = {lam:.2f} on icy_goal")
+    for alpha in alphas:
+        print(f"alpha = {alpha:4.2f}: nu ~ alpha * lambda_max = {alpha * lam:5.2f}")"""),
     ("code", """
 from pathlib import Path
+from IPython.display import Markdown
 import trirl
 findings = Path(trirl.__file__).resolve().parents[1] / "book" / "findings.md"
-print(findings.read_text()[:3000] if findings.exists() else "book/findings.md is not in this checkout yet")"""),
+if findings.exists():   # its statement section: what holds, measured over random MDPs
+    statement = findings.read_text().split("\\n## ")[1]
+    display(Markdown("## " + statement))
+else:
+    print("book/findings.md is not in this checkout yet")"""),
 ]
 
 # ---------------------------------------------------------------------------------------------
