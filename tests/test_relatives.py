@@ -150,7 +150,7 @@ def test_registry_names_and_shared_metrics(problem):
 @pytest.mark.parametrize("name", ["trirl", "trirl-safe", "mce-irl", "ml-irl", "piro"])
 def test_learns_the_expert(problem, name):
     mdp, rho_e = problem
-    budget = {"trirl": 20, "trirl-safe": 10, "mce-irl": 120, "ml-irl": 120, "piro": 25}[name]
+    budget = {"trirl": 40, "trirl-safe": 10, "mce-irl": 120, "ml-irl": 120, "piro": 25}[name]
     result = ALGORITHMS[name](mdp, rho_e, budget)
     hit = iterations_to(result, 1e-3)
     assert hit is not None, f"{name}: reverse KL {result.metric('reverse_kl')[-1]:.2e}"

@@ -2,6 +2,12 @@
 TRIRL and its relatives, all in float64 numpy/scipy with no sampling noise."""
 
 from trirl.tabular import gridworld
+from trirl.tabular.algorithms.airl import AIRLConfig, airl, make_airl
+from trirl.tabular.algorithms.gail import GAILConfig, gail, make_gail
+from trirl.tabular.algorithms.mce_irl import MCEIRLConfig, make_mce_irl, mce_irl
+from trirl.tabular.algorithms.ml_irl import MLIRLConfig, make_ml_irl, ml_irl
+from trirl.tabular.algorithms.piro import PIROConfig, make_piro, piro
+from trirl.tabular.algorithms.registry import ALGORITHMS, Algorithm
 from trirl.tabular.algorithms.trirl import TRIRLConfig, TRIRLState, make_trirl, solve_eta, trirl
 from trirl.tabular.demos import Trajectories, empirical_occupancy, sample_trajectories
 from trirl.tabular.driver import Learner, NonFiniteError, Result
@@ -16,6 +22,7 @@ from trirl.tabular.objectives import (
     primal,
     reverse_kl,
 )
+from trirl.tabular.rewards import RewardClass, make_reward_class
 from trirl.tabular.occupancy import log_occupancy, occupancy, state_occupancy
 from trirl.tabular.soft import (
     SoftSolution,
@@ -27,6 +34,25 @@ from trirl.tabular.soft import (
 )
 
 __all__ = [
+    "ALGORITHMS",
+    "AIRLConfig",
+    "Algorithm",
+    "GAILConfig",
+    "MCEIRLConfig",
+    "MLIRLConfig",
+    "PIROConfig",
+    "RewardClass",
+    "airl",
+    "gail",
+    "make_airl",
+    "make_gail",
+    "make_mce_irl",
+    "make_ml_irl",
+    "make_piro",
+    "make_reward_class",
+    "mce_irl",
+    "ml_irl",
+    "piro",
     "MDP",
     "GridSpec",
     "GridWorld",
