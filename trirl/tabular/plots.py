@@ -6,11 +6,13 @@ them); :func:`figure2` composes the paper's Figure 2 for a finished run.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 
 import matplotlib
 
-matplotlib.use("Agg", force=False)
+if "ipykernel" not in sys.modules:  # scripts and tests draw off-screen; a notebook keeps its inline backend
+    matplotlib.use("Agg", force=False)
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
