@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: run test test-thorough bench verify clean
+.PHONY: run test test-thorough bench book clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +17,7 @@ $(VENV)/.core: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.all: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e '.[dev,notebooks,continuous]'
+	$(BIN)/python -m pip install -q -e '.[dev,notebooks,continuous,book]'
 	touch $@
 
 ## run: TRIRL on the default grid world; writes runs/grid-icy_goal-*/ (ARGS="--world four_rooms" to change)
@@ -35,6 +35,10 @@ test-thorough: $(VENV)/.all
 ## bench: the tabular benchmark (prints figures, writes book/results/tabular-bench.json)
 bench: $(VENV)/.core
 	$(BIN)/python -m trirl.bench tabular
+
+## book: build the book (runs every chapter) into book/_build/html
+book: $(VENV)/.all
+	book/build.sh
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .hypothesis
