@@ -31,9 +31,8 @@ from typing import Any, NamedTuple
 import numpy as np
 from scipy.special import expit
 
-from trirl.errors import InvalidConfigError
 from trirl.tabular.algorithms.common import (
-    INNER_METHODS,
+    check_inner_method,
     check_iterations,
     check_positive,
     check_steps,
@@ -70,8 +69,7 @@ class AIRLConfig:
         check_steps("disc_steps", self.disc_steps)
         check_positive("disc_lr", self.disc_lr)
         check_steps("inner_steps", self.inner_steps)
-        if self.inner_method not in INNER_METHODS:
-            raise InvalidConfigError(f"inner_method is {self.inner_method!r}, expected one of {INNER_METHODS}")
+        check_inner_method(self.inner_method)
 
 
 class AIRLState(NamedTuple):

@@ -79,6 +79,13 @@ def check_positive(name: str, value, allow_zero: bool = False) -> float:
     return x
 
 
+def check_inner_method(value: str) -> str:
+    """``inner_method`` is one of :data:`INNER_METHODS`."""
+    if value not in INNER_METHODS:
+        raise InvalidConfigError(f"inner_method is {value!r}, expected one of {INNER_METHODS}")
+    return value
+
+
 def check_steps(name: str, value) -> int:
     if not (isinstance(value, (int, np.integer)) and value >= 1):
         raise InvalidConfigError(f"{name} is {value!r}, expected an integer >= 1")

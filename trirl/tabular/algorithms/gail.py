@@ -33,7 +33,7 @@ from scipy.special import expit, log_expit
 
 from trirl.errors import InvalidConfigError
 from trirl.tabular.algorithms.common import (
-    INNER_METHODS,
+    check_inner_method,
     check_iterations,
     check_positive,
     check_steps,
@@ -84,8 +84,7 @@ class GAILConfig:
         check_positive("disc_lr", self.disc_lr)
         check_positive("reward_scale", self.reward_scale)
         check_steps("inner_steps", self.inner_steps)
-        if self.inner_method not in INNER_METHODS:
-            raise InvalidConfigError(f"inner_method is {self.inner_method!r}, expected one of {INNER_METHODS}")
+        check_inner_method(self.inner_method)
 
 
 class GAILState(NamedTuple):

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from trirl.tabular.algorithms.common import (
-    INNER_METHODS,
+    check_inner_method,
     RewardGradientState,
     check_iterations,
     check_positive,
@@ -35,7 +35,6 @@ from trirl.tabular.algorithms.common import (
     state_meta,
     state_restorer,
 )
-from trirl.errors import InvalidConfigError
 from trirl.tabular.driver import Learner, Result, run
 from trirl.tabular.mdp import MDP
 from trirl.tabular.objectives import check_expert_occupancy, policy_kl, safe_log
@@ -66,8 +65,7 @@ class MLIRLConfig:
     def __post_init__(self):
         check_positive("lr", self.lr)
         check_steps("inner_steps", self.inner_steps)
-        if self.inner_method not in INNER_METHODS:
-            raise InvalidConfigError(f"inner_method is {self.inner_method!r}, expected one of {INNER_METHODS}")
+        check_inner_method(self.inner_method)
 
 
 def initial_state(mdp: MDP, reward_class, solver: str) -> RewardGradientState:

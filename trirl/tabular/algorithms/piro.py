@@ -36,7 +36,7 @@ import numpy as np
 
 from trirl.errors import InvalidConfigError
 from trirl.tabular.algorithms.common import (
-    INNER_METHODS,
+    check_inner_method,
     RewardGradientState,
     check_iterations,
     check_positive,
@@ -89,8 +89,7 @@ class PIROConfig:
         if not (float(self.y) > 1 and np.isfinite(self.y)):
             raise InvalidConfigError(f"y is {self.y!r}, expected a finite number > 1")
         check_steps("inner_steps", self.inner_steps)
-        if self.inner_method not in INNER_METHODS:
-            raise InvalidConfigError(f"inner_method is {self.inner_method!r}, expected one of {INNER_METHODS}")
+        check_inner_method(self.inner_method)
 
 
 def adapt_mu(mu: float, change: float, target: float, x: float, y: float, mu_min: float = 0.0) -> float:

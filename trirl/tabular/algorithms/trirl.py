@@ -64,7 +64,7 @@ from trirl.tabular.objectives import (
     reverse_kl_from_logs,
     safe_log,
 )
-from trirl.tabular.algorithms.common import INNER_METHODS, soft_policy_steps
+from trirl.tabular.algorithms.common import check_inner_method, soft_policy_steps
 from trirl.tabular.occupancy import log_occupancy, state_occupancy
 from trirl.tabular.rewards import REWARD_CLASSES, log_mean_weights, make_reward_class, projection_error
 from trirl.tabular.soft import SoftSolution, solve
@@ -117,8 +117,7 @@ class TRIRLConfig:
             raise InvalidConfigError(f"kl_bound is {self.kl_bound!r}, expected a number > 0 (or None)")
         if self.inner_steps is not None and not (isinstance(self.inner_steps, int) and self.inner_steps >= 1):
             raise InvalidConfigError(f"inner_steps is {self.inner_steps!r}, expected an integer >= 1 (or None)")
-        if self.inner_method not in INNER_METHODS:
-            raise InvalidConfigError(f"inner_method is {self.inner_method!r}, expected one of {INNER_METHODS}")
+        check_inner_method(self.inner_method)
         if not (isinstance(self.max_backtracks, int) and self.max_backtracks >= 0):
             raise InvalidConfigError(f"max_backtracks is {self.max_backtracks!r}, expected an integer >= 0")
         if self.reward_class not in REWARD_CLASSES:
