@@ -32,7 +32,6 @@ import time
 from pathlib import Path
 
 import jax
-import jax.numpy as jnp
 
 from trirl.continuous import envs, experiment
 from trirl.continuous.expert import machine

@@ -32,20 +32,18 @@ import numpy as np
 from scipy.special import expit
 
 from trirl.tabular.algorithms.common import (
+    namedtuple_learner,
     check_inner_method,
     check_iterations,
     check_positive,
     check_steps,
     measure,
     soft_policy_steps,
-    state_arrays,
-    state_meta,
-    state_restorer,
 )
 from trirl.tabular.driver import Learner, Result, run
 from trirl.tabular.mdp import MDP
 from trirl.tabular.objectives import check_expert_occupancy, policy_kl, safe_log
-from trirl.tabular.occupancy import log_occupancy, state_occupancy
+from trirl.tabular.occupancy import log_occupancy
 from trirl.tabular.soft import solve
 
 
@@ -160,13 +158,10 @@ def make_airl(mdp: MDP, rho_expert, config: AIRLConfig = AIRLConfig()) -> Learne
             state.iteration + 1, g, h, np.broadcast_to(g[:, None], mdp.shape).copy(), policy.log_policy, policy.value,
             state.backups + policy.backups, state.solves + policy.solves, state.wall_time + time.perf_counter() - tick,
         )
-        kl = policy_kl(mdp, policy.log_policy, state.log_policy, state_occupancy(mdp, np.exp(policy.log_policy)))
+        kl = policy_kl(mdp, policy.log_policy, state.log_policy)
         return new_state, {**metrics(new_state), "policy_kl": kl}
 
-    return Learner(
-        "airl", init, step, metrics, state_arrays, state_meta, state_restorer(AIRLState),
-        lambda s: s.reward, lambda s: s.log_policy,
-    )
+    return namedtuple_learner("airl", AIRLState, init, step, metrics)
 
 
 def airl(

@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from trirl.errors import InvalidConfigError
+from trirl.tabular.driver import Learner
 from trirl.tabular.mdp import MDP
 from trirl.tabular.soft import soft_bellman_backup, soft_policy_evaluation
 
@@ -112,6 +113,15 @@ def state_restorer(state_type):
         return state_type(**fields)
 
     return restore
+
+
+def namedtuple_learner(name: str, state_type, init, step, metrics) -> Learner:
+    """A :class:`Learner` whose state is a NamedTuple with ``reward`` and ``log_policy`` fields:
+    checkpoints split it into arrays and JSON scalars."""
+    return Learner(
+        name, init, step, metrics, state_arrays, state_meta, state_restorer(state_type),
+        lambda s: s.reward, lambda s: s.log_policy,
+    )
 
 
 # -- the state and measurements shared by the reward-gradient learners (MCE-IRL, ML-IRL, PIRO) --

@@ -33,20 +33,18 @@ from scipy.special import expit, log_expit
 
 from trirl.errors import InvalidConfigError
 from trirl.tabular.algorithms.common import (
+    namedtuple_learner,
     check_inner_method,
     check_iterations,
     check_positive,
     check_steps,
     measure,
     soft_policy_steps,
-    state_arrays,
-    state_meta,
-    state_restorer,
 )
 from trirl.tabular.driver import Learner, Result, run
 from trirl.tabular.mdp import MDP
 from trirl.tabular.objectives import check_expert_occupancy, log_ratio, policy_kl, safe_log
-from trirl.tabular.occupancy import log_occupancy, state_occupancy
+from trirl.tabular.occupancy import log_occupancy
 from trirl.tabular.soft import solve
 
 DISCRIMINATORS = ("exact", "logistic")
@@ -157,13 +155,10 @@ def make_gail(mdp: MDP, rho_expert, config: GAILConfig = GAILConfig()) -> Learne
             state.iteration + 1, logits, reward, policy.log_policy, policy.value,
             state.backups + policy.backups, state.solves + policy.solves, state.wall_time + time.perf_counter() - tick,
         )
-        kl = policy_kl(mdp, policy.log_policy, state.log_policy, state_occupancy(mdp, np.exp(policy.log_policy)))
+        kl = policy_kl(mdp, policy.log_policy, state.log_policy)
         return new_state, {**metrics(new_state), "policy_kl": kl}
 
-    return Learner(
-        "gail", init, step, metrics, state_arrays, state_meta, state_restorer(GAILState),
-        lambda s: s.reward, lambda s: s.log_policy,
-    )
+    return namedtuple_learner("gail", GAILState, init, step, metrics)
 
 
 def gail(

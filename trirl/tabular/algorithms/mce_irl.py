@@ -22,19 +22,17 @@ from typing import Any
 import numpy as np
 
 from trirl.tabular.algorithms.common import (
+    namedtuple_learner,
     RewardGradientState,
     check_iterations,
     check_positive,
     measure,
-    state_arrays,
-    state_meta,
-    state_restorer,
     warm,
 )
 from trirl.tabular.driver import Learner, Result, run
 from trirl.tabular.mdp import MDP
 from trirl.tabular.objectives import check_expert_occupancy, policy_kl, safe_log
-from trirl.tabular.occupancy import log_occupancy, state_occupancy
+from trirl.tabular.occupancy import log_occupancy
 from trirl.tabular.rewards import make_reward_class
 from trirl.tabular.soft import solve
 
@@ -88,13 +86,10 @@ def make_mce_irl(mdp: MDP, rho_expert, config: MCEIRLConfig = MCEIRLConfig(), fe
             state.backups + solution.backups, state.solves + solution.solves,
             state.wall_time + time.perf_counter() - tick,
         )
-        kl = policy_kl(mdp, solution.log_policy, state.log_policy, state_occupancy(mdp, solution.policy))
+        kl = policy_kl(mdp, solution.log_policy, state.log_policy)
         return new_state, {**metrics(new_state), "policy_kl": kl}
 
-    return Learner(
-        "mce-irl", init, step, metrics, state_arrays, state_meta, state_restorer(RewardGradientState),
-        lambda s: s.reward, lambda s: s.log_policy,
-    )
+    return namedtuple_learner("mce-irl", RewardGradientState, init, step, metrics)
 
 
 def mce_irl(

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from trirl.tabular.algorithms.common import (
+    namedtuple_learner,
     check_inner_method,
     RewardGradientState,
     check_iterations,
@@ -31,14 +32,11 @@ from trirl.tabular.algorithms.common import (
     check_steps,
     measure,
     soft_policy_steps,
-    state_arrays,
-    state_meta,
-    state_restorer,
 )
 from trirl.tabular.driver import Learner, Result, run
 from trirl.tabular.mdp import MDP
 from trirl.tabular.objectives import check_expert_occupancy, policy_kl, safe_log
-from trirl.tabular.occupancy import log_occupancy, state_occupancy
+from trirl.tabular.occupancy import log_occupancy
 from trirl.tabular.rewards import make_reward_class
 from trirl.tabular.soft import solve
 
@@ -104,12 +102,11 @@ def make_ml_irl(mdp: MDP, rho_expert, config: MLIRLConfig = MLIRLConfig(), featu
             state.backups + policy.backups, state.solves + policy.solves,
             state.wall_time + time.perf_counter() - tick,
         )
-        kl = policy_kl(mdp, policy.log_policy, state.log_policy, state_occupancy(mdp, np.exp(policy.log_policy)))
+        kl = policy_kl(mdp, policy.log_policy, state.log_policy)
         return new_state, {**metrics(new_state), "policy_kl": kl}
 
-    return Learner(
-        "ml-irl", lambda: initial_state(mdp, reward_class, config.solver), step, metrics,
-        state_arrays, state_meta, state_restorer(RewardGradientState), lambda s: s.reward, lambda s: s.log_policy,
+    return namedtuple_learner(
+        "ml-irl", RewardGradientState, lambda: initial_state(mdp, reward_class, config.solver), step, metrics
     )
 
 

@@ -36,21 +36,19 @@ import numpy as np
 
 from trirl.errors import InvalidConfigError
 from trirl.tabular.algorithms.common import (
+    namedtuple_learner,
     check_inner_method,
     RewardGradientState,
     check_iterations,
     check_positive,
     check_steps,
     measure,
-    state_arrays,
-    state_meta,
-    state_restorer,
 )
 from trirl.tabular.algorithms.ml_irl import improve_policy, initial_state
 from trirl.tabular.driver import Learner, Result, run
 from trirl.tabular.mdp import MDP
 from trirl.tabular.objectives import check_expert_occupancy, policy_kl, safe_log
-from trirl.tabular.occupancy import log_occupancy, state_occupancy
+from trirl.tabular.occupancy import log_occupancy
 from trirl.tabular.rewards import make_reward_class, projection_weights
 
 
@@ -134,14 +132,11 @@ def make_piro(mdp: MDP, rho_expert, config: PIROConfig = PIROConfig(), features=
             state.backups + policy.backups, state.solves + policy.solves,
             state.wall_time + time.perf_counter() - tick, mu, change,
         )
-        kl = policy_kl(mdp, policy.log_policy, state.log_policy, state_occupancy(mdp, np.exp(policy.log_policy)))
+        kl = policy_kl(mdp, policy.log_policy, state.log_policy)
         # report the mu used by this step (the adapted one is in the state for the next)
         return new_state, {**metrics(new_state), "mu": state.mu, "policy_kl": kl}
 
-    return Learner(
-        "piro", init, step, metrics, state_arrays, state_meta, state_restorer(RewardGradientState),
-        lambda s: s.reward, lambda s: s.log_policy,
-    )
+    return namedtuple_learner("piro", RewardGradientState, init, step, metrics)
 
 
 def piro(

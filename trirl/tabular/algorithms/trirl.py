@@ -65,7 +65,7 @@ from trirl.tabular.objectives import (
     safe_log,
 )
 from trirl.tabular.algorithms.common import check_inner_method, soft_policy_steps
-from trirl.tabular.occupancy import log_occupancy, state_occupancy
+from trirl.tabular.occupancy import log_occupancy
 from trirl.tabular.rewards import REWARD_CLASSES, log_mean_weights, make_reward_class, projection_error
 from trirl.tabular.soft import SoftSolution, solve
 
@@ -297,7 +297,7 @@ def make_trirl(mdp: MDP, rho_expert, config: TRIRLConfig, features=None) -> Lear
         log_pi = trial.log_policy
         gap = float(np.max(np.abs(log_pi - reference.log_policy)))
         log_rho = log_occupancy(mdp, log_pi)
-        kl_step = policy_kl(mdp, log_pi, state.log_policy, state_occupancy(mdp, np.exp(log_pi)))
+        kl_step = policy_kl(mdp, log_pi, state.log_policy)
         new_state = TRIRLState(
             state.iteration + 1, trial.reward, log_pi, log_rho, reference.v,
             state.backups + backups, state.solves + solves, state.wall_time + elapsed,
