@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: run test test-thorough bench book clean
+.PHONY: run test test-thorough verify-thorough bench book clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,11 @@ test: $(VENV)/.all
 ## test-thorough: the deep property sweep (>= 10,000 examples per property); hours on 2 cores
 test-thorough: $(VENV)/.all
 	HYPOTHESIS_PROFILE=thorough $(BIN)/python -m pytest -q tests/test_properties.py $(PYTEST_ARGS)
+
+## verify-thorough: `trirl verify` at 10,000 examples per property, both cores, into
+## book/verify-thorough.json; interrupted, the same command resumes where it stopped
+verify-thorough: $(VENV)/.core
+	$(BIN)/trirl verify --thorough --seed 20261123 --jobs 2 --json book/verify-thorough.json --resume
 
 ## bench: the tabular benchmark (prints figures, writes book/results/tabular-bench.json)
 bench: $(VENV)/.core

@@ -140,3 +140,27 @@ def test_verify_command_exits_1_and_writes_the_table(monkeypatch, tmp_path, caps
     row = json.loads(out.read_text())["properties"][0]
     assert row["name"] == "theorem_3_2" and row["status"] == "FAIL" and row["max_violation"] > row["tolerance"]
     assert "theorem_3_2" in capsys.readouterr().out
+
+
+def test_verify_command_resumes_from_its_table_and_runs_jobs_in_processes(tmp_path, capsys):
+    import json
+
+    from trirl.verify import main
+
+    out = tmp_path / "table.json"
+    names = ["occupancy_flow", "weak_duality", "theorem_3_2"]
+    assert main(["--examples", "4", "--only", *names[:2], "--jobs", "2", "--json", str(out)]) == 0
+    first = json.loads(out.read_text())
+    assert first["complete"] and [row["name"] for row in first["properties"]] == names[:2]
+    capsys.readouterr()
+    # resume: the two rows are kept as they were, only the third property runs
+    assert main(["--examples", "4", "--only", *names, "--json", str(out), "--resume"]) == 0
+    assert "2 properties already run, 1 to go" in capsys.readouterr().err
+    second = json.loads(out.read_text())
+    assert [row["name"] for row in second["properties"]] == names
+    assert second["properties"][:2] == first["properties"]
+    # other settings than the file's are refused, naming both
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--examples", "5", "--only", *names, "--json", str(out), "--resume"])
+    assert exit_info.value.code == 2
+    assert "examples_per_property=4" in capsys.readouterr().err

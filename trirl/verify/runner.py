@@ -1,9 +1,14 @@
 """``trirl verify``: every property of :mod:`trirl.verify.properties` through hypothesis, as a table.
 
-Usage: ``trirl verify [--thorough | --examples N] [--seed S] [--only NAME ...] [--json FILE]``
-(also ``python -m trirl.verify``). The default is the CI-like profile (60 examples per
-property, derandomised); ``--thorough`` runs 10,000 per property. Exit status 1 if any
-property reports a violation above its tolerance; the shrunk counterexample is printed.
+Usage: ``trirl verify [--thorough | --examples N] [--seed S] [--only NAME ...] [--jobs N]
+[--json FILE [--resume]]`` (also ``python -m trirl.verify``). The default is the CI-like profile
+(60 examples per property, derandomised); ``--thorough`` runs 10,000 per property. Exit status 1
+if any property reports a violation above its tolerance; the shrunk counterexample is printed.
+
+The thorough profile takes about an hour of CPU, so it does not lose work: ``--jobs N`` runs
+properties in N processes, ``--json FILE`` is rewritten (atomically) after every property, and
+``--resume`` keeps the rows already in FILE that were run with the same examples and seed and
+runs only the rest.
 """
 
 from __future__ import annotations
@@ -13,13 +18,17 @@ import json
 import platform
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
-from typing import NamedTuple
 
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as hypothesis_seed
 
+from trirl.errors import InvalidConfigError
+from trirl.rundir import write_json
 from trirl.verify.properties import BY_NAME, PROPERTIES, Property
 
 CI_EXAMPLES = 60
@@ -45,7 +54,7 @@ def run_property(prop: Property, max_examples: int, seed: int | None = None, shr
     def body(example):
         seen["cases"] += 1
         v = prop.violation(example)
-        seen["max"] = max(seen["max"], v)
+        seen["max"] = max(seen["max"], v) if v == v else float("nan")  # a NaN stays in the table
         if not v <= prop.tolerance:  # NaN counts as a violation
             seen["failing"] = example
             raise AssertionError(f"{prop.name}: violation {v:.3e} > tolerance {prop.tolerance:.1e}")
@@ -103,6 +112,41 @@ def format_table(reports: list[Report]) -> str:
     return "\n".join(lines)
 
 
+def _run_by_name(name: str, max_examples: int, seed: int | None, shrink: bool) -> Report:
+    """:func:`run_property` by property name (what a worker process receives)."""
+    return run_property(BY_NAME[name], max_examples, seed, shrink)
+
+
+def _machine() -> str:
+    return f"{platform.platform()} / {platform.processor() or platform.machine()} / python {platform.python_version()}"
+
+
+def _resumed_rows(path: Path, n: int, seed: int | None) -> dict[str, Report]:
+    """The rows of an earlier ``--json`` file run with the same examples and seed."""
+    if not path.exists():
+        return {}
+    try:
+        payload = json.loads(path.read_text())
+        rows = payload["properties"]
+        same = payload["examples_per_property"] == n and payload["seed"] == seed
+    except (ValueError, KeyError, TypeError) as err:
+        raise InvalidConfigError(f"--resume: {path} is not a table written by trirl verify --json ({err})") from err
+    if not same:
+        raise InvalidConfigError(
+            f"--resume: {path} was run with examples_per_property={payload['examples_per_property']}, "
+            f"seed={payload['seed']}; this command asks for {n}, {seed}. Use the same settings or another file."
+        )
+    return {row["name"]: Report(**{**row, "max_violation": float(row["max_violation"])}) for row in rows}
+
+
+def _row(report: Report) -> dict:
+    """A JSON row; a non-finite violation is written as the string "inf" or "nan" (JSON has neither)."""
+    row = report._asdict()
+    if not np.isfinite(report.max_violation):
+        row["max_violation"] = str(report.max_violation)
+    return row
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="trirl verify", description="Check every property of the exact engine and the TRIRL theory with hypothesis.")
     group = parser.add_mutually_exclusive_group()
@@ -111,24 +155,51 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=None, help="hypothesis seed (default: derandomised)")
     parser.add_argument("--only", nargs="+", default=None, choices=sorted(BY_NAME), metavar="NAME", help="properties to run")
     parser.add_argument("--no-shrink", action="store_true", help="report the first failure without shrinking it")
-    parser.add_argument("--json", default=None, metavar="FILE", help="write the table as JSON")
+    parser.add_argument("--jobs", type=int, default=1, help="properties run at once, one process each (default 1)")
+    parser.add_argument("--json", default=None, metavar="FILE", help="write the table as JSON, after every property")
+    parser.add_argument("--resume", action="store_true", help="keep the rows of --json FILE run with the same settings; run the rest")
     args = parser.parse_args(argv)
+    if args.examples is not None and args.examples < 1:
+        parser.error(f"--examples must be a positive integer, got {args.examples}")
+    if args.jobs < 1:
+        parser.error(f"--jobs must be a positive integer, got {args.jobs}")
+    if args.resume and not args.json:
+        parser.error("--resume needs --json FILE: the table to resume from")
     n = THOROUGH_EXAMPLES if args.thorough else (args.examples or CI_EXAMPLES)
     selected = [BY_NAME[name] for name in args.only] if args.only else list(PROPERTIES)
-    reports = []
-    for prop in selected:
-        report = run_property(prop, n, args.seed, shrink=not args.no_shrink)
-        reports.append(report)
+    try:
+        done = _resumed_rows(Path(args.json), n, args.seed) if args.resume else {}
+    except InvalidConfigError as err:
+        parser.error(str(err))
+    done = {name: row for name, row in done.items() if name in BY_NAME and BY_NAME[name] in selected}
+    command = "trirl verify " + " ".join(argv if argv is not None else sys.argv[1:])
+
+    def record(report: Report) -> None:
+        done[report.name] = report
         print(f"{report.name:<24} {report.cases:>7} {report.max_violation:>14.3e} {report.status}", file=sys.stderr, flush=True)
+        if args.json:
+            rows = [_row(done[p.name]) for p in selected if p.name in done]
+            write_json(Path(args.json), {
+                "command": command,
+                "examples_per_property": n,
+                "seed": args.seed,
+                "machine": _machine(),
+                "complete": len(rows) == len(selected),
+                "properties": rows,
+            })
+
+    todo = [p.name for p in selected if p.name not in done]
+    if done:
+        print(f"resuming {args.json}: {len(done)} properties already run, {len(todo)} to go", file=sys.stderr)
+    shrink = not args.no_shrink
+    if args.jobs == 1 or len(todo) <= 1:
+        for name in todo:
+            record(_run_by_name(name, n, args.seed, shrink))
+    else:
+        with ProcessPoolExecutor(max_workers=min(args.jobs, len(todo))) as pool:
+            futures = [pool.submit(_run_by_name, name, n, args.seed, shrink) for name in todo]
+            for future in as_completed(futures):
+                record(future.result())
+    reports = [done[p.name] for p in selected]
     print(format_table(reports))
-    if args.json:
-        payload = {
-            "command": "trirl verify " + " ".join(argv if argv is not None else sys.argv[1:]),
-            "examples_per_property": n,
-            "seed": args.seed,
-            "machine": f"{platform.platform()} / {platform.processor() or platform.machine()} / python {platform.python_version()}",
-            "properties": [r._asdict() for r in reports],
-        }
-        with open(args.json, "w") as fh:
-            json.dump(payload, fh, indent=1)
     return 1 if any(r.status != "pass" for r in reports) else 0
