@@ -508,10 +508,11 @@ plot_values(axes[1], world, normalise(state_reward(learned.reward, expert.policy
     ("md", r"""
 ## Re-optimising the learned reward in perturbed worlds
 
-Move the learned reward to the windy, mirrored and slippery variants by cell coordinates
-(`compare.transfer_reward`), solve for its soft-optimal policy there and score it by the
+Move the learned reward to the windy, mirrored and slippery variants, cell by cell and action
+by action of the map file (`compare.transfer_reward`, which undoes a mirror through
+`gridworld.correspondence`), solve for its soft-optimal policy there and score it by the
 expert-normalised true return $(R - R_{unif})/(R_{expert} - R_{unif})$. The policy-only
-baseline copies the learned policy cell by cell."""),
+baseline copies the learned policy the same way."""),
     ("code", """
 for variant in gridworld.variants("icy_goal"):
     target = gridworld.load("icy_goal", variant)
@@ -522,19 +523,16 @@ for variant in gridworld.variants("icy_goal"):
           f"   copied policy {normalised_return(target, copied):6.3f}")"""),
     ("md", r"""
 Under wind and slip the re-optimised learned reward beats the copied policy: the reward says
-*where* to go, the new dynamics decide *how*. In the mirrored world every method fails alike,
-because moving anything by coordinates puts the goal's reward where the goal no longer is. Moved
-by the mirror map instead (mirrored cell, `left` and `right` swapped), reward and policy both
-transfer: a mirror changes no dynamics, only names."""),
+*where* to go, the new dynamics decide *how*. The mirrored world is the same world with its
+columns reversed and `left` and `right` renamed, so reward and policy both transfer perfectly:
+a check of the evaluation, not of the learner. Moved by raw (row, col) coordinates instead, the
+goal's reward lands where the start now is, and every reward fails, the true one included: an
+evaluation error, not a learning one."""),
     ("code", """
 target = gridworld.load("icy_goal", "mirrored")
-names = list(world.action_names)
-swap = [names.index({"left": "right", "right": "left"}.get(a, a)) for a in names]
-source_state = world.state_index[target.coords[:, 0], world.shape[1] - 1 - target.coords[:, 1]]
-def mirrored(table):                      # [S, A] of the base world -> [S, A] of the mirrored one
-    return np.asarray(table)[source_state][:, swap]
-print(f"mirrored, moved by the mirror map: learned reward {normalised_return(target, solve(target.mdp, mirrored(learned.reward)).policy):.3f}"
-      f"   copied policy {normalised_return(target, mirrored(learned.policy)):.3f}")"""),
+raw = world.state_index[target.coords[:, 0], target.coords[:, 1]]   # the same (row, col), mirror ignored
+for name, r in [("true", world.reward), ("learned", learned.reward)]:
+    print(f"mirrored, moved by raw coordinates: {name} reward {normalised_return(target, solve(target.mdp, np.asarray(r)[raw]).policy):.3f}")"""),
 ]
 
 # ---------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from trirl.errors import InvalidConfigError
 from trirl.tabular import gridworld
-from trirl.tabular.gridworld import GridSpec, Wind, from_cells, load, names, open_grid, variants
+from trirl.tabular.gridworld import ACTION_NAMES, GridSpec, Wind, correspondence, from_cells, load, names, open_grid, variants
 
 UP, DOWN, LEFT, RIGHT, STAY = range(5)
 SHIPPED = [(name, variant) for name in names() for variant in [None, *variants(name)]]
@@ -99,6 +99,38 @@ def test_mirrored_variant_is_the_mirror_image(name):
     np.testing.assert_allclose(Q[np.ix_(m, swap, m)], P)
     np.testing.assert_allclose(mirrored.reward[m], base.reward)
     np.testing.assert_allclose(mirrored.mdp.initial[m], base.mdp.initial)
+
+
+@pytest.mark.parametrize("mirror", ["horizontal", "vertical"])
+def test_correspondence_undoes_the_mirror_in_cells_and_actions(mirror):
+    cells = ["S.#", "..G", "~L."]
+    base = from_cells(cells, GridSpec(wind=Wind("left", 0.3), slip={"floor": 0.1}))
+    mirrored = from_cells(cells, GridSpec(wind=Wind("left", 0.3), slip={"floor": 0.1}, mirror=mirror))
+    states, actions = correspondence(base, mirrored)
+    assert (states >= 0).all() and sorted(states) == list(range(base.mdp.n_states))
+    swapped = {"horizontal": ("left", "right"), "vertical": ("up", "down")}[mirror]
+    names = list(base.action_names)
+    assert [names[a] for a in actions] == [
+        {swapped[0]: swapped[1], swapped[1]: swapped[0]}.get(a, a) for a in mirrored.action_names
+    ]
+    # the mirrored world is the base world relabelled: rewards, start and dynamics all agree
+    np.testing.assert_array_equal(mirrored.reward, base.reward[states][:, actions])
+    np.testing.assert_array_equal(mirrored.mdp.initial, base.mdp.initial[states])
+    P, Q = base.mdp.transitions, mirrored.mdp.transitions  # [S, A, S]
+    np.testing.assert_allclose(Q, P[np.ix_(states, actions, states)])
+    # and back: the composition is the identity
+    back_states, back_actions = correspondence(mirrored, base)
+    np.testing.assert_array_equal(states[back_states], np.arange(base.mdp.n_states))
+    np.testing.assert_array_equal(actions[back_actions], np.arange(len(names)))
+
+
+def test_correspondence_keeps_cells_in_place_and_marks_cells_the_source_lacks():
+    small = from_cells(["S.", ".G"], GridSpec())
+    larger = from_cells(["S.#", ".G.", "..."], GridSpec())
+    states, actions = correspondence(small, larger)
+    np.testing.assert_array_equal(actions, np.arange(len(ACTION_NAMES)))
+    expected = [small.state_index[r, c] if r < 2 and c < 2 else -1 for r, c in larger.coords]
+    np.testing.assert_array_equal(states, expected)
 
 
 def naive_transitions(world):

@@ -10,8 +10,11 @@ recovers the expert (its occupancy is within reverse KL 1e-3 of the expert's).
 Transfer (``--transfer``): each learned reward is re-optimised from scratch in the world's
 perturbed variants (wind, mirror, slip) and scored by the expert-normalised true return
 ``(R - R_uniform) / (R_expert - R_uniform)`` and the reverse KL to the perturbed world's expert.
-Rewards move between worlds by cell coordinates (a cell that is a wall in the source world gets
-reward 0). "policy" imitates the learned policy directly, the policy-only baseline.
+Rewards move between worlds by :func:`trirl.tabular.gridworld.correspondence`: the same cell
+and action of the map file, so under the mirror the goal's reward goes where the goal went (a
+cell that is a wall in the source world gets reward 0). The mirrored variant is a relabelling
+of the same world, so every reward that recovers the expert must transfer there: a check of the
+evaluation itself. "policy" imitates the learned policy directly, the policy-only baseline.
 """
 
 from __future__ import annotations
@@ -64,12 +67,16 @@ def summarise(name, result, world, expert, rho_expert) -> dict:
 
 
 def transfer_reward(source, target, reward) -> np.ndarray:
-    """Move a state-action reward from ``source`` to ``target`` by cell coordinates."""
+    """Move a ``[S, A]`` table (a reward, or a policy) from ``source`` to ``target``, cell by
+    cell and action by action of the map file (:func:`gridworld.correspondence`); rows of
+    target cells that are walls in the source are 0."""
+    states, actions = gridworld.correspondence(source, target)
+    reward = np.asarray(reward, dtype=float)
+    if reward.shape != source.mdp.shape:
+        raise ValueError(f"reward has shape {reward.shape}, expected the source's [S, A] = {source.mdp.shape}")
     moved = np.zeros(target.mdp.shape)
-    for s_target, (row, col) in enumerate(target.coords):
-        s_source = source.state_index[row, col] if row < source.shape[0] and col < source.shape[1] else -1
-        if s_source >= 0:
-            moved[s_target] = reward[s_source]
+    known = states >= 0
+    moved[known] = reward[states[known]][:, actions]
     return moved
 
 
@@ -128,6 +135,8 @@ def main(argv=None) -> int:
     parser.add_argument("--transfer", action="store_true", help="also re-optimise each learned reward in the perturbed variants")
     parser.add_argument("--out", type=Path, default=Path("runs/compare"))
     args = parser.parse_args(argv)
+    if args.iterations < 1:
+        parser.error(f"--iterations must be a positive integer, got {args.iterations}")
     algos = [a.strip() for a in args.algos.split(",") if a.strip()]
     unknown = [a for a in algos if a not in ALGORITHMS]
     if unknown:

@@ -31,8 +31,8 @@ collected for every step spent in the goal and the expert wants to get there qui
 
 States are the non-wall cells in row-major order; ``state_index[row, col]`` gives the state of
 a cell (``-1`` for walls) and ``coords[s]`` its (row, col). A mirrored variant has the same
-cells in mirrored places, so its state numbering differs from the base world's; compare
-worlds through ``coords`` or ``features``.
+cells in mirrored places, so its state numbering differs from the base world's; move a table
+between worlds with :func:`correspondence`, which undoes the mirror (cells and action names).
 """
 
 from __future__ import annotations
@@ -179,6 +179,8 @@ class GridWorld:
         spec: the settings as they apply to ``cells``: a mirror is already applied (``mirror``
             is ``None``, the wind mirrored), so ``from_cells(world.cells, world.spec)`` rebuilds
             the same world.
+        mirror: the mirror applied to the map file's cells (``None``, ``"horizontal"`` or
+            ``"vertical"``); :func:`correspondence` undoes it.
     """
 
     name: str
@@ -191,6 +193,7 @@ class GridWorld:
     state_index: np.ndarray
     cell_type: np.ndarray
     spec: GridSpec
+    mirror: str | None = None
     feature_names: tuple[str, ...] = FEATURE_NAMES
     action_names: tuple[str, ...] = ACTION_NAMES
     action_deltas: np.ndarray = field(default_factory=lambda: ACTION_DELTAS.copy())
@@ -226,6 +229,7 @@ def from_cells(cells: Sequence[str], spec: GridSpec = GridSpec(), name: str = "c
         InvalidConfigError: an unknown character, ragged rows or no start cell.
     """
     cells = _check_map(list(cells), "map")
+    mirror = spec.mirror
     if spec.mirror is not None:
         cells = [row[::-1] for row in cells] if spec.mirror == "horizontal" else cells[::-1]
         swap = MIRRORS[spec.mirror]
@@ -259,7 +263,53 @@ def from_cells(cells: Sequence[str], spec: GridSpec = GridSpec(), name: str = "c
     arrays = [reward, features, coords, state_index, cell_type]
     for array in arrays:
         array.flags.writeable = False
-    return GridWorld(name, variant, mdp, reward, features, coords, tuple(cells), state_index, cell_type, spec)
+    return GridWorld(name, variant, mdp, reward, features, coords, tuple(cells), state_index, cell_type, spec, mirror)
+
+
+def correspondence(source: GridWorld, target: GridWorld) -> tuple[np.ndarray, np.ndarray]:
+    """Where each state and action of ``target`` lies in ``source``, mirrors undone.
+
+    Both worlds are taken back to their map file's orientation (a mirrored variant's cell
+    ``(row, cols - 1 - col)`` and its ``left`` are the base world's ``(row, col)`` and
+    ``right``), so a reward moved this way means the same thing in both worlds: under a mirror
+    the goal's reward goes where the goal went. Variants that change only dynamics (wind,
+    slip) keep every cell and action in place.
+
+    Returns:
+        ``(states, actions)``: ``states[s]`` is the source state of target state ``s`` (``-1``
+        where that cell is a wall or off the source's map), ``actions[a]`` the source action of
+        target action ``a``. A ``[S, A]`` table moves as ``table[states[known]][:, actions]``
+        on the target rows ``known = states >= 0``.
+
+    Raises:
+        InvalidConfigError: the two worlds have different action sets.
+    """
+    if tuple(source.action_names) != tuple(target.action_names):
+        raise InvalidConfigError(
+            f"target.action_names {target.action_names} differ from source.action_names {source.action_names}"
+        )
+
+    def unmirror(world: GridWorld, coords: np.ndarray) -> np.ndarray:
+        rows, cols = world.shape
+        coords = np.array(coords)
+        if world.mirror == "horizontal":
+            coords[:, 1] = cols - 1 - coords[:, 1]
+        elif world.mirror == "vertical":
+            coords[:, 0] = rows - 1 - coords[:, 0]
+        return coords
+
+    # target cell -> the map file's cell -> the source's cell (each mirror is its own inverse)
+    cells = unmirror(source, unmirror(target, target.coords))
+    inside = np.all((cells >= 0) & (cells < np.array(source.shape)), axis=1)
+    states = np.full(target.mdp.n_states, -1)
+    states[inside] = source.state_index[cells[inside, 0], cells[inside, 1]]
+
+    def base_name(world: GridWorld, name: str) -> str:
+        return MIRRORS[world.mirror].get(name, name) if world.mirror else name
+
+    names = list(source.action_names)
+    actions = np.array([names.index(base_name(source, base_name(target, a))) for a in target.action_names])
+    return states, actions
 
 
 def open_grid(

@@ -54,7 +54,7 @@ def run_property(prop: Property, max_examples: int, seed: int | None = None, shr
     def body(example):
         seen["cases"] += 1
         v = prop.violation(example)
-        seen["max"] = max(seen["max"], v) if v == v else float("nan")  # a NaN stays in the table
+        seen["max"] = float("nan") if np.isnan(v) else max(seen["max"], v)  # a NaN stays in the table
         if not v <= prop.tolerance:  # NaN counts as a violation
             seen["failing"] = example
             raise AssertionError(f"{prop.name}: violation {v:.3e} > tolerance {prop.tolerance:.1e}")
