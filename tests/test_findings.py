@@ -132,3 +132,38 @@ def test_reverse_kl_jumps_when_the_expert_underflows():
     trace = trirl_trace(mdp, rho_expert, 4.9999983074910614e-05, 9999.0, 0.0, 10)
     assert trace.reverse_kl[0] > 600 and abs(trace.reverse_kl[1]) < 1e-6
     assert np.max(np.diff(trace.reverse_kl[1:])) > 1.0
+
+
+def test_reverse_kl_overshoots_the_finite_beta_limit_and_settles_back():
+    """Shrunk by hypothesis from the thorough `trirl verify` run (seed 20261123, case 9,199): the
+    paper's "each policy gets closer to the expert in reverse KL" fails at finite beta even for a
+    small step (nu = 0.75, alpha = 0.43) and a well-resolved expert (min rho_E = 0.053).
+
+    Three states, deterministic, discount 0.9, state 2 absorbing, beta = 9, eta = 0. The iteration
+    converges to the optimum of Eq. 1, which lies at KL_inf = 9.36e-5 from the expert, not 0. The
+    first step lands closer to the expert than that (5.6e-5); the KL then rises past KL_inf
+    (9.447e-5 at iteration 5) and settles back to it. The dual improves at every step. What holds
+    (the monotone_reverse_kl property): no rise exceeds KL_inf, which vanishes as beta grows."""
+    from trirl.tabular import occupancy, solve
+    from trirl.verify import properties as P
+    from trirl.verify.strategies import IRLCase, MDPSpec
+
+    spec = MDPSpec(seed=5, n_states=3, n_actions=3, discount=0.9, structure="deterministic", n_absorbing=1, point_start=False)
+    mdp = spec.build()
+    expert_reward = np.broadcast_to(np.array([[0.1257302210933933], [-0.1321048632913019], [0.6404226504432821]]), mdp.shape)
+    rho_expert = occupancy(mdp, solve(mdp, expert_reward).policy)
+    eps, beta = 0.04743779214431584, 9.0
+    trace = trirl_trace(mdp, rho_expert, eps, beta, 0.0, 60)
+    kl_inf = P.eq1_reverse_kl(mdp, rho_expert, beta)
+    assert kl_inf == pytest.approx(9.3615e-5, rel=1e-4)
+    assert kl_inf == pytest.approx(trace.reverse_kl[-1], rel=1e-6)          # the fixed point of the iteration
+    kl = trace.reverse_kl
+    assert kl[1] < 0.6 * kl_inf                                              # the first step overshoots towards the expert
+    assert np.diff(kl[:13]).max() > 1e-5                                     # the literal claim fails by 2e-5
+    assert kl[:13].max() - kl_inf > 5e-7                                     # the KL passes its limit and comes back
+    assert np.all(np.diff(trace.dual) <= 1e-12)                              # the dual improves throughout
+    assert np.diff(kl).max() <= kl_inf                                       # what the property states
+    case = IRLCase(mdp, spec, rho_expert, np.zeros(mdp.shape), eps, beta, 0.0, expert_reward)
+    assert P.check_monotone_reverse_kl(case) == 0.0
+    # and the bias shrinks with beta: at beta = 900 (same alpha) the limit is ~1e4 times closer
+    assert P.eq1_reverse_kl(mdp, rho_expert, 900.0) < 1e-3 * kl_inf

@@ -338,9 +338,18 @@ def resolvable_expert(case: vs.IRLCase) -> bool:
 
 
 def check_monotone_reverse_kl(case: vs.IRLCase) -> float:
-    """Monotonic reverse-KL improvement (paper Sec. 3: the updated policy's occupancy is closer to
-    the expert's in reverse KL): along exact TRIRL iterations from ``r = 0`` with fixed ``eta``,
-    ``KL(rho_pi || rho_E)`` does not increase.
+    """Monotonic reverse-KL improvement (paper Sec. 1: each policy "gets closer to the expert in
+    terms of the reverse KL divergence"): along exact TRIRL iterations from ``r = 0`` with fixed
+    ``eta``, ``KL_t = KL(rho_t || rho_E)`` does not increase by more than ``KL_inf``, the
+    reverse KL of the optimum of Eq. 1 (:func:`trirl.verify.reference.eq1_optimum`, the
+    iteration's fixed point): ``KL_{t+1} - KL_t <= KL_inf``.
+
+    Read literally (``KL_{t+1} <= KL_t``) the paper's claim fails for every finite ``beta``: the
+    optimum of Eq. 1 is not the expert, and a deep run found a step landing closer to the expert
+    than that optimum, after which the KL rises past it and settles back (``beta = 9``, ``nu =
+    0.75``: ``KL`` 0.118, 5.6e-5, 7.7e-5, 9.2e-5, 9.447e-5, then down to ``KL_inf = 9.36e-5``;
+    ``book/findings.md``, ``tests/test_findings.py``). The bias ``KL_inf`` vanishes as ``beta ->
+    infinity``, where this statement becomes the paper's.
 
     Domain: ``nu = eps_tr + alpha lambda_max(J) <= 0.9`` (:data:`MONOTONE_KL_NU`): the linearised
     iteration ``(1 - eps_tr) I - alpha J`` does not oscillate for ``nu <= 1``. It fails from
@@ -348,10 +357,22 @@ def check_monotone_reverse_kl(case: vs.IRLCase) -> float:
     ``eps_tr`` is large (finite ``beta``: the iterates oscillate around the optimum of Eq. 1,
     which is not the expert). The expert must be numerically resolvable (:func:`resolvable_expert`:
     normalised occupancy >= 1e-12 on reachable pairs); a deep run found the claim broken by an
-    expert whose occupancy had underflowed to 1e-300. Violation: the largest absolute increase over
-    :data:`MONOTONE_ITERATIONS` iterations (KL is normalised); tolerance 1e-9 above its noise."""
+    expert whose occupancy had underflowed to 1e-300. Violation: the largest increase of ``KL_t``
+    over :data:`MONOTONE_ITERATIONS` iterations (KL is normalised) less ``KL_inf``; ``KL_inf`` is
+    computed only when the increase alone exceeds the tolerance (1e-9 above its noise)."""
     trace = trirl_trace(case.mdp, case.rho_expert, case.eps, case.beta, case.eta, MONOTONE_ITERATIONS)
-    return float(max(0.0, np.diff(trace.reverse_kl).max()))
+    rise = float(max(0.0, np.diff(trace.reverse_kl).max()))
+    if rise <= MONOTONE_KL_TOLERANCE:
+        return rise
+    return max(0.0, rise - eq1_reverse_kl(case.mdp, case.rho_expert, case.beta))
+
+
+def eq1_reverse_kl(mdp, rho_expert, beta: float) -> float:
+    """``KL(rho* || rho_E)`` of the optimum of Eq. 1 at ``beta``, from the independent reference."""
+    P = ref.dense_transitions(mdp)
+    log_pi = ref.eq1_optimum(P, mdp.initial, mdp.discount, np.asarray(rho_expert, dtype=float), beta)
+    rho = ref.state_occupancy(P, mdp.initial, mdp.discount, np.exp(log_pi))[:, None] * np.exp(log_pi)
+    return obj.reverse_kl(rho, rho_expert)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -378,6 +399,7 @@ class Property(NamedTuple):
 # 1 at discount 0), the dual from nu ~ 1.7-2.0. The domains stop 10 % and 25 % below these.
 MONOTONE_DUAL_NU = 1.5
 MONOTONE_KL_NU = 0.9
+MONOTONE_KL_TOLERANCE = 1e-9
 
 PROPERTIES: tuple[Property, ...] = (
     Property("occupancy_flow", check_occupancy_flow, vs.mdp_policy, 1e-9,
@@ -407,8 +429,9 @@ PROPERTIES: tuple[Property, ...] = (
              lambda: vs.stepped_cases(max_nu=MONOTONE_DUAL_NU).map(lambda c: (c,)), 1e-8,
              f"dual non-increasing along exact TRIRL for nu = eps_tr + alpha lambda_max(J) <= {MONOTONE_DUAL_NU}"),
     Property("monotone_reverse_kl", check_monotone_reverse_kl,
-             lambda: vs.stepped_cases(max_nu=MONOTONE_KL_NU).filter(resolvable_expert).map(lambda c: (c,)), 1e-9,
-             f"reverse KL non-increasing along exact TRIRL for nu <= {MONOTONE_KL_NU}"),
+             lambda: vs.stepped_cases(max_nu=MONOTONE_KL_NU).filter(resolvable_expert).map(lambda c: (c,)),
+             MONOTONE_KL_TOLERANCE,
+             f"reverse KL along exact TRIRL rises by at most its finite-beta limit KL_inf (0 as beta -> inf) for nu <= {MONOTONE_KL_NU}"),
 )
 
 BY_NAME = {p.name: p for p in PROPERTIES}

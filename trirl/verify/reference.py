@@ -8,7 +8,9 @@ the two can fail. In particular nothing here uses Lemma 3.1 or Theorem 3.2:
   gradient with respect to the logits (the entropy-regularised policy-gradient theorem);
 - :func:`penalised_optimum` maximises the KL-penalised objective of Eq. 3 over policy logits
   with L-BFGS (scipy);
-- :func:`constrained_optimum` maximises the constrained form of Eq. 3 with SLSQP (scipy).
+- :func:`constrained_optimum` maximises the constrained form of Eq. 3 with SLSQP (scipy);
+- :func:`eq1_optimum` maximises the primal of Eq. 1 (entropy minus ``beta`` times the reverse
+  KL to the expert) over policy logits with L-BFGS, without any reward or dual variable.
 """
 
 from __future__ import annotations
@@ -121,3 +123,29 @@ def expected_kl(P, mu0, gamma, log_pi, log_pi_old) -> float:
     pi = np.exp(log_pi)
     d = state_occupancy(P, mu0, gamma, pi) * (1.0 - gamma)
     return float(d @ np.sum(pi * (log_pi - log_pi_old), axis=1))
+
+
+def eq1_optimum(P, mu0, gamma, rho_expert, beta, logits0=None, gtol: float = 1e-13, maxiter: int = 5000) -> np.ndarray:
+    """Log-policy maximising Eq. 1, ``F(pi) = sum rho_pi (-log pi) - beta sum rho_pi log(rho_pi / rho_E)``,
+    by L-BFGS over the logits (``rho_E`` of mass ``1 / (1 - gamma)``, as the engine's).
+
+    ``F`` is a function of ``rho_pi`` plus the entropy term, so its gradient with respect to the
+    logits is that of a soft return with the reward frozen at ``dPhi/drho = -beta (log rho_pi -
+    log rho_E + 1)`` (chain rule; ``Phi`` the KL term). ``F`` is strictly concave in the occupancy,
+    so the optimum's occupancy is unique: the fixed point of exact TRIRL at this ``beta``."""
+    S, A = np.asarray(rho_expert).shape
+    log_rho_e = np.log(np.where(rho_expert > 0, rho_expert, 1.0))
+    scale = max(1.0, float(beta)) / (1.0 - gamma)
+
+    def fun(x):
+        logits = x.reshape(S, A)
+        log_pi = log_softmax(logits, axis=1)
+        rho = state_occupancy(P, mu0, gamma, np.exp(log_pi))[:, None] * np.exp(log_pi)
+        log_rho = np.log(np.where(rho > 0, rho, 1.0))
+        frozen = -beta * (log_rho - log_rho_e + 1.0)
+        value = float(np.sum(rho * -log_pi) - beta * np.sum(rho * (log_rho - log_rho_e)))
+        return -value / scale, -soft_return(P, mu0, gamma, frozen, logits).gradient.ravel() / scale
+
+    x0 = np.zeros(S * A) if logits0 is None else np.asarray(logits0, dtype=float).ravel()
+    res = minimize(fun, x0, jac=True, method="L-BFGS-B", options={"maxiter": maxiter, "gtol": gtol, "ftol": 1e-16})
+    return log_softmax(res.x.reshape(S, A), axis=1)
