@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 
-from trirl.tabular import occupancy
+from trirl.tabular import occupancy, soft
 from trirl.tabular.occupancy import monte_carlo_occupancy
 from trirl.verify import properties as P
 from trirl.verify import reference as ref
@@ -121,6 +121,22 @@ def test_reference_return_matches_occupancy_sum(small_mdp):
     rho = occupancy(small_mdp, np.exp(log_pi))
     out = ref.soft_return(ref.dense_transitions(small_mdp), small_mdp.initial, small_mdp.discount, r, logits)
     assert out.value == pytest.approx(np.sum(rho * (r - log_pi)), rel=1e-12)
+
+
+@settings(max_examples=15)
+@given(vs.irl_cases(max_states=5, max_discount=0.9, max_scale=1.0).filter(P.resolvable_expert))
+def test_reference_eq1_optimum_is_the_fixed_point_of_the_function_space_iteration(case):
+    # Eq. 1's optimum rho* is soft-optimal for r* = beta log(rho_E / rho*) (strong duality): the
+    # reference finds it over policy logits, the engine checks it through a soft solve
+    mdp, beta = case.mdp, float(np.clip(case.beta, 0.1, 10.0))
+    P_ = ref.dense_transitions(mdp)
+    log_pi = ref.eq1_optimum(P_, mdp.initial, mdp.discount, case.rho_expert, beta)
+    rho = occupancy(mdp, np.exp(log_pi))
+    reachable = mdp.reachable
+    r_star = np.zeros(mdp.shape)
+    r_star[reachable] = beta * (np.log(case.rho_expert[reachable]) - np.log(rho[reachable]))
+    resolved = np.exp(soft.solve(mdp, r_star).log_policy)
+    assert np.abs(resolved - np.exp(log_pi))[reachable].max() < 1e-6
 
 
 # ---------------------------------------------------------------------------------------------
