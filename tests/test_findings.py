@@ -167,3 +167,31 @@ def test_reverse_kl_overshoots_the_finite_beta_limit_and_settles_back():
     assert P.check_monotone_reverse_kl(case) == 0.0
     # and the bias shrinks with beta: at beta = 900 (same alpha) the limit is ~1e4 times closer
     assert P.eq1_reverse_kl(mdp, rho_expert, 900.0) < 1e-3 * kl_inf
+
+
+def test_dual_oscillates_when_lambda_is_taken_at_the_expert_only():
+    """Shrunk by hypothesis from the thorough `trirl verify` run (seed 20261123, case 753): the
+    monotone_dual domain once measured lambda_max(J) at the expert's reward only.
+
+    Two states, deterministic, discount 0.9; a nearly deterministic expert (min rho_E / Z = 3e-8).
+    At the expert's reward lambda_max = 1.00, so eps = 1.5e-4, beta = 9999 (alpha = 1.5) has
+    nu = 1.5; but the iteration starts at r = 0, where lambda_max = 1.76 and nu = 2.64 > 2: the
+    iterates jump between two policies and the dual between ~7 and ~2.3 for ever. With lambda_max
+    taken at both ends (the domain now), the same MDP at nu = 1.5 is monotone."""
+    from trirl.tabular import occupancy, solve
+    from trirl.verify.properties import jacobian_lambda_max
+    from trirl.verify.strategies import MDPSpec
+
+    mdp = MDPSpec(seed=1, n_states=2, n_actions=2, discount=0.9, structure="deterministic", n_absorbing=0, point_start=False).build()
+    expert_reward = np.broadcast_to(np.array([[1.257302210933933], [-1.3210486329130189]]), mdp.shape)
+    rho_expert = occupancy(mdp, solve(mdp, expert_reward).policy)
+    lam_expert, lam_start = jacobian_lambda_max(mdp, expert_reward), jacobian_lambda_max(mdp, np.zeros(mdp.shape))
+    assert lam_expert == pytest.approx(1.0, abs=1e-4) and lam_start == pytest.approx(1.7617, abs=1e-3)
+    eps, beta = 0.00014999844665976908, 9999.0
+    trace = trirl_trace(mdp, rho_expert, eps, beta, 0.0, 12)
+    assert increase(trace.dual) > 2.0                                      # dual +2.4 relative, every other step
+    assert np.all(np.diff(trace.dual[1::2]) > 0)                           # the odd iterates get worse and worse
+    eps_tr = 1.5e-4
+    alpha = (1.5 - eps_tr) / max(lam_expert, lam_start)                     # nu = 1.5 with both ends
+    trace = trirl_trace(mdp, rho_expert, eps_tr, alpha / eps_tr, 0.0, 12)
+    assert increase(trace.dual) == 0.0

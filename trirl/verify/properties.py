@@ -314,8 +314,9 @@ def check_monotone_dual(case: vs.IRLCase) -> float:
     ``r = 0`` with fixed ``eta``, the dual ``G`` does not increase.
 
     Domain: normalised step ``nu = eps_tr + alpha lambda_max(J) <= 1.5`` (:data:`MONOTONE_DUAL_NU`),
-    ``eps_tr = eps / (1 + eta)``, ``alpha = eps_tr beta``, ``J = d log rho / d r`` at the expert's
-    reward. The paper claims it for every step; it fails from ``nu`` ~ 1.7-2.0 (the linearised
+    ``eps_tr = eps / (1 + eta)``, ``alpha = eps_tr beta``, ``J = d log rho / d r`` at ``r = 0`` and
+    at the expert's reward, the larger (:func:`trirl.verify.strategies.stepped_cases`; at the
+    expert's reward alone a deep run found a period-2 oscillation). The paper claims it for every step; it fails from ``nu`` ~ 1.7-2.0 (the linearised
     stability bound is 2), i.e. from ``kappa = eps (1 + beta) / (1 + eta)`` as small as 0.39;
     ``alpha`` alone does not decide it (``book/findings.md``). Violation: the largest relative
     increase ``(G_k+1 - G_k) / max(1, |G_k|)`` over :data:`MONOTONE_ITERATIONS` iterations; the
@@ -351,7 +352,8 @@ def check_monotone_reverse_kl(case: vs.IRLCase) -> float:
     ``book/findings.md``, ``tests/test_findings.py``). The bias ``KL_inf`` vanishes as ``beta ->
     infinity``, where this statement becomes the paper's.
 
-    Domain: ``nu = eps_tr + alpha lambda_max(J) <= 0.9`` (:data:`MONOTONE_KL_NU`): the linearised
+    Domain: ``nu = eps_tr + alpha lambda_max(J) <= 0.9`` (:data:`MONOTONE_KL_NU`; ``lambda_max`` the larger of
+    its values at ``r = 0`` and at the expert's reward, as for :func:`check_monotone_dual`): the linearised
     iteration ``(1 - eps_tr) I - alpha J`` does not oscillate for ``nu <= 1``. It fails from
     ``nu`` ~ 1.0 (exactly 1 at discount 0), even with a tiny effective step ``alpha`` when
     ``eps_tr`` is large (finite ``beta``: the iterates oscillate around the optimum of Eq. 1,

@@ -247,15 +247,18 @@ def irl_case_kl_bound(draw, **kwargs):
 def stepped_cases(draw, max_nu: float = 1.0, max_states: int = 10, max_discount: float = MAX_DISCOUNT):
     """An :class:`IRLCase` whose TRIRL step has normalised size ``nu = eps_tr + alpha lambda`` in
     ``[0.02, max_nu]``, where ``eps_tr = eps / (1 + eta)``, ``alpha = eps_tr beta`` and ``lambda``
-    is the largest eigenvalue of ``J = d log rho / d r`` at the expert's reward
-    (:func:`trirl.verify.properties.jacobian_lambda_max`; ``book/findings.md``).
+    is the largest eigenvalue of ``J = d log rho / d r`` at both ends of the iteration's path:
+    the larger of its values at ``r = 0`` (the start) and at the expert's reward (near the fixed
+    point) (:func:`trirl.verify.properties.jacobian_lambda_max`; ``book/findings.md``). The
+    expert's end alone is not enough: the thorough run found a 2-state MDP with ``lambda = 1.00``
+    there and 1.76 at ``r = 0``, where the first steps oscillate with period 2.
 
     Drawn as ``nu``, a split ``f = eps_tr / kappa`` in [1e-4, 0.99] (``beta = (1 - f) / f``) and
     ``eta >= 0`` with ``eps = eps_tr (1 + eta) <= 1``; then ``kappa = nu / (f + (1 - f) lambda)``."""
     from trirl.verify.properties import jacobian_lambda_max
 
     base = draw(irl_cases(max_states=max_states, max_discount=max_discount, max_scale=10.0))
-    lam = jacobian_lambda_max(base.mdp, base.expert_reward)
+    lam = max(jacobian_lambda_max(base.mdp, base.expert_reward), jacobian_lambda_max(base.mdp, np.zeros(base.mdp.shape)))
     nu = draw(st.floats(0.02, max_nu, allow_nan=False))
     f = draw(st.one_of(st.just(1e-4), st.floats(-4.0, np.log10(0.99), allow_nan=False).map(lambda x: float(10.0**x))))
     kappa = nu / (f + (1.0 - f) * lam)
