@@ -82,16 +82,17 @@ def test_lemma_3_1_constrained(example):
     assert_holds("lemma_3_1_constrained", *example)
 
 
+# the monotone claims hold on a stated domain: draw from the property's own strategy
 @EXPENSIVE
-@given(vs.stepped_cases(max_nu=P.MONOTONE_DUAL_NU))
-def test_monotone_dual(case):
-    assert_holds("monotone_dual", case)
+@given(P.BY_NAME["monotone_dual"].strategy())
+def test_monotone_dual(example):
+    assert_holds("monotone_dual", *example)
 
 
 @EXPENSIVE
-@given(vs.stepped_cases(max_nu=P.MONOTONE_KL_NU))
-def test_monotone_reverse_kl(case):
-    assert_holds("monotone_reverse_kl", case)
+@given(P.BY_NAME["monotone_reverse_kl"].strategy())
+def test_monotone_reverse_kl(example):
+    assert_holds("monotone_reverse_kl", *example)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -119,25 +119,53 @@ def check_weak_duality(case: vs.IRLCase, policy) -> float:
 
 
 DUAL_GRADIENT_DIRECTIONS = 3
+DUAL_GRADIENT_TOLERANCE = 1e-5
 
 
 def check_dual_gradient(case: vs.IRLCase, seed: int) -> float:
-    """Dual gradient: for every reward and ``beta``, ``<dual_gradient(r), u>`` equals the central
-    finite difference ``(G(r + h u) - G(r - h u)) / 2h`` along random unit directions ``u``
-    (``h = 1e-4 max(1, ||r||) min(1, beta)``: the expert term curves on the scale ``beta``). Violation: the largest difference relative to
-    ``max(1, ||grad||_1)`` (the finite difference itself carries an ``O(h^2)`` error)."""
+    """Dual gradient: for every reward and ``beta``, ``<dual_gradient(r), u>`` equals the
+    derivative of ``G`` along random unit directions ``u``, by Richardson-extrapolated central
+    differences ``(4 D(h) - D(2h)) / 3`` with ``D(h) = (G(r + h u) - G(r - h u)) / 2h`` (error
+    ``O(h^4)``) and ``h = 1e-4 max(1, ||r||) min(1, beta)``. Violation: the largest difference
+    relative to ``max(1, ||grad||_1)``.
+
+    Float64 makes this delicate, and the thorough run found both sides of it. ``G`` curves on
+    the scales 1 and ``beta``, so ``h`` must be small against them: a plain central difference
+    had a truncation error of 1.2e-5 at ``||r|| = 256, beta = 10`` (the gradient itself is right
+    to 7e-12 there), which the extrapolation removes. And ``G`` is a difference quotient of soft
+    values: the solver's ``V`` carries errors of ~1e-11 of ``||V||`` (at discount 0.99 and
+    ``||r|| = 151`` that alone gave 4e-5). Where the plain difference exceeds a tenth of the
+    tolerance, it is therefore redone with ``V`` refined by soft Bellman sweeps
+    (:func:`_polished_dual`, ~1e-14 of ``||V||``), and that value is the violation."""
     mdp, rho_e, r, beta = case.mdp, case.rho_expert, case.reward, case.beta
     grad = obj.dual_gradient(mdp, r, rho_e, beta)
-    rng = np.random.default_rng(seed)
-    # the expert term curves on the scale beta: a step much smaller than beta keeps the O(h^2) error small
     h = 1e-4 * max(1.0, float(np.max(np.abs(r)))) * min(1.0, beta)
-    worst = 0.0
-    for _ in range(DUAL_GRADIENT_DIRECTIONS):
-        u = rng.normal(size=mdp.shape)
-        u /= np.linalg.norm(u)
-        fd = (obj.dual(mdp, r + h * u, rho_e, beta) - obj.dual(mdp, r - h * u, rho_e, beta)) / (2 * h)
-        worst = max(worst, abs(fd - float(np.sum(grad * u))))
-    return float(worst / max(1.0, float(np.abs(grad).sum())))
+    P = ref.dense_transitions(mdp)
+
+    def worst(dual) -> float:
+        rng = np.random.default_rng(seed)
+        largest = 0.0
+        for _ in range(DUAL_GRADIENT_DIRECTIONS):
+            u = rng.normal(size=mdp.shape)
+            u /= np.linalg.norm(u)
+            d_h, d_2h = ((dual(r + s * u) - dual(r - s * u)) / (2 * s) for s in (h, 2 * h))
+            largest = max(largest, abs((4.0 * d_h - d_2h) / 3.0 - float(np.sum(grad * u))))
+        return largest / max(1.0, float(np.abs(grad).sum()))
+
+    plain = worst(lambda x: obj.dual(mdp, x, rho_e, beta))
+    if plain <= 0.1 * DUAL_GRADIENT_TOLERANCE:
+        return float(plain)
+    return float(worst(lambda x: _polished_dual(mdp, P, x, rho_e, beta)))
+
+
+def _polished_dual(mdp, P, reward, rho_e, beta) -> float:
+    """``G(r)`` with the solver's ``V`` refined by soft Bellman sweeps until the contraction has
+    shrunk its error 1e4-fold (``gamma^n <= 1e-4``; none at discount 0)."""
+    v = soft.solve(mdp, reward).v
+    sweeps = 0 if mdp.discount == 0 else int(np.ceil(np.log(1e-4) / np.log(mdp.discount)))
+    for _ in range(sweeps):
+        v = ref.soft_backup(P, mdp.discount, reward, v)
+    return obj.dual(mdp, reward, rho_e, beta, value=v)
 
 
 def _current_pair(case: vs.IRLCase):
@@ -316,7 +344,10 @@ def check_monotone_dual(case: vs.IRLCase) -> float:
     Domain: normalised step ``nu = eps_tr + alpha lambda_max(J) <= 1.5`` (:data:`MONOTONE_DUAL_NU`),
     ``eps_tr = eps / (1 + eta)``, ``alpha = eps_tr beta``, ``J = d log rho / d r`` at ``r = 0`` and
     at the expert's reward, the larger (:func:`trirl.verify.strategies.stepped_cases`; at the
-    expert's reward alone a deep run found a period-2 oscillation). The paper claims it for every step; it fails from ``nu`` ~ 1.7-2.0 (the linearised
+    expert's reward alone a deep run found a period-2 oscillation), and a numerically resolvable
+    expert (:func:`resolvable_expert`; a deep run found an expert with normalised occupancy 2e-13
+    on a reachable pair whose first step led to ``lambda_max(J) = 62`` and a dual increase of
+    150 %). The paper claims it for every step; it fails from ``nu`` ~ 1.7-2.0 (the linearised
     stability bound is 2), i.e. from ``kappa = eps (1 + beta) / (1 + eta)`` as small as 0.39;
     ``alpha`` alone does not decide it (``book/findings.md``). Violation: the largest relative
     increase ``(G_k+1 - G_k) / max(1, |G_k|)`` over :data:`MONOTONE_ITERATIONS` iterations; the
@@ -416,7 +447,7 @@ PROPERTIES: tuple[Property, ...] = (
              "potential shaping leaves the soft-optimal policy unchanged"),
     Property("weak_duality", check_weak_duality, vs.irl_case_policy, 1e-9,
              "dual G(r) >= primal(pi) for every r and pi"),
-    Property("dual_gradient", check_dual_gradient, vs.irl_case_seed, 1e-5,
+    Property("dual_gradient", check_dual_gradient, vs.irl_case_seed, DUAL_GRADIENT_TOLERANCE,
              "dual_gradient matches central finite differences of G"),
     Property("descent_direction", check_descent_direction, lambda: vs.irl_cases().map(lambda c: (c,)), 1e-7,
              "<dG/dr, U_eps r - r> = -eps beta Z (KL + KL) <= 0"),
@@ -428,7 +459,7 @@ PROPERTIES: tuple[Property, ...] = (
     Property("theorem_3_2", check_theorem_3_2, lambda: vs.irl_cases().map(lambda c: (c,)), 1e-8,
              "trust-region policy of U_eps r = MCE policy of U_{eps/(1+eta)} r"),
     Property("monotone_dual", check_monotone_dual,
-             lambda: vs.stepped_cases(max_nu=MONOTONE_DUAL_NU).map(lambda c: (c,)), 1e-8,
+             lambda: vs.stepped_cases(max_nu=MONOTONE_DUAL_NU).filter(resolvable_expert).map(lambda c: (c,)), 1e-8,
              f"dual non-increasing along exact TRIRL for nu = eps_tr + alpha lambda_max(J) <= {MONOTONE_DUAL_NU}"),
     Property("monotone_reverse_kl", check_monotone_reverse_kl,
              lambda: vs.stepped_cases(max_nu=MONOTONE_KL_NU).filter(resolvable_expert).map(lambda c: (c,)),
