@@ -195,3 +195,32 @@ def test_dual_oscillates_when_lambda_is_taken_at_the_expert_only():
     alpha = (1.5 - eps_tr) / max(lam_expert, lam_start)                     # nu = 1.5 with both ends
     trace = trirl_trace(mdp, rho_expert, eps_tr, alpha / eps_tr, 0.0, 12)
     assert increase(trace.dual) == 0.0
+
+
+def test_dual_needs_a_resolvable_expert_too():
+    """Shrunk by hypothesis from the thorough `trirl verify` run (seed 20261123, case 3,625): 10
+    states, sparse, discount 0.99, an expert whose normalised occupancy is 2e-13 on a reachable
+    pair. nu = 1.0 at both ends of the path (lambda_max 4.66 at r = 0, 1.00 at the expert), but
+    the first step, alpha log(rho_E / rho_0) ~ -6 on that pair, lands where lambda_max(J) = 62 and
+    the dual rises from 9.1 to 21.3. monotone_dual now requires resolvable_expert (>= 1e-12),
+    as monotone_reverse_kl already did."""
+    from trirl.tabular import occupancy, solve
+    from trirl.verify.properties import MIN_EXPERT_PROBABILITY, jacobian_lambda_max
+    from trirl.verify.strategies import MDPSpec
+
+    mdp = MDPSpec(seed=257, n_states=10, n_actions=2, discount=0.99, structure="sparse", n_absorbing=1, point_start=True).build()
+    expert_reward = np.array([
+        [1.513204553339458, -9.730854520660944], [9.535769065917949, -11.150367748516675],
+        [-10.317991608827155, 15.74664243944355], [3.778945342251636, -1.4999796937323473],
+        [-0.9184151993904922, -8.714621394099677], [7.439619069880915, -0.3321220027977215],
+        [-1.6293784763379633, -0.05548828676524621], [-4.148377720133728, 18.978677062573293],
+        [-5.515379127557724, -1.252467521830047], [-18.978992513709464, 4.975870542595647],
+    ])
+    rho_expert = occupancy(mdp, solve(mdp, expert_reward).policy)
+    assert (1 - mdp.discount) * rho_expert.min() < MIN_EXPERT_PROBABILITY
+    eps, beta = 2.1465817478167673e-05, 9998.999999999998
+    lam = max(jacobian_lambda_max(mdp, np.zeros(mdp.shape)), jacobian_lambda_max(mdp, expert_reward))
+    assert eps + eps * beta * lam == pytest.approx(1.0, abs=1e-3)
+    trace = trirl_trace(mdp, rho_expert, eps, beta, 0.0, 12)
+    assert trace.dual[2] > 2 * trace.dual[1]                                 # 9.1 -> 21.3
+    assert trace.dual[-1] < 0.01 * trace.dual[0]                             # and then converges

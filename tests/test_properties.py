@@ -162,3 +162,25 @@ def test_monte_carlo_occupancy_matches_exact(example):
 def test_monotone_sweep_both_metrics(case):
     assert_holds("monotone_dual", case)
     assert_holds("monotone_reverse_kl", case)
+
+
+# ---------------------------------------------------------------------------------------------
+# cases the thorough run found in the checks themselves (not in the engine)
+
+
+@pytest.mark.parametrize("spec, expert_reward, reward, beta, seed", [
+    # ||r|| = 256, beta = 10: a plain central difference at h = 0.026 had a truncation error of 1.2e-5
+    (vs.MDPSpec(9, 2, 3, 0.0, "dense", 0, False), [1.257302210933933e-3, -1.3210486329130189e-3],
+     [204.09191213851824, -255.5665031314182], 10.0, 2),
+    # discount 0.99, ||r|| = 151, beta = 0.17: the solver's V errors (~1e-11 of ||V||) gave 4e-5
+    (vs.MDPSpec(2383820, 5, 2, 0.99, "dense", 1, True),
+     [0.8234494076395117, -0.3751114708626986, 3.9075504411456863, -3.6725982825638663, -3.584712421039025],
+     [-76.73653812772007, -75.89929722351042, 30.627171329918003, 14.3009454657242, -151.41108175141804],
+     0.17203032638667115, 409927),
+])
+def test_dual_gradient_check_is_accurate_where_plain_differences_were_not(spec, expert_reward, reward, beta, seed):
+    mdp = spec.build()
+    expert = np.broadcast_to(np.asarray(expert_reward)[:, None], mdp.shape)
+    rho_e = occupancy(mdp, soft.solve(mdp, expert).policy)
+    case = vs.IRLCase(mdp, spec, rho_e, np.broadcast_to(np.asarray(reward)[:, None], mdp.shape).copy(), 1.0, beta, 0.0, expert)
+    assert P.check_dual_gradient(case, seed) <= 0.1 * P.DUAL_GRADIENT_TOLERANCE
