@@ -32,10 +32,12 @@ test: $(VENV)/.all
 test-thorough: $(VENV)/.all
 	HYPOTHESIS_PROFILE=thorough $(BIN)/python -m pytest -q tests/test_properties.py $(PYTEST_ARGS)
 
-## verify-thorough: `trirl verify` at 10,000 examples per property, both cores, into
-## book/verify-thorough.json; interrupted, the same command resumes where it stopped
+## verify-thorough: `trirl verify` at 10,000 examples per property on both cores (about 40 min),
+## into runs/verify-thorough.json; interrupted, the same command resumes where it stopped.
+## The committed table of this profile is book/verify-thorough.json.
 verify-thorough: $(VENV)/.core
-	$(BIN)/trirl verify --thorough --seed 20261123 --jobs 2 --json book/verify-thorough.json --resume
+	mkdir -p runs
+	$(BIN)/trirl verify --thorough --seed 20261123 --jobs 2 --json runs/verify-thorough.json --resume
 
 ## bench: the tabular benchmark (prints figures, writes book/results/tabular-bench.json)
 bench: $(VENV)/.core
