@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import platform
 import sys
 import time
@@ -196,7 +197,8 @@ def main(argv=None) -> int:
         for name in todo:
             record(_run_by_name(name, n, args.seed, shrink))
     else:
-        with ProcessPoolExecutor(max_workers=min(args.jobs, len(todo))) as pool:
+        # spawn, not fork: a forked child of a process that has started threads (JAX, BLAS) can deadlock
+        with ProcessPoolExecutor(max_workers=min(args.jobs, len(todo)), mp_context=multiprocessing.get_context("spawn")) as pool:
             futures = [pool.submit(_run_by_name, name, n, args.seed, shrink) for name in todo]
             for future in as_completed(futures):
                 record(future.result())
