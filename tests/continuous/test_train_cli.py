@@ -135,6 +135,9 @@ def test_evaluate_cli_writes_the_command_and_the_machine(full_run, tmp_path):
     assert result["machine"]["cores"] >= 1 and result["machine"]["jax_backend"]
     assert "control_normalised_return" in result and result["date"]
     assert evaluate_cli.main(["--run", str(full_run), "--steps", "0"]) == 2
+    assert evaluate_cli.main(["--run", str(full_run), "--reward-scale", "0"]) == 2
+    with pytest.raises(InvalidConfigError, match="reward_shift"):
+        evaluate_cli.retrain(*evaluate_cli.load_run(full_run), reward_shift=float("nan"))
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 ::
 
     python -m trirl.continuous.evaluate --run runs/pm [--env point_maze_mirrored]
-        [--steps 100000] [--seed 100] [--out retrain.json]
+        [--steps 100000] [--seed 100] [--reward-scale 1] [--reward-shift 0] [--out retrain.json]
 
 The frozen reward is the learner's ``reward`` (TRIRL: the buffer's corrected reward ``r^(i)``
 including ``R_fit``; GAIL/AMP: their discriminator reward; AIRL: ``g(s)``) of seed ``j`` of the
@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from datetime import UTC, datetime
@@ -77,9 +78,19 @@ def load_run(path: str | Path):
 
 
 def retrain(config, learner, state, env_name: str | None = None, steps: int = 100_000, seed: int = 100,
-            eval_episodes: int = 16) -> dict:
+            eval_episodes: int = 16, reward_scale: float = 1.0, reward_shift: float = 0.0) -> dict:
     """Train fresh PPO seeds on the frozen learnt rewards of ``state`` and, as the control, on the
-    true reward (same seeds, steps and config); evaluate both (see the module doc)."""
+    true reward (same seeds, steps and config); evaluate both (see the module doc).
+
+    ``reward_scale`` and ``reward_shift`` retrain on ``reward_scale * r + reward_shift`` instead
+    of ``r`` (absorbing state included): a learnt reward is only defined up to such constants,
+    and the retrained policy should not depend on them. ``learnt_reward_return`` always scores
+    the unchanged ``r``.
+    """
+    if not (math.isfinite(reward_scale) and reward_scale > 0):
+        raise InvalidConfigError(f"reward_scale must be a finite number > 0, got {reward_scale!r}")
+    if not math.isfinite(reward_shift):
+        raise InvalidConfigError(f"reward_shift must be a finite number, got {reward_shift!r}")
     env_name = env_name or config.env
     env = envs.make(env_name, config.env_options)
     mode = config.learner_config().discriminator.input_mode
@@ -92,10 +103,11 @@ def retrain(config, learner, state, env_name: str | None = None, steps: int = 10
 
     def reward_fn(learner_state, transitions: Transition):
         obs, other, _ = agent_inputs(transitions, mode)
-        return learner.reward(learner_state, obs, other, jnp.zeros(obs.shape[0])).reshape(transitions.reward.shape)
+        r = learner.reward(learner_state, obs, other, jnp.zeros(obs.shape[0])).reshape(transitions.reward.shape)
+        return reward_scale * r + reward_shift
 
     def absorbing_reward_fn(learner_state):
-        return learner.reward(learner_state, *absorbing_input)[0]
+        return reward_scale * learner.reward(learner_state, *absorbing_input)[0] + reward_shift
 
     iterations = max(1, -(-steps // config.ppo.batch_size))
     init_key, train_key, eval_key = jax.random.split(jax.random.PRNGKey(seed), 3)
@@ -129,11 +141,12 @@ def retrain(config, learner, state, env_name: str | None = None, steps: int = 10
     control, control_learnt = train_and_evaluate(make_ppo(env, config.ppo, env_reward))
     result = {"source_env": config.env, "env": env_name, "algo": config.algo, "seeds": config.seeds,
               "env_steps": iterations * config.ppo.batch_size, "seed": seed,
+              "reward_scale": reward_scale, "reward_shift": reward_shift,
               "returns": returns.tolist(), "mean_return": float(returns.mean()), "iqm_return": iqm(returns),
               "control_returns": control.tolist(), "control_mean_return": float(control.mean()),
               "learnt_reward_return": learnt_returns.tolist(),
               "control_learnt_reward_return": control_learnt.tolist(),
-              "absorbing_reward": np.asarray(jax.vmap(absorbing_reward_fn)(state)).tolist()}
+              "absorbing_reward": np.asarray(jax.vmap(lambda s: learner.reward(s, *absorbing_input)[0])(state)).tolist()}
     for name, values in (("returns", returns), ("control_returns", control), ("learnt_reward_return", learnt_returns),
                          ("control_learnt_reward_return", control_learnt)):
         if not np.all(np.isfinite(values)):
@@ -170,6 +183,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--env", choices=envs.ENV_NAMES, help="retrain in this env (transfer); default: the run's")
     parser.add_argument("--steps", type=int, default=100_000, help="PPO environment steps per seed")
     parser.add_argument("--seed", type=int, default=100, help="seed of the fresh PPO runs")
+    parser.add_argument("--reward-scale", type=float, default=1.0, help="retrain on scale * r + shift (a probe)")
+    parser.add_argument("--reward-shift", type=float, default=0.0, help="retrain on scale * r + shift (a probe)")
     parser.add_argument("--out", help="write the result as JSON here")
     args = parser.parse_args(argv)
     try:
@@ -177,7 +192,8 @@ def main(argv: list[str] | None = None) -> int:
             raise InvalidConfigError(f"--steps must be >= 1, got {args.steps}")
         config, learner, state = load_run(args.run)
         start = time.monotonic()
-        result = retrain(config, learner, state, args.env, args.steps, args.seed)
+        result = retrain(config, learner, state, args.env, args.steps, args.seed,
+                         reward_scale=args.reward_scale, reward_shift=args.reward_shift)
     except (InvalidConfigError, InvalidDemonstrationError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
