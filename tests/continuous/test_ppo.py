@@ -101,3 +101,21 @@ def test_point_maze_is_learned():
     random = episode_returns(env, random_act_fn(2), jax.random.PRNGKey(3), 16)
     assert float(random.mean()) < -45
     assert float(learned.mean()) > -15, float(learned.mean())
+
+
+def test_learnt_absorbing_reward_enters_the_value_targets():
+    """With a learnt reward, terminated transitions bootstrap from V(s_a) = gamma / (1 - gamma) r(s_a)
+    (paper C.4), as in IRL training; without ``absorbing_reward_fn`` V(s_a) = 0."""
+    env = envs.make("point_maze", {"terminate_at_goal": True, "goal_radius": 2.0})  # every step terminates
+    config = dataclasses.replace(TINY, num_epochs=1, num_minibatches=1)
+    zero_reward = lambda params, t: jnp.zeros_like(t.reward)  # noqa: E731
+    key = jax.random.PRNGKey(0)
+    plain = make_ppo(env, config, zero_reward)
+    learnt = make_ppo(env, config, zero_reward, absorbing_reward_fn=lambda params: params)
+    state = plain.init(key)
+    _, plain_metrics = jax.jit(plain.step)(state, key, jnp.float32(1.0))
+    _, learnt_metrics = jax.jit(learnt.step)(state, key, jnp.float32(1.0))
+    assert float(plain_metrics["absorbing_reward"]) == 0.0 and float(learnt_metrics["absorbing_reward"]) == 1.0
+    # V ~ 0 at initialisation: the squared error is that of the targets, 0 without and 99^2 with r(s_a) = 1
+    assert float(plain_metrics["value_loss"]) < 1.0
+    assert float(learnt_metrics["value_loss"]) == pytest.approx((config.gamma / (1 - config.gamma)) ** 2, rel=0.05)

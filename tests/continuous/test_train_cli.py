@@ -7,11 +7,12 @@ import re
 import numpy as np
 import pytest
 
-pytest.importorskip("jax")
+jax = pytest.importorskip("jax")
 
 from trirl.continuous import evaluate as evaluate_cli  # noqa: E402
 from trirl.continuous import train as train_cli  # noqa: E402
 from trirl.continuous.demos import load_demonstrations, save_demonstrations  # noqa: E402
+from trirl.continuous.trirl import absorbing_sample  # noqa: E402
 from trirl.errors import InvalidConfigError, InvalidDemonstrationError  # noqa: E402
 from trirl.rundir import read_metrics  # noqa: E402
 
@@ -92,11 +93,51 @@ def test_paused_and_resumed_run_reproduces_the_uninterrupted_metrics(full_run, t
     assert read_metrics(out / "metrics.jsonl") == read_metrics(full_run / "metrics.jsonl")
 
 
-def test_retraining_on_the_learnt_reward_and_transfer(full_run, tmp_path):
+def test_retraining_on_the_learnt_reward_and_transfer_with_the_true_reward_control(full_run, tmp_path, monkeypatch):
     config, learner, state = evaluate_cli.load_run(full_run)
+    built = []
+    make_ppo = evaluate_cli.make_ppo
+
+    def spy(env, ppo_config, reward_fn=None, absorbing_reward_fn=None):
+        built.append((reward_fn, absorbing_reward_fn))
+        return make_ppo(env, ppo_config, reward_fn, absorbing_reward_fn)
+
+    monkeypatch.setattr(evaluate_cli, "make_ppo", spy)
     result = evaluate_cli.retrain(config, learner, state, "point_maze_mirrored", steps=64, eval_episodes=2)
     assert result["env"] == "point_maze_mirrored" and len(result["returns"]) == 2
-    assert np.isfinite(result["normalised_return"])
+    for key in ("normalised_return", "control_normalised_return", "mean_return", "control_mean_return"):
+        assert np.isfinite(result[key]), key
+    assert len(result["control_returns"]) == len(result["learnt_reward_return"]) == 2
+    control = result["control_normalised_return"]
+    expected = result["normalised_return"] / control if control > 0 else None
+    assert result["normalised_return_ratio"] == expected
+    # the learnt PPO bootstraps terminations from seed j's learnt r(s_a), as in training; the control from 0
+    (_, absorbing_reward_fn), (control_reward_fn, control_absorbing) = built
+    assert control_reward_fn is evaluate_cli.env_reward and control_absorbing is None
+    abs_input = absorbing_sample(2, 2)
+    for j in range(config.seeds):
+        seed_state = jax.tree_util.tree_map(lambda x, j=j: x[j], state)
+        r_absorbing = float(learner.reward(seed_state, *abs_input)[0])
+        assert float(absorbing_reward_fn(seed_state)) == pytest.approx(r_absorbing)
+        assert result["absorbing_reward"][j] == pytest.approx(r_absorbing)
+
+
+def test_retraining_ratio_is_none_when_the_control_fails():
+    assert evaluate_cli.ratio(0.3, 0.6) == pytest.approx(0.5)
+    assert evaluate_cli.ratio(0.3, 0.0) is None and evaluate_cli.ratio(0.3, -0.2) is None
+
+
+def test_evaluate_cli_writes_the_command_and_the_machine(full_run, tmp_path):
+    out = tmp_path / "retrain.json"
+    assert evaluate_cli.main(["--run", str(full_run), "--steps", "32", "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["command"] == f"python -m trirl.continuous.evaluate --run {full_run} --steps 32 --out {out}"
+    assert result["machine"]["cores"] >= 1 and result["machine"]["jax_backend"]
+    assert "control_normalised_return" in result and result["date"]
+    assert evaluate_cli.main(["--run", str(full_run), "--steps", "0"]) == 2
+    assert evaluate_cli.main(["--run", str(full_run), "--reward-scale", "0"]) == 2
+    with pytest.raises(InvalidConfigError, match="reward_shift"):
+        evaluate_cli.retrain(*evaluate_cli.load_run(full_run), reward_shift=float("nan"))
 
 
 @pytest.fixture

@@ -2,24 +2,45 @@
 
 ::
 
-    python -m trirl.continuous.evaluate --run runs/pm [--env point_maze_mirrored] [--seeds 3]
-        [--steps 100000] [--seed 100] [--out retrain.json]
+    python -m trirl.continuous.evaluate --run runs/pm [--env point_maze_mirrored]
+        [--steps 100000] [--seed 100] [--reward-scale 1] [--reward-shift 0] [--out retrain.json]
 
 The frozen reward is the learner's ``reward`` (TRIRL: the buffer's corrected reward ``r^(i)``
 including ``R_fit``; GAIL/AMP: their discriminator reward; AIRL: ``g(s)``) of seed ``j`` of the
 run's newest checkpoint; fresh PPO seed ``j`` trains on it with the run's PPO config. With
 ``--env point_maze_mirrored`` (or ``ant_disabled`` on a GPU) this is the paper's transfer test:
 the reward must carry "what the expert wants", not "what the expert did".
+
+**Control.** In the same call, PPO with the same seeds (the same initial networks and
+environments), steps and config trains on the target environment's *true* reward. A retraining
+score means little without it: if PPO on the true reward also falls short within ``--steps``,
+the budget is to blame, not the reward. The result reports both and ``normalised_return_ratio``
+= learnt / control normalised return (``None`` when the control does not beat the random policy,
+where the ratio would mean nothing).
+
+**Diagnostic.** ``learnt_reward_return`` is the undiscounted learnt-reward return of the retrained
+policies' evaluation episodes, ``control_learnt_reward_return`` that of the control policies
+(scored by the same seed's learnt reward). If the retrained policies score much higher than the
+control under the learnt reward but lower under the true one, PPO did optimise the learnt reward
+and the reward is wrong where it sent the agent; if they score lower on both, the optimisation
+fell short (budget, scale).
+
 The normalised return uses the source task's ``returns.json`` (expert 1, random 0): the mirrored
 maze has the same start, goal and reward, so the scale is comparable but not identical.
-Absorbing states are not rewarded during retraining (``V(s_a) = 0``); point maze has none.
+Terminated transitions bootstrap from the learnt absorbing reward, ``V(s_a) = gamma / (1 - gamma)
+r(s_a)``, as during IRL training (paper C.4); the control uses ``V(s_a) = 0``. The point maze
+never terminates (its episodes are truncated at the time limit), so there a constant added to
+the reward changes no optimal policy.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import jax
@@ -28,11 +49,11 @@ import numpy as np
 
 from trirl.continuous import checkpoint as ckpt
 from trirl.continuous import envs
-from trirl.continuous.evaluation import episode_returns, normalized_return, policy_act_fn
+from trirl.continuous.evaluation import normalized_return, policy_act_fn, run_episode
 from trirl.continuous.ppo import make_ppo
-from trirl.continuous.rollout import Transition
+from trirl.continuous.rollout import Transition, env_reward
 from trirl.continuous.train import STATE_PREFIX, build, from_dict, iqm, load_expert_returns, prepare
-from trirl.continuous.trirl import agent_inputs
+from trirl.continuous.trirl import absorbing_sample, agent_inputs, input_dim
 from trirl.errors import InvalidConfigError, InvalidDemonstrationError
 from trirl.rundir import write_json
 
@@ -57,40 +78,103 @@ def load_run(path: str | Path):
 
 
 def retrain(config, learner, state, env_name: str | None = None, steps: int = 100_000, seed: int = 100,
-            eval_episodes: int = 16) -> dict:
-    """Train fresh PPO seeds on the frozen learnt rewards of ``state`` and evaluate them."""
+            eval_episodes: int = 16, reward_scale: float = 1.0, reward_shift: float = 0.0) -> dict:
+    """Train fresh PPO seeds on the frozen learnt rewards of ``state`` and, as the control, on the
+    true reward (same seeds, steps and config); evaluate both (see the module doc).
+
+    ``reward_scale`` and ``reward_shift`` retrain on ``reward_scale * r + reward_shift`` instead
+    of ``r`` (absorbing state included): a learnt reward is only defined up to such constants,
+    and the retrained policy should not depend on them. ``learnt_reward_return`` always scores
+    the unchanged ``r``.
+    """
+    if not (math.isfinite(reward_scale) and reward_scale > 0):
+        raise InvalidConfigError(f"reward_scale must be a finite number > 0, got {reward_scale!r}")
+    if not math.isfinite(reward_shift):
+        raise InvalidConfigError(f"reward_shift must be a finite number, got {reward_shift!r}")
     env_name = env_name or config.env
     env = envs.make(env_name, config.env_options)
     mode = config.learner_config().discriminator.input_mode
+    absorbing_input = absorbing_sample(env.observation_size, input_dim(env, mode))
+
+    def episode_inputs(obs, actions, states):
+        """The learnt reward's inputs of one evaluation episode (``[T, ...]``), as in ``agent_inputs``."""
+        other = actions if mode == "state_action" else jnp.where(states.absorbing[:, None], 0.0, states.next_obs)
+        return obs, other, jnp.zeros(obs.shape[0])
 
     def reward_fn(learner_state, transitions: Transition):
         obs, other, _ = agent_inputs(transitions, mode)
-        return learner.reward(learner_state, obs, other, jnp.zeros(obs.shape[0])).reshape(transitions.reward.shape)
+        r = learner.reward(learner_state, obs, other, jnp.zeros(obs.shape[0])).reshape(transitions.reward.shape)
+        return reward_scale * r + reward_shift
 
-    ppo = make_ppo(env, config.ppo, reward_fn)
+    def absorbing_reward_fn(learner_state):
+        return reward_scale * learner.reward(learner_state, *absorbing_input)[0] + reward_shift
+
     iterations = max(1, -(-steps // config.ppo.batch_size))
     init_key, train_key, eval_key = jax.random.split(jax.random.PRNGKey(seed), 3)
-    ppo_state = jax.vmap(ppo.init)(jax.random.split(init_key, config.seeds))
-    step = jax.jit(jax.vmap(ppo.step))
-    for it in range(iterations):
-        ppo_state, _ = step(ppo_state, jax.random.split(jax.random.fold_in(train_key, it), config.seeds), state)
+    seed_keys = jax.random.split(init_key, config.seeds)
+    eval_keys = jax.random.split(eval_key, config.seeds)
 
-    @jax.jit
-    def evaluate(ppo_state, key):
-        def one(s, k):
-            act = policy_act_fn(ppo.networks, s.params.policy, s.normalizer)
-            return jnp.mean(episode_returns(env, act, k, eval_episodes))
-        return jax.vmap(one)(ppo_state, jax.random.split(key, config.seeds))
+    def train_and_evaluate(ppo):
+        ppo_state = jax.vmap(ppo.init)(seed_keys)
+        step = jax.jit(jax.vmap(ppo.step))
+        for it in range(iterations):
+            ppo_state, _ = step(ppo_state, jax.random.split(jax.random.fold_in(train_key, it), config.seeds), state)
 
-    returns = np.asarray(evaluate(ppo_state, eval_key))
+        @jax.jit
+        def evaluate(ppo_state):
+            def one(s, learner_state, key):
+                act = policy_act_fn(ppo.networks, s.params.policy, s.normalizer)
+
+                def episode(k):
+                    states, obs, actions, alive = run_episode(env, act, k, env.spec.episode_length)
+                    learnt = learner.reward(learner_state, *episode_inputs(obs, actions, states))
+                    return (jnp.sum(jnp.where(alive, states.reward, 0.0)), jnp.sum(jnp.where(alive, learnt, 0.0)))
+
+                true, learnt = jax.vmap(episode)(jax.random.split(key, eval_episodes))
+                return jnp.mean(true), jnp.mean(learnt)
+            return jax.vmap(one)(ppo_state, state, eval_keys)
+
+        true, learnt = evaluate(ppo_state)
+        return np.asarray(true), np.asarray(learnt)
+
+    returns, learnt_returns = train_and_evaluate(make_ppo(env, config.ppo, reward_fn, absorbing_reward_fn))
+    control, control_learnt = train_and_evaluate(make_ppo(env, config.ppo, env_reward))
     result = {"source_env": config.env, "env": env_name, "algo": config.algo, "seeds": config.seeds,
-              "env_steps": iterations * config.ppo.batch_size, "returns": returns.tolist(),
-              "mean_return": float(returns.mean()), "iqm_return": iqm(returns)}
+              "env_steps": iterations * config.ppo.batch_size, "seed": seed,
+              "reward_scale": reward_scale, "reward_shift": reward_shift,
+              "returns": returns.tolist(), "mean_return": float(returns.mean()), "iqm_return": iqm(returns),
+              "control_returns": control.tolist(), "control_mean_return": float(control.mean()),
+              "learnt_reward_return": learnt_returns.tolist(),
+              "control_learnt_reward_return": control_learnt.tolist(),
+              "absorbing_reward": np.asarray(jax.vmap(lambda s: learner.reward(s, *absorbing_input)[0])(state)).tolist()}
+    for name, values in (("returns", returns), ("control_returns", control), ("learnt_reward_return", learnt_returns),
+                         ("control_learnt_reward_return", control_learnt)):
+        if not np.all(np.isfinite(values)):
+            raise FloatingPointError(f"retrain: {name} is not finite ({values.tolist()})")
     expert_random = load_expert_returns(config.expert_returns)
     if expert_random is not None:
-        normalised = normalized_return(returns, *expert_random)
-        result.update(normalised_return=float(normalised.mean()), normalised_return_iqm=iqm(normalised))
+        normalised, control_normalised = (normalized_return(x, *expert_random) for x in (returns, control))
+        result.update(normalised_return=float(normalised.mean()), normalised_return_iqm=iqm(normalised),
+                      control_normalised_return=float(control_normalised.mean()),
+                      control_normalised_return_iqm=iqm(control_normalised),
+                      normalised_return_ratio=ratio(float(normalised.mean()), float(control_normalised.mean())))
     return result
+
+
+def ratio(learnt: float, control: float) -> float | None:
+    """``learnt / control`` normalised return; ``None`` when the control does not beat the random
+    policy (``control <= 0``), where a ratio would be meaningless or of the wrong sign."""
+    return learnt / control if control > 0 else None
+
+
+def machine() -> dict:
+    """The machine, the versions and the accelerator the retraining ran on."""
+    from trirl.bench.machine import describe
+
+    info = describe()
+    info.pop("command")  # the result records its own command
+    info.update(jax=jax.__version__, jax_backend=jax.default_backend(), jax_devices=[str(d) for d in jax.devices()])
+    return info
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -99,17 +183,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--env", choices=envs.ENV_NAMES, help="retrain in this env (transfer); default: the run's")
     parser.add_argument("--steps", type=int, default=100_000, help="PPO environment steps per seed")
     parser.add_argument("--seed", type=int, default=100, help="seed of the fresh PPO runs")
+    parser.add_argument("--reward-scale", type=float, default=1.0, help="retrain on scale * r + shift (a probe)")
+    parser.add_argument("--reward-shift", type=float, default=0.0, help="retrain on scale * r + shift (a probe)")
     parser.add_argument("--out", help="write the result as JSON here")
     args = parser.parse_args(argv)
     try:
         if args.steps < 1:
             raise InvalidConfigError(f"--steps must be >= 1, got {args.steps}")
         config, learner, state = load_run(args.run)
-        result = retrain(config, learner, state, args.env, args.steps, args.seed)
+        start = time.monotonic()
+        result = retrain(config, learner, state, args.env, args.steps, args.seed,
+                         reward_scale=args.reward_scale, reward_shift=args.reward_shift)
     except (InvalidConfigError, InvalidDemonstrationError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    print(result)
+    result.update(command=" ".join(["python -m trirl.continuous.evaluate", *(argv if argv is not None else sys.argv[1:])]),
+                  run=str(args.run), wall_clock_s=round(time.monotonic() - start, 1),
+                  date=datetime.now(UTC).isoformat(timespec="seconds"), machine=machine())
+    print(json.dumps(result, indent=1))
     if args.out:
         write_json(Path(args.out), result)
     return 0

@@ -5,7 +5,9 @@ One training iteration is one pure function ``step(state, key, reward_params) ->
 1. :func:`~trirl.continuous.rollout.rollout` collects ``[T, B]`` transitions,
 2. ``reward_fn(reward_params, transitions)`` relabels them (default: the environment reward;
    TRIRL/GAIL pass a discriminator and its changing parameters without recompiling),
-3. :func:`advantages` runs GAE (absorbing states as in paper C.4),
+3. :func:`advantages` runs GAE (absorbing states as in paper C.4: ``V(s_a) = 0`` for the
+   environment reward, ``gamma / (1 - gamma) r(s_a)`` when ``absorbing_reward_fn`` gives a
+   learnt absorbing reward ``r(s_a)``),
 4. :func:`update` takes ``num_epochs`` passes of ``num_minibatches`` clipped-loss steps,
 5. the observation normaliser absorbs the rollout (after the update, so that the ratio
    ``pi / pi_old`` starts at exactly 1).
@@ -32,6 +34,7 @@ from trirl.continuous.rollout import Transition, env_reward, episode_metrics, ro
 from trirl.errors import InvalidConfigError
 
 RewardFn = Callable[[Any, Transition], jax.Array]
+AbsorbingRewardFn = Callable[[Any], jax.Array]  #: reward_params -> r(s_a) []
 
 
 @dataclass(frozen=True)
@@ -190,8 +193,22 @@ def policy_kl(networks, new_policy, old_policy, normalizer, obs) -> jax.Array:
     return jnp.mean(nets.gaussian_kl(*new, *old))
 
 
-def make_ppo(env: Env, config: PPOConfig, reward_fn: RewardFn = env_reward) -> PPO:
-    """Build PPO for a (not yet auto-reset) environment ``env`` and a ``reward_fn``."""
+def absorbing_value(config: PPOConfig, absorbing_reward) -> jax.Array:
+    """``V(s_a) = gamma / (1 - gamma) r(s_a)``: the value of staying in the absorbing state
+    forever with reward ``r(s_a)`` (paper C.4, after Kostrikov et al., 2019)."""
+    return config.gamma / (1.0 - config.gamma) * absorbing_reward
+
+
+def make_ppo(env: Env, config: PPOConfig, reward_fn: RewardFn = env_reward,
+             absorbing_reward_fn: AbsorbingRewardFn | None = None) -> PPO:
+    """Build PPO for a (not yet auto-reset) environment ``env`` and a ``reward_fn``.
+
+    ``absorbing_reward_fn(reward_params) -> r(s_a)`` is the learnt reward of the absorbing state
+    that goes with a learnt ``reward_fn``: terminated transitions then bootstrap from
+    :func:`absorbing_value` as during IRL training. Without it ``V(s_a) = 0`` (right for the
+    environment's own reward; with a learnt reward it makes termination worth 0, so a mostly
+    negative learnt reward would teach the agent to end episodes early).
+    """
     env = auto_reset(env)
     networks = nets.make_networks(env.action_size, config.policy_hidden, config.value_hidden)
     optimizer = make_optimizer(config)
@@ -209,7 +226,9 @@ def make_ppo(env: Env, config: PPOConfig, reward_fn: RewardFn = env_reward) -> P
                                        rollout_key, config.rollout_length)
         transitions = collected.transitions
         rewards = reward_fn(reward_params, transitions)
-        advantage, target = advantages(networks, state.params, state.normalizer, transitions, rewards, config)
+        r_absorbing = jnp.zeros(()) if absorbing_reward_fn is None else absorbing_reward_fn(reward_params)
+        advantage, target = advantages(networks, state.params, state.normalizer, transitions, rewards, config,
+                                       absorbing_value(config, r_absorbing))
         flat = jax.tree_util.tree_map(
             lambda x: x.reshape(config.batch_size, *x.shape[2:]),
             Batch(transitions.obs, transitions.action, transitions.log_prob, advantage, target),
@@ -224,6 +243,7 @@ def make_ppo(env: Env, config: PPOConfig, reward_fn: RewardFn = env_reward) -> P
             "iteration": state.iteration + 1,
             "policy_kl": kl,
             "reward_mean": jnp.mean(rewards),
+            "absorbing_reward": r_absorbing,
             "log_std_mean": jnp.mean(params.policy.log_std),
             **loss_metrics,
             **episode_metrics(collected),
