@@ -140,7 +140,6 @@ def check_dual_gradient(case: vs.IRLCase, seed: int) -> float:
     mdp, rho_e, r, beta = case.mdp, case.rho_expert, case.reward, case.beta
     grad = obj.dual_gradient(mdp, r, rho_e, beta)
     h = 1e-4 * max(1.0, float(np.max(np.abs(r)))) * min(1.0, beta)
-    P = ref.dense_transitions(mdp)
 
     def worst(dual) -> float:
         rng = np.random.default_rng(seed)
@@ -155,6 +154,7 @@ def check_dual_gradient(case: vs.IRLCase, seed: int) -> float:
     plain = worst(lambda x: obj.dual(mdp, x, rho_e, beta))
     if plain <= 0.1 * DUAL_GRADIENT_TOLERANCE:
         return float(plain)
+    P = ref.dense_transitions(mdp)
     return float(worst(lambda x: _polished_dual(mdp, P, x, rho_e, beta)))
 
 
@@ -434,6 +434,11 @@ MONOTONE_DUAL_NU = 1.5
 MONOTONE_KL_NU = 0.9
 MONOTONE_KL_TOLERANCE = 1e-9
 
+
+def _monotone_cases(max_nu: float):
+    """The monotone claims' domain: steps of normalised size ``nu <= max_nu`` and a resolvable expert."""
+    return vs.stepped_cases(max_nu=max_nu).filter(resolvable_expert).map(lambda c: (c,))
+
 PROPERTIES: tuple[Property, ...] = (
     Property("occupancy_flow", check_occupancy_flow, vs.mdp_policy, 1e-9,
              "rho satisfies the Bellman flow constraints, rho = pi d, mass 1/(1-gamma)"),
@@ -459,11 +464,10 @@ PROPERTIES: tuple[Property, ...] = (
     Property("theorem_3_2", check_theorem_3_2, lambda: vs.irl_cases().map(lambda c: (c,)), 1e-8,
              "trust-region policy of U_eps r = MCE policy of U_{eps/(1+eta)} r"),
     Property("monotone_dual", check_monotone_dual,
-             lambda: vs.stepped_cases(max_nu=MONOTONE_DUAL_NU).filter(resolvable_expert).map(lambda c: (c,)), 1e-8,
+             lambda: _monotone_cases(MONOTONE_DUAL_NU), 1e-8,
              f"dual non-increasing along exact TRIRL for nu = eps_tr + alpha lambda_max(J) <= {MONOTONE_DUAL_NU}"),
     Property("monotone_reverse_kl", check_monotone_reverse_kl,
-             lambda: vs.stepped_cases(max_nu=MONOTONE_KL_NU).filter(resolvable_expert).map(lambda c: (c,)),
-             MONOTONE_KL_TOLERANCE,
+             lambda: _monotone_cases(MONOTONE_KL_NU), MONOTONE_KL_TOLERANCE,
              f"reverse KL along exact TRIRL rises by at most its finite-beta limit KL_inf (0 as beta -> inf) for nu <= {MONOTONE_KL_NU}"),
 )
 
