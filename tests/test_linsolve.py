@@ -144,3 +144,34 @@ def test_the_driver_runs_small_problems_on_one_blas_thread(monkeypatch):
     seen = []
     trirl(mdp, rho_expert, iterations=2, callback=lambda state, metrics: seen.append(_blas_threads_now()))
     assert seen == [{1}, {1}]
+
+
+def _residuals(mdp, pi, v, d, r_pi):
+    system = np.eye(mdp.n_states) - mdp.discount * mdp.dense_policy_transitions(pi)
+    return np.abs(system @ v - r_pi).max(), np.abs(system.T @ d - mdp.initial).max()
+
+
+def test_a_fast_mixing_dense_mdp_is_solved_without_factorising():
+    mdp = dirichlet_mdp(8, 400, 3, 0.99)
+    pi = np.random.default_rng(8).dirichlet(np.ones(3), size=400)
+    reward = np.random.default_rng(9).normal(size=mdp.shape)
+    v = soft_policy_evaluation(mdp, pi, reward).v
+    d = occupancy(mdp, pi).sum(axis=1)
+    assert mdp.factorisations == 0 and mdp._iterative_solves  # the iteration converged
+    res_v, res_d = _residuals(mdp, pi, v, d, np.sum(pi * (reward - np.log(pi)), axis=1))
+    assert res_v <= 1e-13 * np.abs(v).max() and res_d <= 1e-13 * d.max()
+
+
+def test_a_slowly_mixing_dense_mdp_falls_back_to_the_lu():
+    # every action stays put with probability 0.999: |lambda_2| ~ 1, the iteration stalls
+    n, rng = 300, np.random.default_rng(10)
+    P = 0.001 * rng.dirichlet(np.ones(n), size=(n, 2)) + 0.999 * np.eye(n)[:, None, :]
+    mdp = MDP(P, np.full(n, 1 / n), 0.99)
+    assert mdp.representation == "dense"
+    pi = rng.dirichlet(np.ones(2), size=n)
+    d = occupancy(mdp, pi).sum(axis=1)
+    assert mdp.factorisations == 1 and not mdp._iterative_solves
+    _, res_d = _residuals(mdp, pi, np.zeros(n), d, np.zeros(n))
+    assert res_d <= 1e-13 * d.max()
+    exact = np.linalg.solve(np.eye(n) - 0.99 * mdp.dense_policy_transitions(pi).T, mdp.initial)
+    np.testing.assert_allclose(d, exact, rtol=1e-10)

@@ -85,6 +85,7 @@ class MDP:
         # the last factorised policy system, reused while the policy is unchanged (linsolve.py)
         self._policy_system = None
         self._linear_solver: str | None = None
+        self._iterative_solves = True  # dense systems try an iteration first, until one converges slowly
         self.factorisations = 0
 
     # -- shapes and views ------------------------------------------------------------------------

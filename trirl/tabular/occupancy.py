@@ -19,8 +19,10 @@ import numpy as np
 from trirl.errors import InvalidConfigError
 from trirl.tabular.mdp import MDP
 from trirl.tabular.soft import _solve_policy_system, check_policy
+from trirl.tabular.threads import small_problem_threads
 
 
+@small_problem_threads
 def state_occupancy(mdp: MDP, policy) -> np.ndarray:
     """``d[S]``, the discounted state occupancy of ``policy``; ``sum(d) = 1 / (1 - gamma)``."""
     pi = check_policy(mdp, policy)

@@ -27,6 +27,7 @@ import numpy as np
 from trirl.errors import ConvergenceError, InvalidConfigError
 from trirl.tabular.linsolve import solve_policy_system
 from trirl.tabular.mdp import MDP
+from trirl.tabular.threads import small_problem_threads
 
 
 class SoftSolution(NamedTuple):
@@ -101,6 +102,7 @@ def _scale(v: np.ndarray) -> float:
     return max(1.0, float(np.max(np.abs(v))))
 
 
+@small_problem_threads
 def soft_value_iteration(
     mdp: MDP,
     reward,
@@ -143,6 +145,7 @@ def _solve_policy_system(mdp: MDP, policy: np.ndarray, rhs: np.ndarray, transpos
     return solve_policy_system(mdp, policy, rhs, transpose)
 
 
+@small_problem_threads
 def soft_policy_evaluation(mdp: MDP, policy, reward, temperature: float = 1.0, log_policy=None) -> SoftSolution:
     """Soft values of a fixed policy by one linear solve.
 
@@ -164,6 +167,7 @@ def soft_policy_evaluation(mdp: MDP, policy, reward, temperature: float = 1.0, l
     return SoftSolution(q, v, log_policy, pi, 0, 0.0, 0, 1)
 
 
+@small_problem_threads
 def soft_policy_iteration(
     mdp: MDP,
     reward,
@@ -214,6 +218,7 @@ def soft_policy_iteration(
     return SoftSolution(q, v, log_policy, np.exp(log_policy), iteration, residual, iteration, iteration)
 
 
+@small_problem_threads
 def solve(
     mdp: MDP,
     reward,

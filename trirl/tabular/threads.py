@@ -6,8 +6,12 @@ with other work, its threads wait for each other. ``trirl grid --world four_room
 8.7 s with the machine's default threads on a busy 2-core machine against 0.25 s with
 ``OPENBLAS_NUM_THREADS=1`` (``python -m trirl.bench tabular`` measures both in one run).
 
-:func:`blas_threads` is the policy, a context manager around a computation on one MDP (the
-tabular driver's loop and the ``trirl grid`` command use it):
+:func:`blas_threads` is the policy, a context manager around a computation on one MDP. It
+wraps the tabular driver's loop (every algorithm's run), the ``trirl grid`` command, and, through
+the decorator :func:`small_problem_threads`, the engine's public solvers (``solve``,
+``soft_value_iteration``, ``soft_policy_iteration``, ``soft_policy_evaluation``,
+``state_occupancy``), so a user's own loop is covered too. Entering it costs ~50 us:
+``threadpoolctl``'s controller is built once, when first needed.
 
 - ``TRIRL_BLAS_THREADS`` unset or ``auto``: one thread when the MDP has at most
   ``SMALL_PROBLEM_STATES`` states, the machine's default otherwise;
@@ -21,11 +25,12 @@ The ``limit`` argument takes the same values and wins over the variable. Limits 
 
 from __future__ import annotations
 
+import functools
 import os
 from contextlib import contextmanager
 from collections.abc import Iterator
 
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from trirl.errors import InvalidConfigError
 
@@ -74,5 +79,24 @@ def blas_threads(n_states: int, limit: int | str | None = None) -> Iterator[int 
     if threads is None:
         yield None
         return
-    with threadpool_limits(limits=threads, user_api="blas"):
+    with _controller().limit(limits=threads, user_api="blas"):
         yield threads
+
+
+@functools.cache
+def _controller() -> ThreadpoolController:
+    # finding the loaded libraries takes milliseconds: once, after numpy's and scipy's BLAS are loaded
+    import scipy.linalg  # noqa: F401
+
+    return ThreadpoolController()
+
+
+def small_problem_threads(function):
+    """Decorate ``function(mdp, ...)`` to run inside :func:`blas_threads` ``(mdp.n_states)``."""
+
+    @functools.wraps(function)
+    def wrapped(mdp, *args, **kwargs):
+        with blas_threads(mdp.n_states):
+            return function(mdp, *args, **kwargs)
+
+    return wrapped
