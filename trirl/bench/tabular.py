@@ -20,7 +20,7 @@ jobs the absolute times move with its load (recorded in the JSON); the ratios mu
    torch CPU, ``MCEIRL._train_step``) when ``imitation`` can be imported (in this process, or
    from ``--imitation-path DIR`` in a subprocess: imitation pins gymnasium 0.29, trirl's
    Gymnasium import wants 1.x), and always a numpy transcription of that iteration (labelled);
-6. soft-optimal policy + exact occupancy, and one TRIRL iteration, on Gymnasium's Taxi-v3 (500
+6. soft-optimal policy + exact occupancy, and one TRIRL iteration, on Gymnasium's Taxi (500
    states, 6 actions) when gymnasium is installed; baseline as in 1 and 2;
 7. ``trirl grid --world four_rooms`` as a user runs it, with the machine's default BLAS threads
    (trirl's thread policy on) against ``OPENBLAS_NUM_THREADS=1`` (target: within 30 %), and with
@@ -297,35 +297,40 @@ def bench_dense_trirl_iteration(repeats: int, imitation_path: Path | None) -> di
 
 
 def taxi_problem():
+    import gymnasium
+
     from trirl.tabular.gym import from_gymnasium
 
-    taxi = from_gymnasium("Taxi-v3", discount=0.99)
-    return taxi.mdp, taxi.reward
+    # Gymnasium 1.x renamed it Taxi-v4 (deterministic by default, as v3 was)
+    name = next(i for i in ("Taxi-v4", "Taxi-v3") if i in gymnasium.registry)
+    taxi = from_gymnasium(name, discount=0.99)
+    return name, taxi.mdp, taxi.reward
 
 
 def bench_taxi(repeats: int) -> list[dict]:
     try:
-        mdp, reward = taxi_problem()
+        name, mdp, reward = taxi_problem()
     except ImportError:
         return []
     ours, sol = timed(lambda: occupancy(mdp, solve(mdp, reward).policy), repeats)
     P = mdp.transitions
     base, rho = timed(lambda: forward_occupancy(mdp, np.exp(dense_soft_value_iteration(P, reward, mdp.discount))), 1)
     solve_row = {
-        "name": f"soft-optimal policy + exact occupancy, Gymnasium Taxi-v3 (S={mdp.n_states}, A={mdp.n_actions}, gamma=0.99)",
+        "name": f"soft-optimal policy + exact occupancy, Gymnasium {name} (S={mdp.n_states}, A={mdp.n_actions}, gamma=0.99)",
         "seconds": ours, "baseline": "dense soft VI + forward propagation", "baseline_seconds": base,
         "speedup": base / ours, "target_seconds": 0.05, "representation": mdp.representation,
         "max_abs_difference": float(np.abs(sol - rho).max()),
     }
-    rho_expert = occupancy(mdp, solve(mdp, reward).policy) + 1e-8  # Taxi's expert never visits some pairs
+    # the soft expert's occupancy underflows to 0 at some reachable pairs: smooth them (only them)
+    rho_expert = occupancy(mdp, solve(mdp, reward).policy) + 1e-8 * mdp.reachable[:, None]
     rho_expert *= mdp.mass / rho_expert.sum()
     learner = make_trirl(mdp, rho_expert, TRIRLConfig(eps=0.5, beta=1e4, eta=49_999.0))
     state = learner.init()
     ours_s = statistics.median(_run_iterations(learner, max(3, repeats)))
-    base_s, _ = timed(lambda: teaching_trirl_iteration(mdp, state.reward, state.log_policy, np.log(rho_expert),
+    base_s, _ = timed(lambda: teaching_trirl_iteration(mdp, state.reward, state.log_policy, np.log(np.maximum(rho_expert, 1e-300)),
                                                        0.5, 1e4, 49_999.0), 1)
     iteration_row = {
-        "name": f"one exact TRIRL iteration, Gymnasium Taxi-v3 (S={mdp.n_states}, A={mdp.n_actions}, gamma=0.99), with its metrics",
+        "name": f"one exact TRIRL iteration, Gymnasium {name} (S={mdp.n_states}, A={mdp.n_actions}, gamma=0.99), with its metrics",
         "seconds": ours_s, "baseline": "soft VI + forward-propagated occupancy", "baseline_seconds": base_s,
         "speedup": base_s / ours_s, "target_seconds": 0.5,
     }
