@@ -175,3 +175,13 @@ def test_a_slowly_mixing_dense_mdp_falls_back_to_the_lu():
     assert res_d <= 1e-13 * d.max()
     exact = np.linalg.solve(np.eye(n) - 0.99 * mdp.dense_policy_transitions(pi).T, mdp.initial)
     np.testing.assert_allclose(d, exact, rtol=1e-10)
+
+
+def test_an_mdp_with_a_factorisation_still_pickles():
+    import pickle
+
+    mdp = gridworld.open_grid(6, 6, slip=0.1, discount=0.9).mdp
+    mdp = MDP(mdp.transition_matrix, mdp.initial, 0.9, n_actions=mdp.n_actions, representation="sparse")
+    rho = occupancy(mdp, np.full(mdp.shape, 0.2))
+    copy = pickle.loads(pickle.dumps(mdp))
+    np.testing.assert_allclose(occupancy(copy, np.full(mdp.shape, 0.2)), rho, rtol=1e-12)

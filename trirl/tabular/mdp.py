@@ -88,6 +88,10 @@ class MDP:
         self._iterative_solves = True  # dense systems try an iteration first, until one converges slowly
         self.factorisations = 0
 
+    def __getstate__(self) -> dict:
+        # a SuperLU factorisation does not pickle; the next solve rebuilds the policy system
+        return {**self.__dict__, "_policy_system": None}
+
     # -- shapes and views ------------------------------------------------------------------------
     @property
     def shape(self) -> tuple[int, int]:
