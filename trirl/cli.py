@@ -44,13 +44,22 @@ def _add_grid(sub) -> None:
 
 
 def cmd_grid(args) -> int:
+    from trirl.tabular import gridworld
+    from trirl.tabular.threads import blas_threads
+
+    world = gridworld.load(args.world, args.variant)
+    # one BLAS thread for small worlds (trirl.tabular.threads; TRIRL_BLAS_THREADS=off leaves it)
+    with blas_threads(world.mdp.n_states):
+        return _run_grid(args, world)
+
+
+def _run_grid(args, world) -> int:
     from trirl import core
     from trirl.rundir import RunDir
     from trirl.tabular import empirical_occupancy, occupancy, reverse_kl, sample_trajectories, solve, trirl
     from trirl.errors import InvalidConfigError
-    from trirl.tabular import TRIRLConfig, gridworld, plots
+    from trirl.tabular import TRIRLConfig, plots
 
-    world = gridworld.load(args.world, args.variant)
     eta = core.parse_eta_schedule(args.eta)
     # validate everything before a run directory is created
     TRIRLConfig(args.eps, args.beta, eta, args.kl_bound)

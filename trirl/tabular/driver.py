@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 
 from trirl.errors import TrirlError
 from trirl.rundir import RunDir
+from trirl.tabular.threads import blas_threads
 
 SHARED_METRICS = ("iteration", "eta", "eps_tr", "reverse_kl", "policy_kl", "dual")
 PROGRESS_METRICS = ("reverse_kl", "dual", "eta", "eps_tr")
@@ -120,38 +121,40 @@ def run(
             run_dir.log(row)
             run_dir.save_checkpoint(0, learner.arrays(state), learner.meta(state))
         start = 0
-    # disable=None: a bar on terminals only; logs and pipes get the per-iteration lines instead
-    bar = tqdm(total=iterations, initial=start, desc=learner.name, disable=None if progress else True, dynamic_ncols=True)
-    try:
-        for iteration in range(start + 1, iterations + 1):
-            tick = time.perf_counter()
-            try:
-                new_state, metrics = learner.step(state)
-                metrics = {"iteration": iteration, **metrics}
-                metrics.setdefault("step_time", time.perf_counter() - tick)
-                _check_finite(metrics, learner.arrays(new_state), iteration, learner.name)
-            except BaseException:
-                # never lose work: keep the last good state, whatever stopped the step
+    # small problems run with one BLAS thread (trirl.tabular.threads; TRIRL_BLAS_THREADS=off leaves it)
+    with blas_threads(np.shape(learner.reward(state))[0]):
+        # disable=None: a bar on terminals only; logs and pipes get the per-iteration lines instead
+        bar = tqdm(total=iterations, initial=start, desc=learner.name, disable=None if progress else True, dynamic_ncols=True)
+        try:
+            for iteration in range(start + 1, iterations + 1):
+                tick = time.perf_counter()
+                try:
+                    new_state, metrics = learner.step(state)
+                    metrics = {"iteration": iteration, **metrics}
+                    metrics.setdefault("step_time", time.perf_counter() - tick)
+                    _check_finite(metrics, learner.arrays(new_state), iteration, learner.name)
+                except BaseException:
+                    # never lose work: keep the last good state, whatever stopped the step
+                    if run_dir is not None:
+                        run_dir.save_checkpoint(iteration - 1, learner.arrays(state), learner.meta(state))
+                    raise
+                state = new_state
+                history.append(metrics)
                 if run_dir is not None:
-                    run_dir.save_checkpoint(iteration - 1, learner.arrays(state), learner.meta(state))
-                raise
-            state = new_state
-            history.append(metrics)
-            if run_dir is not None:
-                run_dir.log(metrics)
-                if iteration % checkpoint_every == 0 or iteration == iterations:
-                    run_dir.save_checkpoint(iteration, learner.arrays(state), learner.meta(state))
-            if callback is not None:
-                callback(state, metrics)
-            bar.update(1)
-            bar.set_postfix_str(format_metrics(metrics), refresh=False)
-            done = until is not None and until(metrics)
-            if print_every and (iteration % print_every == 0 or iteration == iterations or done):
-                bar.write(f"iter {iteration:4d}  {format_metrics(metrics)}")
-            if done:
-                if run_dir is not None:
-                    run_dir.save_checkpoint(iteration, learner.arrays(state), learner.meta(state))
-                break
-    finally:
-        bar.close()
+                    run_dir.log(metrics)
+                    if iteration % checkpoint_every == 0 or iteration == iterations:
+                        run_dir.save_checkpoint(iteration, learner.arrays(state), learner.meta(state))
+                if callback is not None:
+                    callback(state, metrics)
+                bar.update(1)
+                bar.set_postfix_str(format_metrics(metrics), refresh=False)
+                done = until is not None and until(metrics)
+                if print_every and (iteration % print_every == 0 or iteration == iterations or done):
+                    bar.write(f"iter {iteration:4d}  {format_metrics(metrics)}")
+                if done:
+                    if run_dir is not None:
+                        run_dir.save_checkpoint(iteration, learner.arrays(state), learner.meta(state))
+                    break
+        finally:
+            bar.close()
     return Result(learner.name, learner.reward(state), learner.log_policy(state), history, state)

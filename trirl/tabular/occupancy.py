@@ -4,6 +4,10 @@
 solving the Bellman flow equations ``(I - gamma P_pi^T) d = mu0``. Its mass is ``1 / (1 - gamma)``.
 Absorbing states keep accumulating discounted mass after arrival, as in the paper's Appendix C.4.
 
+The solve reuses the factorisation of the policy's evaluation (:mod:`trirl.tabular.linsolve`):
+``(I - gamma P_pi^T)`` is the transpose of policy evaluation's matrix, so after a soft
+evaluation of ``pi`` its occupancy costs two triangular solves.
+
 ``log rho = log d + log pi`` keeps tiny policy probabilities finite. States unreachable from
 ``mu0`` (``MDP.reachable``) have ``d = 0`` exactly and ``log d = -inf`` there.
 """
@@ -15,8 +19,10 @@ import numpy as np
 from trirl.errors import InvalidConfigError
 from trirl.tabular.mdp import MDP
 from trirl.tabular.soft import _solve_policy_system, check_policy
+from trirl.tabular.threads import small_problem_threads
 
 
+@small_problem_threads
 def state_occupancy(mdp: MDP, policy) -> np.ndarray:
     """``d[S]``, the discounted state occupancy of ``policy``; ``sum(d) = 1 / (1 - gamma)``."""
     pi = check_policy(mdp, policy)
@@ -36,11 +42,15 @@ def log_occupancy(mdp: MDP, log_policy) -> np.ndarray:
     log_pi = np.asarray(log_policy, dtype=float)
     if log_pi.shape != mdp.shape:
         raise InvalidConfigError(f"log_policy has shape {log_pi.shape}, expected [S, A] = {list(mdp.shape)}")
-    d = state_occupancy(mdp, np.exp(log_pi))
+    return log_occupancy_from_state(mdp, state_occupancy(mdp, np.exp(log_pi)), log_pi)
+
+
+def log_occupancy_from_state(mdp: MDP, state_occupancy_d: np.ndarray, log_policy: np.ndarray) -> np.ndarray:
+    """``log rho = log d + log pi`` from a state occupancy ``d[S]`` already solved for (no new solve)."""
     with np.errstate(divide="ignore"):
         # a reachable state keeps a floor of the smallest normal float instead of underflowing to log 0
-        log_d = np.where(mdp.reachable, np.log(np.maximum(d, np.finfo(float).tiny)), -np.inf)
-    return log_d[:, None] + log_pi
+        log_d = np.where(mdp.reachable, np.log(np.maximum(state_occupancy_d, np.finfo(float).tiny)), -np.inf)
+    return log_d[:, None] + log_policy
 
 
 def monte_carlo_occupancy(mdp: MDP, policy, n: int, horizon: int, seed: int) -> np.ndarray:

@@ -23,13 +23,11 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-import scipy.sparse as sp
-import scipy.sparse.linalg as spla
 
 from trirl.errors import ConvergenceError, InvalidConfigError
+from trirl.tabular.linsolve import solve_policy_system
 from trirl.tabular.mdp import MDP
-
-DENSE_SOLVE_MAX_STATES = 400
+from trirl.tabular.threads import small_problem_threads
 
 
 class SoftSolution(NamedTuple):
@@ -104,6 +102,7 @@ def _scale(v: np.ndarray) -> float:
     return max(1.0, float(np.max(np.abs(v))))
 
 
+@small_problem_threads
 def soft_value_iteration(
     mdp: MDP,
     reward,
@@ -141,18 +140,12 @@ def soft_value_iteration(
 
 
 def _solve_policy_system(mdp: MDP, policy: np.ndarray, rhs: np.ndarray, transpose: bool) -> np.ndarray:
-    """Solve ``(I - gamma P_pi) x = rhs`` (or its transpose), dense for small worlds, sparse LU otherwise."""
-    n = mdp.n_states
-    if n <= DENSE_SOLVE_MAX_STATES:
-        p_pi = mdp.dense_policy_transitions(policy)
-        return np.linalg.solve(np.eye(n) - mdp.discount * (p_pi.T if transpose else p_pi), rhs)
-    p_pi = mdp.policy_transitions(policy)
-    if transpose:
-        p_pi = p_pi.T
-    system = (sp.identity(n, format="csc") - mdp.discount * p_pi).tocsc()
-    return spla.spsolve(system, rhs)
+    """Solve ``(I - gamma P_pi) x = rhs`` (or its transpose) with the factorisation the problem
+    calls for, reused while the policy is unchanged (:mod:`trirl.tabular.linsolve`)."""
+    return solve_policy_system(mdp, policy, rhs, transpose)
 
 
+@small_problem_threads
 def soft_policy_evaluation(mdp: MDP, policy, reward, temperature: float = 1.0, log_policy=None) -> SoftSolution:
     """Soft values of a fixed policy by one linear solve.
 
@@ -174,6 +167,7 @@ def soft_policy_evaluation(mdp: MDP, policy, reward, temperature: float = 1.0, l
     return SoftSolution(q, v, log_policy, pi, 0, 0.0, 0, 1)
 
 
+@small_problem_threads
 def soft_policy_iteration(
     mdp: MDP,
     reward,
@@ -224,6 +218,7 @@ def soft_policy_iteration(
     return SoftSolution(q, v, log_policy, np.exp(log_policy), iteration, residual, iteration, iteration)
 
 
+@small_problem_threads
 def solve(
     mdp: MDP,
     reward,

@@ -5,6 +5,12 @@ Cost accounting is the same everywhere: ``backups`` counts soft Bellman backups
 policy-improvement step) and ``solves`` counts linear policy-evaluation solves, both cumulative.
 The one occupancy solve per iteration that every method needs (the exact stand-in for sampling
 rollouts) is not counted, nor is measurement (the metrics ``dual``, ``reverse_kl``).
+
+What a linear solve costs depends on whether its policy is new: the first solve with a policy
+factorises ``I - gamma P_pi`` (an LU, :mod:`trirl.tabular.linsolve`), later ones with the same
+policy, either way round (evaluation or occupancy), reuse it for two triangular solves. TRIRL
+reports ``factorisations``, cumulative, counting everything its iterations factorise
+(occupancies and measurement included): the figure that tracks wall time on large or dense MDPs.
 """
 
 from __future__ import annotations

@@ -16,6 +16,12 @@ One iteration, from an MCE pair ``(r^(i), pi^(i))``:
 
 ``eta = 0`` is plain function-space MCE-IRL with a full solve per iteration (Arenz et al. 2016).
 
+Cost of one exact iteration: the trust-region solve (policy iteration warm-started at
+``pi^(i)``, whose first evaluation reuses the factorisation left by the previous iteration), one
+evaluation of the new policy for ``V`` of the corrected reward, and one occupancy solve with the
+same factorisation, which both the next ``log_ratio`` and ``policy_kl``'s weighting use: the
+history's ``factorisations`` grows by the number of policy-iteration steps, usually 2-3.
+
 Two extensions:
 
 - **Safeguard** (``safeguard=True``). The tabular dual ``G`` is exact, so a step can be checked:
@@ -65,7 +71,7 @@ from trirl.tabular.objectives import (
     safe_log,
 )
 from trirl.tabular.algorithms.common import check_inner_method, soft_policy_steps
-from trirl.tabular.occupancy import log_occupancy
+from trirl.tabular.occupancy import log_occupancy, log_occupancy_from_state, state_occupancy
 from trirl.tabular.rewards import REWARD_CLASSES, log_mean_weights, make_reward_class, projection_error
 from trirl.tabular.soft import SoftSolution, solve
 
@@ -156,6 +162,7 @@ class TRIRLState(NamedTuple):
     solves: int
     wall_time: float
     backtracks: int = 0
+    factorisations: int = 0
 
 
 def solve_eta(mdp: MDP, r_tilde, log_policy_old, kl_bound: float, solver: str = "auto", warm=None):
@@ -220,14 +227,17 @@ def make_trirl(mdp: MDP, rho_expert, config: TRIRLConfig, features=None) -> Lear
     def init() -> TRIRLState:
         # r^(0) = 0 (in every class) and its MCE policy, the uniform one (V is the same in every state)
         reward = np.zeros(mdp.shape)
+        factorised = mdp.factorisations
         solution = solve(mdp, reward, method=config.solver)
         log_rho = log_occupancy(mdp, solution.log_policy)
-        return TRIRLState(0, reward, solution.log_policy, log_rho, solution.v, solution.backups, solution.solves, 0.0)
+        return TRIRLState(0, reward, solution.log_policy, log_rho, solution.v, solution.backups, solution.solves, 0.0,
+                          0, mdp.factorisations - factorised)
 
     def initial_metrics(state: TRIRLState) -> dict[str, Any]:
         metrics = {
             "iteration": 0, "eta": 0.0, "eps_tr": 0.0, "policy_kl": 0.0, "correction_gap": 0.0,
-            "backups": state.backups, "solves": state.solves, "wall_time": 0.0, **measure(state),
+            "backups": state.backups, "solves": state.solves, "factorisations": state.factorisations,
+            "wall_time": 0.0, **measure(state),
         }
         if config.safeguard:
             metrics.update(eps=0.0, backtracks=0, total_backtracks=0)
@@ -265,6 +275,7 @@ def make_trirl(mdp: MDP, rho_expert, config: TRIRLConfig, features=None) -> Lear
 
     def step(state: TRIRLState) -> tuple[TRIRLState, dict[str, Any]]:
         tick = time.perf_counter()
+        factorised = mdp.factorisations
         ratio = log_ratio(log_rho_expert, state.log_rho)
         weights = None
         if not tabular:
@@ -296,16 +307,20 @@ def make_trirl(mdp: MDP, rho_expert, config: TRIRLConfig, features=None) -> Lear
         # bookkeeping below is measurement, not algorithm: it is not counted in backups or wall time
         log_pi = trial.log_policy
         gap = float(np.max(np.abs(log_pi - reference.log_policy)))
-        log_rho = log_occupancy(mdp, log_pi)
-        kl_step = policy_kl(mdp, log_pi, state.log_policy)
+        # one occupancy solve serves the next step's log_ratio and policy_kl's weighting; it reuses
+        # the factorisation of the reference solve's evaluation of the same policy (linsolve.py)
+        d = state_occupancy(mdp, np.exp(log_pi))
+        log_rho = log_occupancy_from_state(mdp, d, log_pi)
+        kl_step = policy_kl(mdp, log_pi, state.log_policy, state_weights=d)
         new_state = TRIRLState(
             state.iteration + 1, trial.reward, log_pi, log_rho, reference.v,
             state.backups + backups, state.solves + solves, state.wall_time + elapsed,
-            state.backtracks + halvings,
+            state.backtracks + halvings, state.factorisations + mdp.factorisations - factorised,
         )
         metrics = {
             "eta": trial.eta, "eps_tr": trial.eps_tr, "policy_kl": kl_step, "correction_gap": gap,
-            "backups": new_state.backups, "solves": new_state.solves, "wall_time": new_state.wall_time,
+            "backups": new_state.backups, "solves": new_state.solves,
+            "factorisations": new_state.factorisations, "wall_time": new_state.wall_time,
             **measure(new_state),
         }
         if config.safeguard:
@@ -322,12 +337,12 @@ def make_trirl(mdp: MDP, rho_expert, config: TRIRLConfig, features=None) -> Lear
         return TRIRLState(
             int(meta["iteration"]), np.asarray(saved["reward"]), log_pi, log_occupancy(mdp, log_pi),
             np.asarray(saved["value"]), int(meta.get("backups", 0)), int(meta.get("solves", 0)),
-            float(meta.get("wall_time", 0.0)), int(meta.get("backtracks", 0)),
+            float(meta.get("wall_time", 0.0)), int(meta.get("backtracks", 0)), int(meta.get("factorisations", 0)),
         )
 
     def meta(state: TRIRLState) -> dict[str, Any]:
         return {"iteration": state.iteration, "backups": state.backups, "solves": state.solves,
-                "wall_time": state.wall_time, "backtracks": state.backtracks}
+                "wall_time": state.wall_time, "backtracks": state.backtracks, "factorisations": state.factorisations}
 
     return Learner(name, init, step, initial_metrics, arrays, meta, restore, lambda s: s.reward, lambda s: s.log_policy)
 
@@ -357,7 +372,7 @@ def trirl(
 
     Returns a :class:`~trirl.tabular.driver.Result` with the final (corrected) ``reward``, its
     MCE ``policy`` and the per-iteration ``history`` (``iteration, eta, eps_tr, reverse_kl,
-    policy_kl, dual, correction_gap, backups, solves, wall_time``; with ``safeguard`` also
+    policy_kl, dual, correction_gap, backups, solves, factorisations, wall_time``; with ``safeguard`` also
     ``eps, backtracks, total_backtracks``; with a non-tabular ``reward_class`` also
     ``projection_error``). ``until(metrics)`` stops early.
     """
