@@ -16,7 +16,9 @@ if "ipykernel" not in sys.modules:  # scripts and tests draw off-screen; a noteb
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-CELL_COLOURS = {"#": "#3b3b3b", "G": "#7fc97f", "L": "#f0746e", "~": "#cfe8f7"}
+CELL_COLOURS = {"#": "#3b3b3b", "G": "#7fc97f", "L": "#f0746e", "~": "#cfe8f7", "S": "#fde9a9"}
+CELL_NAMES = {"#": "wall", "~": "ice", "L": "lava", "G": "goal", "S": "start"}
+ARROW_COLOUR = "#1f3b73"
 
 
 def _background(ax, world) -> None:
@@ -31,6 +33,19 @@ def _background(ax, world) -> None:
     ax.set_yticks([])
 
 
+def cell_legend(ax, world, loc: str = "upper center", **kwargs):
+    """A legend of the cell types present in ``world`` (wall, ice, lava, goal, start), under ``ax``.
+
+    Patches are legend-only proxies, so they add no artist to the axes' collections.
+    """
+    present = {char for line in world.cells for char in line}
+    handles = [matplotlib.patches.Patch(facecolor=CELL_COLOURS[char], edgecolor="#888888", label=name)
+               for char, name in CELL_NAMES.items() if char in present]
+    kwargs = {"bbox_to_anchor": (0.5, 0.0), "ncol": len(handles), "fontsize": "small", "frameon": False,
+              "handlelength": 1.0, "columnspacing": 1.0, **kwargs}
+    return ax.legend(handles=handles, loc=loc, **kwargs)
+
+
 def normalise(values: np.ndarray) -> np.ndarray:
     """Affine map to ``[0, 1]`` (rewards are only identified up to such maps and shaping)."""
     values = np.asarray(values, dtype=float)
@@ -43,20 +58,45 @@ def state_reward(reward: np.ndarray, policy: np.ndarray) -> np.ndarray:
     return np.sum(np.asarray(policy) * np.asarray(reward), axis=1)
 
 
-def plot_policy(ax, world, policy, title: str = "") -> None:
-    """Arrows of the expected move ``sum_a pi(a|s) delta_a``; dots where the policy mostly stays."""
-    _background(ax, world)
-    policy = np.asarray(policy)
+def policy_arrows(world, policy) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(x, y, u, v, stay)`` of the non-absorbing states, in the data coordinates of an ``imshow``
+    of the grid: ``x = col``, ``y = row``, ``(u, v) = sum_a pi(a|s) (d_col, d_row)`` and ``stay``
+    the probability of the actions that do not move ``[S_moving]``.
+
+    ``imshow`` puts row 0 at the top (the y axis points down), so a move to a larger row is a
+    positive ``v``: drawn with ``angles="xy"`` the arrow points down on screen, as the agent moves.
+    """
+    policy = np.asarray(policy, dtype=float)
     deltas = np.asarray(world.action_deltas, dtype=float)  # [A, 2] as (d_row, d_col)
     move = policy @ deltas
-    rows, cols = world.coords[:, 0], world.coords[:, 1]
     moving = ~world.mdp.absorbing
-    ax.quiver(cols[moving], rows[moving], move[moving, 1], -move[moving, 0], angles="xy", scale_units="xy",
-              scale=1.6, width=0.006, color="#1f3b73")
     stay = np.flatnonzero(np.all(deltas == 0, axis=1))
-    if len(stay):
-        ax.scatter(cols[moving], rows[moving], s=40 * policy[moving][:, stay].sum(axis=1), color="#1f3b73")
+    return (world.coords[moving, 1], world.coords[moving, 0], move[moving, 1], move[moving, 0],
+            policy[moving][:, stay].sum(axis=1))
+
+
+def plot_policy(ax, world, policy, title: str = "", legend: bool = False) -> None:
+    """Arrows of the expected move ``sum_a pi(a|s) delta_a``; dots sized by the probability of
+    staying. ``legend`` adds :func:`cell_legend` under the map."""
+    _background(ax, world)
+    x, y, u, v, stay = policy_arrows(world, policy)
+    ax.quiver(x, y, u, v, angles="xy", scale_units="xy", scale=1.6, width=0.006, color=ARROW_COLOUR)
+    ax.scatter(x, y, s=40 * stay, color=ARROW_COLOUR)
     ax.set_title(title)
+    if legend:
+        cell_legend(ax, world)
+
+
+def set_policy(ax, world, policy) -> None:
+    """Replace the arrows and stay-dots of a :func:`plot_policy` panel in place (the widgets)."""
+    from matplotlib.quiver import Quiver
+
+    _, _, u, v, stay = policy_arrows(world, policy)
+    arrows = next(c for c in ax.collections if isinstance(c, Quiver))
+    arrows.set_UVC(u, v)
+    dots = [c for c in ax.collections if not isinstance(c, Quiver)]
+    if dots:
+        dots[0].set_sizes(40 * stay)
 
 
 def plot_values(ax, world, values, title: str = "", cmap: str = "viridis") -> None:

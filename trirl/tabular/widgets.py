@@ -28,7 +28,6 @@ from typing import Any
 import ipywidgets as W
 import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.quiver import Quiver
 from matplotlib.ticker import LogFormatter, NullFormatter
 
 from trirl import core
@@ -38,7 +37,7 @@ from trirl.tabular.algorithms.trirl import TRIRLConfig, TRIRLState, make_trirl
 from trirl.tabular.gridworld import GridSpec, GridWorld, Wind, from_cells
 from trirl.tabular.objectives import log_ratio, safe_log
 from trirl.tabular.occupancy import occupancy
-from trirl.tabular.plots import normalise, plot_curves, plot_policy, plot_values, state_reward
+from trirl.tabular.plots import normalise, plot_curves, plot_policy, plot_values, set_policy, state_reward
 from trirl.tabular.soft import solve
 
 BRUSHES = {"wall": "#", "floor": ".", "start": "S", "goal": "G", "lava": "L", "ice": "~"}
@@ -93,18 +92,6 @@ def _set_heatmap(ax, world, values) -> None:
     image.set_data(world.to_grid(values))
     low, high = float(np.nanmin(values)), float(np.nanmax(values))
     image.set_clim(low, high if high > low else low + 1e-12)
-
-
-def _set_policy(ax, world, policy) -> None:
-    """Replace the arrows and stay-dots of a :func:`plot_policy` panel."""
-    moving = ~world.mdp.absorbing
-    move = policy @ np.asarray(world.action_deltas, dtype=float)
-    arrows = next(c for c in ax.collections if isinstance(c, Quiver))
-    arrows.set_UVC(move[moving, 1], -move[moving, 0])
-    dots = [c for c in ax.collections if not isinstance(c, Quiver)]
-    stay = np.flatnonzero(np.all(np.asarray(world.action_deltas) == 0, axis=1))
-    if dots and len(stay):
-        dots[0].set_sizes(40 * policy[moving][:, stay].sum(axis=1))
 
 
 def _set_curve(ax, history, metric) -> None:
@@ -397,7 +384,7 @@ class TRIRLStepper:
         else:
             maps, curves = self._panels
             _set_heatmap(maps.axes[0], world, reward)
-            _set_policy(maps.axes[1], world, policy)
+            set_policy(maps.axes[1], world, policy)
             _set_heatmap(maps.axes[2], world, log_occupancy_s)
             for ax, rows, key in zip(curves.axes, (self.history, self.history, gaps), ("reverse_kl", "dual", "gap")):
                 _set_curve(ax, rows, key)
