@@ -16,6 +16,14 @@ def icy():
     return world, expert, occupancy(world.mdp, expert.policy)
 
 
+@pytest.fixture(scope="module")
+def icy_run(icy):
+    """TRIRL on icy_goal with the `trirl grid` defaults, the distance logged every iteration."""
+    world, _, rho_expert = icy
+    observe = shaping.ShapingProjector(world.mdp, world.reward).metrics
+    return trirl(world.mdp, rho_expert, eps=0.5, beta=1e4, eta=49_999.0, iterations=100, observe=observe)
+
+
 def _shaping(mdp, phi):
     return (mdp.discount * (mdp.transition_matrix @ phi)).reshape(mdp.shape) - phi[:, None]
 
@@ -51,10 +59,10 @@ def test_distance_is_invariant_and_signed(icy):
     assert (zero.scale, zero.distance) == (0.0, pytest.approx(np.sqrt(0.5)))
 
 
-def test_issue_worked_check_trirl_reward_matches_up_to_shaping(icy):
+def test_issue_worked_check_trirl_reward_matches_up_to_shaping(icy, icy_run):
     """icy_goal, the `trirl grid` defaults: c = 1 and a relative residual ~6e-6; a random reward ~0.9."""
-    world, _, rho_expert = icy
-    result = trirl(world.mdp, rho_expert, eps=0.5, beta=1e4, eta=49_999.0, iterations=100)
+    world, _, _ = icy
+    result = icy_run
     fit = shaping_fit(world.mdp, result.reward, world.reward)
     assert fit.scale == pytest.approx(1.0, abs=1e-3)
     assert fit.relative_residual < 1e-4
@@ -109,3 +117,49 @@ def test_bad_input_names_the_argument(icy):
         shaping_fit(mdp, world.reward, np.ones(mdp.shape))
     with pytest.raises(InvalidConfigError, match="weights must be >= 0"):
         shaping_fit(mdp, world.reward, world.reward, weights=-np.ones(mdp.shape))
+
+
+def test_grid_reports_scale_and_distance_in_summary_metrics_and_figure(tmp_path):
+    """`trirl grid`: summary.txt and every metrics.jsonl row carry the fit; figure 2 draws it."""
+    import re
+
+    from trirl.cli import main
+    from trirl.rundir import read_metrics
+
+    out = tmp_path / "run"
+    assert main(["grid", "--world", "icy_goal", "--iterations", "60", "--out", str(out), "--quiet"]) == 0
+    summary = (out / "summary.txt").read_text()
+    found = re.search(r"scale c = ([\d.e+-]+), relative residual ([\d.e+-]+), shaping-invariant distance D = ([\d.e+-]+)", summary)
+    assert found, summary
+    c, residual, distance = map(float, found.groups())
+    assert abs(c - 1) < 1e-2 and residual < 1e-2 and distance < 1e-2
+    rows = read_metrics(out)
+    assert all("reward_distance" in row and "reward_scale" in row for row in rows)
+    assert rows[0]["reward_distance"] == pytest.approx(np.sqrt(0.5))  # r = 0: pure shaping
+    assert rows[-1]["reward_distance"] == pytest.approx(distance, rel=0.05)
+    assert rows[-1]["reward_distance"] < rows[1]["reward_distance"]
+
+
+def test_figure2_draws_the_unshaped_learned_reward_beside_the_true_one(icy, icy_run):
+    """The panel shows the match the text claims: the same image as the true reward's panel."""
+    from trirl.tabular import plots
+
+    world, expert, _ = icy
+    result = icy_run
+    fig = plots.figure2(world, expert.policy, world.reward, result)
+    panels = {ax.get_title().split("\n")[0]: ax for ax in fig.axes}
+    true_image = panels["true reward"].images[-1]
+    unshaped = panels["learned reward minus fitted shaping, / c"].images[-1]
+    raw = panels["learned reward, as learned"].images[-1]
+    reachable = ~np.isnan(world.to_grid(np.where(world.mdp.reachable, 0.0, np.nan)))
+    np.testing.assert_allclose(unshaped.get_array()[reachable], true_image.get_array()[reachable], atol=1e-3)
+    assert unshaped.get_clim() == true_image.get_clim()
+    assert np.abs(raw.get_array()[reachable] - true_image.get_array()[reachable]).max() > 0.5  # raw: it does not
+    for ax in (panels["true reward"], panels["learned reward minus fitted shaping, / c"]):
+        colorbar = ax.images[-1].colorbar
+        assert colorbar.ax.get_ylabel().startswith("r(s)")
+    assert panels["shaping-invariant distance D to the true reward"].get_ylabel().startswith("D")
+    policy_axes = [ax for title, ax in panels.items() if "policy" in title]
+    assert len(policy_axes) == 2 and all(ax.get_legend() is not None for ax in policy_axes)
+    distance = [row["reward_distance"] for row in result.history]
+    assert distance[0] == pytest.approx(np.sqrt(0.5)) and distance[-1] < 1e-3

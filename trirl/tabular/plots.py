@@ -99,15 +99,19 @@ def set_policy(ax, world, policy) -> None:
         dots[0].set_sizes(40 * stay)
 
 
-def plot_values(ax, world, values, title: str = "", cmap: str = "viridis") -> None:
-    """A per-state array as a heat map over the grid (walls blank)."""
+def plot_values(ax, world, values, title: str = "", cmap: str = "viridis", label: str = "",
+                vmin: float | None = None, vmax: float | None = None) -> None:
+    """A per-state array as a heat map over the grid (walls blank), its colour bar labelled ``label``."""
     _background(ax, world)
-    image = ax.imshow(world.to_grid(values), cmap=cmap, interpolation="nearest")
-    plt.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    image = ax.imshow(world.to_grid(values), cmap=cmap, interpolation="nearest", vmin=vmin, vmax=vmax)
+    bar = plt.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    if label:
+        bar.set_label(label)
     ax.set_title(title)
 
 
-def plot_curves(ax, histories: dict[str, Sequence[dict]], metric: str, log: bool = False, title: str = "") -> None:
+def plot_curves(ax, histories: dict[str, Sequence[dict]], metric: str, log: bool = False, title: str = "",
+                ylabel: str = "") -> None:
     """One metric over iterations for one or more runs (``{label: history}``)."""
     for label, history in histories.items():
         x = [row["iteration"] for row in history if metric in row]
@@ -116,21 +120,60 @@ def plot_curves(ax, histories: dict[str, Sequence[dict]], metric: str, log: bool
     if log:
         ax.set_yscale("log")
     ax.set_xlabel("iteration")
+    ax.set_ylabel(ylabel or metric)
     ax.set_title(title or metric)
     if len(histories) > 1:
         ax.legend(fontsize="small")
 
 
-def figure2(world, expert_policy, true_reward, result) -> plt.Figure:
-    """The paper's Figure 2: expert vs learned policy, true vs learned (normalised) reward,
-    reverse KL and dual over iterations. Rewards are shown per state through the expert policy."""
-    fig, axes = plt.subplots(2, 3, figsize=(13, 8))
-    plot_policy(axes[0, 0], world, expert_policy, "expert policy")
-    plot_policy(axes[0, 1], world, result.policy, "learned policy")
-    plot_values(axes[1, 0], world, normalise(state_reward(true_reward, expert_policy)), "true reward (normalised)")
-    plot_values(axes[1, 1], world, normalise(state_reward(result.reward, expert_policy)), "learned reward (normalised)")
-    plot_curves(axes[0, 2], {result.algorithm: result.history}, "reverse_kl", log=True, title="reverse KL(rho_pi || rho_E)")
-    plot_curves(axes[1, 2], {result.algorithm: result.history}, "dual", title="dual G(r) (lower is better)")
+POLICY_NOTE = "arrow: mean move, dot: P(stay)"
+REWARD_LABEL = "r(s) = sum_a pi_E(a|s) r(s, a)"
+
+
+def figure2(world, expert_policy, true_reward, result, fit=None) -> plt.Figure:
+    """The paper's Figure 2 for a finished run, readable on its own.
+
+    Top: expert and learned policies (arrows of the mean move), reverse KL and dual over
+    iterations. Bottom: the true reward, the learned reward as learned, the learned reward with
+    its fitted offset and potential shaping removed and divided by the fitted scale ``c``
+    (:func:`trirl.tabular.shaping.shaping_fit`, drawn on the true reward's colour scale, so a
+    reward recovered up to the IRL ambiguity looks the same as the true one), and the
+    shaping-invariant distance ``D`` over iterations when the run logged it. Rewards of
+    ``(s, a)`` are shown per state through the expert policy.
+
+    Args:
+        fit: the :class:`~trirl.tabular.shaping.ShapingFit` of ``result.reward`` (computed if None).
+    """
+    from trirl.tabular.shaping import shaping_fit
+
+    if fit is None:
+        fit = shaping_fit(world.mdp, result.reward, true_reward)
+    fig, axes = plt.subplots(2, 4, figsize=(19, 8.6))
+    plot_policy(axes[0, 0], world, expert_policy, f"expert policy\n{POLICY_NOTE}", legend=True)
+    plot_policy(axes[0, 1], world, result.policy, f"learned policy ({result.algorithm})\n{POLICY_NOTE}", legend=True)
+    history = {result.algorithm: result.history}
+    plot_curves(axes[0, 2], history, "reverse_kl", log=True, title="reverse KL(rho_pi || rho_E)", ylabel="reverse KL (nats)")
+    plot_curves(axes[0, 3], history, "dual", title="dual G(r) (lower is better)", ylabel="G(r)")
+    true_s = state_reward(true_reward, expert_policy)
+    low, high = float(np.min(true_s)), float(np.max(true_s))
+    plot_values(axes[1, 0], world, true_s, "true reward", label=REWARD_LABEL, cmap="RdYlGn", vmin=low, vmax=high)
+    plot_values(axes[1, 1], world, state_reward(result.reward, expert_policy),
+                "learned reward, as learned\n(any scale, offset and shaping)", label=REWARD_LABEL, cmap="RdYlGn")
+    scaled = fit.scale > 0
+    unshaped = state_reward(fit.unshaped / fit.scale if scaled else fit.unshaped, expert_policy)
+    plot_values(axes[1, 2], world, unshaped,
+                f"learned reward minus fitted shaping{', / c' if scaled else ''}\n"
+                f"c = {fit.scale:.3g}, relative residual {fit.relative_residual:.2g}",
+                label=REWARD_LABEL, cmap="RdYlGn",
+                vmin=low if scaled else None, vmax=high if scaled else None)
+    if any("reward_distance" in row for row in result.history):
+        plot_curves(axes[1, 3], history, "reward_distance", log=True,
+                    title="shaping-invariant distance D to the true reward", ylabel="D (0: same up to shaping)")
+    else:
+        axes[1, 3].axis("off")
+    axes[1, 3].text(0.02, -0.22 if axes[1, 3].axison else 0.5,
+                    f"final D = {fit.distance:.2g}  (0: equal up to c > 0, offset and shaping; unrelated ~0.71)",
+                    transform=axes[1, 3].transAxes, fontsize="small")
     fig.suptitle(f"{result.algorithm} on {world.name}" + (f" ({world.variant})" if world.variant else ""))
     fig.tight_layout()
     return fig
@@ -141,4 +184,5 @@ def save(fig: plt.Figure, path) -> None:
     plt.close(fig)
 
 
-__all__ = ["figure2", "normalise", "plot_curves", "plot_policy", "plot_values", "save", "state_reward"]
+__all__ = ["cell_legend", "figure2", "normalise", "plot_curves", "plot_policy", "plot_values", "policy_arrows", "save",
+           "set_policy", "state_reward"]

@@ -101,6 +101,10 @@ class ShapingProjector:
         weights: ``w[S, A] >= 0`` (default :func:`reachable_weights`); pairs with ``w = 0`` are
             left out of the fit.
 
+    Attributes:
+        dense: whether the fit is a dense SVD (exact, the factorisation reused by every call) or,
+            for pairs x states above ``DENSE_LIMIT``, sparse LSMR (iterative, slower per call).
+
     Raises:
         InvalidConfigError: a wrong shape, non-finite entries, negative or all-zero weights, or a
             true reward that is itself shaping plus a constant on the weighted pairs.
@@ -128,8 +132,8 @@ class ShapingProjector:
         unit = sp.csr_matrix((np.ones(len(pairs)), (np.arange(len(pairs)), column[states])), shape=(len(pairs), len(support)))
         shaping = mdp.discount * P[:, support] - unit
         design = sp.diags(sqrt_w) @ sp.hstack([sp.csr_matrix(np.ones((len(pairs), 1))), shaping]).tocsr()
-        self._dense = len(pairs) * len(support) <= DENSE_LIMIT
-        if self._dense:
+        self.dense = len(pairs) * len(support) <= DENSE_LIMIT
+        if self.dense:
             U, sv, Vt = np.linalg.svd(design.toarray(), full_matrices=False)
             rank = int(np.sum(sv > sv[0] * max(design.shape) * np.finfo(float).eps))
             self._U, self._sv, self._Vt = U[:, :rank], sv[:rank], Vt[:rank]
@@ -148,7 +152,7 @@ class ShapingProjector:
 
     def _solve(self, y: np.ndarray) -> np.ndarray:
         """The minimum-norm ``theta = (b, Phi)`` of ``min ||design theta - y||``."""
-        if self._dense:
+        if self.dense:
             return self._Vt.T @ ((self._U.T @ y) / self._sv)
         return lsmr(self._design, y, atol=1e-14, btol=1e-14, maxiter=100 * self._design.shape[1])[0]
 
