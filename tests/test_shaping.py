@@ -1,5 +1,7 @@
 """The exact projection onto the shaping class of rewards of (s, a) (trirl.tabular.shaping)."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -163,3 +165,16 @@ def test_figure2_draws_the_unshaped_learned_reward_beside_the_true_one(icy, icy_
     assert len(policy_axes) == 2 and all(ax.get_legend() is not None for ax in policy_axes)
     distance = [row["reward_distance"] for row in result.history]
     assert distance[0] == pytest.approx(np.sqrt(0.5)) and distance[-1] < 1e-3
+
+
+def test_compare_reports_scale_and_distance_for_every_learned_reward(tmp_path):
+    from trirl.tabular.compare import main as compare
+
+    out = tmp_path / "cmp"
+    assert compare(["--world", "open_room", "--algos", "trirl,gail", "--iterations", "40", "--out", str(out)]) == 0
+    (path,) = out.rglob("compare.json")
+    table = {row["algorithm"]: row for row in json.loads(path.read_text())["table"]}
+    assert table["trirl"]["reward_distance"] < 0.05 and table["trirl"]["reward_scale"] > 0.5
+    assert table["gail"]["reward_distance"] > table["trirl"]["reward_distance"]
+    markdown = next(out.rglob("compare.md")).read_text()
+    assert "reward_scale | reward_distance |" in markdown
