@@ -92,3 +92,41 @@ def test_cell_legend_names_the_cells_present():
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert labels == ["ice", "lava", "goal", "start"]  # icy_goal has no walls
     plt.close(fig)
+
+
+def _title_overlaps(fig):
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    boxes = [(ax.get_title(), ax.title.get_window_extent(renderer)) for ax in fig.axes if ax.get_title()]
+    return [(a, b) for i, (a, box_a) in enumerate(boxes) for b, box_b in boxes[i + 1:] if box_a.overlaps(box_b)]
+
+
+def _notebook_code(name):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "notebooks" / "make_notebooks.py"
+    spec = importlib.util.spec_from_file_location("make_notebooks", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return [source for kind, source in module.NOTEBOOKS[name] if kind == "code"]
+
+
+def test_notebook_02_discount_figure_titles_do_not_overlap():
+    code = _notebook_code("02_occupancy_measures")
+    namespace = {}
+    exec(code[0], namespace)  # the setup cell: world, expert, occupancies
+    exec(code[-1], namespace)  # the figure over three discounts
+    assert _title_overlaps(namespace["fig"]) == []
+    plt.close("all")
+
+
+def test_figure2_titles_do_not_overlap():
+    from trirl.tabular import occupancy, solve, trirl
+
+    world = gridworld.load("icy_goal")
+    expert = solve(world.mdp, world.reward)
+    result = trirl(world.mdp, occupancy(world.mdp, expert.policy), eps=0.5, beta=1e4, eta=49_999.0, iterations=5)
+    fig = plots.figure2(world, expert.policy, world.reward, result)
+    assert _title_overlaps(fig) == []
+    plt.close(fig)

@@ -457,6 +457,17 @@ class TRIRLStepper:
         plt.close(curves)
         return maps, curves
 
+    def static_panels(self) -> list:
+        """The current panels as static IPython ``HTML`` and ``Image`` objects: ``display(*stepper.static_panels())``.
+
+        A notebook executed without a live widget frontend (nbconvert, the book, a viewer of the
+        saved file) shows a widget only as its text, ``VBox(children=...)``; these images show
+        what the panels drew.
+        """
+        from IPython.display import HTML, Image
+
+        return [HTML(self.iteration_label.value), Image(self.truth.value), Image(self.maps.value), Image(self.curves.value)]
+
     def _check_html(self) -> str:
         if not self.checks:
             return "<i>Theorem 3.2 check: take a step.</i>"
@@ -492,6 +503,12 @@ class SoftVIExplorer:
             control.observe(lambda change: self.refresh(), names="value")
         self.widget = W.VBox([W.HBox([self.temperature, self.discount]), self.summary, self.image])
         self.refresh()
+
+    def static_panels(self) -> list:
+        """The summary and panels as static IPython objects (see :meth:`TRIRLStepper.static_panels`)."""
+        from IPython.display import HTML, Image
+
+        return [HTML(self.summary.value), Image(self.image.value)]
 
     @property
     def world(self) -> GridWorld:
