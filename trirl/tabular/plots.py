@@ -120,7 +120,7 @@ def plot_curves(ax, histories: dict[str, Sequence[dict]], metric: str, log: bool
     if log:
         ax.set_yscale("log")
     ax.set_xlabel("iteration")
-    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))  # no half iterations
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True, min_n_ticks=1))  # no half iterations
     ax.set_ylabel(ylabel or metric)
     ax.set_title(title or metric)
     if len(histories) > 1:

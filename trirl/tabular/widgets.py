@@ -437,7 +437,7 @@ class TRIRLStepper:
         plot_values(axes[0], world, reward, "learned reward")
         plot_policy(axes[1], world, policy, legend=True)
         plot_values(axes[2], world, occupancy_s, "log10 state occupancy d_pi(s)", cmap="magma")
-        maps.subplots_adjust(left=0.01, right=0.97, top=0.92, bottom=0.1, wspace=0.12)
+        maps.subplots_adjust(left=0.01, right=0.95, top=0.92, bottom=0.1, wspace=0.12)
         curves, axes = plt.subplots(1, 3, figsize=CURVES_SIZE)
         histories = {"trirl": self.history}
         plot_curves(axes[0], histories, "reverse_kl", log=True, title="reverse KL(rho_pi || rho_E)", ylabel="nats")
@@ -524,7 +524,7 @@ class SoftVIExplorer:
         plot_values(axes[0], world, self.solution.v, "soft value V(s)")
         plot_policy(axes[1], world, self.solution.policy, "soft-optimal policy", legend=True)
         plot_values(axes[2], world, h, "entropy H(pi(.|s))", cmap="cividis")
-        fig.subplots_adjust(left=0.01, right=0.97, top=0.92, bottom=0.1, wspace=0.12)
+        fig.subplots_adjust(left=0.01, right=0.96, top=0.92, bottom=0.1, wspace=0.12)
         self.image.value = render_png(fig)
         self.entropy = h
         self.summary.value = (f"temperature {self.temperature.value:.3g}, gamma {self.discount.value:.2f}: "
