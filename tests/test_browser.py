@@ -90,7 +90,7 @@ def test_slider_and_step_update_the_page(voila_url):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1200, "height": 1250})
+            page = browser.new_page(viewport={"width": 1200, "height": 1350})
             page.route(re.compile(r"^(?!http://127\.0\.0\.1)"), lambda route: route.abort())  # localhost only
             page.goto(voila_url, timeout=90_000)
             label = page.get_by_text(re.compile(r"iteration 0"))
@@ -133,7 +133,7 @@ def test_alpha_warning_wraps_without_clipping_the_map_or_the_readouts(voila_url)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1200, "height": 1250})
+            page = browser.new_page(viewport={"width": 1200, "height": 1350})
             page.route(re.compile(r"^(?!http://127\.0\.0\.1)"), lambda route: route.abort())
             page.goto(voila_url, timeout=90_000)
             expect(page.get_by_text(re.compile(r"iteration 0"))).to_be_visible(timeout=90_000)

@@ -44,7 +44,7 @@ BRUSHES = {"wall": "#", "floor": ".", "start": "S", "goal": "G", "lava": "L", "i
 BUTTON_COLOURS = {"#": "#3b3b3b", ".": "#eeeeee", "S": "#ffd92f", "G": "#7fc97f", "L": "#f0746e", "~": "#cfe8f7"}
 DEFAULT_CONFIG = TRIRLConfig(eps=0.5, beta=1e4, eta=49_999.0)  # alpha = eps * beta / (1 + eta) = 0.1
 PANEL_DPI = 60
-TRUTH_SIZE, MAPS_SIZE, CURVES_SIZE, EXPLORER_SIZE = (8.7, 4.3), (13.0, 4.3), (13.0, 3.2), (15.0, 4.5)
+TRUTH_SIZE, MAPS_SIZE, CURVES_SIZE, EXPLORER_SIZE = (8.7, 4.1), (13.0, 4.1), (13.0, 3.2), (15.0, 4.5)
 CONTROLS_WIDTH = "580px"  # fixed, so a long message wraps instead of squeezing the map editor
 LOG_STEP = 0.05  # the eta and beta sliders move in steps of 10**0.05 (12%)
 
