@@ -39,7 +39,10 @@ the expert's path by orders of magnitude (the ice the expert walks around on ``i
 hiding errors exactly where a transferred reward is tested; and a weighting that depends on the
 MDP alone scores every method on the same footing (EPIC likewise fixes its coverage
 distribution independently of the rewards compared). Pass ``weights=rho_expert`` for the
-on-path view.
+on-path view. The two views differ in practice: on ``icy_goal`` PIRO's reward (300 iterations,
+its policy within 4e-9 of the expert's) is at ``D = 0.67`` uniformly but ``D = 0`` weighted by
+``rho_E``; it is wrong only on pairs the expert almost never takes (stepping into lava), where
+both policies are vanishingly small but their logarithms differ (book chapter 7).
 """
 
 from __future__ import annotations
