@@ -99,7 +99,8 @@ print("largest value difference:", np.abs(vi.v - pi_.v).max())"""),
     ("md", "## Try it\n\nMove the sliders (in a live kernel): temperature and discount."),
     ("code", """
 explorer = SoftVIExplorer(world)
-explorer.widget"""),
+display(*explorer.static_panels())   # a static copy (shown without a live kernel too)
+explorer.widget                      # the live sliders: need a running kernel"""),
 ]
 
 # ---------------------------------------------------------------------------------------------
@@ -160,7 +161,9 @@ for ax, gamma in zip(axes, [0.8, 0.95, 0.99]):
     pi = solve(w.mdp, w.reward).policy
     dg = state_occupancy(w.mdp, pi) * (1 - gamma)               # normalised
     goal = w.cell_type == "goal"
-    plot_values(ax, w, np.log10(np.maximum(dg, 1e-12)), f"gamma {gamma}: log10 (1-gamma) d, goal share {dg[goal].sum():.2f}", cmap="magma")"""),
+    plot_values(ax, w, np.log10(np.maximum(dg, 1e-12)), f"gamma {gamma}: goal share {dg[goal].sum():.2f}",
+                cmap="magma", label="log10 (1-gamma) d(s)")
+fig.tight_layout()"""),
 ]
 
 # ---------------------------------------------------------------------------------------------
@@ -303,7 +306,8 @@ Steps with $\alpha = \varepsilon\beta/(1+\eta)$ far above 0.1 may diverge on wor
 stepper = TRIRLStepper(world)
 stepper.run(15)
 print(stepper.iteration, stepper.checks)
-stepper.widget"""),
+display(*stepper.static_panels())   # a static copy of the panels after 15 steps (shown without a live kernel too)
+stepper.widget                      # the live stepper: needs a running kernel"""),
 ]
 
 # ---------------------------------------------------------------------------------------------
@@ -478,6 +482,7 @@ to such terms, which is why it may transfer badly when the dynamics change."""),
 from trirl.tabular import gridworld, solve, occupancy, trirl, reverse_kl
 from trirl.tabular.compare import transfer_reward, normalised_return
 from trirl.tabular.plots import plot_values, plot_policy, normalise, state_reward
+from trirl.tabular.shaping import shaping_fit
 
 world = gridworld.load("icy_goal")
 mdp = world.mdp
@@ -491,7 +496,10 @@ print("value shift V' - V + Phi:", np.ptp(b.v - a.v + phi), "(constant = 0)")"""
 
 TRIRL recovers the expert's policy, but its reward is one representative of the class: plotted
 per state it differs from the true reward. The world's features (cell type one-hot, row,
-column) describe the true reward exactly; the learned one only approximately."""),
+column) describe the true reward exactly; the learned one only approximately. Fitting
+$r_{learned} = c\, r_{true} + b + \gamma P\Phi - \Phi$ by least squares over the reachable pairs
+(`trirl.tabular.shaping.shaping_fit`, exact: it uses the model $P$) finds the scale $c$, the
+offset $b$ and the potential $\Phi$; with them removed the learned reward *is* the true one."""),
     ("code", """
 expert = a
 rho_expert = occupancy(mdp, expert.policy)
@@ -502,9 +510,14 @@ for name, r in [("true", world.reward), ("learned", learned.reward)]:
     rs = state_reward(r, expert.policy)
     coef, res, *_ = np.linalg.lstsq(X, rs - rs.mean(), rcond=None)
     print(f"{name:8s} reward: R^2 of a linear fit on {list(world.feature_names)} = {1 - res[0] / np.sum((rs - rs.mean())**2) if len(res) else 1:.3f}")
-fig, axes = plt.subplots(1, 2, figsize=(9, 4))
-plot_values(axes[0], world, normalise(state_reward(world.reward, expert.policy)), "true reward")
-plot_values(axes[1], world, normalise(state_reward(learned.reward, expert.policy)), "learned reward")"""),
+fit = shaping_fit(mdp, learned.reward, world.reward)
+print(f"scale c = {fit.scale:.4f}, relative residual {fit.relative_residual:.1e}, shaping-invariant distance {fit.distance:.1e}")
+fig, axes = plt.subplots(1, 3, figsize=(14, 4))
+plot_values(axes[0], world, normalise(state_reward(world.reward, expert.policy)), "true reward", label="normalised r(s)")
+plot_values(axes[1], world, normalise(state_reward(learned.reward, expert.policy)), "learned reward", label="normalised r(s)")
+plot_values(axes[2], world, normalise(state_reward(fit.unshaped, expert.policy)), "learned reward minus fitted shaping",
+            label="normalised r(s)")
+fig.tight_layout()"""),
     ("md", r"""
 ## Re-optimising the learned reward in perturbed worlds
 

@@ -90,7 +90,7 @@ def test_slider_and_step_update_the_page(voila_url):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1200, "height": 1250})
+            page = browser.new_page(viewport={"width": 1200, "height": 1350})
             page.route(re.compile(r"^(?!http://127\.0\.0\.1)"), lambda route: route.abort())  # localhost only
             page.goto(voila_url, timeout=90_000)
             label = page.get_by_text(re.compile(r"iteration 0"))
@@ -122,5 +122,41 @@ def test_slider_and_step_update_the_page(voila_url):
             page.screenshot(path=str(ARTIFACTS / "stepper.png"), full_page=True)
             if os.environ.get("TRIRL_UPDATE_SCREENSHOT"):
                 page.screenshot(path=str(ROOT / "notebooks" / "stepper.png"), full_page=True)
+        finally:
+            browser.close()
+
+
+def test_alpha_warning_wraps_without_clipping_the_map_or_the_readouts(voila_url):
+    """Raising eps until alpha > 0.1 shows a long warning; the editor keeps its size."""
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 1350})
+            page.route(re.compile(r"^(?!http://127\.0\.0\.1)"), lambda route: route.abort())
+            page.goto(voila_url, timeout=90_000)
+            expect(page.get_by_text(re.compile(r"iteration 0"))).to_be_visible(timeout=90_000)
+
+            def geometry():
+                goal = page.get_by_role("button", name="G", exact=True).bounding_box()
+                wind = page.locator("select").first.bounding_box()
+                clipped = page.evaluate("""() => [...document.querySelectorAll('.widget-readout, select')]
+                    .filter(el => el.scrollWidth > el.clientWidth + 1).map(el => el.textContent)""")
+                return goal, wind, clipped
+
+            goal, wind, clipped = geometry()
+            assert not clipped
+            eps = page.locator(".widget-slider", has=page.get_by_text("eps", exact=True))
+            eps.locator(".noUi-handle").first.click()
+            for _ in range(12):
+                page.keyboard.press("ArrowRight")  # eps 0.5 -> 1.0: alpha = 0.2
+            expect(page.get_by_text(re.compile("may stop improving monotonically"))).to_be_visible(timeout=10_000)
+            goal_after, wind_after, clipped_after = geometry()
+            assert not clipped_after, clipped_after
+            assert goal_after == goal and wind_after == wind
+            assert goal_after["x"] + goal_after["width"] <= 1200
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "stepper-warning.png"), full_page=True)
         finally:
             browser.close()

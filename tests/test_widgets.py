@@ -136,3 +136,49 @@ def test_a_step_on_a_10x10_world_responds_quickly():
     tick = time.thread_time()
     stepper.step_button.click()
     assert time.thread_time() - tick < 1.0
+
+
+def test_decay_mode_refuses_an_end_above_the_start(stepper):
+    """eta (end) > eta (start) would raise eta in 'decay' mode: refused, named, Step disabled."""
+    from trirl import core
+    from trirl.errors import InvalidConfigError
+
+    stepper.eta.value = 99.0
+    stepper.eta_mode.value = "decay"
+    stepper.eta_end.value = 1000.0
+    with pytest.raises(InvalidConfigError, match=r"eta \(end\) = 1000 is above eta \(start\) = 99"):
+        stepper.config
+    assert "not applied" in stepper.alpha.value and "eta (end)" in stepper.alpha.value
+    assert stepper.step_button.disabled and stepper.run_button.disabled
+    assert stepper.step() == {} and stepper.iteration == 0 and "not stepped" in stepper.status.value
+    stepper.eta_end.value = 10.0
+    assert not stepper.step_button.disabled
+    etas = [row["eta"] for row in stepper.run(3)]
+    assert etas == sorted(etas, reverse=True) and etas[-1] >= 10.0
+    with pytest.raises(InvalidConfigError, match=r"eta end \(2\) is above eta start \(1\)"):
+        core.ExponentialEta(1.0, 0.5, 2.0)
+    with pytest.raises(InvalidConfigError, match="eta end"):
+        core.parse_eta_schedule("exp:1:0.5:2")
+
+
+def test_curve_panels_have_more_than_one_tick_label_from_the_first_steps(stepper):
+    stepper.run(2)
+    _, curves = stepper._panels
+    curves.canvas.draw()
+    for ax in curves.axes:
+        low, high = sorted(ax.get_ylim())
+        ticks = [(t, label.get_text()) for t, label in zip(ax.get_yticks(), ax.get_yticklabels())]
+        ticks += [(t, label.get_text()) for t, label in zip(ax.get_yticks(minor=True), ax.get_yticklabels(minor=True))]
+        shown = {text for t, text in ticks if text and low <= t <= high}
+        assert len(shown) >= 2, (ax.get_title(), shown)
+        assert all(float(t).is_integer() for t in ax.get_xticks()), ax.get_title()
+
+
+def test_stepper_controls_have_a_fixed_width_and_the_editor_is_never_squeezed(stepper):
+    """A long alpha warning wraps inside the controls column instead of clipping the map."""
+    stepper.eps.value, stepper.beta.value, stepper.eta.value = 1.0, 1e4, 99.0  # alpha ~ 100
+    assert "may stop improving monotonically" in stepper.alpha.value
+    assert "white-space: normal" in stepper.alpha.value
+    editor, controls = stepper.widget.children[0].children
+    assert controls.layout.width == stepper.alpha.layout.width and controls.layout.flex == "0 0 auto"
+    assert editor.layout.flex == "0 0 auto"

@@ -101,6 +101,12 @@ class ExponentialEta:
         _check_eta("eta end", self.end)
         if not (0.0 < self.decay <= 1.0):
             raise InvalidConfigError(f"eta decay must be in (0, 1], got {self.decay!r}")
+        if self.end > self.start:
+            # the schedule would raise eta towards end: not a decay, and not what was asked for
+            raise InvalidConfigError(
+                f"eta end ({self.end:g}) is above eta start ({self.start:g}): an exponential schedule decays eta "
+                f"from start towards end; choose end <= start (a rising eta is 'linear:START:END:STEPS')"
+            )
 
     def __call__(self, iteration: int) -> float:
         return float(self.end + (self.start - self.end) * self.decay ** max(iteration, 0))

@@ -50,6 +50,7 @@ def test_train_resume_reproduces_then_evaluate_and_collect(tmp_path, capsys):
     assert [r["iteration"] for r in rows_full] == [1, 2, 3, 4]
     assert rows_split == rows_full
     assert "eval_return" in rows_full[-1] and "policy_kl" in rows_full[-1]
+    assert (full / "learning_curves.png").read_bytes()[:4] == b"\x89PNG"
 
     out = tmp_path / "returns.json"
     expert.main(["evaluate", "--checkpoint", str(full), "--episodes", "4", "--out", str(out)])

@@ -83,6 +83,19 @@ def test_whole_pipeline_writes_metrics_checkpoints_and_summary(full_run):
     assert json.loads((full_run / "summary.json").read_text())["status"] == "done"
 
 
+def test_run_directory_holds_learning_curves_of_its_metrics(full_run):
+    """learning_curves.png next to metrics.jsonl, drawn from the rows the run logged."""
+    from trirl.learning_curves import plot_learning_curves
+
+    assert (full_run / "learning_curves.png").read_bytes()[:4] == b"\x89PNG"
+    fig = plot_learning_curves(read_metrics(full_run / "metrics.jsonl"))
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles == ["return (mean over seeds)", "expert-normalised return", "discriminator accuracy",
+                      "trust-region multiplier", "policy change per iteration"]
+    evaluation = [line for line in fig.axes[0].get_lines() if line.get_label() == "evaluation"]
+    assert list(evaluation[0].get_xdata()) == [r["env_steps"] for r in read_metrics(full_run) if "eval_return" in r]
+
+
 def test_paused_and_resumed_run_reproduces_the_uninterrupted_metrics(full_run, tmp_path):
     config = write(tmp_path)
     out = tmp_path / "run"

@@ -6,7 +6,7 @@
     python -m trirl.continuous.expert evaluate --checkpoint runs/pm [--episodes 100] [--out expert.json]
     python -m trirl.continuous.expert collect  --checkpoint runs/pm --out demos.npz [--episodes 30 --length 1000]
 
-``train`` writes a :class:`~trirl.rundir.RunDir` (config.json, metrics.jsonl, checkpoints/);
+``train`` writes a :class:`~trirl.rundir.RunDir` (config.json, metrics.jsonl, learning_curves.png, checkpoints/);
 ``--resume`` continues from the newest checkpoint and reproduces the uninterrupted metrics,
 because iteration ``i`` always uses the key ``fold_in(train_key, i)`` and the whole PPO state
 (parameters, optimiser, normaliser, environments) is checkpointed.
@@ -34,6 +34,7 @@ from trirl.continuous.evaluation import episode_returns, policy_act_fn, random_a
 from trirl.continuous.experiment import ExpertConfig
 from trirl.continuous.ppo import PPO, PPOState, make_ppo
 from trirl.errors import InvalidConfigError
+from trirl.learning_curves import write_learning_curves
 from trirl.rundir import CHECKPOINT_DIR, RunDir, read_metrics, write_json
 
 STATE_PREFIX = "state"
@@ -87,6 +88,7 @@ def train(config: ExpertConfig, out: str | Path, resume: bool = False, progress:
         if (it + 1) % config.checkpoint_every == 0 or last:
             run.save_checkpoint(it + 1, ckpt.flatten(state, STATE_PREFIX),
                                 {"env_spec": base_env.spec.to_dict(), "env_steps": row["env_steps"]})
+    write_learning_curves(run.path, f"PPO expert on {config.env}")
     return state
 
 

@@ -7,7 +7,7 @@
 
 ``--algo``: ``trirl`` (max-eta, TRPL projection), ``trirl-tr-loss`` (KL penalty with a scheduled
 eta), ``gail``, ``airl``, ``amp``. The run directory (:class:`~trirl.rundir.RunDir`) gets
-``config.json``, ``metrics.jsonl`` (one row per iteration: the shared metric names averaged over
+``config.json``, ``learning_curves.png`` (:mod:`trirl.learning_curves`), ``metrics.jsonl`` (one row per iteration: the shared metric names averaged over
 seeds, ``normalised_return`` (mean) and ``normalised_return_iqm`` over seeds, evaluation returns
 every ``eval_every`` iterations) and ``checkpoints/`` (the whole learner state with a leading seed
 axis). Iteration ``i`` always uses the key ``fold_in(train_key, i)``, so ``--resume`` reproduces
@@ -48,6 +48,7 @@ from trirl.continuous.ppo import PPOConfig
 from trirl.continuous.reward import RewardBufferConfig
 from trirl.continuous.trpl import TrustRegionConfig
 from trirl.errors import InvalidConfigError, InvalidDemonstrationError
+from trirl.learning_curves import write_learning_curves
 from trirl.rundir import RunDir, write_json
 
 ALGOS = ("trirl", "trirl-tr-loss", "gail", "airl", "amp")
@@ -297,6 +298,7 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, progress: 
             save(it, state)
             np.savez(run.file("nonfinite_state.npz"), **ckpt.flatten(new_state, STATE_PREFIX))
             bar.close()
+            write_learning_curves(run.path, f"{config.algo} on {config.env} (stopped at a non-finite value)")
             raise NonFiniteError(f"{err}; the last finite state is checkpoint step {it} in {run.path}") from None
         state = new_state
         row = {"iteration": it + 1, "env_steps": (it + 1) * config.ppo.batch_size}
@@ -328,6 +330,7 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, progress: 
             status = "paused"
             break
     bar.close()
+    write_learning_curves(run.path, f"{config.algo} on {config.env}, {config.seeds} seed(s)")
     return {"status": status, "iterations": int(row.get("iteration", start)), "last": row, "run": str(run.path)}
 
 

@@ -5,7 +5,10 @@ For each world the expert is the soft-optimal policy of the true reward and ever
 its exact occupancy and the same number of iterations. The table reports, per method: soft
 Bellman backups and wall time to reach reverse KL <= 1e-3, the final reverse KL, the number of
 iterations where the dual got worse, and whether the learned reward re-optimised from scratch
-recovers the expert (its occupancy is within reverse KL 1e-3 of the expert's).
+recovers the expert (its occupancy is within reverse KL 1e-3 of the expert's), and how close the
+learned reward is to the true one up to the IRL ambiguity: the fitted scale ``c`` and the
+shaping-invariant distance ``D`` of :func:`trirl.tabular.shaping.shaping_fit` (0: equal up to
+``c > 0``, offset and potential shaping; unrelated rewards about 0.71; uniform over reachable pairs).
 
 Transfer (``--transfer``): each learned reward is re-optimised from scratch in the world's
 perturbed variants (wind, mirror, slip) and scored by the expert-normalised true return
@@ -28,6 +31,7 @@ import numpy as np
 
 from trirl.tabular import gridworld, occupancy, reverse_kl, solve
 from trirl.tabular.plots import plot_curves, save
+from trirl.tabular.shaping import shaping_fit
 
 THRESHOLD = 1e-3
 
@@ -52,6 +56,7 @@ def summarise(name, result, world, expert, rho_expert) -> dict:
     hit = _first(result.history, THRESHOLD)
     reoptimised = solve(world.mdp, result.reward)
     reopt_kl = reverse_kl(occupancy(world.mdp, reoptimised.policy), rho_expert)
+    fit = shaping_fit(world.mdp, result.reward, world.reward)
     return {
         "algorithm": name,
         "backups_to_1e-3": hit.get("backups") if hit else None,
@@ -63,6 +68,8 @@ def summarise(name, result, world, expert, rho_expert) -> dict:
         # judged on behaviour: where the expert (almost) never goes, no reward is identified
         "reoptimised_recovers_expert": bool(reopt_kl <= THRESHOLD),
         "reoptimised_max_policy_difference": float(np.abs(reoptimised.policy - expert.policy).max()),
+        "reward_scale": fit.scale,
+        "reward_distance": fit.distance,
     }
 
 
@@ -161,7 +168,7 @@ def main(argv=None) -> int:
                 transfer += transfer_rows(world, name, result)
         _plot(world_name, histories, args.out / f"compare-{world_name}.png")
     columns = ["world", "algorithm", "backups_to_1e-3", "seconds_to_1e-3", "final_reverse_kl", "dual_got_worse",
-               "reoptimised_reverse_kl", "reoptimised_recovers_expert"]
+               "reoptimised_reverse_kl", "reoptimised_recovers_expert", "reward_scale", "reward_distance"]
     text = [f"# trirl compare ({args.iterations} iterations each; exact expert occupancy)\n",
             f"command: `trirl compare {' '.join(argv or [])}`\n", markdown_table(table, columns)]
     if transfer:

@@ -100,12 +100,16 @@ def run(
     checkpoint_every: int = 10,
     callback: Callable[[Any, dict], None] | None = None,
     until: Callable[[dict], bool] | None = None,
+    observe: Callable[[np.ndarray], dict] | None = None,
 ) -> Result:
     """Run ``learner`` until iteration ``iterations``, resuming from ``run_dir``'s newest checkpoint.
 
     Every iteration's metrics go to ``run_dir`` (if any) and ``callback(state, metrics)``; a
     non-finite metric or state array stops the run with a checkpoint of the last good state and
     a :class:`NonFiniteError` naming it. ``until(metrics)`` returning true stops the run early.
+    ``observe(reward)`` adds metrics of the current reward ``[S, A]`` to every row (iteration 0
+    included), e.g. :meth:`trirl.tabular.shaping.ShapingProjector.metrics` against a known true
+    reward.
     """
     history: list[dict[str, Any]] = []
     checkpoint = run_dir.latest_checkpoint() if run_dir is not None else None
@@ -116,6 +120,8 @@ def run(
     else:
         state = learner.init()
         row = learner.metrics(state)
+        if observe is not None:
+            row = {**row, **observe(learner.reward(state))}
         history.append(row)
         if run_dir is not None:
             run_dir.log(row)
@@ -132,6 +138,8 @@ def run(
                     new_state, metrics = learner.step(state)
                     metrics = {"iteration": iteration, **metrics}
                     metrics.setdefault("step_time", time.perf_counter() - tick)
+                    if observe is not None:
+                        metrics.update(observe(learner.reward(new_state)))
                     _check_finite(metrics, learner.arrays(new_state), iteration, learner.name)
                 except BaseException:
                     # never lose work: keep the last good state, whatever stopped the step

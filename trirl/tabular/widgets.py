@@ -28,24 +28,24 @@ from typing import Any
 import ipywidgets as W
 import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.quiver import Quiver
-from matplotlib.ticker import LogFormatter, NullFormatter
+from matplotlib.ticker import LogFormatter
 
 from trirl import core
-from trirl.errors import TrirlError
+from trirl.errors import InvalidConfigError, TrirlError
 from trirl.tabular import gridworld
 from trirl.tabular.algorithms.trirl import TRIRLConfig, TRIRLState, make_trirl
 from trirl.tabular.gridworld import GridSpec, GridWorld, Wind, from_cells
 from trirl.tabular.objectives import log_ratio, safe_log
 from trirl.tabular.occupancy import occupancy
-from trirl.tabular.plots import normalise, plot_curves, plot_policy, plot_values, state_reward
+from trirl.tabular.plots import normalise, plot_curves, plot_policy, plot_values, set_policy, state_reward
 from trirl.tabular.soft import solve
 
 BRUSHES = {"wall": "#", "floor": ".", "start": "S", "goal": "G", "lava": "L", "ice": "~"}
 BUTTON_COLOURS = {"#": "#3b3b3b", ".": "#eeeeee", "S": "#ffd92f", "G": "#7fc97f", "L": "#f0746e", "~": "#cfe8f7"}
 DEFAULT_CONFIG = TRIRLConfig(eps=0.5, beta=1e4, eta=49_999.0)  # alpha = eps * beta / (1 + eta) = 0.1
 PANEL_DPI = 60
-TRUTH_SIZE, MAPS_SIZE, CURVES_SIZE, EXPLORER_SIZE = (8.7, 4.0), (13.0, 4.0), (13.0, 3.2), (15.0, 4.2)
+TRUTH_SIZE, MAPS_SIZE, CURVES_SIZE, EXPLORER_SIZE = (8.7, 4.1), (13.0, 4.1), (13.0, 3.2), (15.0, 4.5)
+CONTROLS_WIDTH = "580px"  # fixed, so a long message wraps instead of squeezing the map editor
 LOG_STEP = 0.05  # the eta and beta sliders move in steps of 10**0.05 (12%)
 
 
@@ -93,18 +93,6 @@ def _set_heatmap(ax, world, values) -> None:
     image.set_data(world.to_grid(values))
     low, high = float(np.nanmin(values)), float(np.nanmax(values))
     image.set_clim(low, high if high > low else low + 1e-12)
-
-
-def _set_policy(ax, world, policy) -> None:
-    """Replace the arrows and stay-dots of a :func:`plot_policy` panel."""
-    moving = ~world.mdp.absorbing
-    move = policy @ np.asarray(world.action_deltas, dtype=float)
-    arrows = next(c for c in ax.collections if isinstance(c, Quiver))
-    arrows.set_UVC(move[moving, 1], -move[moving, 0])
-    dots = [c for c in ax.collections if not isinstance(c, Quiver)]
-    stay = np.flatnonzero(np.all(np.asarray(world.action_deltas) == 0, axis=1))
-    if dots and len(stay):
-        dots[0].set_sizes(40 * policy[moving][:, stay].sum(axis=1))
 
 
 def _set_curve(ax, history, metric) -> None:
@@ -241,12 +229,12 @@ class TRIRLStepper:
         self.eta_end = W.FloatLogSlider(value=_on_log_grid(eta / 2), base=10, min=-1, max=6, step=LOG_STEP,
                                         description="eta (end)",
                                         readout_format=".4g", disabled=True)
-        self.alpha = W.HTML()
+        self.alpha = W.HTML(layout=W.Layout(width=CONTROLS_WIDTH))
         self.step_button = W.Button(description="Step", button_style="primary", icon="step-forward")
         self.run_button = W.Button(description="Run", icon="play")
         self.run_steps = W.BoundedIntText(value=20, min=1, max=1000, description="steps", layout=W.Layout(width="150px"))
         self.reset_button = W.Button(description="Reset", icon="undo")
-        self.status = W.HTML()
+        self.status = W.HTML(layout=W.Layout(width=CONTROLS_WIDTH))
         self.iteration_label = W.HTML()
         self.truth = _image(TRUTH_SIZE)
         self.maps = _image(MAPS_SIZE)
@@ -261,10 +249,15 @@ class TRIRLStepper:
         self.editor.on_change(lambda world: self.reset())
         controls = W.VBox([self.beta, self.eps, self.eta_mode, self.eta, self.eta_decay, self.eta_end, self.alpha,
                            W.HBox([self.step_button, self.run_button, self.run_steps, self.reset_button]),
-                           self.iteration_label, self.status, self.check_panel])
-        self.widget = W.VBox([W.HBox([self.editor.widget, controls]), self.truth, self.maps, self.curves])
+                           self.iteration_label, self.status, self.check_panel],
+                          layout=W.Layout(width=CONTROLS_WIDTH, flex="0 0 auto"))
+        self.editor.widget.layout.flex = "0 0 auto"  # never squeezed: the map and the readouts stay whole
+        self.widget = W.VBox([W.HBox([self.editor.widget, controls], layout=W.Layout(flex_flow="row wrap")),
+                              self.truth, self.maps, self.curves])
         self.figure_data: dict[str, Any] = {}
         self._panels = None
+        self._applied = config  # the last valid settings (a refused slider combination keeps them)
+        self.config_error = ""
         self.reset()
 
     # -- configuration ---------------------------------------------------------------------------
@@ -278,7 +271,12 @@ class TRIRLStepper:
         if self.eta_mode.value == "constant":
             eta = float(self.eta.value)
         else:
-            eta = core.ExponentialEta(float(self.eta.value), float(self.eta_decay.value), float(self.eta_end.value))
+            start, end = float(self.eta.value), float(self.eta_end.value)
+            if end > start:
+                raise InvalidConfigError(
+                    f"eta (end) = {end:.4g} is above eta (start) = {start:.4g}: decay mode lowers eta from start "
+                    f"towards end; lower eta (end) or raise eta (start)")
+            eta = core.ExponentialEta(start, float(self.eta_decay.value), end)
         return TRIRLConfig(eps=float(self.eps.value), beta=float(self.beta.value), eta=eta)
 
     def _eta_mode_changed(self, change) -> None:
@@ -286,13 +284,23 @@ class TRIRLStepper:
         self._config_changed()
 
     def _config_changed(self) -> None:
-        config = self.config
+        try:
+            config = self.config
+        except InvalidConfigError as error:
+            self.config_error = str(error)
+            self.step_button.disabled = self.run_button.disabled = True
+            self.alpha.value = (f"<div style='white-space: normal; color: #b00'>not applied: {html.escape(str(error))}"
+                                f" (Step and Run wait for valid settings)</div>")
+            return
+        self.config_error = ""
+        self.step_button.disabled = self.run_button.disabled = False
+        self._applied = config
         self.learner = make_trirl(self.world.mdp, self.rho_expert, config)
         eta = config.eta_schedule(self.state.iteration)
         alpha = config.eps * config.beta / (1 + eta)
         hint = "" if alpha <= 0.1 + 1e-12 else " &mdash; above 0.1 TRIRL may stop improving monotonically"
-        self.alpha.value = (f"next step: eta = {eta:.5g}, eps_tr = eps/(1+eta) = {config.eps / (1 + eta):.3g}, "
-                            f"alpha = eps&middot;beta/(1+eta) = <b>{alpha:.3g}</b>{hint}")
+        self.alpha.value = (f"<div style='white-space: normal'>next step: eta = {eta:.5g}, eps_tr = eps/(1+eta) = "
+                            f"{config.eps / (1 + eta):.3g}, alpha = eps&middot;beta/(1+eta) = <b>{alpha:.3g}</b>{hint}</div>")
 
     # -- the algorithm ---------------------------------------------------------------------------
     @property
@@ -305,7 +313,7 @@ class TRIRLStepper:
         world = self.world
         self.expert = solve(world.mdp, world.reward)
         self.rho_expert = occupancy(world.mdp, self.expert.policy)
-        self.learner = make_trirl(world.mdp, self.rho_expert, self.config)
+        self.learner = make_trirl(world.mdp, self.rho_expert, self._applied)
         self.state = self.learner.init()
         self.history = [{"iteration": 0, **self.learner.metrics(self.state)}]
         self.checks: dict[str, float] = {}
@@ -314,8 +322,8 @@ class TRIRLStepper:
         self._config_changed()
         fig, axes = plt.subplots(1, 2, figsize=TRUTH_SIZE)
         plot_values(axes[0], world, normalise(state_reward(world.reward, self.expert.policy)), "true reward (normalised)")
-        plot_policy(axes[1], world, self.expert.policy, "expert policy (soft-optimal)")
-        fig.subplots_adjust(left=0.01, right=0.97, top=0.92, bottom=0.03, wspace=0.12)
+        plot_policy(axes[1], world, self.expert.policy, "expert policy (soft-optimal)", legend=True)
+        fig.subplots_adjust(left=0.01, right=0.97, top=0.92, bottom=0.1, wspace=0.12)
         self.truth.value = render_png(fig)
         self.refresh()
 
@@ -326,6 +334,9 @@ class TRIRLStepper:
         A step that fails (a diverging reward, a solver that does not converge) leaves the state
         as it was and shows the error in ``status``.
         """
+        if self.config_error:
+            self.status.value = f"<span style='color:#b00'>not stepped: {html.escape(self.config_error)}</span>"
+            return {}
         previous = self.state
         try:
             state, metrics = self.learner.step(previous)
@@ -397,7 +408,7 @@ class TRIRLStepper:
         else:
             maps, curves = self._panels
             _set_heatmap(maps.axes[0], world, reward)
-            _set_policy(maps.axes[1], world, policy)
+            set_policy(maps.axes[1], world, policy)
             _set_heatmap(maps.axes[2], world, log_occupancy_s)
             for ax, rows, key in zip(curves.axes, (self.history, self.history, gaps), ("reverse_kl", "dual", "gap")):
                 _set_curve(ax, rows, key)
@@ -424,16 +435,19 @@ class TRIRLStepper:
         world = self.world
         maps, axes = plt.subplots(1, 3, figsize=MAPS_SIZE)
         plot_values(axes[0], world, reward, "learned reward")
-        plot_policy(axes[1], world, policy)
+        plot_policy(axes[1], world, policy, legend=True)
         plot_values(axes[2], world, occupancy_s, "log10 state occupancy d_pi(s)", cmap="magma")
-        maps.subplots_adjust(left=0.01, right=0.97, top=0.92, bottom=0.03, wspace=0.12)
+        maps.subplots_adjust(left=0.01, right=0.95, top=0.92, bottom=0.1, wspace=0.12)
         curves, axes = plt.subplots(1, 3, figsize=CURVES_SIZE)
         histories = {"trirl": self.history}
-        plot_curves(axes[0], histories, "reverse_kl", log=True, title="reverse KL(rho_pi || rho_E)")
-        plot_curves(axes[1], histories, "dual", title="dual G(r) (lower is better)")
-        plot_curves(axes[2], {"correction_gap": gaps}, "gap", title="Theorem 3.2: correction_gap")
+        plot_curves(axes[0], histories, "reverse_kl", log=True, title="reverse KL(rho_pi || rho_E)", ylabel="nats")
+        plot_curves(axes[1], histories, "dual", title="dual G(r) (lower is better)", ylabel="G(r)")
+        plot_curves(axes[2], {"correction_gap": gaps}, "gap", title="Theorem 3.2: correction_gap",
+                    ylabel="max |log pi - log pi_MCE|")
         axes[0].yaxis.set_major_formatter(LogFormatter())  # plain labels: mathtext tick labels are slow
-        axes[0].yaxis.set_minor_formatter(NullFormatter())
+        # below two decades (the first steps) the minor ticks get labels too, so the axis is never
+        # left with a single label
+        axes[0].yaxis.set_minor_formatter(LogFormatter(labelOnlyBase=False, minor_thresholds=(2, 0.5)))
         axes[2].ticklabel_format(axis="y", style="sci", scilimits=(0, 0))
         axes[1].ticklabel_format(axis="y", useOffset=False)
         curves.subplots_adjust(left=0.06, right=0.99, top=0.9, bottom=0.16, wspace=0.25)
@@ -442,6 +456,17 @@ class TRIRLStepper:
         plt.close(maps)
         plt.close(curves)
         return maps, curves
+
+    def static_panels(self) -> list:
+        """The current panels as static IPython ``HTML`` and ``Image`` objects: ``display(*stepper.static_panels())``.
+
+        A notebook executed without a live widget frontend (nbconvert, the book, a viewer of the
+        saved file) shows a widget only as its text, ``VBox(children=...)``; these images show
+        what the panels drew.
+        """
+        from IPython.display import HTML, Image
+
+        return [HTML(self.iteration_label.value), Image(self.truth.value), Image(self.maps.value), Image(self.curves.value)]
 
     def _check_html(self) -> str:
         if not self.checks:
@@ -479,6 +504,12 @@ class SoftVIExplorer:
         self.widget = W.VBox([W.HBox([self.temperature, self.discount]), self.summary, self.image])
         self.refresh()
 
+    def static_panels(self) -> list:
+        """The summary and panels as static IPython objects (see :meth:`TRIRLStepper.static_panels`)."""
+        from IPython.display import HTML, Image
+
+        return [HTML(self.summary.value), Image(self.image.value)]
+
     @property
     def world(self) -> GridWorld:
         return from_cells(self.base.cells, replace(self.base.spec, discount=self.discount.value), name=self.base.name)
@@ -491,9 +522,9 @@ class SoftVIExplorer:
         h = entropy(self.solution.policy)
         fig, axes = plt.subplots(1, 3, figsize=EXPLORER_SIZE)
         plot_values(axes[0], world, self.solution.v, "soft value V(s)")
-        plot_policy(axes[1], world, self.solution.policy, "soft-optimal policy")
+        plot_policy(axes[1], world, self.solution.policy, "soft-optimal policy", legend=True)
         plot_values(axes[2], world, h, "entropy H(pi(.|s))", cmap="cividis")
-        fig.subplots_adjust(left=0.01, right=0.97, top=0.92, bottom=0.03, wspace=0.12)
+        fig.subplots_adjust(left=0.01, right=0.96, top=0.92, bottom=0.1, wspace=0.12)
         self.image.value = render_png(fig)
         self.entropy = h
         self.summary.value = (f"temperature {self.temperature.value:.3g}, gamma {self.discount.value:.2f}: "

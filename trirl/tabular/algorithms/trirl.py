@@ -367,6 +367,7 @@ def trirl(
     print_every: int = 0,
     callback=None,
     until=None,
+    observe=None,
 ) -> Result:
     """Run exact TRIRL (Algorithm 1) for ``iterations`` iterations; see :class:`TRIRLConfig`.
 
@@ -374,10 +375,12 @@ def trirl(
     MCE ``policy`` and the per-iteration ``history`` (``iteration, eta, eps_tr, reverse_kl,
     policy_kl, dual, correction_gap, backups, solves, factorisations, wall_time``; with ``safeguard`` also
     ``eps, backtracks, total_backtracks``; with a non-tabular ``reward_class`` also
-    ``projection_error``). ``until(metrics)`` stops early.
+    ``projection_error``). ``until(metrics)`` stops early; ``observe(reward)`` adds metrics of
+    each iteration's reward (:func:`trirl.tabular.driver.run`).
     """
     if not (isinstance(iterations, int) and iterations >= 0):
         raise InvalidConfigError(f"iterations is {iterations!r}, expected an integer >= 0")
     config = TRIRLConfig(eps, beta, eta, kl_bound, inner_steps, inner_method, solver, safeguard, max_backtracks, reward_class)
     learner = make_trirl(mdp, rho_expert, config, features=features)
-    return run(learner, iterations, run_dir=run_dir, progress=progress, print_every=print_every, callback=callback, until=until)
+    return run(learner, iterations, run_dir=run_dir, progress=progress, print_every=print_every, callback=callback, until=until,
+               observe=observe)
