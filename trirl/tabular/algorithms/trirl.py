@@ -341,14 +341,15 @@ def dual_advice(config: TRIRLConfig) -> str:
                 f"in the soft solves beyond its tolerance (rtol {DUAL_RTOL:g}). Remedy: a tighter solver tolerance.")
     if config.kl_bound is not None:
         step = f"eps * beta / (1 + eta) with eta solved from kl_bound={config.kl_bound}"
-    elif isinstance(config.eta, (int, float)):
-        step = f"alpha = eps * beta / (1 + eta) = {float(config.eps) * float(config.beta) / (1.0 + float(config.eta)):.3g}"
+    elif isinstance(config.eta, (int, float, core.ConstantEta)):
+        eta = float(config.eta.value if isinstance(config.eta, core.ConstantEta) else config.eta)
+        step = f"alpha = eps * beta / (1 + eta) = {float(config.eps) * float(config.beta) / (1.0 + eta):.3g}"
     else:
         step = f"alpha = eps * beta / (1 + eta_i) under the schedule {config.eta!r}"
     causes = [
         f"the effective step {step} is too large for this problem: the dual decreases only while "
         "eps_tr + alpha * lambda_max(d log rho / d r) stays below about 2, and lambda_max is large where rho_expert "
-        "is tiny (smoothed sampled demonstrations: smoothing puts a tiny mass on every unvisited pair; book/findings.md)"
+        "is tiny (e.g. smoothed sampled demonstrations: smoothing puts a tiny mass on every unvisited pair; book/findings.md)"
     ]
     if config.inner_steps is not None:
         causes.append(f"inner_steps={config.inner_steps} leave the policy short of the trust-region optimum (Lemma 3.1)")
