@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from trirl.errors import InvalidDemonstrationError
-from trirl.tabular.demos import Trajectories, check_trajectories
+from trirl.tabular.demos import Trajectories, check_trajectories, episode_ends
 from trirl.tabular.mdp import MDP
 
 COLUMNS = ("episode", "step", "state", "action")
@@ -50,8 +50,9 @@ def load_trajectories(path, mdp: MDP | None = None) -> Trajectories:
     """Read demonstrations from a ``.csv`` or ``.npz`` file (module doc).
 
     With ``mdp``, indices are checked against its state and action counts and ``absorbing``
-    flags against ``mdp.absorbing`` (errors name the line). Returns ``Trajectories`` with
-    ``lengths`` and ``absorbed`` filled in.
+    flags against ``mdp.absorbing`` (errors name the line), and ``absorbed`` also marks the episodes
+    that reach an absorbing state without a flag. Returns ``Trajectories`` with ``lengths`` and
+    ``absorbed`` filled in.
 
     Raises:
         InvalidDemonstrationError: a missing file, an unknown suffix, or a malformed entry.
@@ -71,6 +72,9 @@ def load_trajectories(path, mdp: MDP | None = None) -> Trajectories:
             demos = check_trajectories(mdp, demos)
         except InvalidDemonstrationError as err:
             raise InvalidDemonstrationError(f"{path}: {err}") from None
+        # flagged or not, an episode that reached one of the world's absorbing states is absorbed
+        flagged = np.zeros(len(demos.lengths), bool) if demos.absorbed is None else demos.absorbed
+        demos = demos._replace(absorbed=flagged | episode_ends(mdp, demos).absorbed)
     return demos
 
 
