@@ -184,3 +184,31 @@ def test_grid_refuses_two_sources_and_a_missing_file(tmp_path, capsys):
     assert main(["grid", "--demos-file", str(tmp_path / "x.csv"), "--out", str(tmp_path / "b"), "--quiet"]) == 2
     assert "does not exist" in capsys.readouterr().err
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+# -- the data-scaling study -----------------------------------------------------------------------
+
+
+def test_data_scaling_study_and_its_figure(tmp_path):
+    from trirl.bench.demos import figure
+    from trirl.bench.demos import main as study_main
+
+    out = tmp_path / "study"
+    assert study_main(["--quick", "--worlds", "open_room", "--algorithms", "trirl-safe", "mce-irl", "--out", str(out)]) == 0
+    report = json.loads((out / "demos-scaling.json").read_text())
+    assert report["size"]["name"] == "quick" and report["size"]["demos"] == [1, 30] and "command" in report["machine"]
+    assert {r["algorithm"] for r in report["rows"]} == {"trirl-safe", "mce-irl"}
+    assert (out / "demos-scaling.png").stat().st_size > 10_000
+    fig = figure(report)
+    top, kl, horizon = fig.axes[0], fig.axes[1], fig.axes[2]
+    assert top.get_title() == "open_room" and top.get_ylabel() == "expert-normalised true return"
+    assert kl.get_ylabel() == "reverse KL to the true expert" and kl.get_xscale() == "log" and kl.get_yscale() == "log"
+    assert horizon.get_xlabel().startswith("horizon")
+    # what it shows: more demonstrations, closer to the true expert; longer episodes, higher return
+    for line in kl.get_lines():
+        xs, ys = line.get_data()
+        assert list(xs) == [1, 30] and ys[1] < ys[0], line.get_label()
+    for line in horizon.get_lines()[:2]:
+        xs, ys = line.get_data()
+        assert list(xs) == [10, 200] and ys[1] > ys[0], line.get_label()
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["trirl-safe", "mce-irl"]
