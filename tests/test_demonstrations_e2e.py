@@ -212,3 +212,7 @@ def test_data_scaling_study_and_its_figure(tmp_path):
         xs, ys = line.get_data()
         assert list(xs) == [10, 200] and ys[1] > ys[0], line.get_label()
     assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["trirl-safe", "mce-irl"]
+    needed = {row["algorithm"]: row for row in report["demonstrations_needed"]}
+    for row in needed.values():
+        assert row["demos_needed"] in (1, 30, None) and row["reverse_kl_most"] < row["reverse_kl_fewest"]
+        assert (row["demos_needed"] is not None) == (row["return_most"] >= 0.9)

@@ -140,6 +140,24 @@ def medians(rows, world: str, algorithm: str, key: str, by: str, fixed: dict) ->
     return xs, [float(np.median([r[key] for r in chosen if r[by] == x])) for x in xs]
 
 
+def demonstrations_needed(report: dict, threshold: float = 0.9) -> list[dict]:
+    """Per world and algorithm: the fewest demonstrations from which the median expert-normalised
+    return stays ``>= threshold`` (``None`` if never), and the median reverse KL to the true
+    expert at the fewest and the most demonstrations (at the study's main horizon)."""
+    size, rows = report["size"], report["rows"]
+    fixed = {"horizon": size["horizons"][-1]}
+    table = []
+    for world in report["worlds"]:
+        for algorithm in report["algorithms"]:
+            ns, returns = medians(rows, world, algorithm, "normalised_return", "demos", fixed)
+            _, kls = medians(rows, world, algorithm, "reverse_kl_to_expert", "demos", fixed)
+            good = [i for i in range(len(ns)) if all(r >= threshold for r in returns[i:])]
+            table.append({"world": world, "algorithm": algorithm, "demos_needed": ns[good[0]] if good else None,
+                          "reverse_kl_fewest": kls[0], "reverse_kl_most": kls[-1],
+                          "return_fewest": returns[0], "return_most": returns[-1]})
+    return table
+
+
 def figure(report: dict):
     """Rows: expert-normalised return and reverse KL to the true expert vs the number of
     demonstrations (log axis; medians over seeds); columns: worlds; the last row: return vs horizon."""
@@ -187,6 +205,7 @@ def main(argv=None) -> int:
     report = study(size, args.worlds, args.algorithms)
     report = {"suite": "demos", "machine": describe(), "size": {"name": "quick" if args.quick else "default", **size},
               "frozen_lake_reward_scale": FROZEN_LAKE_REWARD_SCALE, "smoothing": 1e-2, **report}
+    report["demonstrations_needed"] = demonstrations_needed(report)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "demos-scaling.json").write_text(json.dumps(report, indent=1) + "\n")
     from trirl.tabular.plots import save
