@@ -226,7 +226,7 @@ def empirical_occupancy(mdp: MDP, trajectories, smoothing: float = DEFAULT_SMOOT
             f"{cut} of {n} demonstrations end outside an absorbing state (horizon {longest}, "
             f"gamma^horizon = {gamma ** longest:.3g} at discount {gamma}): {ends.truncated_mass:.1%} of the "
             f"empirical occupancy's mass is extrapolated by renormalising the observed steps, a bias of up to "
-            f"{2 * ends.truncated_mass:.1%} of the normalised occupancy. Remedy: longer demonstrations "
+            f"{2 * ends.truncated_mass:.2g} in L1 distance (at most 2) on the normalised occupancy. Remedy: longer demonstrations "
             f"(horizon >= {need} keeps it under {TRUNCATION_WARNING_MASS:.0%}) or episodes that end in an absorbing state.",
             DemonstrationWarning, stacklevel=2,
         )
