@@ -130,8 +130,12 @@ print("flow equations residual:", np.abs(d - mdp.discount * p_pi.T @ d - mdp.ini
 ## Exact versus Monte Carlo
 
 Sampling $n$ trajectories of horizon $H$ and counting visits with weight $\gamma^t$ estimates
-$\rho$ with an error of order $1/\sqrt{n}$, plus a truncation bias of order $\gamma^H$ (right:
-it follows $\gamma^H$ until the sampling error of $n = 5000$ trajectories dominates)."""),
+$\rho$ with an error of order $1/\sqrt{n}$. A trajectory that entered an absorbing state (goal,
+lava) stays there, so its remaining mass $\gamma^t/(1-\gamma)$ is added exactly; one cut by the
+horizon elsewhere is renormalised, a bias of at most $2\gamma^H$ (relative L1) times the share of
+such trajectories (`empirical_occupancy` warns when it matters). Right: with $H$ shorter than the
+expert's path the bias is large; once most trajectories reach the goal or the lava it falls far
+below $2\gamma^H$, to the sampling error of $n = 5000$ trajectories."""),
     ("code", """
 def l1(estimate):
     return np.abs(estimate - rho).sum() / rho.sum()
@@ -146,7 +150,7 @@ axes[0].loglog(ns, errors[0] * np.sqrt(ns[0] / np.array(ns)), "--", label="1/sqr
 axes[0].set(xlabel="trajectories n", ylabel="relative L1 error", title="horizon 300")
 axes[0].legend()
 axes[1].semilogy(horizons, bias, "o-", label="n = 5000")
-axes[1].semilogy(horizons, mdp.discount ** np.array(horizons), "--", label="gamma^H")
+axes[1].semilogy(horizons, 2 * mdp.discount ** np.array(horizons), "--", label="2 gamma^H (bound if none is absorbed)")
 axes[1].set(xlabel="horizon H", title="truncation")
 axes[1].legend()"""),
     ("md", r"""
@@ -164,6 +168,40 @@ for ax, gamma in zip(axes, [0.8, 0.95, 0.99]):
     plot_values(ax, w, np.log10(np.maximum(dg, 1e-12)), f"gamma {gamma}: goal share {dg[goal].sum():.2f}",
                 cmap="magma", label="log10 (1-gamma) d(s)")
 fig.tight_layout()"""),
+    ("md", r"""
+## Your own demonstrations
+
+Recorded behaviour becomes `Trajectories`: `states[n, T + 1]` and `actions[n, T]` as indices
+(`world.state_index[row, col]`; actions up, down, left, right, stay), with `lengths[n]` when
+episodes differ in length. `save_trajectories` / `load_trajectories` write and read the CSV
+format (`episode,step,state,action,absorbing`) that `trirl grid --demos-file` takes. Two
+hand-made episodes from the start of `icy_goal`, walking round the ice to the goal, are enough
+to give an occupancy that TRIRL can learn from."""),
+    ("code", """
+import tempfile
+from pathlib import Path
+from trirl.tabular import Trajectories, empirical_occupancy, load_trajectories, save_trajectories, reverse_kl
+
+# your data: the cells visited (row, col) and the action names taken; here the expert's most
+# likely walk from the start, as a recording would give it
+cells, names, s = [], [], int(np.argmax(mdp.initial))
+while not mdp.absorbing[s] and len(names) < 40:
+    a = int(np.argmax(expert.policy[s]))
+    cells.append(tuple(int(x) for x in world.coords[s]))
+    names.append(world.action_names[a])
+    s = int(np.argmax(mdp.transitions[s, a]))
+cells.append(tuple(int(x) for x in world.coords[s]))
+print("cells", cells[:4], "...", cells[-1], " actions", names[:4], "...")
+states = [world.state_index[cell] for cell in cells]                # (row, col) -> state index
+actions = [world.action_names.index(name) for name in names]        # name -> action index
+demos = Trajectories(np.array([states, states]), np.array([actions, actions]))   # two episodes
+with tempfile.TemporaryDirectory() as folder:
+    file = save_trajectories(Path(folder) / "my_demos.csv", demos)
+    print(file.read_text().splitlines()[:3])
+    demos = load_trajectories(file, mdp)
+rho_demos = empirical_occupancy(mdp, demos)
+print(f"{len(demos.lengths)} episodes, absorbed {demos.absorbed}, mass {rho_demos.sum():.3f} = 1 / (1 - gamma) = {mdp.mass:.3f}")
+print(f"reverse KL of the expert's occupancy to these two demonstrations: {reverse_kl(rho, rho_demos):.3f}")"""),
 ]
 
 # ---------------------------------------------------------------------------------------------

@@ -6,6 +6,8 @@ with the JAX backend ``trirl.continuous``.
 
 from trirl.errors import (
     ConvergenceError,
+    DemonstrationWarning,
+    DualIncreaseWarning,
     InvalidConfigError,
     InvalidDemonstrationError,
     InvalidMDPError,
@@ -16,6 +18,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ConvergenceError",
+    "DemonstrationWarning",
+    "DualIncreaseWarning",
     "InvalidConfigError",
     "InvalidDemonstrationError",
     "InvalidMDPError",

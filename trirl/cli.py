@@ -34,8 +34,13 @@ def _add_grid(sub) -> None:
     p.add_argument("--kl-bound", type=float, default=None, help="solve eta from this KL bound zeta instead")
     p.add_argument("--iterations", type=int, default=100)
     p.add_argument("--demos", type=int, default=0, help="learn from N sampled expert trajectories (0: exact occupancy)")
+    p.add_argument("--demos-file", type=Path, default=None,
+                   help="learn from your own demonstrations: a .csv (episode,step,state,action[,absorbing]) or .npz "
+                        "file (format: trirl.tabular.demo_files, gridworlds/README.md)")
     p.add_argument("--horizon", type=int, default=200, help="length of each sampled trajectory")
     p.add_argument("--smoothing", type=float, default=1e-2, help="smoothing of the empirical occupancy")
+    p.add_argument("--safeguard", choices=("auto", "on", "off"), default="auto",
+                   help="halve eps until the exact dual does not increase (trirl-safe); auto: on with demonstrations")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=None, help="run directory (default runs/grid-WORLD-TIME)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its newest checkpoint")
@@ -56,7 +61,7 @@ def cmd_grid(args) -> int:
 def _run_grid(args, world) -> int:
     from trirl import core
     from trirl.rundir import RunDir
-    from trirl.tabular import empirical_occupancy, occupancy, reverse_kl, sample_trajectories, solve, trirl
+    from trirl.tabular import empirical_occupancy, load_trajectories, occupancy, reverse_kl, sample_trajectories, solve, trirl
     from trirl.errors import InvalidConfigError
     from trirl.tabular import TRIRLConfig, plots
     from trirl.tabular.shaping import ShapingProjector
@@ -66,19 +71,29 @@ def _run_grid(args, world) -> int:
     TRIRLConfig(args.eps, args.beta, eta, args.kl_bound)
     if args.iterations < 0:
         raise InvalidConfigError(f"--iterations is {args.iterations}, expected an integer >= 0")
+    if args.demos_file is not None and args.demos > 0:
+        raise InvalidConfigError("--demos-file and --demos are both given; expected one source of demonstrations")
     expert = solve(world.mdp, world.reward)
-    if args.demos > 0:
+    if args.demos_file is not None:
+        demos = load_trajectories(args.demos_file, world.mdp)
+        rho_expert = empirical_occupancy(world.mdp, demos, smoothing=args.smoothing)
+        source = (f"{len(demos.lengths)} demonstrations from {args.demos_file} ({int(demos.lengths.sum())} steps, "
+                  f"{int(demos.absorbed.sum())} ending in an absorbing state)")
+    elif args.demos > 0:
         demos = sample_trajectories(world.mdp, expert.policy, args.demos, args.horizon, seed=args.seed)
         rho_expert = empirical_occupancy(world.mdp, demos, smoothing=args.smoothing)
         source = f"{args.demos} sampled trajectories of {args.horizon} steps"
     else:
         rho_expert = occupancy(world.mdp, expert.policy)
         source = "the exact expert occupancy"
+    # sampled demonstrations make lambda_max(d log rho / d r) large (smoothing), so the fixed step can diverge
+    safeguard = args.safeguard == "on" or (args.safeguard == "auto" and (args.demos > 0 or args.demos_file is not None))
     out = args.out or Path("runs") / f"grid-{world.name}{'-' + world.variant if world.variant else ''}-{time.strftime('%Y%m%d-%H%M%S')}"
     config = {
         "command": "trirl grid",
         "world": args.world, "variant": args.variant, "eps": args.eps, "beta": args.beta, "eta": args.eta,
         "kl_bound": args.kl_bound, "demos": args.demos, "horizon": args.horizon, "smoothing": args.smoothing,
+        "demos_file": str(args.demos_file) if args.demos_file else None, "safeguard": safeguard,
         "seed": args.seed, "iterations": args.iterations,
         "rerun": _rerun_command(args, out),
     }
@@ -87,11 +102,13 @@ def _run_grid(args, world) -> int:
     print(f"  eps={args.eps} beta={args.beta:g} eta={args.eta} (effective step eps*beta/(1+eta) for constant eta)"
           + (f" kl_bound={args.kl_bound}" if args.kl_bound else ""))
     print(f"  writing to {out}/")
+    if safeguard:
+        print("  safeguard on: eps is halved until the exact dual does not increase (--safeguard off to disable)")
     # every metrics row gets the learned reward's shaping-invariant distance to the true one
     projector = ShapingProjector(world.mdp, world.reward)
     result = trirl(
         world.mdp, rho_expert, eps=args.eps, beta=args.beta, eta=eta, iterations=args.iterations,
-        kl_bound=args.kl_bound, run_dir=run_dir, progress=not args.quiet,
+        kl_bound=args.kl_bound, safeguard=safeguard, run_dir=run_dir, progress=not args.quiet,
         print_every=0 if args.quiet else max(1, args.iterations // 20),
         observe=projector.metrics if projector.dense else None,
     )
@@ -114,6 +131,10 @@ def _rerun_command(args, out: Path) -> str:
         parts.append(f"--kl-bound {args.kl_bound}")
     if args.demos:
         parts += [f"--demos {args.demos}", f"--horizon {args.horizon}", f"--smoothing {args.smoothing}"]
+    if args.demos_file:
+        parts += [f"--demos-file {args.demos_file}", f"--smoothing {args.smoothing}"]
+    if args.safeguard != "auto":
+        parts.append(f"--safeguard {args.safeguard}")
     return " ".join(parts)
 
 
@@ -126,6 +147,8 @@ def _shaping_line(fit) -> str:
 
 
 def _summary(world, expert, rho_expert, result, occupancy, reverse_kl, solve) -> str:
+    from trirl.tabular.compare import normalised_return
+
     mdp = world.mdp
     kl = result.metric("reverse_kl")
     dual = result.metric("dual")
@@ -142,9 +165,15 @@ def _summary(world, expert, rho_expert, result, occupancy, reverse_kl, solve) ->
         f"  learned reward re-optimised from scratch: largest |pi - pi_expert| = "
         f"{np.abs(reoptimised.policy - expert.policy).max():.3g}, reverse KL to the demonstrations "
         f"{reverse_kl(occupancy(mdp, reoptimised.policy), rho_expert):.3g}",
-        f"  true discounted return: learned policy {true_return:.4g}, expert {expert_return:.4g}",
+        f"  true discounted return: learned policy {true_return:.4g}, expert {expert_return:.4g}"
+        f" (expert-normalised {normalised_return(world, result.policy):.3g}; uniform policy = 0, expert = 1)",
         f"  soft Bellman backups used: {result.history[-1]['backups']}, wall time {result.history[-1]['wall_time']:.2f} s",
     ]
+    if "total_backtracks" in result.history[-1]:
+        lines.append(f"  safeguard: eps halved {result.history[-1]['total_backtracks']} times in all")
+    if worse:
+        lines.append("  the dual got worse: the step is too large for these occupancies (the DualIncreaseWarning above "
+                     "gives the cause); rerun with --safeguard on, a smaller --eps or a larger --eta")
     return "\n".join(lines)
 
 

@@ -24,3 +24,11 @@ class ConvergenceError(TrirlError, RuntimeError):
         super().__init__(message)
         self.residual = residual
         self.iterations = iterations
+
+
+class DemonstrationWarning(UserWarning):
+    """Demonstrations determine the expert occupancy only in part (e.g. episodes cut by the horizon)."""
+
+
+class DualIncreaseWarning(UserWarning):
+    """An iterative IRL method's exact dual ``G(r)`` got worse; the message names the cause and the remedy."""

@@ -9,6 +9,7 @@ from trirl.tabular.algorithms.ml_irl import MLIRLConfig, make_ml_irl, ml_irl
 from trirl.tabular.algorithms.piro import PIROConfig, make_piro, piro
 from trirl.tabular.algorithms.registry import ALGORITHMS, Algorithm
 from trirl.tabular.algorithms.trirl import TRIRLConfig, TRIRLState, make_trirl, solve_eta, trirl
+from trirl.tabular.demo_files import load_trajectories, save_trajectories
 from trirl.tabular.demos import Trajectories, empirical_occupancy, sample_trajectories
 from trirl.tabular.driver import Learner, NonFiniteError, Result
 from trirl.tabular.gridworld import GridSpec, GridWorld, Wind, from_cells, open_grid
@@ -72,6 +73,8 @@ __all__ = [
     "dual",
     "dual_gradient",
     "empirical_occupancy",
+    "load_trajectories",
+    "save_trajectories",
     "log_occupancy",
     "log_ratio",
     "make_trirl",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -16,12 +17,14 @@ from typing import Any, NamedTuple
 import numpy as np
 from tqdm.auto import tqdm
 
-from trirl.errors import TrirlError
+from trirl.errors import DualIncreaseWarning, TrirlError
 from trirl.rundir import RunDir
 from trirl.tabular.threads import blas_threads
 
 SHARED_METRICS = ("iteration", "eta", "eps_tr", "reverse_kl", "policy_kl", "dual")
 PROGRESS_METRICS = ("reverse_kl", "dual", "eta", "eps_tr")
+# an increase of the dual beyond this share of |dual| is reported (rounding stays far below it)
+DUAL_RTOL = 1e-9
 
 
 class NonFiniteError(TrirlError, FloatingPointError):
@@ -35,6 +38,8 @@ class Learner(NamedTuple):
     ``metrics(state) -> dict`` (the row logged for iteration 0), ``arrays(state) -> dict`` and
     ``meta(state) -> dict`` (JSON scalars, ``iteration`` included) and
     ``restore(arrays, meta) -> state`` for checkpoints; ``reward(state)``, ``log_policy(state)``.
+    ``dual_advice``: for learners that report a ``dual``, why it can get worse and what to do
+    about it; :func:`run` puts it in the :class:`~trirl.errors.DualIncreaseWarning` it raises.
     """
 
     name: str
@@ -46,6 +51,23 @@ class Learner(NamedTuple):
     restore: Callable[[Mapping[str, np.ndarray], Mapping[str, Any]], Any]
     reward: Callable[[Any], np.ndarray]
     log_policy: Callable[[Any], np.ndarray]
+    dual_advice: str = ""
+
+
+def dual_increased(previous: float, current: float) -> bool:
+    """Did the dual get worse (beyond :data:`DUAL_RTOL` of its size)?"""
+    return current - previous > DUAL_RTOL * max(abs(previous), abs(current))
+
+
+def warn_dual_increase(learner: Learner, iteration: int, previous: float, current: float) -> None:
+    """The :class:`~trirl.errors.DualIncreaseWarning` for the first iteration whose dual got worse."""
+    advice = learner.dual_advice or "Cause unknown for this learner; lower its step size."
+    warnings.warn(
+        f"{learner.name}: the dual G(r) got worse at iteration {iteration}, from {previous:.10g} to {current:.10g} "
+        f"(later increases in this run are not reported again; count them with np.diff(result.metric('dual')) > 0). "
+        f"{advice}",
+        DualIncreaseWarning, stacklevel=4,
+    )
 
 
 @dataclass
@@ -110,6 +132,8 @@ def run(
     ``observe(reward)`` adds metrics of the current reward ``[S, A]`` to every row (iteration 0
     included), e.g. :meth:`trirl.tabular.shaping.ShapingProjector.metrics` against a known true
     reward.
+    The first iteration whose ``dual`` got worse raises a :class:`~trirl.errors.DualIncreaseWarning`
+    with the learner's ``dual_advice`` (cause and remedy).
     """
     history: list[dict[str, Any]] = []
     checkpoint = run_dir.latest_checkpoint() if run_dir is not None else None
@@ -130,6 +154,7 @@ def run(
     # small problems run with one BLAS thread (trirl.tabular.threads; TRIRL_BLAS_THREADS=off leaves it)
     with blas_threads(np.shape(learner.reward(state))[0]):
         # disable=None: a bar on terminals only; logs and pipes get the per-iteration lines instead
+        warned = False
         bar = tqdm(total=iterations, initial=start, desc=learner.name, disable=None if progress else True, dynamic_ncols=True)
         try:
             for iteration in range(start + 1, iterations + 1):
@@ -147,6 +172,10 @@ def run(
                         run_dir.save_checkpoint(iteration - 1, learner.arrays(state), learner.meta(state))
                     raise
                 state = new_state
+                if not warned and "dual" in metrics and "dual" in history[-1]:
+                    if dual_increased(history[-1]["dual"], metrics["dual"]):
+                        warn_dual_increase(learner, iteration, history[-1]["dual"], metrics["dual"])
+                        warned = True
                 history.append(metrics)
                 if run_dir is not None:
                     run_dir.log(metrics)

@@ -161,7 +161,11 @@ def make_airl(mdp: MDP, rho_expert, config: AIRLConfig = AIRLConfig()) -> Learne
         kl = policy_kl(mdp, policy.log_policy, state.log_policy)
         return new_state, {**metrics(new_state), "policy_kl": kl}
 
-    return namedtuple_learner("airl", AIRLState, init, step, metrics)
+    advice = ("Cause: AIRL does not descend the MCE dual: its state-only reward g comes from a discriminator trained "
+              f"{config.disc_steps} steps per iteration, a moving target whose updates are not steps on G, so the dual "
+              "may rise and oscillate (book chapter 7). Remedy: read AIRL's dual as a diagnostic only; a smaller disc_lr "
+              "or more inner_steps damp it; use TRIRL or MCE-IRL when a monotone dual matters.")
+    return namedtuple_learner("airl", AIRLState, init, step, metrics, advice)
 
 
 def airl(

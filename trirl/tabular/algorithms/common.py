@@ -121,12 +121,12 @@ def state_restorer(state_type):
     return restore
 
 
-def namedtuple_learner(name: str, state_type, init, step, metrics) -> Learner:
+def namedtuple_learner(name: str, state_type, init, step, metrics, dual_advice: str = "") -> Learner:
     """A :class:`Learner` whose state is a NamedTuple with ``reward`` and ``log_policy`` fields:
     checkpoints split it into arrays and JSON scalars."""
     return Learner(
         name, init, step, metrics, state_arrays, state_meta, state_restorer(state_type),
-        lambda s: s.reward, lambda s: s.log_policy,
+        lambda s: s.reward, lambda s: s.log_policy, dual_advice,
     )
 
 

@@ -89,7 +89,10 @@ def make_mce_irl(mdp: MDP, rho_expert, config: MCEIRLConfig = MCEIRLConfig(), fe
         kl = policy_kl(mdp, solution.log_policy, state.log_policy)
         return new_state, {**metrics(new_state), "policy_kl": kl}
 
-    return namedtuple_learner("mce-irl", RewardGradientState, init, step, metrics)
+    advice = (f"Cause: the reward gradient step lr={config.lr} is too large for the curvature of the dual here "
+              "(it grows with 1 / (1 - gamma) and where rho_expert is tiny, e.g. smoothed sampled demonstrations). "
+              "Remedy: a smaller lr, or TRIRL with safeguard=True.")
+    return namedtuple_learner("mce-irl", RewardGradientState, init, step, metrics, advice)
 
 
 def mce_irl(

@@ -105,8 +105,11 @@ def make_ml_irl(mdp: MDP, rho_expert, config: MLIRLConfig = MLIRLConfig(), featu
         kl = policy_kl(mdp, policy.log_policy, state.log_policy)
         return new_state, {**metrics(new_state), "policy_kl": kl}
 
+    advice = (f"Cause: the reward gradient step lr={config.lr} is too large, or inner_steps={config.inner_steps} "
+              "leave the policy too far from the reward's soft-optimal one for its gradient to point downhill. "
+              "Remedy: a smaller lr or more inner_steps.")
     return namedtuple_learner(
-        "ml-irl", RewardGradientState, lambda: initial_state(mdp, reward_class, config.solver), step, metrics
+        "ml-irl", RewardGradientState, lambda: initial_state(mdp, reward_class, config.solver), step, metrics, advice
     )
 
 

@@ -136,7 +136,9 @@ def make_piro(mdp: MDP, rho_expert, config: PIROConfig = PIROConfig(), features=
         # report the mu used by this step (the adapted one is in the state for the next)
         return new_state, {**metrics(new_state), "mu": state.mu, "policy_kl": kl}
 
-    return namedtuple_learner("piro", RewardGradientState, init, step, metrics)
+    advice = (f"Cause: the proximal weight (mu={config.mu}, mu_min={config.mu_min}) lets the reward step too far, or "
+              f"inner_steps={config.inner_steps} leave the policy inexact. Remedy: a larger mu (and mu_min) or more inner_steps.")
+    return namedtuple_learner("piro", RewardGradientState, init, step, metrics, advice)
 
 
 def piro(

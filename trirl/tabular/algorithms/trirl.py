@@ -344,7 +344,35 @@ def make_trirl(mdp: MDP, rho_expert, config: TRIRLConfig, features=None) -> Lear
         return {"iteration": state.iteration, "backups": state.backups, "solves": state.solves,
                 "wall_time": state.wall_time, "backtracks": state.backtracks, "factorisations": state.factorisations}
 
-    return Learner(name, init, step, initial_metrics, arrays, meta, restore, lambda s: s.reward, lambda s: s.log_policy)
+    return Learner(name, init, step, initial_metrics, arrays, meta, restore, lambda s: s.reward, lambda s: s.log_policy,
+                   dual_advice(config))
+
+
+def dual_advice(config: TRIRLConfig) -> str:
+    """Why TRIRL's dual can get worse under ``config``, and the remedy (the text of the
+    :class:`~trirl.errors.DualIncreaseWarning` that :func:`trirl.tabular.driver.run` raises)."""
+    if config.safeguard:
+        return ("Cause: the safeguard accepts a step only if the exact dual does not increase, so this is rounding "
+                f"in the soft solves beyond its tolerance (rtol {DUAL_RTOL:g}). Remedy: a tighter solver tolerance.")
+    if config.kl_bound is not None:
+        step = f"eps * beta / (1 + eta) with eta solved from kl_bound={config.kl_bound}"
+    elif isinstance(config.eta, (int, float, core.ConstantEta)):
+        eta = float(config.eta.value if isinstance(config.eta, core.ConstantEta) else config.eta)
+        step = f"alpha = eps * beta / (1 + eta) = {float(config.eps) * float(config.beta) / (1.0 + eta):.3g}"
+    else:
+        step = f"alpha = eps * beta / (1 + eta_i) under the schedule {config.eta!r}"
+    causes = [
+        f"the effective step {step} is too large for this problem: the dual decreases only while "
+        "eps_tr + alpha * lambda_max(d log rho / d r) stays below about 2, and lambda_max is large where rho_expert "
+        "is tiny (e.g. smoothed sampled demonstrations: smoothing puts a tiny mass on every unvisited pair; book/findings.md)"
+    ]
+    if config.inner_steps is not None:
+        causes.append(f"inner_steps={config.inner_steps} leave the policy short of the trust-region optimum (Lemma 3.1)")
+    if config.reward_class != "tabular":
+        causes.append(f"the projection onto the {config.reward_class!r} reward class")
+    return ("Cause: " + "; or ".join(causes) + ". Remedy: safeguard=True (trirl-safe; `trirl grid --safeguard on`), "
+            "which halves eps until the exact dual does not increase; or a smaller step (smaller eps, larger eta or a "
+            "kl_bound); with demonstrations, also a smaller smoothing.")
 
 
 def trirl(
