@@ -48,7 +48,7 @@ from trirl.continuous.ppo import PPOConfig
 from trirl.continuous.reward import RewardBufferConfig
 from trirl.continuous.trpl import TrustRegionConfig
 from trirl.errors import InvalidConfigError, InvalidDemonstrationError
-from trirl.rundir import RunDir, write_json
+from trirl.rundir import RunDir, RunDirLockedError, StopOnInterrupt, interrupted_message, resume_command, write_json
 
 ALGOS = ("trirl", "trirl-tr-loss", "gail", "airl", "amp")
 STATE_PREFIX = "state"
@@ -243,7 +243,16 @@ def check_finite(metrics: dict[str, np.ndarray], bad_leaves: dict[str, np.ndarra
 def train(config: TrainConfig, out: str | Path, resume: bool = False, progress: bool = True,
           demos_path: str | None = None, max_minutes: float | None = None) -> dict[str, Any]:
     """Train (or continue) ``config.seeds`` seeds; returns a summary dict (``status`` is
-    ``"done"`` or ``"paused"`` when ``max_minutes`` ran out)."""
+    ``"done"``, ``"paused"`` when ``max_minutes`` ran out, or ``"interrupted"`` after Ctrl-C:
+    the iteration under way finishes and is checkpointed, so ``--resume`` loses nothing)."""
+    stop = StopOnInterrupt()
+    try:
+        return _train(config, out, resume, progress, demos_path, max_minutes, stop)
+    finally:
+        stop.restore()
+
+
+def _train(config, out, resume, progress, demos_path, max_minutes, stop: StopOnInterrupt) -> dict[str, Any]:
     from tqdm import tqdm
 
     start_time = time.monotonic()
@@ -322,10 +331,10 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, progress: 
                 bar.set_postfix(norm=f"{row['eval_normalised_return']:.2f}")
         run.log(row)
         out_of_time = max_minutes is not None and time.monotonic() - start_time > 60 * max_minutes
-        if (it + 1) % config.checkpoint_every == 0 or last or out_of_time:
+        if (it + 1) % config.checkpoint_every == 0 or last or out_of_time or stop.requested:
             save(it + 1, state)
-        if out_of_time and not last:
-            status = "paused"
+        if (out_of_time or stop.requested) and not last:
+            status = "interrupted" if stop.requested else "paused"
             break
     bar.close()
     return {"status": status, "iterations": int(row.get("iteration", start)), "last": row, "run": str(run.path)}
@@ -350,9 +359,16 @@ def main(argv: list[str] | None = None) -> int:
                              total_steps=args.steps, demos=args.demos)
         summary = train(config, args.out, resume=args.resume, progress=not args.no_progress,
                         max_minutes=args.max_minutes)
-    except (InvalidConfigError, InvalidDemonstrationError, NonFiniteError) as err:
+    except (InvalidConfigError, InvalidDemonstrationError, NonFiniteError, RunDirLockedError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # a second Ctrl-C, or one before training started
+        summary = {"status": "interrupted"}
+    if summary["status"] == "interrupted":
+        program = "python -m trirl.continuous.train"
+        resume = resume_command(program, sys.argv[1:] if argv is None else argv)
+        print(f"{program}: {interrupted_message(args.out, resume)}", file=sys.stderr)
+        return 130
     last = summary["last"]
     keys = [k for k in ("eval_return", "eval_normalised_return", "eval_normalised_return_iqm") if k in last]
     print(f"{summary['status']}: {summary['iterations']} iterations in {summary['run']}; "
