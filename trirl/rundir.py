@@ -285,7 +285,7 @@ class RunDir:
                     f"--resume: the configuration differs from the one saved in {config_path} ({details})"
                 )
             checkpoint = self.latest_checkpoint()
-            self._truncate_metrics(checkpoint.step if checkpoint else -1)
+            self.truncate_metrics(checkpoint.step if checkpoint else -1)
         else:
             if config_path.exists() or (self.path / METRICS_FILE).exists():
                 raise InvalidConfigError(
@@ -321,7 +321,8 @@ class RunDir:
     def metrics(self) -> list[dict[str, Any]]:
         return read_metrics(self.path / METRICS_FILE)
 
-    def _truncate_metrics(self, last_iteration: int) -> None:
+    def truncate_metrics(self, last_iteration: int) -> None:
+        """Drop the rows of ``metrics.jsonl`` after ``last_iteration`` (atomically)."""
         rows = [row for row in self.metrics() if row.get("iteration", -1) <= last_iteration]
         text = "".join(json.dumps(row, sort_keys=True) + "\n" for row in rows)
         _atomic_write_bytes(self.path / METRICS_FILE, text.encode())

@@ -151,9 +151,12 @@ def run(
                     run_dir.save_checkpoint(iteration, learner.arrays(state), learner.meta(state))
                 break
     except BaseException:
-        # never lose work: keep the last logged state, whatever stopped the run
-        if run_dir is not None and saved != logged:
-            run_dir.save_checkpoint(logged, learner.arrays(state), learner.meta(state))
+        # never lose work: keep the last logged state, whatever stopped the run, and drop a row
+        # written after it (an interrupt between the write and the bookkeeping)
+        if run_dir is not None:
+            if saved != logged:
+                run_dir.save_checkpoint(logged, learner.arrays(state), learner.meta(state))
+            run_dir.truncate_metrics(logged)
         raise
     finally:
         bar.close()
