@@ -73,6 +73,8 @@ def exit_code(argv) -> int:
     (["--beta", "nan"], "argument --beta: expected a number > 0"),
     (["--kl-bound", "0"], "argument --kl-bound: expected a number > 0"),
     (["--eta", "-1"], "argument --eta: eta must be a finite number >= 0"),
+    (["--world", "nowhere"], "--world nowhere: unknown grid world 'nowhere'"),
+    (["--variant", "upside-down"], "--world open_room --variant upside-down: "),
 ])
 def test_each_grid_error_names_the_flag_the_user_typed(tmp_path, capsys, argv, message):
     out = tmp_path / "bad"

@@ -56,7 +56,11 @@ def cmd_grid(args) -> int:
     from trirl.errors import InvalidConfigError
     from trirl.tabular import TRIRLConfig, gridworld, plots
 
-    world = gridworld.load(args.world, args.variant)
+    try:
+        world = gridworld.load(args.world, args.variant)
+    except InvalidConfigError as err:  # say which flag led there; the file's own errors keep their line
+        flags = f"--world {args.world}" + (f" --variant {args.variant}" if args.variant else "")
+        raise InvalidConfigError(f"{flags}: {err}") from None
     eta = core.parse_eta_schedule(args.eta)
     # validate everything before a run directory is created
     TRIRLConfig(args.eps, args.beta, eta, args.kl_bound)

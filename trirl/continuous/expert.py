@@ -111,7 +111,7 @@ def load_expert(path: str | Path) -> tuple[ExpertConfig, PPO, PPOState]:
     config_path = run_path / "config.json"
     if not config_path.exists():
         raise InvalidConfigError(f"--checkpoint: {run_path} is not a run directory ({config_path} missing)")
-    config = experiment.from_dict(json.loads(config_path.read_text()))
+    config = experiment.from_dict(json.loads(config_path.read_text()), str(config_path))
     ppo = build(config)
     template = jax.eval_shape(ppo.init, jax.random.PRNGKey(0))  # shapes only, no physics run
     files = [path] if path.suffix == ".npz" else sorted((run_path / CHECKPOINT_DIR).glob("step_*.npz"))

@@ -29,7 +29,7 @@ import math
 import sys
 import time
 import tomllib
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +43,7 @@ from trirl.continuous import trirl as trirl_lib
 from trirl.continuous.demos import Demonstrations, load_demonstrations
 from trirl.continuous.discriminator import DiscriminatorConfig
 from trirl.continuous.evaluation import episode_returns, normalized_return, policy_act_fn
-from trirl.continuous.experiment import CONFIG_DIR
+from trirl.continuous.experiment import CONFIG_DIR, build_config, env_config_class, override_flags
 from trirl.continuous.ppo import PPOConfig
 from trirl.continuous.reward import RewardBufferConfig
 from trirl.continuous.trpl import TrustRegionConfig
@@ -135,40 +135,24 @@ class TrainConfig:
         return data
 
 
-_SECTIONS = {"ppo": PPOConfig, "discriminator": DiscriminatorConfig, "buffer": RewardBufferConfig,
-             "trust_region": TrustRegionConfig}
-
-
-def from_dict(data: dict[str, Any]) -> TrainConfig:
-    """A :class:`TrainConfig` from plain data, naming any unknown key or bad field."""
-    data = dict(data)
-    known = {f.name for f in fields(TrainConfig)}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise InvalidConfigError(f"train config: unknown keys {unknown}; known keys are {sorted(known)}")
-    for name, kind in _SECTIONS.items():
-        section = dict(data.pop(name, {}) or {})
-        allowed = {f.name for f in fields(kind)} - ({"network"} if name == "buffer" else set())
-        bad = sorted(set(section) - allowed)
-        if bad:
-            raise InvalidConfigError(f"train config: unknown [{name}] keys {bad}; known keys are {sorted(allowed)}")
-        for key in ("hidden_sizes", "policy_hidden", "value_hidden"):
-            if isinstance(section.get(key), list):
-                section[key] = tuple(section[key])
-        try:
-            data[name] = kind(**section)
-        except TypeError as err:
-            raise InvalidConfigError(f"train config [{name}]: {err}") from None
-    if "discriminator" in data:
-        data["buffer"] = dataclasses.replace(data["buffer"], network=data["discriminator"])
-    return TrainConfig(**data)
+def from_dict(data: dict[str, Any], source: str = "train config", flags: dict[str, str] | None = None) -> TrainConfig:
+    """A :class:`TrainConfig` from plain data (TOML or ``config.json``), naming ``source``, the
+    ``[section] key``, the value and the expected type or range of any bad entry
+    (:func:`trirl.continuous.experiment.build_config`)."""
+    config = build_config(TrainConfig, data, source, skip=("buffer.network",),
+                          tables={"env_options": env_config_class(data)}, flags=flags)
+    # R_fit shares the discriminators' architecture and input mode
+    return dataclasses.replace(config, buffer=dataclasses.replace(config.buffer, network=config.discriminator))
 
 
 def load_config(path: str | Path | None, **overrides) -> TrainConfig:
-    """Read a TOML config (or start from the defaults), then apply non-None ``overrides``."""
+    """Read a TOML config (or start from the defaults), then apply non-None ``overrides``
+    (command-line flags: errors about them name the flag)."""
     data: dict[str, Any] = {}
+    source = "defaults"
     if path is not None:
         path = Path(path)
+        source = str(path)
         if not path.exists():
             raise InvalidConfigError(f"--config: {path} does not exist")
         try:
@@ -177,7 +161,7 @@ def load_config(path: str | Path | None, **overrides) -> TrainConfig:
         except tomllib.TOMLDecodeError as err:
             raise InvalidConfigError(f"--config {path}: not valid TOML ({err})") from None
     data.update({k: v for k, v in overrides.items() if v is not None})
-    return from_dict(data)
+    return from_dict(data, source, override_flags(overrides))
 
 
 def load_expert_returns(path: str | Path) -> tuple[float, float] | None:
