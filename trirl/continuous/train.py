@@ -12,7 +12,8 @@ seeds, ``normalised_return`` (mean) and ``normalised_return_iqm`` over seeds, ev
 every ``eval_every`` iterations) and ``checkpoints/`` (the whole learner state with a leading seed
 axis). Iteration ``i`` always uses the key ``fold_in(train_key, i)``, so ``--resume`` reproduces
 the uninterrupted metrics. ``--max-minutes`` checkpoints and exits cleanly after the iteration that
-crosses the budget (long GPU runs come in resumable pieces). A NaN or infinity in a metric or in
+crosses the budget (long GPU runs come in resumable pieces); Ctrl-C finishes the iteration under
+way, checkpoints it and prints the command that resumes (a second Ctrl-C stops at once). A NaN or infinity in a metric or in
 the state stops the run: the last finite state is checkpointed and the message names the metrics
 and parameter leaves where it appeared (the bad state goes to ``nonfinite_state.npz``).
 
