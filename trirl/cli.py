@@ -82,7 +82,7 @@ def cmd_grid(args) -> int:
         "seed": args.seed, "iterations": args.iterations, "world_settings": world.settings(),
         "rerun": _rerun_command(args), "resume": _resume_command(args, out),
     }
-    run_dir = RunDir(out, config, resume=args.resume, ignore=("iterations", "rerun", "resume", "world_settings"))
+    run_dir = RunDir(out, config, resume=args.resume, ignore=("iterations", "rerun", "resume"))
     try:
         return _train_grid(args, world, expert, rho_expert, eta, source, out, run_dir)
     except KeyboardInterrupt:
