@@ -119,3 +119,17 @@ def test_run_dirs_of_one_process_share_its_lock(tmp_path):
     first.close()
     second.log({"iteration": 0})
     second.close()
+
+
+def test_interrupted_message_says_what_is_kept_and_what_resume_drops(tmp_path):
+    from trirl.rundir import interrupted_message
+
+    assert "nothing to resume" in interrupted_message(tmp_path / "none", "x --resume")
+    run = RunDir(tmp_path, {})
+    for i in range(3):
+        run.log({"iteration": i})
+    run.save_checkpoint(2, {"x": np.zeros(1)})
+    assert "iteration 2 is kept" in interrupted_message(tmp_path, "x") and "metrics.jsonl ends there" in interrupted_message(tmp_path, "x")
+    run.log({"iteration": 3})  # a row after the checkpoint (a second Ctrl-C mid-iteration)
+    message = interrupted_message(tmp_path, "trirl grid --out d --resume")
+    assert "drops the metrics rows after it" in message and message.endswith("resume with: trirl grid --out d --resume")

@@ -135,8 +135,12 @@ def interrupted_message(out: str | os.PathLike, resume: str) -> str:
     if not (Path(out) / CONFIG_FILE).exists():
         return f"interrupted before {out} held a run; nothing to resume"
     files = sorted((Path(out) / CHECKPOINT_DIR).glob("step_*.npz"))
-    kept = f"the checkpoint of iteration {int(files[-1].stem.split('_')[1])}" if files else "no checkpoint yet"
-    return f"interrupted; {kept} is kept in {out} (metrics.jsonl ends there).\nresume with: {resume}"
+    step = int(files[-1].stem.split("_")[1]) if files else 0
+    kept = f"the checkpoint of iteration {step}" if files else "no checkpoint yet"
+    rows = read_metrics(out)
+    later = rows and rows[-1].get("iteration", step) > step
+    metrics = "--resume drops the metrics rows after it" if later else "metrics.jsonl ends there"
+    return f"interrupted; {kept} is kept in {out} ({metrics}).\nresume with: {resume}"
 
 
 class StopOnInterrupt:
