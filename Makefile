@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: run test test-thorough verify-thorough bench book clean
+.PHONY: run test test-thorough verify-thorough bench compare book clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,11 @@ verify-thorough: $(VENV)/.core
 ## bench: the tabular benchmark (prints figures, writes book/results/tabular-bench.json)
 bench: $(VENV)/.core
 	$(BIN)/python -m trirl.bench tabular
+
+## compare: every tabular IRL method on every shipped world, with transfer (under two minutes);
+## regenerates the committed book/results/compare (README "Comparing IRL methods")
+compare: $(VENV)/.core
+	$(BIN)/trirl compare --world all --iterations 300 --transfer --out book/results/compare --overwrite
 
 ## book: build the book (runs every chapter) into book/_build/html
 book: $(VENV)/.all

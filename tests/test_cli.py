@@ -1,4 +1,12 @@
 import json
+import os
+import re
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -7,6 +15,8 @@ from trirl.bench.tabular import dense_soft_value_iteration, forward_occupancy
 from trirl.cli import main
 from trirl.rundir import read_metrics
 from trirl.tabular import gridworld, occupancy, solve
+
+ENV = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
 
 
 def test_grid_runs_end_to_end_and_resumes(tmp_path, capsys):
@@ -39,9 +49,96 @@ def test_grid_from_sampled_demonstrations(tmp_path):
 )
 def test_grid_bad_arguments_are_named_and_leave_nothing(tmp_path, capsys, argv, message):
     out = tmp_path / "bad"
-    assert main(["grid", "--out", str(out), "--quiet", *argv]) == 2
+    assert exit_code(["grid", "--out", str(out), "--quiet", *argv]) == 2
     assert message in capsys.readouterr().err
     assert not out.exists()
+
+
+def exit_code(argv) -> int:
+    """``trirl argv``'s exit status, whether argparse exits or main returns."""
+    try:
+        return main(argv)
+    except SystemExit as exit:
+        return exit.code
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--demos", "-5"], "argument --demos: expected an integer >= 0, got -5"),
+    (["--demos", "10", "--smoothing", "0"], "argument --smoothing: expected a number in (0, 1), got 0"),
+    (["--smoothing", "1"], "argument --smoothing"),
+    (["--horizon", "0"], "argument --horizon: expected an integer >= 1"),
+    (["--seed", "-1"], "argument --seed: expected an integer >= 0"),
+    (["--iterations", "ten"], "argument --iterations: expected an integer >= 0, got 'ten'"),
+    (["--eps", "1.5"], "argument --eps: expected a number in (0, 1]"),
+    (["--beta", "nan"], "argument --beta: expected a number > 0"),
+    (["--kl-bound", "0"], "argument --kl-bound: expected a number > 0"),
+    (["--eta", "-1"], "argument --eta: eta must be a finite number >= 0"),
+    (["--world", "nowhere"], "--world nowhere: unknown grid world 'nowhere'"),
+    (["--variant", "upside-down"], "--world open_room --variant upside-down: "),
+])
+def test_each_grid_error_names_the_flag_the_user_typed(tmp_path, capsys, argv, message):
+    out = tmp_path / "bad"
+    assert exit_code(["grid", "--world", "open_room", "--iterations", "1", "--out", str(out), "--quiet", *argv]) == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_config_records_every_world_setting_defaults_included(tmp_path):
+    (tmp_path / "tiny.txt").write_text("S..\n..G\n")
+    (tmp_path / "tiny.toml").write_text("step_cost = -0.1\n")  # no discount: the default 0.95 applies
+    out = tmp_path / "run"
+    assert main(["grid", "--world", str(tmp_path / "tiny.toml"), "--iterations", "1", "--out", str(out), "--quiet"]) == 0
+    settings = json.loads((out / "config.json").read_text())["world_settings"]
+    assert settings["discount"] == 0.95 and settings["step_cost"] == -0.1 and settings["start"] == "marked"
+    assert settings["rewards"] == {"floor": 0.0, "goal": 3.0, "lava": -3.0, "ice": 0.0}
+    assert settings["wind"] == {"direction": "up", "probability": 0.0} and settings["cells"] == ["S..", "..G"]
+    assert gridworld.load(tmp_path / "tiny.toml").mdp.discount == settings["discount"]
+
+
+def _as_python(command: str) -> list[str]:
+    """A command printed for users (``trirl grid ...``) as this interpreter runs it."""
+    words = shlex.split(command)
+    assert words[0] == "trirl", command
+    return [sys.executable, "-m", "trirl.cli", *words[1:]]
+
+
+def test_the_saved_rerun_command_works_as_written(tmp_path):
+    out = tmp_path / "first"
+    assert main(["grid", "--world", "open_room", "--iterations", "3", "--out", str(out), "--quiet"]) == 0
+    config = json.loads((out / "config.json").read_text())
+    rerun = subprocess.run(_as_python(config["rerun"]), cwd=tmp_path, env=ENV, capture_output=True, text=True,
+                           timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    (again,) = (tmp_path / "runs").glob("grid-open_room-*")
+    # the same run again: same seed and settings, same numbers
+    assert [r["dual"] for r in read_metrics(again)] == [r["dual"] for r in read_metrics(out)]
+    assert len(read_metrics(again)) == 4
+
+
+def test_ctrl_c_keeps_the_checkpoint_and_prints_a_resume_command_that_works(tmp_path):
+    out = tmp_path / "run"
+    process = subprocess.Popen(_as_python(f"trirl grid --world open_room --iterations 1000000 --quiet --out {out}"),
+                               env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (out / "metrics.jsonl").exists() or len(read_metrics(out)) < 25:
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err
+    kept = int(re.search(r"the checkpoint of iteration (\d+) is kept in", err).group(1))
+    rows = read_metrics(out)
+    # the newest checkpoint is the last iteration logged: no work lost, nothing to trim
+    assert rows[-1]["iteration"] == kept >= 24
+    assert sorted((out / "checkpoints").glob("*.npz"))[-1].name == f"step_{kept:08d}.npz"
+    resume = re.search(r"resume with: (.+)", err).group(1)
+    assert resume.endswith(f"--out {out} --resume")
+    words = _as_python(resume)
+    words[words.index("--iterations") + 1] = str(kept + 3)  # finish soon instead of after 1e6 iterations
+    resumed = subprocess.run(words, env=ENV, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    assert [r["iteration"] for r in read_metrics(out)] == list(range(kept + 4))
 
 
 def test_grid_refuses_to_overwrite_a_run(tmp_path, capsys):
@@ -84,3 +181,14 @@ def test_benchmark_mce_irl_transcription_is_imitations_iteration():
     np.testing.assert_allclose(visitations, total, rtol=1e-12)
     assert visitations.sum() == pytest.approx(horizon + 1)
     np.testing.assert_allclose(new_theta, theta - 0.5 * total, rtol=1e-12)
+
+
+def test_resume_refuses_a_world_whose_settings_changed(tmp_path, capsys):
+    (tmp_path / "tiny.txt").write_text("S..\n..G\n")
+    world = tmp_path / "tiny.toml"
+    world.write_text("step_cost = -0.1\n")
+    args = ["grid", "--world", str(world), "--iterations", "2", "--out", str(tmp_path / "run"), "--quiet"]
+    assert main(args) == 0
+    world.write_text("step_cost = -0.1\ndiscount = 0.9\n")
+    assert main([*args, "--resume"]) == 2
+    assert "world_settings" in capsys.readouterr().err

@@ -1,6 +1,8 @@
 """``trirl compare``: the table, the transfer test and how rewards move between worlds."""
 
+import io
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -47,3 +49,55 @@ def test_compare_writes_the_table_the_transfer_rows_and_the_plot(tmp_path, capsy
     assert (out / "compare-open_room.png").stat().st_size > 0
     assert "| open_room | trirl |" in (out / "compare.md").read_text()
     assert "wrote" in capsys.readouterr().out
+
+
+def test_compare_gives_each_run_its_own_folder_and_refuses_to_mix_results(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    args = ["--algos", "trirl", "--iterations", "5", "--quiet"]
+    assert main(["--world", "open_room", *args]) == 0
+    (first,) = (tmp_path / "runs").glob("compare-open_room-*")
+    assert (first / "compare.md").exists() and (first / "compare-open_room.png").exists()
+    out = tmp_path / "cmp"
+    assert main(["--world", "open_room", *args, "--out", str(out)]) == 0
+    before = (out / "compare.json").read_text()
+    with pytest.raises(SystemExit) as exit:
+        main(["--world", "icy_goal", *args, "--out", str(out)])
+    assert exit.value.code == 2
+    assert "already holds results" in capsys.readouterr().err
+    assert (out / "compare.json").read_text() == before  # nothing overwritten
+    assert main(["--world", "icy_goal", *args, "--out", str(out), "--overwrite"]) == 0
+    # the earlier world's plot is gone with its table
+    assert sorted(p.name for p in out.iterdir()) == ["compare-icy_goal.png", "compare.json", "compare.md"]
+
+
+def test_compare_refusal_names_the_flag(tmp_path, capsys):
+    (tmp_path / "cmp").mkdir()
+    (tmp_path / "cmp" / "compare.md").write_text("an earlier table\n")
+    with pytest.raises(SystemExit):
+        main(["--world", "open_room", "--algos", "trirl", "--iterations", "5", "--out", str(tmp_path / "cmp")])
+    err = capsys.readouterr().err
+    assert "--out" in err and "already holds results (compare.md)" in err and "--overwrite" in err
+    for argv, message in [(["--iterations", "0"], "argument --iterations: expected an integer >= 1, got 0"),
+                          (["--world", "nowhere"], "--world 'nowhere'")]:
+        with pytest.raises(SystemExit):
+            main([*argv, "--out", str(tmp_path / "new")])
+        assert message in capsys.readouterr().err
+    assert not (tmp_path / "new").exists()
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("quiet", [False, True])
+def test_compare_shows_progress_on_a_terminal_unless_quiet(tmp_path, monkeypatch, quiet):
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    argv = ["--world", "open_room", "--algos", "trirl,mce-irl", "--iterations", "5", "--out", str(tmp_path / "c")]
+    assert main(argv + (["--quiet"] if quiet else [])) == 0
+    shown = terminal.getvalue()
+    if quiet:
+        assert shown == ""
+    else:
+        assert "open_room mce-irl" in shown and "2/2" in shown

@@ -77,3 +77,14 @@ def test_reachable_states():
     P[0, 0, 1] = P[1, 0, 1] = P[2, 0, 3] = P[3, 0, 3] = 1.0
     mdp = MDP(P, [1, 0, 0, 0], 0.9)
     assert mdp.reachable.tolist() == [True, True, False, False]
+
+
+def test_from_gymnasium_without_gymnasium_says_which_extra_to_install(monkeypatch):
+    import sys
+
+    from trirl.tabular.gym import from_gymnasium
+
+    monkeypatch.setitem(sys.modules, "gymnasium", None)  # what an install without it looks like
+    with pytest.raises(ModuleNotFoundError, match=r"pip install 'trirl\[gym\]'") as info:
+        from_gymnasium("FrozenLake-v1")
+    assert info.value.name == "gymnasium"

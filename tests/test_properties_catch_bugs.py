@@ -164,3 +164,36 @@ def test_verify_command_resumes_from_its_table_and_runs_jobs_in_processes(tmp_pa
         main(["--examples", "5", "--only", *names, "--json", str(out), "--resume"])
     assert exit_info.value.code == 2
     assert "examples_per_property=4" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("quiet", [False, True])
+def test_verify_shows_progress_per_example_on_a_terminal_unless_quiet(monkeypatch, quiet, capsys):
+    import io
+    import sys
+
+    from trirl.verify import main
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    names = ["occupancy_flow", "weak_duality"]
+    assert main(["--examples", "4", "--only", *names] + (["--quiet"] if quiet else [])) == 0
+    shown = terminal.getvalue()
+    assert "occupancy_flow" in shown and "weak_duality" in shown  # the per-property lines stay
+    if quiet:
+        assert "example" not in shown
+    else:
+        assert "0/8" in shown and "8/8" in shown and "example" in shown
+
+
+def test_verify_flag_errors_name_the_flag(capsys):
+    from trirl.verify import main
+
+    for argv, message in [(["--examples", "0"], "argument --examples: expected an integer >= 1, got 0"),
+                          (["--jobs", "two"], "argument --jobs: expected an integer >= 1, got 'two'")]:
+        with pytest.raises(SystemExit):
+            main(argv)
+        assert message in capsys.readouterr().err

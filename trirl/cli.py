@@ -8,12 +8,14 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
+from trirl.argtypes import eta_schedule, integer, number
 from trirl.errors import TrirlError
 
 # alpha = eps * beta / (1 + eta) = 0.1: the effective step of the reward update. Large beta makes
@@ -27,21 +29,25 @@ def _add_grid(sub) -> None:
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--world", default="icy_goal", help="a shipped world name or a path to a world .toml")
     p.add_argument("--variant", default=None, help="a perturbed variant of the world (windy, mirrored, slippery)")
-    p.add_argument("--eps", type=float, default=DEFAULT_EPS, help="function-space step of Eq. 2, in (0, 1]")
-    p.add_argument("--beta", type=float, default=DEFAULT_BETA, help="weight of the reverse KL in Eq. 1")
-    p.add_argument("--eta", default=str(DEFAULT_ETA),
+    p.add_argument("--eps", type=number(0, 1, low_open=True), default=DEFAULT_EPS,
+                   help="function-space step of Eq. 2, in (0, 1]")
+    p.add_argument("--beta", type=number(0, low_open=True), default=DEFAULT_BETA, help="weight of the reverse KL in Eq. 1")
+    p.add_argument("--eta", type=eta_schedule, default=str(DEFAULT_ETA),
                    help="trust-region multiplier: a number, 'linear:START:END:STEPS' or 'exp:START:DECAY[:END]'")
-    p.add_argument("--kl-bound", type=float, default=None, help="solve eta from this KL bound zeta instead")
-    p.add_argument("--iterations", type=int, default=100)
-    p.add_argument("--demos", type=int, default=0, help="learn from N sampled expert trajectories (0: exact occupancy)")
+    p.add_argument("--kl-bound", type=number(0, low_open=True), default=None,
+                   help="solve eta from this KL bound zeta instead")
+    p.add_argument("--iterations", type=integer(0), default=100)
+    p.add_argument("--demos", type=integer(0), default=0,
+                   help="learn from N sampled expert trajectories (0: exact occupancy)")
     p.add_argument("--demos-file", type=Path, default=None,
                    help="learn from your own demonstrations: a .csv (episode,step,state,action[,absorbing]) or .npz "
                         "file (format: trirl.tabular.demo_files, gridworlds/README.md)")
-    p.add_argument("--horizon", type=int, default=200, help="length of each sampled trajectory")
-    p.add_argument("--smoothing", type=float, default=1e-2, help="smoothing of the empirical occupancy")
+    p.add_argument("--horizon", type=integer(1), default=200, help="length of each sampled trajectory")
+    p.add_argument("--smoothing", type=number(0, 1, low_open=True, high_open=True), default=1e-2,
+                   help="smoothing of the empirical occupancy, in (0, 1)")
     p.add_argument("--safeguard", choices=("auto", "on", "off"), default="auto",
                    help="halve eps until the exact dual does not increase (trirl-safe); auto: on with demonstrations")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=integer(0), default=0)
     p.add_argument("--out", type=Path, default=None, help="run directory (default runs/grid-WORLD-TIME)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its newest checkpoint")
     p.add_argument("--quiet", action="store_true", help="no progress bar or per-iteration lines")
@@ -49,10 +55,15 @@ def _add_grid(sub) -> None:
 
 
 def cmd_grid(args) -> int:
+    from trirl.errors import InvalidConfigError
     from trirl.tabular import gridworld
     from trirl.tabular.threads import blas_threads
 
-    world = gridworld.load(args.world, args.variant)
+    try:
+        world = gridworld.load(args.world, args.variant)
+    except InvalidConfigError as err:  # say which flag led there; the file's own errors keep their line
+        flags = f"--world {args.world}" + (f" --variant {args.variant}" if args.variant else "")
+        raise InvalidConfigError(f"{flags}: {err}") from None
     # one BLAS thread for small worlds (trirl.tabular.threads; TRIRL_BLAS_THREADS=off leaves it)
     with blas_threads(world.mdp.n_states):
         return _run_grid(args, world)
@@ -60,11 +71,10 @@ def cmd_grid(args) -> int:
 
 def _run_grid(args, world) -> int:
     from trirl import core
-    from trirl.rundir import RunDir
-    from trirl.tabular import empirical_occupancy, load_trajectories, occupancy, reverse_kl, sample_trajectories, solve, trirl
+    from trirl.rundir import RunDir, interrupted_message
+    from trirl.tabular import empirical_occupancy, load_trajectories, occupancy, sample_trajectories, solve
     from trirl.errors import InvalidConfigError
-    from trirl.tabular import TRIRLConfig, plots
-    from trirl.tabular.shaping import ShapingProjector
+    from trirl.tabular import TRIRLConfig
 
     eta = core.parse_eta_schedule(args.eta)
     # validate everything before a run directory is created
@@ -94,10 +104,23 @@ def _run_grid(args, world) -> int:
         "world": args.world, "variant": args.variant, "eps": args.eps, "beta": args.beta, "eta": args.eta,
         "kl_bound": args.kl_bound, "demos": args.demos, "horizon": args.horizon, "smoothing": args.smoothing,
         "demos_file": str(args.demos_file) if args.demos_file else None, "safeguard": safeguard,
-        "seed": args.seed, "iterations": args.iterations,
-        "rerun": _rerun_command(args, out),
+        "seed": args.seed, "iterations": args.iterations, "world_settings": world.settings(),
+        "rerun": _rerun_command(args), "resume": _resume_command(args, out),
     }
-    run_dir = RunDir(out, config, resume=args.resume, ignore=("iterations", "rerun"))
+    run_dir = RunDir(out, config, resume=args.resume, ignore=("iterations", "rerun", "resume"))
+    try:
+        return _train_grid(args, world, expert, rho_expert, eta, safeguard, source, out, run_dir)
+    except KeyboardInterrupt:
+        print(f"\ntrirl grid: {interrupted_message(out, _resume_command(args, out))}", file=sys.stderr)
+        return 130
+    finally:
+        run_dir.close()
+
+
+def _train_grid(args, world, expert, rho_expert, eta, safeguard, source, out, run_dir) -> int:
+    from trirl.tabular import occupancy, plots, reverse_kl, solve, trirl
+    from trirl.tabular.shaping import ShapingProjector
+
     print(f"TRIRL on {world!r}\n  expert: soft-optimal for the true reward, learning from {source}")
     print(f"  eps={args.eps} beta={args.beta:g} eta={args.eta} (effective step eps*beta/(1+eta) for constant eta)"
           + (f" kl_bound={args.kl_bound}" if args.kl_bound else ""))
@@ -121,21 +144,27 @@ def _run_grid(args, world) -> int:
     return 0
 
 
-def _rerun_command(args, out: Path) -> str:
-    parts = ["trirl grid", f"--world {args.world}"]
+def _rerun_command(args) -> str:
+    """The same run again, into a fresh run directory (so the command works as written)."""
+    parts = ["trirl", "grid", "--world", str(args.world)]
     if args.variant:
-        parts.append(f"--variant {args.variant}")
-    parts += [f"--eps {args.eps}", f"--beta {args.beta}", f"--eta {args.eta}", f"--iterations {args.iterations}",
-              f"--seed {args.seed}", f"--out {out}"]
+        parts += ["--variant", args.variant]
+    parts += ["--eps", str(args.eps), "--beta", str(args.beta), "--eta", str(args.eta),
+              "--iterations", str(args.iterations), "--seed", str(args.seed)]
     if args.kl_bound:
-        parts.append(f"--kl-bound {args.kl_bound}")
+        parts += ["--kl-bound", str(args.kl_bound)]
     if args.demos:
-        parts += [f"--demos {args.demos}", f"--horizon {args.horizon}", f"--smoothing {args.smoothing}"]
+        parts += ["--demos", str(args.demos), "--horizon", str(args.horizon), "--smoothing", str(args.smoothing)]
     if args.demos_file:
-        parts += [f"--demos-file {args.demos_file}", f"--smoothing {args.smoothing}"]
+        parts += ["--demos-file", str(args.demos_file), "--smoothing", str(args.smoothing)]
     if args.safeguard != "auto":
-        parts.append(f"--safeguard {args.safeguard}")
-    return " ".join(parts)
+        parts += ["--safeguard", args.safeguard]
+    return shlex.join(parts)
+
+
+def _resume_command(args, out: Path) -> str:
+    """This run continued from its newest checkpoint in ``out``."""
+    return f"{_rerun_command(args)} --out {shlex.quote(str(out))} --resume"
 
 
 def _shaping_line(fit) -> str:
@@ -208,6 +237,9 @@ def main(argv: list[str] | None = None) -> int:
     except TrirlError as err:
         print(f"trirl {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # before a run directory held anything, or a command without one
+        print(f"\ntrirl {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

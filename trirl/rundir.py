@@ -10,6 +10,12 @@ A run directory holds everything needed to inspect and rerun a run::
 Writes are atomic (a temporary file renamed into place), so a run killed at any moment leaves
 a readable directory, and ``resume`` continues from the newest checkpoint with the metrics
 trimmed back to it, so a resumed run reproduces the uninterrupted metrics.
+
+One writer at a time: a run holds an advisory lock on ``.lock`` in its directory (``fcntl.flock``)
+for as long as its :class:`RunDir` is open, and the operating system releases it when the process
+ends, crash or kill included. A second process that opens the same directory (a ``--resume``
+started while the run is alive) is refused with a :class:`RunDirLockedError` naming the holder
+(pid, host, start time, command, read from ``.lock.json``).
 """
 
 from __future__ import annotations
@@ -17,18 +23,158 @@ from __future__ import annotations
 import json
 import math
 import os
+import shlex
+import signal
+import socket
+import sys
 import tempfile
+import threading
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from trirl.errors import InvalidConfigError
+from trirl.errors import InvalidConfigError, TrirlError
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks, one writer is then the user's responsibility
+    fcntl = None
 
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.jsonl"
 CHECKPOINT_DIR = "checkpoints"
+LOCK_FILE = ".lock"
+HOLDER_FILE = ".lock.json"
+
+
+class RunDirLockedError(TrirlError, RuntimeError):
+    """Another process holds the run directory; the message names it (pid, host, start, command)."""
+
+
+class _Lock:
+    """An exclusive ``flock`` on ``<run>/.lock``, shared by every :class:`RunDir` of one process.
+
+    flock locks belong to an open file, so two RunDirs of the same process on one directory
+    share one lock (a reference count) instead of refusing each other; other processes are
+    refused while any of them is open.
+    """
+
+    held: dict[str, _Lock] = {}
+
+    def __init__(self, directory: Path):
+        self.key = os.path.realpath(directory)
+        self.directory = directory
+        self.count = 0
+        self.handle = None
+
+    @classmethod
+    def acquire(cls, directory: Path) -> _Lock:
+        key = os.path.realpath(directory)
+        lock = cls.held.get(key)
+        if lock is None:
+            lock = cls(directory)
+            lock._take()
+            cls.held[key] = lock
+        lock.count += 1
+        return lock
+
+    def _take(self) -> None:
+        if fcntl is None:
+            return
+        handle = open(self.directory / LOCK_FILE, "a+")
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            raise RunDirLockedError(
+                f"{self.directory} is in use by another run ({_describe_holder(self.directory)}); "
+                "two processes writing one run directory would corrupt its metrics and checkpoints. "
+                "Wait for that run to finish (or stop it: Ctrl-C keeps its checkpoint), then --resume; "
+                "or choose another output folder"
+            ) from None
+        self.handle = handle
+        holder = {"pid": os.getpid(), "host": socket.gethostname(),
+                  "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "command": _command_line()}
+        _atomic_write_bytes(self.directory / HOLDER_FILE, (json.dumps(holder) + "\n").encode())
+
+    def release(self) -> None:
+        self.count -= 1
+        if self.count > 0:
+            return
+        _Lock.held.pop(self.key, None)
+        if self.handle is not None:
+            try:
+                (self.directory / HOLDER_FILE).unlink(missing_ok=True)
+            finally:
+                self.handle.close()  # closing the file releases the flock
+                self.handle = None
+
+
+def _command_line() -> str:
+    """How this process was started: ``python -m trirl.cli grid ...`` or ``trirl grid ...``."""
+    argv = list(getattr(sys, "orig_argv", sys.argv))
+    if len(argv) > 2 and argv[1] == "-m":
+        return shlex.join(["python", *argv[1:]])
+    return shlex.join([os.path.basename(sys.argv[0]), *sys.argv[1:]])
+
+
+def _describe_holder(directory: Path) -> str:
+    try:
+        holder = json.loads((directory / HOLDER_FILE).read_text())
+        return (f"pid {holder['pid']} on host {holder['host']}, started {holder['started']}, "
+                f"command: {holder['command']}")
+    except (OSError, ValueError, KeyError, TypeError):
+        return f"a process that has not said who it is; see {directory / LOCK_FILE}"
+
+
+def interrupted_message(out: str | os.PathLike, resume: str) -> str:
+    """What a CLI prints on Ctrl-C: which checkpoint of ``out`` is kept and the command to resume."""
+    if not (Path(out) / CONFIG_FILE).exists():
+        return f"interrupted before {out} held a run; nothing to resume"
+    files = sorted((Path(out) / CHECKPOINT_DIR).glob("step_*.npz"))
+    step = int(files[-1].stem.split("_")[1]) if files else 0
+    kept = f"the checkpoint of iteration {step}" if files else "no checkpoint yet"
+    rows = read_metrics(out)
+    later = rows and rows[-1].get("iteration", step) > step
+    metrics = "--resume drops the metrics rows after it" if later else "metrics.jsonl ends there"
+    return f"interrupted; {kept} is kept in {out} ({metrics}).\nresume with: {resume}"
+
+
+class StopOnInterrupt:
+    """Turn the first Ctrl-C (SIGINT) into a request to stop after the current iteration.
+
+    For loops whose iteration is long or compiled (the continuous trainers): the loop checks
+    :attr:`requested`, checkpoints and returns; a second Ctrl-C raises ``KeyboardInterrupt`` at
+    once (the newest periodic checkpoint is then kept, and ``--resume`` trims the metrics back to
+    it). Outside the main thread, where Python delivers no signals, it does nothing.
+    Call :meth:`restore` (``try``/``finally``) when the loop is over.
+    """
+
+    def __init__(self, message: str = "stopping after this iteration (Ctrl-C again to stop at once)"):
+        self.requested = False
+        self.message = message
+        self._previous = None
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+
+    def _handle(self, signum, frame) -> None:
+        self.requested = True
+        print(f"\n{self.message}", file=sys.stderr, flush=True)
+        self.restore()
+
+    def restore(self) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
+
+
+def resume_command(program: str, argv: list[str]) -> str:
+    """``program argv`` with ``--resume`` added: how a CLI whose ``--out`` is required continues."""
+    argv = list(argv)
+    return shlex.join([*shlex.split(program), *argv, *([] if "--resume" in argv else ["--resume"])])
 
 
 class Checkpoint(NamedTuple):
@@ -101,6 +247,9 @@ class RunDir:
     ``RunDir(path, config, resume=True)`` reopens it, checks that the configuration matches
     (``ignore`` lists keys allowed to differ, such as the total budget), and lets the caller
     continue from :meth:`latest_checkpoint`.
+
+    The directory is locked from construction until :meth:`close` (or the end of a ``with``
+    block, or of the process): another process gets :class:`RunDirLockedError` naming the holder.
     """
 
     def __init__(
@@ -115,9 +264,19 @@ class RunDir:
         self.keep = keep
         self.config = to_jsonable(dict(config))
         config_path = self.path / CONFIG_FILE
+        if resume and not config_path.exists():
+            raise InvalidConfigError(f"--resume: {self.path} holds no run ({CONFIG_FILE} missing)")
+        self.path.mkdir(parents=True, exist_ok=True)
+        # lock before reading anything: a second writer must not trim the metrics of a live run
+        self._lock = _Lock.acquire(self.path)
+        try:
+            self._open(config_path, resume, ignore)
+        except BaseException:
+            self.close()
+            raise
+
+    def _open(self, config_path: Path, resume: bool, ignore: tuple[str, ...]) -> None:
         if resume:
-            if not config_path.exists():
-                raise InvalidConfigError(f"--resume: {self.path} holds no run ({CONFIG_FILE} missing)")
             saved = json.loads(config_path.read_text())
             differ = sorted(
                 key
@@ -130,15 +289,29 @@ class RunDir:
                     f"--resume: the configuration differs from the one saved in {config_path} ({details})"
                 )
             checkpoint = self.latest_checkpoint()
-            self._truncate_metrics(checkpoint.step if checkpoint else -1)
+            self.truncate_metrics(checkpoint.step if checkpoint else -1)
         else:
             if config_path.exists() or (self.path / METRICS_FILE).exists():
                 raise InvalidConfigError(
                     f"{self.path} already holds a run; pass --resume to continue it or choose another output folder"
                 )
-            self.path.mkdir(parents=True, exist_ok=True)
             (self.path / METRICS_FILE).touch()
         write_json(config_path, self.config)
+
+    def close(self) -> None:
+        """Release the run directory's lock (idempotent)."""
+        lock, self._lock = getattr(self, "_lock", None), None
+        if lock is not None:
+            lock.release()
+
+    def __enter__(self) -> RunDir:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        self.close()
 
     # -- metrics ---------------------------------------------------------------------------------
     def log(self, metrics: Mapping[str, Any]) -> None:
@@ -152,7 +325,8 @@ class RunDir:
     def metrics(self) -> list[dict[str, Any]]:
         return read_metrics(self.path / METRICS_FILE)
 
-    def _truncate_metrics(self, last_iteration: int) -> None:
+    def truncate_metrics(self, last_iteration: int) -> None:
+        """Drop the rows of ``metrics.jsonl`` after ``last_iteration`` (atomically)."""
         rows = [row for row in self.metrics() if row.get("iteration", -1) <= last_iteration]
         text = "".join(json.dumps(row, sort_keys=True) + "\n" for row in rows)
         _atomic_write_bytes(self.path / METRICS_FILE, text.encode())

@@ -73,3 +73,43 @@ def test_new_run_refuses_existing_directory_and_config_env_mismatch(tmp_path):
         expert.main(["train", "--env", "ant", "--config", write_config(tmp_path, 32), "--out", str(tmp_path / "x")])
     with pytest.raises(InvalidConfigError, match="not a run directory"):
         expert.main(["collect", "--checkpoint", str(tmp_path), "--out", str(tmp_path / "d.npz")])
+
+
+def test_expert_config_errors_name_the_file_section_key_and_value(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text(CONFIG.format(steps=64).replace("num_envs = 4", 'num_envs = "32"'))
+    with pytest.raises(InvalidConfigError, match=rf"^{path}: \[ppo\] num_envs = '32': expected an integer$"):
+        expert.experiment.load(path)
+    path.write_text(CONFIG.format(steps=64).replace("num_envs = 4", "num_envs = 4\nlearning_rate = -0.001"))
+    with pytest.raises(InvalidConfigError, match=rf"^{path}: \[ppo\] learning_rate must be > 0, got -0.001$"):
+        expert.experiment.load(path)
+    with pytest.raises(InvalidConfigError, match="^--steps must be >= 1, got 0$"):
+        expert.experiment.load(write_config(tmp_path, 64), total_steps=0)
+
+
+def test_ctrl_c_during_expert_training_keeps_the_iteration_and_prints_the_resume_command(tmp_path):
+    import os
+    import re
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    out = tmp_path / "run"
+    argv = ["train", "--env", "point_maze", "--config", write_config(tmp_path, 10**7), "--out", str(out)]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    process = subprocess.Popen([sys.executable, "-m", "trirl.continuous.expert", *argv], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while not (out / "metrics.jsonl").exists() or len(read_metrics(out)) < 3:
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    assert "Traceback" not in err
+    kept = int(re.search(r"the checkpoint of iteration (\d+) is kept in", err).group(1))
+    assert len(read_metrics(out)) == kept >= 3  # the iteration under way finished and was kept
+    assert (out / "checkpoints" / f"step_{kept:08d}.npz").exists()
+    assert re.search(r"resume with: python -m trirl.continuous.expert train .* --out \S+ --resume$", err.strip())

@@ -168,7 +168,7 @@ def run_main(args, capsys):
 
 
 @pytest.mark.parametrize("extra, match", [
-    ("bogus = 1", "unknown keys \\['bogus'\\]"),
+    ("bogus = 1", "tiny.toml: unknown key bogus; the known keys are"),
     ('eta_schedule = "-1"', "eta must be a finite number >= 0"),
     ('eta_schedule = "cosine"', "eta schedule"),
 ])
@@ -180,20 +180,45 @@ def test_bad_config_errors_before_compilation(tmp_path, capsys, no_compilation, 
 
 def test_bad_command_line_values_error_before_compilation(tmp_path, capsys, no_compilation):
     code, err = run_main(["--config", write(tmp_path), "--out", str(tmp_path / "o"), "--seeds", "0"], capsys)
-    assert code == 2 and "TrainConfig.seeds" in err
+    assert code == 2 and "--seeds must be an integer >= 1, got 0" in err
     code, err = run_main(["--config", write(tmp_path), "--out", str(tmp_path / "p"), "--max-minutes", "0"], capsys)
     assert code == 2 and "--max-minutes" in err
 
 
 def test_bad_sections_and_files(tmp_path, no_compilation):
-    with pytest.raises(InvalidConfigError, match=r"\[buffer\] keys \['epsilon'\]"):
+    with pytest.raises(InvalidConfigError, match=r"tiny.toml: \[buffer\] unknown key epsilon"):
         train_cli.load_config(write(tmp_path, buffer_extra="epsilon = 0.5"))
-    with pytest.raises(InvalidConfigError, match="RewardBufferConfig.eps"):
+    with pytest.raises(InvalidConfigError, match=r"tiny.toml: \[buffer\] eps must be in \(0, 1\], got 1.5"):
         train_cli.load_config(write(tmp_path, buffer_extra="eps = 1.5"))
     with pytest.raises(InvalidConfigError, match="does not exist"):
         train_cli.load_config(tmp_path / "missing.toml")
     with pytest.raises(InvalidConfigError, match="algorithm"):
         train_cli.load_config(None, algo="bc")
+
+
+@pytest.mark.parametrize("section, line, message", [
+    ("ppo", 'num_envs = "32"', "tiny.toml: [ppo] num_envs = '32': expected an integer"),
+    ("ppo", "learning_rate = -0.001", "tiny.toml: [ppo] learning_rate must be > 0, got -0.001"),
+    ("ppo", "normalize_observations = 1", "tiny.toml: [ppo] normalize_observations = 1: expected true or false"),
+    ("discriminator", 'hidden_sizes = [16, "a"]', "tiny.toml: [discriminator] hidden_sizes = [16, 'a']: expected a list of integers"),
+    ("env_options", "max_speed = 3.0", "tiny.toml: [env_options] max_speed must be in (0, 0.5], got 3.0"),
+    ("env_options", "speed = 1", "tiny.toml: [env_options] unknown key speed; the known keys are episode_length,"),
+    ("buffer", "capacity = 2.5", "tiny.toml: [buffer] capacity = 2.5: expected an integer"),
+    (None, 'seeds = "2"', "tiny.toml: seeds = '2': expected an integer"),
+])
+def test_config_errors_name_the_file_section_key_value_and_expected_form(tmp_path, no_compilation, section, line,
+                                                                          message):
+    text = TINY.format(algo="trirl", extra="", buffer_extra="")
+    key = line.split("=")[0].strip()
+    if re.search(rf"^{key} = ", text, re.M):  # TINY sets it already: change that line
+        text = re.sub(rf"^{key} = .*$", line, text, count=1, flags=re.M)
+    else:
+        text = text.replace(f"[{section}]\n", f"[{section}]\n{line}\n", 1) if section else line + "\n" + text
+    (tmp_path / "tiny.toml").write_text(text)
+    with pytest.raises(InvalidConfigError) as info:
+        train_cli.load_config(tmp_path / "tiny.toml")
+    assert str(info.value).endswith(message) or message in str(info.value), str(info.value)
+    assert str(info.value).startswith(str(tmp_path / "tiny.toml"))
 
 
 def test_bad_demonstrations_error_before_compilation(tmp_path, capsys, no_compilation):
@@ -236,3 +261,35 @@ def test_check_finite_names_metrics_and_leaves():
 def test_iqm():
     assert train_cli.iqm([1.0, 2.0, 3.0, 100.0]) == 2.5
     assert train_cli.iqm([1.0, 3.0]) == 2.0
+
+
+def test_ctrl_c_finishes_the_iteration_checkpoints_it_and_the_printed_resume_command_works(tmp_path):
+    import os
+    import shlex
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    out = tmp_path / "run"
+    argv = ["--config", write(tmp_path), "--out", str(out), "--steps", "10000000", "--no-progress"]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    process = subprocess.Popen([sys.executable, "-m", "trirl.continuous.train", *argv], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while not (out / "metrics.jsonl").exists() or len(read_metrics(out)) < 3:
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    assert "Traceback" not in err and "stopping after this iteration" in err
+    kept = int(re.search(r"the checkpoint of iteration (\d+) is kept in", err).group(1))
+    assert [row["iteration"] for row in read_metrics(out)] == list(range(1, kept + 1))
+    resume = re.search(r"resume with: (.+)", err).group(1)
+    words = shlex.split(resume)
+    assert words[:3] == ["python", "-m", "trirl.continuous.train"] and words[-1] == "--resume"
+    # run it as printed, with a budget two iterations (of 4 envs x 8 steps) past the checkpoint
+    assert train_cli.main(words[3:] + ["--steps", str(32 * (kept + 2))]) == 0
+    assert [row["iteration"] for row in read_metrics(out)] == list(range(1, kept + 3))

@@ -64,7 +64,7 @@ def load_run(path: str | Path):
     if not (path / "config.json").exists():
         raise InvalidConfigError(f"--run: {path} is not a run directory (config.json missing)")
     data = json.loads((path / "config.json").read_text())
-    config = from_dict(data)
+    config = from_dict(data, str(path / "config.json"))
     demos, _ = prepare(config)
     learner = build(config, demos)
     files = sorted((path / "checkpoints").glob("step_*.npz"))

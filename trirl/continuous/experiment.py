@@ -15,9 +15,14 @@ A file looks like ``continuous/point_maze_expert.toml``::
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import re
 import tomllib
-from dataclasses import asdict, dataclass, field, fields
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -57,17 +62,187 @@ class ExpertConfig:
         return asdict(self)
 
 
-def from_dict(data: dict[str, Any]) -> ExpertConfig:
-    data = dict(data)
-    known = {f.name for f in fields(ExpertConfig)}
-    unknown = sorted(set(data) - known)
+# -- TOML tables into frozen config dataclasses, checked against the field types -----------------
+
+#: command-line flags whose name differs from the config field they override
+OVERRIDE_FLAGS = {"total_steps": "--steps"}
+
+
+def _where(source: str, section: str | None, key: str, flags: Mapping[str, str]) -> str:
+    """``FILE: [section] key`` (or the flag that set a top-level key)."""
+    if section is None and key in flags:
+        return flags[key]
+    return f"{source}: " + (f"[{section}] {key}" if section else key)
+
+
+def _expected(kind) -> str:
+    """How a field's type reads in an error message."""
+    if kind is Any:
+        return "any value"
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if origin in (types.UnionType, typing.Union):
+        return " or ".join("nothing (leave the key out)" if a is type(None) else _expected(a) for a in args)
+    if origin is tuple:
+        item = _expected(args[0]).removeprefix("an ").removeprefix("a ")
+        return f"a list of {item}s" if len(args) == 2 and args[1] is Ellipsis else f"a list of {len(args)} numbers"
+    if origin in (dict, Mapping) or kind in (dict, Mapping):
+        return "a table"
+    return {int: "an integer", float: "a number", bool: "true or false", str: "a string"}.get(kind, kind.__name__)
+
+
+def _coerce(value, kind):
+    """``value`` as a ``kind`` (TOML arrays become tuples, integers become floats), or raise TypeError."""
+    if kind is Any:
+        return value
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if origin in (types.UnionType, typing.Union):
+        for option in args:
+            if option is type(None):
+                if value is None:
+                    return None
+                continue
+            try:
+                return _coerce(value, option)
+            except TypeError:
+                pass
+        raise TypeError
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise TypeError
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_coerce(item, args[0]) for item in value)
+        if len(value) != len(args):
+            raise TypeError
+        return tuple(_coerce(item, option) for item, option in zip(value, args))
+    if origin in (dict, Mapping) or kind in (dict, Mapping):
+        if not isinstance(value, Mapping):
+            raise TypeError
+        return dict(value)
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise TypeError
+        return value
+    if kind is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError
+        return value
+    if kind is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError
+        return float(value)
+    if kind is str:
+        if not isinstance(value, str):
+            raise TypeError
+        return value
+    return value
+
+
+def _sections(cls, section: str | None = None) -> dict[str, str | None]:
+    """Class name -> the TOML section its fields live in (``None``: top level), nested dataclasses included."""
+    found = {cls.__name__: section}
+    for name, kind in typing.get_type_hints(cls).items():
+        if dataclasses.is_dataclass(kind):
+            found.update({k: v for k, v in _sections(kind, name if section is None else f"{section}.{name}").items()
+                          if k not in found})
+    return found
+
+
+def build_config(cls, data: Mapping[str, Any], source: str = "config", *, section: str | None = None,
+                 skip: tuple[str, ...] = (), tables: Mapping[str, type | None] | None = None,
+                 flags: Mapping[str, str] | None = None):
+    """Build the frozen dataclass ``cls`` from a TOML (or JSON) table, checked generically.
+
+    Every key must be a field of ``cls`` (``skip`` lists fields that cannot be set, dotted inside
+    sections: ``"buffer.network"``), every value
+    must have its field's type (``int``, ``float``, ``bool``, ``str``, ``tuple[...]``, unions,
+    tables); a field whose type is a dataclass is a ``[section]`` built the same way, and
+    ``tables`` gives the dataclass that checks a plain ``dict`` field (such as ``env_options``).
+    The range checks are the dataclasses' own ``__post_init__``; their messages name fields as
+    ``PPOConfig.learning_rate``, which becomes ``[ppo] learning_rate``.
+
+    Raises:
+        InvalidConfigError: naming ``source`` (the file), the ``[section] key``, the value and
+            the expected type or range (or the command-line flag in ``flags`` that set a top-level key).
+    """
+    flags = flags or {}
+    hints = typing.get_type_hints(cls)
+    known = [f.name for f in dataclasses.fields(cls)
+             if f.init and (f.name if section is None else f"{section}.{f.name}") not in skip]
+    unknown = sorted(set(data) - set(known))
     if unknown:
-        raise InvalidConfigError(f"expert config: unknown keys {unknown}; known keys are {sorted(known)}")
-    ppo = dict(data.pop("ppo", {}))
-    ppo_fields = {f.name for f in fields(PPOConfig)}
-    if set(ppo) - ppo_fields:
-        raise InvalidConfigError(f"expert config: unknown [ppo] keys {sorted(set(ppo) - ppo_fields)}")
-    return ExpertConfig(ppo=PPOConfig(**ppo), **data)
+        where = f"{source}: " + (f"[{section}] " if section else "")
+        raise InvalidConfigError(f"{where}unknown key{'s' if len(unknown) > 1 else ''} "
+                                 f"{', '.join(unknown)}; the known keys are {', '.join(sorted(known))}")
+    kwargs = {}
+    for key, value in data.items():
+        kind, inner = hints[key], key if section is None else f"{section}.{key}"
+        if dataclasses.is_dataclass(kind):
+            if not isinstance(value, Mapping):
+                raise InvalidConfigError(f"{source}: {key} = {value!r}: expected a table [{inner}]")
+            kwargs[key] = build_config(kind, value, source, section=inner, skip=skip)
+            continue
+        try:
+            kwargs[key] = _coerce(value, kind)
+        except TypeError:
+            raise InvalidConfigError(f"{_where(source, section, key, flags)} = {value!r}: "
+                                     f"expected {_expected(kind)}") from None
+        if tables and tables.get(key) is not None:  # keys and types now; the ranges when cls is built
+            _check_table(tables[key], kwargs[key], source, inner)
+    try:
+        return cls(**kwargs)
+    except InvalidConfigError as err:
+        raise InvalidConfigError(_locate(str(err), cls, source, section, flags, tables)) from None
+
+
+def _check_table(cls, data: Mapping[str, Any], source: str, section: str) -> None:
+    hints = typing.get_type_hints(cls)
+    known = [f.name for f in dataclasses.fields(cls) if f.init]
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise InvalidConfigError(f"{source}: [{section}] unknown key{'s' if len(unknown) > 1 else ''} "
+                                 f"{', '.join(unknown)}; the known keys are {', '.join(sorted(known))}")
+    for key, value in data.items():
+        try:
+            _coerce(value, hints[key])
+        except TypeError:
+            raise InvalidConfigError(f"{source}: [{section}] {key} = {value!r}: expected {_expected(hints[key])}") from None
+
+
+def _locate(message: str, cls, source: str, section: str | None, flags, tables) -> str:
+    """``PPOConfig.learning_rate must be > 0`` -> ``FILE: [ppo] learning_rate must be > 0``."""
+    sections = _sections(cls, section)
+    for name, kind in (tables or {}).items():
+        if kind is not None:
+            sections.setdefault(kind.__name__, name if section is None else f"{section}.{name}")
+
+    def where(match: re.Match) -> str:
+        inner = sections[match[1]]
+        if inner is None and match[2] in flags:
+            return flags[match[2]]
+        return f"[{inner}] {match[2]}" if inner else match[2]
+
+    pattern = r"\b(" + "|".join(map(re.escape, sections)) + r")\.(\w+)"
+    located, count = re.subn(pattern, where, message)
+    if not count:
+        return f"{source}: " + (f"[{section}]: " if section else "") + message
+    return located if located.startswith("--") else f"{source}: {located}"
+
+
+def from_dict(data: dict[str, Any], source: str = "expert config", flags: Mapping[str, str] | None = None) -> ExpertConfig:
+    """An :class:`ExpertConfig` from plain data (``source`` names it in errors, ``flags`` the
+    command-line flags that set top-level keys)."""
+    return build_config(ExpertConfig, data, source, tables={"env_options": env_config_class(data)}, flags=flags)
+
+
+def override_flags(overrides: Mapping[str, Any]) -> dict[str, str]:
+    """The command-line flag behind each non-None override (``total_steps`` is ``--steps``)."""
+    return {k: OVERRIDE_FLAGS.get(k, "--" + k.replace("_", "-")) for k, v in overrides.items() if v is not None}
+
+
+def env_config_class(data: Mapping[str, Any]):
+    """The config dataclass of ``data["env"]`` (checks ``[env_options]``), if the env is known."""
+    env = data.get("env", "point_maze")
+    return type(make_config(env)) if env in ENV_NAMES else None
 
 
 def load(path: str | Path, **overrides) -> ExpertConfig:
@@ -75,10 +250,13 @@ def load(path: str | Path, **overrides) -> ExpertConfig:
     path = Path(path)
     if not path.exists():
         raise InvalidConfigError(f"--config: {path} does not exist")
-    with open(path, "rb") as handle:
-        data = tomllib.load(handle)
+    try:
+        with open(path, "rb") as handle:
+            data = tomllib.load(handle)
+    except tomllib.TOMLDecodeError as err:
+        raise InvalidConfigError(f"--config {path}: not valid TOML ({err})") from None
     data.update({k: v for k, v in overrides.items() if v is not None})
-    return from_dict(data)
+    return from_dict(data, str(path), override_flags(overrides))
 
 
 def default_path(env: str) -> Path:

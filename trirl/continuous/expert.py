@@ -35,7 +35,7 @@ from trirl.continuous.experiment import ExpertConfig
 from trirl.continuous.ppo import PPO, PPOState, make_ppo
 from trirl.errors import InvalidConfigError
 from trirl.learning_curves import write_learning_curves
-from trirl.rundir import CHECKPOINT_DIR, RunDir, read_metrics, write_json
+from trirl.rundir import CHECKPOINT_DIR, RunDir, RunDirLockedError, StopOnInterrupt, interrupted_message, read_metrics, resume_command, write_json
 
 STATE_PREFIX = "state"
 
@@ -57,7 +57,19 @@ def finite(metrics: dict) -> dict:
 
 
 def train(config: ExpertConfig, out: str | Path, resume: bool = False, progress: bool = True) -> PPOState:
-    """Train (or, with ``resume``, continue) an expert; returns the final PPO state."""
+    """Train (or, with ``resume``, continue) an expert; returns the final PPO state.
+
+    Raises:
+        KeyboardInterrupt: after Ctrl-C, once the iteration under way is logged and checkpointed.
+    """
+    stop = StopOnInterrupt()
+    try:
+        return _train(config, out, resume, progress, stop)
+    finally:
+        stop.restore()
+
+
+def _train(config: ExpertConfig, out, resume: bool, progress: bool, stop: StopOnInterrupt) -> PPOState:
     ppo = build(config)
     run = RunDir(out, config.to_dict(), resume=resume, ignore=("total_steps",))
     init_key, train_key, eval_key = jax.random.split(jax.random.PRNGKey(config.seed), 3)
@@ -85,9 +97,11 @@ def train(config: ExpertConfig, out: str | Path, resume: bool = False, progress:
             row["eval_return"] = float(jnp.mean(evaluate(state, jax.random.fold_in(eval_key, it))))
             bar.set_postfix(eval_return=f"{row['eval_return']:.1f}")
         run.log(row)
-        if (it + 1) % config.checkpoint_every == 0 or last:
+        if (it + 1) % config.checkpoint_every == 0 or last or stop.requested:
             run.save_checkpoint(it + 1, ckpt.flatten(state, STATE_PREFIX),
                                 {"env_spec": base_env.spec.to_dict(), "env_steps": row["env_steps"]})
+        if stop.requested and not last:
+            raise KeyboardInterrupt
     write_learning_curves(run.path, f"PPO expert on {config.env}")
     return state
 
@@ -99,7 +113,7 @@ def load_expert(path: str | Path) -> tuple[ExpertConfig, PPO, PPOState]:
     config_path = run_path / "config.json"
     if not config_path.exists():
         raise InvalidConfigError(f"--checkpoint: {run_path} is not a run directory ({config_path} missing)")
-    config = experiment.from_dict(json.loads(config_path.read_text()))
+    config = experiment.from_dict(json.loads(config_path.read_text()), str(config_path))
     ppo = build(config)
     template = jax.eval_shape(ppo.init, jax.random.PRNGKey(0))  # shapes only, no physics run
     files = [path] if path.suffix == ".npz" else sorted((run_path / CHECKPOINT_DIR).glob("step_*.npz"))
@@ -193,7 +207,15 @@ def main(argv: list[str] | None = None) -> int:
             config = ExpertConfig(env=args.env, **{k: v for k, v in (("total_steps", args.steps), ("seed", args.seed)) if v})
         if config.env != args.env:
             raise InvalidConfigError(f"--env {args.env} but the config {config_path} is for {config.env!r}")
-        train(config, args.out, resume=args.resume)
+        try:
+            train(config, args.out, resume=args.resume)
+        except KeyboardInterrupt:
+            resume = resume_command("python -m trirl.continuous.expert", sys.argv[1:] if argv is None else argv)
+            print(f"python -m trirl.continuous.expert: {interrupted_message(args.out, resume)}", file=sys.stderr)
+            return 130
+        except RunDirLockedError as err:
+            print(f"python -m trirl.continuous.expert: error: {err}", file=sys.stderr)
+            return 2
         rows = read_metrics(args.out)
         evals = [r["eval_return"] for r in rows if "eval_return" in r]
         print(f"trained {config.iterations} iterations; last eval_return {evals[-1] if evals else float('nan'):.2f}")

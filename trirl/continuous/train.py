@@ -12,7 +12,8 @@ seeds, ``normalised_return`` (mean) and ``normalised_return_iqm`` over seeds, ev
 every ``eval_every`` iterations) and ``checkpoints/`` (the whole learner state with a leading seed
 axis). Iteration ``i`` always uses the key ``fold_in(train_key, i)``, so ``--resume`` reproduces
 the uninterrupted metrics. ``--max-minutes`` checkpoints and exits cleanly after the iteration that
-crosses the budget (long GPU runs come in resumable pieces). A NaN or infinity in a metric or in
+crosses the budget (long GPU runs come in resumable pieces); Ctrl-C finishes the iteration under
+way, checkpoints it and prints the command that resumes (a second Ctrl-C stops at once). A NaN or infinity in a metric or in
 the state stops the run: the last finite state is checkpointed and the message names the metrics
 and parameter leaves where it appeared (the bad state goes to ``nonfinite_state.npz``).
 
@@ -29,7 +30,7 @@ import math
 import sys
 import time
 import tomllib
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -43,13 +44,13 @@ from trirl.continuous import trirl as trirl_lib
 from trirl.continuous.demos import Demonstrations, load_demonstrations
 from trirl.continuous.discriminator import DiscriminatorConfig
 from trirl.continuous.evaluation import episode_returns, normalized_return, policy_act_fn
-from trirl.continuous.experiment import CONFIG_DIR
+from trirl.continuous.experiment import CONFIG_DIR, build_config, env_config_class, override_flags
 from trirl.continuous.ppo import PPOConfig
 from trirl.continuous.reward import RewardBufferConfig
 from trirl.continuous.trpl import TrustRegionConfig
 from trirl.errors import InvalidConfigError, InvalidDemonstrationError
 from trirl.learning_curves import write_learning_curves
-from trirl.rundir import RunDir, write_json
+from trirl.rundir import RunDir, RunDirLockedError, StopOnInterrupt, interrupted_message, resume_command, write_json
 
 ALGOS = ("trirl", "trirl-tr-loss", "gail", "airl", "amp")
 STATE_PREFIX = "state"
@@ -136,40 +137,24 @@ class TrainConfig:
         return data
 
 
-_SECTIONS = {"ppo": PPOConfig, "discriminator": DiscriminatorConfig, "buffer": RewardBufferConfig,
-             "trust_region": TrustRegionConfig}
-
-
-def from_dict(data: dict[str, Any]) -> TrainConfig:
-    """A :class:`TrainConfig` from plain data, naming any unknown key or bad field."""
-    data = dict(data)
-    known = {f.name for f in fields(TrainConfig)}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise InvalidConfigError(f"train config: unknown keys {unknown}; known keys are {sorted(known)}")
-    for name, kind in _SECTIONS.items():
-        section = dict(data.pop(name, {}) or {})
-        allowed = {f.name for f in fields(kind)} - ({"network"} if name == "buffer" else set())
-        bad = sorted(set(section) - allowed)
-        if bad:
-            raise InvalidConfigError(f"train config: unknown [{name}] keys {bad}; known keys are {sorted(allowed)}")
-        for key in ("hidden_sizes", "policy_hidden", "value_hidden"):
-            if isinstance(section.get(key), list):
-                section[key] = tuple(section[key])
-        try:
-            data[name] = kind(**section)
-        except TypeError as err:
-            raise InvalidConfigError(f"train config [{name}]: {err}") from None
-    if "discriminator" in data:
-        data["buffer"] = dataclasses.replace(data["buffer"], network=data["discriminator"])
-    return TrainConfig(**data)
+def from_dict(data: dict[str, Any], source: str = "train config", flags: dict[str, str] | None = None) -> TrainConfig:
+    """A :class:`TrainConfig` from plain data (TOML or ``config.json``), naming ``source``, the
+    ``[section] key``, the value and the expected type or range of any bad entry
+    (:func:`trirl.continuous.experiment.build_config`)."""
+    config = build_config(TrainConfig, data, source, skip=("buffer.network",),
+                          tables={"env_options": env_config_class(data)}, flags=flags)
+    # R_fit shares the discriminators' architecture and input mode
+    return dataclasses.replace(config, buffer=dataclasses.replace(config.buffer, network=config.discriminator))
 
 
 def load_config(path: str | Path | None, **overrides) -> TrainConfig:
-    """Read a TOML config (or start from the defaults), then apply non-None ``overrides``."""
+    """Read a TOML config (or start from the defaults), then apply non-None ``overrides``
+    (command-line flags: errors about them name the flag)."""
     data: dict[str, Any] = {}
+    source = "defaults"
     if path is not None:
         path = Path(path)
+        source = str(path)
         if not path.exists():
             raise InvalidConfigError(f"--config: {path} does not exist")
         try:
@@ -178,7 +163,7 @@ def load_config(path: str | Path | None, **overrides) -> TrainConfig:
         except tomllib.TOMLDecodeError as err:
             raise InvalidConfigError(f"--config {path}: not valid TOML ({err})") from None
     data.update({k: v for k, v in overrides.items() if v is not None})
-    return from_dict(data)
+    return from_dict(data, source, override_flags(overrides))
 
 
 def load_expert_returns(path: str | Path) -> tuple[float, float] | None:
@@ -244,7 +229,16 @@ def check_finite(metrics: dict[str, np.ndarray], bad_leaves: dict[str, np.ndarra
 def train(config: TrainConfig, out: str | Path, resume: bool = False, progress: bool = True,
           demos_path: str | None = None, max_minutes: float | None = None) -> dict[str, Any]:
     """Train (or continue) ``config.seeds`` seeds; returns a summary dict (``status`` is
-    ``"done"`` or ``"paused"`` when ``max_minutes`` ran out)."""
+    ``"done"``, ``"paused"`` when ``max_minutes`` ran out, or ``"interrupted"`` after Ctrl-C:
+    the iteration under way finishes and is checkpointed, so ``--resume`` loses nothing)."""
+    stop = StopOnInterrupt()
+    try:
+        return _train(config, out, resume, progress, demos_path, max_minutes, stop)
+    finally:
+        stop.restore()
+
+
+def _train(config, out, resume, progress, demos_path, max_minutes, stop: StopOnInterrupt) -> dict[str, Any]:
     from tqdm import tqdm
 
     start_time = time.monotonic()
@@ -324,10 +318,10 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, progress: 
                 bar.set_postfix(norm=f"{row['eval_normalised_return']:.2f}")
         run.log(row)
         out_of_time = max_minutes is not None and time.monotonic() - start_time > 60 * max_minutes
-        if (it + 1) % config.checkpoint_every == 0 or last or out_of_time:
+        if (it + 1) % config.checkpoint_every == 0 or last or out_of_time or stop.requested:
             save(it + 1, state)
-        if out_of_time and not last:
-            status = "paused"
+        if (out_of_time or stop.requested) and not last:
+            status = "interrupted" if stop.requested else "paused"
             break
     bar.close()
     write_learning_curves(run.path, f"{config.algo} on {config.env}, {config.seeds} seed(s)")
@@ -353,9 +347,16 @@ def main(argv: list[str] | None = None) -> int:
                              total_steps=args.steps, demos=args.demos)
         summary = train(config, args.out, resume=args.resume, progress=not args.no_progress,
                         max_minutes=args.max_minutes)
-    except (InvalidConfigError, InvalidDemonstrationError, NonFiniteError) as err:
+    except (InvalidConfigError, InvalidDemonstrationError, NonFiniteError, RunDirLockedError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # a second Ctrl-C, or one before training started
+        summary = {"status": "interrupted"}
+    if summary["status"] == "interrupted":
+        program = "python -m trirl.continuous.train"
+        resume = resume_command(program, sys.argv[1:] if argv is None else argv)
+        print(f"{program}: {interrupted_message(args.out, resume)}", file=sys.stderr)
+        return 130
     last = summary["last"]
     keys = [k for k in ("eval_return", "eval_normalised_return", "eval_normalised_return_iqm") if k in last]
     print(f"{summary['status']}: {summary['iterations']} iterations in {summary['run']}; "

@@ -24,10 +24,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
+from tqdm.auto import tqdm
+
+from trirl.argtypes import integer
+from trirl.errors import InvalidConfigError
 
 from trirl.tabular import gridworld, occupancy, reverse_kl, solve
 from trirl.tabular.plots import plot_curves, save
@@ -138,35 +143,50 @@ def main(argv=None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--world", default="icy_goal", help="a world name, or 'all' for every shipped world")
     parser.add_argument("--algos", default=",".join(ALGORITHMS), help=f"comma-separated, from {list(ALGORITHMS)}")
-    parser.add_argument("--iterations", type=int, default=300, help="the same iteration budget for every method")
+    parser.add_argument("--iterations", type=integer(1), default=300, help="the same iteration budget for every method")
     parser.add_argument("--transfer", action="store_true", help="also re-optimise each learned reward in the perturbed variants")
-    parser.add_argument("--out", type=Path, default=Path("runs/compare"))
+    parser.add_argument("--out", type=Path, default=None,
+                        help="a new folder for the results (default runs/compare-WORLD-TIME)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace the results (compare.md, compare.json, compare-*.png) already in --out")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
-    if args.iterations < 1:
-        parser.error(f"--iterations must be a positive integer, got {args.iterations}")
     algos = [a.strip() for a in args.algos.split(",") if a.strip()]
     unknown = [a for a in algos if a not in ALGORITHMS]
     if unknown:
         parser.error(f"unknown --algos {unknown}; expected some of {list(ALGORITHMS)}")
     worlds = gridworld.names() if args.world == "all" else [args.world]
-    args.out.mkdir(parents=True, exist_ok=True)
+    if args.world != "all":
+        try:
+            args.world = gridworld.load(args.world).name
+        except InvalidConfigError as err:
+            parser.error(f"--world {args.world!r} ('all', a shipped world or a .toml path): {err}")
+    out = args.out or Path("runs") / f"compare-{args.world}-{time.strftime('%Y%m%d-%H%M%S')}"
+    _prepare_out(parser, out, args.overwrite)
     table, transfer, started = [], [], time.perf_counter()
+    # disable=None: a bar on terminals only (stderr), the per-method lines go to stdout either way
+    bar = tqdm(total=len(worlds) * len(algos), unit="run", disable=True if args.quiet else None, dynamic_ncols=True)
     for world_name in worlds:
         world = gridworld.load(world_name)
         expert, rho_expert = expert_of(world)
         histories = {}
         for name in algos:
+            bar.set_description(f"{world_name} {name}")
             tick = time.perf_counter()
             result = ALGORITHMS[name](world.mdp, rho_expert, iterations=args.iterations)
             row = {"world": world_name, **summarise(name, result, world, expert, rho_expert),
                    "run_seconds": time.perf_counter() - tick}
             table.append(row)
             histories[name] = result.history
-            print(f"{world_name:14s} {name:10s} final reverse KL {row['final_reverse_kl']:.3g}  "
-                  f"backups to 1e-3: {row['backups_to_1e-3']}  dual worse {row['dual_got_worse']}", flush=True)
+            bar.write(f"{world_name:14s} {name:10s} final reverse KL {row['final_reverse_kl']:.3g}  "
+                      f"backups to 1e-3: {row['backups_to_1e-3']}  dual worse {row['dual_got_worse']}",
+                      file=sys.stdout)
+            sys.stdout.flush()  # the lines are the record when stdout is a log file
             if args.transfer:
                 transfer += transfer_rows(world, name, result)
-        _plot(world_name, histories, args.out / f"compare-{world_name}.png")
+            bar.update(1)
+        _plot(world_name, histories, out / f"compare-{world_name}.png")
+    bar.close()
     columns = ["world", "algorithm", "backups_to_1e-3", "seconds_to_1e-3", "final_reverse_kl", "dual_got_worse",
                "reoptimised_reverse_kl", "reoptimised_recovers_expert", "reward_scale", "reward_distance"]
     text = [f"# trirl compare ({args.iterations} iterations each; exact expert occupancy)\n",
@@ -174,15 +194,35 @@ def main(argv=None) -> int:
     if transfer:
         text += ["\n## Transfer: learned rewards re-optimised in perturbed worlds\n",
                  markdown_table(transfer, ["world", "variant", "method", "normalised_return", "reverse_kl_to_expert"])]
-    (args.out / "compare.md").write_text("\n".join(text) + "\n")
+    (out / "compare.md").write_text("\n".join(text) + "\n")
     from trirl.bench.machine import describe
 
-    (args.out / "compare.json").write_text(json.dumps(
+    (out / "compare.json").write_text(json.dumps(
         {"machine": describe(), "iterations": args.iterations, "table": table, "transfer": transfer,
          "total_seconds": time.perf_counter() - started}, indent=2) + "\n")
     print("\n".join(text[2:]))
-    print(f"wrote {args.out}/compare.md, compare.json and the plots")
+    print(f"wrote {out}/compare.md, compare.json and the plots")
     return 0
+
+
+RESULT_FILES = ("compare.md", "compare.json", "compare-*.png")
+
+
+def _prepare_out(parser, out: Path, overwrite: bool) -> None:
+    """Refuse an ``out`` that holds anything (earlier worlds' plots would sit beside the new
+    table), unless ``overwrite``: then remove earlier results, and only those."""
+    if out.exists() and not out.is_dir():
+        parser.error(f"--out {out} is a file, expected a folder")
+    old = sorted(p for pattern in RESULT_FILES for p in out.glob(pattern)) if out.is_dir() else []
+    others = sorted(set(out.iterdir()) - set(old)) if out.is_dir() else []
+    if others:
+        parser.error(f"--out {out} holds other files ({', '.join(p.name for p in others[:5])}); choose a new folder")
+    if old and not overwrite:
+        parser.error(f"--out {out} already holds results ({', '.join(p.name for p in old[:5])}); "
+                     "choose a new folder, or pass --overwrite to replace them")
+    for path in old:
+        path.unlink()
+    out.mkdir(parents=True, exist_ok=True)
 
 
 def _plot(world_name, histories, path) -> None:

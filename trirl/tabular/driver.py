@@ -154,24 +154,20 @@ def run(
     # small problems run with one BLAS thread (trirl.tabular.threads; TRIRL_BLAS_THREADS=off leaves it)
     with blas_threads(np.shape(learner.reward(state))[0]):
         # disable=None: a bar on terminals only; logs and pipes get the per-iteration lines instead
-        warned = False
         bar = tqdm(total=iterations, initial=start, desc=learner.name, disable=None if progress else True, dynamic_ncols=True)
+        # ``state`` is always the state whose metrics row was logged last (iteration ``logged``), so
+        # whatever stops the loop (Ctrl-C, an error, a NaN), its checkpoint matches metrics.jsonl
+        logged, saved = start, start
+        warned = False
         try:
             for iteration in range(start + 1, iterations + 1):
                 tick = time.perf_counter()
-                try:
-                    new_state, metrics = learner.step(state)
-                    metrics = {"iteration": iteration, **metrics}
-                    metrics.setdefault("step_time", time.perf_counter() - tick)
-                    if observe is not None:
-                        metrics.update(observe(learner.reward(new_state)))
-                    _check_finite(metrics, learner.arrays(new_state), iteration, learner.name)
-                except BaseException:
-                    # never lose work: keep the last good state, whatever stopped the step
-                    if run_dir is not None:
-                        run_dir.save_checkpoint(iteration - 1, learner.arrays(state), learner.meta(state))
-                    raise
-                state = new_state
+                new_state, metrics = learner.step(state)
+                metrics = {"iteration": iteration, **metrics}
+                metrics.setdefault("step_time", time.perf_counter() - tick)
+                if observe is not None:
+                    metrics.update(observe(learner.reward(new_state)))
+                _check_finite(metrics, learner.arrays(new_state), iteration, learner.name)
                 if not warned and "dual" in metrics and "dual" in history[-1]:
                     if dual_increased(history[-1]["dual"], metrics["dual"]):
                         warn_dual_increase(learner, iteration, history[-1]["dual"], metrics["dual"])
@@ -179,8 +175,10 @@ def run(
                 history.append(metrics)
                 if run_dir is not None:
                     run_dir.log(metrics)
-                    if iteration % checkpoint_every == 0 or iteration == iterations:
-                        run_dir.save_checkpoint(iteration, learner.arrays(state), learner.meta(state))
+                state, logged = new_state, iteration
+                if run_dir is not None and (iteration % checkpoint_every == 0 or iteration == iterations):
+                    run_dir.save_checkpoint(iteration, learner.arrays(state), learner.meta(state))
+                    saved = iteration
                 if callback is not None:
                     callback(state, metrics)
                 bar.update(1)
@@ -189,9 +187,17 @@ def run(
                 if print_every and (iteration % print_every == 0 or iteration == iterations or done):
                     bar.write(f"iter {iteration:4d}  {format_metrics(metrics)}")
                 if done:
-                    if run_dir is not None:
+                    if run_dir is not None and saved != iteration:
                         run_dir.save_checkpoint(iteration, learner.arrays(state), learner.meta(state))
                     break
+        except BaseException:
+            # never lose work: keep the last logged state, whatever stopped the run, and drop a row
+            # written after it (an interrupt between the write and the bookkeeping)
+            if run_dir is not None:
+                if saved != logged:
+                    run_dir.save_checkpoint(logged, learner.arrays(state), learner.meta(state))
+                run_dir.truncate_metrics(logged)
+            raise
         finally:
             bar.close()
     return Result(learner.name, learner.reward(state), learner.log_policy(state), history, state)

@@ -213,6 +213,18 @@ class GridWorld:
         image[~walls] = values[self.state_index[~walls]]
         return image
 
+    def settings(self) -> dict:
+        """Every setting the world was built with, defaults included, as plain JSON data: what a
+        run records in its ``config.json`` (a key left out of the TOML file shows its default).
+        ``cells`` (the map) and ``wind.direction`` are as applied, i.e. after ``mirror``."""
+        spec = self.spec
+        return {"name": self.name, "variant": self.variant, "discount": float(spec.discount),
+                "step_cost": float(spec.step_cost), "rewards": {t: float(spec.rewards.get(t, 0.0)) for t in CELL_TYPES},
+                "slip": {t: float(spec.slip.get(t, 0.0)) for t in CELL_TYPES},
+                "wind": {"direction": spec.wind.direction, "probability": float(spec.wind.probability)},
+                "absorbing": list(spec.absorbing), "start": spec.start, "mirror": self.mirror,
+                "cells": list(self.cells)}
+
     def __repr__(self) -> str:
         variant = f", variant={self.variant!r}" if self.variant else ""
         return f"GridWorld({self.name!r}{variant}, shape={self.shape}, {self.mdp!r})"

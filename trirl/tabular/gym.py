@@ -76,12 +76,18 @@ def from_gymnasium(env, discount: float = 0.99, *, terminal: str = "in_place", i
             ``initial_state_distrib``.
 
     Raises:
+        ModuleNotFoundError: ``env`` is an id and Gymnasium is not installed (``trirl[gym]``).
         InvalidConfigError: the env has no ``P`` table or no initial distribution, or
             ``terminal`` is unknown.
         InvalidMDPError: the table is not a valid MDP, or ``in_place`` would change the dynamics.
     """
     if isinstance(env, str):
-        import gymnasium
+        try:
+            import gymnasium
+        except ModuleNotFoundError as err:
+            raise ModuleNotFoundError(
+                f"from_gymnasium({env!r}) needs Gymnasium, an optional dependency of trirl: "
+                "pip install 'trirl[gym]' (or pip install gymnasium)", name="gymnasium") from err
 
         env = gymnasium.make(env)
     if terminal not in TERMINAL_MODES:

@@ -19,6 +19,7 @@ import multiprocessing
 import platform
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import NamedTuple
@@ -27,7 +28,9 @@ import numpy as np
 
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as hypothesis_seed
+from tqdm import tqdm
 
+from trirl.argtypes import integer
 from trirl.errors import InvalidConfigError
 from trirl.rundir import write_json
 from trirl.verify.properties import BY_NAME, PROPERTIES, Property
@@ -48,12 +51,16 @@ class Report(NamedTuple):
     counterexample: str | None
 
 
-def run_property(prop: Property, max_examples: int, seed: int | None = None, shrink: bool = True) -> Report:
-    """Draw up to ``max_examples`` examples, record the largest violation, shrink a failure."""
+def run_property(prop: Property, max_examples: int, seed: int | None = None, shrink: bool = True,
+                 on_example: Callable[[], None] | None = None) -> Report:
+    """Draw up to ``max_examples`` examples, record the largest violation, shrink a failure;
+    ``on_example()`` is called after each example (a progress display)."""
     seen = {"cases": 0, "max": 0.0, "failing": None}
 
     def body(example):
         seen["cases"] += 1
+        if on_example is not None:
+            on_example()
         v = prop.violation(example)
         seen["max"] = float("nan") if np.isnan(v) else max(seen["max"], v)  # a NaN stays in the table
         if not v <= prop.tolerance:  # NaN counts as a violation
@@ -113,9 +120,9 @@ def format_table(reports: list[Report]) -> str:
     return "\n".join(lines)
 
 
-def _run_by_name(name: str, max_examples: int, seed: int | None, shrink: bool) -> Report:
+def _run_by_name(name: str, max_examples: int, seed: int | None, shrink: bool, on_example=None) -> Report:
     """:func:`run_property` by property name (what a worker process receives)."""
-    return run_property(BY_NAME[name], max_examples, seed, shrink)
+    return run_property(BY_NAME[name], max_examples, seed, shrink, on_example)
 
 
 def _machine() -> str:
@@ -152,18 +159,15 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="trirl verify", description="Check every property of the exact engine and the TRIRL theory with hypothesis.")
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--thorough", action="store_true", help=f"{THOROUGH_EXAMPLES} examples per property")
-    group.add_argument("--examples", type=int, default=None, help=f"examples per property (default {CI_EXAMPLES})")
-    parser.add_argument("--seed", type=int, default=None, help="hypothesis seed (default: derandomised)")
+    group.add_argument("--examples", type=integer(1), default=None, help=f"examples per property (default {CI_EXAMPLES})")
+    parser.add_argument("--seed", type=integer(), default=None, help="hypothesis seed (default: derandomised)")
     parser.add_argument("--only", nargs="+", default=None, choices=sorted(BY_NAME), metavar="NAME", help="properties to run")
     parser.add_argument("--no-shrink", action="store_true", help="report the first failure without shrinking it")
-    parser.add_argument("--jobs", type=int, default=1, help="properties run at once, one process each (default 1)")
+    parser.add_argument("--jobs", type=integer(1), default=1, help="properties run at once, one process each (default 1)")
     parser.add_argument("--json", default=None, metavar="FILE", help="write the table as JSON, after every property")
     parser.add_argument("--resume", action="store_true", help="keep the rows of --json FILE run with the same settings; run the rest")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar (shown on terminals only)")
     args = parser.parse_args(argv)
-    if args.examples is not None and args.examples < 1:
-        parser.error(f"--examples must be a positive integer, got {args.examples}")
-    if args.jobs < 1:
-        parser.error(f"--jobs must be a positive integer, got {args.jobs}")
     if args.resume and not args.json:
         parser.error("--resume needs --json FILE: the table to resume from")
     n = THOROUGH_EXAMPLES if args.thorough else (args.examples or CI_EXAMPLES)
@@ -175,9 +179,23 @@ def main(argv=None) -> int:
     done = {name: row for name, row in done.items() if name in BY_NAME and BY_NAME[name] in selected}
     command = "trirl verify " + " ".join(argv if argv is not None else sys.argv[1:])
 
+    # examples of every selected property; the rows resumed from --json count as done
+    bar = tqdm(total=n * len(selected), initial=n * len(done), unit="example", file=sys.stderr,
+               disable=True if args.quiet else None, dynamic_ncols=True, desc="trirl verify")
+    counted: dict[str, int] = {}
+
+    def count(name: str) -> Callable[[], None]:
+        def on_example() -> None:  # shrinking re-runs examples: count at most n per property
+            if counted.get(name, 0) < n:
+                counted[name] = counted.get(name, 0) + 1
+                bar.update(1)
+        return on_example
+
     def record(report: Report) -> None:
         done[report.name] = report
-        print(f"{report.name:<24} {report.cases:>7} {report.max_violation:>14.3e} {report.status}", file=sys.stderr, flush=True)
+        bar.update(n - counted.get(report.name, 0))
+        counted[report.name] = n
+        bar.write(f"{report.name:<24} {report.cases:>7} {report.max_violation:>14.3e} {report.status}", file=sys.stderr)
         if args.json:
             rows = [_row(done[p.name]) for p in selected if p.name in done]
             write_json(Path(args.json), {
@@ -195,13 +213,15 @@ def main(argv=None) -> int:
     shrink = not args.no_shrink
     if args.jobs == 1 or len(todo) <= 1:
         for name in todo:
-            record(_run_by_name(name, n, args.seed, shrink))
+            bar.set_description(name)
+            record(_run_by_name(name, n, args.seed, shrink, count(name)))
     else:
         # spawn, not fork: a forked child of a process that has started threads (JAX, BLAS) can deadlock
         with ProcessPoolExecutor(max_workers=min(args.jobs, len(todo)), mp_context=multiprocessing.get_context("spawn")) as pool:
             futures = [pool.submit(_run_by_name, name, n, args.seed, shrink) for name in todo]
             for future in as_completed(futures):
                 record(future.result())
+    bar.close()
     reports = [done[p.name] for p in selected]
     print(format_table(reports))
     return 1 if any(r.status != "pass" for r in reports) else 0
