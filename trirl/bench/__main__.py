@@ -3,12 +3,18 @@ import sys
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m trirl.bench", description="trirl benchmarks")
-    parser.add_argument("suite", choices=["tabular"], help="which benchmark suite to run")
-    args, rest = parser.parse_known_args(argv)
-    from trirl.bench import tabular
+    parser = argparse.ArgumentParser(prog="trirl bench", description="trirl benchmarks (SUITE --help: its flags)")
+    parser.add_argument("suite", choices=["tabular", "continuous"], help="which benchmark suite to run")
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv or argv[0] not in ("tabular", "continuous"):
+        parser.parse_args(argv[:1])  # --help, or an error naming the suites
+    suite, rest = argv[0], argv[1:]
+    if suite == "continuous":
+        from trirl.continuous import bench
+    else:
+        from trirl.bench import tabular as bench
 
-    return tabular.main(rest)
+    return bench.main(rest)
 
 
 if __name__ == "__main__":

@@ -137,7 +137,7 @@ def bench_trirl_default_world(repeats: int) -> dict:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m trirl.bench tabular", description=__doc__,
+    parser = argparse.ArgumentParser(prog="trirl bench tabular", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--out", type=Path, default=Path("book/results/tabular-bench.json"))

@@ -2,7 +2,7 @@
 
 ::
 
-    python -m trirl.continuous.evaluate --run runs/pm [--env point_maze_mirrored]
+    trirl evaluate --run runs/pm [--env point_maze_mirrored]
         [--steps 100000] [--seed 100] [--reward-scale 1] [--reward-shift 0] [--out retrain.json]
 
 The frozen reward is the learner's ``reward`` (TRIRL: the buffer's corrected reward ``r^(i)``
@@ -178,7 +178,7 @@ def machine() -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m trirl.continuous.evaluate", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="trirl evaluate", description=__doc__.split("\n")[0])
     parser.add_argument("--run", required=True, help="run directory of trirl.continuous.train")
     parser.add_argument("--env", choices=envs.ENV_NAMES, help="retrain in this env (transfer); default: the run's")
     parser.add_argument("--steps", type=int, default=100_000, help="PPO environment steps per seed")

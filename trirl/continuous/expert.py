@@ -2,9 +2,9 @@
 
 ::
 
-    python -m trirl.continuous.expert train    --env point_maze --out runs/pm [--steps N] [--resume] [--config F]
-    python -m trirl.continuous.expert evaluate --checkpoint runs/pm [--episodes 100] [--out expert.json]
-    python -m trirl.continuous.expert collect  --checkpoint runs/pm --out demos.npz [--episodes 30 --length 1000]
+    trirl expert train    --env point_maze --out runs/pm [--steps N] [--resume] [--config F]
+    trirl expert evaluate --checkpoint runs/pm [--episodes 100] [--out expert.json]
+    trirl expert collect  --checkpoint runs/pm --out demos.npz [--episodes 30 --length 1000]
 
 ``train`` writes a :class:`~trirl.rundir.RunDir` (config.json, metrics.jsonl, checkpoints/);
 ``--resume`` continues from the newest checkpoint and reproduces the uninterrupted metrics,
@@ -159,7 +159,7 @@ def expert_and_random_returns(config: ExpertConfig, ppo: PPO, state: PPOState, k
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m trirl.continuous.expert", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="trirl expert", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p_train = sub.add_parser("train", help="train a PPO expert on the true reward")
     p_train.add_argument("--env", choices=envs.ENV_NAMES, required=True)
@@ -184,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     command = "python -m trirl.continuous.expert " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
 
     if args.command == "train":
-        config_path = Path(args.config) if args.config else experiment.default_path(args.env)
+        config_path = experiment.resolve_config(args.config) if args.config else experiment.default_path(args.env)
         if config_path.exists():
             config = experiment.load(config_path, total_steps=args.steps, seed=args.seed)
         else:

@@ -2,7 +2,7 @@
 
 ::
 
-    python -m trirl.continuous.train --env point_maze --algo trirl --seeds 3 --steps 100000 --out runs/pm
+    trirl train --env point_maze --algo trirl --seeds 3 --steps 100000 --out runs/pm
         [--resume] [--demos FILE] [--config TOML] [--max-minutes M] [--no-progress]
 
 ``--algo``: ``trirl`` (max-eta, TRPL projection), ``trirl-tr-loss`` (KL penalty with a scheduled
@@ -43,7 +43,7 @@ from trirl.continuous import trirl as trirl_lib
 from trirl.continuous.demos import Demonstrations, load_demonstrations
 from trirl.continuous.discriminator import DiscriminatorConfig
 from trirl.continuous.evaluation import episode_returns, normalized_return, policy_act_fn
-from trirl.continuous.experiment import CONFIG_DIR
+from trirl.continuous.experiment import CONFIG_DIR, resolve_config
 from trirl.continuous.ppo import PPOConfig
 from trirl.continuous.reward import RewardBufferConfig
 from trirl.continuous.trpl import TrustRegionConfig
@@ -165,12 +165,11 @@ def from_dict(data: dict[str, Any]) -> TrainConfig:
 
 
 def load_config(path: str | Path | None, **overrides) -> TrainConfig:
-    """Read a TOML config (or start from the defaults), then apply non-None ``overrides``."""
+    """Read a TOML config (a path or a shipped name, :func:`~trirl.continuous.experiment.resolve_config`;
+    ``None`` starts from the defaults), then apply non-None ``overrides``."""
     data: dict[str, Any] = {}
     if path is not None:
-        path = Path(path)
-        if not path.exists():
-            raise InvalidConfigError(f"--config: {path} does not exist")
+        path = resolve_config(path)
         try:
             with open(path, "rb") as handle:
                 data = tomllib.load(handle)
@@ -216,7 +215,14 @@ def build(config: TrainConfig, demos: Demonstrations) -> trirl_lib.Learner:
 def prepare(config: TrainConfig, demos_path: str | None = None):
     """Every check that needs no compilation: the demos, their env and the expert returns."""
     env = envs.make(config.env, config.env_options)
-    demos = load_demonstrations(demos_path or config.demos, env.spec)
+    path = Path(demos_path or config.demos)
+    if not path.exists():
+        run = f"runs/{config.env}_expert"
+        raise InvalidDemonstrationError(
+            f"demonstrations: {path} does not exist. Pass --demos FILE, or create them: "
+            f"`trirl expert train --env {config.env} --out {run}`, then "
+            f"`trirl expert collect --checkpoint {run} --out {path}`")
+    demos = load_demonstrations(path, env.spec)
     trirl_lib.validate_demos(demos, env)
     return demos, load_expert_returns(config.expert_returns)
 
@@ -332,7 +338,7 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, progress: 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m trirl.continuous.train", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="trirl train", description=__doc__.split("\n")[0])
     parser.add_argument("--env", choices=envs.ENV_NAMES, help="environment (overrides the config)")
     parser.add_argument("--algo", choices=ALGOS, help="algorithm (overrides the config; default trirl)")
     parser.add_argument("--seeds", type=int, help="number of vmapped seeds")
