@@ -41,7 +41,7 @@ verify-thorough: $(VENV)/.core
 
 ## bench: the tabular benchmark (prints figures, writes book/results/tabular-bench.json)
 bench: $(VENV)/.core
-	$(BIN)/python -m trirl.bench tabular
+	$(BIN)/trirl bench tabular
 
 ## book: build the book (runs every chapter) into book/_build/html
 book: $(VENV)/.all

@@ -258,14 +258,14 @@ world = gridworld.load("icy_goal")
 mdp = world.mdp
 expert = solve(mdp, world.reward)
 rho_expert = occupancy(mdp, expert.policy)
-config = TRIRLConfig(eps=0.5, beta=1e4, eta=49_999.0)      # alpha = eps beta / (1 + eta) = 0.1
+config = TRIRLConfig()           # the recommended eps, beta, eta: alpha = eps beta / (1 + eta) = 0.1
 learner = make_trirl(mdp, rho_expert, config)
 state = learner.init()                                      # r = 0, uniform policy
 for _ in range(3):
     state, _ = learner.step(state)
 print("iteration", state.iteration)"""),
     ("code", """
-eps, beta, eta = config.eps, config.beta, 49_999.0
+eps, beta, eta = config.eps, config.beta, config.eta
 ratio = log_ratio(np.log(rho_expert), state.log_rho)                     # log(rho_E / rho_pi)
 r_tilde = core.function_space_update(state.reward, ratio, eps, beta)     # Eq. 2
 r_eta = core.trust_region_reward(r_tilde, state.log_policy, eta)         # Lemma 3.1
@@ -495,7 +495,7 @@ column) describe the true reward exactly; the learned one only approximately."""
     ("code", """
 expert = a
 rho_expert = occupancy(mdp, expert.policy)
-learned = trirl(mdp, rho_expert, eps=0.5, beta=1e4, eta=49_999.0, iterations=60)
+learned = trirl(mdp, rho_expert, iterations=60)   # TRIRLConfig's recommended eps, beta, eta
 print("reverse KL after 60 iterations:", learned.metric("reverse_kl")[-1])
 X = world.features                                           # [S, F]
 for name, r in [("true", world.reward), ("learned", learned.reward)]:

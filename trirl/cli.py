@@ -22,10 +22,10 @@ import numpy as np
 
 from trirl.errors import TrirlError
 
-# alpha = eps * beta / (1 + eta) = 0.1: the effective step of the reward update. Large beta makes
-# Eq. 1's optimum the expert itself; alpha <= 0.1 keeps the dual monotone on every shipped world
-# (see book/findings.md for where larger steps fail).
-DEFAULT_EPS, DEFAULT_BETA, DEFAULT_ETA = 0.5, 1e4, 49_999.0
+from trirl.tabular.algorithms.trirl import TRIRLConfig
+
+# the recommended values are TRIRLConfig's defaults (alpha = eps * beta / (1 + eta) = 0.1; its comment says why)
+DEFAULT_EPS, DEFAULT_BETA, DEFAULT_ETA = TRIRLConfig.eps, TRIRLConfig.beta, TRIRLConfig.eta
 
 
 def _add_grid(sub) -> None:

@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from trirl import configflags
 from trirl.continuous.envs import ENV_NAMES, make_config
 from trirl.continuous.ppo import PPOConfig
 from trirl.errors import InvalidConfigError
@@ -91,12 +92,11 @@ def resolve_config(path: str | Path) -> Path:
 
 def load(path: str | Path, **overrides) -> ExpertConfig:
     """Read an :class:`ExpertConfig` from TOML (a path or a shipped name, :func:`resolve_config`);
-    ``overrides`` (e.g. ``total_steps``) win."""
+    ``overrides`` (e.g. ``total_steps``, or ``ppo={...}`` merged key by key) win."""
     path = resolve_config(path)
     with open(path, "rb") as handle:
         data = tomllib.load(handle)
-    data.update({k: v for k, v in overrides.items() if v is not None})
-    return from_dict(data)
+    return from_dict(configflags.merge(data, overrides))
 
 
 def default_path(env: str) -> Path:

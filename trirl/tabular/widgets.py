@@ -43,7 +43,7 @@ from trirl.tabular.soft import solve
 
 BRUSHES = {"wall": "#", "floor": ".", "start": "S", "goal": "G", "lava": "L", "ice": "~"}
 BUTTON_COLOURS = {"#": "#3b3b3b", ".": "#eeeeee", "S": "#ffd92f", "G": "#7fc97f", "L": "#f0746e", "~": "#cfe8f7"}
-DEFAULT_CONFIG = TRIRLConfig(eps=0.5, beta=1e4, eta=49_999.0)  # alpha = eps * beta / (1 + eta) = 0.1
+DEFAULT_CONFIG = TRIRLConfig()  # the recommended eps, beta, eta: alpha = eps * beta / (1 + eta) = 0.1
 PANEL_DPI = 60
 TRUTH_SIZE, MAPS_SIZE, CURVES_SIZE, EXPLORER_SIZE = (8.7, 4.0), (13.0, 4.0), (13.0, 3.2), (15.0, 4.2)
 LOG_STEP = 0.05  # the eta and beta sliders move in steps of 10**0.05 (12%)

@@ -38,7 +38,7 @@ from trirl.tabular.algorithms.gail import gail
 from trirl.tabular.algorithms.mce_irl import mce_irl
 from trirl.tabular.algorithms.ml_irl import ml_irl
 from trirl.tabular.algorithms.piro import piro
-from trirl.tabular.algorithms.trirl import trirl
+from trirl.tabular.algorithms.trirl import TRIRLConfig, trirl
 from trirl.tabular.driver import Result
 from trirl.tabular.mdp import MDP
 
@@ -61,11 +61,11 @@ def _algorithm(name: str, fn, summary: str, **defaults) -> Algorithm:
 
 
 ALGORITHMS: Mapping[str, Algorithm] = MappingProxyType({
-    # alpha = eps * beta / (1 + eta) = 0.1, as `trirl grid`: 0.25 (tuned on a 5x5 grid) diverges
-    # on icy_goal (final reverse KL 2.3 after 300 iterations, the dual worse in 169 of them);
-    # 0.1 is monotone for 300 iterations on every shipped world (book/findings.md: the safe step
-    # is nu = eps_tr + alpha * lambda_max(d log rho / d r) < 1, and lambda_max grows with 1/(1-gamma)).
-    "trirl": _algorithm("trirl", trirl, "TRIRL, exact trust-region steps (Algorithm 1)", eps=0.5, beta=1e4, eta=49_999.0),
+    # TRIRLConfig's recommended alpha = eps * beta / (1 + eta) = 0.1, as `trirl grid`: 0.25 (tuned on
+    # a 5x5 grid) diverges on icy_goal (final reverse KL 2.3 after 300 iterations, the dual worse in
+    # 169 of them); 0.1 is monotone for 300 iterations on every shipped world.
+    "trirl": _algorithm("trirl", trirl, "TRIRL, exact trust-region steps (Algorithm 1)",
+                        eps=TRIRLConfig.eps, beta=TRIRLConfig.beta, eta=TRIRLConfig.eta),
     # a bold alpha = 1 step, halved until the exact dual does not increase
     "trirl-safe": _algorithm(
         "trirl-safe", trirl, "TRIRL with the safeguard (backtracking on the exact dual)",

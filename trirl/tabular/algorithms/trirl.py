@@ -95,9 +95,14 @@ class TRIRLConfig:
             :func:`make_trirl`); updates are projected onto the class (module doc).
     """
 
-    eps: float = 1.0
-    beta: float = 1.0
-    eta: Any = 1.0
+    # The recommended values, read by the CLI, the comparison, the widgets and the book: alpha =
+    # eps * beta / (1 + eta) = 0.1 is the effective step of the reward update. Large beta makes
+    # Eq. 1's optimum the expert itself; alpha <= 0.1 keeps the dual monotone on every shipped
+    # world (0.25 diverges on icy_goal; book/findings.md: the safe step is nu = eps_tr + alpha *
+    # lambda_max(d log rho / d r) < 1, and lambda_max grows with 1/(1-gamma)).
+    eps: float = 0.5
+    beta: float = 1e4
+    eta: Any = 49_999.0
     kl_bound: float | None = None
     inner_steps: int | None = None
     inner_method: str = "value_iteration"
@@ -335,9 +340,9 @@ def make_trirl(mdp: MDP, rho_expert, config: TRIRLConfig, features=None) -> Lear
 def trirl(
     mdp: MDP,
     rho_expert,
-    eps: float = 1.0,
-    beta: float = 1.0,
-    eta: Any = 1.0,
+    eps: float = TRIRLConfig.eps,
+    beta: float = TRIRLConfig.beta,
+    eta: Any = TRIRLConfig.eta,
     iterations: int = 100,
     kl_bound: float | None = None,
     inner_steps: int | None = None,
@@ -353,7 +358,8 @@ def trirl(
     callback=None,
     until=None,
 ) -> Result:
-    """Run exact TRIRL (Algorithm 1) for ``iterations`` iterations; see :class:`TRIRLConfig`.
+    """Run exact TRIRL (Algorithm 1) for ``iterations`` iterations; see :class:`TRIRLConfig`
+    (whose defaults, the recommended ``eps = 0.5, beta = 1e4, eta = 49_999``, are these).
 
     Returns a :class:`~trirl.tabular.driver.Result` with the final (corrected) ``reward``, its
     MCE ``policy`` and the per-iteration ``history`` (``iteration, eta, eps_tr, reverse_kl,
