@@ -114,7 +114,7 @@ IRL matches occupancies, so this is the quantity every later notebook talks abou
     ("code", SETUP + """
 from dataclasses import replace
 from trirl.tabular import gridworld, solve, occupancy, state_occupancy, from_cells
-from trirl.tabular.occupancy import monte_carlo_occupancy
+from trirl.tabular.occupancies import monte_carlo_occupancy
 from trirl.tabular.plots import plot_values
 
 world = gridworld.load("icy_goal")
@@ -316,20 +316,12 @@ is the soft-optimal policy of $r_\eta = (r + \eta\log\pi_{old})/(1+\eta)$. We ch
 MDPs: no perturbed policy does better than the closed form."""),
     ("code", SETUP + """
 from trirl import core
-from trirl.tabular import MDP, solve, occupancy, log_ratio, log_occupancy, trirl, gridworld
+from trirl.tabular import solve, occupancy, log_ratio, log_occupancy, random_mdp, trirl, gridworld
 
-def random_mdp(seed, n_states=8, n_actions=4, discount=0.9):
-    rng = np.random.default_rng(seed)
-    P = rng.random((n_states, n_actions, n_states)) ** 3
-    mu0 = rng.random(n_states)
-    return MDP(P / P.sum(-1, keepdims=True), mu0 / mu0.sum(), discount)
-
-def penalised(mdp, r, log_pi, log_pi_old, eta):
-    # E_rho_pi[r - log pi - eta (log pi - log pi_old)]
-    return np.sum(occupancy(mdp, np.exp(log_pi)) * (r - (1 + eta) * log_pi + eta * log_pi_old))
+from trirl.tabular.analysis import penalised_objective as penalised   # E_rho_pi[r - log pi - eta (log pi - log pi_old)]
 
 for seed in range(5):
-    mdp = random_mdp(seed)
+    mdp = random_mdp(seed, 8, 4)
     rng = np.random.default_rng(seed)
     r, eta = rng.normal(size=mdp.shape), 3.0
     log_old = solve(mdp, rng.normal(size=mdp.shape)).log_policy
@@ -343,7 +335,7 @@ for seed in range(5):
 $U_{\varepsilon/(1+\eta)} r$, for any MCE pair $(r, \pi_r)$, any $\varepsilon$, $\beta$, $\eta$."""),
     ("code", """
 for seed in range(5):
-    mdp = random_mdp(seed, discount=0.95)
+    mdp = random_mdp(seed, 8, 4, discount=0.95)
     rng = np.random.default_rng(100 + seed)
     rho_expert = occupancy(mdp, solve(mdp, 2 * rng.normal(size=mdp.shape)).policy)
     r = rng.normal(size=mdp.shape)
@@ -401,7 +393,7 @@ reverse KL stays monotone up to about $\nu = 1$, the dual up to about $\nu = 2$)
 $\gamma = 0.95$):"""),
     ("code", """
 try:
-    from trirl.verify.properties import jacobian_lambda_max
+    from trirl.tabular.analysis import jacobian_lambda_max
 except ImportError as error:
     print(f"trirl.verify is not in this checkout ({error})")
 else:

@@ -190,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
             p_train.error("the following arguments are required: --env")
         config_path = experiment.resolve_config(args.config) if args.config else experiment.default_path(given["env"])
         if config_path.exists():
-            config = experiment.load(config_path, **given)
+            config = experiment.load(config_path, **{k: v for k, v in given.items() if k != "env"})  # --env selects
         else:
             config = experiment.from_dict(given)
         if config.env != given["env"]:

@@ -11,6 +11,7 @@ from trirl.tabular.algorithms.registry import ALGORITHMS, Algorithm
 from trirl.tabular.algorithms.trirl import TRIRLConfig, TRIRLState, make_trirl, solve_eta, trirl
 from trirl.tabular.demos import Trajectories, empirical_occupancy, sample_trajectories
 from trirl.tabular.driver import Learner, NonFiniteError, Result
+from trirl.tabular.examples import random_mdp, slippery_grid
 from trirl.tabular.gridworld import GridSpec, GridWorld, Wind, from_cells, open_grid
 from trirl.tabular.gym import GymMDP, from_gymnasium
 from trirl.tabular.mdp import MDP
@@ -23,7 +24,7 @@ from trirl.tabular.objectives import (
     reverse_kl,
 )
 from trirl.tabular.rewards import RewardClass, make_reward_class
-from trirl.tabular.occupancy import log_occupancy, occupancy, state_occupancy
+from trirl.tabular.occupancies import log_occupancy, occupancy, state_occupancy
 from trirl.tabular.soft import (
     SoftSolution,
     soft_bellman_backup,
@@ -79,7 +80,9 @@ __all__ = [
     "policy_kl",
     "primal",
     "reverse_kl",
+    "random_mdp",
     "sample_trajectories",
+    "slippery_grid",
     "soft_bellman_backup",
     "soft_policy_evaluation",
     "soft_policy_iteration",

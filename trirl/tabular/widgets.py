@@ -37,7 +37,7 @@ from trirl.tabular import gridworld
 from trirl.tabular.algorithms.trirl import TRIRLConfig, TRIRLState, make_trirl
 from trirl.tabular.gridworld import GridSpec, GridWorld, Wind, from_cells
 from trirl.tabular.objectives import log_ratio, safe_log
-from trirl.tabular.occupancy import occupancy
+from trirl.tabular.occupancies import occupancy
 from trirl.tabular.plots import normalise, plot_curves, plot_policy, plot_values, state_reward
 from trirl.tabular.soft import solve
 

@@ -65,7 +65,7 @@ from trirl.tabular.objectives import (
     safe_log,
 )
 from trirl.tabular.algorithms.common import check_inner_method, soft_policy_steps
-from trirl.tabular.occupancy import log_occupancy
+from trirl.tabular.occupancies import log_occupancy
 from trirl.tabular.rewards import REWARD_CLASSES, log_mean_weights, make_reward_class, projection_error
 from trirl.tabular.soft import SoftSolution, solve
 
