@@ -24,7 +24,7 @@ BUILD_OUTPUTS = shutil.ignore_patterns(
     ".pytest_cache", ".ipynb_checkpoints",
 )
 
-pytestmark = pytest.mark.wheel
+pytestmark = [pytest.mark.wheel, pytest.mark.slow]
 
 
 def _run(args, cwd, env=None, check=True) -> subprocess.CompletedProcess:

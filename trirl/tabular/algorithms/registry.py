@@ -97,6 +97,14 @@ ALGORITHMS: Mapping[str, Algorithm] = MappingProxyType({
 # -- the measurement behind the defaults --------------------------------------------------------
 
 
+def iterations_to(result: Result, threshold: float = 1e-3) -> tuple[int, int] | None:
+    """``(iteration, backups)`` from which the reverse KL stays ``<= threshold``; ``None`` if never."""
+    kl, backups = result.metric("reverse_kl"), result.metric("backups")
+    above = np.flatnonzero(kl > threshold)
+    first = int(above[-1]) + 1 if len(above) else 0
+    return (first, int(backups[first])) if first < len(kl) else None
+
+
 def _benchmark_problems():
     from trirl.tabular.occupancies import occupancy
     from trirl.tabular.soft import solve
