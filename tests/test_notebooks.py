@@ -70,15 +70,14 @@ def test_notebooks_are_committed_without_outputs(path):
                for cell in nb.cells if cell.cell_type == "code"), f"clear the outputs of {path.name}"
 
 
-def test_notebooks_match_their_generator():
-    """Edit notebooks/make_notebooks.py and rerun it, rather than the .ipynb files."""
-    import importlib.util
+def test_notebooks_match_their_text_sources():
+    """notebooks/NAME.md (MyST) is the source of NAME.ipynb: same cells, in the same order."""
+    jupytext = pytest.importorskip("jupytext")
 
-    spec = importlib.util.spec_from_file_location("make_notebooks", NOTEBOOKS / "make_notebooks.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    assert sorted(module.NOTEBOOKS) == [p.stem for p in PATHS]
-    for name, cells in module.NOTEBOOKS.items():
-        committed = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
-        assert [c.source for c in committed.cells] == [c.source for c in module.notebook(cells).cells], (
-            f"{name}.ipynb differs from make_notebooks.py: run python notebooks/make_notebooks.py")
+    sources = sorted(p for p in NOTEBOOKS.glob("*.md") if p.name != "README.md")
+    assert [p.stem for p in sources] == [p.stem for p in PATHS], "every notebook needs its .md source and vice versa"
+    for source in sources:
+        text = jupytext.read(source)
+        committed = nbformat.read(source.with_suffix(".ipynb"), as_version=4)
+        assert [(c.cell_type, c.source) for c in committed.cells] == [(c.cell_type, c.source) for c in text.cells], (
+            f"{source.stem}.ipynb differs from {source.name}: run jupytext --sync notebooks/*.md")
