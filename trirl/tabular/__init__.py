@@ -8,7 +8,15 @@ from trirl.tabular.algorithms.mce_irl import MCEIRLConfig, make_mce_irl, mce_irl
 from trirl.tabular.algorithms.ml_irl import MLIRLConfig, make_ml_irl, ml_irl
 from trirl.tabular.algorithms.piro import PIROConfig, make_piro, piro
 from trirl.tabular.algorithms.registry import ALGORITHMS, Algorithm
-from trirl.tabular.algorithms.trirl import TRIRLConfig, TRIRLState, make_trirl, solve_eta, trirl
+from trirl.tabular.algorithms.trirl import (
+    TRIRLConfig,
+    TRIRLState,
+    TrustRegionStep,
+    make_trirl,
+    solve_eta,
+    trirl,
+    trust_region_step,
+)
 from trirl.tabular.demos import Trajectories, empirical_occupancy, sample_trajectories
 from trirl.tabular.driver import Learner, NonFiniteError, Result
 from trirl.tabular.examples import random_mdp, slippery_grid
@@ -69,6 +77,7 @@ __all__ = [
     "SoftSolution",
     "TRIRLConfig",
     "TRIRLState",
+    "TrustRegionStep",
     "Trajectories",
     "dual",
     "dual_gradient",
@@ -82,6 +91,7 @@ __all__ = [
     "reverse_kl",
     "random_mdp",
     "sample_trajectories",
+    "trust_region_step",
     "slippery_grid",
     "soft_bellman_backup",
     "soft_policy_evaluation",
