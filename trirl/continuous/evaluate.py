@@ -49,6 +49,7 @@ import numpy as np
 
 from trirl.continuous import checkpoint as ckpt
 from trirl.continuous import envs
+from trirl.continuous.baselines import INPUT_MODE
 from trirl.continuous.evaluation import normalized_return, policy_act_fn, run_episode
 from trirl.continuous.ppo import make_ppo
 from trirl.continuous.rollout import Transition, env_reward
@@ -64,6 +65,9 @@ def load_run(path: str | Path):
     if not (path / "config.json").exists():
         raise InvalidConfigError(f"--run: {path} is not a run directory (config.json missing)")
     data = json.loads((path / "config.json").read_text())
+    if data.get("algo") in INPUT_MODE and isinstance(data.get("discriminator"), dict):
+        # runs written before config.json recorded the baseline's own input_mode hold the default there
+        data["discriminator"].pop("input_mode", None)
     config = from_dict(data)
     demos, _ = prepare(config)
     learner = build(config, demos)
