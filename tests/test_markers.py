@@ -19,5 +19,5 @@ def test_slow_selects_the_long_tests_and_not_the_quick_ones():
     assert "tests/test_wheel.py::test_installed_trirl_runs_grid_from_an_empty_folder" in slow
     assert "tests/test_notebooks.py::test_notebook_executes" in slow
     assert "tests/test_layout.py::test_random_mdp_is_the_generator_the_book_and_benchmarks_pasted" in quick
-    assert "tests/test_notebooks.py::test_notebooks_match_their_generator" in quick
+    assert "tests/test_notebooks.py::test_notebooks_match_their_text_sources" in quick
     assert not slow & quick
