@@ -41,7 +41,7 @@ verify-thorough: $(VENV)/.core
 
 ## bench: the tabular benchmark (prints figures, writes book/results/tabular-bench.json)
 bench: $(VENV)/.core
-	$(BIN)/python -m trirl.bench tabular
+	$(BIN)/trirl bench tabular
 
 ## compare: every tabular IRL method on every shipped world, with transfer (under two minutes);
 ## regenerates the committed book/results/compare (README "Comparing IRL methods")

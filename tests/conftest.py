@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
 
-from trirl.tabular import MDP
+from trirl.tabular import MDP, random_mdp  # noqa: F401 (random_mdp: the tests import it from here)
 
 # CI runs a bounded, deterministic profile; `HYPOTHESIS_PROFILE=thorough` is the deep sweep.
 settings.register_profile(
@@ -17,12 +17,6 @@ settings.register_profile(
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
 
 
-def random_mdp(seed: int, n_states: int = 6, n_actions: int = 3, discount: float = 0.9, sparsity: float = 3.0) -> MDP:
-    rng = np.random.default_rng(seed)
-    P = rng.random((n_states, n_actions, n_states)) ** sparsity
-    P /= P.sum(axis=-1, keepdims=True)
-    mu0 = rng.random(n_states)
-    return MDP(P, mu0 / mu0.sum(), discount)
 
 
 @pytest.fixture

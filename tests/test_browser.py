@@ -26,7 +26,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 VOILA = shutil.which("voila", path=str(Path(sys.executable).parent)) or shutil.which("voila")
 
-pytestmark = [pytest.mark.browser, pytest.mark.notebooks]
+pytestmark = [pytest.mark.browser, pytest.mark.notebooks, pytest.mark.slow]
 
 
 def _missing() -> str | None:

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 
 from trirl.tabular import occupancy, soft
-from trirl.tabular.occupancy import monte_carlo_occupancy
+from trirl.tabular.occupancies import monte_carlo_occupancy
 from trirl.verify import properties as P
 from trirl.verify import reference as ref
 from trirl.verify import strategies as vs

@@ -12,7 +12,7 @@ from trirl.tabular.algorithms import trirl as trirl_algorithm
 from trirl.verify import properties as P
 from trirl.verify.runner import run_property
 
-occ = P.occ  # the module trirl.tabular.occupancy
+occ = P.occ  # the module trirl.tabular.occupancies
 EXAMPLES = 40
 
 

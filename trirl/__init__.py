@@ -4,6 +4,8 @@
 with the JAX backend ``trirl.continuous``.
 """
 
+from importlib import metadata as _metadata
+
 from trirl.errors import (
     ConvergenceError,
     DemonstrationWarning,
@@ -14,7 +16,10 @@ from trirl.errors import (
     TrirlError,
 )
 
-__version__ = "0.1.0"
+try:  # one source: the version in pyproject.toml, as installed
+    __version__ = _metadata.version("trirl")
+except _metadata.PackageNotFoundError:  # a checkout on PYTHONPATH that was never installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "ConvergenceError",

@@ -3,6 +3,12 @@
 ``trirl grid``      TRIRL on a grid world against its soft-optimal expert (the main job).
 ``trirl compare``   every tabular IRL method on the same world, budget and expert.
 ``trirl verify``    the paper's claims checked by property-based tests on random MDPs.
+``trirl bench``     benchmarks of the tabular engine and the continuous backend.
+``trirl expert``    continuous: train a PPO expert, evaluate it, collect its demonstrations.
+``trirl train``     continuous: IRL (TRIRL, GAIL, AIRL, AMP) from demonstrations.
+``trirl evaluate``  continuous: retrain a policy on a learnt reward.
+
+``trirl COMMAND --help`` lists a command's flags.
 """
 
 from __future__ import annotations
@@ -18,10 +24,10 @@ import numpy as np
 from trirl.argtypes import eta_schedule, integer, number
 from trirl.errors import TrirlError
 
-# alpha = eps * beta / (1 + eta) = 0.1: the effective step of the reward update. Large beta makes
-# Eq. 1's optimum the expert itself; alpha <= 0.1 keeps the dual monotone on every shipped world
-# (see book/findings.md for where larger steps fail).
-DEFAULT_EPS, DEFAULT_BETA, DEFAULT_ETA = 0.5, 1e4, 49_999.0
+from trirl.tabular.algorithms.trirl import TRIRLConfig
+
+# the recommended values are TRIRLConfig's defaults (alpha = eps * beta / (1 + eta) = 0.1; its comment says why)
+DEFAULT_EPS, DEFAULT_BETA, DEFAULT_ETA = TRIRLConfig.eps, TRIRLConfig.beta, TRIRLConfig.eta
 
 
 def _add_grid(sub) -> None:
@@ -216,6 +222,22 @@ def _add_compare(sub) -> None:
     p.set_defaults(func=lambda args: _delegate("trirl.tabular.compare", args.rest))
 
 
+# The other commands are the modules' own command lines (``python -m MODULE`` stays an alias):
+# (name, module, one-line help). Their flags are defined once, in the module.
+DELEGATED = (
+    ("bench", "trirl.bench.__main__", "benchmarks: 'tabular' (exact engine) or 'continuous' (JAX/MJX); JSON with the machine"),
+    ("expert", "trirl.continuous.expert", "continuous: train a PPO expert, evaluate it, collect demonstrations"),
+    ("train", "trirl.continuous.train", "continuous: TRIRL, GAIL, AIRL or AMP from demonstrations, seeds vmapped"),
+    ("evaluate", "trirl.continuous.evaluate", "continuous: retrain PPO on a learnt reward (and its true-reward control)"),
+)
+
+
+def _add_delegated(sub) -> None:
+    for name, module, text in DELEGATED:
+        p = sub.add_parser(name, help=text, add_help=False)
+        p.set_defaults(func=lambda args, module=module: _delegate(module, args.rest))
+
+
 def _delegate(module: str, argv: list[str]) -> int:
     import importlib
 
@@ -223,11 +245,15 @@ def _delegate(module: str, argv: list[str]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from trirl import __version__
+
     parser = argparse.ArgumentParser(prog="trirl", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"trirl {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_grid(sub)
     _add_compare(sub)
     _add_verify(sub)
+    _add_delegated(sub)
     args, rest = parser.parse_known_args(argv)
     if args.command == "grid" and rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")

@@ -23,6 +23,7 @@ def demos():
     return load_demonstrations(EXPERTS_DIR / "point_maze" / "demos.npz")
 
 
+@pytest.mark.slow  # compiles and trains
 @pytest.mark.parametrize("algo", B.ALGOS)
 def test_baseline_runs_with_finite_metrics(algo, demos):
     env = envs.make("point_maze", {"episode_length": 10})

@@ -39,6 +39,7 @@ def write_config(tmp_path, steps):
     return str(path)
 
 
+@pytest.mark.slow  # compiles and trains
 def test_train_resume_reproduces_then_evaluate_and_collect(tmp_path, capsys):
     full, split = tmp_path / "full", tmp_path / "split"
     expert.main(["train", "--env", "point_maze", "--config", write_config(tmp_path, 128), "--out", str(full)])

@@ -68,6 +68,7 @@ def full_run(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow  # compiles and trains
 def test_whole_pipeline_writes_metrics_checkpoints_and_summary(full_run):
     rows = read_metrics(full_run / "metrics.jsonl")
     assert [r["iteration"] for r in rows] == [1, 2, 3, 4]
@@ -96,6 +97,7 @@ def test_run_directory_holds_learning_curves_of_its_metrics(full_run):
     assert list(evaluation[0].get_xdata()) == [r["env_steps"] for r in read_metrics(full_run) if "eval_return" in r]
 
 
+@pytest.mark.slow  # compiles and trains
 def test_paused_and_resumed_run_reproduces_the_uninterrupted_metrics(full_run, tmp_path):
     config = write(tmp_path)
     out = tmp_path / "run"
@@ -106,6 +108,7 @@ def test_paused_and_resumed_run_reproduces_the_uninterrupted_metrics(full_run, t
     assert read_metrics(out / "metrics.jsonl") == read_metrics(full_run / "metrics.jsonl")
 
 
+@pytest.mark.slow  # compiles and trains
 def test_retraining_on_the_learnt_reward_and_transfer_with_the_true_reward_control(full_run, tmp_path, monkeypatch):
     config, learner, state = evaluate_cli.load_run(full_run)
     built = []
@@ -140,6 +143,7 @@ def test_retraining_ratio_is_none_when_the_control_fails():
     assert evaluate_cli.ratio(0.3, 0.0) is None and evaluate_cli.ratio(0.3, -0.2) is None
 
 
+@pytest.mark.slow  # compiles and trains
 def test_evaluate_cli_writes_the_command_and_the_machine(full_run, tmp_path):
     out = tmp_path / "retrain.json"
     assert evaluate_cli.main(["--run", str(full_run), "--steps", "32", "--out", str(out)]) == 0
@@ -241,6 +245,7 @@ def test_bad_demonstrations_error_before_compilation(tmp_path, capsys, no_compil
         train_cli.prepare(train_cli.load_config(config, demos=str(other_env)))
 
 
+@pytest.mark.slow  # compiles and trains
 def test_nan_stops_the_run_with_a_checkpoint_and_says_where(tmp_path):
     # beta = 1e38 overflows the rewards to infinity on the first iteration
     config = train_cli.load_config(write(tmp_path, buffer_extra="beta = 1e38"))

@@ -41,6 +41,7 @@ def env():
     return envs.make("point_maze", {"episode_length": 20})
 
 
+@pytest.mark.slow  # compiles and trains
 def test_step_vmapped_over_seeds_keeps_invariants(env, demos):
     learner = T.make_trirl(env, tiny(), demos)
     seeds = 2
@@ -63,6 +64,7 @@ def test_step_vmapped_over_seeds_keeps_invariants(env, demos):
     assert r.shape == (seeds, 3) and np.all(np.isfinite(r))
 
 
+@pytest.mark.slow  # compiles and trains
 def test_tr_loss_variant_uses_the_scheduled_eta(env, demos):
     learner = T.make_trirl(env, tiny("tr-loss", eta_schedule="linear:2.0:0.0:2", iterations=4), demos)
     state = learner.init(jax.random.PRNGKey(1))

@@ -1,1 +1,1 @@
-"""Benchmarks: scripts that print figures and write JSON (``python -m trirl.bench tabular``)."""
+"""Benchmarks: scripts that print figures and write JSON (``trirl bench tabular``)."""

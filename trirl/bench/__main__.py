@@ -3,16 +3,21 @@ import sys
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m trirl.bench", description="trirl benchmarks")
-    parser.add_argument("suite", choices=["tabular", "demos"], help="which benchmark suite to run")
-    args, rest = parser.parse_known_args(argv)
-    if args.suite == "demos":
-        from trirl.bench import demos
+    suites = ("tabular", "demos", "continuous")
+    parser = argparse.ArgumentParser(prog="trirl bench", description="trirl benchmarks (SUITE --help: its flags)")
+    parser.add_argument("suite", choices=suites, help="which benchmark suite to run")
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv or argv[0] not in suites:
+        parser.parse_args(argv[:1])  # --help, or an error naming the suites
+    suite, rest = argv[0], argv[1:]
+    if suite == "continuous":
+        from trirl.continuous import bench
+    elif suite == "demos":
+        from trirl.bench import demos as bench
+    else:
+        from trirl.bench import tabular as bench
 
-        return demos.main(rest)
-    from trirl.bench import tabular
-
-    return tabular.main(rest)
+    return bench.main(rest)
 
 
 if __name__ == "__main__":

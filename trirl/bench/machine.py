@@ -31,5 +31,6 @@ def describe() -> dict:
         "load_average_1min": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
         "numpy": numpy.__version__,
         "scipy": scipy.__version__,
-        "command": " ".join(["python -m trirl.bench" if sys.argv[0].endswith("__main__.py") else sys.argv[0], *sys.argv[1:]]),
+        "command": " ".join(["python -m trirl.bench" if sys.argv[0].endswith("__main__.py") else os.path.basename(sys.argv[0]),
+                             *sys.argv[1:]]),
     }

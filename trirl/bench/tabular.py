@@ -117,7 +117,8 @@ def bench_trirl_iteration_128(repeats: int) -> dict:
     world = gridworld.open_grid(128, 128, slip=0.1, discount=0.99)
     mdp = world.mdp
     rho_expert = occupancy(mdp, solve(mdp, world.reward).policy)
-    learner = make_trirl(mdp, rho_expert, TRIRLConfig(eps=0.5, beta=1e4, eta=49_999.0))
+    config = TRIRLConfig()  # the recommended eps, beta, eta
+    learner = make_trirl(mdp, rho_expert, config)
     state = learner.init()
 
     def ours():
@@ -126,7 +127,7 @@ def bench_trirl_iteration_128(repeats: int) -> dict:
     ours_s, (new_state, _) = timed(ours, repeats)
     log_rho_expert = np.log(rho_expert)
     base_s, (reward, log_pi) = timed(
-        lambda: teaching_trirl_iteration(mdp, state.reward, state.log_policy, log_rho_expert, 0.5, 1e4, 49_999.0), 1
+        lambda: teaching_trirl_iteration(mdp, state.reward, state.log_policy, log_rho_expert, config.eps, config.beta, config.eta), 1
     )
     return {
         "name": "one exact TRIRL iteration, 128x128 grid (S=16384, A=5, gamma=0.99), with its metrics",
@@ -142,7 +143,7 @@ def bench_trirl_default_world(repeats: int) -> dict:
 
     def run(method: str):
         rho_expert = occupancy(mdp, solve(mdp, world.reward, method=method).policy)
-        result = trirl(mdp, rho_expert, eps=0.5, beta=1e4, eta=49_999.0, iterations=200, solver=method,
+        result = trirl(mdp, rho_expert, iterations=200, solver=method,
                        until=lambda m: m["reverse_kl"] <= 1e-4)
         return result.history[-1]["iteration"] if result.history[-1]["reverse_kl"] <= 1e-4 else None
 
@@ -383,7 +384,7 @@ def bench_four_rooms_threads(repeats: int) -> dict:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m trirl.bench tabular", description=__doc__,
+    parser = argparse.ArgumentParser(prog="trirl bench tabular", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--out", type=Path, default=Path("book/results/tabular-bench.json"))

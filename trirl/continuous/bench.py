@@ -2,7 +2,7 @@
 
 ::
 
-    python -m trirl.continuous.bench --envs 1024,4096,16384 --env ant,humanoid --out bench.json
+    trirl bench continuous --envs 1024,4096,16384 --env ant,humanoid --out bench.json
 
 For each environment and batch size ``B`` it times (after compilation, ``block_until_ready``):
 
@@ -19,7 +19,7 @@ synthetic demonstrations of the right shapes (throughput does not depend on thei
 ``peak_bytes_in_use`` is the device's peak memory so far in the process
 (``jax.devices()[0].memory_stats()``; absent on CPU, where JAX does not report it)::
 
-    python -m trirl.continuous.bench --envs 4096 --env ant,humanoid --trirl-k 100 --out bench_trirl.json
+    trirl bench continuous --envs 4096 --env ant,humanoid --trirl-k 100 --out bench_trirl.json
 """
 
 from __future__ import annotations
@@ -133,7 +133,7 @@ def peak_memory() -> int | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m trirl.continuous.bench", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="trirl bench continuous", description=__doc__.split("\n")[0])
     parser.add_argument("--envs", default="1024,4096,16384", help="comma-separated batch sizes")
     parser.add_argument("--env", default="ant,humanoid", help=f"comma-separated names from {envs.ENV_NAMES}")
     parser.add_argument("--physics-steps", type=int, default=100, help="env steps per physics timing")

@@ -2,7 +2,7 @@
 
 ::
 
-    python -m trirl.continuous.evaluate --run runs/pm [--env point_maze_mirrored]
+    trirl evaluate --run runs/pm [--env point_maze_mirrored]
         [--steps 100000] [--seed 100] [--reward-scale 1] [--reward-shift 0] [--out retrain.json]
 
 The frozen reward is the learner's ``reward`` (TRIRL: the buffer's corrected reward ``r^(i)``
@@ -49,6 +49,7 @@ import numpy as np
 
 from trirl.continuous import checkpoint as ckpt
 from trirl.continuous import envs
+from trirl.continuous.baselines import INPUT_MODE
 from trirl.continuous.evaluation import normalized_return, policy_act_fn, run_episode
 from trirl.continuous.ppo import make_ppo
 from trirl.continuous.rollout import Transition, env_reward
@@ -64,6 +65,9 @@ def load_run(path: str | Path):
     if not (path / "config.json").exists():
         raise InvalidConfigError(f"--run: {path} is not a run directory (config.json missing)")
     data = json.loads((path / "config.json").read_text())
+    if data.get("algo") in INPUT_MODE and isinstance(data.get("discriminator"), dict):
+        # runs written before config.json recorded the baseline's own input_mode hold the default there
+        data["discriminator"].pop("input_mode", None)
     config = from_dict(data, str(path / "config.json"))
     demos, _ = prepare(config)
     learner = build(config, demos)
@@ -178,7 +182,7 @@ def machine() -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m trirl.continuous.evaluate", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="trirl evaluate", description=__doc__.split("\n")[0])
     parser.add_argument("--run", required=True, help="run directory of trirl.continuous.train")
     parser.add_argument("--env", choices=envs.ENV_NAMES, help="retrain in this env (transfer); default: the run's")
     parser.add_argument("--steps", type=int, default=100_000, help="PPO environment steps per seed")

@@ -26,11 +26,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from trirl import configflags
 from trirl.continuous.envs import ENV_NAMES, make_config
 from trirl.continuous.ppo import PPOConfig
 from trirl.errors import InvalidConfigError
+from trirl.resources import data_dir
 
-CONFIG_DIR = Path(__file__).resolve().parents[2] / "continuous"
+#: the shipped configs and experts: ``continuous/`` of a checkout, or the wheel's copy
+CONFIG_DIR = data_dir("continuous")
 
 
 @dataclass(frozen=True)
@@ -245,20 +248,35 @@ def env_config_class(data: Mapping[str, Any]):
     return type(make_config(env)) if env in ENV_NAMES else None
 
 
-def load(path: str | Path, **overrides) -> ExpertConfig:
-    """Read an :class:`ExpertConfig` from TOML; ``overrides`` (e.g. ``total_steps``) win."""
+def resolve_config(path: str | Path) -> Path:
+    """A config file by path, or a shipped config by name (``trirl_point_maze`` or
+    ``trirl_point_maze.toml`` under ``continuous/``).
+
+    Raises:
+        InvalidConfigError: naming ``--config`` and the shipped names when neither exists.
+    """
     path = Path(path)
-    if not path.exists():
-        raise InvalidConfigError(f"--config: {path} does not exist")
+    if path.exists():
+        return path
+    shipped = CONFIG_DIR / (path.name if path.suffix == ".toml" else f"{path.name}.toml")
+    if path.parent in (Path("."), Path("continuous")) and shipped.is_file():
+        return shipped
+    names = sorted(p.stem for p in CONFIG_DIR.glob("*.toml"))
+    raise InvalidConfigError(f"--config: {path} does not exist and is not a shipped config; shipped: {names}")
+
+
+def load(path: str | Path, **overrides) -> ExpertConfig:
+    """Read an :class:`ExpertConfig` from TOML (a path or a shipped name, :func:`resolve_config`);
+    ``overrides`` (e.g. ``total_steps``, or ``ppo={...}`` merged key by key) win."""
+    path = resolve_config(path)
     try:
         with open(path, "rb") as handle:
             data = tomllib.load(handle)
     except tomllib.TOMLDecodeError as err:
         raise InvalidConfigError(f"--config {path}: not valid TOML ({err})") from None
-    data.update({k: v for k, v in overrides.items() if v is not None})
-    return from_dict(data, str(path), override_flags(overrides))
+    return from_dict(configflags.merge(data, overrides), str(path), override_flags(overrides))
 
 
 def default_path(env: str) -> Path:
-    """``continuous/<env>_expert.toml`` of the source checkout."""
+    """The shipped ``continuous/<env>_expert.toml`` (it may not exist for every env)."""
     return CONFIG_DIR / f"{env}_expert.toml"

@@ -2,9 +2,9 @@
 
 ::
 
-    python -m trirl.continuous.expert train    --env point_maze --out runs/pm [--steps N] [--resume] [--config F]
-    python -m trirl.continuous.expert evaluate --checkpoint runs/pm [--episodes 100] [--out expert.json]
-    python -m trirl.continuous.expert collect  --checkpoint runs/pm --out demos.npz [--episodes 30 --length 1000]
+    trirl expert train    --env point_maze --out runs/pm [--steps N] [--resume] [--config F]
+    trirl expert evaluate --checkpoint runs/pm [--episodes 100] [--out expert.json]
+    trirl expert collect  --checkpoint runs/pm --out demos.npz [--episodes 30 --length 1000]
 
 ``train`` writes a :class:`~trirl.rundir.RunDir` (config.json, metrics.jsonl, learning_curves.png, checkpoints/);
 ``--resume`` continues from the newest checkpoint and reproduces the uninterrupted metrics,
@@ -27,6 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm import tqdm
 
+from trirl import configflags
 from trirl.continuous import checkpoint as ckpt
 from trirl.continuous import envs, experiment
 from trirl.continuous.demos import Demonstrations, save_demonstrations
@@ -175,15 +176,15 @@ def expert_and_random_returns(config: ExpertConfig, ppo: PPO, state: PPOState, k
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m trirl.continuous.expert", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="trirl expert", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p_train = sub.add_parser("train", help="train a PPO expert on the true reward")
-    p_train.add_argument("--env", choices=envs.ENV_NAMES, required=True)
     p_train.add_argument("--out", required=True, help="run directory")
-    p_train.add_argument("--config", help="TOML config (default: continuous/<env>_expert.toml)")
-    p_train.add_argument("--steps", type=int, help="total environment steps (overrides the config)")
-    p_train.add_argument("--seed", type=int, help="seed (overrides the config)")
+    p_train.add_argument("--config", help="TOML config: a path or a shipped name (default: the shipped "
+                                          "<env>_expert.toml); the flags below override its fields")
     p_train.add_argument("--resume", action="store_true", help="continue the run in --out")
+    configflags.add_config_flags(p_train, ExpertConfig, aliases={"total_steps": ("--steps",)},
+                                 choices={"env": envs.ENV_NAMES})
     p_eval = sub.add_parser("evaluate", help="expert and random-policy returns (Table 8 normalisation)")
     p_eval.add_argument("--checkpoint", required=True, help="run directory or checkpoints/step_*.npz")
     p_eval.add_argument("--episodes", type=int, default=100)
@@ -200,13 +201,16 @@ def main(argv: list[str] | None = None) -> int:
     command = "python -m trirl.continuous.expert " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
 
     if args.command == "train":
-        config_path = Path(args.config) if args.config else experiment.default_path(args.env)
+        given = configflags.overrides(args)
+        if given.get("env") is None:
+            p_train.error("the following arguments are required: --env")
+        config_path = experiment.resolve_config(args.config) if args.config else experiment.default_path(given["env"])
         if config_path.exists():
-            config = experiment.load(config_path, total_steps=args.steps, seed=args.seed)
+            config = experiment.load(config_path, **{k: v for k, v in given.items() if k != "env"})  # --env selects
         else:
-            config = ExpertConfig(env=args.env, **{k: v for k, v in (("total_steps", args.steps), ("seed", args.seed)) if v})
-        if config.env != args.env:
-            raise InvalidConfigError(f"--env {args.env} but the config {config_path} is for {config.env!r}")
+            config = experiment.from_dict(given)
+        if config.env != given["env"]:
+            raise InvalidConfigError(f"--env {given['env']} but the config {config_path} is for {config.env!r}")
         try:
             train(config, args.out, resume=args.resume)
         except KeyboardInterrupt:

@@ -2,7 +2,7 @@
 
 ::
 
-    python -m trirl.continuous.train --env point_maze --algo trirl --seeds 3 --steps 100000 --out runs/pm
+    trirl train --env point_maze --algo trirl --seeds 3 --steps 100000 --out runs/pm
         [--resume] [--demos FILE] [--config TOML] [--max-minutes M] [--no-progress]
 
 ``--algo``: ``trirl`` (max-eta, TRPL projection), ``trirl-tr-loss`` (KL penalty with a scheduled
@@ -38,13 +38,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from trirl import configflags
 from trirl.continuous import baselines, envs
 from trirl.continuous import checkpoint as ckpt
 from trirl.continuous import trirl as trirl_lib
 from trirl.continuous.demos import Demonstrations, load_demonstrations
 from trirl.continuous.discriminator import DiscriminatorConfig
 from trirl.continuous.evaluation import episode_returns, normalized_return, policy_act_fn
-from trirl.continuous.experiment import CONFIG_DIR, build_config, env_config_class, override_flags
+from trirl.continuous.experiment import CONFIG_DIR, build_config, env_config_class, override_flags, resolve_config
 from trirl.continuous.ppo import PPOConfig
 from trirl.continuous.reward import RewardBufferConfig
 from trirl.continuous.trpl import TrustRegionConfig
@@ -113,6 +114,10 @@ class TrainConfig:
         if not isinstance(self.seed, int):
             raise InvalidConfigError(f"TrainConfig.seed must be an integer, got {self.seed!r}")
         envs.make_config(self.env, self.env_options)
+        mode = baselines.INPUT_MODE.get(self.algo, self.discriminator.input_mode)
+        if self.discriminator.input_mode != mode:
+            raise InvalidConfigError(f"TrainConfig.discriminator.input_mode is {self.discriminator.input_mode!r}, "
+                                     f"but {self.algo} uses {mode!r}")
         if not self.demos:
             object.__setattr__(self, "demos", str(EXPERTS_DIR / self.env / "demos.npz"))
         if not self.expert_returns:
@@ -141,29 +146,44 @@ def from_dict(data: dict[str, Any], source: str = "train config", flags: dict[st
     """A :class:`TrainConfig` from plain data (TOML or ``config.json``), naming ``source``, the
     ``[section] key``, the value and the expected type or range of any bad entry
     (:func:`trirl.continuous.experiment.build_config`)."""
+    data = dict(data)
+    _baseline_input_mode(data, source)
     config = build_config(TrainConfig, data, source, skip=("buffer.network",),
                           tables={"env_options": env_config_class(data)}, flags=flags)
     # R_fit shares the discriminators' architecture and input mode
     return dataclasses.replace(config, buffer=dataclasses.replace(config.buffer, network=config.discriminator))
 
 
+def _baseline_input_mode(data: dict[str, Any], source: str = "train config") -> None:
+    """GAIL, AIRL and AMP fix the discriminator's input: fill ``[discriminator] input_mode`` in when
+    the config leaves it out (so ``config.json`` records what runs), refuse a conflicting one."""
+    algo = data.get("algo", TrainConfig.algo)
+    if algo not in baselines.INPUT_MODE:
+        return
+    wanted = baselines.INPUT_MODE[algo]
+    section = dict(data.get("discriminator") or {})
+    given = section.setdefault("input_mode", wanted)
+    if given != wanted:
+        raise InvalidConfigError(
+            f"{source}: [discriminator] input_mode = {given!r}, but {algo} uses {wanted!r}; remove the key "
+            f"or set it to {wanted!r} (--discriminator.input-mode {wanted})")
+    data["discriminator"] = section
+
+
 def load_config(path: str | Path | None, **overrides) -> TrainConfig:
-    """Read a TOML config (or start from the defaults), then apply non-None ``overrides``
-    (command-line flags: errors about them name the flag)."""
+    """Read a TOML config (a path or a shipped name, :func:`~trirl.continuous.experiment.resolve_config`;
+    ``None`` starts from the defaults), then apply non-None ``overrides`` (tables such as ``ppo={...}`` merge key by key)."""
     data: dict[str, Any] = {}
     source = "defaults"
     if path is not None:
-        path = Path(path)
+        path = resolve_config(path)
         source = str(path)
-        if not path.exists():
-            raise InvalidConfigError(f"--config: {path} does not exist")
         try:
             with open(path, "rb") as handle:
                 data = tomllib.load(handle)
         except tomllib.TOMLDecodeError as err:
             raise InvalidConfigError(f"--config {path}: not valid TOML ({err})") from None
-    data.update({k: v for k, v in overrides.items() if v is not None})
-    return from_dict(data, source, override_flags(overrides))
+    return from_dict(configflags.merge(data, overrides), source, override_flags(overrides))
 
 
 def load_expert_returns(path: str | Path) -> tuple[float, float] | None:
@@ -202,7 +222,14 @@ def build(config: TrainConfig, demos: Demonstrations) -> trirl_lib.Learner:
 def prepare(config: TrainConfig, demos_path: str | None = None):
     """Every check that needs no compilation: the demos, their env and the expert returns."""
     env = envs.make(config.env, config.env_options)
-    demos = load_demonstrations(demos_path or config.demos, env.spec)
+    path = Path(demos_path or config.demos)
+    if not path.exists():
+        run = f"runs/{config.env}_expert"
+        raise InvalidDemonstrationError(
+            f"demonstrations: {path} does not exist. Pass --demos FILE, or create them: "
+            f"`trirl expert train --env {config.env} --out {run}`, then "
+            f"`trirl expert collect --checkpoint {run} --out {path}`")
+    demos = load_demonstrations(path, env.spec)
     trirl_lib.validate_demos(demos, env)
     return demos, load_expert_returns(config.expert_returns)
 
@@ -328,23 +355,29 @@ def _train(config, out, resume, progress, demos_path, max_minutes, stop: StopOnI
     return {"status": status, "iterations": int(row.get("iteration", start)), "last": row, "run": str(run.path)}
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m trirl.continuous.train", description=__doc__.split("\n")[0])
-    parser.add_argument("--env", choices=envs.ENV_NAMES, help="environment (overrides the config)")
-    parser.add_argument("--algo", choices=ALGOS, help="algorithm (overrides the config; default trirl)")
-    parser.add_argument("--seeds", type=int, help="number of vmapped seeds")
-    parser.add_argument("--seed", type=int, help="base seed")
-    parser.add_argument("--steps", type=int, help="environment steps per seed")
+def build_parser() -> argparse.ArgumentParser:
+    """``trirl train``'s flags: the run's own, then one per :class:`TrainConfig` field."""
+    parser = argparse.ArgumentParser(prog="trirl train", description=__doc__.split("\n")[0])
     parser.add_argument("--out", required=True, help="run directory")
-    parser.add_argument("--config", help="TOML config (e.g. continuous/trirl_point_maze.toml)")
-    parser.add_argument("--demos", help="demonstration file (default: the config's, else continuous/experts/<env>/demos.npz)")
+    parser.add_argument("--config", help="TOML config: a path or a shipped name (e.g. trirl_point_maze); "
+                                         "the flags below override its fields")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out")
     parser.add_argument("--max-minutes", type=float, help="checkpoint and exit after this much wall clock")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    args = parser.parse_args(argv)
+    configflags.add_config_flags(parser, TrainConfig, aliases={"total_steps": ("--steps",)},
+                                 choices={"env": envs.ENV_NAMES, "algo": ALGOS}, exclude=("buffer.network",))
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """The config ``trirl train`` runs: ``--config`` (or the defaults) with the flags the user set."""
+    return load_config(args.config, **configflags.overrides(args))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     try:
-        config = load_config(args.config, env=args.env, algo=args.algo, seeds=args.seeds, seed=args.seed,
-                             total_steps=args.steps, demos=args.demos)
+        config = config_from_args(args)
         summary = train(config, args.out, resume=args.resume, progress=not args.no_progress,
                         max_minutes=args.max_minutes)
     except (InvalidConfigError, InvalidDemonstrationError, NonFiniteError, RunDirLockedError) as err:

@@ -8,10 +8,19 @@ from trirl.tabular.algorithms.mce_irl import MCEIRLConfig, make_mce_irl, mce_irl
 from trirl.tabular.algorithms.ml_irl import MLIRLConfig, make_ml_irl, ml_irl
 from trirl.tabular.algorithms.piro import PIROConfig, make_piro, piro
 from trirl.tabular.algorithms.registry import ALGORITHMS, Algorithm
-from trirl.tabular.algorithms.trirl import TRIRLConfig, TRIRLState, make_trirl, solve_eta, trirl
+from trirl.tabular.algorithms.trirl import (
+    TRIRLConfig,
+    TRIRLState,
+    TrustRegionStep,
+    make_trirl,
+    solve_eta,
+    trirl,
+    trust_region_step,
+)
 from trirl.tabular.demo_files import load_trajectories, save_trajectories
 from trirl.tabular.demos import Trajectories, empirical_occupancy, sample_trajectories
 from trirl.tabular.driver import Learner, NonFiniteError, Result
+from trirl.tabular.examples import random_mdp, slippery_grid
 from trirl.tabular.gridworld import GridSpec, GridWorld, Wind, from_cells, open_grid
 from trirl.tabular.gym import GymMDP, from_gymnasium
 from trirl.tabular.mdp import MDP
@@ -24,7 +33,7 @@ from trirl.tabular.objectives import (
     reverse_kl,
 )
 from trirl.tabular.rewards import RewardClass, make_reward_class
-from trirl.tabular.occupancy import log_occupancy, occupancy, state_occupancy
+from trirl.tabular.occupancies import log_occupancy, occupancy, state_occupancy
 from trirl.tabular.soft import (
     SoftSolution,
     soft_bellman_backup,
@@ -69,6 +78,7 @@ __all__ = [
     "SoftSolution",
     "TRIRLConfig",
     "TRIRLState",
+    "TrustRegionStep",
     "Trajectories",
     "dual",
     "dual_gradient",
@@ -82,7 +92,10 @@ __all__ = [
     "policy_kl",
     "primal",
     "reverse_kl",
+    "random_mdp",
     "sample_trajectories",
+    "trust_region_step",
+    "slippery_grid",
     "soft_bellman_backup",
     "soft_policy_evaluation",
     "soft_policy_iteration",

@@ -48,9 +48,11 @@ import numpy as np
 import scipy.sparse as sp
 
 from trirl.errors import InvalidConfigError
+from trirl.resources import data_dir
 from trirl.tabular.mdp import MDP
 
-GRIDWORLDS_DIR = Path(__file__).resolve().parents[2] / "gridworlds"
+#: the shipped worlds: ``gridworlds/`` of a checkout, or the copy an installed wheel carries
+GRIDWORLDS_DIR = data_dir("gridworlds")
 DEFAULT_WORLD = "icy_goal"
 ACTION_NAMES = ("up", "down", "left", "right", "stay")
 ACTION_DELTAS = np.array([[-1, 0], [1, 0], [0, -1], [0, 1], [0, 0]])

@@ -25,7 +25,7 @@ from scipy.special import logsumexp
 
 from trirl.errors import InvalidConfigError, InvalidDemonstrationError
 from trirl.tabular.mdp import MDP
-from trirl.tabular.occupancy import log_occupancy, occupancy
+from trirl.tabular.occupancies import log_occupancy, occupancy
 from trirl.tabular.soft import check_policy, check_reward, solve
 
 
@@ -141,7 +141,7 @@ def policy_kl(mdp: MDP, log_policy, log_policy_old, state_weights=None) -> float
     log_pi = np.asarray(log_policy, dtype=float)
     pi = np.exp(log_pi)
     if state_weights is None:
-        from trirl.tabular.occupancy import state_occupancy
+        from trirl.tabular.occupancies import state_occupancy
 
         state_weights = state_occupancy(mdp, pi)
     w = np.asarray(state_weights, dtype=float)

@@ -15,7 +15,7 @@ Two exact solvers share one result type:
   improves it by one backup; it is Newton's method on the soft Bellman equation and converges
   in a handful of iterations even at ``gamma = 0.999``.
 
-:func:`solve` picks the faster one (``method="auto"``; see ``python -m trirl.bench tabular``).
+:func:`solve` picks the faster one (``method="auto"``; see ``trirl bench tabular``).
 """
 
 from __future__ import annotations

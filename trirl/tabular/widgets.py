@@ -36,13 +36,13 @@ from trirl.tabular import gridworld
 from trirl.tabular.algorithms.trirl import TRIRLConfig, TRIRLState, make_trirl
 from trirl.tabular.gridworld import GridSpec, GridWorld, Wind, from_cells
 from trirl.tabular.objectives import log_ratio, safe_log
-from trirl.tabular.occupancy import occupancy
+from trirl.tabular.occupancies import occupancy
 from trirl.tabular.plots import normalise, plot_curves, plot_policy, plot_values, set_policy, state_reward
 from trirl.tabular.soft import solve
 
 BRUSHES = {"wall": "#", "floor": ".", "start": "S", "goal": "G", "lava": "L", "ice": "~"}
 BUTTON_COLOURS = {"#": "#3b3b3b", ".": "#eeeeee", "S": "#ffd92f", "G": "#7fc97f", "L": "#f0746e", "~": "#cfe8f7"}
-DEFAULT_CONFIG = TRIRLConfig(eps=0.5, beta=1e4, eta=49_999.0)  # alpha = eps * beta / (1 + eta) = 0.1
+DEFAULT_CONFIG = TRIRLConfig()  # the recommended eps, beta, eta: alpha = eps * beta / (1 + eta) = 0.1
 PANEL_DPI = 60
 TRUTH_SIZE, MAPS_SIZE, CURVES_SIZE, EXPLORER_SIZE = (8.7, 4.1), (13.0, 4.1), (13.0, 3.2), (15.0, 4.5)
 CONTROLS_WIDTH = "580px"  # fixed, so a long message wraps instead of squeezing the map editor

@@ -27,7 +27,8 @@ from typing import NamedTuple
 import numpy as np
 
 from trirl.tabular import occupancy, solve
-from trirl.verify.properties import increase, jacobian_lambda_max, trirl_trace  # noqa: F401 (re-exported)
+from trirl.tabular.analysis import jacobian_lambda_max  # noqa: F401 (re-exported)
+from trirl.verify.properties import increase, trirl_trace  # noqa: F401 (re-exported)
 from trirl.verify.strategies import build_mdp
 
 KAPPAS = (0.5, 0.9, 0.99, 1.01, 1.1, 1.25, 1.5, 1.75, 1.9, 1.99, 2.01, 2.25)
@@ -173,14 +174,10 @@ def find_counterexample(strategy, metric: str, tol: float, max_examples: int = 3
 
 
 def lead_problem():
-    """The 8-state, 4-action, discount-0.95 problem of ``tests/test_trirl.py`` (``random_mdp(1, ...)``)."""
-    from trirl.tabular import MDP
+    """The 8-state, 4-action, discount-0.95 problem ``random_mdp(1, 8, 4, 0.95, sparsity=4.0)``."""
+    from trirl.tabular import random_mdp
 
-    rng = np.random.default_rng(1)
-    P = rng.random((8, 4, 8)) ** 4.0
-    P /= P.sum(axis=-1, keepdims=True)
-    mu0 = rng.random(8)
-    mdp = MDP(P, mu0 / mu0.sum(), 0.95)
+    mdp = random_mdp(1, 8, 4, 0.95, sparsity=4.0)
     expert = solve(mdp, np.random.default_rng(1).normal(size=mdp.shape) * 2)
     return mdp, occupancy(mdp, expert.policy)
 

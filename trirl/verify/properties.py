@@ -15,7 +15,6 @@ Notation: ``Z = 1 / (1 - gamma)``; "scale" of a value function is ``max(1, ||V||
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -25,13 +24,12 @@ from scipy.special import logsumexp
 
 from trirl import core
 from trirl.tabular import objectives as obj
+from trirl.tabular import occupancies as occ
 from trirl.tabular import soft
 from trirl.tabular.algorithms import trirl as trirl_algorithm
+from trirl.tabular.analysis import effective_step, jacobian_lambda_max  # noqa: F401 (used and re-exported)
 from trirl.verify import reference as ref
 from trirl.verify import strategies as vs
-
-# the module, not the function of the same name that trirl.tabular re-exports
-occ = importlib.import_module("trirl.tabular.occupancy")
 
 
 def _scale(*values) -> float:
@@ -301,40 +299,12 @@ def trirl_trace(mdp, rho_expert, eps: float, beta: float, eta: float, iterations
     return Trace(np.array([m["dual"] for m in rows]), np.array([m["reverse_kl"] for m in rows]))
 
 
-def jacobian_lambda_max(mdp, reward, h: float = 1e-6) -> float:
-    """``lambda_max`` (largest real part) of ``J = d log rho_{pi_r} / d r`` ``[SA, SA]``, by finite differences.
-
-    At discount 0, ``J`` is the per-state ``I - 1 pi^T`` and ``lambda_max = 1``; with a discount
-    the reward of one pair also moves the visitation of the states it leads to, and
-    ``lambda_max > 1`` (up to 5.1 measured, deterministic transitions at discount 0.99).
-    Linearised at the fixed point, TRIRL's error evolves by ``(1 - eps_tr) I - alpha J``: it
-    oscillates once ``nu = eps_tr + alpha lambda_max > 1`` and is unstable once ``nu > 2``."""
-    r = np.broadcast_to(np.asarray(reward, dtype=float).reshape(mdp.n_states, -1), mdp.shape)
-    base = occ.log_occupancy(mdp, soft.solve(mdp, r).log_policy).ravel()
-    n = r.size
-    jac = np.zeros((n, n))
-    for i in range(n):
-        bump = np.zeros(n)
-        bump[i] = h
-        shifted = soft.solve(mdp, r + bump.reshape(r.shape)).log_policy
-        with np.errstate(invalid="ignore"):  # -inf - -inf at unreachable states, dropped below
-            jac[:, i] = (occ.log_occupancy(mdp, shifted).ravel() - base) / h
-    finite = np.isfinite(base)
-    jac = jac[np.ix_(finite, finite)]  # unreachable states: log rho = -inf, no dynamics
-    return float(np.linalg.eigvals(jac).real.max()) if jac.size else 1.0
-
-
 def increase(values: np.ndarray, floor: float = 1.0) -> float:
     """The largest step-to-step increase of ``values`` relative to ``max(floor, |value|)``, or 0."""
     if len(values) < 2:
         return 0.0
     steps = np.diff(values) / np.maximum(floor, np.abs(values[:-1]))
     return float(max(0.0, steps.max()))
-
-
-def effective_step(eps: float, beta: float, eta: float) -> float:
-    """``alpha = eps beta / (1 + eta)``: the step of the reward in units of the log-ratio."""
-    return eps * beta / (1.0 + eta)
 
 
 def check_monotone_dual(case: vs.IRLCase) -> float:

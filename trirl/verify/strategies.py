@@ -19,6 +19,7 @@ from typing import NamedTuple
 import numpy as np
 from hypothesis import strategies as st
 
+from trirl.tabular.analysis import jacobian_lambda_max
 from trirl.tabular.mdp import MDP
 
 REWARD_SCALES = (1e-2, 1e-1, 1.0, 10.0, 100.0)
@@ -249,14 +250,12 @@ def stepped_cases(draw, max_nu: float = 1.0, max_states: int = 10, max_discount:
     ``[0.02, max_nu]``, where ``eps_tr = eps / (1 + eta)``, ``alpha = eps_tr beta`` and ``lambda``
     is the largest eigenvalue of ``J = d log rho / d r`` at both ends of the iteration's path:
     the larger of its values at ``r = 0`` (the start) and at the expert's reward (near the fixed
-    point) (:func:`trirl.verify.properties.jacobian_lambda_max`; ``book/findings.md``). The
+    point) (:func:`trirl.tabular.analysis.jacobian_lambda_max`; ``book/findings.md``). The
     expert's end alone is not enough: the thorough run found a 2-state MDP with ``lambda = 1.00``
     there and 1.76 at ``r = 0``, where the first steps oscillate with period 2.
 
     Drawn as ``nu``, a split ``f = eps_tr / kappa`` in [1e-4, 0.99] (``beta = (1 - f) / f``) and
     ``eta >= 0`` with ``eps = eps_tr (1 + eta) <= 1``; then ``kappa = nu / (f + (1 - f) lambda)``."""
-    from trirl.verify.properties import jacobian_lambda_max
-
     base = draw(irl_cases(max_states=max_states, max_discount=max_discount, max_scale=10.0))
     lam = max(jacobian_lambda_max(base.mdp, base.expert_reward), jacobian_lambda_max(base.mdp, np.zeros(base.mdp.shape)))
     nu = draw(st.floats(0.02, max_nu, allow_nan=False))

@@ -165,7 +165,7 @@ def measure(mdp: MDP, reward, log_policy, rho_expert, log_rho_expert, solver: st
     exact solve provides it (not counted as the algorithm's work).
     """
     from trirl.tabular.objectives import reverse_kl_from_logs
-    from trirl.tabular.occupancy import log_occupancy
+    from trirl.tabular.occupancies import log_occupancy
     from trirl.tabular.soft import solve
 
     if value is None:

@@ -32,7 +32,7 @@ from trirl.tabular.algorithms.common import (
 from trirl.tabular.driver import Learner, Result, run
 from trirl.tabular.mdp import MDP
 from trirl.tabular.objectives import check_expert_occupancy, policy_kl, safe_log
-from trirl.tabular.occupancy import log_occupancy
+from trirl.tabular.occupancies import log_occupancy
 from trirl.tabular.rewards import make_reward_class
 from trirl.tabular.soft import solve
 

@@ -48,7 +48,7 @@ from trirl.tabular.algorithms.ml_irl import improve_policy, initial_state
 from trirl.tabular.driver import Learner, Result, run
 from trirl.tabular.mdp import MDP
 from trirl.tabular.objectives import check_expert_occupancy, policy_kl, safe_log
-from trirl.tabular.occupancy import log_occupancy
+from trirl.tabular.occupancies import log_occupancy
 from trirl.tabular.rewards import make_reward_class, projection_weights
 
 

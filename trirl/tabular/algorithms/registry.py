@@ -38,8 +38,9 @@ from trirl.tabular.algorithms.gail import gail
 from trirl.tabular.algorithms.mce_irl import mce_irl
 from trirl.tabular.algorithms.ml_irl import ml_irl
 from trirl.tabular.algorithms.piro import piro
-from trirl.tabular.algorithms.trirl import trirl
+from trirl.tabular.algorithms.trirl import TRIRLConfig, trirl
 from trirl.tabular.driver import Result
+from trirl.tabular.examples import random_mdp, slippery_grid  # noqa: F401 (slippery_grid: public here before)
 from trirl.tabular.mdp import MDP
 
 
@@ -61,11 +62,11 @@ def _algorithm(name: str, fn, summary: str, **defaults) -> Algorithm:
 
 
 ALGORITHMS: Mapping[str, Algorithm] = MappingProxyType({
-    # alpha = eps * beta / (1 + eta) = 0.1, as `trirl grid`: 0.25 (tuned on a 5x5 grid) diverges
-    # on icy_goal (final reverse KL 2.3 after 300 iterations, the dual worse in 169 of them);
-    # 0.1 is monotone for 300 iterations on every shipped world (book/findings.md: the safe step
-    # is nu = eps_tr + alpha * lambda_max(d log rho / d r) < 1, and lambda_max grows with 1/(1-gamma)).
-    "trirl": _algorithm("trirl", trirl, "TRIRL, exact trust-region steps (Algorithm 1)", eps=0.5, beta=1e4, eta=49_999.0),
+    # TRIRLConfig's recommended alpha = eps * beta / (1 + eta) = 0.1, as `trirl grid`: 0.25 (tuned on
+    # a 5x5 grid) diverges on icy_goal (final reverse KL 2.3 after 300 iterations, the dual worse in
+    # 169 of them); 0.1 is monotone for 300 iterations on every shipped world.
+    "trirl": _algorithm("trirl", trirl, "TRIRL, exact trust-region steps (Algorithm 1)",
+                        eps=TRIRLConfig.eps, beta=TRIRLConfig.beta, eta=TRIRLConfig.eta),
     # a bold alpha = 1 step, halved until the exact dual does not increase
     "trirl-safe": _algorithm(
         "trirl-safe", trirl, "TRIRL with the safeguard (backtracking on the exact dual)",
@@ -96,29 +97,6 @@ ALGORITHMS: Mapping[str, Algorithm] = MappingProxyType({
 # -- the measurement behind the defaults --------------------------------------------------------
 
 
-def slippery_grid(n: int = 5, slip: float = 0.1, discount: float = 0.95) -> tuple[MDP, np.ndarray]:
-    """An open ``n x n`` grid, actions stay/up/down/left/right, each replaced by a uniformly random
-    one with probability ``slip``, start in a corner, absorbing goal in the opposite one; and the
-    expert's reward (``-1`` per step outside the goal, scaled by 3)."""
-    S, A = n * n, 5
-    moves = [(0, 0), (-1, 0), (1, 0), (0, -1), (0, 1)]
-    goal = S - 1
-    P = np.zeros((S, A, S))
-    for s in range(S):
-        i, j = divmod(s, n)
-        for b, (di, dj) in enumerate(moves):
-            target = min(max(i + di, 0), n - 1) * n + min(max(j + dj, 0), n - 1)
-            P[s, :, target] += slip / A
-            P[s, b, target] += 1.0 - slip
-    P[goal] = 0.0
-    P[goal, :, goal] = 1.0
-    mu0 = np.zeros(S)
-    mu0[0] = 1.0
-    reward = np.full((S, A), -3.0)
-    reward[goal] = 0.0
-    return MDP(P, mu0, discount, absorbing=[goal]), reward
-
-
 def iterations_to(result: Result, threshold: float = 1e-3) -> tuple[int, int] | None:
     """``(iteration, backups)`` from which the reverse KL stays ``<= threshold``; ``None`` if never."""
     kl, backups = result.metric("reverse_kl"), result.metric("backups")
@@ -128,16 +106,12 @@ def iterations_to(result: Result, threshold: float = 1e-3) -> tuple[int, int] | 
 
 
 def _benchmark_problems():
-    from trirl.tabular.occupancy import occupancy
+    from trirl.tabular.occupancies import occupancy
     from trirl.tabular.soft import solve
 
     problems = {}
     for seed in (1, 2):
-        rng = np.random.default_rng(seed)
-        P = rng.random((8, 4, 8)) ** 4.0
-        P /= P.sum(axis=-1, keepdims=True)
-        mu0 = rng.random(8)
-        mdp = MDP(P, mu0 / mu0.sum(), 0.95)
+        mdp = random_mdp(seed, 8, 4, 0.95, sparsity=4.0)
         problems[f"random{seed}"] = (mdp, np.random.default_rng(seed).normal(size=mdp.shape) * 2)
     for discount in (0.9, 0.95, 0.99):
         problems[f"grid5-{discount}"] = slippery_grid(discount=discount)

@@ -14,6 +14,9 @@ One iteration, from an MCE pair ``(r^(i), pi^(i))``:
    from scratch. It is zero up to rounding for exact inner solves, and shows what breaks
    when ``inner_steps`` limits the inner solve to ``k`` warm-started backups.
 
+Steps 2-4 are :func:`trust_region_step`, a function a reader can call on its own; the learner
+of :func:`make_trirl` adds step 1, the safeguard and the metrics around it.
+
 ``eta = 0`` is plain function-space MCE-IRL with a full solve per iteration (Arenz et al. 2016).
 
 Cost of one exact iteration: the trust-region solve (policy iteration warm-started at
@@ -71,8 +74,8 @@ from trirl.tabular.objectives import (
     safe_log,
 )
 from trirl.tabular.algorithms.common import check_inner_method, soft_policy_steps
-from trirl.tabular.occupancy import log_occupancy, log_occupancy_from_state, state_occupancy
-from trirl.tabular.rewards import REWARD_CLASSES, log_mean_weights, make_reward_class, projection_error
+from trirl.tabular.occupancies import log_occupancy, log_occupancy_from_state, state_occupancy
+from trirl.tabular.rewards import REWARD_CLASSES, RewardClass, log_mean_weights, make_reward_class, projection_error
 from trirl.tabular.soft import SoftSolution, solve
 
 DUAL_RTOL = 1e-11  # rounding allowance of the safeguard's "dual did not increase" test
@@ -101,9 +104,14 @@ class TRIRLConfig:
             :func:`make_trirl`); updates are projected onto the class (module doc).
     """
 
-    eps: float = 1.0
-    beta: float = 1.0
-    eta: Any = 1.0
+    # The recommended values, read by the CLI, the comparison, the widgets and the book: alpha =
+    # eps * beta / (1 + eta) = 0.1 is the effective step of the reward update. Large beta makes
+    # Eq. 1's optimum the expert itself; alpha <= 0.1 keeps the dual monotone on every shipped
+    # world (0.25 diverges on icy_goal; book/findings.md: the safe step is nu = eps_tr + alpha *
+    # lambda_max(d log rho / d r) < 1, and lambda_max grows with 1/(1-gamma)).
+    eps: float = 0.5
+    beta: float = 1e4
+    eta: Any = 49_999.0
     kl_bound: float | None = None
     inner_steps: int | None = None
     inner_method: str = "value_iteration"
@@ -193,8 +201,13 @@ def solve_eta(mdp: MDP, r_tilde, log_policy_old, kl_bound: float, solver: str = 
     return float(np.expm1(root)), cache[root], len(cache)
 
 
-class _Attempt(NamedTuple):
-    """One trust-region step with a given ``eps``: the new policy, the corrected reward and its cost."""
+class TrustRegionStep(NamedTuple):
+    """One trust-region step (Algorithm 1, lines 4-8) with a given ``eps``.
+
+    ``log_policy`` ``[S, A]`` is the trust-region policy ``pi^(i+1)``, ``reward`` ``[S, A]`` the
+    corrected reward ``r^(i+1) = U_{eps_tr} r^(i)`` of Theorem 3.2 (its MCE policy), ``eta`` the
+    multiplier used, ``eps_tr = eps / (1 + eta)``, ``projection_error`` the reward class's
+    projection error (0 for tabular rewards), ``backups`` and ``solves`` the soft solver's cost."""
 
     log_policy: np.ndarray
     reward: np.ndarray
@@ -203,6 +216,59 @@ class _Attempt(NamedTuple):
     projection_error: float
     backups: int
     solves: int
+
+
+def trust_region_step(mdp: MDP, state: TRIRLState, ratio, eps: float, beta: float, eta: float | None = None, *,
+                      kl_bound: float | None = None, solver: str = "auto", inner_steps: int | None = None,
+                      inner_method: str = "value_iteration", reward_class: RewardClass | None = None,
+                      weights=None) -> TrustRegionStep:
+    """Algorithm 1, lines 4-8, from the MCE pair ``(state.reward, state.log_policy)``.
+
+    1. ``r_tilde = (1 - eps) r + eps beta ratio`` (Eq. 2, :func:`trirl.core.function_space_update`);
+    2. the trust-region policy: soft-optimal for ``r_eta = (r_tilde + eta log pi_old) / (1 + eta)``
+       (Lemma 3.1), exactly or by ``inner_steps`` warm-started steps; with ``kl_bound``, ``eta``
+       is solved so that ``E_d[KL(pi || pi_old)] = kl_bound`` (Eq. 3, :func:`solve_eta`);
+    3. the corrected reward ``r^(i+1) = (1 - eps_tr) r + eps_tr beta ratio`` whose MCE policy it
+       is (Theorem 3.2, :func:`trirl.core.corrected_reward`).
+
+    Args:
+        mdp: the MDP (``S`` states, ``A`` actions).
+        state: the current iterate; its ``value`` warm-starts the solver.
+        ratio: ``[S, A]`` log-ratio ``log(rho_E / rho_pi)`` of the current policy.
+        eps, beta: Eq. 2's step in (0, 1] and Eq. 1's weight ``> 0``.
+        eta: the multiplier ``>= 0`` (ignored, and may be ``None``, when ``kl_bound`` is set).
+        kl_bound, solver, inner_steps, inner_method: as in :class:`TRIRLConfig`.
+        reward_class: a non-tabular class projects both rewards onto it, with ``weights``.
+
+    Raises:
+        InvalidConfigError: for an ``eta`` that is not a finite number ``>= 0``.
+    """
+    tabular = reward_class is None or reward_class.kind == "tabular"
+    target = core.function_space_update(state.reward, ratio, eps, beta)
+    r_tilde = target if tabular else reward_class.project_reward(target, weights)
+    warm = SoftSolution(None, state.value, state.log_policy, None, 0, 0.0, 0, 0)
+    if kl_bound is not None:
+        eta, solution, evaluations = solve_eta(mdp, r_tilde, state.log_policy, kl_bound, solver, warm)
+        log_pi = solution.log_policy
+        backups, solves = evaluations * solution.backups, evaluations * solution.solves
+    else:
+        if eta is None or not (np.isfinite(eta) and eta >= 0):
+            raise InvalidConfigError(f"the eta schedule gave {eta} at iteration {state.iteration}, expected a finite number >= 0")
+        eta = float(eta)
+        r_eta = core.trust_region_reward(r_tilde, state.log_policy, eta)
+        if inner_steps is None:
+            solution = solve(mdp, r_eta, method=solver, warm_start=warm)
+            log_pi, backups, solves = solution.log_policy, solution.backups, solution.solves
+        else:
+            steps = soft_policy_steps(mdp, r_eta, state.value, state.log_policy, inner_steps, inner_method)
+            log_pi, backups, solves = steps.log_policy, steps.backups, steps.solves
+    eps_tr = core.corrected_step(eps, eta)
+    reward = core.corrected_reward(state.reward, ratio, eps, beta, eta)
+    error = 0.0
+    if not tabular:
+        reward = reward_class.project_reward(reward, weights)
+        error = projection_error(target, r_tilde, weights)
+    return TrustRegionStep(log_pi, reward, eta, eps_tr, error, backups, solves)
 
 
 def make_trirl(mdp: MDP, rho_expert, config: TRIRLConfig, features=None) -> Learner:
@@ -245,33 +311,11 @@ def make_trirl(mdp: MDP, rho_expert, config: TRIRLConfig, features=None) -> Lear
             metrics["projection_error"] = 0.0
         return metrics
 
-    def attempt(state: TRIRLState, ratio, weights, eps: float) -> _Attempt:
-        """Algorithm 1, lines 4-8, for one ``eps`` (projected onto the reward class if not tabular)."""
-        target = core.function_space_update(state.reward, ratio, eps, beta)
-        r_tilde = target if tabular else reward_class.project_reward(target, weights)
-        warm = SoftSolution(None, state.value, state.log_policy, None, 0, 0.0, 0, 0)
-        if config.kl_bound is not None:
-            eta, solution, evaluations = solve_eta(mdp, r_tilde, state.log_policy, config.kl_bound, config.solver, warm)
-            log_pi = solution.log_policy
-            backups, solves = evaluations * solution.backups, evaluations * solution.solves
-        else:
-            eta = float(schedule(state.iteration))
-            if not (np.isfinite(eta) and eta >= 0):
-                raise InvalidConfigError(f"the eta schedule gave {eta} at iteration {state.iteration}, expected a finite number >= 0")
-            r_eta = core.trust_region_reward(r_tilde, state.log_policy, eta)
-            if config.inner_steps is None:
-                solution = solve(mdp, r_eta, method=config.solver, warm_start=warm)
-                log_pi, backups, solves = solution.log_policy, solution.backups, solution.solves
-            else:
-                steps = soft_policy_steps(mdp, r_eta, state.value, state.log_policy, config.inner_steps, config.inner_method)
-                log_pi, backups, solves = steps.log_policy, steps.backups, steps.solves
-        eps_tr = core.corrected_step(eps, eta)
-        reward = core.corrected_reward(state.reward, ratio, eps, beta, eta)
-        error = 0.0
-        if not tabular:
-            reward = reward_class.project_reward(reward, weights)
-            error = projection_error(target, r_tilde, weights)
-        return _Attempt(log_pi, reward, eta, eps_tr, error, backups, solves)
+    def attempt(state: TRIRLState, ratio, weights, eps: float) -> TrustRegionStep:
+        eta = None if config.kl_bound is not None else float(schedule(state.iteration))
+        return trust_region_step(mdp, state, ratio, eps, beta, eta, kl_bound=config.kl_bound, solver=config.solver,
+                                 inner_steps=config.inner_steps, inner_method=config.inner_method,
+                                 reward_class=None if tabular else reward_class, weights=weights)
 
     def step(state: TRIRLState) -> tuple[TRIRLState, dict[str, Any]]:
         tick = time.perf_counter()
@@ -298,7 +342,7 @@ def make_trirl(mdp: MDP, rho_expert, config: TRIRLConfig, features=None) -> Lear
                 break
             if halvings == config.max_backtracks:
                 # reject the step: keep (r^(i), pi^(i)), which has the previous dual
-                trial = _Attempt(state.log_policy, state.reward, trial.eta, 0.0, 0.0, 0, 0)
+                trial = TrustRegionStep(state.log_policy, state.reward, trial.eta, 0.0, 0.0, 0, 0)
                 reference = SoftSolution(None, state.value, state.log_policy, None, 0, 0.0, 0, 0)
                 eps = 0.0
                 break
@@ -378,9 +422,9 @@ def dual_advice(config: TRIRLConfig) -> str:
 def trirl(
     mdp: MDP,
     rho_expert,
-    eps: float = 1.0,
-    beta: float = 1.0,
-    eta: Any = 1.0,
+    eps: float = TRIRLConfig.eps,
+    beta: float = TRIRLConfig.beta,
+    eta: Any = TRIRLConfig.eta,
     iterations: int = 100,
     kl_bound: float | None = None,
     inner_steps: int | None = None,
@@ -397,7 +441,8 @@ def trirl(
     until=None,
     observe=None,
 ) -> Result:
-    """Run exact TRIRL (Algorithm 1) for ``iterations`` iterations; see :class:`TRIRLConfig`.
+    """Run exact TRIRL (Algorithm 1) for ``iterations`` iterations; see :class:`TRIRLConfig`
+    (whose defaults, the recommended ``eps = 0.5, beta = 1e4, eta = 49_999``, are these).
 
     Returns a :class:`~trirl.tabular.driver.Result` with the final (corrected) ``reward``, its
     MCE ``policy`` and the per-iteration ``history`` (``iteration, eta, eps_tr, reverse_kl,

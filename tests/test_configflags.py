@@ -1,0 +1,97 @@
+"""Flags derived from the frozen config dataclasses (trirl.configflags): one flag per field, help
+from the field's documentation, only what the user set overrides the TOML file, tables merge."""
+
+import argparse
+import dataclasses
+
+import pytest
+
+from trirl import configflags
+
+
+@dataclasses.dataclass(frozen=True)
+class Inner:
+    """A nested table.
+
+    Attributes:
+        width: hidden units per layer,
+            continued on a second line.
+        sizes: layer widths.
+    """
+
+    width: int = 4
+    sizes: tuple[int, ...] = (8, 8)
+
+
+@dataclasses.dataclass(frozen=True)
+class Outer:
+    name: str = "a"  #: what to call it
+    rate: float = 0.5  #: step size
+    flag: bool = True  #: a switch
+    table: dict = dataclasses.field(default_factory=dict)  #: TOML only
+    inner: Inner = Inner()
+
+
+def parse(argv, **kwargs):
+    parser = argparse.ArgumentParser()
+    configflags.add_config_flags(parser, Outer, **kwargs)
+    return parser, configflags.overrides(parser.parse_args(argv))
+
+
+def test_flags_carry_types_docs_and_only_what_was_set():
+    parser, given = parse(["--rate", "0.25", "--inner.sizes", "3", "5", "--no-flag"])
+    assert given == {"rate": 0.25, "flag": False, "inner": {"sizes": [3, 5]}}
+    text = parser.format_help()
+    assert "step size" in text and "hidden units per layer, continued on a second line." in text
+    assert "--table" not in text
+    assert parse([])[1] == {}
+    with pytest.raises(SystemExit):
+        parse(["--inner.width", "x"])
+
+
+def test_aliases_choices_and_merge():
+    _, given = parse(["--n", "b"], aliases={"name": ("--n",)}, choices={"name": ("a", "b")})
+    assert given == {"name": "b"}
+    with pytest.raises(SystemExit):
+        parse(["--name", "c"], choices={"name": ("a", "b")})
+    merged = configflags.merge({"rate": 1.0, "inner": {"width": 2, "sizes": [1]}}, {"inner": {"sizes": [3]}, "rate": None})
+    assert merged == {"rate": 1.0, "inner": {"width": 2, "sizes": [3]}}
+
+
+def test_trirl_train_flags_override_the_config_file_field_by_field(tmp_path):
+    pytest.importorskip("jax")
+    from trirl.continuous import train
+    from trirl.continuous.train import TrainConfig
+
+    parser = train.build_parser()
+    text = parser.format_help()
+    for field in dataclasses.fields(TrainConfig):  # every scalar field has a documented flag
+        if field.name not in ("env_options", "ppo", "discriminator", "buffer", "trust_region"):
+            assert f"--{field.name.replace('_', '-')}" in text, field.name
+    assert "--ppo.entropy-coef" in text and "--buffer.network" not in text
+    args = parser.parse_args(["--out", str(tmp_path), "--config", "trirl_point_maze", "--steps", "2048",
+                              "--ppo.learning-rate", "0.002", "--discriminator.hidden-sizes", "8", "--seeds", "2"])
+    config = train.config_from_args(args)
+    shipped = train.load_config("trirl_point_maze")
+    assert (config.total_steps, config.seeds, config.ppo.learning_rate) == (2048, 2, 0.002)
+    assert config.discriminator.hidden_sizes == (8,) and config.buffer.network.hidden_sizes == (8,)
+    # the rest of each table is the file's
+    assert config.ppo.num_envs == shipped.ppo.num_envs == 32
+    assert config.discriminator.minibatch_size == shipped.discriminator.minibatch_size
+
+
+def test_baselines_record_their_input_mode_and_refuse_a_conflicting_one(tmp_path):
+    pytest.importorskip("jax")
+    from trirl.continuous import train
+    from trirl.errors import InvalidConfigError
+
+    # the shipped config leaves input_mode out: config.json now records the one AIRL runs with
+    assert train.load_config("trirl_point_maze", algo="airl").to_dict()["discriminator"]["input_mode"] == "state_transition"
+    assert train.load_config("trirl_point_maze", algo="gail").discriminator.input_mode == "state_action"
+    with pytest.raises(InvalidConfigError, match=r"\[discriminator\] input_mode = 'state_action', but airl uses"):
+        train.load_config("gail_ant", algo="airl")
+    args = train.build_parser().parse_args(["--out", str(tmp_path), "--config", "gail_ant", "--algo", "airl",
+                                            "--discriminator.input-mode", "state_transition"])
+    assert train.config_from_args(args).buffer.network.input_mode == "state_transition"
+    with pytest.raises(InvalidConfigError, match="TrainConfig.discriminator.input_mode"):
+        train.TrainConfig(algo="amp")
