@@ -102,14 +102,12 @@ def _title_overlaps(fig):
 
 
 def _notebook_code(name):
-    import importlib.util
+    """The code cells of ``notebooks/NAME.md``, the notebook's text source (jupytext)."""
     from pathlib import Path
 
-    path = Path(__file__).resolve().parents[1] / "notebooks" / "make_notebooks.py"
-    spec = importlib.util.spec_from_file_location("make_notebooks", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return [source for kind, source in module.NOTEBOOKS[name] if kind == "code"]
+    jupytext = pytest.importorskip("jupytext")
+    notebook = jupytext.read(Path(__file__).resolve().parents[1] / "notebooks" / f"{name}.md")
+    return [cell.source for cell in notebook.cells if cell.cell_type == "code"]
 
 
 def test_notebook_02_discount_figure_titles_do_not_overlap():
