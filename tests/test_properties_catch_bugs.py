@@ -164,3 +164,10 @@ def test_verify_command_resumes_from_its_table_and_runs_jobs_in_processes(tmp_pa
         main(["--examples", "5", "--only", *names, "--json", str(out), "--resume"])
     assert exit_info.value.code == 2
     assert "examples_per_property=4" in capsys.readouterr().err
+
+
+def test_stopping_rule_relative_to_the_reward_offset(monkeypatch):
+    # without centring, the solvers' tolerances are relative to ||V|| ~ |c| / (1 - gamma): a
+    # large offset stops them early with a wrong policy (the fault the centring removed)
+    monkeypatch.setattr(soft, "_centre", lambda mdp, r, temperature: (r, 0.0))
+    assert_caught("reward_offset_invariance")

@@ -27,6 +27,7 @@ from trirl.tabular.occupancy import log_occupancy, occupancy, state_occupancy
 from trirl.tabular.soft import (
     SoftSolution,
     soft_bellman_backup,
+    soft_greedy,
     soft_policy_evaluation,
     soft_policy_iteration,
     soft_value_iteration,
@@ -81,6 +82,7 @@ __all__ = [
     "reverse_kl",
     "sample_trajectories",
     "soft_bellman_backup",
+    "soft_greedy",
     "soft_policy_evaluation",
     "soft_policy_iteration",
     "soft_value_iteration",
