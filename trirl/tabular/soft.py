@@ -236,7 +236,8 @@ def soft_policy_iteration(
     Stops when the Bellman residual ``||T V_pi - V_pi||`` bounds the value error,
     ``||T V_pi - V_pi|| / (1 - gamma)``, below ``tol * max(1, ||V_c||)``, or when the residual
     has reached the rounding floor of the linear solve (it stops halving while already below
-    ``sqrt(tol) * max(1, ||V_c||)``); ``residual`` reports where it ended. ``V_c`` are the values
+    ``min(sqrt(tol), 1e3 eps / (1 - gamma)) * max(1, ||V_c||)``, a thousand times the floor
+    ``cond(I - gamma P_pi) eps ||V_c||``); ``residual`` reports where it ended. ``V_c`` are the values
     of the centred reward (module docstring), so a constant added to the reward changes neither
     test nor policy.
 
@@ -264,8 +265,11 @@ def soft_policy_iteration(
         v, log_policy = soft_greedy(q, temperature)
         scale = _scale(v)
         # Newton's method converges quadratically until the linear solve's rounding floor,
-        # about cond(I - gamma P_pi) * eps * ||V|| ~ 1e-16 ||V|| / (1 - gamma); stop there too.
-        stalled = residual > 0.5 * previous and residual <= np.sqrt(tol) * scale
+        # about cond(I - gamma P_pi) * eps * ||V|| ~ 1e-16 ||V|| / (1 - gamma); stop there too,
+        # but nowhere above it: a slow phase of Newton's method far from the fixed point is no
+        # floor, and stopping there returned a wrong policy
+        floor = min(np.sqrt(tol), 1e3 * np.finfo(float).eps / (1.0 - gamma)) * scale
+        stalled = residual > 0.5 * previous and residual <= floor
         if residual / (1.0 - gamma) <= tol * scale or stalled:
             break
         previous = residual
