@@ -19,7 +19,9 @@ Two exact solvers share one result type:
 
 Both solve for the reward centred at its mid-range, ``r_c = r - c`` with
 ``c = (max r + min r) / 2``, and add ``c / (1 - gamma)`` to ``V`` and ``Q`` at the end (every row
-of ``P`` sums to one, absorbing states included, so ``V_r = V_{r_c} + c / (1 - gamma)`` exactly).
+of ``P`` is a probability distribution, absorbing states included, so
+``V_r = V_{r_c} + c / (1 - gamma)``; rows that :class:`MDP` accepted within 1e-8 of summing to
+one are read as the distributions they stand for).
 Their tolerances are relative to ``max(1, ||V_c||)``, which does not grow with a constant offset
 of the reward: the soft-optimal policy of ``r + c`` is that of ``r`` for every ``c``, and so is
 the point where the solvers stop. Policies are normalised in log space from ``Q - max_a Q``, so
