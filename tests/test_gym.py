@@ -144,3 +144,22 @@ def test_bad_arguments():
         from_gymnasium(TableEnv(), discount=1.0, terminal="copy")
     converted = from_gymnasium("FrozenLake-v1")
     assert converted.mdp.shape == (16, 4)
+
+
+def test_soft_values_keep_the_entropy_in_absorbing_states():
+    """FrozenLake 4x4, gamma 0.99, temperature 1: an absorbing state is worth log 4 / (1 - gamma)
+    (the uniform policy's entropy every step, reward 0), so V(start) ~ 138.6, while the best
+    episodic (hard, no-entropy) value is below 1: ending an episode is entropy-neutral."""
+    from trirl.tabular import soft
+
+    converted = from_gymnasium("FrozenLake-v1", 0.99)
+    mdp, reward = converted.mdp, converted.reward
+    solution = soft.solve(mdp, reward)
+    np.testing.assert_allclose(solution.v[converted.terminal], np.log(4) / 0.01, rtol=1e-10)
+    start = int(np.argmax(mdp.initial))
+    assert solution.v[start] == pytest.approx(138.642, abs=1e-3)  # independent soft VI: 138.6425
+    # no Gymnasium episode returns more than 1: the hard optimum's discounted return is 0.54
+    v = np.zeros(mdp.n_states)
+    for _ in range(5000):
+        v = (reward + mdp.discount * mdp.expected_next(v)).max(axis=1)
+    assert v[start] == pytest.approx(0.542, abs=1e-3) and v.max() <= 1.0

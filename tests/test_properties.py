@@ -184,3 +184,8 @@ def test_dual_gradient_check_is_accurate_where_plain_differences_were_not(spec, 
     rho_e = occupancy(mdp, soft.solve(mdp, expert).policy)
     case = vs.IRLCase(mdp, spec, rho_e, np.broadcast_to(np.asarray(reward)[:, None], mdp.shape).copy(), 1.0, beta, 0.0, expert)
     assert P.check_dual_gradient(case, seed) <= 0.1 * P.DUAL_GRADIENT_TOLERANCE
+
+
+@given(vs.mdp_reward_offset())
+def test_reward_offset_invariance(example):
+    assert_holds("reward_offset_invariance", *example)

@@ -197,3 +197,10 @@ def test_verify_flag_errors_name_the_flag(capsys):
         with pytest.raises(SystemExit):
             main(argv)
         assert message in capsys.readouterr().err
+
+
+def test_stopping_rule_relative_to_the_reward_offset(monkeypatch):
+    # without centring, the solvers' tolerances are relative to ||V|| ~ |c| / (1 - gamma): a
+    # large offset stops them early with a wrong policy (the fault the centring removed)
+    monkeypatch.setattr(soft, "_centre", lambda mdp, r, temperature: (r, 0.0))
+    assert_caught("reward_offset_invariance")

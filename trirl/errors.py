@@ -1,5 +1,7 @@
 """The exceptions trirl raises. Each message names the offending field and the expected form."""
 
+import math
+
 
 class TrirlError(Exception):
     """Base class of every error raised on purpose by trirl."""
@@ -32,3 +34,16 @@ class DemonstrationWarning(UserWarning):
 
 class DualIncreaseWarning(UserWarning):
     """An iterative IRL method's exact dual ``G(r)`` got worse; the message names the cause and the remedy."""
+
+
+def describe_sum(total: float, expected: float = 1.0) -> str:
+    """``total`` written so that a message comparing it with ``expected`` shows the difference.
+
+    ``1 - 1.2e-07`` rather than ``1``: six significant digits would round away the very
+    deviation a "sums to X, expected Y" error complains about.
+    """
+    total, expected = float(total), float(expected)
+    difference = total - expected
+    if math.isfinite(difference) and 0 < abs(difference) <= 1e-3 * max(1.0, abs(expected)):
+        return f"{expected:.6g} {'+' if difference > 0 else '-'} {abs(difference):.2g}"
+    return f"{total:.6g}"

@@ -45,3 +45,20 @@ def test_invalid_locomotion_config():
         envs.make_config("ant", {"healthy_z_range": (1.0, 0.5)})
     with pytest.raises(InvalidConfigError, match="solver_iterations"):
         envs.make_config("humanoid", {"solver_iterations": 0})
+
+
+@pytest.mark.parametrize("terminate_when_unhealthy", [True, False])
+def test_non_finite_physics_ends_the_episode_with_a_finite_reward(terminate_when_unhealthy):
+    # reported: a reset state with qvel[0] = NaN gave reward = NaN, episode_return = NaN and a
+    # silently zeroed observation; right: absorbing, reward 0, the last finite observation,
+    # finite metrics and metrics["non_finite"] = 1, whatever terminate_when_unhealthy says
+    env = envs.make("ant", {"frame_skip": 1, "terminate_when_unhealthy": terminate_when_unhealthy})
+    state = env.reset(jax.random.PRNGKey(0))
+    before = np.asarray(state.obs)
+    state = state._replace(physics=state.physics.replace(qvel=state.physics.qvel.at[0].set(jnp.nan)))
+    after = jax.jit(env.step)(state, jnp.zeros(8))
+    assert bool(after.absorbing) and bool(after.done) and not bool(after.truncated)
+    assert float(after.reward) == 0.0 and float(after.episode_return) == 0.0
+    np.testing.assert_array_equal(np.asarray(after.next_obs), before)
+    assert float(after.metrics["non_finite"]) == 1.0
+    assert all(np.isfinite(float(v)) for v in after.metrics.values())

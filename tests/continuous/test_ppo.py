@@ -119,3 +119,13 @@ def test_learnt_absorbing_reward_enters_the_value_targets():
     # V ~ 0 at initialisation: the squared error is that of the targets, 0 without and 99^2 with r(s_a) = 1
     assert float(plain_metrics["value_loss"]) < 1.0
     assert float(learnt_metrics["value_loss"]) == pytest.approx((config.gamma / (1 - config.gamma)) ** 2, rel=0.05)
+
+
+def test_gaussian_kl_keeps_its_digits_in_float32():
+    # KL for a log-std step of 1e-4 is ~ (2e-4)^2 / 4 = 1e-8 per dimension (x^2 / 4, x = 2 delta):
+    # the textbook var / old_var - 1 - log(var / old_var) form rounds it to 0 or to 6e-8 in float32
+    log_std, old_log_std = jnp.full(3, 0.3 + 1e-4, jnp.float32), jnp.full(3, 0.3, jnp.float32)
+    mean = jnp.zeros((1, 3), jnp.float32)
+    kl = float(nets.gaussian_kl(mean, log_std, mean, old_log_std)[0])
+    x = 2 * (np.float64(np.float32(0.3 + 1e-4)) - np.float64(np.float32(0.3)))
+    assert kl == pytest.approx(3 * 0.5 * (np.expm1(x) - x), rel=1e-3)

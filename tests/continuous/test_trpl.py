@@ -182,3 +182,74 @@ def test_invalid_inputs_raise():
     config = trpl.TrustRegionConfig()
     with pytest.raises(InvalidConfigError, match="log_std"):
         trpl.project(config, np.zeros((2, 3)), np.zeros((2, 3)), np.zeros((2, 3)), np.zeros(3))
+
+
+def _textbook_cov_kl(log_std, old_log_std):
+    # d_cov in float64 numpy from the log-std difference, the reference for the float32 results
+    x = 2.0 * (np.asarray(log_std, np.float64) - np.asarray(old_log_std, np.float64))
+    return 0.5 * np.sum(np.expm1(x) - x)
+
+
+def test_reported_log_std_jump_is_projected_in_float32():
+    # reported: a jump of 8.7 in float32 gave eta_cov = 0 and the log-std unchanged, because
+    # 1 + expm1(-17.4) rounds to 0 and the violation test read the resulting NaN as "inside";
+    # its covariance KL is (e^17.4 - 17.4 - 1) / 2 = 1.8e7 against a bound of 5e-4
+    config = trpl.TrustRegionConfig()
+    args = [np.float32(x) for x in ([[0.0]], [8.7], [[0.0]], [0.0])]
+    assert _textbook_cov_kl([8.7], [0.0]) == pytest.approx(0.5 * (np.exp(17.4) - 18.4), rel=1e-9)
+    result = trpl.project(config, *args)
+    assert float(result.eta_cov) > 0
+    kl = _textbook_cov_kl(result.log_std, [0.0])
+    assert kl <= config.eps_cov * (1 + 1e-4) and kl >= 0.5 * config.eps_cov
+    # on the boundary: the positive root of (exp(2 s) - 2 s - 1) / 2 = eps_cov, s ~ sqrt(eps_cov) (1 - sqrt(eps_cov) / 3)
+    root = scipy_optimize.brentq(lambda v: 0.5 * (np.expm1(2 * v) - 2 * v) - config.eps_cov, 0.0, 1.0, xtol=1e-15)
+    assert root == pytest.approx(np.sqrt(config.eps_cov) * (1 - np.sqrt(config.eps_cov) / 3), rel=1e-4)
+    assert float(result.log_std[0]) == pytest.approx(root, rel=1e-5)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_projection_meets_its_bounds_over_log_std_and_mean_jumps(dtype):
+    """Sweep: log-std jumps -30 .. 30 per dimension (and +-60, +-200) and mean jumps 1e-8 .. 1e30
+    (in units of the old standard deviation), in float32 and float64, old log-stds in [-3, 3]:
+    every projection is finite, meets both bounds (checked in float64 from the textbook
+    formulas), lands on the boundary for jumps up to 40, and has finite gradients."""
+    previous = jax.config.jax_enable_x64
+    jax.config.update("jax_enable_x64", dtype == np.float64)
+    try:
+        config = trpl.TrustRegionConfig(eps_mean=1e-3, eps_cov=5e-4)
+        project = jax.jit(trpl.project, static_argnums=0)
+
+        def loss(mean, log_std, old_mean, old_log_std):
+            out = trpl.project(config, mean, log_std, old_mean, old_log_std)
+            return jnp.sum(out.mean) + jnp.sum(out.log_std) + out.eta_cov + jnp.sum(jnp.log1p(out.eta_mean))
+
+        gradient = jax.jit(jax.grad(loss, argnums=(0, 1)))
+        rng = np.random.default_rng(0)
+        jumps = np.concatenate([np.linspace(-30, 30, 61), [-8.7, 8.7, 8.5, 1e-4, -1e-4, 0.0, -200.0, -60.0, 60.0, 200.0]])
+        mean_scales = 10.0 ** np.arange(-8, 31, 2)
+        for jump in jumps:
+            old_log_std = rng.uniform(-3, 3, size=2)
+            log_std = old_log_std + np.array([jump, rng.uniform(-1, 1) * min(abs(jump), 1.0)])
+            old_mean = rng.normal(size=(len(mean_scales), 2))
+            direction = rng.normal(size=(len(mean_scales), 2))
+            direction /= np.linalg.norm(direction, axis=1, keepdims=True)
+            mean = old_mean + mean_scales[:, None] * direction * np.exp(old_log_std)
+            args = [np.asarray(a, dtype) for a in (mean, log_std, old_mean, old_log_std)]
+            result = project(config, *args)
+            for leaf in result:
+                assert np.all(np.isfinite(np.asarray(leaf))), (jump, leaf)
+            # bounds in float64 from the returned values; float32 results may overshoot by rounding
+            slack = 1e-4 if dtype == np.float32 else 1e-9
+            cov = _textbook_cov_kl(result.log_std, args[3])
+            assert cov <= config.eps_cov * (1 + slack), (jump, cov)
+            if abs(2 * jump) > 1e-3 and _textbook_cov_kl(args[1], args[3]) > config.eps_cov and abs(jump) <= 40:
+                assert cov >= 0.99 * config.eps_cov, (jump, cov)  # active, not over-projected
+            diff = np.asarray(result.mean, np.float64) - np.asarray(args[2], np.float64)
+            m = 0.5 * np.sum((diff * np.exp(-np.asarray(args[3], np.float64))) ** 2, axis=1)
+            assert np.all(m <= config.eps_mean * (1 + slack)), (jump, m)
+            big = 0.5 * mean_scales**2 > 2 * config.eps_mean
+            np.testing.assert_allclose(m[big], config.eps_mean, rtol=slack * 10)
+            for g in gradient(*args):
+                assert np.all(np.isfinite(np.asarray(g))), (jump, g)
+    finally:
+        jax.config.update("jax_enable_x64", previous)

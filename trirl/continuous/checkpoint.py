@@ -29,6 +29,11 @@ def unflatten(template, arrays: Mapping[str, np.ndarray], prefix: str = ""):
     restored = []
     for path, leaf in leaves:
         name = prefix + jax.tree_util.keystr(path)
+        if name not in arrays and ".env_state.metrics[" in name:
+            # per-step diagnostics, recomputed by the next step: one added since the checkpoint
+            # was written (e.g. ``non_finite``) starts at 0 (the template may hold shapes only)
+            restored.append(jnp.zeros(np.shape(leaf), np.dtype(leaf.dtype)))
+            continue
         if name not in arrays:
             raise InvalidConfigError(f"checkpoint: the array {name!r} is missing (was it written by another config?)")
         value = np.asarray(arrays[name])

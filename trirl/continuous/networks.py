@@ -112,9 +112,16 @@ def gaussian_entropy(log_std) -> jax.Array:
 
 
 def gaussian_kl(mean, log_std, old_mean, old_log_std) -> jax.Array:
-    """``KL(pi_new || pi_old)`` between diagonal Gaussians, summed over the action axis."""
-    var, old_var = jnp.exp(2 * log_std), jnp.exp(2 * old_log_std)
-    return jnp.sum(old_log_std - log_std + (var + (mean - old_mean) ** 2) / (2 * old_var) - 0.5, axis=-1)
+    """``KL(pi_new || pi_old)`` between diagonal Gaussians, summed over the action axis.
+
+    The mean and covariance parts of :func:`trirl.continuous.trpl.gaussian_kl_parts`, computed
+    from the log-std difference (``expm1(x) - x``): the textbook ``var / old_var - 1 - log(...)``
+    loses every digit of a small KL in float32 and overflows for large log-std jumps.
+    """
+    from trirl.continuous.trpl import gaussian_kl_parts
+
+    parts = gaussian_kl_parts(mean, log_std, old_mean, old_log_std)
+    return parts.mean + parts.cov
 
 
 def sample_action(mean, log_std, key) -> jax.Array:

@@ -33,6 +33,7 @@ class Transition(NamedTuple):
 class Rollout(NamedTuple):
     transitions: Transition  #: [T, B]
     episode_return: jax.Array  #: [T, B] return of the episode that ended at t (valid where done)
+    non_finite: jax.Array  #: [T, B] 1 where the step met non-finite physics and ended the episode (envs/base.py)
 
 
 def env_reward(reward_params, transitions: Transition) -> jax.Array:
@@ -75,15 +76,19 @@ def rollout(
             log_prob=log_prob,
             value=value,
         )
-        return next_state, (transition, next_state.episode_return)
+        non_finite = next_state.metrics.get("non_finite", jnp.zeros_like(next_state.reward))
+        return next_state, (transition, next_state.episode_return, non_finite)
 
-    env_state, (transitions, returns) = jax.lax.scan(collect_step, env_state, jax.random.split(key, num_steps))
-    return env_state, Rollout(transitions, returns)
+    env_state, (transitions, returns, non_finite) = jax.lax.scan(
+        collect_step, env_state, jax.random.split(key, num_steps)
+    )
+    return env_state, Rollout(transitions, returns, non_finite)
 
 
 def episode_metrics(batch: Rollout) -> dict[str, jax.Array]:
-    """Mean return of the episodes finished in the rollout (NaN when none finished)."""
+    """Mean return of the episodes finished in the rollout (NaN when none finished), their count,
+    and ``non_finite_steps``: how many of them non-finite physics ended (envs/base.py)."""
     done = batch.transitions.done.astype(jnp.float32)
     count = done.sum()
     mean_return = jnp.where(count > 0, (batch.episode_return * done).sum() / jnp.maximum(count, 1.0), jnp.nan)
-    return {"episode_return": mean_return, "episodes": count}
+    return {"episode_return": mean_return, "episodes": count, "non_finite_steps": batch.non_finite.sum()}

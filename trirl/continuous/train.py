@@ -9,7 +9,8 @@
 eta), ``gail``, ``airl``, ``amp``. The run directory (:class:`~trirl.rundir.RunDir`) gets
 ``config.json``, ``learning_curves.png`` (:mod:`trirl.learning_curves`), ``metrics.jsonl`` (one row per iteration: the shared metric names averaged over
 seeds, ``normalised_return`` (mean) and ``normalised_return_iqm`` over seeds, evaluation returns
-every ``eval_every`` iterations) and ``checkpoints/`` (the whole learner state with a leading seed
+every ``eval_every`` iterations; ``non_finite_steps`` counts the episodes that non-finite physics
+ended, see ``envs/base.py``) and ``checkpoints/`` (the whole learner state with a leading seed
 axis). Iteration ``i`` always uses the key ``fold_in(train_key, i)``, so ``--resume`` reproduces
 the uninterrupted metrics. ``--max-minutes`` checkpoints and exits cleanly after the iteration that
 crosses the budget (long GPU runs come in resumable pieces); Ctrl-C finishes the iteration under

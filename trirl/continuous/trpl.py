@@ -31,8 +31,8 @@ precision), whose zero is the convex combination of precisions
 
 Along this path ``d_cov`` falls monotonically from ``d_cov(Sigma, Sigma_old)`` (``eta_S = 0``)
 to 0 (``eta_S -> inf``), so ``eta_S`` is the root of ``d_cov(eta_S) = eps_cov``. We find it by
-bisection on ``t = 1 / (1 + eta_S)`` in ``[0, 1]`` (the path is linear in ``t``) with a fixed
-number of steps so that it jits, always returning the feasible end of the bracket, and
+bisection on ``log t``, ``t = 1 / (1 + eta_S)`` in ``(0, 1]`` (the path is linear in ``t``), with a
+fixed number of steps so that it jits, always returning the feasible end of the bracket, and
 differentiate it implicitly (``jax.custom_vjp``): ``d eta / d x = -(dF/dx) / (dF/deta)`` for
 ``F = d_cov(eta) - eps_cov``.
 
@@ -68,7 +68,8 @@ class TrustRegionConfig:
             unprojected prediction towards its projection (Otto et al. 2021, Sec. 4.4;
             0.4 to 0.6).
         bisection_steps: fixed number of bisection steps for ``eta_S``; each halves the bracket
-            of ``t = 1 / (1 + eta_S)``, so 60 steps reach float64 resolution.
+            ``[log tiny, 0]`` of ``log t``, ``t = 1 / (1 + eta_S)`` (width 708 in float64, 87 in
+            float32), so 60 steps reach float64 resolution and 40 float32's.
     """
 
     eps_mean: float = 1e-3
@@ -142,49 +143,76 @@ def gaussian_kl_parts(mean, log_std, old_mean, old_log_std) -> KLParts:
 def project_mean(mean, old_mean, old_log_std, eps_mean):
     """Closed-form mean projection for one state; returns ``(mu~ [A], eta_mu [])``.
 
-    ``eta_mu = sqrt(m / eps_mean) - 1`` if ``m = d_mean(mu, mu_old) > eps_mean``, else 0.
+    ``eta_mu = sqrt(m / eps_mean) - 1`` if ``m = d_mean(mu, mu_old) > eps_mean``, else 0, and
+    ``mu~ = mu_old + t (mu - mu_old)`` with ``t = 1 / (1 + eta_mu)``. ``m`` is never formed: the
+    scaled distance ``sqrt(m / 2)`` is taken from half differences divided by their largest entry,
+    so no square or difference overflows and the bound holds for every finite input whose old
+    standard deviations are normal floats (``eta_mu`` saturates at the largest float).
     """
-    m = 0.5 * jnp.sum(jnp.square((mean - old_mean) * jnp.exp(-old_log_std)), axis=-1)
-    violated = m > eps_mean
-    # max(m, eps) keeps the sqrt's argument >= 1 on the inactive branch, so its gradient stays
-    # finite there and jnp.where does not turn 0 * inf into NaN.
-    eta_mean = jnp.where(violated, jnp.sqrt(jnp.maximum(m, eps_mean) / eps_mean) - 1.0, 0.0)
-    projected = (mean + eta_mean * old_mean) / (1.0 + eta_mean)
+    half = (0.5 * mean - 0.5 * old_mean) * jnp.exp(-old_log_std)  # m = 2 ||half||^2
+    top = jax.lax.stop_gradient(jnp.max(jnp.abs(half)))
+    unit = jnp.where(top > 0, top, 1.0)
+    sum_sq = jnp.sum(jnp.square(half / unit))  # in [1, A] unless half = 0
+    bound = jnp.sqrt(0.5 * eps_mean)  # m <= eps_mean  <=>  ||half|| <= sqrt(eps_mean / 2)
+    violated = unit * jnp.sqrt(jax.lax.stop_gradient(sum_sq)) > bound
+    # the inactive branch keeps sqrt's argument >= 1, so its gradient stays finite and
+    # jnp.where does not turn 0 * inf into NaN
+    distance = unit * jnp.sqrt(jnp.where(violated, sum_sq, 1.0))
+    t = jnp.where(violated, bound / distance, 1.0)
+    dtype = jnp.result_type(t)
+    eta_mean = jnp.where(violated, jnp.minimum(distance / bound - 1.0, jnp.finfo(dtype).max), 0.0)
+    projected = jnp.where(violated, old_mean + (2.0 * t) * (0.5 * mean - 0.5 * old_mean), mean)
     return projected, eta_mean
 
 
-def _cov_kl_along_path(eta, log_std, old_log_std):
-    """``d_cov(Sigma~(eta), Sigma_old)`` for ``Lambda~ = (Lambda + eta Lambda_old) / (1 + eta)``.
+def _log_var_ratio_along_path(eta, log_std, old_log_std):
+    """``x = log(Sigma~(eta) / Sigma_old)`` per dimension for ``Lambda~ = (Lambda + eta Lambda_old) / (1 + eta)``.
 
-    With ``q = Lambda / Lambda_old`` and ``z = (q - 1) / (1 + eta)``, the variance ratio is
-    ``Sigma~ / Sigma_old = 1 / (1 + z)`` and each term of ``d_cov`` is
-    ``1/2 (log1p(z) - z / (1 + z))``, which is cancellation-free near ``z = 0``.
+    With ``q = Lambda / Lambda_old = exp(-2 delta)``, ``delta = log_std - old_log_std``, the
+    ratio is ``(1 + eta) / (q + eta)``. Near ``delta = 0`` it is ``-log1p(expm1(-2 delta) / (1 + eta))``,
+    cancellation-free; elsewhere ``log1p(eta) - logaddexp(-2 delta, log eta)``, which never forms
+    ``q`` (it under- or overflows from ``|delta| ~ 44`` in float32, and ``1 + expm1(-2 delta)``
+    rounds to 0 from ``delta ~ 8.7``: the NaN that used to read as "inside the region").
     """
-    q_minus_1 = jnp.expm1(-2.0 * (log_std - old_log_std))
-    z = q_minus_1 / (1.0 + eta)
-    return 0.5 * jnp.sum(jnp.log1p(z) - z / (1.0 + z), axis=-1)
+    two_delta = 2.0 * (log_std - old_log_std)
+    near = jnp.abs(two_delta) <= 1.0
+    x_near = -jnp.log1p(jnp.expm1(-jnp.where(near, two_delta, 0.0)) / (1.0 + eta))
+    positive = eta > 0
+    log_eta = jnp.where(positive, jnp.log(jnp.where(positive, eta, 1.0)), -jnp.inf)
+    x_far = jnp.log1p(eta) - jnp.logaddexp(-two_delta, log_eta)
+    return jnp.where(near, x_near, x_far)
+
+
+def _cov_kl_along_path(eta, log_std, old_log_std):
+    """``d_cov(Sigma~(eta), Sigma_old) = 1/2 sum (expm1(x) - x)`` with ``x`` from
+    :func:`_log_var_ratio_along_path`: finite or ``+inf``, never NaN, for finite inputs."""
+    return _cov_kl_from_log_ratio(_log_var_ratio_along_path(eta, log_std, old_log_std))
 
 
 def _bisect_cov_multiplier(log_std, old_log_std, eps_cov, steps):
-    """Root of ``d_cov(eta) = eps_cov`` by bisection on ``t = 1 / (1 + eta)`` in ``[0, 1]``.
+    """Root of ``d_cov(eta) = eps_cov`` by bisection on ``u = log t``, ``t = 1 / (1 + eta)``,
+    in ``[log tiny, 0]`` (``tiny`` the smallest normal float).
 
     ``d_cov`` increases with ``t`` (0 at ``t = 0``, the unprojected value at ``t = 1``), so the
-    lower end ``lo`` always stays feasible; returning it makes the bound hold exactly in the
-    arithmetic used, rather than to within the bracket's width.
+    lower end ``lo`` stays feasible; returning it makes the bound hold exactly in the arithmetic
+    used, rather than to within the bracket's width. Bisecting ``log t`` rather than ``t``
+    resolves the multipliers ``eta ~ exp(-2 delta)`` of a standard deviation shrunk by ``delta``
+    down to ``t = tiny``; beyond that (``delta < -44`` in float32), :func:`project_cov` keeps the
+    old covariance.
     """
-    violated = _cov_kl_along_path(0.0, log_std, old_log_std) > eps_cov
+    # written so that a NaN could only ever read as "violated", never as "inside the region"
+    violated = jnp.logical_not(_cov_kl_from_log_ratio(2.0 * (log_std - old_log_std)) <= eps_cov)
 
     def bisection_step(_, bracket):
         lo, hi = bracket
         mid = 0.5 * (lo + hi)
-        feasible = _cov_kl_along_path(1.0 / mid - 1.0, log_std, old_log_std) <= eps_cov
+        feasible = _cov_kl_along_path(jnp.expm1(-mid), log_std, old_log_std) <= eps_cov
         return jnp.where(feasible, mid, lo), jnp.where(feasible, hi, mid)
 
     dtype = jnp.result_type(log_std, old_log_std, float)
-    lo, _ = jax.lax.fori_loop(0, steps, bisection_step, (jnp.zeros((), dtype), jnp.ones((), dtype)))
-    # t = 0 only if eta_S exceeds 2^steps; the smallest normal t keeps eta finite instead of inf.
-    lo = jnp.maximum(lo, jnp.finfo(dtype).tiny)
-    return jnp.where(violated, 1.0 / lo - 1.0, jnp.zeros((), dtype))
+    floor = jnp.log(jnp.asarray(jnp.finfo(dtype).tiny, dtype))
+    lo, _ = jax.lax.fori_loop(0, steps, bisection_step, (floor, jnp.zeros((), dtype)))
+    return jnp.where(violated, jnp.expm1(-lo), jnp.zeros((), dtype))
 
 
 @partial(jax.custom_vjp, nondiff_argnums=(3,))
@@ -210,13 +238,18 @@ def _cov_multiplier_bwd(steps, residuals, g):
         eta, log_std, old_log_std, eps_cov
     )
     active = eta > 0
-    # dF/deta < 0 strictly whenever the constraint is active; the guard only protects the
-    # inactive branch (eta = 0, where the multiplier is locally constant) from 0 / 0.
+    # dF/deta < 0 strictly whenever the constraint is active; the guard protects the inactive
+    # branch (eta = 0, where the multiplier is locally constant) from 0 / 0, and a multiplier
+    # saturated beyond the bisection's resolution (dF/deta rounds to 0) from inf.
     scale = jnp.where(active, -g / jnp.where(active, d_eta, 1.0), 0.0)
+
+    def finite(x):
+        return jnp.where(active & jnp.isfinite(x), x, 0.0)
+
     return (
-        scale * d_log_std,
-        scale * d_old,
-        jnp.asarray(scale * d_eps, dtype=jnp.result_type(eps_cov)).reshape(jnp.shape(eps_cov)),
+        finite(scale * d_log_std),
+        finite(scale * d_old),
+        jnp.asarray(finite(scale * d_eps), dtype=jnp.result_type(eps_cov)).reshape(jnp.shape(eps_cov)),
     )
 
 
@@ -227,10 +260,12 @@ def project_cov(log_std, old_log_std, eps_cov, steps: int = 60):
     """Covariance projection of the state-independent diagonal covariance; returns
     ``(log_std~ [A], eta_S [])`` with ``Lambda~ = (Lambda + eta_S Lambda_old) / (1 + eta_S)``."""
     eta_cov = cov_multiplier(log_std, old_log_std, eps_cov, steps)
-    precision = jnp.exp(-2.0 * log_std)
-    old_precision = jnp.exp(-2.0 * old_log_std)
-    projected_precision = (precision + eta_cov * old_precision) / (1.0 + eta_cov)
-    return -0.5 * jnp.log(projected_precision), eta_cov
+    # log_std~ = old_log_std + x / 2 in the arithmetic the bisection tested, so the bound it
+    # guaranteed holds for the returned value (no precisions formed: they under/overflow)
+    x = _log_var_ratio_along_path(eta_cov, log_std, old_log_std)
+    # only a shrinkage beyond the bisection's floor (module docstring) leaves x infeasible
+    projected = jnp.where(_cov_kl_from_log_ratio(x) <= eps_cov, old_log_std + 0.5 * x, old_log_std)
+    return jnp.where(eta_cov > 0, projected, log_std), eta_cov
 
 
 # ---------------------------------------------------------------------------------------------

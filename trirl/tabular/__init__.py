@@ -37,6 +37,7 @@ from trirl.tabular.occupancies import log_occupancy, occupancy, state_occupancy
 from trirl.tabular.soft import (
     SoftSolution,
     soft_bellman_backup,
+    soft_greedy,
     soft_policy_evaluation,
     soft_policy_iteration,
     soft_value_iteration,
@@ -97,6 +98,7 @@ __all__ = [
     "trust_region_step",
     "slippery_grid",
     "soft_bellman_backup",
+    "soft_greedy",
     "soft_policy_evaluation",
     "soft_policy_iteration",
     "soft_value_iteration",

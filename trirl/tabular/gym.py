@@ -28,6 +28,17 @@ rewards equals the episode return of Gymnasium and no termination bias is hidden
 
 Time limits (``TimeLimit`` truncation) are not part of ``P`` and are ignored: the discount
 plays their role.
+
+Soft values are not episode returns. An absorbing state keeps the entropy term: the soft policy
+there is uniform and earns ``T log A`` every step, so ``V = T log A / (1 - gamma)`` in every
+absorbing state, exactly what a live state earns from a uniform policy. Ending an episode is
+therefore entropy-neutral: there is no survival bonus for staying alive to collect entropy and
+no penalty for arriving, and only the reward differences decide the policy. The price is that
+soft values do not read as Gymnasium returns: on FrozenLake 4x4 at ``gamma = 0.99`` and
+temperature 1, soft ``V(start)`` is about 138.64, close to ``log 4 / 0.01 = 138.63``, while no
+episode returns more than 1 (the best discounted return from the start is 0.54). Compare
+returns with the reward alone (``occupancy`` times ``reward``), not with soft values
+(``tests/test_gym.py::test_soft_values_keep_the_entropy_in_absorbing_states``).
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import breadth_first_order
 
-from trirl.errors import InvalidMDPError
+from trirl.errors import InvalidMDPError, describe_sum
 
 PROBABILITY_ATOL = 1e-8
 DENSE_MAX_ENTRIES = 250_000  # at most this many entries S * A * S: dense whatever the density
@@ -239,7 +239,7 @@ def _as_transition_matrix(transitions, n_actions):
     if len(bad):
         r = bad[0]
         raise InvalidMDPError(
-            f"transitions[{r // n_actions}, {r % n_actions}] sums to {sums[r]:.6g}, expected 1"
+            f"transitions[{r // n_actions}, {r % n_actions}] sums to {describe_sum(sums[r])}, expected 1 (within {PROBABILITY_ATOL:g})"
         )
     return matrix, n_states, n_actions
 
@@ -253,7 +253,7 @@ def _check_initial(initial, n_states):
         raise InvalidMDPError(f"initial[{bad[0]}] is {mu0[bad[0]]}, expected a probability >= 0")
     total = mu0.sum()
     if abs(total - 1.0) > PROBABILITY_ATOL:
-        raise InvalidMDPError(f"initial sums to {total:.6g}, expected 1")
+        raise InvalidMDPError(f"initial sums to {describe_sum(total)}, expected 1 (within {PROBABILITY_ATOL:g})")
     return mu0 / total
 
 
@@ -287,7 +287,7 @@ def _check_absorbing(absorbing, matrix, n_states, n_actions):
         for a in range(n_actions):
             if abs(matrix[s * n_actions + a, s] - 1.0) > PROBABILITY_ATOL:
                 raise InvalidMDPError(
-                    f"transitions[{s}, {a}, {s}] is {matrix[s * n_actions + a, s]:.6g}, "
+                    f"transitions[{s}, {a}, {s}] is {describe_sum(matrix[s * n_actions + a, s])}, "
                     f"expected 1 because state {s} is absorbing"
                 )
     return mask

@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import logsumexp
 
-from trirl.errors import InvalidConfigError, InvalidDemonstrationError
+from trirl.errors import InvalidConfigError, InvalidDemonstrationError, describe_sum
 from trirl.tabular.mdp import MDP
 from trirl.tabular.occupancies import log_occupancy, occupancy
 from trirl.tabular.soft import check_policy, check_reward, solve
@@ -52,7 +52,7 @@ def check_expert_occupancy(mdp: MDP, rho_expert, name: str = "rho_expert") -> np
     mass = rho.sum()
     if abs(mass * (1.0 - mdp.discount) - 1.0) > 1e-6:
         raise InvalidDemonstrationError(
-            f"{name} sums to {mass:.6g}, expected 1 / (1 - discount) = {mdp.mass:.6g}"
+            f"{name} sums to {describe_sum(mass, mdp.mass)}, expected 1 / (1 - discount) = {mdp.mass:.6g} (within a factor 1e-6)"
         )
     bad = np.argwhere((rho == 0) & mdp.reachable[:, None])
     if len(bad):

@@ -10,12 +10,22 @@ Two exact solvers share one result type:
 
 - :func:`soft_value_iteration` applies the soft Bellman backup until the sup-norm bound on the
   distance to the fixed point, ``gamma / (1 - gamma) * ||V_k+1 - V_k||``, is below ``tol``
-  (relative to ``max(1, ||V||)``); it needs about ``log(tol) / log(gamma)`` backups.
+  (relative to ``max(1, ||V_c||)``, see below); it needs about ``log(tol) / log(gamma)`` backups.
 - :func:`soft_policy_iteration` evaluates the current soft policy by one linear solve and
   improves it by one backup; it is Newton's method on the soft Bellman equation and converges
   in a handful of iterations even at ``gamma = 0.999``.
 
 :func:`solve` picks the faster one (``method="auto"``; see ``trirl bench tabular``).
+
+Both solve for the reward centred at its mid-range, ``r_c = r - c`` with
+``c = (max r + min r) / 2``, and add ``c / (1 - gamma)`` to ``V`` and ``Q`` at the end (every row
+of ``P`` is a probability distribution, absorbing states included, so
+``V_r = V_{r_c} + c / (1 - gamma)``; rows that :class:`MDP` accepted within 1e-8 of summing to
+one are read as the distributions they stand for).
+Their tolerances are relative to ``max(1, ||V_c||)``, which does not grow with a constant offset
+of the reward: the soft-optimal policy of ``r + c`` is that of ``r`` for every ``c``, and so is
+the point where the solvers stop. Policies are normalised in log space from ``Q - max_a Q``, so
+every returned ``policy`` row sums to one to machine precision whatever ``|Q| / T``.
 """
 
 from __future__ import annotations
@@ -24,7 +34,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from trirl.errors import ConvergenceError, InvalidConfigError
+from trirl.errors import ConvergenceError, InvalidConfigError, describe_sum
 from trirl.tabular.linsolve import solve_policy_system
 from trirl.tabular.mdp import MDP
 from trirl.tabular.threads import small_problem_threads
@@ -69,7 +79,7 @@ def check_policy(mdp: MDP, policy, name: str = "policy") -> np.ndarray:
     sums = pi.sum(axis=1)
     bad = np.flatnonzero(np.abs(sums - 1.0) > 1e-8)
     if len(bad):
-        raise InvalidConfigError(f"{name}[{bad[0]}] sums to {sums[bad[0]]:.6g}, expected 1")
+        raise InvalidConfigError(f"{name}[{bad[0]}] sums to {describe_sum(sums[bad[0]])}, expected 1 (within 1e-8)")
     return pi
 
 
@@ -80,21 +90,56 @@ def _check_temperature(temperature: float) -> float:
     return t
 
 
-def _logsumexp_rows(x: np.ndarray) -> np.ndarray:
+def soft_greedy(q: np.ndarray, temperature: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """``V(s) = T logsumexp_a Q(s, a) / T`` and ``log pi(a|s) = (Q(s, a) - V(s)) / T``; ``q [S, A]``.
+
+    Computed from ``z = (Q - max_a Q) / T`` as ``log pi = z - log sum exp z``: subtracting the
+    large ``V`` from the large ``Q`` would lose ``eps * |Q| / T`` of the log-probabilities, so that
+    ``exp(log pi)`` no longer sums to one once ``|Q| / T`` is large (1e9 loses 1e-7). Here the
+    largest ``z`` is exactly 0, ``sum exp z`` lies in ``[1, A]`` and every row of ``exp(log pi)``
+    sums to one within a few ``eps``. This is the one place trirl turns ``Q`` into a policy.
+    """
     # scipy's logsumexp is general and ~10x slower on small arrays; this is the hot loop of VI
-    top = x.max(axis=1)
-    return top + np.log(np.exp(x - top[:, None]).sum(axis=1))
+    top = q.max(axis=1)
+    z = (q - top[:, None]) / temperature
+    log_norm = np.log(np.exp(z).sum(axis=1))
+    return top + temperature * log_norm, z - log_norm[:, None]
 
 
-def _from_q(q: np.ndarray, temperature: float) -> tuple[np.ndarray, np.ndarray]:
-    v = temperature * _logsumexp_rows(q / temperature)
-    return v, (q - v[:, None]) / temperature
+def _centre(mdp: MDP, r: np.ndarray, temperature: float) -> tuple[np.ndarray, float]:
+    """``r - c`` with ``c`` the mid-range of ``r`` and the value offset ``c / (1 - gamma)``.
+
+    Raises:
+        InvalidConfigError: when the soft values of ``reward`` overflow float64.
+    """
+    shift = 0.5 * float(r.max()) + 0.5 * float(r.min())  # halves first: max + min may overflow
+    centred = r - shift
+    with np.errstate(over="ignore"):
+        bound = (float(np.max(np.abs(centred))) + temperature * np.log(mdp.n_actions)) * mdp.mass
+        offset = shift * mdp.mass
+    if not (np.isfinite(bound) and np.isfinite(offset) and np.isfinite(bound + abs(offset))):
+        raise InvalidConfigError(
+            f"reward spans [{r.min():.6g}, {r.max():.6g}]: its soft values, up to "
+            f"(max |r| + temperature * log A) / (1 - discount), overflow float64 (max {np.finfo(float).max:.3g}); "
+            "rescale the reward"
+        )
+    return centred, offset
+
+
+def _check_finite_values(v: np.ndarray, solver: str, iteration: int) -> None:
+    if not np.all(np.isfinite(v)):
+        raise ConvergenceError(
+            f"{solver}: the values became non-finite (overflow or NaN) at iteration {iteration}; "
+            "the reward or temperature is outside what float64 can represent, rescale it",
+            residual=float("nan"),
+            iterations=iteration,
+        )
 
 
 def soft_bellman_backup(mdp: MDP, reward: np.ndarray, v: np.ndarray, temperature: float = 1.0):
     """One soft Bellman backup: ``Q = r + gamma P V`` and ``V' = T logsumexp(Q / T)``."""
     q = reward + mdp.discount * mdp.expected_next(v)
-    v_new, _ = _from_q(q, temperature)
+    v_new, _ = soft_greedy(q, temperature)
     return q, v_new
 
 
@@ -111,18 +156,24 @@ def soft_value_iteration(
     max_iter: int = 200_000,
     v0: np.ndarray | None = None,
 ) -> SoftSolution:
-    """Soft value iteration to ``gamma / (1 - gamma) * ||V_k+1 - V_k|| <= tol * max(1, ||V||)``.
+    """Soft value iteration to ``gamma / (1 - gamma) * ||V_k+1 - V_k|| <= tol * max(1, ||V_c||)``,
+    with ``V_c`` the values of the centred reward (module docstring): a constant added to the
+    reward changes neither the stopping point nor the policy.
 
     Raises:
-        ConvergenceError: with the last residual, when ``max_iter`` backups do not suffice.
+        InvalidConfigError: when the reward is so large that its soft values overflow float64.
+        ConvergenceError: with the last residual, when ``max_iter`` backups do not suffice, or
+            when the values become non-finite.
     """
     r = check_reward(mdp, reward)
     temperature = _check_temperature(temperature)
     gamma = mdp.discount
-    v = np.zeros(mdp.n_states) if v0 is None else np.asarray(v0, dtype=float).copy()
+    r, offset = _centre(mdp, r, temperature)
+    v = np.zeros(mdp.n_states) if v0 is None else np.asarray(v0, dtype=float) - offset
     residual = np.inf
     for iteration in range(1, max_iter + 1):
         q, v_new = soft_bellman_backup(mdp, r, v, temperature)
+        _check_finite_values(v_new, "soft value iteration", iteration)
         residual = float(np.max(np.abs(v_new - v)))
         v = v_new
         if gamma == 0.0 or residual * gamma / (1.0 - gamma) <= tol * _scale(v):
@@ -135,8 +186,8 @@ def soft_value_iteration(
             iterations=max_iter,
         )
     q = r + gamma * mdp.expected_next(v)
-    v, log_policy = _from_q(q, temperature)
-    return SoftSolution(q, v, log_policy, np.exp(log_policy), iteration, residual, iteration + 1, 0)
+    v, log_policy = soft_greedy(q, temperature)
+    return SoftSolution(q + offset, v + offset, log_policy, np.exp(log_policy), iteration, residual, iteration + 1, 0)
 
 
 def _solve_policy_system(mdp: MDP, policy: np.ndarray, rhs: np.ndarray, transpose: bool) -> np.ndarray:
@@ -179,16 +230,22 @@ def soft_policy_iteration(
     """Soft policy iteration (evaluate by a linear solve, improve by a soft-greedy step).
 
     Stops when the Bellman residual ``||T V_pi - V_pi||`` bounds the value error,
-    ``||T V_pi - V_pi|| / (1 - gamma)``, below ``tol * max(1, ||V||)``, or when the residual
+    ``||T V_pi - V_pi|| / (1 - gamma)``, below ``tol * max(1, ||V_c||)``, or when the residual
     has reached the rounding floor of the linear solve (it stops halving while already below
-    ``sqrt(tol) * max(1, ||V||)``); ``residual`` reports where it ended.
+    ``min(sqrt(tol), 1e3 eps / (1 - gamma)) * max(1, ||V_c||)``, a thousand times the floor
+    ``cond(I - gamma P_pi) eps ||V_c||``); ``residual`` reports where it ended. ``V_c`` are the values
+    of the centred reward (module docstring), so a constant added to the reward changes neither
+    test nor policy.
 
     Raises:
-        ConvergenceError: with the last residual, when ``max_iter`` iterations do not suffice.
+        InvalidConfigError: when the reward is so large that its soft values overflow float64.
+        ConvergenceError: with the last residual, when ``max_iter`` iterations do not suffice, or
+            when the values become non-finite.
     """
     r = check_reward(mdp, reward)
     temperature = _check_temperature(temperature)
     gamma = mdp.discount
+    r, offset = _centre(mdp, r, temperature)
     if log_policy0 is None:
         log_policy = np.full(mdp.shape, -np.log(mdp.n_actions))
     else:
@@ -199,12 +256,16 @@ def soft_policy_iteration(
         rhs = np.sum(pi * (r - temperature * log_policy), axis=1)
         v_pi = _solve_policy_system(mdp, pi, rhs, transpose=False)
         q, v_greedy = soft_bellman_backup(mdp, r, v_pi, temperature)
+        _check_finite_values(v_greedy, "soft policy iteration", iteration)
         residual = float(np.max(np.abs(v_greedy - v_pi)))
-        v, log_policy = _from_q(q, temperature)
+        v, log_policy = soft_greedy(q, temperature)
         scale = _scale(v)
         # Newton's method converges quadratically until the linear solve's rounding floor,
-        # about cond(I - gamma P_pi) * eps * ||V|| ~ 1e-16 ||V|| / (1 - gamma); stop there too.
-        stalled = residual > 0.5 * previous and residual <= np.sqrt(tol) * scale
+        # about cond(I - gamma P_pi) * eps * ||V|| ~ 1e-16 ||V|| / (1 - gamma); stop there too,
+        # but nowhere above it: a slow phase of Newton's method far from the fixed point is no
+        # floor, and stopping there returned a wrong policy
+        floor = min(np.sqrt(tol), 1e3 * np.finfo(float).eps / (1.0 - gamma)) * scale
+        stalled = residual > 0.5 * previous and residual <= floor
         if residual / (1.0 - gamma) <= tol * scale or stalled:
             break
         previous = residual
@@ -215,7 +276,7 @@ def soft_policy_iteration(
             residual=residual,
             iterations=max_iter,
         )
-    return SoftSolution(q, v, log_policy, np.exp(log_policy), iteration, residual, iteration, iteration)
+    return SoftSolution(q + offset, v + offset, log_policy, np.exp(log_policy), iteration, residual, iteration, iteration)
 
 
 @small_problem_threads

@@ -31,6 +31,7 @@ from trirl.tabular.analysis import effective_step, jacobian_lambda_max  # noqa: 
 from trirl.verify import reference as ref
 from trirl.verify import strategies as vs
 
+EPS = float(np.finfo(float).eps)
 
 def _scale(*values) -> float:
     return max(1.0, *(float(np.max(np.abs(v))) for v in values))
@@ -99,6 +100,28 @@ def check_shaping_invariance(mdp, reward, potential) -> float:
     policy = np.max(np.abs(base.log_policy - shaped.log_policy))
     value = np.max(np.abs(base.v - potential - shaped.v))
     return float(max(policy, value) / _scale(base.v, shaped.v))
+
+
+def check_reward_offset_invariance(mdp, reward, offset) -> float:
+    """Offset invariance: for every MDP, reward ``r`` and constant ``c``, ``r + c`` has the
+    soft-optimal policy of ``r`` (every row of ``P`` sums to one, so ``V`` shifts by
+    ``c / (1 - gamma)`` and ``Q - V`` does not move). Compared with the reward ``r + c`` actually
+    represents, ``fl(r + c) - c``, so the rounding of the offset itself is not counted; by
+    :func:`~trirl.tabular.soft.solve` and, up to discount 0.99, by soft value iteration. Every
+    returned policy must also sum to one within ``64 eps``. Violation: the largest policy
+    difference or row-sum error."""
+    r = np.broadcast_to(np.asarray(reward, dtype=float).reshape(mdp.n_states, -1), mdp.shape)
+    shifted = r + offset
+    represented = shifted - offset
+    solvers = [soft.solve]
+    if mdp.discount <= 0.99:
+        solvers.append(soft.soft_value_iteration)
+    worst = 0.0
+    for solver in solvers:
+        a, b = solver(mdp, shifted), solver(mdp, represented)
+        sums = max(np.max(np.abs(a.policy.sum(axis=1) - 1.0)), np.max(np.abs(b.policy.sum(axis=1) - 1.0)))
+        worst = max(worst, float(np.max(np.abs(a.policy - b.policy))), max(0.0, float(sums) - 64 * EPS))
+    return worst
 
 
 # ---------------------------------------------------------------------------------------------
@@ -420,6 +443,8 @@ PROPERTIES: tuple[Property, ...] = (
              "no policy has a higher entropy-regularised value than the soft-optimal one"),
     Property("shaping_invariance", check_shaping_invariance, vs.mdp_reward_potential, 1e-8,
              "potential shaping leaves the soft-optimal policy unchanged"),
+    Property("reward_offset_invariance", check_reward_offset_invariance, vs.mdp_reward_offset, 1e-8,
+             "adding a constant (up to 1e8) to the reward leaves the soft-optimal policy unchanged"),
     Property("weak_duality", check_weak_duality, vs.irl_case_policy, 1e-9,
              "dual G(r) >= primal(pi) for every r and pi"),
     Property("dual_gradient", check_dual_gradient, vs.irl_case_seed, DUAL_GRADIENT_TOLERANCE,

@@ -78,6 +78,17 @@ def penalised_objective(P, mu0, gamma, r, log_pi_old, eta, logits) -> SoftReturn
     return soft_return(P, mu0, gamma, r + eta * log_pi_old, logits, tau=1.0 + eta)
 
 
+def _centred(r: np.ndarray, gamma: float) -> tuple[np.ndarray, float]:
+    """``r`` minus its mid-range and the objective scale ``max(1, span r) / (1 - gamma)``.
+
+    A constant in ``r`` moves every return by ``c / (1 - gamma)`` and no optimum, but it would
+    inflate ``|f|`` and so loosen the optimisers' relative stopping tests (``ftol``); removing it
+    keeps the references' accuracy independent of reward offsets."""
+    r = np.asarray(r, dtype=float)
+    centred = r - (0.5 * r.max() + 0.5 * r.min())
+    return centred, max(1.0, float(np.ptp(r))) / (1.0 - gamma)
+
+
 def penalised_optimum(P, mu0, gamma, r, log_pi_old, eta, logits0=None, gtol: float = 1e-10, maxiter: int = 500) -> np.ndarray:
     """Log-policy maximising :func:`penalised_objective` by L-BFGS over the logits.
 
@@ -85,7 +96,7 @@ def penalised_optimum(P, mu0, gamma, r, log_pi_old, eta, logits0=None, gtol: flo
     objective?" stays sound when ``maxiter`` stops it early."""
     S, A = r.shape
     x0 = (log_pi_old if logits0 is None else logits0).ravel()
-    scale = max(1.0, float(np.max(np.abs(r)))) / (1.0 - gamma)
+    r, scale = _centred(r, gamma)
 
     def fun(x):
         out = penalised_objective(P, mu0, gamma, r, log_pi_old, eta, x.reshape(S, A))
@@ -100,7 +111,7 @@ def constrained_optimum(P, mu0, gamma, r, log_pi_old, kl_bound, logits0=None) ->
     (Eq. 3, constrained form) by SLSQP over the logits, from ``pi_old`` (feasible)."""
     S, A = r.shape
     x0 = (log_pi_old if logits0 is None else logits0).ravel()
-    scale = max(1.0, float(np.max(np.abs(r)))) / (1.0 - gamma)
+    r, scale = _centred(r, gamma)
 
     def objective(x):
         out = soft_return(P, mu0, gamma, r, x.reshape(S, A))

@@ -23,7 +23,7 @@ from trirl.tabular.analysis import jacobian_lambda_max
 from trirl.tabular.mdp import MDP
 
 REWARD_SCALES = (1e-2, 1e-1, 1.0, 10.0, 100.0)
-SPECIAL_DISCOUNTS = (0.0, 0.5, 0.9, 0.95, 0.99)
+SPECIAL_DISCOUNTS = (0.0, 0.5, 0.9, 0.95, 0.99, 0.999)
 MAX_DISCOUNT = 0.99
 
 
@@ -220,6 +220,21 @@ def mdp_reward_potential(draw, **kwargs):
     reward = draw(rewards(mdp.shape))
     potential = draw(rewards((mdp.n_states, 1)))[:, 0]
     return mdp, reward, potential
+
+
+def reward_offsets(max_offset: float = 1e8) -> st.SearchStrategy[float]:
+    """A constant ``c`` to add to a reward: 0, ``+-max_offset``, or ``+-10^u`` with ``u`` uniform up
+    to ``log10(max_offset)``."""
+    exponents = st.floats(0.0, float(np.log10(max_offset)), allow_nan=False)
+    sizes = st.one_of(st.just(float(max_offset)), exponents.map(lambda u: 10.0**u))
+    return st.one_of(st.just(0.0), st.tuples(st.sampled_from((-1.0, 1.0)), sizes).map(lambda t: t[0] * t[1]))
+
+
+@st.composite
+def mdp_reward_offset(draw, max_discount: float = 0.999, **kwargs):
+    """``(mdp, reward, offset)`` with discounts up to 0.999 and offsets up to ``1e8`` in size."""
+    mdp = draw(mdps(max_discount=max_discount, **kwargs))
+    return mdp, draw(rewards(mdp.shape)), draw(reward_offsets())
 
 
 @st.composite

@@ -15,6 +15,12 @@ Episode ends are split as in the paper's Appendix C.4:
   is bootstrapped.
 - ``done = absorbing | truncated``: the episode boundary (GAE does not propagate across it).
 
+Non-finite physics (a NaN or infinity in the simulator state, the observation or the reward)
+never reaches a learner: :func:`transition_state` ends the episode there as absorbing, whatever
+the environment's options, with reward 0, the last finite observation as ``next_obs`` and
+non-finite metrics zeroed, and counts it in ``metrics["non_finite"]`` (1 on that step), which
+the learners report per rollout as ``non_finite_steps``.
+
 After :func:`auto_reset`, a done environment is reset inside ``step`` (with a key carried in the
 state, so no hidden randomness) and ``state.obs`` is already the first observation of the new
 episode; the true next observation of the finished transition is kept in ``state.next_obs``.
@@ -63,7 +69,7 @@ class EnvState(NamedTuple):
     time: jax.Array  #: [] int32, steps taken in the current episode
     episode_return: jax.Array  #: [] return of the running episode (after a reset: the finished one)
     key: jax.Array  #: PRNG key for the next reset
-    metrics: dict[str, jax.Array]  #: env-specific per-step diagnostics (reward terms, x velocity)
+    metrics: dict[str, jax.Array]  #: per-step diagnostics: env-specific ones and ``non_finite`` (module doc)
 
 
 class Env(NamedTuple):
@@ -96,26 +102,38 @@ def initial_state(physics, obs, key, metrics) -> EnvState:
         time=jnp.zeros((), jnp.int32),
         episode_return=jnp.zeros(()),
         key=key,
-        metrics=metrics,
+        metrics=dict(metrics, non_finite=jnp.zeros((), jnp.float32)),
     )
 
 
-def transition_state(state: EnvState, physics, obs, reward, absorbing, metrics, episode_length: int) -> EnvState:
-    """The state after one step of a base environment, with the time limit applied."""
+def transition_state(
+    state: EnvState, physics, obs, reward, absorbing, metrics, episode_length: int, physics_finite=True
+) -> EnvState:
+    """The state after one step of a base environment, with the time limit applied.
+
+    ``physics_finite`` (bool ``[]``) says whether the simulator state is finite; it, a non-finite
+    ``obs`` or a non-finite ``reward`` end the episode as absorbing with a finite reward (module
+    docstring), so no environment ever emits a NaN or infinity.
+    """
     time = state.time + 1
-    absorbing = jnp.asarray(absorbing, dtype=bool)
+    finite = jnp.asarray(physics_finite, dtype=bool) & jnp.all(jnp.isfinite(obs)) & jnp.isfinite(reward)
+    absorbing = jnp.asarray(absorbing, dtype=bool) | jnp.logical_not(finite)
     truncated = jnp.logical_and(time >= episode_length, jnp.logical_not(absorbing))
+    reward = jnp.where(finite, reward, 0.0).astype(jnp.float32)
+    obs = jnp.where(finite, obs, state.obs)
+    metrics = {name: jnp.where(jnp.isfinite(value), value, 0.0).astype(jnp.result_type(value))
+               for name, value in metrics.items()}
     return state._replace(
         physics=physics,
         obs=obs,
         next_obs=obs,
-        reward=jnp.asarray(reward, jnp.float32),
+        reward=reward,
         done=jnp.logical_or(absorbing, truncated),
         absorbing=absorbing,
         truncated=truncated,
         time=time,
         episode_return=jnp.where(state.done, 0.0, state.episode_return) + reward,
-        metrics=metrics,
+        metrics=dict(metrics, non_finite=jnp.logical_not(finite).astype(jnp.float32)),
     )
 
 

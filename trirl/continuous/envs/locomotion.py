@@ -12,7 +12,9 @@ Reward (Gymnasium v5, ``dt = timestep * frame_skip``)::
 
 ``healthy`` = every ``qpos``/``qvel`` entry finite and ``healthy_z_range[0] <= qpos[2] <= [1]``;
 an unhealthy step **terminates** the episode, and the transition is **absorbing** (paper C.4);
-reaching ``episode_length`` truncates it (not absorbing).
+reaching ``episode_length`` truncates it (not absorbing). Non-finite physics ends the episode
+(absorbing, reward 0, counted in ``metrics["non_finite"]``) even with
+``terminate_when_unhealthy=False`` (see ``envs/base.py``).
 
 Observation layouts (v5 with ``exclude_current_positions_from_observation=True``):
 
@@ -175,7 +177,8 @@ def make(config: LocomotionConfig = LocomotionConfig()) -> Env:
         absorbing = jnp.logical_not(healthy) & config.terminate_when_unhealthy
         metrics = {"forward_reward": forward_reward, "healthy_reward": healthy_reward.astype(jnp.float32),
                    "ctrl_cost": ctrl_cost, "x_velocity": x_velocity, "z": data.qpos[2]}
-        obs = jnp.nan_to_num(observation(config.robot, data))
-        return transition_state(state, data, obs, reward, absorbing, metrics, config.episode_length)
+        physics_finite = jnp.all(jnp.isfinite(data.qpos)) & jnp.all(jnp.isfinite(data.qvel))
+        return transition_state(state, data, observation(config.robot, data), reward, absorbing, metrics,
+                                config.episode_length, physics_finite)
 
     return Env(spec=spec, reset=reset, step=step)

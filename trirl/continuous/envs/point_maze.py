@@ -101,6 +101,7 @@ def make(config: PointMazeConfig = PointMazeConfig()) -> Env:
         position = move(config, state.physics, action)
         metrics = metrics_of(position)
         absorbing = config.terminate_at_goal & (metrics["at_goal"] > 0)
-        return transition_state(state, position, position, -metrics["distance"], absorbing, metrics, config.episode_length)
+        return transition_state(state, position, position, -metrics["distance"], absorbing, metrics,
+                                config.episode_length, jnp.all(jnp.isfinite(position)))
 
     return Env(spec=spec, reset=reset, step=step)

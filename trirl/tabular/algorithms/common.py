@@ -22,7 +22,7 @@ import numpy as np
 from trirl.errors import InvalidConfigError
 from trirl.tabular.driver import Learner
 from trirl.tabular.mdp import MDP
-from trirl.tabular.soft import soft_bellman_backup, soft_policy_evaluation
+from trirl.tabular.soft import soft_bellman_backup, soft_greedy, soft_policy_evaluation
 
 INNER_METHODS = ("value_iteration", "policy_iteration")
 
@@ -46,17 +46,21 @@ def soft_policy_steps(mdp: MDP, reward, value, log_policy, steps: int, method: s
     """
     if method == "value_iteration":
         v = np.asarray(value, dtype=float)
+        q = None
         for _ in range(steps):
             q, v = soft_bellman_backup(mdp, reward, v)
-        return PolicySteps(q - v[:, None], v, steps, 0)
+        if q is None:
+            q = np.asarray(reward, dtype=float) + mdp.discount * mdp.expected_next(v)
+        v, log_pi = soft_greedy(q)
+        return PolicySteps(log_pi, v, steps, 0)
     if method != "policy_iteration":
         raise InvalidConfigError(f"inner_method is {method!r}, expected one of {INNER_METHODS}")
     log_pi = np.asarray(log_policy, dtype=float)
     v = value
     for _ in range(steps):
         evaluated = soft_policy_evaluation(mdp, np.exp(log_pi), reward, log_policy=log_pi)
-        q, v = soft_bellman_backup(mdp, reward, evaluated.v)
-        log_pi = q - v[:, None]
+        q, _ = soft_bellman_backup(mdp, reward, evaluated.v)
+        v, log_pi = soft_greedy(q)
     return PolicySteps(log_pi, v, steps, steps)
 
 
