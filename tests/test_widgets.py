@@ -71,9 +71,13 @@ def test_reset_button_starts_over(stepper):
 def test_a_diverging_step_keeps_the_state_and_says_why():
     stepper = TRIRLStepper(open_grid(3, 3))
     stepper.eps.value, stepper.beta.value, stepper.eta.value = 1.0, 1e5, 0.1  # alpha ~ 1e5
-    rows = [stepper.step() for _ in range(4)]
+    stepper.step()
+    stepper.step()
+    assert "the dual G(r) got worse" in stepper.status.value and "safeguard" in stepper.status.value
+    # the reward grows by ~alpha per step until the solvers cannot represent it: that step fails
+    rows = [stepper.step() for _ in range(80)]
     assert {} in rows and "step failed, state kept" in stepper.status.value
-    assert stepper.iteration == len(stepper.history) - 1 < 4
+    assert stepper.iteration == len(stepper.history) - 1 < 82
     assert all(np.isfinite(row["dual"]) for row in stepper.history)
     stepper.eps.value, stepper.beta.value, stepper.eta.value = 0.5, 1e4, 5e4  # back to alpha = 0.1
     stepper.reset_button.click()

@@ -34,6 +34,7 @@ from trirl import core
 from trirl.errors import InvalidConfigError, TrirlError
 from trirl.tabular import gridworld
 from trirl.tabular.algorithms.trirl import TRIRLConfig, TRIRLState, make_trirl
+from trirl.tabular.driver import dual_increased
 from trirl.tabular.gridworld import GridSpec, GridWorld, Wind, from_cells
 from trirl.tabular.objectives import log_ratio, safe_log
 from trirl.tabular.occupancies import occupancy
@@ -350,6 +351,12 @@ class TRIRLStepper:
         self.history.append(row)
         self.checks = self.theorem_check(previous, state, row)
         self.status.value = ""
+        before = self.history[-2].get("dual") if len(self.history) > 1 else None
+        if before is not None and "dual" in row and dual_increased(before, row["dual"]):
+            # the same cause and remedy as the driver's DualIncreaseWarning
+            advice = self.learner.dual_advice or "lower the step size."
+            self.status.value = (f"<span style='color:#b35900'>the dual G(r) got worse, from {before:.6g} to "
+                                 f"{row['dual']:.6g}. {html.escape(advice)}</span>")
         if render:
             self._config_changed()
             self.refresh()
