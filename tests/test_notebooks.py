@@ -46,7 +46,7 @@ def test_the_notebooks_are_there():
 @pytest.mark.slow
 @pytest.mark.parametrize("path", PATHS, ids=[p.stem for p in PATHS])
 def test_notebook_executes(path):
-    _, seconds = execute(path)
+    nb, seconds = execute(path)
     assert seconds < TIMEOUT
     if path.stem[:2].isdigit():
         # a widget shows only as 'VBox(children=...)' without a live frontend (the book, a viewer of
