@@ -12,7 +12,7 @@ jax = pytest.importorskip("jax")
 from trirl.continuous import evaluate as evaluate_cli  # noqa: E402
 from trirl.continuous import train as train_cli  # noqa: E402
 from trirl.continuous.demos import load_demonstrations, save_demonstrations  # noqa: E402
-from trirl.continuous.trirl import absorbing_sample  # noqa: E402
+from trirl.continuous.discriminator import absorbing_sample  # noqa: E402
 from trirl.errors import InvalidConfigError, InvalidDemonstrationError  # noqa: E402
 from trirl.rundir import read_metrics  # noqa: E402
 
@@ -128,10 +128,14 @@ def test_retraining_ratio_is_none_when_the_control_fails():
 
 
 def test_evaluate_cli_writes_the_command_and_the_machine(full_run, tmp_path):
-    out = tmp_path / "retrain.json"
-    assert evaluate_cli.main(["--run", str(full_run), "--steps", "32", "--out", str(out)]) == 0
+    out, figure = tmp_path / "retrain.json", tmp_path / "landscape.png"
+    assert evaluate_cli.main(["--run", str(full_run), "--steps", "32", "--out", str(out), "--figure", str(figure)]) == 0
     result = json.loads(out.read_text())
-    assert result["command"] == f"python -m trirl.continuous.evaluate --run {full_run} --steps 32 --out {out}"
+    assert result["command"] == (f"python -m trirl.continuous.evaluate --run {full_run} --steps 32 --out {out} "
+                                 f"--figure {figure}")
+    assert figure.stat().st_size > 10_000  # the reward landscape, checked in test_landscape.py
+    assert len(result["landscape_check"]) == 2  # one pre-retraining check per seed
+    assert 0.0 <= result["landscape_check"][0]["share"] <= 1.0
     assert result["machine"]["cores"] >= 1 and result["machine"]["jax_backend"]
     assert "control_normalised_return" in result and result["date"]
     assert evaluate_cli.main(["--run", str(full_run), "--steps", "0"]) == 2

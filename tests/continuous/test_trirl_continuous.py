@@ -24,7 +24,7 @@ def tiny(variant="max-eta", **kw):
     return T.TRIRLConfig(
         variant=variant,
         ppo=PPOConfig(num_envs=4, rollout_length=8, num_epochs=2, num_minibatches=2, policy_hidden=(16,),
-                      value_hidden=(16,)),
+                      value_hidden=(16,), entropy_coef=1.0),  # 1 / beta
         discriminator=DiscriminatorConfig(hidden_sizes=(16,), minibatch_size=16, epochs=1, grad_penalty=0.0),
         buffer=RewardBufferConfig(capacity=2, eps=0.5, fit_steps=2),
         **kw,
@@ -80,6 +80,28 @@ def test_config_errors_name_the_field():
         T.TRIRLConfig(variant="min-eta")
     with pytest.raises(InvalidConfigError, match="eta schedule"):
         T.TRIRLConfig(eta_schedule="cosine:1")
+
+
+def test_entropy_weight_is_one_over_beta():
+    """Eq. 1: PPO's entropy coefficient and the KL weight beta are one quantity (validated, not
+    overwritten); the TOML loader fills an unset entropy_coef with 1 / beta."""
+    with pytest.raises(InvalidConfigError, match=r"entropy_coef = 0.0 must equal 1 / \[buffer\] beta = 0.001"):
+        T.TRIRLConfig(ppo=PPOConfig(entropy_coef=0.0), buffer=RewardBufferConfig(beta=1000.0))
+    assert T.TRIRLConfig(ppo=PPOConfig(entropy_coef=1e-3), buffer=RewardBufferConfig(beta=1000.0))
+    assert load_config(None, algo="trirl").ppo.entropy_coef == 1.0  # default beta = 1
+    configured = load_config(CONFIG_DIR / "trirl_point_maze.toml")
+    assert configured.ppo.entropy_coef * configured.buffer.beta == pytest.approx(1.0)
+
+
+def test_point_maze_config_uses_the_papers_table_7_ranges():
+    config = load_config(CONFIG_DIR / "trirl_point_maze.toml")
+    assert 80 <= config.buffer.capacity <= 120
+    assert 0.45 <= config.buffer.eps <= 0.75
+    assert 2e-4 <= config.trust_region.eps_mean <= 5e-3
+    assert 1e-4 <= config.trust_region.eps_cov <= 4e-3
+    assert 0.4 <= config.trust_region.regression_coef <= 0.6
+    assert 60 <= float(config.eta_schedule) <= 100
+    assert 8e-5 <= config.ppo.entropy_coef <= 5e-3  # C.5's entropy range
 
 
 def test_demos_of_another_env_are_refused(demos):

@@ -146,8 +146,11 @@ def from_dict(data: dict[str, Any]) -> TrainConfig:
     unknown = sorted(set(data) - known)
     if unknown:
         raise InvalidConfigError(f"train config: unknown keys {unknown}; known keys are {sorted(known)}")
+    ppo_section: dict[str, Any] = {}
     for name, kind in _SECTIONS.items():
         section = dict(data.pop(name, {}) or {})
+        if name == "ppo":
+            ppo_section = section
         allowed = {f.name for f in fields(kind)} - ({"network"} if name == "buffer" else set())
         bad = sorted(set(section) - allowed)
         if bad:
@@ -161,6 +164,9 @@ def from_dict(data: dict[str, Any]) -> TrainConfig:
             raise InvalidConfigError(f"train config [{name}]: {err}") from None
     if "discriminator" in data:
         data["buffer"] = dataclasses.replace(data["buffer"], network=data["discriminator"])
+    if str(data.get("algo", TrainConfig.algo)).startswith("trirl") and "entropy_coef" not in ppo_section:
+        # Eq. 1: an unset entropy weight is 1 / beta; a set one is validated against beta.
+        data["ppo"] = dataclasses.replace(data["ppo"], entropy_coef=1.0 / data["buffer"].beta)
     return TrainConfig(**data)
 
 
