@@ -1,10 +1,13 @@
 """TRIRL learner on the point maze: one step's invariants, seeds vmapped, both variants, the
 end-to-end threshold (slow)."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 jax = pytest.importorskip("jax")
+import jax.numpy as jnp  # noqa: E402
 
 from trirl.continuous import envs  # noqa: E402
 from trirl.continuous import trirl as T  # noqa: E402
@@ -80,6 +83,47 @@ def test_config_errors_name_the_field():
         T.TRIRLConfig(variant="min-eta")
     with pytest.raises(InvalidConfigError, match="eta schedule"):
         T.TRIRLConfig(eta_schedule="cosine:1")
+
+
+def test_projected_acting_policy_is_the_trust_region_optimum_whose_eta_is_used(env, demos):
+    """acting_policy = "projected": the next rollout acts with the network projected around the
+    previous network (the anchor), so every acting policy's mean part of KL to the anchor is within
+    eps_mean on the rollout's states, its covariance part within eps_cov, and the eta pushed into
+    the buffer is exactly that projection's multiplier (Theorem 3.2's correction matches the
+    acting policy). With the default "network" policy the same check on the network itself fails
+    (its KL is not bounded), which is why rollout_kl is reported."""
+    from trirl.continuous import networks as nets
+    from trirl.continuous import trpl
+    from trirl.continuous.discriminator import agent_inputs
+
+    bounds = trpl.TrustRegionConfig(eps_mean=1e-3, eps_cov=5e-4)
+    for acting in ("projected", "network"):
+        config = tiny(acting_policy=acting, trust_region=bounds)
+        # a large step, so that the network's own update would leave the trust region
+        config = dataclasses.replace(config, ppo=dataclasses.replace(config.ppo, learning_rate=3e-2))
+        learner = T.make_trirl(env, config, demos)
+        state = learner.init(jax.random.PRNGKey(3))
+        step = jax.jit(learner.step)
+        worst = 0.0
+        for i in range(4):
+            state, metrics = step(state, jax.random.PRNGKey(10 + i))
+            obs = jax.random.uniform(jax.random.PRNGKey(i), (64, 2))
+            ps, anchor = state.ppo, state.anchor
+            mean, _ = nets.policy_distribution(learner.ppo.networks, ps.params.policy, ps.normalizer, obs)
+            centre, _ = nets.policy_distribution(learner.ppo.networks, anchor, ps.normalizer, obs)
+            projection = trpl.project(bounds, mean, ps.params.policy.log_std, centre, anchor.log_std)
+            acts = (projection.mean, projection.log_std) if acting == "projected" else (mean, ps.params.policy.log_std)
+            parts = trpl.gaussian_kl_parts(acts[0], acts[1], centre, anchor.log_std)
+            worst = max(worst, float(jnp.max(parts.mean) / bounds.eps_mean), float(parts.cov / bounds.eps_cov))
+            last = (int(state.buffer.pushes) - 1) % state.buffer.etas.shape[0]
+            assert float(state.buffer.etas[last]) == pytest.approx(float(metrics["eta"]))
+            assert np.isfinite(float(metrics["rollout_kl"]))
+        if acting == "projected":
+            assert worst <= 1.0 + 1e-4, worst
+        else:
+            assert worst > 1.0, worst  # the unprojected network leaves the trust region
+    with pytest.raises(InvalidConfigError, match="acting_policy = 'projected' needs variant 'max-eta'"):
+        T.TRIRLConfig(variant="tr-loss", acting_policy="projected")
 
 
 def test_entropy_weight_is_one_over_beta():

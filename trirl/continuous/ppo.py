@@ -215,7 +215,7 @@ class Iteration(NamedTuple):
 
 
 def iteration(ppo: PPO, state: PPOState, rollout_key: jax.Array, update_key: jax.Array, relabel: Relabel,
-              loss: PolicyLoss | None = None) -> tuple[PPOState, Iteration]:
+              loss: PolicyLoss | None = None, distribution=None) -> tuple[PPOState, Iteration]:
     """One training iteration (module doc, steps 1-5) of a policy ``state``; jittable, vmappable.
 
     Args:
@@ -225,6 +225,9 @@ def iteration(ppo: PPO, state: PPOState, rollout_key: jax.Array, update_key: jax
         relabel: ``transitions [T, B] -> (rewards [T, B], r_absorbing [], aux)``.
         loss: ``(params, minibatch, state) -> (loss, metrics)``; default the clipped
             :func:`ppo_loss`.
+        distribution: ``obs [O] -> (mean, log_std)`` of the policy that acts, if it is not the
+            policy network (see :func:`~trirl.continuous.rollout.rollout`); ``batch.log_prob``
+            is then its log-likelihood, while ``batch.old_mean`` stays the network's mean.
 
     Returns:
         the new :class:`PPOState` and an :class:`Iteration` with the metrics ``iteration``,
@@ -234,7 +237,7 @@ def iteration(ppo: PPO, state: PPOState, rollout_key: jax.Array, update_key: jax
     """
     config, networks = ppo.config, ppo.networks
     env_state, collected = rollout(ppo.env, networks, state.params, state.normalizer, state.env_state,
-                                   rollout_key, config.rollout_length)
+                                   rollout_key, config.rollout_length, distribution)
     transitions = collected.transitions
     rewards, r_absorbing, aux = relabel(transitions)
     advantage, target = advantages(networks, state.params, state.normalizer, transitions, rewards, config,

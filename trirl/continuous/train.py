@@ -80,6 +80,7 @@ class TrainConfig:
             normalised return (default ``continuous/experts/<env>/returns.json``; if absent, no
             normalised return is logged).
         eta_schedule: tr-loss variant's schedule (``trirl.core.parse_eta_schedule``).
+        acting_policy: TRIRL max-eta: ``"network"`` or ``"projected"`` (``TRIRLConfig.acting_policy``).
     """
 
     env: str = "point_maze"
@@ -93,6 +94,7 @@ class TrainConfig:
     demos: str = ""
     expert_returns: str = ""
     eta_schedule: str = "1.0"
+    acting_policy: str = "network"
     env_options: dict[str, Any] = field(default_factory=dict)
     ppo: PPOConfig = PPOConfig()
     discriminator: DiscriminatorConfig = DiscriminatorConfig()
@@ -126,7 +128,7 @@ class TrainConfig:
             return trirl_lib.TRIRLConfig(
                 variant="tr-loss" if self.algo == "trirl-tr-loss" else "max-eta", ppo=self.ppo,
                 discriminator=self.discriminator, buffer=self.buffer, trust_region=self.trust_region,
-                eta_schedule=self.eta_schedule, iterations=self.iterations)
+                eta_schedule=self.eta_schedule, iterations=self.iterations, acting_policy=self.acting_policy)
         return baselines.BaselineConfig(algo=self.algo, ppo=self.ppo, discriminator=self.discriminator)
 
     def to_dict(self) -> dict[str, Any]:

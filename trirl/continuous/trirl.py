@@ -46,7 +46,6 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from trirl.continuous import discriminator as disc
 from trirl.continuous import networks as nets
@@ -60,6 +59,7 @@ from trirl.core import corrected_step, parse_eta_schedule
 from trirl.errors import InvalidConfigError, InvalidDemonstrationError
 
 VARIANTS = ("max-eta", "tr-loss")
+ACTING_POLICIES = ("network", "projected")
 
 
 @dataclass(frozen=True)
@@ -81,6 +81,13 @@ class TRIRLConfig:
         trust_region: TRPL bounds and regression weight (max-eta variant).
         eta_schedule: a :func:`trirl.core.parse_eta_schedule` string (tr-loss variant).
         iterations: number of iterations the schedule table covers (the train driver sets it).
+        acting_policy: which policy collects the rollouts (max-eta variant). ``"network"``: the
+            policy network after the update, as the paper's code does; its KL to the previous
+            rollout policy is not bounded, while ``eta`` is the multiplier of its projection.
+            ``"projected"``: the network projected into the trust region around the previous
+            iteration's network (``anchor``), the very policy the loss optimised and whose
+            multiplier ``eta`` enters Theorem 3.2's correction. Both report ``rollout_kl``, the
+            mean ``KL(pi_act^(i+1) || pi_act^(i))`` on the rollout's states.
     """
 
     variant: str = "max-eta"
@@ -90,10 +97,16 @@ class TRIRLConfig:
     trust_region: trpl.TrustRegionConfig = trpl.TrustRegionConfig()
     eta_schedule: str = "1.0"
     iterations: int = 1
+    acting_policy: str = "network"
 
     def __post_init__(self):
         if self.variant not in VARIANTS:
             raise InvalidConfigError(f"TRIRLConfig.variant must be one of {VARIANTS}, got {self.variant!r}")
+        if self.acting_policy not in ACTING_POLICIES:
+            raise InvalidConfigError(
+                f"TRIRLConfig.acting_policy must be one of {ACTING_POLICIES}, got {self.acting_policy!r}")
+        if self.acting_policy == "projected" and self.variant != "max-eta":
+            raise InvalidConfigError("TRIRLConfig.acting_policy = 'projected' needs variant 'max-eta' (a projection)")
         for name, kind in (("ppo", PPOConfig), ("discriminator", disc.DiscriminatorConfig),
                            ("buffer", buffer_lib.RewardBufferConfig), ("trust_region", trpl.TrustRegionConfig)):
             if not isinstance(getattr(self, name), kind):
@@ -122,12 +135,15 @@ class TRIRLState(NamedTuple):
         disc: the newest discriminator ``D^(i)`` and its optimiser.
         buffer: the ``k`` completed ``(D^(j), eta^(j+1))`` pairs and ``R_fit``.
         iteration: completed iterations ``[]`` int32.
+        anchor: the policy network of the previous iteration, ``pi_net^(i-1)``: the centre of the
+            projection the acting policy passes through (``acting_policy = "projected"``).
     """
 
     ppo: PPOState
     disc: disc.DiscriminatorState
     buffer: buffer_lib.RewardBufferState
     iteration: jax.Array
+    anchor: nets.PolicyParams
 
 
 class Learner(NamedTuple):
@@ -214,8 +230,22 @@ def make_trirl(env: Env, config: TRIRLConfig, demos: Demonstrations) -> Learner:
 
     def init(key) -> TRIRLState:
         ppo_key, disc_key, buf_key = jax.random.split(key, 3)
-        return TRIRLState(ppo.init(ppo_key), disc.init(dcfg, disc_key, obs_dim, x_dim),
-                          buffer_lib.init(bcfg, buf_key, obs_dim, x_dim), jnp.zeros((), jnp.int32))
+        ppo_state = ppo.init(ppo_key)
+        return TRIRLState(ppo_state, disc.init(dcfg, disc_key, obs_dim, x_dim),
+                          buffer_lib.init(bcfg, buf_key, obs_dim, x_dim), jnp.zeros((), jnp.int32),
+                          ppo_state.params.policy)
+
+    def acting_distribution(ps: PPOState, anchor):
+        """``obs -> (mean, log_std)`` of the network projected around ``anchor`` (eps bounds)."""
+        tr = config.trust_region
+        log_std, _ = trpl.project_cov(ps.params.policy.log_std, anchor.log_std, tr.eps_cov, tr.bisection_steps)
+
+        def distribution(obs):
+            mean, _ = nets.policy_distribution(networks, ps.params.policy, ps.normalizer, obs)
+            centre, _ = nets.policy_distribution(networks, anchor, ps.normalizer, obs)
+            return trpl.project_mean(mean, centre, anchor.log_std, tr.eps_mean)[0], log_std
+
+        return distribution
 
     def step(state: TRIRLState, key):
         rollout_key, disc_key, update_key, fit_key = jax.random.split(key, 4)
@@ -257,14 +287,24 @@ def make_trirl(env: Env, config: TRIRLConfig, demos: Demonstrations) -> Learner:
             return kl_penalty_loss(networks, config, rollout_state.normalizer, params, minibatch, old_log_std,
                                    scheduled_eta)
 
-        new_ppo, result = iteration(ppo, ps, rollout_key, update_key, relabel, loss)
+        distribution = acting_distribution(ps, state.anchor) if config.acting_policy == "projected" else None
+        new_ppo, result = iteration(ppo, ps, rollout_key, update_key, relabel, loss, distribution)
         disc_state, buf, relabel_metrics = result.aux
+        batch, new_log_std = result.batch, new_ppo.params.policy.log_std
         if config.variant == "max-eta":
             # Line 30: eta^(i+1) of the final policy, the max over the batch (Section 4.3).
-            eta = trpl.project(config.trust_region, result.new_mean, new_ppo.params.policy.log_std,
-                               result.batch.old_mean, old_log_std).eta
+            final = trpl.project(config.trust_region, result.new_mean, new_log_std, batch.old_mean, old_log_std)
+            eta = final.eta
         else:
             eta = scheduled_eta
+        # KL between consecutive acting policies on the rollout's states.
+        if config.acting_policy == "projected":
+            act_mean, act_log_std = jax.vmap(distribution)(batch.obs)
+            new_act = (final.mean, jnp.broadcast_to(final.log_std, final.mean.shape))
+        else:
+            act_mean, act_log_std = batch.old_mean, jnp.broadcast_to(old_log_std, batch.old_mean.shape)
+            new_act = (result.new_mean, jnp.broadcast_to(new_log_std, result.new_mean.shape))
+        rollout_kl = jnp.mean(nets.gaussian_kl(*new_act, act_mean, act_log_std))
         eta = jax.lax.stop_gradient(eta)
         buf = buffer_lib.push(buf, disc_state.params, eta)  # line 32
         metrics = {
@@ -273,8 +313,9 @@ def make_trirl(env: Env, config: TRIRLConfig, demos: Demonstrations) -> Learner:
             "iteration": state.iteration + 1,
             "eta": eta,
             "eps_tr": corrected_step(bcfg.eps, eta),
+            "rollout_kl": rollout_kl,
         }
-        return TRIRLState(new_ppo, disc_state, buf, state.iteration + 1), metrics
+        return TRIRLState(new_ppo, disc_state, buf, state.iteration + 1, ps.params.policy), metrics
 
     def learnt_reward(state: TRIRLState, obs, other, absorbing):
         """The corrected reward ``r^(i) / beta`` of the buffer (what retraining and transfer use;
