@@ -118,11 +118,12 @@ def plot(view: Landscape, paths=(), title: str = "learnt reward", mirrored: bool
         image = ax.imshow(values, origin="lower", extent=(0.0, 1.0, 0.0, 1.0), cmap="viridis", aspect="equal")
         fig.colorbar(image, ax=ax, label="reward per step")
         ax.plot(wall, [point_maze.WALL_Y] * 2, color="white", linewidth=3, label="wall")
-        ax.plot(*point_maze.GOAL, marker="*", color="red", markersize=14, linestyle="none", label="goal")
         for i, path in enumerate(paths):
             path = np.asarray(path)
             ax.plot(path[:, 0], path[:, 1], color="orange", linewidth=0.8, alpha=0.8,
                     label="demonstrations" if i == 0 else None)
+        ax.plot(*point_maze.GOAL, marker="*", color="red", markeredgecolor="white", markersize=16,
+                linestyle="none", label="goal", zorder=5)
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1)
         ax.set_xlabel("x")
