@@ -208,9 +208,10 @@ def test_bad_demonstrations_error_before_compilation(tmp_path, capsys, no_compil
 
 
 def test_nan_stops_the_run_with_a_checkpoint_and_says_where(tmp_path):
-    # beta = 1e38 overflows the rewards to infinity on the first iteration
+    # beta = 1e38 overflows the corrected reward (beta times the logits) once the buffer holds a
+    # discriminator, at the second iteration; PPO's rewards are divided by beta and stay finite.
     config = train_cli.load_config(write(tmp_path, buffer_extra="beta = 1e38"))
-    with pytest.raises(train_cli.NonFiniteError, match="iteration 1: metrics .*reward_mean") as info:
+    with pytest.raises(train_cli.NonFiniteError, match=r"iteration 2: metrics \['corrected_reward_mean'\]") as info:
         train_cli.train(config, tmp_path / "run", progress=False)
     assert "state leaves" in str(info.value)
     assert (tmp_path / "run" / "checkpoints" / "step_00000000.npz").exists()

@@ -161,7 +161,9 @@ def test_trirl_reaches_expert_level_on_point_maze(tmp_path):
     256k env steps per seed, 30 expert demonstrations).
 
     Measured on the shared 2-core CPU (2026-11-23): 61 s wall clock, compilation included,
-    final normalised return 0.85 (mean of 3 seeds; expert -5.3, random -61.5). The evaluation
+    final normalised return 0.85 (mean of 3 seeds; expert -5.3, random -61.5). With Table 7's
+    values and entropy_coef = 1 / beta (2026-11-29, continuous/results/point_maze_features_cpu.json,
+    "mlp"): 0.81 (seeds 0.99, 0.48, 0.96; 0.99 at iteration 220). The evaluation
     curve is noisy on the way (a run before R_fit also saw expert samples ended at 0.93 with 0.53
     at iteration 180), so the margin is thin; GAIL / tr-loss / AIRL / AMP with the same PPO end at
     0.98 / 0.99 / 0.95 / 0.98 on this task. Marked slow because it would take a third of the
