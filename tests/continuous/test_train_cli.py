@@ -214,7 +214,7 @@ def test_nan_stops_the_run_with_a_checkpoint_and_says_where(tmp_path):
     with pytest.raises(train_cli.NonFiniteError, match=r"iteration 2: metrics \['corrected_reward_mean'\]") as info:
         train_cli.train(config, tmp_path / "run", progress=False)
     assert "state leaves" in str(info.value)
-    assert (tmp_path / "run" / "checkpoints" / "step_00000000.npz").exists()
+    assert (tmp_path / "run" / "checkpoints" / "step_00000001.npz").exists()  # the last finite state
     assert (tmp_path / "run" / "nonfinite_state.npz").exists()
 
 
