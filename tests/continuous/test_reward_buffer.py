@@ -62,7 +62,8 @@ def test_buffer_with_exact_fits_reproduces_the_full_history_recursion(jitted):
     exact_w, exact_b = np.zeros(FEATURES), 0.0  # r^(0) = 0
     for _ in range(7):  # wraps the buffer twice
         w, b, eta = rng.normal(size=FEATURES), rng.normal(), rng.exponential()
-        state = state._replace(fit_params=_linear_params(exact_w, exact_b))  # R_fit = r^(i) exactly
+        # R_fit = r^(i) / beta exactly (it predicts in log-ratio units)
+        state = state._replace(fit_params=_linear_params(exact_w / config.beta, exact_b / config.beta))
         state = jitted["push"](state, _linear_params(w, b), jnp.float32(eta))
         step = config.eps / (1 + eta)
         exact_w = (1 - step) * exact_w + step * config.beta * w
@@ -87,7 +88,8 @@ def test_correction_recursion_matches_a_direct_numpy_computation(jitted):
 
         window = history[-config.capacity:]
         # Until the buffer wraps, the chain starts at r^(0) = 0, not at a fit.
-        r = window[0][2] if len(history) > config.capacity else np.zeros(len(features))
+        # R_fit predicts r / beta: the chain starts at beta times the stored fit.
+        r = config.beta * window[0][2] if len(history) > config.capacity else np.zeros(len(features))
         for logit, eta_j, _ in window:
             step = config.eps / (1 + eta_j)
             r = (1 - step) * r + step * config.beta * logit

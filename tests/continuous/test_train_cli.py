@@ -12,7 +12,7 @@ jax = pytest.importorskip("jax")
 from trirl.continuous import evaluate as evaluate_cli  # noqa: E402
 from trirl.continuous import train as train_cli  # noqa: E402
 from trirl.continuous.demos import load_demonstrations, save_demonstrations  # noqa: E402
-from trirl.continuous.trirl import absorbing_sample  # noqa: E402
+from trirl.continuous.discriminator import absorbing_sample  # noqa: E402
 from trirl.errors import InvalidConfigError, InvalidDemonstrationError  # noqa: E402
 from trirl.rundir import read_metrics  # noqa: E402
 
@@ -145,10 +145,14 @@ def test_retraining_ratio_is_none_when_the_control_fails():
 
 @pytest.mark.slow  # compiles and trains
 def test_evaluate_cli_writes_the_command_and_the_machine(full_run, tmp_path):
-    out = tmp_path / "retrain.json"
-    assert evaluate_cli.main(["--run", str(full_run), "--steps", "32", "--out", str(out)]) == 0
+    out, figure = tmp_path / "retrain.json", tmp_path / "landscape.png"
+    assert evaluate_cli.main(["--run", str(full_run), "--steps", "32", "--out", str(out), "--figure", str(figure)]) == 0
     result = json.loads(out.read_text())
-    assert result["command"] == f"python -m trirl.continuous.evaluate --run {full_run} --steps 32 --out {out}"
+    assert result["command"] == (f"python -m trirl.continuous.evaluate --run {full_run} --steps 32 --out {out} "
+                                 f"--figure {figure}")
+    assert figure.stat().st_size > 10_000  # the reward landscape, checked in test_landscape.py
+    assert len(result["landscape_check"]) == 2  # one pre-retraining check per seed
+    assert 0.0 <= result["landscape_check"][0]["share"] <= 1.0
     assert result["machine"]["cores"] >= 1 and result["machine"]["jax_backend"]
     assert "control_normalised_return" in result and result["date"]
     assert evaluate_cli.main(["--run", str(full_run), "--steps", "0"]) == 2
@@ -247,12 +251,13 @@ def test_bad_demonstrations_error_before_compilation(tmp_path, capsys, no_compil
 
 @pytest.mark.slow  # compiles and trains
 def test_nan_stops_the_run_with_a_checkpoint_and_says_where(tmp_path):
-    # beta = 1e38 overflows the rewards to infinity on the first iteration
+    # beta = 1e38 overflows the corrected reward (beta times the logits) once the buffer holds a
+    # discriminator, at the second iteration; PPO's rewards are divided by beta and stay finite.
     config = train_cli.load_config(write(tmp_path, buffer_extra="beta = 1e38"))
-    with pytest.raises(train_cli.NonFiniteError, match="iteration 1: metrics .*reward_mean") as info:
+    with pytest.raises(train_cli.NonFiniteError, match=r"iteration 2: metrics \['corrected_reward_mean'\]") as info:
         train_cli.train(config, tmp_path / "run", progress=False)
     assert "state leaves" in str(info.value)
-    assert (tmp_path / "run" / "checkpoints" / "step_00000000.npz").exists()
+    assert (tmp_path / "run" / "checkpoints" / "step_00000001.npz").exists()  # the last finite state
     assert (tmp_path / "run" / "nonfinite_state.npz").exists()
 
 

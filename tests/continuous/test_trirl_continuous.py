@@ -1,10 +1,13 @@
 """TRIRL learner on the point maze: one step's invariants, seeds vmapped, both variants, the
 end-to-end threshold (slow)."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 jax = pytest.importorskip("jax")
+import jax.numpy as jnp  # noqa: E402
 
 from trirl.continuous import envs  # noqa: E402
 from trirl.continuous import trirl as T  # noqa: E402
@@ -24,7 +27,7 @@ def tiny(variant="max-eta", **kw):
     return T.TRIRLConfig(
         variant=variant,
         ppo=PPOConfig(num_envs=4, rollout_length=8, num_epochs=2, num_minibatches=2, policy_hidden=(16,),
-                      value_hidden=(16,)),
+                      value_hidden=(16,), entropy_coef=1.0),  # 1 / beta
         discriminator=DiscriminatorConfig(hidden_sizes=(16,), minibatch_size=16, epochs=1, grad_penalty=0.0),
         buffer=RewardBufferConfig(capacity=2, eps=0.5, fit_steps=2),
         **kw,
@@ -84,6 +87,69 @@ def test_config_errors_name_the_field():
         T.TRIRLConfig(eta_schedule="cosine:1")
 
 
+def test_projected_acting_policy_is_the_trust_region_optimum_whose_eta_is_used(env, demos):
+    """acting_policy = "projected": the next rollout acts with the network projected around the
+    previous network (the anchor), so every acting policy's mean part of KL to the anchor is within
+    eps_mean on the rollout's states, its covariance part within eps_cov, and the eta pushed into
+    the buffer is exactly that projection's multiplier (Theorem 3.2's correction matches the
+    acting policy). With the default "network" policy the same check on the network itself fails
+    (its KL is not bounded), which is why rollout_kl is reported."""
+    from trirl.continuous import networks as nets
+    from trirl.continuous import trpl
+    from trirl.continuous.discriminator import agent_inputs
+
+    bounds = trpl.TrustRegionConfig(eps_mean=1e-3, eps_cov=5e-4)
+    for acting in ("projected", "network"):
+        config = tiny(acting_policy=acting, trust_region=bounds)
+        # a large step, so that the network's own update would leave the trust region
+        config = dataclasses.replace(config, ppo=dataclasses.replace(config.ppo, learning_rate=3e-2))
+        learner = T.make_trirl(env, config, demos)
+        state = learner.init(jax.random.PRNGKey(3))
+        step = jax.jit(learner.step)
+        worst = 0.0
+        for i in range(4):
+            state, metrics = step(state, jax.random.PRNGKey(10 + i))
+            obs = jax.random.uniform(jax.random.PRNGKey(i), (64, 2))
+            ps, anchor = state.ppo, state.anchor
+            mean, _ = nets.policy_distribution(learner.ppo.networks, ps.params.policy, ps.normalizer, obs)
+            centre, _ = nets.policy_distribution(learner.ppo.networks, anchor, ps.normalizer, obs)
+            projection = trpl.project(bounds, mean, ps.params.policy.log_std, centre, anchor.log_std)
+            acts = (projection.mean, projection.log_std) if acting == "projected" else (mean, ps.params.policy.log_std)
+            parts = trpl.gaussian_kl_parts(acts[0], acts[1], centre, anchor.log_std)
+            worst = max(worst, float(jnp.max(parts.mean) / bounds.eps_mean), float(parts.cov / bounds.eps_cov))
+            last = (int(state.buffer.pushes) - 1) % state.buffer.etas.shape[0]
+            assert float(state.buffer.etas[last]) == pytest.approx(float(metrics["eta"]))
+            assert np.isfinite(float(metrics["rollout_kl"]))
+        if acting == "projected":
+            assert worst <= 1.0 + 1e-4, worst
+        else:
+            assert worst > 1.0, worst  # the unprojected network leaves the trust region
+    with pytest.raises(InvalidConfigError, match="acting_policy = 'projected' needs variant 'max-eta'"):
+        T.TRIRLConfig(variant="tr-loss", acting_policy="projected")
+
+
+def test_entropy_weight_is_one_over_beta():
+    """Eq. 1: PPO's entropy coefficient and the KL weight beta are one quantity (validated, not
+    overwritten); the TOML loader fills an unset entropy_coef with 1 / beta."""
+    with pytest.raises(InvalidConfigError, match=r"entropy_coef = 0.0 must equal 1 / \[buffer\] beta = 0.001"):
+        T.TRIRLConfig(ppo=PPOConfig(entropy_coef=0.0), buffer=RewardBufferConfig(beta=1000.0))
+    assert T.TRIRLConfig(ppo=PPOConfig(entropy_coef=1e-3), buffer=RewardBufferConfig(beta=1000.0))
+    assert load_config(None, algo="trirl").ppo.entropy_coef == 1.0  # default beta = 1
+    configured = load_config(CONFIG_DIR / "trirl_point_maze.toml")
+    assert configured.ppo.entropy_coef * configured.buffer.beta == pytest.approx(1.0)
+
+
+def test_point_maze_config_uses_the_papers_table_7_ranges():
+    config = load_config(CONFIG_DIR / "trirl_point_maze.toml")
+    assert 80 <= config.buffer.capacity <= 120
+    assert 0.45 <= config.buffer.eps <= 0.75
+    assert 2e-4 <= config.trust_region.eps_mean <= 5e-3
+    assert 1e-4 <= config.trust_region.eps_cov <= 4e-3
+    assert 0.4 <= config.trust_region.regression_coef <= 0.6
+    assert 60 <= float(config.eta_schedule) <= 100
+    assert 8e-5 <= config.ppo.entropy_coef <= 5e-3  # C.5's entropy range
+
+
 def test_demos_of_another_env_are_refused(demos):
     ant_sizes = dict(demos.env_spec, observation_size=27)
     with pytest.raises(InvalidDemonstrationError, match="observation_size"):
@@ -97,7 +163,9 @@ def test_trirl_reaches_expert_level_on_point_maze(tmp_path):
     256k env steps per seed, 30 expert demonstrations).
 
     Measured on the shared 2-core CPU (2026-11-23): 61 s wall clock, compilation included,
-    final normalised return 0.85 (mean of 3 seeds; expert -5.3, random -61.5). The evaluation
+    final normalised return 0.85 (mean of 3 seeds; expert -5.3, random -61.5). With Table 7's
+    values and entropy_coef = 1 / beta (2026-11-29, continuous/results/point_maze_features_cpu.json,
+    "mlp"): 0.81 (seeds 0.99, 0.48, 0.96; 0.99 at iteration 220). The evaluation
     curve is noisy on the way (a run before R_fit also saw expert samples ended at 0.93 with 0.53
     at iteration 180), so the margin is thin; GAIL / tr-loss / AIRL / AMP with the same PPO end at
     0.98 / 0.99 / 0.95 / 0.98 on this task. Marked slow because it would take a third of the

@@ -34,13 +34,10 @@ import optax
 from trirl.continuous import discriminator as disc
 from trirl.continuous import networks as nets
 from trirl.continuous.demos import Demonstrations
+from trirl.continuous.envs import features as feature_sets
 from trirl.continuous.envs.base import Env
-from trirl.continuous.ppo import Batch, PPOConfig, PPOState, make_ppo, policy_kl
-from trirl.continuous.ppo import advantages as gae_advantages
-from trirl.continuous.ppo import update as ppo_update
-from trirl.continuous.rollout import episode_metrics, rollout
-from trirl.continuous.trirl import (Learner, absorbing_sample, agent_batch, agent_inputs, expert_batch, input_dim,
-                                    validate_demos)
+from trirl.continuous.ppo import PPOConfig, PPOState, iteration, make_ppo
+from trirl.continuous.trirl import Learner, validate_demos
 from trirl.errors import InvalidConfigError
 
 ALGOS = ("gail", "airl", "amp")
@@ -190,17 +187,19 @@ def airl_loss(config: disc.DiscriminatorConfig, gamma: float, params, expert: AI
 def make_baseline(env: Env, config: BaselineConfig, demos: Demonstrations) -> Learner:
     """GAIL, AIRL or AMP (``config.algo``) for ``env`` and expert ``demos``."""
     validate_demos(demos, env)
+    if config.discriminator.features:
+        feature_sets.check_env(config.discriminator.features, env.spec.name)
     ppo = make_ppo(env, config.ppo)
     networks, ppo_cfg, dcfg, algo = ppo.networks, config.ppo, config.discriminator, config.algo
     mode = dcfg.input_mode
-    expert = expert_batch(demos, mode)
+    expert = disc.expert_batch(demos, mode)
     _, e_act, _, e_abs = demos.flat()
     # AIRL needs the expert's actions (for log pi) and which expert next states are absorbing.
     n_abs = int(e_abs.sum())
     expert_actions = jnp.concatenate([jnp.asarray(e_act), jnp.zeros((n_abs, e_act.shape[1]))])
     expert_next_absorbing = jnp.concatenate([jnp.asarray(e_abs, jnp.float32), jnp.ones(n_abs)])
-    obs_dim, x_dim = env.observation_size, input_dim(env, mode)
-    absorbing_input = absorbing_sample(obs_dim, x_dim)
+    obs_dim, x_dim = env.observation_size, disc.input_dim(env, mode)
+    absorbing_input = disc.absorbing_sample(obs_dim, x_dim)
 
     def init(key) -> BaselineState:
         ppo_key, disc_key = jax.random.split(key)
@@ -224,60 +223,44 @@ def make_baseline(env: Env, config: BaselineConfig, demos: Demonstrations) -> Le
     def step(state: BaselineState, key):
         rollout_key, disc_key, update_key = jax.random.split(key, 3)
         ps = state.ppo
-        env_state, collected = rollout(ppo.env, networks, ps.params, ps.normalizer, ps.env_state,
-                                       rollout_key, ppo_cfg.rollout_length)
-        transitions = collected.transitions
-        agent = agent_batch(transitions, mode)
-        obs, other, terminated = agent_inputs(transitions, mode)
-        if algo == "gail":
-            disc_state, dm = disc.update(dcfg, state.disc, expert, agent, disc_key)
-        elif algo == "amp":
-            disc_state, dm = _update(dcfg, lambda p, e, a: amp_loss(dcfg, p, e, a), state.disc, expert, agent,
-                                     disc_key)
-        else:
-            actions = jnp.clip(transitions.action, -1.0, 1.0).reshape(-1, transitions.action.shape[-1])
-            agent_log_pi = log_pi(ps, obs, actions)
-            agent_airl = AIRLBatch(agent.obs, agent.action_or_next_obs, agent.absorbing,
-                                   jnp.concatenate([terminated, terminated]).astype(jnp.float32),
-                                   jnp.where(agent.absorbing > 0, 0.0, jnp.concatenate([agent_log_pi, agent_log_pi])))
-            expert_airl = AIRLBatch(expert.obs, expert.action_or_next_obs, expert.absorbing, expert_next_absorbing,
-                                    jnp.where(expert.absorbing > 0, 0.0, log_pi(ps, expert.obs, expert_actions)))
-            disc_state, dm = _update(dcfg, lambda p, e, a: airl_loss(dcfg, ppo_cfg.gamma, p, e, a), state.disc,
-                                     expert_airl, agent_airl, disc_key)
-        not_absorbing = jnp.zeros(obs.shape[0])
-        if algo == "airl":
-            flat_log_pi = log_pi(ps, obs, jnp.clip(transitions.action, -1.0, 1.0).reshape(obs.shape[0], -1))
-            rewards = _airl_f(dcfg, disc_state.params, obs, other, not_absorbing, terminated.astype(jnp.float32),
-                              ppo_cfg.gamma) - flat_log_pi
-            r_absorbing = _airl_f(dcfg, disc_state.params, absorbing_input[0], absorbing_input[0], jnp.ones(1),
-                                  jnp.ones(1), ppo_cfg.gamma)[0]
-        else:
-            rewards = reward_of(disc_state.params, obs, other, not_absorbing)
-            r_absorbing = reward_of(disc_state.params, *absorbing_input)[0]
-        rewards = rewards.reshape(transitions.reward.shape)
-        absorbing_value = ppo_cfg.gamma / (1.0 - ppo_cfg.gamma) * r_absorbing
-        advantage, target = gae_advantages(networks, ps.params, ps.normalizer, transitions, rewards, ppo_cfg,
-                                           absorbing_value)
-        flat = jax.tree.map(lambda x: x.reshape(ppo_cfg.batch_size, *x.shape[2:]),
-                            Batch(transitions.obs, transitions.action, transitions.log_prob, advantage, target))
-        params, opt_state, loss_metrics = ppo_update(networks, ppo.optimizer, ppo_cfg, ps.params, ps.opt_state,
-                                                     ps.normalizer, flat, update_key)
-        kl = policy_kl(networks, params.policy, ps.params.policy, ps.normalizer, flat.obs)
-        normalizer = nets.update_normalizer(ps.normalizer, transitions.obs) if ppo_cfg.normalize_observations \
-            else ps.normalizer
-        metrics = {
-            "iteration": state.iteration + 1,
-            "policy_kl": kl,
-            "disc_loss": dm.loss,
-            "expert_accuracy": dm.expert_accuracy,
-            "agent_accuracy": dm.agent_accuracy,
-            "reward_mean": jnp.mean(rewards),
-            "absorbing_reward": r_absorbing,
-            "log_std_mean": jnp.mean(params.policy.log_std),
-            **loss_metrics,
-            **episode_metrics(collected),
-        }
-        new_ppo = PPOState(params, opt_state, normalizer, env_state, ps.iteration + 1)
+
+        def relabel(transitions):
+            agent = disc.agent_batch(transitions, mode)
+            obs, other, terminated = disc.agent_inputs(transitions, mode)
+            if algo == "gail":
+                disc_state, dm = disc.update(dcfg, state.disc, expert, agent, disc_key)
+            elif algo == "amp":
+                disc_state, dm = _update(dcfg, lambda p, e, a: amp_loss(dcfg, p, e, a), state.disc, expert, agent,
+                                         disc_key)
+            else:
+                actions = jnp.clip(transitions.action, -1.0, 1.0).reshape(-1, transitions.action.shape[-1])
+                agent_log_pi = log_pi(ps, obs, actions)
+                agent_airl = AIRLBatch(agent.obs, agent.action_or_next_obs, agent.absorbing,
+                                       jnp.concatenate([terminated, terminated]).astype(jnp.float32),
+                                       jnp.where(agent.absorbing > 0, 0.0,
+                                                 jnp.concatenate([agent_log_pi, agent_log_pi])))
+                expert_airl = AIRLBatch(expert.obs, expert.action_or_next_obs, expert.absorbing,
+                                        expert_next_absorbing,
+                                        jnp.where(expert.absorbing > 0, 0.0, log_pi(ps, expert.obs, expert_actions)))
+                disc_state, dm = _update(dcfg, lambda p, e, a: airl_loss(dcfg, ppo_cfg.gamma, p, e, a), state.disc,
+                                         expert_airl, agent_airl, disc_key)
+            not_absorbing = jnp.zeros(obs.shape[0])
+            if algo == "airl":
+                flat_log_pi = log_pi(ps, obs, jnp.clip(transitions.action, -1.0, 1.0).reshape(obs.shape[0], -1))
+                rewards = _airl_f(dcfg, disc_state.params, obs, other, not_absorbing,
+                                  terminated.astype(jnp.float32), ppo_cfg.gamma) - flat_log_pi
+                r_absorbing = _airl_f(dcfg, disc_state.params, absorbing_input[0], absorbing_input[0], jnp.ones(1),
+                                      jnp.ones(1), ppo_cfg.gamma)[0]
+            else:
+                rewards = reward_of(disc_state.params, obs, other, not_absorbing)
+                r_absorbing = reward_of(disc_state.params, *absorbing_input)[0]
+            metrics = {"disc_loss": dm.loss, "expert_accuracy": dm.expert_accuracy,
+                       "agent_accuracy": dm.agent_accuracy}
+            return rewards.reshape(transitions.reward.shape), r_absorbing, (disc_state, metrics)
+
+        new_ppo, result = iteration(ppo, ps, rollout_key, update_key, relabel)
+        disc_state, disc_metrics = result.aux
+        metrics = {**result.metrics, **disc_metrics, "iteration": state.iteration + 1}
         return BaselineState(new_ppo, disc_state, state.iteration + 1), metrics
 
     def learnt_reward(state: BaselineState, obs, other, absorbing):

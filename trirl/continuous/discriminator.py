@@ -19,6 +19,13 @@ A gradient penalty ``grad_penalty * E_expert ||grad_x D(x)||^2`` on expert input
 zero-centred penalty, as in AMP / R1; weight 0.005 in the paper's Appendix C.5) keeps the
 logits smooth, which matters because they become rewards.
 
+With ``features`` set (the feature-based variant) the network sees base features ``phi(s, a)``
+declared by the environment (:mod:`trirl.continuous.envs.features`) instead of ``(s, a)``.
+
+The module also turns the learners' data into discriminator samples: :func:`expert_batch`
+(demonstrations, with one ``s_a`` sample per terminated episode), :func:`agent_inputs` and
+:func:`agent_batch` (a rollout) and :func:`absorbing_sample`.
+
 The same MLP (``MLP``) also serves as the fitted reward network ``R_fit`` of the discriminator
 buffer (``trirl.continuous.reward``), so rewards and logits share inputs and code.
 """
@@ -33,8 +40,13 @@ from typing import Any, NamedTuple
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
+from trirl.continuous.demos import Demonstrations
+from trirl.continuous.envs import features as feature_sets
+from trirl.continuous.envs.base import Env
+from trirl.continuous.rollout import Transition
 from trirl.errors import InvalidConfigError, InvalidDemonstrationError
 
 INPUT_MODES = ("state_action", "state_transition")
@@ -55,6 +67,11 @@ class DiscriminatorConfig:
         minibatch_size: agent samples per minibatch; each minibatch pairs them with as many
             expert samples (balanced classes), drawn uniformly with replacement.
         max_grad_norm: global gradient-norm clip (1.0 in the paper).
+        features: ``""`` for the raw inputs ``(s, a)`` / ``(s, s')``, or a base-feature set of
+            :mod:`trirl.continuous.envs.features` (e.g. ``"point_maze:goal"``): the network then
+            sees ``phi(s, a)`` only (the feature-based variant, paper Section 5.1); with
+            ``hidden_sizes = ()`` the logit is linear, ``theta^T phi + b``, and with hidden layers
+            it is linear in a learnt encoding ``psi(phi)``. Needs ``state_action`` inputs.
     """
 
     hidden_sizes: tuple[int, ...] = (256, 256, 256)
@@ -64,6 +81,7 @@ class DiscriminatorConfig:
     epochs: int = 5
     minibatch_size: int = 512
     max_grad_norm: float = 1.0
+    features: str = ""
 
     def __post_init__(self):
         if not (
@@ -89,6 +107,13 @@ class DiscriminatorConfig:
             value = getattr(self, name)
             if not (isinstance(value, int) and value >= 1):
                 raise InvalidConfigError(f"DiscriminatorConfig.{name} must be an integer >= 1, got {value!r}")
+        if self.features:
+            feature_sets.get(self.features)
+            if self.input_mode != "state_action":
+                raise InvalidConfigError(
+                    f"DiscriminatorConfig.features = {self.features!r} needs input_mode 'state_action' "
+                    f"(base features phi(s, a)), got {self.input_mode!r}"
+                )
 
 
 class DiscriminatorBatch(NamedTuple):
@@ -134,10 +159,14 @@ def _network(config: DiscriminatorConfig) -> MLP:
     return MLP(hidden_sizes=tuple(config.hidden_sizes))
 
 
-def _features(obs, action_or_next_obs, absorbing):
-    """Network input ``[obs, action_or_next_obs, absorbing]`` with the absorbing state masked."""
+def _features(config: DiscriminatorConfig, obs, action_or_next_obs, absorbing):
+    """Network input with the absorbing state masked: ``[obs, action_or_next_obs, absorbing]``,
+    or ``[phi(obs, action), absorbing]`` with a base-feature set (``config.features``)."""
     absorbing = jnp.asarray(absorbing, dtype=jnp.result_type(obs, float))
     keep = (1.0 - absorbing)[..., None]
+    if config.features:
+        phi = feature_sets.get(config.features).fn(obs, action_or_next_obs)
+        return jnp.concatenate([phi * keep, absorbing[..., None]], axis=-1)
     return jnp.concatenate([obs * keep, action_or_next_obs * keep, absorbing[..., None]], axis=-1)
 
 
@@ -147,7 +176,14 @@ def init_params(config: DiscriminatorConfig, key, obs_dim: int, input_dim: int):
         raise InvalidConfigError(
             f"state_transition mode needs next_obs of the observation size {obs_dim}, got input_dim={input_dim}"
         )
-    dummy = _features(jnp.zeros(obs_dim), jnp.zeros(input_dim), jnp.zeros(()))
+    if config.features:
+        features = feature_sets.get(config.features)
+        if (obs_dim, input_dim) != (features.observation_size, features.action_size):
+            raise InvalidConfigError(
+                f"DiscriminatorConfig.features = {config.features!r} expects observations of size "
+                f"{features.observation_size} and actions of size {features.action_size}, got {obs_dim} and {input_dim}"
+            )
+    dummy = _features(config, jnp.zeros(obs_dim), jnp.zeros(input_dim), jnp.zeros(()))
     return _network(config).init(key, dummy)
 
 
@@ -165,7 +201,7 @@ def logits(config: DiscriminatorConfig, params, obs, action_or_next_obs, absorbi
     """``D(x) ~ log(rho_E(x) / rho_pi(x))`` for one transition (``obs [obs_dim]``,
     ``action_or_next_obs [D]``, ``absorbing []``) -> ``[]``. Leading batch axes broadcast
     through the dense layers, so ``[N, ...]`` inputs give ``[N]`` logits."""
-    return _network(config).apply(params, _features(obs, action_or_next_obs, absorbing))
+    return _network(config).apply(params, _features(config, obs, action_or_next_obs, absorbing))
 
 
 def _check_batch(name: str, batch: DiscriminatorBatch, config: DiscriminatorConfig) -> None:
@@ -267,3 +303,56 @@ def update(
     )
     last_epoch = jax.tree.map(lambda x: x[-1], metrics)
     return DiscriminatorState(params=params, opt_state=opt_state), last_epoch
+
+
+# ---------------------------------------------------------------------------------------------
+# The learners' data as discriminator samples (expert demonstrations, agent rollouts, s_a).
+
+
+def expert_batch(demos: Demonstrations, input_mode: str) -> DiscriminatorBatch:
+    """The demonstrations as discriminator samples, plus one absorbing-state sample per
+    terminated episode (Appendix C.4)."""
+    obs, actions, next_obs, absorbing = demos.flat()
+    if obs.shape[0] == 0:
+        raise InvalidDemonstrationError("demonstrations hold no steps")
+    other = actions if input_mode == "state_action" else np.where(absorbing[:, None], 0.0, next_obs)
+    n_abs = int(absorbing.sum())
+    obs = np.concatenate([obs, np.zeros((n_abs, obs.shape[1]), obs.dtype)])
+    other = np.concatenate([other, np.zeros((n_abs, other.shape[1]), other.dtype)])
+    flags = np.concatenate([np.zeros(len(absorbing), np.float32), np.ones(n_abs, np.float32)])
+    return DiscriminatorBatch(jnp.asarray(obs, jnp.float32), jnp.asarray(other, jnp.float32), jnp.asarray(flags))
+
+
+def agent_inputs(transitions: Transition, input_mode: str):
+    """Flat ``(obs [N, O], x [N, D], absorbing [N])`` of the rollout (the executed, clipped
+    actions in ``state_action`` mode; ``s'`` with ``s_a`` as zeros in ``state_transition``)."""
+    obs = transitions.obs.reshape(-1, transitions.obs.shape[-1])
+    terminated = transitions.absorbing.reshape(-1)
+    if input_mode == "state_action":
+        other = jnp.clip(transitions.action, -1.0, 1.0).reshape(-1, transitions.action.shape[-1])
+    else:
+        next_obs = transitions.next_obs.reshape(obs.shape)
+        other = jnp.where(terminated[:, None], 0.0, next_obs)
+    return obs, other, terminated
+
+
+def agent_batch(transitions: Transition, input_mode: str) -> DiscriminatorBatch:
+    """The agent's samples for the discriminator, with ``s_a`` as described in the module doc."""
+    obs, other, terminated = agent_inputs(transitions, input_mode)
+    zeros = jnp.zeros(obs.shape[0])
+    abs_obs = jnp.where(terminated[:, None], 0.0, obs)
+    abs_other = jnp.where(terminated[:, None], 0.0, other)
+    return DiscriminatorBatch(
+        jnp.concatenate([obs, abs_obs]), jnp.concatenate([other, abs_other]),
+        jnp.concatenate([zeros, terminated.astype(zeros.dtype)]),
+    )
+
+
+def absorbing_sample(obs_dim: int, input_dim: int):
+    """The single absorbing-state input ``(obs [1, O], x [1, D], absorbing [1])``."""
+    return jnp.zeros((1, obs_dim)), jnp.zeros((1, input_dim)), jnp.ones(1)
+
+
+def input_dim(env: Env, input_mode: str) -> int:
+    """Size of ``action_or_next_obs``: the action size in ``state_action`` mode, else the observation size."""
+    return env.action_size if input_mode == "state_action" else env.observation_size

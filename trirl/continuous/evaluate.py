@@ -4,6 +4,7 @@
 
     trirl evaluate --run runs/pm [--env point_maze_mirrored]
         [--steps 100000] [--seed 100] [--reward-scale 1] [--reward-shift 0] [--out retrain.json]
+        [--figure landscape.png]
 
 The frozen reward is the learner's ``reward`` (TRIRL: the buffer's corrected reward ``r^(i)``
 including ``R_fit``; GAIL/AMP: their discriminator reward; AIRL: ``g(s)``) of seed ``j`` of the
@@ -24,6 +25,10 @@ policies' evaluation episodes, ``control_learnt_reward_return`` that of the cont
 control under the learnt reward but lower under the true one, PPO did optimise the learnt reward
 and the reward is wrong where it sent the agent; if they score lower on both, the optimisation
 fell short (budget, scale).
+
+**Before retraining** (point maze), ``landscape_check`` reports per seed where the learnt reward
+pays more than on the demonstrations, away from them (:mod:`trirl.continuous.landscape`), and
+``--figure`` draws seed 0's reward over the maze with the demonstrations overlaid (paper Fig. 9).
 
 The normalised return uses the source task's ``returns.json`` (expert 1, random 0): the mirrored
 maze has the same start, goal and reward, so the scale is comparable but not identical.
@@ -54,7 +59,7 @@ from trirl.continuous.evaluation import normalized_return, policy_act_fn, run_ep
 from trirl.continuous.ppo import make_ppo
 from trirl.continuous.rollout import Transition, env_reward
 from trirl.continuous.train import STATE_PREFIX, build, from_dict, iqm, load_expert_returns, prepare
-from trirl.continuous.trirl import absorbing_sample, agent_inputs, input_dim
+from trirl.continuous.discriminator import absorbing_sample, agent_inputs, input_dim
 from trirl.errors import InvalidConfigError, InvalidDemonstrationError
 from trirl.rundir import write_json
 
@@ -165,6 +170,33 @@ def retrain(config, learner, state, env_name: str | None = None, steps: int = 10
     return result
 
 
+def diagnose(config, learner, state, figure: str | Path | None = None, mirrored: bool = False) -> dict:
+    """The pre-retraining check of :mod:`trirl.continuous.landscape` for every seed of a point-maze
+    run (``{"landscape_check": [per seed]}``) and, with ``figure``, seed 0's reward landscape
+    (paper Fig. 9: best and mean over actions, the demonstrations overlaid) as a PNG."""
+    from trirl.continuous import landscape as lsc
+
+    if not config.env.startswith("point_maze") or config.learner_config().discriminator.input_mode != "state_action":
+        return {}
+    demos, _ = prepare(config)
+    demo_obs, demo_actions, _, _ = demos.flat()
+    checks, first = [], None
+    for seed in range(config.seeds):
+        reward_fn = lsc.learner_reward_fn(learner, state, seed)
+        view = lsc.landscape(reward_fn)
+        first = first or (view, reward_fn)
+        checks.append(lsc.overpaying(reward_fn, view, demo_obs, demo_actions).as_dict())
+    if figure is not None:
+        paths = [demos.observations[i, : demos.lengths[i]] for i in range(len(demos.lengths))]
+        fig = lsc.plot(first[0], paths, title=f"{config.algo} reward (seed 0)", mirrored=mirrored)
+        Path(figure).parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(figure, dpi=100)
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
+    return {"landscape_check": checks}
+
+
 def ratio(learnt: float, control: float) -> float | None:
     """``learnt / control`` normalised return; ``None`` when the control does not beat the random
     policy (``control <= 0``), where a ratio would be meaningless or of the wrong sign."""
@@ -190,17 +222,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reward-scale", type=float, default=1.0, help="retrain on scale * r + shift (a probe)")
     parser.add_argument("--reward-shift", type=float, default=0.0, help="retrain on scale * r + shift (a probe)")
     parser.add_argument("--out", help="write the result as JSON here")
+    parser.add_argument("--figure", help="point maze: write the learnt reward's landscape (PNG) here")
     args = parser.parse_args(argv)
     try:
         if args.steps < 1:
             raise InvalidConfigError(f"--steps must be >= 1, got {args.steps}")
         config, learner, state = load_run(args.run)
+        checks = diagnose(config, learner, state, args.figure)
         start = time.monotonic()
         result = retrain(config, learner, state, args.env, args.steps, args.seed,
                          reward_scale=args.reward_scale, reward_shift=args.reward_shift)
     except (InvalidConfigError, InvalidDemonstrationError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    result.update(checks)
     result.update(command=" ".join(["python -m trirl.continuous.evaluate", *(argv if argv is not None else sys.argv[1:])]),
                   run=str(args.run), wall_clock_s=round(time.monotonic() - start, 1),
                   date=datetime.now(UTC).isoformat(timespec="seconds"), machine=machine())

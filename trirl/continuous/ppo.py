@@ -1,20 +1,22 @@
-"""Proximal policy optimisation (Schulman et al., 2017) as ``init`` + ``step`` with a pluggable reward.
+"""Proximal policy optimisation (Schulman et al., 2017) and the one training iteration every
+continuous learner shares.
 
-One training iteration is one pure function ``step(state, key, reward_params) -> (state, metrics)``:
+:func:`iteration` is the training iteration of PPO, TRIRL, GAIL, AIRL and AMP, written once:
 
 1. :func:`~trirl.continuous.rollout.rollout` collects ``[T, B]`` transitions,
-2. ``reward_fn(reward_params, transitions)`` relabels them (default: the environment reward;
-   TRIRL/GAIL pass a discriminator and its changing parameters without recompiling),
-3. :func:`advantages` runs GAE (absorbing states as in paper C.4: ``V(s_a) = 0`` for the
-   environment reward, ``gamma / (1 - gamma) r(s_a)`` when ``absorbing_reward_fn`` gives a
-   learnt absorbing reward ``r(s_a)``),
-4. :func:`update` takes ``num_epochs`` passes of ``num_minibatches`` clipped-loss steps,
-5. the observation normaliser absorbs the rollout (after the update, so that the ratio
-   ``pi / pi_old`` starts at exactly 1).
+2. ``relabel(transitions)`` gives the rewards ``[T, B]``, the reward ``r(s_a)`` of the absorbing
+   state and anything the learner wants back (an IRL learner updates its discriminator here),
+3. :func:`advantages` runs GAE with the absorbing bootstrap (paper C.4: ``V(s_a) = 0`` for the
+   environment reward, :func:`absorbing_value` ``= gamma / (1 - gamma) r(s_a)`` for a learnt one),
+4. :func:`update` takes ``num_epochs`` passes of ``num_minibatches`` steps on a policy loss
+   (default :func:`ppo_loss`; TRIRL passes its TRPL-projected or KL-penalised loss),
+5. the KL between the new and the rollout policy is measured on the batch and the observation
+   normaliser absorbs the rollout (after the update, so that the ratio ``pi / pi_old`` starts at
+   exactly 1).
 
-The pieces are public so the TRIRL learner can insert a discriminator update between 2 and 3
-and replace :func:`ppo_loss` by a KL-regularised or TRPL-projected loss. ``jax.vmap(step)``
-over a batch of states and keys trains several seeds at once.
+A learner supplies only what differs: ``relabel`` and, optionally, the policy loss. PPO itself
+(:func:`make_ppo`) is ``step(state, key, reward_params) -> (state, metrics)`` with a pluggable
+``reward_fn``; ``jax.vmap(step)`` over a batch of states and keys trains several seeds at once.
 """
 
 from __future__ import annotations
@@ -30,10 +32,14 @@ import optax
 from trirl.continuous import networks as nets
 from trirl.continuous.envs.base import Env, EnvState, auto_reset
 from trirl.continuous.gae import gae
-from trirl.continuous.rollout import Transition, env_reward, episode_metrics, rollout
+from trirl.continuous.rollout import Rollout, Transition, env_reward, episode_metrics, rollout
 from trirl.errors import InvalidConfigError
 
 RewardFn = Callable[[Any, Transition], jax.Array]
+#: transitions [T, B] -> (rewards [T, B], r(s_a) [], anything the learner wants back)
+Relabel = Callable[[Transition], tuple[jax.Array, jax.Array, Any]]
+#: (params, minibatch, rollout state) -> (loss [], metrics)
+PolicyLoss = Callable[[Any, "Batch", "PPOState"], tuple[jax.Array, dict[str, jax.Array]]]
 AbsorbingRewardFn = Callable[[Any], jax.Array]  #: reward_params -> r(s_a) []
 
 
@@ -101,6 +107,7 @@ class Batch(NamedTuple):
     log_prob: jax.Array  #: log pi_old(a|s)
     advantage: jax.Array
     target: jax.Array  #: value target A + V
+    old_mean: jax.Array | None = None  #: [A] mean of pi_old(.|s) (the trust region's centre)
 
 
 class PPO(NamedTuple):
@@ -131,6 +138,13 @@ def advantages(networks, params, normalizer, transitions: Transition, rewards, c
                    config.gamma, config.gae_lambda, absorbing_value)
 
 
+def normalised_advantage(config: PPOConfig, advantage):
+    """Advantages standardised over the minibatch when ``config.normalize_advantages``."""
+    if config.normalize_advantages:
+        return (advantage - advantage.mean()) / (advantage.std() + 1e-8)
+    return advantage
+
+
 def ppo_loss(networks, config: PPOConfig, params: nets.ActorCriticParams, normalizer, batch: Batch):
     """The clipped surrogate, the critic's squared error and the entropy bonus on a minibatch.
 
@@ -138,9 +152,7 @@ def ppo_loss(networks, config: PPOConfig, params: nets.ActorCriticParams, normal
     """
     mean, log_std = nets.policy_distribution(networks, params.policy, normalizer, batch.obs)
     log_prob = nets.gaussian_log_prob(mean, log_std, batch.action)
-    advantage = batch.advantage
-    if config.normalize_advantages:
-        advantage = (advantage - advantage.mean()) / (advantage.std() + 1e-8)
+    advantage = normalised_advantage(config, batch.advantage)
     ratio = jnp.exp(log_prob - batch.log_prob)
     clipped = jnp.clip(ratio, 1.0 - config.clip_eps, 1.0 + config.clip_eps)
     policy_loss = -jnp.mean(jnp.minimum(ratio * advantage, clipped * advantage))
@@ -186,17 +198,80 @@ def update(networks, optimizer, config: PPOConfig, params, opt_state, normalizer
     return params, opt_state, jax.tree_util.tree_map(jnp.mean, metrics)
 
 
-def policy_kl(networks, new_policy, old_policy, normalizer, obs) -> jax.Array:
-    """Mean ``KL(pi_new(.|s) || pi_old(.|s))`` over the observations ``[N, obs]`` (shared metric)."""
-    new = nets.policy_distribution(networks, new_policy, normalizer, obs)
-    old = nets.policy_distribution(networks, old_policy, normalizer, obs)
-    return jnp.mean(nets.gaussian_kl(*new, *old))
-
-
 def absorbing_value(config: PPOConfig, absorbing_reward) -> jax.Array:
     """``V(s_a) = gamma / (1 - gamma) r(s_a)``: the value of staying in the absorbing state
     forever with reward ``r(s_a)`` (paper C.4, after Kostrikov et al., 2019)."""
     return config.gamma / (1.0 - config.gamma) * absorbing_reward
+
+
+class Iteration(NamedTuple):
+    """What one :func:`iteration` leaves for the learner to read besides the new state."""
+
+    rollout: Rollout  #: the collected [T, B] transitions and episode returns
+    batch: Batch  #: the flat [T * B] PPO batch (with the rollout policy's means)
+    new_mean: jax.Array  #: [T * B, A] mean of the updated policy on ``batch.obs``
+    aux: Any  #: what ``relabel`` returned besides the rewards
+    metrics: dict[str, jax.Array]  #: the shared metrics (see :func:`iteration`)
+
+
+def iteration(ppo: PPO, state: PPOState, rollout_key: jax.Array, update_key: jax.Array, relabel: Relabel,
+              loss: PolicyLoss | None = None, distribution=None) -> tuple[PPOState, Iteration]:
+    """One training iteration (module doc, steps 1-5) of a policy ``state``; jittable, vmappable.
+
+    Args:
+        ppo: the environment, networks, optimiser and config (from :func:`make_ppo`).
+        state: the rollout policy ``pi_old``, its critic, optimiser, normaliser and environments.
+        rollout_key, update_key: keys of the rollout and of the minibatch shuffling.
+        relabel: ``transitions [T, B] -> (rewards [T, B], r_absorbing [], aux)``.
+        loss: ``(params, minibatch, state) -> (loss, metrics)``; default the clipped
+            :func:`ppo_loss`.
+        distribution: ``obs [O] -> (mean, log_std)`` of the policy that acts, if it is not the
+            policy network (see :func:`~trirl.continuous.rollout.rollout`); ``batch.log_prob``
+            is then its log-likelihood, while ``batch.old_mean`` stays the network's mean.
+
+    Returns:
+        the new :class:`PPOState` and an :class:`Iteration` with the metrics ``iteration``,
+        ``policy_kl`` (mean ``KL(pi_new || pi_old)`` over the batch), ``reward_mean``,
+        ``absorbing_reward``, ``log_std_mean``, the loss's metrics and ``episode_return``,
+        ``episodes``.
+    """
+    config, networks = ppo.config, ppo.networks
+    env_state, collected = rollout(ppo.env, networks, state.params, state.normalizer, state.env_state,
+                                   rollout_key, config.rollout_length, distribution)
+    transitions = collected.transitions
+    rewards, r_absorbing, aux = relabel(transitions)
+    advantage, target = advantages(networks, state.params, state.normalizer, transitions, rewards, config,
+                                   absorbing_value(config, r_absorbing))
+    flat = jax.tree_util.tree_map(
+        lambda x: x.reshape(config.batch_size, *x.shape[2:]),
+        Batch(transitions.obs, transitions.action, transitions.log_prob, advantage, target),
+    )
+    old_mean, old_log_std = nets.policy_distribution(networks, state.params.policy, state.normalizer, flat.obs)
+    batch = flat._replace(old_mean=jax.lax.stop_gradient(old_mean))
+    if loss is None:
+        def loss_fn(params, minibatch):
+            return ppo_loss(networks, config, params, state.normalizer, minibatch)
+    else:
+        def loss_fn(params, minibatch):
+            return loss(params, minibatch, state)
+    params, opt_state, loss_metrics = update(networks, ppo.optimizer, config, state.params, state.opt_state,
+                                             state.normalizer, batch, update_key, loss_fn)
+    new_mean, new_log_std = nets.policy_distribution(networks, params.policy, state.normalizer, batch.obs)
+    kl = jnp.mean(nets.gaussian_kl(new_mean, new_log_std, batch.old_mean, old_log_std))
+    normalizer = state.normalizer
+    if config.normalize_observations:
+        normalizer = nets.update_normalizer(normalizer, transitions.obs)
+    metrics = {
+        "iteration": state.iteration + 1,
+        "policy_kl": kl,
+        "reward_mean": jnp.mean(rewards),
+        "absorbing_reward": r_absorbing,
+        "log_std_mean": jnp.mean(params.policy.log_std),
+        **loss_metrics,
+        **episode_metrics(collected),
+    }
+    new_state = PPOState(params, opt_state, normalizer, env_state, state.iteration + 1)
+    return new_state, Iteration(collected, batch, new_mean, aux, metrics)
 
 
 def make_ppo(env: Env, config: PPOConfig, reward_fn: RewardFn = env_reward,
@@ -222,32 +297,13 @@ def make_ppo(env: Env, config: PPOConfig, reward_fn: RewardFn = env_reward,
 
     def step(state: PPOState, key: jax.Array, reward_params=None):
         rollout_key, update_key = jax.random.split(key)
-        env_state, collected = rollout(env, networks, state.params, state.normalizer, state.env_state,
-                                       rollout_key, config.rollout_length)
-        transitions = collected.transitions
-        rewards = reward_fn(reward_params, transitions)
-        r_absorbing = jnp.zeros(()) if absorbing_reward_fn is None else absorbing_reward_fn(reward_params)
-        advantage, target = advantages(networks, state.params, state.normalizer, transitions, rewards, config,
-                                       absorbing_value(config, r_absorbing))
-        flat = jax.tree_util.tree_map(
-            lambda x: x.reshape(config.batch_size, *x.shape[2:]),
-            Batch(transitions.obs, transitions.action, transitions.log_prob, advantage, target),
-        )
-        params, opt_state, loss_metrics = update(networks, optimizer, config, state.params, state.opt_state,
-                                                 state.normalizer, flat, update_key)
-        kl = policy_kl(networks, params.policy, state.params.policy, state.normalizer, flat.obs)
-        normalizer = state.normalizer
-        if config.normalize_observations:
-            normalizer = nets.update_normalizer(normalizer, transitions.obs)
-        metrics = {
-            "iteration": state.iteration + 1,
-            "policy_kl": kl,
-            "reward_mean": jnp.mean(rewards),
-            "absorbing_reward": r_absorbing,
-            "log_std_mean": jnp.mean(params.policy.log_std),
-            **loss_metrics,
-            **episode_metrics(collected),
-        }
-        return PPOState(params, opt_state, normalizer, env_state, state.iteration + 1), metrics
 
-    return PPO(config, env, networks, optimizer, init, step)
+        def relabel(transitions):
+            r_absorbing = jnp.zeros(()) if absorbing_reward_fn is None else absorbing_reward_fn(reward_params)
+            return reward_fn(reward_params, transitions), r_absorbing, None
+
+        new_state, result = iteration(ppo, state, rollout_key, update_key, relabel)
+        return new_state, result.metrics
+
+    ppo = PPO(config, env, networks, optimizer, init, step)
+    return ppo

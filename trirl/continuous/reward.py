@@ -233,7 +233,8 @@ def _corrected(config: RewardBufferConfig, state: RewardBufferState, obs, action
     etas = state.etas[slots]
     oldest_base = jax.tree.map(lambda x: x[slots[0]], state.base_params)
     # Until the buffer wraps, the chain starts at iteration 0, whose reward is exactly r^(0) = 0.
-    base = jnp.where(state.pushes > state.count, run(oldest_base), jnp.zeros(jnp.shape(obs)[:1]))
+    # R_fit predicts r / beta (log-ratio units, where the network's outputs live) and is scaled back.
+    base = jnp.where(state.pushes > state.count, config.beta * run(oldest_base), jnp.zeros(jnp.shape(obs)[:1]))
     return correct(base, logits, etas, valid[:, None], config.eps, config.beta)
 
 
@@ -259,9 +260,15 @@ def fit_reward(
     config: RewardBufferConfig, state: RewardBufferState, obs, action_or_next_obs, absorbing
 ) -> tuple[RewardBufferState, FitMetrics]:
     """Regress ``R_fit`` onto the corrected reward of the batch (Algorithm 2, line 25):
-    ``config.fit_steps`` full-batch Adam steps on the mean squared error, warm started."""
+    ``config.fit_steps`` full-batch Adam steps on the mean squared error, warm started.
+
+    ``R_fit`` predicts ``r^(i) / beta`` (the scale of the logits), so that a large ``beta`` (the
+    paper's ``1 / entropy_coef``, ~1e3) does not ask the regression for outputs of that size;
+    :func:`corrected_rewards` multiplies it back. ``metrics`` are in these units."""
     _check_inputs(obs, action_or_next_obs, absorbing)
-    target = jax.lax.stop_gradient(_corrected(config, state, obs, action_or_next_obs, absorbing))
+    # In log-ratio units: the corrected reward is beta times a combination of logits, so the fit
+    # regresses onto r / beta and ``_corrected`` multiplies its prediction by beta (exact for beta = 1).
+    target = jax.lax.stop_gradient(_corrected(config, state, obs, action_or_next_obs, absorbing) / config.beta)
     optimizer = _fit_optimizer(config)
 
     def mse(params):

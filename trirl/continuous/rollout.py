@@ -50,14 +50,20 @@ def rollout(
     env_state: EnvState,
     key: jax.Array,
     num_steps: int,
+    distribution=None,
 ) -> tuple[EnvState, Rollout]:
     """Act ``num_steps`` times in the batch ``env_state`` (leaves ``[B, ...]``) with the policy.
 
     ``env`` must be wrapped with :func:`~trirl.continuous.envs.base.auto_reset`.
+    ``distribution(obs [O]) -> (mean [A], log_std [A])`` replaces the policy network's Gaussian
+    (TRIRL acts with the trust-region projection of the network); the critic is ``params.value``.
     """
+    if distribution is None:
+        def distribution(obs):
+            return nets.policy_distribution(networks, params.policy, normalizer, obs)
 
     def act(obs, step_key):
-        mean, log_std = nets.policy_distribution(networks, params.policy, normalizer, obs)
+        mean, log_std = distribution(obs)
         action = nets.sample_action(mean, log_std, step_key)
         return action, nets.gaussian_log_prob(mean, log_std, action), nets.value(networks, params.value, normalizer, obs)
 

@@ -84,6 +84,7 @@ class TrainConfig:
             normalised return (default ``continuous/experts/<env>/returns.json``; if absent, no
             normalised return is logged).
         eta_schedule: tr-loss variant's schedule (``trirl.core.parse_eta_schedule``).
+        acting_policy: TRIRL max-eta: ``"network"`` or ``"projected"`` (``TRIRLConfig.acting_policy``).
     """
 
     env: str = "point_maze"
@@ -97,6 +98,7 @@ class TrainConfig:
     demos: str = ""
     expert_returns: str = ""
     eta_schedule: str = "1.0"
+    acting_policy: str = "network"
     env_options: dict[str, Any] = field(default_factory=dict)
     ppo: PPOConfig = PPOConfig()
     discriminator: DiscriminatorConfig = DiscriminatorConfig()
@@ -134,7 +136,7 @@ class TrainConfig:
             return trirl_lib.TRIRLConfig(
                 variant="tr-loss" if self.algo == "trirl-tr-loss" else "max-eta", ppo=self.ppo,
                 discriminator=self.discriminator, buffer=self.buffer, trust_region=self.trust_region,
-                eta_schedule=self.eta_schedule, iterations=self.iterations)
+                eta_schedule=self.eta_schedule, iterations=self.iterations, acting_policy=self.acting_policy)
         return baselines.BaselineConfig(algo=self.algo, ppo=self.ppo, discriminator=self.discriminator)
 
     def to_dict(self) -> dict[str, Any]:
@@ -152,7 +154,11 @@ def from_dict(data: dict[str, Any], source: str = "train config", flags: dict[st
     config = build_config(TrainConfig, data, source, skip=("buffer.network",),
                           tables={"env_options": env_config_class(data)}, flags=flags)
     # R_fit shares the discriminators' architecture and input mode
-    return dataclasses.replace(config, buffer=dataclasses.replace(config.buffer, network=config.discriminator))
+    config = dataclasses.replace(config, buffer=dataclasses.replace(config.buffer, network=config.discriminator))
+    if config.algo.startswith("trirl") and "entropy_coef" not in (data.get("ppo") or {}):
+        # Eq. 1: an unset entropy weight is 1 / beta; a set one is validated against beta (TRIRLConfig)
+        config = dataclasses.replace(config, ppo=dataclasses.replace(config.ppo, entropy_coef=1.0 / config.buffer.beta))
+    return config
 
 
 def _baseline_input_mode(data: dict[str, Any], source: str = "train config") -> None:

@@ -39,27 +39,27 @@ expert_accuracy, agent_accuracy, episode_return, env_steps`` plus diagnostics.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from trirl.continuous import discriminator as disc
 from trirl.continuous import networks as nets
 from trirl.continuous import reward as buffer_lib
 from trirl.continuous import trpl
 from trirl.continuous.demos import Demonstrations
+from trirl.continuous.envs import features as feature_sets
 from trirl.continuous.envs.base import Env
-from trirl.continuous.ppo import PPO, PPOConfig, PPOState, make_ppo, update as ppo_update
-from trirl.continuous.ppo import advantages as gae_advantages
-from trirl.continuous.rollout import Transition, episode_metrics, rollout
+from trirl.continuous.ppo import PPO, Batch, PPOConfig, PPOState, iteration, make_ppo, normalised_advantage
 from trirl.core import corrected_step, parse_eta_schedule
 from trirl.errors import InvalidConfigError, InvalidDemonstrationError
 
 VARIANTS = ("max-eta", "tr-loss")
+ACTING_POLICIES = ("network", "projected")
 
 
 @dataclass(frozen=True)
@@ -69,26 +69,44 @@ class TRIRLConfig:
     Attributes:
         variant: ``"max-eta"`` (TRPL projection, eta from it) or ``"tr-loss"`` (KL penalty
             with a scheduled eta).
-        ppo: the policy optimiser (``entropy_coef`` plays ``1 / beta``'s role of Eq. 1).
+        ppo: the policy optimiser. Its ``entropy_coef`` must equal ``1 / buffer.beta``: Eq. 1's
+            entropy weight and the reverse-KL weight ``beta`` are one quantity (the paper's
+            ``entropy_coef = 1 / beta``). The learner validates the relation rather than
+            overwriting either field; PPO optimises the rewards divided by ``beta`` (log-ratio
+            units, as the paper's code does), so ``r~ / beta + H / beta`` is Eq. 1's soft
+            objective ``r~ + H`` scaled by ``1 / beta``.
         discriminator: the newest discriminator ``D^(i)`` (architecture, inputs, optimiser).
         buffer: the discriminator buffer: ``k``, ``eps``, ``beta``, ``R_fit`` (its ``network``
             is replaced by ``discriminator`` so buffered and newest discriminators agree).
         trust_region: TRPL bounds and regression weight (max-eta variant).
         eta_schedule: a :func:`trirl.core.parse_eta_schedule` string (tr-loss variant).
         iterations: number of iterations the schedule table covers (the train driver sets it).
+        acting_policy: which policy collects the rollouts (max-eta variant). ``"network"``: the
+            policy network after the update, as the paper's code does; its KL to the previous
+            rollout policy is not bounded, while ``eta`` is the multiplier of its projection.
+            ``"projected"``: the network projected into the trust region around the previous
+            iteration's network (``anchor``), the very policy the loss optimised and whose
+            multiplier ``eta`` enters Theorem 3.2's correction. Both report ``rollout_kl``, the
+            mean ``KL(pi_act^(i+1) || pi_act^(i))`` on the rollout's states.
     """
 
     variant: str = "max-eta"
-    ppo: PPOConfig = PPOConfig()
+    ppo: PPOConfig = PPOConfig(entropy_coef=1.0)  # 1 / beta for the default beta = 1
     discriminator: disc.DiscriminatorConfig = disc.DiscriminatorConfig()
     buffer: buffer_lib.RewardBufferConfig = buffer_lib.RewardBufferConfig()
     trust_region: trpl.TrustRegionConfig = trpl.TrustRegionConfig()
     eta_schedule: str = "1.0"
     iterations: int = 1
+    acting_policy: str = "network"
 
     def __post_init__(self):
         if self.variant not in VARIANTS:
             raise InvalidConfigError(f"TRIRLConfig.variant must be one of {VARIANTS}, got {self.variant!r}")
+        if self.acting_policy not in ACTING_POLICIES:
+            raise InvalidConfigError(
+                f"TRIRLConfig.acting_policy must be one of {ACTING_POLICIES}, got {self.acting_policy!r}")
+        if self.acting_policy == "projected" and self.variant != "max-eta":
+            raise InvalidConfigError("TRIRLConfig.acting_policy = 'projected' needs variant 'max-eta' (a projection)")
         for name, kind in (("ppo", PPOConfig), ("discriminator", disc.DiscriminatorConfig),
                            ("buffer", buffer_lib.RewardBufferConfig), ("trust_region", trpl.TrustRegionConfig)):
             if not isinstance(getattr(self, name), kind):
@@ -96,6 +114,11 @@ class TRIRLConfig:
         parse_eta_schedule(str(self.eta_schedule))  # raises InvalidConfigError naming the schedule
         if not (isinstance(self.iterations, int) and self.iterations >= 1):
             raise InvalidConfigError(f"TRIRLConfig.iterations must be an integer >= 1, got {self.iterations!r}")
+        if not math.isclose(self.ppo.entropy_coef * self.buffer.beta, 1.0, rel_tol=1e-6):
+            raise InvalidConfigError(
+                f"TRIRLConfig: [ppo] entropy_coef = {self.ppo.entropy_coef!r} must equal 1 / [buffer] beta = "
+                f"{1.0 / self.buffer.beta!r} (Eq. 1's entropy weight is 1 / beta; set one from the other)"
+            )
         if self.buffer.network != self.discriminator:
             object.__setattr__(self, "buffer", _replace(self.buffer, network=self.discriminator))
 
@@ -112,12 +135,15 @@ class TRIRLState(NamedTuple):
         disc: the newest discriminator ``D^(i)`` and its optimiser.
         buffer: the ``k`` completed ``(D^(j), eta^(j+1))`` pairs and ``R_fit``.
         iteration: completed iterations ``[]`` int32.
+        anchor: the policy network of the previous iteration, ``pi_net^(i-1)``: the centre of the
+            projection the acting policy passes through (``acting_policy = "projected"``).
     """
 
     ppo: PPOState
     disc: disc.DiscriminatorState
     buffer: buffer_lib.RewardBufferState
     iteration: jax.Array
+    anchor: nets.PolicyParams
 
 
 class Learner(NamedTuple):
@@ -134,88 +160,11 @@ class Learner(NamedTuple):
     reward: Callable[..., jax.Array]
 
 
-class TRBatch(NamedTuple):
-    """A PPO sample plus the rollout policy's mean (the projection's centre)."""
-
-    obs: jax.Array
-    action: jax.Array
-    log_prob: jax.Array
-    advantage: jax.Array
-    target: jax.Array
-    old_mean: jax.Array
-
-
-# ---------------------------------------------------------------------------------------------
-# Data shared by every adversarial learner.
-
-
-def expert_batch(demos: Demonstrations, input_mode: str) -> disc.DiscriminatorBatch:
-    """The demonstrations as discriminator samples, plus one absorbing-state sample per
-    terminated episode (Appendix C.4)."""
-    obs, actions, next_obs, absorbing = demos.flat()
-    if obs.shape[0] == 0:
-        raise InvalidDemonstrationError("demonstrations hold no steps")
-    other = actions if input_mode == "state_action" else np.where(absorbing[:, None], 0.0, next_obs)
-    n_abs = int(absorbing.sum())
-    obs = np.concatenate([obs, np.zeros((n_abs, obs.shape[1]), obs.dtype)])
-    other = np.concatenate([other, np.zeros((n_abs, other.shape[1]), other.dtype)])
-    flags = np.concatenate([np.zeros(len(absorbing), np.float32), np.ones(n_abs, np.float32)])
-    return disc.DiscriminatorBatch(jnp.asarray(obs, jnp.float32), jnp.asarray(other, jnp.float32), jnp.asarray(flags))
-
-
-def agent_inputs(transitions: Transition, input_mode: str):
-    """Flat ``(obs [N, O], x [N, D], absorbing [N])`` of the rollout (the executed, clipped
-    actions in ``state_action`` mode; ``s'`` with ``s_a`` as zeros in ``state_transition``)."""
-    obs = transitions.obs.reshape(-1, transitions.obs.shape[-1])
-    terminated = transitions.absorbing.reshape(-1)
-    if input_mode == "state_action":
-        other = jnp.clip(transitions.action, -1.0, 1.0).reshape(-1, transitions.action.shape[-1])
-    else:
-        next_obs = transitions.next_obs.reshape(obs.shape)
-        other = jnp.where(terminated[:, None], 0.0, next_obs)
-    return obs, other, terminated
-
-
-def agent_batch(transitions: Transition, input_mode: str) -> disc.DiscriminatorBatch:
-    """The agent's samples for the discriminator, with ``s_a`` as described in the module doc."""
-    obs, other, terminated = agent_inputs(transitions, input_mode)
-    zeros = jnp.zeros(obs.shape[0])
-    abs_obs = jnp.where(terminated[:, None], 0.0, obs)
-    abs_other = jnp.where(terminated[:, None], 0.0, other)
-    return disc.DiscriminatorBatch(
-        jnp.concatenate([obs, abs_obs]), jnp.concatenate([other, abs_other]),
-        jnp.concatenate([zeros, terminated.astype(zeros.dtype)]),
-    )
-
-
-def absorbing_sample(obs_dim: int, input_dim: int):
-    """The single absorbing-state input ``(obs [1, O], x [1, D], absorbing [1])``."""
-    return jnp.zeros((1, obs_dim)), jnp.zeros((1, input_dim)), jnp.ones(1)
-
-
-def input_dim(env: Env, input_mode: str) -> int:
-    return env.action_size if input_mode == "state_action" else env.observation_size
-
-
-def flat_ppo_batch(networks, state: PPOState, transitions: Transition, advantage, target, batch_size) -> TRBatch:
-    flat = lambda x: x.reshape(batch_size, *x.shape[2:])  # noqa: E731
-    obs = flat(transitions.obs)
-    old_mean, _ = nets.policy_distribution(networks, state.params.policy, state.normalizer, obs)
-    return TRBatch(obs, flat(transitions.action), flat(transitions.log_prob), flat(advantage), flat(target),
-                   jax.lax.stop_gradient(old_mean))
-
-
-def normalised_advantage(config: PPOConfig, advantage):
-    if config.normalize_advantages:
-        return (advantage - advantage.mean()) / (advantage.std() + 1e-8)
-    return advantage
-
-
 # ---------------------------------------------------------------------------------------------
 # Policy losses of the two variants.
 
 
-def trpl_loss(networks, config: TRIRLConfig, normalizer, params, batch: TRBatch, old_log_std):
+def trpl_loss(networks, config: TRIRLConfig, normalizer, params, batch: Batch, old_log_std):
     """Max-eta variant: the importance-weighted policy gradient through the TRPL projection
     (Otto et al. 2021; no ratio clipping, the trust region replaces it), the trust-region
     regression loss, the critic's error and the entropy bonus of the projected policy.
@@ -236,7 +185,7 @@ def trpl_loss(networks, config: TRIRLConfig, normalizer, params, batch: TRBatch,
                   "trust_region_loss": regression, "minibatch_eta": projection.eta}
 
 
-def kl_penalty_loss(networks, config: TRIRLConfig, normalizer, params, batch: TRBatch, old_log_std, eta):
+def kl_penalty_loss(networks, config: TRIRLConfig, normalizer, params, batch: Batch, old_log_std, eta):
     """Tr-loss variant: the clipped PPO surrogate plus ``eta KL(pi || pi_old)``."""
     ppo_cfg = config.ppo
     mean, log_std = nets.policy_distribution(networks, params.policy, normalizer, batch.obs)
@@ -268,93 +217,113 @@ def validate_demos(demos: Demonstrations, env: Env) -> None:
 def make_trirl(env: Env, config: TRIRLConfig, demos: Demonstrations) -> Learner:
     """TRIRL (Algorithm 2) for a (not auto-reset) ``env`` and expert ``demos``."""
     validate_demos(demos, env)
+    if config.discriminator.features:
+        feature_sets.check_env(config.discriminator.features, env.spec.name)
     ppo = make_ppo(env, config.ppo)
     networks, ppo_cfg, dcfg, bcfg = ppo.networks, config.ppo, config.discriminator, config.buffer
     mode = dcfg.input_mode
-    expert = expert_batch(demos, mode)
-    obs_dim, x_dim = env.observation_size, input_dim(env, mode)
+    expert = disc.expert_batch(demos, mode)
+    obs_dim, x_dim = env.observation_size, disc.input_dim(env, mode)
     schedule = parse_eta_schedule(str(config.eta_schedule))
     eta_table = jnp.asarray([schedule(i) for i in range(config.iterations)], jnp.float32)
-    absorbing_input = absorbing_sample(obs_dim, x_dim)
+    absorbing_input = disc.absorbing_sample(obs_dim, x_dim)
 
     def init(key) -> TRIRLState:
         ppo_key, disc_key, buf_key = jax.random.split(key, 3)
-        return TRIRLState(ppo.init(ppo_key), disc.init(dcfg, disc_key, obs_dim, x_dim),
-                          buffer_lib.init(bcfg, buf_key, obs_dim, x_dim), jnp.zeros((), jnp.int32))
+        ppo_state = ppo.init(ppo_key)
+        return TRIRLState(ppo_state, disc.init(dcfg, disc_key, obs_dim, x_dim),
+                          buffer_lib.init(bcfg, buf_key, obs_dim, x_dim), jnp.zeros((), jnp.int32),
+                          ppo_state.params.policy)
+
+    def acting_distribution(ps: PPOState, anchor):
+        """``obs -> (mean, log_std)`` of the network projected around ``anchor`` (eps bounds)."""
+        tr = config.trust_region
+        log_std, _ = trpl.project_cov(ps.params.policy.log_std, anchor.log_std, tr.eps_cov, tr.bisection_steps)
+
+        def distribution(obs):
+            mean, _ = nets.policy_distribution(networks, ps.params.policy, ps.normalizer, obs)
+            centre, _ = nets.policy_distribution(networks, anchor, ps.normalizer, obs)
+            return trpl.project_mean(mean, centre, anchor.log_std, tr.eps_mean)[0], log_std
+
+        return distribution
 
     def step(state: TRIRLState, key):
         rollout_key, disc_key, update_key, fit_key = jax.random.split(key, 4)
         ps = state.ppo
-        env_state, collected = rollout(ppo.env, networks, ps.params, ps.normalizer, ps.env_state,
-                                       rollout_key, ppo_cfg.rollout_length)
-        transitions = collected.transitions
-        # Alg. 2 line 8: the newest discriminator on expert vs pi^(i) samples.
-        disc_state, disc_metrics = disc.update(dcfg, state.disc, expert, agent_batch(transitions, mode), disc_key)
-        # Lines 17-24: corrected and intermediate rewards of the rollout and of s_a.
-        obs, other, _ = agent_inputs(transitions, mode)
-        not_absorbing = jnp.zeros(obs.shape[0])
-        out = buffer_lib.rewards(bcfg, state.buffer, disc_state.params, obs, other, not_absorbing)
-        r_absorbing = buffer_lib.rewards(bcfg, state.buffer, disc_state.params, *absorbing_input).intermediate[0]
-        # Line 25: R_fit regression onto r^(i), on the agent's and as many expert samples, so that
-        # the fitted reward is also anchored where the expert goes (retraining starts far from it).
-        fit_idx = jax.random.randint(fit_key, (obs.shape[0],), 0, expert.obs.shape[0])
-        buf, fit_metrics = buffer_lib.fit_reward(
-            bcfg, state.buffer, jnp.concatenate([obs, expert.obs[fit_idx]]),
-            jnp.concatenate([other, expert.action_or_next_obs[fit_idx]]),
-            jnp.concatenate([not_absorbing, expert.absorbing[fit_idx]]))
-        rewards = out.intermediate.reshape(transitions.reward.shape)
-        absorbing_value = ppo_cfg.gamma / (1.0 - ppo_cfg.gamma) * r_absorbing
-        advantage, target = gae_advantages(networks, ps.params, ps.normalizer, transitions, rewards, ppo_cfg,
-                                           absorbing_value)
-        batch = flat_ppo_batch(networks, ps, transitions, advantage, target, ppo_cfg.batch_size)
-        old_log_std = jax.lax.stop_gradient(ps.params.policy.log_std)
+
+        def relabel(transitions):
+            # Alg. 2 line 8: the newest discriminator on expert vs pi^(i) samples.
+            disc_state, disc_metrics = disc.update(dcfg, state.disc, expert, disc.agent_batch(transitions, mode),
+                                                   disc_key)
+            # Lines 17-24: corrected and intermediate rewards of the rollout and of s_a.
+            obs, other, _ = disc.agent_inputs(transitions, mode)
+            not_absorbing = jnp.zeros(obs.shape[0])
+            out = buffer_lib.rewards(bcfg, state.buffer, disc_state.params, obs, other, not_absorbing)
+            r_absorbing = buffer_lib.rewards(bcfg, state.buffer, disc_state.params, *absorbing_input).intermediate[0]
+            # Line 25: R_fit regression onto r^(i), on the agent's and as many expert samples, so that
+            # the fitted reward is also anchored where the expert goes (retraining starts far from it).
+            fit_idx = jax.random.randint(fit_key, (obs.shape[0],), 0, expert.obs.shape[0])
+            buf, fit_metrics = buffer_lib.fit_reward(
+                bcfg, state.buffer, jnp.concatenate([obs, expert.obs[fit_idx]]),
+                jnp.concatenate([other, expert.action_or_next_obs[fit_idx]]),
+                jnp.concatenate([not_absorbing, expert.absorbing[fit_idx]]))
+            metrics = {
+                "disc_loss": disc_metrics.loss,
+                "expert_accuracy": disc_metrics.expert_accuracy,
+                "agent_accuracy": disc_metrics.agent_accuracy,
+                "corrected_reward_mean": jnp.mean(out.corrected),
+                "fit_mse": fit_metrics.mse_after,
+            }
+            # PPO optimises r~ / beta with entropy weight 1 / beta (Eq. 1 scaled by 1 / beta).
+            rewards = out.intermediate.reshape(transitions.reward.shape) / bcfg.beta
+            return rewards, r_absorbing / bcfg.beta, (disc_state, buf, metrics)
+
         scheduled_eta = eta_table[jnp.minimum(state.iteration, eta_table.shape[0] - 1)]
-        if config.variant == "max-eta":
-            def loss_fn(params, minibatch):
-                return trpl_loss(networks, config, ps.normalizer, params, minibatch, old_log_std)
-        else:
-            def loss_fn(params, minibatch):
-                return kl_penalty_loss(networks, config, ps.normalizer, params, minibatch, old_log_std,
-                                       scheduled_eta)
-        params, opt_state, loss_metrics = ppo_update(networks, ppo.optimizer, ppo_cfg, ps.params, ps.opt_state,
-                                                     ps.normalizer, batch, update_key, loss_fn)
-        new_mean, _ = nets.policy_distribution(networks, params.policy, ps.normalizer, batch.obs)
+        old_log_std = jax.lax.stop_gradient(ps.params.policy.log_std)
+
+        def loss(params, minibatch, rollout_state):
+            if config.variant == "max-eta":
+                return trpl_loss(networks, config, rollout_state.normalizer, params, minibatch, old_log_std)
+            return kl_penalty_loss(networks, config, rollout_state.normalizer, params, minibatch, old_log_std,
+                                   scheduled_eta)
+
+        distribution = acting_distribution(ps, state.anchor) if config.acting_policy == "projected" else None
+        new_ppo, result = iteration(ppo, ps, rollout_key, update_key, relabel, loss, distribution)
+        disc_state, buf, relabel_metrics = result.aux
+        batch, new_log_std = result.batch, new_ppo.params.policy.log_std
         if config.variant == "max-eta":
             # Line 30: eta^(i+1) of the final policy, the max over the batch (Section 4.3).
-            eta = trpl.project(config.trust_region, new_mean, params.policy.log_std, batch.old_mean,
-                               old_log_std).eta
+            final = trpl.project(config.trust_region, result.new_mean, new_log_std, batch.old_mean, old_log_std)
+            eta = final.eta
         else:
             eta = scheduled_eta
+        # KL between consecutive acting policies on the rollout's states.
+        if config.acting_policy == "projected":
+            act_mean, act_log_std = jax.vmap(distribution)(batch.obs)
+            new_act = (final.mean, jnp.broadcast_to(final.log_std, final.mean.shape))
+        else:
+            act_mean, act_log_std = batch.old_mean, jnp.broadcast_to(old_log_std, batch.old_mean.shape)
+            new_act = (result.new_mean, jnp.broadcast_to(new_log_std, result.new_mean.shape))
+        rollout_kl = jnp.mean(nets.gaussian_kl(*new_act, act_mean, act_log_std))
         eta = jax.lax.stop_gradient(eta)
         buf = buffer_lib.push(buf, disc_state.params, eta)  # line 32
-        kl = jnp.mean(nets.gaussian_kl(new_mean, params.policy.log_std, batch.old_mean, old_log_std))
-        normalizer = nets.update_normalizer(ps.normalizer, transitions.obs) if ppo_cfg.normalize_observations \
-            else ps.normalizer
         metrics = {
+            **result.metrics,
+            **relabel_metrics,
             "iteration": state.iteration + 1,
             "eta": eta,
             "eps_tr": corrected_step(bcfg.eps, eta),
-            "policy_kl": kl,
-            "disc_loss": disc_metrics.loss,
-            "expert_accuracy": disc_metrics.expert_accuracy,
-            "agent_accuracy": disc_metrics.agent_accuracy,
-            "reward_mean": jnp.mean(out.intermediate),
-            "corrected_reward_mean": jnp.mean(out.corrected),
-            "absorbing_reward": r_absorbing,
-            "fit_mse": fit_metrics.mse_after,
-            "log_std_mean": jnp.mean(params.policy.log_std),
-            **loss_metrics,
-            **episode_metrics(collected),
+            "rollout_kl": rollout_kl,
         }
-        new_ppo = PPOState(params, opt_state, normalizer, env_state, ps.iteration + 1)
-        return TRIRLState(new_ppo, disc_state, buf, state.iteration + 1), metrics
+        return TRIRLState(new_ppo, disc_state, buf, state.iteration + 1, ps.params.policy), metrics
 
     def learnt_reward(state: TRIRLState, obs, other, absorbing):
-        """The corrected reward ``r^(i)`` of the buffer (what retraining and transfer use)."""
-        return buffer_lib.corrected_rewards(bcfg, state.buffer, obs, other, absorbing)
+        """The corrected reward ``r^(i) / beta`` of the buffer (what retraining and transfer use;
+        divided by ``beta`` like the rewards PPO is trained on, entropy weight ``1 / beta``)."""
+        return buffer_lib.corrected_rewards(bcfg, state.buffer, obs, other, absorbing) / bcfg.beta
 
     return Learner(f"trirl-{config.variant}", ppo, init, step, learnt_reward)
 
 
-__all__ = ["VARIANTS", "Learner", "TRBatch", "TRIRLConfig", "TRIRLState", "agent_batch", "agent_inputs",
-           "expert_batch", "kl_penalty_loss", "make_trirl", "trpl_loss", "validate_demos"]
+__all__ = ["VARIANTS", "Learner", "TRIRLConfig", "TRIRLState", "kl_penalty_loss", "make_trirl", "trpl_loss",
+           "validate_demos"]
