@@ -2,6 +2,7 @@
 finite reward), counts it in ``metrics["non_finite"]``, and the learners report the count as
 ``non_finite_steps`` (envs/base.py). The MJX Ant case is in test_locomotion.py (slow)."""
 
+import dataclasses
 import numpy as np
 import pytest
 
@@ -87,7 +88,7 @@ def test_ppo_and_trirl_never_see_nan_from_the_environment():
     assert float(metrics["non_finite_steps"]) == 4.0
 
     config = T.TRIRLConfig(
-        ppo=TINY,
+        ppo=dataclasses.replace(TINY, entropy_coef=1.0),  # Eq. 1: 1 / beta for the default beta = 1
         discriminator=DiscriminatorConfig(hidden_sizes=(8,), minibatch_size=16, epochs=1, grad_penalty=0.0),
         buffer=RewardBufferConfig(capacity=2, eps=0.5, fit_steps=2),
     )

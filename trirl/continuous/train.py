@@ -151,14 +151,23 @@ def from_dict(data: dict[str, Any], source: str = "train config", flags: dict[st
     (:func:`trirl.continuous.experiment.build_config`)."""
     data = dict(data)
     _baseline_input_mode(data, source)
+    _entropy_from_beta(data)
     config = build_config(TrainConfig, data, source, skip=("buffer.network",),
                           tables={"env_options": env_config_class(data)}, flags=flags)
     # R_fit shares the discriminators' architecture and input mode
-    config = dataclasses.replace(config, buffer=dataclasses.replace(config.buffer, network=config.discriminator))
-    if config.algo.startswith("trirl") and "entropy_coef" not in (data.get("ppo") or {}):
-        # Eq. 1: an unset entropy weight is 1 / beta; a set one is validated against beta (TRIRLConfig)
-        config = dataclasses.replace(config, ppo=dataclasses.replace(config.ppo, entropy_coef=1.0 / config.buffer.beta))
-    return config
+    return dataclasses.replace(config, buffer=dataclasses.replace(config.buffer, network=config.discriminator))
+
+
+def _entropy_from_beta(data: dict[str, Any]) -> None:
+    """Eq. 1: TRIRL's entropy weight is ``1 / beta``; fill an unset ``[ppo] entropy_coef`` from
+    ``[buffer] beta`` (a set one is validated against it by :class:`~trirl.continuous.trirl.TRIRLConfig`)."""
+    if not str(data.get("algo", TrainConfig.algo)).startswith("trirl"):
+        return
+    ppo = dict(data.get("ppo") or {})
+    beta = (data.get("buffer") or {}).get("beta", RewardBufferConfig.beta)
+    if "entropy_coef" in ppo or isinstance(beta, bool) or not isinstance(beta, (int, float)) or beta <= 0:
+        return  # set by the user, or a bad beta that build_config reports by name
+    data["ppo"] = {**ppo, "entropy_coef": 1.0 / beta}
 
 
 def _baseline_input_mode(data: dict[str, Any], source: str = "train config") -> None:
