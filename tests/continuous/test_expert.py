@@ -72,3 +72,21 @@ def test_new_run_refuses_existing_directory_and_config_env_mismatch(tmp_path):
         expert.main(["train", "--env", "ant", "--config", write_config(tmp_path, 32), "--out", str(tmp_path / "x")])
     with pytest.raises(InvalidConfigError, match="not a run directory"):
         expert.main(["collect", "--checkpoint", str(tmp_path), "--out", str(tmp_path / "d.npz")])
+
+
+def test_max_minutes_pauses_with_a_checkpoint_and_resume_reproduces(tmp_path, capsys):
+    full, split = tmp_path / "full", tmp_path / "split"
+    config = write_config(tmp_path, 128)
+    expert.main(["train", "--env", "point_maze", "--config", config, "--out", str(full)])
+    # a budget that runs out during the first iteration: one iteration, checkpointed, then a clean exit
+    expert.main(["train", "--env", "point_maze", "--config", config, "--out", str(split), "--max-minutes", "1e-6"])
+    printed = capsys.readouterr().out
+    assert "paused after 1 of 4 iterations" in printed
+    assert f"--out {split} --max-minutes 1e-6 --resume" in printed
+    assert len(read_metrics(split)) == 1
+    assert sorted(p.name for p in (split / "checkpoints").glob("step_*.npz")) == ["step_00000001.npz"]
+    expert.main(["train", "--env", "point_maze", "--config", config, "--out", str(split), "--resume"])
+    assert read_metrics(split) == read_metrics(full)
+    with pytest.raises(InvalidConfigError, match="--max-minutes must be > 0"):
+        expert.main(["train", "--env", "point_maze", "--config", config, "--out", str(tmp_path / "x"),
+                     "--max-minutes", "0"])

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import jax
 
-from trirl.continuous import envs, experiment
+from trirl.continuous import compile_cache, envs, experiment
 from trirl.continuous.expert import machine
 from trirl.continuous.ppo import PPOConfig, make_ppo
 from trirl.errors import InvalidConfigError
@@ -67,16 +67,20 @@ def physics_steps_per_second(env_name: str, num_envs: int, steps: int, key) -> f
     return num_envs * steps / _timed(run, key)
 
 
-def ppo_config_for(env_name: str, num_envs: int) -> PPOConfig:
-    path = experiment.default_path(env_name)
+def ppo_config_for(env_name: str, num_envs: int, config_path: str | Path | None = None) -> PPOConfig:
+    """The ``[ppo]`` table of ``config_path`` (default ``continuous/<env>_expert.toml``) with
+    ``num_envs`` environments and the same minibatch size (512 for the default files)."""
+    path = Path(config_path) if config_path else experiment.default_path(env_name)
     base = experiment.load(path).ppo if path.exists() else PPOConfig()
+    size = base.minibatch_size if config_path else 512
     batch = num_envs * base.rollout_length
-    minibatches = batch // 512 if batch % 512 == 0 and batch >= 512 else 1
+    minibatches = batch // size if batch % size == 0 and batch >= size else 1
     return dataclasses.replace(base, num_envs=num_envs, num_minibatches=minibatches)
 
 
-def ppo_steps_per_second(env_name: str, num_envs: int, iterations: int, key) -> tuple[float, PPOConfig]:
-    config = ppo_config_for(env_name, num_envs)
+def ppo_steps_per_second(env_name: str, num_envs: int, iterations: int, key,
+                         config_path: str | Path | None = None) -> tuple[float, PPOConfig]:
+    config = ppo_config_for(env_name, num_envs, config_path)
     ppo = make_ppo(envs.make(env_name), config)
     state = ppo.init(key)
     step = jax.jit(ppo.step)
@@ -140,9 +144,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ppo-iterations", type=int, default=3, help="PPO iterations per timing")
     parser.add_argument("--trirl-k", type=int, default=0,
                         help="also time TRIRL with this many buffered discriminators (paper: 100; 0 = skip)")
+    parser.add_argument("--config", help="expert TOML whose [ppo] table to time (default: continuous/<env>_expert.toml "
+                                          "with minibatches of 512); its rollout length, epochs, minibatch size and networks")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", required=True, help="JSON results file")
+    compile_cache.add_arguments(parser)
     args = parser.parse_args(argv)
+    compile_cache.from_args(args)
     try:
         sizes = [int(s) for s in args.envs.split(",") if s]
     except ValueError:
@@ -163,11 +171,12 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         for size in sizes:
             physics = physics_steps_per_second(name, size, args.physics_steps, key)
-            ppo, config = ppo_steps_per_second(name, size, args.ppo_iterations, key)
+            ppo, config = ppo_steps_per_second(name, size, args.ppo_iterations, key, args.config)
             row = {"env": name, "num_envs": size, "physics_env_steps_per_s": physics,
                    "ppo_env_steps_per_s": ppo, "ppo_over_physics": ppo / physics,
                    "rollout_length": config.rollout_length, "num_minibatches": config.num_minibatches,
-                   "policy_hidden": list(config.policy_hidden)}
+                   "num_epochs": config.num_epochs, "policy_hidden": list(config.policy_hidden),
+                   "value_hidden": list(config.value_hidden)}
             if args.trirl_k:
                 trirl = trirl_steps_per_second(name, size, args.ppo_iterations, args.trirl_k, key)
                 row.update(trirl_k=args.trirl_k, trirl_env_steps_per_s=trirl, trirl_over_ppo=trirl / ppo)

@@ -37,7 +37,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from trirl.continuous import baselines, envs
+from trirl.continuous import baselines, compile_cache, envs
 from trirl.continuous import checkpoint as ckpt
 from trirl.continuous import trirl as trirl_lib
 from trirl.continuous.demos import Demonstrations, load_demonstrations
@@ -344,7 +344,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--resume", action="store_true", help="continue the run in --out")
     parser.add_argument("--max-minutes", type=float, help="checkpoint and exit after this much wall clock")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    compile_cache.add_arguments(parser)
     args = parser.parse_args(argv)
+    compile_cache.from_args(args)
     try:
         config = load_config(args.config, env=args.env, algo=args.algo, seeds=args.seeds, seed=args.seed,
                              total_steps=args.steps, demos=args.demos)
