@@ -75,11 +75,14 @@ def train(config: ExpertConfig, out: str | Path, resume: bool = False, progress:
     ppo = build(config)
     run = RunDir(out, config.to_dict(), resume=resume, ignore=("total_steps",))
     init_key, train_key, eval_key = jax.random.split(jax.random.PRNGKey(config.seed), 3)
-    state = ppo.init(init_key)
     start = 0
     if resume and (saved := run.latest_checkpoint()) is not None:
-        state = ckpt.unflatten(state, saved.arrays, STATE_PREFIX)
+        # shapes only: the arrays come from the checkpoint (no physics run, nothing compiled)
+        state = ckpt.unflatten(jax.eval_shape(ppo.init, init_key), saved.arrays, STATE_PREFIX)
         start = saved.step
+    else:
+        # compiled: run op by op, the batched MJX reset costs minutes of CPU on a laptop
+        state = jax.jit(ppo.init)(init_key)
     step = jax.jit(ppo.step)
     base_env = envs.make(config.env, config.env_options)
 
