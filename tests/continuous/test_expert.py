@@ -114,3 +114,21 @@ def test_ctrl_c_during_expert_training_keeps_the_iteration_and_prints_the_resume
     assert len(read_metrics(out)) == kept >= 3  # the iteration under way finished and was kept
     assert (out / "checkpoints" / f"step_{kept:08d}.npz").exists()
     assert re.search(r"resume with: python -m trirl.continuous.expert train .* --out \S+ --resume$", err.strip())
+
+
+def test_max_minutes_pauses_with_a_checkpoint_and_resume_reproduces(tmp_path, capsys):
+    full, split = tmp_path / "full", tmp_path / "split"
+    config = write_config(tmp_path, 128)
+    expert.main(["train", "--env", "point_maze", "--config", config, "--out", str(full)])
+    # a budget that runs out during the first iteration: one iteration, checkpointed, then a clean exit
+    expert.main(["train", "--env", "point_maze", "--config", config, "--out", str(split), "--max-minutes", "1e-6"])
+    printed = capsys.readouterr().out
+    assert "paused after 1 of 4 iterations" in printed
+    assert f"--out {split} --max-minutes 1e-6 --resume" in printed
+    assert len(read_metrics(split)) == 1
+    assert sorted(p.name for p in (split / "checkpoints").glob("step_*.npz")) == ["step_00000001.npz"]
+    expert.main(["train", "--env", "point_maze", "--config", config, "--out", str(split), "--resume"])
+    assert read_metrics(split) == read_metrics(full)
+    with pytest.raises(InvalidConfigError, match="--max-minutes must be > 0"):
+        expert.main(["train", "--env", "point_maze", "--config", config, "--out", str(tmp_path / "x"),
+                     "--max-minutes", "0"])

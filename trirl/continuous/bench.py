@@ -11,7 +11,9 @@ For each environment and batch size ``B`` it times (after compilation, ``block_u
 - ``ppo``: ``ppo_iterations`` full PPO iterations (rollout + GAE + update) with ``num_envs = B``,
   the networks of ``continuous/<env>_expert.toml`` and minibatches of 512 where ``B * T`` allows.
 
-and reports env-steps/s of both and their ratio (the share of time left to physics under PPO).
+and reports env-steps/s of both and their ratio (the share of time left to physics under PPO),
+per wall-clock second and per process CPU second (all threads; the steadier figure on a machine
+shared with other jobs).
 With ``--trirl-k K`` (the paper uses ``k = 100``) it also times full TRIRL iterations
 (:mod:`trirl.continuous.trirl`, max-eta) with a buffer of ``K`` discriminators, the networks of
 ``continuous/trirl_<env>.toml`` (else the defaults) and the same ``B`` and PPO settings, on
@@ -33,23 +35,25 @@ from pathlib import Path
 
 import jax
 
-from trirl.continuous import envs, experiment
+from trirl.continuous import compile_cache, envs, experiment
 from trirl.continuous.expert import machine
 from trirl.continuous.ppo import PPOConfig, make_ppo
 from trirl.errors import InvalidConfigError
 from trirl.rundir import write_json
 
 
-def _timed(fn, *args, repeats: int = 1):
+def _timed(fn, *args, repeats: int = 1) -> tuple[float, float]:
+    """Wall-clock and process CPU seconds (all threads) per call, after a compiling call."""
     jax.block_until_ready(fn(*args))  # compile and warm up
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), time.process_time()
     for _ in range(repeats):
         out = fn(*args)
     jax.block_until_ready(out)
-    return (time.perf_counter() - start) / repeats
+    return (time.perf_counter() - start) / repeats, (time.process_time() - start_cpu) / repeats
 
 
-def physics_steps_per_second(env_name: str, num_envs: int, steps: int, key) -> float:
+def physics_steps_per_second(env_name: str, num_envs: int, steps: int, key) -> tuple[float, float]:
+    """Env-steps per wall-clock second and per CPU second of ``num_envs`` auto-reset envs."""
     env = envs.auto_reset(envs.make(env_name))
 
     @jax.jit
@@ -64,21 +68,27 @@ def physics_steps_per_second(env_name: str, num_envs: int, steps: int, key) -> f
         return state.obs
 
     # the batched reset is inside the timed call: negligible against ``steps`` env steps
-    return num_envs * steps / _timed(run, key)
+    wall, cpu = _timed(run, key)
+    return num_envs * steps / wall, num_envs * steps / cpu
 
 
-def ppo_config_for(env_name: str, num_envs: int) -> PPOConfig:
-    path = experiment.default_path(env_name)
+def ppo_config_for(env_name: str, num_envs: int, config_path: str | Path | None = None) -> PPOConfig:
+    """The ``[ppo]`` table of ``config_path`` (default ``continuous/<env>_expert.toml``) with
+    ``num_envs`` environments and the same minibatch size (512 for the default files)."""
+    path = Path(config_path) if config_path else experiment.default_path(env_name)
     base = experiment.load(path).ppo if path.exists() else PPOConfig()
+    size = base.minibatch_size if config_path else 512
     batch = num_envs * base.rollout_length
-    minibatches = batch // 512 if batch % 512 == 0 and batch >= 512 else 1
+    minibatches = batch // size if batch % size == 0 and batch >= size else 1
     return dataclasses.replace(base, num_envs=num_envs, num_minibatches=minibatches)
 
 
-def ppo_steps_per_second(env_name: str, num_envs: int, iterations: int, key) -> tuple[float, PPOConfig]:
-    config = ppo_config_for(env_name, num_envs)
+def ppo_steps_per_second(env_name: str, num_envs: int, iterations: int, key,
+                         config_path: str | Path | None = None) -> tuple[float, float, PPOConfig]:
+    """Training env-steps per wall-clock second and per CPU second, and the config timed."""
+    config = ppo_config_for(env_name, num_envs, config_path)
     ppo = make_ppo(envs.make(env_name), config)
-    state = ppo.init(key)
+    state = jax.jit(ppo.init)(key)
     step = jax.jit(ppo.step)
 
     def run(state):
@@ -86,7 +96,8 @@ def ppo_steps_per_second(env_name: str, num_envs: int, iterations: int, key) -> 
             state, metrics = step(state, jax.random.fold_in(key, i))
         return metrics["policy_kl"]
 
-    return config.batch_size * iterations / _timed(run, state), config
+    wall, cpu = _timed(run, state)
+    return config.batch_size * iterations / wall, config.batch_size * iterations / cpu, config
 
 
 def synthetic_demos(env, episodes: int = 4, length: int = 50):
@@ -116,7 +127,7 @@ def trirl_steps_per_second(env_name: str, num_envs: int, iterations: int, capaci
                                          buffer=dataclasses.replace(config.buffer, capacity=capacity))
     env = envs.make(env_name, config.env_options)
     learner = trirl.make_trirl(env, learner_config, synthetic_demos(env))
-    state = learner.init(key)
+    state = jax.jit(learner.init)(key)
     step = jax.jit(learner.step)
 
     def run(state):
@@ -124,7 +135,7 @@ def trirl_steps_per_second(env_name: str, num_envs: int, iterations: int, capaci
             state, metrics = step(state, jax.random.fold_in(key, i))
         return metrics["eta"]
 
-    return ppo_config.batch_size * iterations / _timed(run, state)
+    return ppo_config.batch_size * iterations / _timed(run, state)[0]
 
 
 def peak_memory() -> int | None:
@@ -140,9 +151,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ppo-iterations", type=int, default=3, help="PPO iterations per timing")
     parser.add_argument("--trirl-k", type=int, default=0,
                         help="also time TRIRL with this many buffered discriminators (paper: 100; 0 = skip)")
+    parser.add_argument("--config", help="expert TOML whose [ppo] table to time (default: continuous/<env>_expert.toml "
+                                          "with minibatches of 512); its rollout length, epochs, minibatch size and networks")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", required=True, help="JSON results file")
+    compile_cache.add_arguments(parser)
     args = parser.parse_args(argv)
+    compile_cache.from_args(args)
     try:
         sizes = [int(s) for s in args.envs.split(",") if s]
     except ValueError:
@@ -162,12 +177,15 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for name in names:
         for size in sizes:
-            physics = physics_steps_per_second(name, size, args.physics_steps, key)
-            ppo, config = ppo_steps_per_second(name, size, args.ppo_iterations, key)
+            physics, physics_cpu = physics_steps_per_second(name, size, args.physics_steps, key)
+            ppo, ppo_cpu, config = ppo_steps_per_second(name, size, args.ppo_iterations, key, args.config)
             row = {"env": name, "num_envs": size, "physics_env_steps_per_s": physics,
                    "ppo_env_steps_per_s": ppo, "ppo_over_physics": ppo / physics,
+                   "physics_env_steps_per_cpu_s": physics_cpu, "ppo_env_steps_per_cpu_s": ppo_cpu,
+                   "ppo_over_physics_cpu": ppo_cpu / physics_cpu,
                    "rollout_length": config.rollout_length, "num_minibatches": config.num_minibatches,
-                   "policy_hidden": list(config.policy_hidden)}
+                   "num_epochs": config.num_epochs, "policy_hidden": list(config.policy_hidden),
+                   "value_hidden": list(config.value_hidden)}
             if args.trirl_k:
                 trirl = trirl_steps_per_second(name, size, args.ppo_iterations, args.trirl_k, key)
                 row.update(trirl_k=args.trirl_k, trirl_env_steps_per_s=trirl, trirl_over_ppo=trirl / ppo)
@@ -176,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
                 row["peak_bytes_in_use"] = peak
             rows.append(row)
             print(f"{name:>12} B={size:>6}: physics {physics:12.0f} env-steps/s, PPO {ppo:12.0f} env-steps/s, "
-                  f"ratio {ppo / physics:.3f}", flush=True)
+                  f"ratio {ppo / physics:.3f} (per CPU second {ppo_cpu / physics_cpu:.3f})", flush=True)
     write_json(Path(args.out), {"command": command, "machine": machine(), "device": str(jax.devices()[0]),
                                 "physics_steps": args.physics_steps, "ppo_iterations": args.ppo_iterations,
                                 "results": rows})

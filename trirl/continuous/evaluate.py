@@ -53,7 +53,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from trirl.continuous import checkpoint as ckpt
-from trirl.continuous import envs
+from trirl.continuous import compile_cache, envs
 from trirl.continuous.baselines import INPUT_MODE
 from trirl.continuous.evaluation import normalized_return, policy_act_fn, run_episode
 from trirl.continuous.ppo import make_ppo
@@ -223,7 +223,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reward-shift", type=float, default=0.0, help="retrain on scale * r + shift (a probe)")
     parser.add_argument("--out", help="write the result as JSON here")
     parser.add_argument("--figure", help="point maze: write the learnt reward's landscape (PNG) here")
+    compile_cache.add_arguments(parser)
     args = parser.parse_args(argv)
+    compile_cache.from_args(args)
     try:
         if args.steps < 1:
             raise InvalidConfigError(f"--steps must be >= 1, got {args.steps}")

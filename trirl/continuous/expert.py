@@ -3,13 +3,18 @@
 ::
 
     trirl expert train    --env point_maze --out runs/pm [--steps N] [--resume] [--config F]
+                          [--max-minutes M]
     trirl expert evaluate --checkpoint runs/pm [--episodes 100] [--out expert.json]
     trirl expert collect  --checkpoint runs/pm --out demos.npz [--episodes 30 --length 1000]
 
 ``train`` writes a :class:`~trirl.rundir.RunDir` (config.json, metrics.jsonl, learning_curves.png, checkpoints/);
 ``--resume`` continues from the newest checkpoint and reproduces the uninterrupted metrics,
 because iteration ``i`` always uses the key ``fold_in(train_key, i)`` and the whole PPO state
-(parameters, optimiser, normaliser, environments) is checkpointed.
+(parameters, optimiser, normaliser, environments) is checkpointed. ``--max-minutes`` checkpoints
+and exits cleanly after the iteration that crosses the wall-clock budget, so a long run comes in
+resumable pieces. Every subcommand uses JAX's persistent compilation cache
+(:mod:`trirl.continuous.compile_cache`; ``--no-compile-cache`` turns it off), so a resumed piece
+does not compile the PPO iteration again.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import os
 import platform
 import shlex
 import sys
+import time
 from pathlib import Path
 
 import jax
@@ -29,6 +35,7 @@ from tqdm import tqdm
 
 from trirl import configflags
 from trirl.continuous import checkpoint as ckpt
+from trirl.continuous import compile_cache
 from trirl.continuous import envs, experiment
 from trirl.continuous.demos import Demonstrations, save_demonstrations
 from trirl.continuous.evaluation import episode_returns, policy_act_fn, random_act_fn, run_episode
@@ -57,28 +64,40 @@ def finite(metrics: dict) -> dict:
     return {k: v for k, v in out.items() if not (isinstance(v, float) and not np.isfinite(v))}
 
 
-def train(config: ExpertConfig, out: str | Path, resume: bool = False, progress: bool = True) -> PPOState:
+def train(config: ExpertConfig, out: str | Path, resume: bool = False, progress: bool = True,
+          max_minutes: float | None = None) -> PPOState:
     """Train (or, with ``resume``, continue) an expert; returns the final PPO state.
+
+    With ``max_minutes`` it checkpoints and returns after the iteration that crosses that much
+    wall clock (compilation included); ``--resume`` continues from there.
 
     Raises:
         KeyboardInterrupt: after Ctrl-C, once the iteration under way is logged and checkpointed.
+        InvalidConfigError: naming ``--max-minutes`` when it is not > 0.
     """
+    if max_minutes is not None and not max_minutes > 0:
+        raise InvalidConfigError(f"--max-minutes must be > 0, got {max_minutes}")
     stop = StopOnInterrupt()
     try:
-        return _train(config, out, resume, progress, stop)
+        return _train(config, out, resume, progress, stop, max_minutes)
     finally:
         stop.restore()
 
 
-def _train(config: ExpertConfig, out, resume: bool, progress: bool, stop: StopOnInterrupt) -> PPOState:
+def _train(config: ExpertConfig, out, resume: bool, progress: bool, stop: StopOnInterrupt,
+           max_minutes: float | None) -> PPOState:
+    start_time = time.monotonic()
     ppo = build(config)
     run = RunDir(out, config.to_dict(), resume=resume, ignore=("total_steps",))
     init_key, train_key, eval_key = jax.random.split(jax.random.PRNGKey(config.seed), 3)
-    state = ppo.init(init_key)
     start = 0
     if resume and (saved := run.latest_checkpoint()) is not None:
-        state = ckpt.unflatten(state, saved.arrays, STATE_PREFIX)
+        # shapes only: the arrays come from the checkpoint (no physics run, nothing compiled)
+        state = ckpt.unflatten(jax.eval_shape(ppo.init, init_key), saved.arrays, STATE_PREFIX)
         start = saved.step
+    else:
+        # compiled: run op by op, the batched MJX reset costs minutes of CPU on a laptop
+        state = jax.jit(ppo.init)(init_key)
     step = jax.jit(ppo.step)
     base_env = envs.make(config.env, config.env_options)
 
@@ -98,11 +117,15 @@ def _train(config: ExpertConfig, out, resume: bool, progress: bool, stop: StopOn
             row["eval_return"] = float(jnp.mean(evaluate(state, jax.random.fold_in(eval_key, it))))
             bar.set_postfix(eval_return=f"{row['eval_return']:.1f}")
         run.log(row)
-        if (it + 1) % config.checkpoint_every == 0 or last or stop.requested:
+        out_of_time = max_minutes is not None and time.monotonic() - start_time > 60 * max_minutes
+        if (it + 1) % config.checkpoint_every == 0 or last or out_of_time or stop.requested:
             run.save_checkpoint(it + 1, ckpt.flatten(state, STATE_PREFIX),
                                 {"env_spec": base_env.spec.to_dict(), "env_steps": row["env_steps"]})
         if stop.requested and not last:
             raise KeyboardInterrupt
+        if out_of_time:
+            break
+    bar.close()
     write_learning_curves(run.path, f"PPO expert on {config.env}")
     return state
 
@@ -185,6 +208,8 @@ def main(argv: list[str] | None = None) -> int:
     p_train.add_argument("--resume", action="store_true", help="continue the run in --out")
     configflags.add_config_flags(p_train, ExpertConfig, aliases={"total_steps": ("--steps",)},
                                  choices={"env": envs.ENV_NAMES})
+    p_train.add_argument("--max-minutes", type=float,
+                         help="checkpoint and exit after this much wall clock (continue with --resume)")
     p_eval = sub.add_parser("evaluate", help="expert and random-policy returns (Table 8 normalisation)")
     p_eval.add_argument("--checkpoint", required=True, help="run directory or checkpoints/step_*.npz")
     p_eval.add_argument("--episodes", type=int, default=100)
@@ -197,7 +222,10 @@ def main(argv: list[str] | None = None) -> int:
     p_collect.add_argument("--length", type=int, help="episode length (default: the env's time limit)")
     p_collect.add_argument("--seed", type=int, default=2)
     p_collect.add_argument("--deterministic", action="store_true", help="act with the policy mean")
+    for sub_parser in (p_train, p_eval, p_collect):
+        compile_cache.add_arguments(sub_parser)
     args = parser.parse_args(argv)
+    compile_cache.from_args(args)
     command = "python -m trirl.continuous.expert " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
 
     if args.command == "train":
@@ -212,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
         if config.env != given["env"]:
             raise InvalidConfigError(f"--env {given['env']} but the config {config_path} is for {config.env!r}")
         try:
-            train(config, args.out, resume=args.resume)
+            train(config, args.out, resume=args.resume, max_minutes=args.max_minutes)
         except KeyboardInterrupt:
             resume = resume_command("python -m trirl.continuous.expert", sys.argv[1:] if argv is None else argv)
             print(f"python -m trirl.continuous.expert: {interrupted_message(args.out, resume)}", file=sys.stderr)
@@ -222,7 +250,12 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         rows = read_metrics(args.out)
         evals = [r["eval_return"] for r in rows if "eval_return" in r]
-        print(f"trained {config.iterations} iterations; last eval_return {evals[-1] if evals else float('nan'):.2f}")
+        done = len(rows) >= config.iterations
+        print(f"{'trained' if done else 'paused after'} {len(rows)} of {config.iterations} iterations; "
+              f"last eval_return {evals[-1] if evals else float('nan'):.2f}")
+        if not done:
+            resume = [a for a in (argv if argv is not None else sys.argv[1:]) if a != "--resume"]
+            print("continue with: python -m trirl.continuous.expert " + " ".join(map(shlex.quote, resume)) + " --resume")
         return 0
     if args.episodes < 1:
         raise InvalidConfigError(f"--episodes must be >= 1, got {args.episodes}")

@@ -40,7 +40,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from trirl import configflags
-from trirl.continuous import baselines, envs
+from trirl.continuous import baselines, compile_cache, envs
 from trirl.continuous import checkpoint as ckpt
 from trirl.continuous import trirl as trirl_lib
 from trirl.continuous.demos import Demonstrations, load_demonstrations
@@ -382,6 +382,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     configflags.add_config_flags(parser, TrainConfig, aliases={"total_steps": ("--steps",)},
                                  choices={"env": envs.ENV_NAMES, "algo": ALGOS}, exclude=("buffer.network",))
+    compile_cache.add_arguments(parser)
     return parser
 
 
@@ -392,6 +393,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    compile_cache.from_args(args)
     try:
         config = config_from_args(args)
         summary = train(config, args.out, resume=args.resume, progress=not args.no_progress,

@@ -1,0 +1,31 @@
+"""Every config shipped in continuous/ loads (the user's first step with any of them)."""
+
+import pytest
+
+pytest.importorskip("jax")
+
+from trirl.continuous import experiment  # noqa: E402
+from trirl.continuous.train import CONFIG_DIR, load_config  # noqa: E402
+
+pytestmark = pytest.mark.continuous
+
+CONFIGS = sorted(CONFIG_DIR.glob("*.toml"))
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=[p.name for p in CONFIGS])
+def test_shipped_config_loads(path):
+    if "expert" in path.stem:
+        config = experiment.load(path)
+        assert path.stem.startswith(config.env + "_expert")
+    else:
+        config = load_config(path)
+        assert config.env in path.stem and config.algo.split("-")[0] in path.stem
+    assert config.iterations >= 1
+
+
+def test_cpu_configs_match_each_other():
+    """TRIRL and GAIL on the CPU share the budget and policy settings (a fair comparison)."""
+    trirl, gail = load_config(CONFIG_DIR / "trirl_ant_cpu.toml"), load_config(CONFIG_DIR / "gail_ant_cpu.toml")
+    assert (trirl.ppo, trirl.discriminator, trirl.total_steps) == (gail.ppo, gail.discriminator, gail.total_steps)
+    expert, disabled = (experiment.load(CONFIG_DIR / f"{e}_expert_cpu.toml") for e in ("ant", "ant_disabled"))
+    assert expert.ppo == disabled.ppo
