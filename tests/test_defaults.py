@@ -10,7 +10,7 @@ from trirl import cli
 from trirl.tabular import TRIRLConfig, occupancy, solve, trirl
 from trirl.tabular.algorithms.registry import ALGORITHMS
 
-from conftest import random_mdp
+from trirl.tabular import random_mdp
 
 RECOMMENDED = {"eps": 0.5, "beta": 1e4, "eta": 49_999.0}
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from conftest import random_mdp
+from trirl.tabular import random_mdp
 from trirl import InvalidConfigError, InvalidDemonstrationError
 from trirl.tabular import dual, dual_gradient, occupancy, primal, reverse_kl, solve
 from trirl.tabular.objectives import check_expert_occupancy, log_ratio, policy_kl

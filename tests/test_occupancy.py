@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from conftest import random_mdp
+from trirl.tabular import random_mdp
 from trirl.tabular import log_occupancy, occupancy, sample_trajectories, solve, state_occupancy
 from trirl.tabular.demos import empirical_occupancy
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.special import expit, log_expit
 
-from conftest import random_mdp
+from trirl.tabular import random_mdp
 from trirl import InvalidConfigError
 from trirl.rundir import RunDir
 from trirl.tabular import occupancy, solve

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from scipy.special import logsumexp
 
-from conftest import random_mdp
+from trirl.tabular import random_mdp
 from trirl import ConvergenceError, InvalidConfigError
 from trirl.tabular import (
     MDP,

@@ -13,7 +13,7 @@ from trirl.errors import describe_sum
 from trirl.tabular import MDP, occupancy, soft
 from trirl.tabular.algorithms.common import soft_policy_steps
 
-from conftest import random_mdp
+from trirl.tabular import random_mdp
 
 
 def _two_state_mdp(discount=0.99):

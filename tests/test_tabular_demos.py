@@ -2,7 +2,7 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import random_mdp
+from trirl.tabular import random_mdp
 
 from trirl import DemonstrationWarning, InvalidConfigError, InvalidDemonstrationError
 from trirl.tabular import MDP, Trajectories, empirical_occupancy, occupancy, sample_trajectories
