@@ -132,3 +132,19 @@ def test_max_minutes_pauses_with_a_checkpoint_and_resume_reproduces(tmp_path, ca
     with pytest.raises(InvalidConfigError, match="--max-minutes must be > 0"):
         expert.main(["train", "--env", "point_maze", "--config", config, "--out", str(tmp_path / "x"),
                      "--max-minutes", "0"])
+
+
+def test_python_m_form_reports_bad_config_without_a_traceback(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[ppo]\nnum_envs = "32"\n')
+    env = {**__import__("os").environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    done = subprocess.run([sys.executable, "-m", "trirl.continuous.expert", "train", "--env", "point_maze",
+                           "--config", str(bad), "--out", str(tmp_path / "run")],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    assert f"error: {bad}: [ppo] num_envs = '32': expected an integer" in done.stderr

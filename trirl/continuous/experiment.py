@@ -268,13 +268,22 @@ def resolve_config(path: str | Path) -> Path:
 def load(path: str | Path, **overrides) -> ExpertConfig:
     """Read an :class:`ExpertConfig` from TOML (a path or a shipped name, :func:`resolve_config`);
     ``overrides`` (e.g. ``total_steps``, or ``ppo={...}`` merged key by key) win."""
+    path, data = read_config(path)
+    return from_dict(configflags.merge(data, overrides), str(path), override_flags(overrides))
+
+
+def read_config(path: str | Path) -> tuple[Path, dict[str, Any]]:
+    """The TOML table of ``--config`` (a path or a shipped name, :func:`resolve_config`) and its path.
+
+    Raises:
+        InvalidConfigError: naming ``--config`` when the file is missing or not valid TOML.
+    """
     path = resolve_config(path)
     try:
         with open(path, "rb") as handle:
-            data = tomllib.load(handle)
+            return path, tomllib.load(handle)
     except tomllib.TOMLDecodeError as err:
         raise InvalidConfigError(f"--config {path}: not valid TOML ({err})") from None
-    return from_dict(configflags.merge(data, overrides), str(path), override_flags(overrides))
 
 
 def default_path(env: str) -> Path:

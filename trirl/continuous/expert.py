@@ -41,7 +41,7 @@ from trirl.continuous.demos import Demonstrations, save_demonstrations
 from trirl.continuous.evaluation import episode_returns, policy_act_fn, random_act_fn, run_episode
 from trirl.continuous.experiment import ExpertConfig
 from trirl.continuous.ppo import PPO, PPOState, make_ppo
-from trirl.errors import InvalidConfigError
+from trirl.errors import InvalidConfigError, TrirlError
 from trirl.learning_curves import write_learning_curves
 from trirl.rundir import CHECKPOINT_DIR, RunDir, RunDirLockedError, StopOnInterrupt, interrupted_message, read_metrics, resume_command, write_json
 
@@ -277,4 +277,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except TrirlError as err:  # as `trirl expert` reports it: no traceback for bad input
+        print(f"python -m trirl.continuous.expert: error: {err}", file=sys.stderr)
+        sys.exit(2)

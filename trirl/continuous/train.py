@@ -30,7 +30,6 @@ import json
 import math
 import sys
 import time
-import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,7 +45,7 @@ from trirl.continuous import trirl as trirl_lib
 from trirl.continuous.demos import Demonstrations, load_demonstrations
 from trirl.continuous.discriminator import DiscriminatorConfig
 from trirl.continuous.evaluation import episode_returns, normalized_return, policy_act_fn
-from trirl.continuous.experiment import CONFIG_DIR, build_config, env_config_class, override_flags, resolve_config
+from trirl.continuous.experiment import CONFIG_DIR, build_config, env_config_class, override_flags, read_config
 from trirl.continuous.ppo import PPOConfig
 from trirl.continuous.reward import RewardBufferConfig
 from trirl.continuous.trpl import TrustRegionConfig
@@ -192,13 +191,8 @@ def load_config(path: str | Path | None, **overrides) -> TrainConfig:
     data: dict[str, Any] = {}
     source = "defaults"
     if path is not None:
-        path = resolve_config(path)
+        path, data = read_config(path)
         source = str(path)
-        try:
-            with open(path, "rb") as handle:
-                data = tomllib.load(handle)
-        except tomllib.TOMLDecodeError as err:
-            raise InvalidConfigError(f"--config {path}: not valid TOML ({err})") from None
     return from_dict(configflags.merge(data, overrides), source, override_flags(overrides))
 
 
