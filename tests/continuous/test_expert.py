@@ -88,27 +88,13 @@ def test_expert_config_errors_name_the_file_section_key_and_value(tmp_path):
         expert.experiment.load(write_config(tmp_path, 64), total_steps=0)
 
 
-def test_ctrl_c_during_expert_training_keeps_the_iteration_and_prints_the_resume_command(tmp_path):
-    import os
+def test_ctrl_c_during_expert_training_keeps_the_iteration_and_prints_the_resume_command(tmp_path, interrupt):
     import re
-    import signal
-    import subprocess
-    import sys
-    import time
-    from pathlib import Path
 
     out = tmp_path / "run"
     argv = ["train", "--env", "point_maze", "--config", write_config(tmp_path, 10**7), "--out", str(out)]
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    process = subprocess.Popen([sys.executable, "-m", "trirl.continuous.expert", *argv], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 300
-    while not (out / "metrics.jsonl").exists() or len(read_metrics(out)) < 3:
-        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
-        time.sleep(0.2)
-    process.send_signal(signal.SIGINT)
-    _, err = process.communicate(timeout=120)
-    assert process.returncode == 130, err
+    returncode, err = interrupt("trirl.continuous.expert", argv, out)
+    assert returncode == 130, err
     assert "Traceback" not in err
     kept = int(re.search(r"the checkpoint of iteration (\d+) is kept in", err).group(1))
     assert len(read_metrics(out)) == kept >= 3  # the iteration under way finished and was kept

@@ -273,27 +273,13 @@ def test_iqm():
     assert train_cli.iqm([1.0, 3.0]) == 2.0
 
 
-def test_ctrl_c_finishes_the_iteration_checkpoints_it_and_the_printed_resume_command_works(tmp_path):
-    import os
+def test_ctrl_c_finishes_the_iteration_checkpoints_it_and_the_printed_resume_command_works(tmp_path, interrupt):
     import shlex
-    import signal
-    import subprocess
-    import sys
-    import time
-    from pathlib import Path
 
     out = tmp_path / "run"
     argv = ["--config", write(tmp_path), "--out", str(out), "--steps", "10000000", "--no-progress"]
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    process = subprocess.Popen([sys.executable, "-m", "trirl.continuous.train", *argv], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 300
-    while not (out / "metrics.jsonl").exists() or len(read_metrics(out)) < 3:
-        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
-        time.sleep(0.2)
-    process.send_signal(signal.SIGINT)
-    _, err = process.communicate(timeout=120)
-    assert process.returncode == 130, err
+    returncode, err = interrupt("trirl.continuous.train", argv, out)
+    assert returncode == 130, err
     assert "Traceback" not in err and "stopping after this iteration" in err
     kept = int(re.search(r"the checkpoint of iteration (\d+) is kept in", err).group(1))
     assert [row["iteration"] for row in read_metrics(out)] == list(range(1, kept + 1))
