@@ -3,7 +3,8 @@
 ``trirl grid``      TRIRL on a grid world against its soft-optimal expert (the main job).
 ``trirl compare``   every tabular IRL method on the same world, budget and expert.
 ``trirl verify``    the paper's claims checked by property-based tests on random MDPs.
-``trirl bench``     benchmarks of the tabular engine and the continuous backend.
+``trirl bench``     benchmarks of the tabular engine and the continuous backend; ``bench table1``
+                    reproduces the paper's Table 1 row of a study spec (continuous/table1_*.toml).
 ``trirl expert``    continuous: train a PPO expert, evaluate it, collect its demonstrations.
 ``trirl train``     continuous: IRL (TRIRL, GAIL, AIRL, AMP) from demonstrations.
 ``trirl evaluate``  continuous: retrain a policy on a learnt reward.
@@ -225,7 +226,8 @@ def _add_compare(sub) -> None:
 # The other commands are the modules' own command lines (``python -m MODULE`` stays an alias):
 # (name, module, one-line help). Their flags are defined once, in the module.
 DELEGATED = (
-    ("bench", "trirl.bench.__main__", "benchmarks: 'tabular' (exact engine) or 'continuous' (JAX/MJX); JSON with the machine"),
+    ("bench", "trirl.bench.__main__", "benchmarks: 'tabular' (exact engine), 'demos', 'continuous' (JAX/MJX), 'table1' "
+              "(the paper's Table 1 row: train, retrain, transfer, IQM with CIs); JSON with the machine"),
     ("expert", "trirl.continuous.expert", "continuous: train a PPO expert, evaluate it, collect demonstrations"),
     ("train", "trirl.continuous.train", "continuous: TRIRL, GAIL, AIRL or AMP from demonstrations, seeds vmapped"),
     ("evaluate", "trirl.continuous.evaluate", "continuous: retrain PPO on a learnt reward (and its true-reward control)"),

@@ -3,14 +3,16 @@ import sys
 
 
 def main(argv=None) -> int:
-    suites = ("tabular", "demos", "continuous")
+    suites = ("tabular", "demos", "continuous", "table1")
     parser = argparse.ArgumentParser(prog="trirl bench", description="trirl benchmarks (SUITE --help: its flags)")
     parser.add_argument("suite", choices=suites, help="which benchmark suite to run")
     argv = sys.argv[1:] if argv is None else list(argv)
     if not argv or argv[0] not in suites:
         parser.parse_args(argv[:1])  # --help, or an error naming the suites
     suite, rest = argv[0], argv[1:]
-    if suite == "continuous":
+    if suite == "table1":  # the paper's Table 1 row of a study spec (continuous/table1_*.toml)
+        from trirl.continuous import study as bench
+    elif suite == "continuous":
         from trirl.continuous import bench
     elif suite == "demos":
         from trirl.bench import demos as bench

@@ -87,9 +87,13 @@ def load_run(path: str | Path):
 
 
 def retrain(config, learner, state, env_name: str | None = None, steps: int = 100_000, seed: int = 100,
-            eval_episodes: int = 16, reward_scale: float = 1.0, reward_shift: float = 0.0) -> dict:
+            eval_episodes: int = 16, reward_scale: float = 1.0, reward_shift: float = 0.0,
+            control: bool = True) -> dict:
     """Train fresh PPO seeds on the frozen learnt rewards of ``state`` and, as the control, on the
     true reward (same seeds, steps and config); evaluate both (see the module doc).
+    ``control=False`` skips the control (the result then has no ``control_*`` entries and no
+    ratio): a study whose variants share the seeds, steps and PPO config trains it once
+    (:mod:`trirl.continuous.study`).
 
     ``reward_scale`` and ``reward_shift`` retrain on ``reward_scale * r + reward_shift`` instead
     of ``r`` (absorbing state included): a learnt reward is only defined up to such constants,
@@ -147,26 +151,31 @@ def retrain(config, learner, state, env_name: str | None = None, steps: int = 10
         return np.asarray(true), np.asarray(learnt)
 
     returns, learnt_returns = train_and_evaluate(make_ppo(env, config.ppo, reward_fn, absorbing_reward_fn))
-    control, control_learnt = train_and_evaluate(make_ppo(env, config.ppo, env_reward))
     result = {"source_env": config.env, "env": env_name, "algo": config.algo, "seeds": config.seeds,
               "env_steps": iterations * config.ppo.batch_size, "seed": seed,
               "reward_scale": reward_scale, "reward_shift": reward_shift,
               "returns": returns.tolist(), "mean_return": float(returns.mean()), "iqm_return": iqm(returns),
-              "control_returns": control.tolist(), "control_mean_return": float(control.mean()),
               "learnt_reward_return": learnt_returns.tolist(),
-              "control_learnt_reward_return": control_learnt.tolist(),
               "absorbing_reward": np.asarray(jax.vmap(lambda s: learner.reward(s, *absorbing_input)[0])(state)).tolist()}
-    for name, values in (("returns", returns), ("control_returns", control), ("learnt_reward_return", learnt_returns),
-                         ("control_learnt_reward_return", control_learnt)):
+    arrays = {"returns": returns, "learnt_reward_return": learnt_returns}
+    if control:
+        arrays["control_returns"], arrays["control_learnt_reward_return"] = train_and_evaluate(
+            make_ppo(env, config.ppo, env_reward))
+        result.update(control_returns=arrays["control_returns"].tolist(),
+                      control_mean_return=float(arrays["control_returns"].mean()),
+                      control_learnt_reward_return=arrays["control_learnt_reward_return"].tolist())
+    for name, values in arrays.items():
         if not np.all(np.isfinite(values)):
             raise FloatingPointError(f"retrain: {name} is not finite ({values.tolist()})")
     expert_random = load_expert_returns(config.expert_returns)
     if expert_random is not None:
-        normalised, control_normalised = (normalized_return(x, *expert_random) for x in (returns, control))
-        result.update(normalised_return=float(normalised.mean()), normalised_return_iqm=iqm(normalised),
-                      control_normalised_return=float(control_normalised.mean()),
-                      control_normalised_return_iqm=iqm(control_normalised),
-                      normalised_return_ratio=ratio(float(normalised.mean()), float(control_normalised.mean())))
+        normalised = normalized_return(returns, *expert_random)
+        result.update(normalised_return=float(normalised.mean()), normalised_return_iqm=iqm(normalised))
+        if control:
+            control_normalised = normalized_return(arrays["control_returns"], *expert_random)
+            result.update(control_normalised_return=float(control_normalised.mean()),
+                          control_normalised_return_iqm=iqm(control_normalised),
+                          normalised_return_ratio=ratio(float(normalised.mean()), float(control_normalised.mean())))
     return result
 
 
