@@ -11,6 +11,7 @@ import pytest
 jax = pytest.importorskip("jax")
 
 from trirl import cli  # noqa: E402
+from trirl.continuous import compile_cache  # noqa: E402
 from trirl.continuous import study as study_lib  # noqa: E402
 from trirl.continuous import train as train_lib  # noqa: E402
 from trirl.errors import InvalidConfigError  # noqa: E402
@@ -33,6 +34,7 @@ def tiny_study(tmp_path_factory):
     iteration beforehand (the state Ctrl-C or ``--max-minutes`` leaves: a checkpoint, metrics)."""
     tmp = tmp_path_factory.mktemp("table1")
     runs, out = tmp / "runs", tmp / "out"
+    compile_cache.configure()  # the CLI below then loads this training's compiled programs
     spec = study_lib.load_study(TINY)
     paused = train_lib.train(study_lib.train_config(spec, spec.variants["trirl"]), runs / "trirl" / "training",
                              progress=False, max_minutes=1e-9)
@@ -52,7 +54,7 @@ def test_table1_command_resumes_writes_json_and_figures_then_skips(tiny_study, c
     assert summary["stages"] == ["training", "retraining", "transfer"] and summary["seeds"] == 2
     assert summary["command"].startswith("trirl bench table1 --study") and summary["machine"]["cores"] >= 1
     assert "commit" in summary and summary["retrain"] == {"steps": 64, "seed": 100, "eval_episodes": 2}
-    assert list(summary["variants"]) == ["trirl", "gail"]
+    assert summary["order"] == ["trirl", "gail"] and set(summary["variants"]) == {"trirl", "gail"}  # the spec's order
     assert summary["variants"]["gail"]["algo"] == "gail"
     for name, entry in summary["variants"].items():
         assert np.asarray(entry["curve"]["per_seed"]).shape == (2, 2)  # evaluations at iterations 2 and 4, 2 seeds
@@ -109,7 +111,7 @@ def _summary(values: dict[str, dict[str, list[float]]], curves: dict[str, list[l
                 entry[stage]["control"] = {"from": "good", "values": [0.9, 1.0, 0.95, 1.02], **estimates[f"control/{stage}"]}
         variants[name] = {"label": name.upper(), "algo": "trirl", "stages": entry,
                           "curve": {"env_steps": [100, 200, 300], "per_seed": curves[name]}}
-    return {"study": "synthetic", "env": "point_maze", "seeds": 4, "stages": stages, "variants": variants}
+    return {"study": "synthetic", "env": "point_maze", "seeds": 4, "stages": stages, "variants": variants, "order": list(variants)}
 
 
 def test_table_figure_shows_each_variant_iqm_inside_its_ci_and_the_paper_and_control():
@@ -247,9 +249,9 @@ def test_ctrl_c_in_a_training_stage_says_how_to_continue(tmp_path, capsys, monke
     assert f"continue with: trirl bench table1 --study {TINY} --no-progress --runs {tmp_path / 'runs'}" in err
 
 
-def test_shipped_table1_spec_loads_with_twenty_seeds_and_the_papers_point_maze_row():
+def test_shipped_table1_spec_loads_with_ten_or_more_seeds_and_the_papers_point_maze_row():
     spec = study_lib.load_study("table1_point_maze")
-    assert spec.train.seeds == 20 and spec.transfer_env == "point_maze_mirrored"
+    assert spec.train.seeds >= 10 and spec.transfer_env == "point_maze_mirrored"
     assert list(spec.variants) == ["trirl_goal", "trirl_rbf", "trirl_mlp", "gail", "airl"]
     assert spec.paper["TRIRL"] == {"training": [1.03, 0.01], "retraining": [0.98, 0.01], "transfer": [0.96, 0.001]}
     assert spec.paper["AIRL"]["transfer"] == [0.06, 0.64]

@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import inspect
 import json
 import shlex
@@ -346,10 +347,15 @@ def run_training(config, path: Path, progress: bool, log=print) -> dict[str, Any
 def run_retraining(stage: str, train_path: Path, env: str, path: Path, retrain_kwargs: dict[str, Any],
                    control: bool) -> dict[str, Any]:
     """The retraining or transfer stage: :func:`~trirl.continuous.evaluate.retrain` on the frozen
-    rewards of ``train_path`` in ``env`` (with the true-reward control when ``control``)."""
+    rewards of ``train_path`` in ``env`` (with the true-reward control when ``control``).
+
+    Its record names the training stage by the hash of that stage's record (no paths: a study
+    folder may move), so a retrained training invalidates it."""
     from trirl.continuous import evaluate
 
-    record = {"stage": stage, "env": env, "train_run": str(train_path), "retrain": retrain_kwargs, "control": control}
+    training = json.loads((train_path / RESULT_FILE).read_text())["record"]
+    digest = hashlib.sha256(json.dumps(training, sort_keys=True).encode()).hexdigest()[:16]
+    record = {"stage": stage, "env": env, "training_sha256": digest, "retrain": retrain_kwargs, "control": control}
     done = _completed(path, record)
     if done is not None:
         return done | {"skipped": True}
@@ -479,7 +485,7 @@ def aggregate(study: Study, results: dict[str, dict[str, Any]], runs: Path) -> d
             if "control" in values:
                 values["control"].update(estimates[f"control:{values['control']['from']}/{stage}"])
     return {"study": study.name, "spec": study.source, "env": study.env, "transfer_env": study.transfer_env or None,
-            "stages": list(study.stages), "seeds": study.train.seeds, "train": dataclasses.asdict(study.train),
+            "stages": list(study.stages), "order": list(variants), "seeds": study.train.seeds, "train": dataclasses.asdict(study.train),
             "retrain": study.retrain, "bootstrap_reps": study.bootstrap_reps, "paper": study.paper,
             "normalisation": "expert-normalised return (R - R_random) / (R_expert - R_random): the deterministic expert "
                              "= 1, uniform random actions = 0 (the training env's returns.json, also for the transfer env)",
@@ -505,7 +511,7 @@ def plot_table(summary: dict[str, Any]):
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    names = list(summary["variants"])
+    names = summary["order"]
     labels = [summary["variants"][n]["label"] for n in names]
     xs = np.arange(len(names), dtype=float)
     stages = summary["stages"]
@@ -562,7 +568,7 @@ def plot_curves(summary: dict[str, Any]):
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    names = list(summary["variants"])
+    names = summary["order"]
     cols = min(3, len(names))
     rows = -(-len(names) // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4.4 * cols, 3.5 * rows), sharey=True, squeeze=False)
@@ -620,7 +626,7 @@ def format_table(summary: dict[str, Any]) -> str:
     """The table as text: per variant and stage IQM [95 % CI], the control's IQM and the paper's."""
     lines = [f"{summary['study']}: expert-normalised return, IQM [95 % CI] over {summary['seeds']} seeds "
              f"(control: PPO on the true reward; paper: Table 1)"]
-    for entry in summary["variants"].values():
+    for entry in (summary["variants"][name] for name in summary["order"]):
         cells = []
         for stage, row in entry["stages"].items():
             cell = f"{stage} {row['iqm']:.2f} [{row['iqm_ci'][0]:.2f}, {row['iqm_ci'][1]:.2f}]"
