@@ -264,3 +264,8 @@ def test_interval_estimates_leave_the_global_numpy_generator_alone():
     np.random.seed(7)
     study_lib.interval_estimates({"a": [0.1, 0.5, 0.9]}, reps=200)
     assert np.random.rand() == expected
+
+
+def test_only_names_known_variants(tmp_path, capsys):
+    assert cli.main(_bench("--runs", tmp_path / "runs", "--out", tmp_path / "out", "--only", "trirl,dqn")) == 2
+    assert "--only: unknown variant dqn; the study's are trirl, gail" in capsys.readouterr().err

@@ -3,7 +3,7 @@
 ::
 
     trirl bench table1 [--study continuous/table1_point_maze.toml] [--runs runs/NAME]
-        [--out continuous/results/NAME] [--no-progress]
+        [--out continuous/results/NAME] [--only VARIANT,...] [--no-progress]
 
 A study spec (TOML, ``continuous/table1_point_maze.toml``) names the environment, the transfer
 environment, the variants (a train config, optionally with ``algo`` replaced by a baseline), the
@@ -29,8 +29,9 @@ config (by the first variant that needs it, recorded as ``control_from``) and sh
 configuration is the one the spec asks for now); an interrupted training stage resumes from its
 newest checkpoint (:class:`trirl.rundir.RunDir`); an interrupted retraining stage restarts (it has
 no checkpoints; it is minutes). Each running stage holds its run directory's lock, so two
-invocations on one ``--runs`` folder refuse each other. Ctrl-C stops after the training
-iteration under way; running the same command again continues.
+invocations on one ``--runs`` folder refuse each other's stages; ``--only`` splits the variants
+between processes. Ctrl-C stops after the training iteration under way; running the same command
+again continues.
 
 **Aggregate.** Scores are expert-normalised returns (deterministic expert 1, uniform random
 actions 0: the env's ``returns.json``, paper Table 8). Per variant and stage: the per-seed values,
@@ -375,22 +376,32 @@ def _control_key(config, env: str) -> str:
     return json.dumps([env, dataclasses.asdict(config.ppo), config.env_options, config.seeds], sort_keys=True, default=str)
 
 
-def run_study(study: Study, runs: Path, progress: bool = True, log=print) -> dict[str, dict[str, Any]]:
-    """Run (or skip) every stage of every variant; ``{variant: {stage: result}}`` (results as
-    saved in ``RUNS/<variant>/<stage>/result.json``, plus ``control_from`` for the stages that
-    reuse another variant's control)."""
+def run_study(study: Study, runs: Path, progress: bool = True, log=print,
+              only: tuple[str, ...] = ()) -> dict[str, dict[str, Any]]:
+    """Run (or skip) every stage of every variant (of the variants in ``only``, if given: several
+    processes can share the work); ``{variant: {stage: result}}`` (results as saved in
+    ``RUNS/<variant>/<stage>/result.json``, plus ``control_from`` for the stages that reuse
+    another variant's control: the first variant in the spec that needs it, whatever ``only`` is)."""
+    unknown = sorted(set(only) - set(study.variants))
+    if unknown:
+        raise InvalidConfigError(f"--only: unknown variant{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; "
+                                 f"the study's are {', '.join(study.variants)}")
     results: dict[str, dict[str, Any]] = {}
     controls: dict[tuple[str, str], str] = {}  # (stage, control key) -> the variant that trains it
     for variant in study.variants.values():
         config = train_config(study, variant)
+        for stage in study.stages[1:]:
+            env = study.env if stage == "retraining" else study.transfer_env
+            controls.setdefault((stage, _control_key(config, env)), variant.name)
+        if only and variant.name not in only:
+            continue
         stage_results = results[variant.name] = {}
         train_path = runs / variant.name / "training"
         log(f"[{variant.name}] training: {config.algo}, {config.seeds} seeds x {config.iterations} iterations -> {train_path}")
         stage_results["training"] = run_training(config, train_path, progress, log)
         for stage in study.stages[1:]:
             env = study.env if stage == "retraining" else study.transfer_env
-            key = (stage, _control_key(config, env))
-            owner = controls.setdefault(key, variant.name)
+            owner = controls[(stage, _control_key(config, env))]
             path = runs / variant.name / stage
             log(f"[{variant.name}] {stage} on {env} ({'with' if owner == variant.name else 'control from ' + owner} "
                 f"the true-reward control) -> {path}")
@@ -658,6 +669,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="study spec: a path or a shipped name (continuous/table1_point_maze.toml)")
     parser.add_argument("--runs", help="folder of the stages' run directories (default runs/NAME)")
     parser.add_argument("--out", help="folder of the JSON and figures (default continuous/results/NAME)")
+    parser.add_argument("--only", help="comma-separated variants: run only their stages and write no table "
+                                       "(processes sharing the work; then run without --only to aggregate)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     compile_cache.add_arguments(parser)
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -669,7 +682,11 @@ def main(argv: list[str] | None = None) -> int:
         study = load_study(args.study)
         runs = Path(args.runs or Path("runs") / study.name)
         out = Path(args.out or Path("continuous") / "results" / study.name)
-        results = run_study(study, runs, progress=not args.no_progress)
+        only = tuple(name.strip() for name in args.only.split(",") if name.strip()) if args.only else ()
+        results = run_study(study, runs, progress=not args.no_progress, only=only)
+        if only:
+            print(f"done: {', '.join(only)} in {runs}; run without --only to write the table")
+            return 0
         summary = aggregate(study, results, runs)
     except (StudyInterrupted, KeyboardInterrupt) as err:
         detail = f" ({err})" if str(err) else ""
