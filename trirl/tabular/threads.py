@@ -4,7 +4,7 @@ The tabular engine's BLAS calls are small (a grid world's ``P V`` has ~1e4 non-z
 1,024-state LU takes tens of milliseconds): a second thread gains little and, on a machine busy
 with other work, its threads wait for each other. ``trirl grid --world four_rooms`` learnt in
 8.7 s with the machine's default threads on a busy 2-core machine against 0.25 s with
-``OPENBLAS_NUM_THREADS=1`` (``python -m trirl.bench tabular`` measures both in one run).
+``OPENBLAS_NUM_THREADS=1`` (``trirl bench tabular`` measures both in one run).
 
 :func:`blas_threads` is the policy, a context manager around a computation on one MDP. It
 wraps the tabular driver's loop (every algorithm's run), the ``trirl grid`` command, and, through
