@@ -7,7 +7,8 @@ with other work, its threads wait for each other. ``trirl grid --world four_room
 ``OPENBLAS_NUM_THREADS=1`` (``trirl bench tabular`` measures both in one run).
 
 :func:`blas_threads` is the policy, a context manager around a computation on one MDP. It
-wraps the tabular driver's loop (every algorithm's run), the ``trirl grid`` command, and, through
+wraps the tabular driver's loop (every algorithm's run), the ``trirl grid`` command, the
+notebook widgets' steps and redraws (:mod:`trirl.tabular.widgets`), and, through
 the decorator :func:`small_problem_threads`, the engine's public solvers (``solve``,
 ``soft_value_iteration``, ``soft_policy_iteration``, ``soft_policy_evaluation``,
 ``state_occupancy``), so a user's own loop is covered too. Entering it costs ~50 us:
