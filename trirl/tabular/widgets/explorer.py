@@ -50,16 +50,19 @@ class SoftVIExplorer:
         self.refresh()
 
     def static_panels(self) -> list:
-        """The summary and panels as static IPython objects (see :meth:`TRIRLStepper.static_panels`)."""
+        """The summary and panels as static IPython objects (see :meth:`~trirl.tabular.widgets.TRIRLStepper.static_panels`)."""
         from IPython.display import HTML, Image
 
         return [HTML(self.summary.value), Image(self.image.value)]
 
     @property
     def world(self) -> GridWorld:
+        """The base world with the slider's discount."""
         return from_cells(self.base.cells, replace(self.base.spec, discount=self.discount.value), name=self.base.name)
 
     def refresh(self) -> None:
+        """Solve at the sliders' temperature and discount, redraw ``V`` ``[S]``, the policy and the
+        entropy ``[S]`` (nats), and keep them in ``solution`` and ``entropy``."""
         with blas_threads(self.base.mdp.n_states):  # one BLAS thread for small worlds
             tick = time.perf_counter()
             world = self.world

@@ -104,6 +104,7 @@ class TRIRLStepper:
     # -- configuration ---------------------------------------------------------------------------
     @property
     def world(self) -> GridWorld:
+        """The editor's current world."""
         return self.editor.world
 
     @property
@@ -146,6 +147,7 @@ class TRIRLStepper:
     # -- the algorithm ---------------------------------------------------------------------------
     @property
     def iteration(self) -> int:
+        """The iteration ``i`` of the current pair ``(r^(i), pi^(i))``."""
         return self.state.iteration
 
     def reset(self) -> None:
