@@ -152,7 +152,7 @@ class BenchOptions:
     Attributes:
         out: JSON results file.
         envs: batch sizes B to time, integers >= 1 (e.g. --envs 1024 4096 or --envs 1024,4096).
-        env: environments to time, names from trirl.continuous.envs.ENV_NAMES.
+        env: environments to time.
         physics_steps: env steps per physics timing (an integer >= 1).
         ppo_iterations: PPO (and TRIRL) iterations per timing (an integer >= 1).
         trirl_k: also time TRIRL with this many buffered discriminators (paper: 100; 0 = skip).
