@@ -27,6 +27,7 @@ uninterrupted one bit for bit. This module imports no JAX unless a key is given.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import time
 from collections.abc import Callable, Mapping
@@ -70,12 +71,13 @@ class Outcome(NamedTuple):
         return self.history[-1] if self.history else {}
 
 
-def nonfinite_leaves(tree) -> dict[str, Any]:
+def nonfinite_leaves(tree, log_may_be_minus_inf: bool = True) -> dict[str, Any]:
     """``{key path: bool}`` for every floating leaf of ``tree``: does it hold a NaN or an infinity?
 
-    A leaf named ``log_*`` may hold ``-inf`` (the log of an exactly zero probability, e.g. a
-    tabular log-policy); only NaN and ``+inf`` are bad there. Works on numpy trees and, inside
-    ``jax.jit``, on JAX ones (the flags then stay on the device until the caller reads them).
+    With ``log_may_be_minus_inf``, a leaf named ``log_*`` may hold ``-inf`` (the log of an exactly
+    zero probability, e.g. a tabular log-policy); only NaN and ``+inf`` are bad there. Works on
+    numpy trees and, inside ``jax.jit``, on JAX ones (the flags then stay on the device until the
+    caller reads them).
     """
     flags = {}
     for path, leaf in tree_leaves_with_path(tree):
@@ -84,7 +86,7 @@ def nonfinite_leaves(tree) -> dict[str, Any]:
         if np.dtype(leaf.dtype).kind != "f":
             continue
         bad = (leaf != leaf) | (leaf == math.inf)
-        if not path.rsplit(".", 1)[-1].startswith("log_"):
+        if not (log_may_be_minus_inf and path.rsplit(".", 1)[-1].startswith("log_")):
             bad = bad | (leaf == -math.inf)
         flags[path] = bad.any()
     return flags
@@ -115,6 +117,50 @@ def check_finite(metrics: Mapping[str, Any], bad_leaves: Mapping[str, Any], iter
             f"metrics {sorted(bad_metrics) or 'none'}; "
             f"state leaves {leaves[:10] or 'none'}{' ...' if len(leaves) > 10 else ''}",
             iteration=iteration, metrics=sorted(bad_metrics), leaves=leaves)
+
+
+class Jitted(NamedTuple):
+    """A learner whose ``init`` and ``step`` are jitted (and vmapped over seeds): :func:`jitted`."""
+
+    name: str
+    init: Callable[[Any], Any]
+    step: Callable[[Any, Any], tuple[Any, Mapping[str, Any]]]
+
+
+def jitted(learner, seeds: int | None = None, *step_args, name: str | None = None) -> Jitted:
+    """``learner`` with ``init`` and ``step`` jitted, for :func:`run` (imports JAX).
+
+    With ``seeds``, both are vmapped over a leading seed axis: ``init(keys [seeds, ...])``, and
+    ``step(state, key)`` gives seed ``j`` the key ``split(key, seeds)[j]``. ``step_args`` follow
+    the state and key in every call of ``learner.step`` (e.g. the frozen reward PPO retrains on;
+    with ``seeds``, they carry the seed axis too: seed ``j`` gets their slice ``j``).
+    """
+    import jax
+
+    if seeds is None:
+        init, step = jax.jit(learner.init), jax.jit(learner.step)
+    else:
+        def step_seeds(state, key, *args):
+            return jax.vmap(learner.step)(state, jax.random.split(key, seeds), *args)
+
+        init, step = jax.jit(jax.vmap(learner.init)), jax.jit(step_seeds)
+    return Jitted(name or getattr(learner, "name", ""), init, functools.partial(_call, step, step_args))
+
+
+def _call(step, step_args, state, key):
+    return step(state, key, *step_args)
+
+
+@functools.cache
+def _compiled_nonfinite():
+    import jax
+
+    return jax.jit(functools.partial(nonfinite_leaves, log_may_be_minus_inf=False))
+
+
+def jitted_nonfinite(tree) -> dict[str, Any]:
+    """:func:`nonfinite_leaves` of a JAX state (every ``-inf`` counted), compiled on first use."""
+    return _compiled_nonfinite()(tree)
 
 
 def default_row(iteration: int, state, metrics: Mapping[str, Any], seconds: float, previous=None) -> dict[str, Any]:
