@@ -1,4 +1,4 @@
-"""The run directory, shared by the tabular and continuous drivers.
+"""The run directory and generic checkpoints, shared by both halves (through :mod:`trirl.driver`).
 
 A run directory holds everything needed to inspect and rerun a run::
 
@@ -27,6 +27,7 @@ started while the run is alive) is refused with a :class:`RunDirLockedError` nam
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
@@ -450,17 +451,9 @@ class RunDir:
         payload["__meta__"] = np.frombuffer(
             json.dumps(to_jsonable(dict(meta or {})), allow_nan=False).encode(), dtype=np.uint8
         )
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".ckpt.", suffix=".npz")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                np.savez(handle, **payload)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        buffer = io.BytesIO()
+        np.savez(buffer, **payload)
+        _atomic_write_bytes(target, buffer.getvalue())
         for old in sorted(directory.glob("step_*.npz"))[: -self.keep]:
             old.unlink()
         return target
