@@ -54,17 +54,17 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from trirl import configflags
+from trirl import configflags, driver
 from trirl.continuous import checkpoint as ckpt
 from trirl.continuous import compile_cache, envs
 from trirl.continuous.baselines import INPUT_MODE
 from trirl.continuous.evaluation import normalized_return, policy_act_fn, run_episode
 from trirl.continuous.ppo import make_ppo
-from trirl.continuous.rollout import Transition, env_reward
-from trirl.continuous.train import STATE_PREFIX, build, from_dict, iqm, load_expert_returns, prepare
+from trirl.continuous.rollout import MAY_BE_NAN, Transition, env_reward
+from trirl.continuous.train import build, from_dict, iqm, load_expert_returns, prepare
 from trirl.continuous.discriminator import absorbing_sample, agent_inputs, input_dim
 from trirl.errors import InvalidConfigError, InvalidDemonstrationError
-from trirl.rundir import write_json
+from trirl.rundir import STATE_PREFIX, write_json
 
 
 def load_run(path: str | Path):
@@ -127,10 +127,10 @@ def retrain(config, learner, state, env_name: str | None = None, steps: int = 10
     eval_keys = jax.random.split(eval_key, config.seeds)
 
     def train_and_evaluate(ppo):
-        ppo_state = jax.vmap(ppo.init)(seed_keys)
-        step = jax.jit(jax.vmap(ppo.step))
-        for it in range(iterations):
-            ppo_state, _ = step(ppo_state, jax.random.split(jax.random.fold_in(train_key, it), config.seeds), state)
+        # seed j of the fresh PPO trains on seed j's frozen reward (``state`` carries the seed axis)
+        ppo_state = driver.run(driver.jitted(ppo, config.seeds, state, name="retrain"), iterations,
+                               init_key=seed_keys, key=train_key, row=lambda iteration, *_: {"iteration": iteration},
+                               nonfinite=driver.jitted_nonfinite, may_be_nan=MAY_BE_NAN).state
 
         @jax.jit
         def evaluate(ppo_state):
