@@ -43,8 +43,10 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import shlex
 import sys
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -52,16 +54,17 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from trirl import configflags, driver
 from trirl.continuous import checkpoint as ckpt
 from trirl.continuous import compile_cache, envs
 from trirl.continuous.baselines import INPUT_MODE
 from trirl.continuous.evaluation import normalized_return, policy_act_fn, run_episode
 from trirl.continuous.ppo import make_ppo
-from trirl.continuous.rollout import Transition, env_reward
-from trirl.continuous.train import STATE_PREFIX, build, from_dict, iqm, load_expert_returns, prepare
+from trirl.continuous.rollout import MAY_BE_NAN, Transition, env_reward
+from trirl.continuous.train import build, from_dict, iqm, load_expert_returns, prepare
 from trirl.continuous.discriminator import absorbing_sample, agent_inputs, input_dim
 from trirl.errors import InvalidConfigError, InvalidDemonstrationError
-from trirl.rundir import write_json
+from trirl.rundir import STATE_PREFIX, write_json
 
 
 def load_run(path: str | Path):
@@ -128,10 +131,10 @@ def retrain(config, learner, state, env_name: str | None = None, steps: int = 10
     eval_keys = jax.random.split(eval_key, config.seeds)
 
     def train_and_evaluate(ppo):
-        ppo_state = jax.vmap(ppo.init)(seed_keys)
-        step = jax.jit(jax.vmap(ppo.step))
-        for it in range(iterations):
-            ppo_state, _ = step(ppo_state, jax.random.split(jax.random.fold_in(train_key, it), config.seeds), state)
+        # seed j of the fresh PPO trains on seed j's frozen reward (``state`` carries the seed axis)
+        ppo_state = driver.run(driver.jitted(ppo, config.seeds, state, name="retrain"), iterations,
+                               init_key=seed_keys, key=train_key, row=lambda iteration, *_: {"iteration": iteration},
+                               nonfinite=driver.jitted_nonfinite, may_be_nan=MAY_BE_NAN).state
 
         @jax.jit
         def evaluate(ppo_state):
@@ -222,37 +225,84 @@ def machine() -> dict:
     return info
 
 
-def main(argv: list[str] | None = None) -> int:
+@dataclass(frozen=True)
+class EvaluateOptions:
+    """``trirl evaluate``'s options: one flag per field (:mod:`trirl.configflags`), validated here.
+
+    Attributes:
+        run: run directory of trirl train; seed j of its newest checkpoint gives the reward that
+            fresh PPO seed j retrains on.
+        env: retrain in this env (the transfer test, e.g. point_maze_mirrored); default: the run's.
+        steps: PPO environment steps per seed (an integer >= 1; rounded up to whole PPO iterations).
+        seed: seed of the fresh PPO runs (their initial networks and environments).
+        reward_scale: retrain on reward_scale * r + reward_shift (a probe; a finite number > 0).
+        reward_shift: retrain on reward_scale * r + reward_shift (a probe; a finite number).
+        out: write the result as JSON here.
+        figure: point maze: write the learnt reward's landscape (PNG) here.
+
+    Raises:
+        InvalidConfigError: naming the flag and the expected form.
+    """
+
+    run: str
+    env: str | None = None
+    steps: int = 100_000
+    seed: int = 100
+    reward_scale: float = 1.0
+    reward_shift: float = 0.0
+    out: str | None = None
+    figure: str | None = None
+
+    def __post_init__(self):
+        if self.env is not None and self.env not in envs.ENV_NAMES:
+            raise InvalidConfigError(f"--env is {self.env!r}, expected one of {list(envs.ENV_NAMES)}")
+        if isinstance(self.steps, bool) or not isinstance(self.steps, int) or self.steps < 1:
+            raise InvalidConfigError(f"--steps is {self.steps!r}, expected an integer >= 1")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise InvalidConfigError(f"--seed is {self.seed!r}, expected an integer")
+        if not (_is_number(self.reward_scale) and math.isfinite(self.reward_scale) and self.reward_scale > 0):
+            raise InvalidConfigError(f"--reward-scale is {self.reward_scale!r}, expected a finite number > 0")
+        if not (_is_number(self.reward_shift) and math.isfinite(self.reward_shift)):
+            raise InvalidConfigError(f"--reward-shift is {self.reward_shift!r}, expected a finite number")
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """``trirl evaluate``'s flags: one per :class:`EvaluateOptions` field, and the compilation cache's."""
     parser = argparse.ArgumentParser(prog="trirl evaluate", description=__doc__.split("\n")[0])
-    parser.add_argument("--run", required=True, help="run directory of trirl.continuous.train")
-    parser.add_argument("--env", choices=envs.ENV_NAMES, help="retrain in this env (transfer); default: the run's")
-    parser.add_argument("--steps", type=int, default=100_000, help="PPO environment steps per seed")
-    parser.add_argument("--seed", type=int, default=100, help="seed of the fresh PPO runs")
-    parser.add_argument("--reward-scale", type=float, default=1.0, help="retrain on scale * r + shift (a probe)")
-    parser.add_argument("--reward-shift", type=float, default=0.0, help="retrain on scale * r + shift (a probe)")
-    parser.add_argument("--out", help="write the result as JSON here")
-    parser.add_argument("--figure", help="point maze: write the learnt reward's landscape (PNG) here")
+    configflags.add_option_flags(parser, EvaluateOptions, choices={"env": envs.ENV_NAMES})
     compile_cache.add_arguments(parser)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        options = configflags.options_from_args(EvaluateOptions, args)
+    except InvalidConfigError as err:  # before anything is loaded or compiled
+        print(f"trirl evaluate: error: {err}", file=sys.stderr)
+        return 2
     compile_cache.from_args(args)
     try:
-        if args.steps < 1:
-            raise InvalidConfigError(f"--steps must be >= 1, got {args.steps}")
-        config, learner, state = load_run(args.run)
-        checks = diagnose(config, learner, state, args.figure)
+        config, learner, state = load_run(options.run)
+        checks = diagnose(config, learner, state, options.figure)
         start = time.monotonic()
-        result = retrain(config, learner, state, args.env, args.steps, args.seed,
-                         reward_scale=args.reward_scale, reward_shift=args.reward_shift)
+        result = retrain(config, learner, state, options.env, options.steps, options.seed,
+                         reward_scale=options.reward_scale, reward_shift=options.reward_shift)
     except (InvalidConfigError, InvalidDemonstrationError) as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"trirl evaluate: error: {err}", file=sys.stderr)
         return 2
     result.update(checks)
-    result.update(command=" ".join(["python -m trirl.continuous.evaluate", *(argv if argv is not None else sys.argv[1:])]),
-                  run=str(args.run), wall_clock_s=round(time.monotonic() - start, 1),
+    argv = argv if argv is not None else sys.argv[1:]
+    result.update(command=" ".join(["trirl evaluate", *map(shlex.quote, argv)]),
+                  run=str(options.run), wall_clock_s=round(time.monotonic() - start, 1),
                   date=datetime.now(UTC).isoformat(timespec="seconds"), machine=machine())
     print(json.dumps(result, indent=1))
-    if args.out:
-        write_json(Path(args.out), result)
+    if options.out:
+        write_json(Path(options.out), result)
     return 0
 
 
