@@ -403,8 +403,8 @@ def run_study(study: Study, runs: Path, progress: bool = True, log=print,
             env = study.env if stage == "retraining" else study.transfer_env
             owner = controls[(stage, _control_key(config, env))]
             path = runs / variant.name / stage
-            log(f"[{variant.name}] {stage} on {env} ({'with' if owner == variant.name else 'control from ' + owner} "
-                f"the true-reward control) -> {path}")
+            control = "with the true-reward control" if owner == variant.name else f"the true-reward control is {owner}'s"
+            log(f"[{variant.name}] {stage} on {env} ({control}) -> {path}")
             result = run_retraining(stage, train_path, env, path, study.retrain, control=owner == variant.name)
             stage_results[stage] = result | {"control_from": owner}
         for stage, result in stage_results.items():
