@@ -324,7 +324,7 @@ def test_ctrl_c_finishes_the_iteration_checkpoints_it_and_the_printed_resume_com
     assert [row["iteration"] for row in read_metrics(out)] == list(range(1, kept + 1))
     resume = re.search(r"resume with: (.+)", err).group(1)
     words = shlex.split(resume)
-    assert words[:3] == ["python", "-m", "trirl.continuous.train"] and words[-1] == "--resume"
+    assert words[:2] == ["trirl", "train"] and words[-1] == "--resume"
     # run it as printed, with a budget two iterations (of 4 envs x 8 steps) past the checkpoint
-    assert train_cli.main(words[3:] + ["--steps", str(32 * (kept + 2))]) == 0
+    assert train_cli.main(words[2:] + ["--steps", str(32 * (kept + 2))]) == 0
     assert [row["iteration"] for row in read_metrics(out)] == list(range(1, kept + 3))

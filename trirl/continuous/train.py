@@ -345,7 +345,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:  # a second Ctrl-C, or one before training started
         summary = {"status": "interrupted"}
     if summary["status"] == "interrupted":
-        program = "python -m trirl.continuous.train"
+        program = "trirl train"
         resume = resume_command(program, sys.argv[1:] if argv is None else argv)
         print(f"{program}: {interrupted_message(args.out, resume)}", file=sys.stderr)
         return 130
