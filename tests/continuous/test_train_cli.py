@@ -116,11 +116,14 @@ def test_retraining_on_the_learnt_reward_and_transfer_with_the_true_reward_contr
 
     def spy(env, ppo_config, reward_fn=None, absorbing_reward_fn=None):
         built.append((reward_fn, absorbing_reward_fn))
+        # the protocol: fresh policies start from std 1 (log std 0) whatever the run used (-0.5)
+        assert ppo_config.init_log_std == 0.0 and config.ppo.init_log_std == -0.5
         return make_ppo(env, ppo_config, reward_fn, absorbing_reward_fn)
 
     monkeypatch.setattr(evaluate_cli, "make_ppo", spy)
     result = evaluate_cli.retrain(config, learner, state, "point_maze_mirrored", steps=64, eval_episodes=2)
     assert result["env"] == "point_maze_mirrored" and len(result["returns"]) == 2
+    assert result["init_log_std"] == 0.0 and result["eval_episodes"] == 2
     for key in ("normalised_return", "control_normalised_return", "mean_return", "control_mean_return"):
         assert np.isfinite(result[key]), key
     assert len(result["control_returns"]) == len(result["learnt_reward_return"]) == 2

@@ -128,6 +128,54 @@ def test_projected_acting_policy_is_the_trust_region_optimum_whose_eta_is_used(e
         T.TRIRLConfig(variant="tr-loss", acting_policy="projected")
 
 
+@pytest.mark.slow  # compiles and trains twice
+def test_line_search_keeps_consecutive_rollout_policies_inside_the_trust_region(env, demos):
+    """acting_policy = "line-search": the policy that collects iteration i + 1's rollout (the network
+    after the scaled-back update, with the normaliser it acts with) is within eps_mean (mean part,
+    on every state) and eps_cov (covariance part) of the policy that collected iteration i's, on
+    the states of that rollout, recomputed here from the two states alone; rollout_kl reports that
+    KL. With the network acting unchecked ("network", the paper's code) the same check fails at
+    this step size. eta_from = "step" turns the accepted step alpha into eta = 1 / alpha - 1."""
+    from trirl.continuous import networks as nets
+    from trirl.continuous import trpl
+    from trirl.continuous.rollout import rollout
+
+    bounds = trpl.TrustRegionConfig(eps_mean=1e-3, eps_cov=5e-4)
+    for acting, eta_from in (("line-search", "step"), ("network", "projection")):
+        config = tiny(acting_policy=acting, eta_from=eta_from, trust_region=bounds)
+        # a large step, so that the network's own update would leave the trust region
+        config = dataclasses.replace(config, ppo=dataclasses.replace(config.ppo, learning_rate=3e-2))
+        learner = T.make_trirl(env, config, demos)
+        networks = learner.ppo.networks
+        state = learner.init(jax.random.PRNGKey(3))
+        step = jax.jit(learner.step)
+        worst = 0.0
+        for i in range(3):
+            key = jax.random.PRNGKey(10 + i)
+            ps = state.ppo
+            # the rollout step(state, key) collects (its first key), replayed outside the learner
+            _, collected = rollout(learner.ppo.env, networks, ps.params, ps.normalizer, ps.env_state,
+                                   jax.random.split(key, 4)[0], config.ppo.rollout_length)
+            obs = collected.transitions.obs.reshape(-1, 2)
+            state, metrics = step(state, key)
+            old_mean, old_log_std = nets.policy_distribution(networks, ps.params.policy, ps.normalizer, obs)
+            new_mean, new_log_std = nets.policy_distribution(networks, state.ppo.params.policy, state.ppo.normalizer,
+                                                             obs)
+            parts = jax.vmap(trpl.gaussian_kl_parts)(new_mean, new_log_std, old_mean, old_log_std)
+            worst = max(worst, float(jnp.max(parts.mean)) / bounds.eps_mean, float(jnp.max(parts.cov)) / bounds.eps_cov)
+            assert float(metrics["rollout_kl"]) == pytest.approx(float(jnp.mean(parts.mean + parts.cov)), rel=1e-3)
+            if eta_from == "step":
+                assert float(metrics["eps_tr"]) == pytest.approx(0.5 * float(metrics["step_fraction"]), rel=1e-4)
+        if acting == "line-search":
+            assert worst <= 1.0 + 1e-4, worst
+        else:
+            assert worst > 2.0, worst  # the unchecked network leaves the trust region
+    with pytest.raises(InvalidConfigError, match="acting_policy = 'line-search' needs variant 'max-eta'"):
+        T.TRIRLConfig(variant="tr-loss", acting_policy="line-search")
+    with pytest.raises(InvalidConfigError, match="eta_from = 'step' needs acting_policy = 'line-search'"):
+        T.TRIRLConfig(eta_from="step")
+
+
 def test_entropy_weight_is_one_over_beta():
     """Eq. 1: PPO's entropy coefficient and the KL weight beta are one quantity (validated, not
     overwritten); the TOML loader fills an unset entropy_coef with 1 / beta."""
