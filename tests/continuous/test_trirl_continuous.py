@@ -187,8 +187,10 @@ def test_entropy_weight_is_one_over_beta():
     assert configured.ppo.entropy_coef * configured.buffer.beta == pytest.approx(1.0)
 
 
-def test_point_maze_config_uses_the_papers_table_7_ranges():
-    config = load_config(CONFIG_DIR / "trirl_point_maze.toml")
+@pytest.mark.parametrize("name", ["trirl_point_maze", "trirl_point_maze_goal", "trirl_point_maze_rbf"])
+def test_point_maze_config_uses_the_papers_table_7_ranges(name):
+    config = load_config(CONFIG_DIR / f"{name}.toml")
+    assert config.acting_policy == "line-search"  # Theorem 3.2's trust region holds for the acting policy
     assert 80 <= config.buffer.capacity <= 120
     assert 0.45 <= config.buffer.eps <= 0.75
     assert 2e-4 <= config.trust_region.eps_mean <= 5e-3
@@ -209,19 +211,18 @@ def test_trirl_reaches_expert_level_on_point_maze(tmp_path):
     """End-to-end threshold: final evaluation normalised return >= 0.8 (random 0, expert 1),
     mean over 3 vmapped seeds, with ``continuous/trirl_point_maze_goal.toml`` (the paper's
     feature-based variant, Section 5.1: a reward linear in the goal features; Table 7 values,
-    250 iterations, 256k env steps per seed, 30 expert demonstrations).
+    500 iterations, 512k env steps per seed, 30 expert demonstrations, the line-search acting
+    policy). With 10 seeds the same config trains to 0.99 (``book/findings.md``).
 
-    Measured on the shared 2-core CPU (2026-11-29), same code and command: goal features 0.89,
-    RBF features 0.78, the MLP reward of ``trirl_point_maze.toml`` 0.72. Before the numerically
-    stable trust-region projection (same mathematics, other rounding) the three gave 0.83 / 0.84 /
-    0.81 (``continuous/results/point_maze_features_cpu.json``): at 3 seeds (per-seed spread 0.48 to
-    0.99 for the MLP) these figures move by +-0.1 with rounding, so the threshold is tested on the
-    variant that clears it by that margin; the MLP figure is reported, not asserted.
+    Before the line search (network acting, Table 7's tighter bounds 1e-3 / 5e-4, 250
+    iterations) the goal features trained to 0.83-0.89 at 3 seeds and 0.69 at 10; the same
+    config at 500 iterations with the network acting reaches 0.80 (10 seeds). At 3 seeds the
+    per-seed spread moves such figures by +-0.1, hence the margin of the threshold.
     """
     config = load_config(CONFIG_DIR / "trirl_point_maze_goal.toml", seeds=3)
     train(config, tmp_path / "run", progress=False)
     from trirl.rundir import read_metrics
 
     rows = read_metrics(tmp_path / "run" / "metrics.jsonl")
-    assert rows[-1]["iteration"] == 250
+    assert rows[-1]["iteration"] == 500
     assert rows[-1]["eval_normalised_return"] >= 0.8, [r.get("eval_normalised_return") for r in rows]
