@@ -116,11 +116,14 @@ def test_retraining_on_the_learnt_reward_and_transfer_with_the_true_reward_contr
 
     def spy(env, ppo_config, reward_fn=None, absorbing_reward_fn=None):
         built.append((reward_fn, absorbing_reward_fn))
+        # the protocol: fresh policies start from std 1 (log std 0) whatever the run used (-0.5)
+        assert ppo_config.init_log_std == 0.0 and config.ppo.init_log_std == -0.5
         return make_ppo(env, ppo_config, reward_fn, absorbing_reward_fn)
 
     monkeypatch.setattr(evaluate_cli, "make_ppo", spy)
     result = evaluate_cli.retrain(config, learner, state, "point_maze_mirrored", steps=64, eval_episodes=2)
     assert result["env"] == "point_maze_mirrored" and len(result["returns"]) == 2
+    assert result["init_log_std"] == 0.0 and result["eval_episodes"] == 2
     for key in ("normalised_return", "control_normalised_return", "mean_return", "control_mean_return"):
         assert np.isfinite(result[key]), key
     assert len(result["control_returns"]) == len(result["learnt_reward_return"]) == 2
@@ -166,7 +169,7 @@ def test_evaluate_flags_are_the_fields_of_evaluate_options():
     text = evaluate_cli.build_parser().format_help()
     for field in dataclasses.fields(evaluate_cli.EvaluateOptions):
         assert f"--{field.name.replace('_', '-')}" in text, field.name
-    assert "retrain on reward_scale * r + reward_shift" in text and "(default: 100000)" in text
+    assert "retrain on reward_scale * r + reward_shift" in text and "(default: 200000)" in text
     args = evaluate_cli.build_parser().parse_args(["--run", "r", "--steps", "64", "--reward-shift", "-2"])
     options = evaluate_cli.configflags.options_from_args(evaluate_cli.EvaluateOptions, args)
     assert options == evaluate_cli.EvaluateOptions(run="r", steps=64, reward_shift=-2.0)
@@ -324,7 +327,7 @@ def test_ctrl_c_finishes_the_iteration_checkpoints_it_and_the_printed_resume_com
     assert [row["iteration"] for row in read_metrics(out)] == list(range(1, kept + 1))
     resume = re.search(r"resume with: (.+)", err).group(1)
     words = shlex.split(resume)
-    assert words[:3] == ["python", "-m", "trirl.continuous.train"] and words[-1] == "--resume"
+    assert words[:2] == ["trirl", "train"] and words[-1] == "--resume"
     # run it as printed, with a budget two iterations (of 4 envs x 8 steps) past the checkpoint
-    assert train_cli.main(words[3:] + ["--steps", str(32 * (kept + 2))]) == 0
+    assert train_cli.main(words[2:] + ["--steps", str(32 * (kept + 2))]) == 0
     assert [row["iteration"] for row in read_metrics(out)] == list(range(1, kept + 3))

@@ -211,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
         compile_cache.add_arguments(sub_parser)
     args = parser.parse_args(argv)
     compile_cache.from_args(args)
-    command = "python -m trirl.continuous.expert " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+    command = "trirl expert " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
 
     if args.command == "train":
         given = configflags.overrides(args)
@@ -227,11 +227,11 @@ def main(argv: list[str] | None = None) -> int:
         try:
             train(config, args.out, resume=args.resume, max_minutes=args.max_minutes)
         except KeyboardInterrupt:
-            resume = resume_command("python -m trirl.continuous.expert", sys.argv[1:] if argv is None else argv)
-            print(f"python -m trirl.continuous.expert: {interrupted_message(args.out, resume)}", file=sys.stderr)
+            resume = resume_command("trirl expert", sys.argv[1:] if argv is None else argv)
+            print(f"trirl expert: {interrupted_message(args.out, resume)}", file=sys.stderr)
             return 130
         except RunDirLockedError as err:
-            print(f"python -m trirl.continuous.expert: error: {err}", file=sys.stderr)
+            print(f"trirl expert: error: {err}", file=sys.stderr)
             return 2
         rows = read_metrics(args.out)
         evals = [r["eval_return"] for r in rows if "eval_return" in r]
@@ -240,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
               f"last eval_return {evals[-1] if evals else float('nan'):.2f}")
         if not done:
             resume = [a for a in (argv if argv is not None else sys.argv[1:]) if a != "--resume"]
-            print("continue with: python -m trirl.continuous.expert " + " ".join(map(shlex.quote, resume)) + " --resume")
+            print("continue with: trirl expert " + " ".join(map(shlex.quote, resume)) + " --resume")
         return 0
     if args.episodes < 1:
         raise InvalidConfigError(f"--episodes must be >= 1, got {args.episodes}")
@@ -265,5 +265,5 @@ if __name__ == "__main__":
     try:
         sys.exit(main())
     except TrirlError as err:  # as `trirl expert` reports it: no traceback for bad input
-        print(f"python -m trirl.continuous.expert: error: {err}", file=sys.stderr)
+        print(f"trirl expert: error: {err}", file=sys.stderr)
         sys.exit(2)

@@ -77,7 +77,9 @@ class TrainConfig:
             normalised return (default ``continuous/experts/<env>/returns.json``; if absent, no
             normalised return is logged).
         eta_schedule: tr-loss variant's schedule (``trirl.core.parse_eta_schedule``).
-        acting_policy: TRIRL max-eta: ``"network"`` or ``"projected"`` (``TRIRLConfig.acting_policy``).
+        acting_policy: TRIRL max-eta: ``"network"``, ``"projected"`` or ``"line-search"``
+            (``TRIRLConfig.acting_policy``).
+        eta_from: TRIRL line search: ``"projection"`` or ``"step"`` (``TRIRLConfig.eta_from``).
     """
 
     env: str = "point_maze"
@@ -92,6 +94,7 @@ class TrainConfig:
     expert_returns: str = ""
     eta_schedule: str = "1.0"
     acting_policy: str = "network"
+    eta_from: str = "projection"
     env_options: dict[str, Any] = field(default_factory=dict)
     ppo: PPOConfig = PPOConfig()
     discriminator: DiscriminatorConfig = DiscriminatorConfig()
@@ -129,7 +132,8 @@ class TrainConfig:
             return trirl_lib.TRIRLConfig(
                 variant="tr-loss" if self.algo == "trirl-tr-loss" else "max-eta", ppo=self.ppo,
                 discriminator=self.discriminator, buffer=self.buffer, trust_region=self.trust_region,
-                eta_schedule=self.eta_schedule, iterations=self.iterations, acting_policy=self.acting_policy)
+                eta_schedule=self.eta_schedule, iterations=self.iterations, acting_policy=self.acting_policy,
+                eta_from=self.eta_from)
         return baselines.BaselineConfig(algo=self.algo, ppo=self.ppo, discriminator=self.discriminator)
 
     def to_dict(self) -> dict[str, Any]:
@@ -345,7 +349,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:  # a second Ctrl-C, or one before training started
         summary = {"status": "interrupted"}
     if summary["status"] == "interrupted":
-        program = "python -m trirl.continuous.train"
+        program = "trirl train"
         resume = resume_command(program, sys.argv[1:] if argv is None else argv)
         print(f"{program}: {interrupted_message(args.out, resume)}", file=sys.stderr)
         return 130
