@@ -30,7 +30,7 @@ configuration is the one the spec asks for now); an interrupted training stage r
 newest checkpoint (:class:`trirl.rundir.RunDir`); an interrupted retraining stage restarts (it has
 no checkpoints; it is minutes). Each running stage holds its run directory's lock, so two
 invocations on one ``--runs`` folder refuse each other's stages; ``--only`` splits the variants
-between processes. Ctrl-C stops after the training iteration under way; running the same command
+between processes (or leaves some out: the table then lists them as ``not_run``). Ctrl-C stops after the training iteration under way; running the same command
 again continues.
 
 **Aggregate.** Scores are expert-normalised returns (deterministic expert 1, uniform random
@@ -445,6 +445,14 @@ def interval_estimates(scores: dict[str, np.ndarray], reps: int, seed: int = 0) 
     return estimates
 
 
+def _saved_result(path: Path) -> dict[str, Any]:
+    """A completed stage's ``result.json`` (a control trained by a variant that ``--only`` left out)."""
+    if not (path / RESULT_FILE).exists():
+        raise InvalidConfigError(f"{path} holds no completed stage, and its true-reward control is needed: "
+                                 f"run that variant too (--only)")
+    return json.loads((path / RESULT_FILE).read_text())
+
+
 def _curve(path: Path, normalise) -> dict[str, Any]:
     """The training run's evaluations: ``env_steps`` and expert-normalised ``per_seed`` ``[evals][seeds]``."""
     rows = [row for row in read_metrics(path) if "eval_return_per_seed" in row]
@@ -460,6 +468,8 @@ def aggregate(study: Study, results: dict[str, dict[str, Any]], runs: Path) -> d
 
     scores, variants = {}, {}
     for variant in study.variants.values():
+        if variant.name not in results:  # left out by --only
+            continue
         config = train_config(study, variant)
         expert_random = load_expert_returns(config.expert_returns)
         if expert_random is None:
@@ -479,7 +489,7 @@ def aggregate(study: Study, results: dict[str, dict[str, Any]], runs: Path) -> d
             scores[f"{variant.name}/{stage}"] = stages[stage]["values"]
             if stage != "training":
                 owner = result["control_from"]
-                control = results[owner][stage]
+                control = results.get(owner, {}).get(stage) or _saved_result(runs / owner / stage)
                 stages[stage]["control"] = {"from": owner, "returns": control["control_returns"],
                                             "values": normalise(control["control_returns"]).tolist()}
                 scores[f"control:{owner}/{stage}"] = stages[stage]["control"]["values"]
@@ -496,7 +506,8 @@ def aggregate(study: Study, results: dict[str, dict[str, Any]], runs: Path) -> d
             if "control" in values:
                 values["control"].update(estimates[f"control:{values['control']['from']}/{stage}"])
     return {"study": study.name, "spec": study.source, "env": study.env, "transfer_env": study.transfer_env or None,
-            "stages": list(study.stages), "order": list(variants), "seeds": study.train.seeds, "train": dataclasses.asdict(study.train),
+            "stages": list(study.stages), "order": list(variants),
+            "not_run": [name for name in study.variants if name not in variants], "seeds": study.train.seeds, "train": dataclasses.asdict(study.train),
             "retrain": study.retrain, "bootstrap_reps": study.bootstrap_reps, "paper": study.paper,
             "normalisation": "expert-normalised return (R - R_random) / (R_expert - R_random): the deterministic expert "
                              "= 1, uniform random actions = 0 (the training env's returns.json, also for the transfer env)",
@@ -669,8 +680,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="study spec: a path or a shipped name (continuous/table1_point_maze.toml)")
     parser.add_argument("--runs", help="folder of the stages' run directories (default runs/NAME)")
     parser.add_argument("--out", help="folder of the JSON and figures (default continuous/results/NAME)")
-    parser.add_argument("--only", help="comma-separated variants: run only their stages and write no table "
-                                       "(processes sharing the work; then run without --only to aggregate)")
+    parser.add_argument("--only", help="comma-separated variants: run only their stages and write their table "
+                                       "(processes sharing the work each get another --out; the JSON lists the rest "
+                                       "as not_run)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     compile_cache.add_arguments(parser)
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -684,9 +696,6 @@ def main(argv: list[str] | None = None) -> int:
         out = Path(args.out or Path("continuous") / "results" / study.name)
         only = tuple(name.strip() for name in args.only.split(",") if name.strip()) if args.only else ()
         results = run_study(study, runs, progress=not args.no_progress, only=only)
-        if only:
-            print(f"done: {', '.join(only)} in {runs}; run without --only to write the table")
-            return 0
         summary = aggregate(study, results, runs)
     except (StudyInterrupted, KeyboardInterrupt) as err:
         detail = f" ({err})" if str(err) else ""
