@@ -269,3 +269,12 @@ def test_interval_estimates_leave_the_global_numpy_generator_alone():
 def test_only_names_known_variants(tmp_path, capsys):
     assert cli.main(_bench("--runs", tmp_path / "runs", "--out", tmp_path / "out", "--only", "trirl,dqn")) == 2
     assert "--only: unknown variant dqn; the study's are trirl, gail" in capsys.readouterr().err
+
+
+def test_the_printed_table_keeps_the_papers_stage_order_after_a_json_round_trip():
+    import re
+
+    values = dict.fromkeys(("training", "retraining", "transfer"), [0.5, 0.6, 0.7, 0.8])
+    summary = json.loads(json.dumps(_summary({"good": values}, {"good": [[0.0] * 4] * 3}), sort_keys=True))
+    (line,) = [line for line in study_lib.format_table(summary).splitlines() if line.strip().startswith("GOOD")]
+    assert re.search(r"GOOD +training 0\.65 .*; retraining 0\.65 .*\(control .*; transfer 0\.65 ", line), line

@@ -650,7 +650,8 @@ def format_table(summary: dict[str, Any]) -> str:
              f"(control: PPO on the true reward; paper: Table 1)"]
     for entry in (summary["variants"][name] for name in summary["order"]):
         cells = []
-        for stage, row in entry["stages"].items():
+        for stage in summary["stages"]:  # the paper's order (a reloaded JSON has its keys sorted)
+            row = entry["stages"][stage]
             cell = f"{stage} {row['iqm']:.2f} [{row['iqm_ci'][0]:.2f}, {row['iqm_ci'][1]:.2f}]"
             if "control" in row:
                 cell += f" (control {row['control']['iqm']:.2f})"
