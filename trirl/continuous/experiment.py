@@ -248,12 +248,15 @@ def env_config_class(data: Mapping[str, Any]):
     return type(make_config(env)) if env in ENV_NAMES else None
 
 
-def resolve_config(path: str | Path) -> Path:
+def resolve_config(path: str | Path, flag: str = "--config", pattern: str = "*.toml", kind: str = "config") -> Path:
     """A config file by path, or a shipped config by name (``trirl_point_maze`` or
     ``trirl_point_maze.toml`` under ``continuous/``).
 
+    ``flag`` names the option in the error, ``pattern`` selects the shipped files it lists and
+    ``kind`` says what they are (``trirl bench table1 --study`` passes ``"table*.toml"``, ``"study"``).
+
     Raises:
-        InvalidConfigError: naming ``--config`` and the shipped names when neither exists.
+        InvalidConfigError: naming ``flag`` and the shipped names when neither exists.
     """
     path = Path(path)
     if path.exists():
@@ -261,8 +264,8 @@ def resolve_config(path: str | Path) -> Path:
     shipped = CONFIG_DIR / (path.name if path.suffix == ".toml" else f"{path.name}.toml")
     if path.parent in (Path("."), Path("continuous")) and shipped.is_file():
         return shipped
-    names = sorted(p.stem for p in CONFIG_DIR.glob("*.toml"))
-    raise InvalidConfigError(f"--config: {path} does not exist and is not a shipped config; shipped: {names}")
+    names = sorted(p.stem for p in CONFIG_DIR.glob(pattern))
+    raise InvalidConfigError(f"{flag}: {path} does not exist and is not a shipped {kind}; shipped: {names}")
 
 
 def load(path: str | Path, **overrides) -> ExpertConfig:

@@ -164,16 +164,9 @@ class Study:
 
 def resolve_study(path: str | Path) -> Path:
     """A spec by path, or a shipped one by name (``table1_point_maze`` under ``continuous/``)."""
-    from trirl.continuous.experiment import CONFIG_DIR
+    from trirl.continuous.experiment import resolve_config
 
-    path = Path(path)
-    if path.is_file():
-        return path
-    shipped = CONFIG_DIR / (path.name if path.suffix == ".toml" else f"{path.name}.toml")
-    if path.parent in (Path("."), Path("continuous")) and shipped.is_file():
-        return shipped
-    names = sorted(p.stem for p in CONFIG_DIR.glob("table*.toml"))
-    raise InvalidConfigError(f"--study: {path} does not exist and is not a shipped study; shipped: {names}")
+    return resolve_config(path, flag="--study", pattern="table*.toml", kind="study")
 
 
 def load_study(path: str | Path) -> Study:
