@@ -4,6 +4,7 @@
 
     trirl evaluate --run runs/pm [--env point_maze_mirrored]
         [--steps 100000] [--seed 100] [--reward-scale 1] [--reward-shift 0] [--out retrain.json]
+        [--expert-returns continuous/experts/ant_disabled/returns.json]
         [--figure landscape.png]
 
 The frozen reward is the learner's ``reward`` (TRIRL: the buffer's corrected reward ``r^(i)``
@@ -30,8 +31,10 @@ fell short (budget, scale).
 pays more than on the demonstrations, away from them (:mod:`trirl.continuous.landscape`), and
 ``--figure`` draws seed 0's reward over the maze with the demonstrations overlaid (paper Fig. 9).
 
-The normalised return uses the source task's ``returns.json`` (expert 1, random 0): the mirrored
-maze has the same start, goal and reward, so the scale is comparable but not identical.
+The normalised return uses the source task's ``returns.json`` (expert 1, random 0) unless
+``--expert-returns`` names another: the mirrored maze has the same start, goal and reward, so the
+source's scale is comparable but not identical; Ant-Disabled's expert is much slower than Ant's, so
+its transfer is normalised by ``continuous/experts/ant_disabled/returns.json``.
 Terminated transitions bootstrap from the learnt absorbing reward, ``V(s_a) = gamma / (1 - gamma)
 r(s_a)``, as during IRL training (paper C.4); the control uses ``V(s_a) = 0``. The point maze
 never terminates (its episodes are truncated at the time limit), so there a constant added to
@@ -87,7 +90,8 @@ def load_run(path: str | Path):
 
 
 def retrain(config, learner, state, env_name: str | None = None, steps: int = 100_000, seed: int = 100,
-            eval_episodes: int = 16, reward_scale: float = 1.0, reward_shift: float = 0.0) -> dict:
+            eval_episodes: int = 16, reward_scale: float = 1.0, reward_shift: float = 0.0,
+            expert_returns: str | Path | None = None) -> dict:
     """Train fresh PPO seeds on the frozen learnt rewards of ``state`` and, as the control, on the
     true reward (same seeds, steps and config); evaluate both (see the module doc).
 
@@ -95,6 +99,10 @@ def retrain(config, learner, state, env_name: str | None = None, steps: int = 10
     of ``r`` (absorbing state included): a learnt reward is only defined up to such constants,
     and the retrained policy should not depend on them. ``learnt_reward_return`` always scores
     the unchanged ``r``.
+
+    ``expert_returns`` (a ``returns.json``) normalises the returns instead of the run's own
+    expert file: for a transfer, the target environment's expert (e.g. ``continuous/experts/
+    ant_disabled/returns.json``), so that 1 means that expert's return there (see :func:`normalise`).
     """
     if not (math.isfinite(reward_scale) and reward_scale > 0):
         raise InvalidConfigError(f"reward_scale must be a finite number > 0, got {reward_scale!r}")
@@ -160,13 +168,28 @@ def retrain(config, learner, state, env_name: str | None = None, steps: int = 10
                          ("control_learnt_reward_return", control_learnt)):
         if not np.all(np.isfinite(values)):
             raise FloatingPointError(f"retrain: {name} is not finite ({values.tolist()})")
-    expert_random = load_expert_returns(config.expert_returns)
-    if expert_random is not None:
-        normalised, control_normalised = (normalized_return(x, *expert_random) for x in (returns, control))
-        result.update(normalised_return=float(normalised.mean()), normalised_return_iqm=iqm(normalised),
-                      control_normalised_return=float(control_normalised.mean()),
-                      control_normalised_return_iqm=iqm(control_normalised),
-                      normalised_return_ratio=ratio(float(normalised.mean()), float(control_normalised.mean())))
+    return normalise(result, expert_returns or config.expert_returns, required=expert_returns is not None)
+
+
+def normalise(result: dict, expert_returns: str | Path, required: bool = False) -> dict:
+    """``result`` with its ``returns`` and ``control_returns`` normalised by the expert and random
+    returns of the ``returns.json`` at ``expert_returns`` (expert 1, random 0; ``normalised_*``
+    keys and ``normalised_return_ratio``) and that file's path under ``"expert_returns"``.
+
+    A missing file leaves ``result`` unnormalised, unless ``required`` (the user named the file),
+    where it raises :class:`InvalidConfigError` naming ``--expert-returns``.
+    """
+    expert_random = load_expert_returns(expert_returns)
+    if expert_random is None:
+        if required:
+            raise InvalidConfigError(f"--expert-returns: {expert_returns} does not exist (a returns.json of trirl expert evaluate)")
+        return result
+    returns, control = np.asarray(result["returns"]), np.asarray(result["control_returns"])
+    normalised, control_normalised = (normalized_return(x, *expert_random) for x in (returns, control))
+    result.update(expert_returns=str(expert_returns), normalised_return=float(normalised.mean()),
+                  normalised_return_iqm=iqm(normalised), control_normalised_return=float(control_normalised.mean()),
+                  control_normalised_return_iqm=iqm(control_normalised),
+                  normalised_return_ratio=ratio(float(normalised.mean()), float(control_normalised.mean())))
     return result
 
 
@@ -221,6 +244,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=100, help="seed of the fresh PPO runs")
     parser.add_argument("--reward-scale", type=float, default=1.0, help="retrain on scale * r + shift (a probe)")
     parser.add_argument("--reward-shift", type=float, default=0.0, help="retrain on scale * r + shift (a probe)")
+    parser.add_argument("--expert-returns", help="normalise by this returns.json (expert 1, random 0) instead of the "
+                                                 "run's; for a transfer: the target env's expert")
     parser.add_argument("--out", help="write the result as JSON here")
     parser.add_argument("--figure", help="point maze: write the learnt reward's landscape (PNG) here")
     compile_cache.add_arguments(parser)
@@ -229,11 +254,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.steps < 1:
             raise InvalidConfigError(f"--steps must be >= 1, got {args.steps}")
+        if args.expert_returns is not None and load_expert_returns(args.expert_returns) is None:  # before compiling
+            raise InvalidConfigError(f"--expert-returns: {args.expert_returns} does not exist (a returns.json of trirl expert evaluate)")
         config, learner, state = load_run(args.run)
         checks = diagnose(config, learner, state, args.figure)
         start = time.monotonic()
         result = retrain(config, learner, state, args.env, args.steps, args.seed,
-                         reward_scale=args.reward_scale, reward_shift=args.reward_shift)
+                         reward_scale=args.reward_scale, reward_shift=args.reward_shift,
+                         expert_returns=args.expert_returns)
     except (InvalidConfigError, InvalidDemonstrationError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
