@@ -95,3 +95,55 @@ def test_feature_based_trirl_configs_load_and_step():
     r = learner.reward(state, obs, action, jnp.zeros(2))
     assert float(r[0]) == pytest.approx(float(r[1]), abs=1e-6)
     assert float(learner.reward(state, obs[:1], action[:1] * 0, jnp.zeros(1))[0]) != pytest.approx(float(r[0]))
+
+
+def _ant_rollout(name, steps=40):
+    """``steps`` uniform-random transitions of ``name`` from one reset: obs, actions, next obs, env metrics, rewards."""
+    env = envs.make(name)
+    step = jax.jit(env.step)
+    state = env.reset(jax.random.PRNGKey(0))
+    actions = jax.random.uniform(jax.random.PRNGKey(1), (steps, env.action_size), minval=-1.2, maxval=1.2)
+    obs, next_obs, metrics, rewards = [], [], [], []
+    for a in actions:
+        obs.append(state.obs)
+        state = step(state, a)
+        next_obs.append(state.obs)
+        metrics.append(state.metrics)
+        rewards.append(state.reward)
+    metrics = {k: np.array([float(m[k]) for m in metrics]) for k in ("x_velocity", "ctrl_cost", "z", "healthy_reward")}
+    return jnp.stack(obs), actions, jnp.stack(next_obs), metrics, np.array([float(r) for r in rewards])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["ant", "ant_disabled"])
+def test_ant_paper_features_are_the_true_reward_terms(name):
+    """On sampled transitions: the control-cost feature is Ant's charge exactly (clipped actions),
+    the height feature of the next observation is the torso height, and the velocity feature of the
+    next observation tracks the step's mean forward velocity, so the true reward is within a small
+    residual of the linear reward 1 * v_x + 0.5 * (-sum ctrl^2) + 1 (healthy) on every step."""
+    paper = features.check_env("ant:paper", name)
+    obs, actions, next_obs, metrics, rewards = _ant_rollout(name)
+    assert not np.all(metrics["healthy_reward"] == 0)
+    phi = np.asarray(paper.fn(obs, actions))
+    phi_next = np.asarray(paper.fn(next_obs, actions))
+    assert phi.shape == (len(actions), paper.size) == (len(actions), 3)
+    np.testing.assert_allclose(-0.5 * phi[:, 1], -metrics["ctrl_cost"], rtol=1e-5)
+    np.testing.assert_allclose(phi_next[:, 2], metrics["z"], rtol=1e-6)
+    np.testing.assert_allclose(phi[1:, 2], metrics["z"][:-1], rtol=1e-6)  # same feature on s and on the last s'
+    assert np.corrcoef(phi_next[:, 0], metrics["x_velocity"])[0, 1] > 0.9
+    linear = phi_next @ np.array([1.0, 0.5, 0.0]) + metrics["healthy_reward"]
+    assert np.corrcoef(linear, rewards)[0, 1] > 0.9
+    # what the generic set holds: the observation, the clipped action and its squares, nothing chosen
+    generic = np.asarray(features.check_env("ant:generic", name).fn(obs, actions))
+    clipped = np.clip(np.asarray(actions), -1, 1)
+    np.testing.assert_array_equal(generic, np.concatenate([np.asarray(obs), clipped, clipped**2], axis=1))
+
+
+def test_ant_feature_sets_are_registered_for_both_ants_only():
+    for name, size in (("ant:paper", 3), ("ant:generic", 43)):
+        assert features.check_env(name, "ant") is features.check_env(name, "ant_disabled") is features.get(name)
+        assert features.get(name).size == size
+        with pytest.raises(InvalidConfigError, match="defined for 'ant' environments, not for 'humanoid'"):
+            features.check_env(name, "humanoid")
+    phi = features.get("ant:paper").fn(jnp.arange(27.0), jnp.array([2.0, -2.0, 0.5, 0, 0, 0, 0, 0]))
+    np.testing.assert_allclose(np.asarray(phi), [13.0, -2.25, 0.0])  # v_x = obs[13], clipped cost, z = obs[0]
