@@ -127,7 +127,7 @@ def test_ant_paper_features_are_the_true_reward_terms(name):
     phi = np.asarray(paper.fn(obs, actions))
     phi_next = np.asarray(paper.fn(next_obs, actions))
     assert phi.shape == (len(actions), paper.size) == (len(actions), 3)
-    np.testing.assert_allclose(-0.5 * phi[:, 1], -metrics["ctrl_cost"], rtol=1e-5)
+    np.testing.assert_allclose(0.5 * phi[:, 1], -metrics["ctrl_cost"], rtol=1e-5)
     np.testing.assert_allclose(phi_next[:, 2], metrics["z"], rtol=1e-6)
     np.testing.assert_allclose(phi[1:, 2], metrics["z"][:-1], rtol=1e-6)  # same feature on s and on the last s'
     assert np.corrcoef(phi_next[:, 0], metrics["x_velocity"])[0, 1] > 0.9
