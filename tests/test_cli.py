@@ -192,3 +192,12 @@ def test_resume_refuses_a_world_whose_settings_changed(tmp_path, capsys):
     world.write_text("step_cost = -0.1\ndiscount = 0.9\n")
     assert main([*args, "--resume"]) == 2
     assert "world_settings" in capsys.readouterr().err
+
+
+def test_one_help_lists_every_command(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    for command in ("grid", "compare", "verify", "bench", "expert", "train", "evaluate"):
+        assert re.search(rf"^\s+{command}\s+\S", text, flags=re.MULTILINE), command

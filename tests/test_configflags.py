@@ -95,3 +95,44 @@ def test_baselines_record_their_input_mode_and_refuse_a_conflicting_one(tmp_path
     assert train.config_from_args(args).buffer.network.input_mode == "state_transition"
     with pytest.raises(InvalidConfigError, match="TrainConfig.discriminator.input_mode"):
         train.TrainConfig(algo="amp")
+
+
+@dataclasses.dataclass(frozen=True)
+class Options:
+    """A command's options.
+
+    Attributes:
+        out: where to write.
+        sizes: batch sizes.
+        names: which ones.
+        limit: an optional cap.
+    """
+
+    out: str
+    sizes: tuple[int, ...] = (2, 4)
+    names: tuple[str, ...] = ("a",)
+    limit: float | None = None
+
+    def __post_init__(self):
+        if min(self.sizes) < 1:
+            raise ValueError(f"{configflags.flag('sizes')} is {list(self.sizes)}, expected integers >= 1")
+
+
+def test_option_flags_are_required_without_a_default_show_defaults_and_read_commas(capsys):
+    parser = argparse.ArgumentParser(prog="cmd")
+    configflags.add_option_flags(parser, Options, choices={"names": ("a", "b")})
+    text = parser.format_help()
+    assert "(default: 2 4)" in text and "an optional cap." in text and "(from a, b)" in text
+    read = lambda argv: configflags.options_from_args(Options, parser.parse_args(argv))  # noqa: E731
+    assert read(["--out", "o"]) == Options("o")
+    assert read(["--out", "o", "--sizes", "1,3", "5", "--names", "b,a", "--limit", "0.5"]) == Options(
+        "o", (1, 3, 5), ("b", "a"), 0.5)
+    with pytest.raises(ValueError, match=r"--sizes is \[0\], expected integers >= 1"):
+        read(["--out", "o", "--sizes", "0"])
+    for argv, message in ((["--sizes", "1"], "the following arguments are required: --out"),
+                          (["--out", "o", "--sizes", "1,x"], "argument --sizes: expected integers, separated by"),
+                          (["--out", "o", "--names", "c"], "argument --names: expected names from a, b"),
+                          (["--out", "o", "--limit", "x"], "argument --limit: invalid float value: 'x'")):
+        with pytest.raises(SystemExit):
+            parser.parse_args(argv)
+        assert message in capsys.readouterr().err, argv

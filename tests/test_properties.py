@@ -1,6 +1,6 @@
 """Property tests over random MDPs: every property of ``trirl.verify.properties`` under hypothesis.
 
-The statements, domains and tolerances live in ``trirl/verify/properties.py`` (one copy, also
+The statements, domains and tolerances live in ``trirl/verify/properties/`` (one copy, also
 run by ``trirl verify``); the strategies in ``trirl/verify/strategies.py``. The number of
 examples comes from the hypothesis profile (``tests/conftest.py``); the three expensive
 properties (an optimiser or a TRIRL run per example) take a third of it.

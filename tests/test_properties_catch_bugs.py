@@ -7,12 +7,12 @@ import pytest
 
 from trirl import core
 from trirl.tabular import objectives as obj
+from trirl.tabular import occupancies as occ
 from trirl.tabular import soft
 from trirl.tabular.algorithms import trirl as trirl_algorithm
 from trirl.verify import properties as P
 from trirl.verify.runner import run_property
 
-occ = P.occ  # the module trirl.tabular.occupancies
 EXAMPLES = 40
 
 

@@ -13,6 +13,7 @@ from trirl.errors import (
     InvalidConfigError,
     InvalidDemonstrationError,
     InvalidMDPError,
+    NonFiniteError,
     TrirlError,
 )
 
@@ -28,6 +29,7 @@ __all__ = [
     "InvalidConfigError",
     "InvalidDemonstrationError",
     "InvalidMDPError",
+    "NonFiniteError",
     "TrirlError",
     "__version__",
 ]

@@ -7,9 +7,16 @@ learning_rate`` is ``--ppo.learning-rate``. Every flag defaults to ``None`` (uns
 or the dataclass default decides; :func:`overrides` returns only what the user set, as nested
 dicts to merge into the TOML data with :func:`merge`.
 
+A command's own options (``trirl evaluate``, ``trirl bench continuous``: no TOML file behind
+them) are a frozen dataclass too: :func:`add_option_flags` adds its flags (a field without a
+default is a required flag; the help shows each default) and :func:`options_from_args` builds it
+from what the user set, so its ``__post_init__`` validates every value in one place.
+
 Supported field types: ``int``, ``float``, ``str``, ``bool`` (``--flag`` / ``--no-flag``),
-``tuple[int, ...]`` (space-separated), nested dataclasses. Other types (``dict`` tables) stay
-TOML-only.
+``tuple[int | float | str, ...]`` (items separated by spaces or commas: ``--envs 1024 4096`` or
+``--envs 1024,4096``), ``X | None`` (as ``X``; unset is ``None``), nested dataclasses. Other
+types (``dict`` tables) stay TOML-only. A value of the wrong form is refused by argparse with
+``argument --flag: expected ...``, naming the flag.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ import argparse
 import dataclasses
 import inspect
 import re
+import types
 import typing
 from typing import Any
 
@@ -56,7 +64,8 @@ def _flag(name: str) -> str:
 
 
 def add_config_flags(parser: argparse.ArgumentParser, cls, *, aliases: dict[str, tuple[str, ...]] | None = None,
-                     choices: dict[str, tuple] | None = None, exclude: tuple[str, ...] = (), _section: str = "") -> None:
+                     choices: dict[str, tuple] | None = None, exclude: tuple[str, ...] = (), _section: str = "",
+                     _options: bool = False) -> None:
     """Add one flag per field of the dataclass ``cls`` (recursing into nested config dataclasses).
 
     Args:
@@ -72,24 +81,93 @@ def add_config_flags(parser: argparse.ArgumentParser, cls, *, aliases: dict[str,
         dotted = f"{_section}.{field.name}" if _section else field.name
         if dotted in exclude:
             continue
-        kind = hints[field.name]
+        kind = _unwrap_optional(hints[field.name])
         if dataclasses.is_dataclass(kind):
-            add_config_flags(parser, kind, aliases=aliases, choices=choices, exclude=exclude, _section=dotted)
+            add_config_flags(parser, kind, aliases=aliases, choices=choices, exclude=exclude, _section=dotted,
+                             _options=_options)
             continue
         flags = [f"--{_flag(dotted)}", *aliases.get(dotted, ())]
-        options: dict[str, Any] = {"dest": _PREFIX + dotted, "default": None, "help": docs.get(field.name, "")}
+        text = docs.get(field.name, "")
+        options: dict[str, Any] = {"dest": _PREFIX + dotted, "default": None}
+        item = typing.get_args(kind)[0] if typing.get_origin(kind) is tuple else None
         if kind is bool:
             options["action"] = argparse.BooleanOptionalAction
         elif kind in _SCALARS:
             options.update(type=kind, metavar=field.name.upper())
-        elif typing.get_origin(kind) is tuple and typing.get_args(kind)[:1] == (int,):
-            options.update(type=int, nargs="+", metavar="N")
+            if dotted in choices:
+                options["choices"] = choices[dotted]
+                options.pop("metavar")
+        elif item in _SCALARS and typing.get_args(kind)[1:] == (Ellipsis,):
+            options.update(type=_items(item, choices.get(dotted)), nargs="+", metavar=_ITEM_METAVAR[item])
+            if dotted in choices:
+                text += f" (from {', '.join(map(str, choices[dotted]))})"
         else:
             continue  # tables (dict fields) are TOML-only
-        if dotted in choices:
-            options["choices"] = choices[dotted]
-            options.pop("metavar", None)
+        if _options:
+            missing = field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING
+            if missing:
+                options["required"] = True
+            elif field.default is not None and field.default is not dataclasses.MISSING:
+                shown = field.default
+                if isinstance(shown, tuple):
+                    shown = " ".join(map(str, shown))
+                elif isinstance(shown, bool):
+                    shown = f"--{_flag(dotted)}" if shown else f"--no-{_flag(dotted)}"
+                text += f" (default: {shown})"
+        options["help"] = text
         group.add_argument(*flags, **options)
+
+
+_ITEM_METAVAR = {int: "N", float: "X", str: "NAME"}
+
+
+def _unwrap_optional(kind):
+    """``X`` for ``X | None`` (and ``Optional[X]``), else ``kind``."""
+    if typing.get_origin(kind) in (types.UnionType, typing.Union):
+        args = [a for a in typing.get_args(kind) if a is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    return kind
+
+
+def _items(kind, allowed: tuple | None = None):
+    """argparse ``type=`` for one word of a tuple flag: ``"1,2"`` -> ``[1, 2]`` (spaces or commas)."""
+    expected = {int: "integers", float: "numbers", str: "names"}[kind]
+    if allowed is not None:
+        expected += f" from {', '.join(map(str, allowed))}"
+
+    def parse(text: str) -> list:
+        try:
+            values = [kind(part) for part in text.split(",") if part.strip()]
+        except ValueError:
+            values = None
+        if not values or (allowed is not None and any(v not in allowed for v in values)):
+            raise argparse.ArgumentTypeError(f"expected {expected}, separated by spaces or commas; got {text!r}")
+        return values
+
+    parse.__name__ = expected
+    return parse
+
+
+def add_option_flags(parser: argparse.ArgumentParser, cls, *, aliases: dict[str, tuple[str, ...]] | None = None,
+                     choices: dict[str, tuple] | None = None) -> None:
+    """Add one flag per field of a command's options dataclass ``cls`` (see the module doc).
+
+    As :func:`add_config_flags`, except that a field without a default becomes a required flag
+    and each flag's help ends with its default. Read the flags back with :func:`options_from_args`.
+    """
+    add_config_flags(parser, cls, aliases=aliases, choices=choices, _options=True)
+
+
+def options_from_args(cls, args: argparse.Namespace):
+    """``cls`` built from the flags the user set (:func:`add_option_flags`); the others keep the
+    dataclass's defaults. ``cls.__post_init__`` validates: its error names the flag."""
+    return cls(**{name: tuple(value) if isinstance(value, list) else value for name, value in overrides(args).items()})
+
+
+def flag(name: str) -> str:
+    """The flag of a field: ``reward_scale`` -> ``--reward-scale``."""
+    return "--" + _flag(name)
 
 
 def overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -102,7 +180,9 @@ def overrides(args: argparse.Namespace) -> dict[str, Any]:
         table = out
         for section in sections:
             table = table.setdefault(section, {})
-        table[name] = list(value) if isinstance(value, list) else value
+        if isinstance(value, list):  # a tuple flag: each word gave a list of items (commas)
+            value = [item for word in value for item in (word if isinstance(word, list) else [word])]
+        table[name] = value
     return out
 
 

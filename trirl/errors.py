@@ -28,6 +28,21 @@ class ConvergenceError(TrirlError, RuntimeError):
         self.iterations = iterations
 
 
+class NonFiniteError(TrirlError, FloatingPointError):
+    """A metric or a state leaf of a run became NaN or infinite (:func:`trirl.driver.run` stops).
+
+    The message names the metrics, the state leaves and the iteration (and, with a run directory,
+    the checkpoint of the last finite state); so do the attributes ``iteration``, ``metrics`` and
+    ``leaves``.
+    """
+
+    def __init__(self, message: str, iteration: int | None = None, metrics=(), leaves=()):
+        super().__init__(message)
+        self.iteration = iteration
+        self.metrics = list(metrics)
+        self.leaves = list(leaves)
+
+
 class DemonstrationWarning(UserWarning):
     """Demonstrations determine the expert occupancy only in part (e.g. episodes cut by the horizon)."""
 

@@ -99,7 +99,7 @@ def test_ctrl_c_during_expert_training_keeps_the_iteration_and_prints_the_resume
     kept = int(re.search(r"the checkpoint of iteration (\d+) is kept in", err).group(1))
     assert len(read_metrics(out)) == kept >= 3  # the iteration under way finished and was kept
     assert (out / "checkpoints" / f"step_{kept:08d}.npz").exists()
-    assert re.search(r"resume with: python -m trirl.continuous.expert train .* --out \S+ --resume$", err.strip())
+    assert re.search(r"resume with: trirl expert train .* --out \S+ --resume$", err.strip())
 
 
 def test_max_minutes_pauses_with_a_checkpoint_and_resume_reproduces(tmp_path, capsys):

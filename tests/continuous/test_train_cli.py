@@ -1,5 +1,5 @@
-"""python -m trirl.continuous.train: the whole pipeline, resume, error paths before compilation,
-NaN stop, --max-minutes, and retraining on the learnt reward (trirl.continuous.evaluate)."""
+"""trirl train: the whole pipeline, resume, error paths before compilation,
+NaN stop, --max-minutes, and retraining on the learnt reward (trirl evaluate)."""
 
 import json
 import re
@@ -116,11 +116,14 @@ def test_retraining_on_the_learnt_reward_and_transfer_with_the_true_reward_contr
 
     def spy(env, ppo_config, reward_fn=None, absorbing_reward_fn=None):
         built.append((reward_fn, absorbing_reward_fn))
+        # the protocol: fresh policies start from std 1 (log std 0) whatever the run used (-0.5)
+        assert ppo_config.init_log_std == 0.0 and config.ppo.init_log_std == -0.5
         return make_ppo(env, ppo_config, reward_fn, absorbing_reward_fn)
 
     monkeypatch.setattr(evaluate_cli, "make_ppo", spy)
     result = evaluate_cli.retrain(config, learner, state, "point_maze_mirrored", steps=64, eval_episodes=2)
     assert result["env"] == "point_maze_mirrored" and len(result["returns"]) == 2
+    assert result["init_log_std"] == 0.0 and result["eval_episodes"] == 2
     for key in ("normalised_return", "control_normalised_return", "mean_return", "control_mean_return"):
         assert np.isfinite(result[key]), key
     assert len(result["control_returns"]) == len(result["learnt_reward_return"]) == 2
@@ -148,8 +151,7 @@ def test_evaluate_cli_writes_the_command_and_the_machine(full_run, tmp_path):
     out, figure = tmp_path / "retrain.json", tmp_path / "landscape.png"
     assert evaluate_cli.main(["--run", str(full_run), "--steps", "32", "--out", str(out), "--figure", str(figure)]) == 0
     result = json.loads(out.read_text())
-    assert result["command"] == (f"python -m trirl.continuous.evaluate --run {full_run} --steps 32 --out {out} "
-                                 f"--figure {figure}")
+    assert result["command"] == f"trirl evaluate --run {full_run} --steps 32 --out {out} --figure {figure}"
     assert figure.stat().st_size > 10_000  # the reward landscape, checked in test_landscape.py
     assert len(result["landscape_check"]) == 2  # one pre-retraining check per seed
     assert 0.0 <= result["landscape_check"][0]["share"] <= 1.0
@@ -159,6 +161,46 @@ def test_evaluate_cli_writes_the_command_and_the_machine(full_run, tmp_path):
     assert evaluate_cli.main(["--run", str(full_run), "--reward-scale", "0"]) == 2
     with pytest.raises(InvalidConfigError, match="reward_shift"):
         evaluate_cli.retrain(*evaluate_cli.load_run(full_run), reward_shift=float("nan"))
+
+
+def test_evaluate_flags_are_the_fields_of_evaluate_options():
+    import dataclasses
+
+    text = evaluate_cli.build_parser().format_help()
+    for field in dataclasses.fields(evaluate_cli.EvaluateOptions):
+        assert f"--{field.name.replace('_', '-')}" in text, field.name
+    assert "retrain on reward_scale * r + reward_shift" in text and "(default: 200000)" in text
+    args = evaluate_cli.build_parser().parse_args(["--run", "r", "--steps", "64", "--reward-shift", "-2"])
+    options = evaluate_cli.configflags.options_from_args(evaluate_cli.EvaluateOptions, args)
+    assert options == evaluate_cli.EvaluateOptions(run="r", steps=64, reward_shift=-2.0)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--steps", "0"], "--steps is 0, expected an integer >= 1"),
+    (["--reward-scale", "-1"], "--reward-scale is -1.0, expected a finite number > 0"),
+    (["--reward-scale", "inf"], "--reward-scale is inf, expected a finite number > 0"),
+    (["--reward-shift", "nan"], "--reward-shift is nan, expected a finite number"),
+])
+def test_bad_evaluate_values_name_the_flag_before_the_run_is_read(argv, message, monkeypatch, capsys, tmp_path):
+    from trirl.cli import main
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("read the run before validating the flags")
+
+    monkeypatch.setattr(evaluate_cli, "load_run", forbidden)
+    assert main(["evaluate", "--run", str(tmp_path), *argv]) == 2
+    assert f"trirl evaluate: error: {message}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--steps", "ten"], "argument --steps: invalid int value: 'ten'"),
+    (["--env", "moon"], "argument --env: invalid choice: 'moon'"),
+    ([], "the following arguments are required: --run"),
+])
+def test_malformed_evaluate_flags_are_refused_by_the_parser(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        evaluate_cli.main(argv if not argv or argv[0] == "--run" else ["--run", "r", *argv])
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
 
 
 @pytest.fixture
@@ -285,9 +327,9 @@ def test_ctrl_c_finishes_the_iteration_checkpoints_it_and_the_printed_resume_com
     assert [row["iteration"] for row in read_metrics(out)] == list(range(1, kept + 1))
     resume = re.search(r"resume with: (.+)", err).group(1)
     words = shlex.split(resume)
-    assert words[:3] == ["python", "-m", "trirl.continuous.train"] and words[-1] == "--resume"
+    assert words[:2] == ["trirl", "train"] and words[-1] == "--resume"
     # run it as printed, with a budget two iterations (of 4 envs x 8 steps) past the checkpoint
-    assert train_cli.main(words[3:] + ["--steps", str(32 * (kept + 2))]) == 0
+    assert train_cli.main(words[2:] + ["--steps", str(32 * (kept + 2))]) == 0
     assert [row["iteration"] for row in read_metrics(out)] == list(range(1, kept + 3))
 
 

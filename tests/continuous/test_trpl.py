@@ -253,3 +253,17 @@ def test_projection_meets_its_bounds_over_log_std_and_mean_jumps(dtype):
                 assert np.all(np.isfinite(np.asarray(g))), (jump, g)
     finally:
         jax.config.update("jax_enable_x64", previous)
+
+
+def test_line_search_returns_the_largest_feasible_step():
+    """Worked by hand: a KL quadratic along the line, violation(alpha) = 9 alpha^2, crosses its
+    bound at alpha = 1/3; the search returns the feasible side within 2^-steps, 1 when the whole
+    step is feasible and 0 when no step is (e.g. a normaliser shift alone leaves the region)."""
+    alpha = float(trpl.line_search(lambda a: 9.0 * a**2, steps=20))
+    assert 9.0 * alpha**2 <= 1.0 and alpha == pytest.approx(1.0 / 3.0, abs=2.0**-20)
+    assert float(trpl.line_search(lambda a: 0.5 * a**2)) == 1.0
+    assert float(trpl.line_search(lambda a: 2.0 + a)) == 0.0
+    old, new = {"w": jnp.zeros(3)}, {"w": jnp.ones(3)}
+    np.testing.assert_allclose(trpl.interpolate(old, new, 0.25)["w"], 0.25)
+    with pytest.raises(InvalidConfigError, match="line_search_steps"):
+        trpl.TrustRegionConfig(line_search_steps=0)

@@ -9,7 +9,7 @@ iterations, and score its final policy against the **true** expert: the expert-n
 return ``(R - R_uniform) / (R_expert - R_uniform)`` and the reverse KL to the true expert's
 occupancy. Algorithms never see the true expert; they see ``rho_expert`` from the demonstrations.
 
-``python -m trirl.bench demos`` runs the committed size and writes ``book/results/demos/``
+``trirl bench demos`` runs the committed size and writes ``book/results/demos/``
 (``demos-scaling.json`` with the size, command, machine and every run; ``demos-scaling.png``).
 ``--quick`` is a seconds-long smoke size. Read by book chapter 7.
 """
@@ -194,7 +194,7 @@ def figure(report: dict):
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m trirl.bench demos", description=__doc__,
+    parser = argparse.ArgumentParser(prog="trirl bench demos", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="a seconds-long smoke size instead of the committed one")
     parser.add_argument("--worlds", nargs="*", default=None, help="world names (default: all)")

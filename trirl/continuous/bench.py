@@ -31,10 +31,12 @@ import dataclasses
 import shlex
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import jax
 
+from trirl import configflags
 from trirl.continuous import compile_cache, envs, experiment
 from trirl.continuous.expert import machine
 from trirl.continuous.ppo import PPOConfig, make_ppo
@@ -143,42 +145,69 @@ def peak_memory() -> int | None:
     return int(stats["peak_bytes_in_use"]) if stats and "peak_bytes_in_use" in stats else None
 
 
-def main(argv: list[str] | None = None) -> int:
+@dataclass(frozen=True)
+class BenchOptions:
+    """``trirl bench continuous``'s options: one flag per field (:mod:`trirl.configflags`), validated here.
+
+    Attributes:
+        out: JSON results file.
+        envs: batch sizes B to time, integers >= 1 (e.g. --envs 1024 4096 or --envs 1024,4096).
+        env: environments to time.
+        physics_steps: env steps per physics timing (an integer >= 1).
+        ppo_iterations: PPO (and TRIRL) iterations per timing (an integer >= 1).
+        trirl_k: also time TRIRL with this many buffered discriminators (paper: 100; 0 = skip).
+        config: expert TOML whose [ppo] table to time: its rollout length, epochs, minibatch size
+            and networks (default: continuous/<env>_expert.toml with minibatches of 512).
+        seed: seed of the timed runs.
+
+    Raises:
+        InvalidConfigError: naming the flag and the expected form.
+    """
+
+    out: str
+    envs: tuple[int, ...] = (1024, 4096, 16384)
+    env: tuple[str, ...] = ("ant", "humanoid")
+    physics_steps: int = 100
+    ppo_iterations: int = 3
+    trirl_k: int = 0
+    config: str | None = None
+    seed: int = 0
+
+    def __post_init__(self):
+        if not self.envs or any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in self.envs):
+            raise InvalidConfigError(f"--envs is {list(self.envs)}, expected batch sizes: integers >= 1")
+        unknown = [name for name in self.env if name not in envs.ENV_NAMES]
+        if not self.env or unknown:
+            raise InvalidConfigError(f"--env is {list(self.env)}, expected names from {list(envs.ENV_NAMES)}")
+        for name, low in (("physics_steps", 1), ("ppo_iterations", 1), ("trirl_k", 0)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise InvalidConfigError(f"{configflags.flag(name)} is {value!r}, expected an integer >= {low}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """``trirl bench continuous``'s flags: one per :class:`BenchOptions` field, and the compilation cache's."""
     parser = argparse.ArgumentParser(prog="trirl bench continuous", description=__doc__.split("\n")[0])
-    parser.add_argument("--envs", default="1024,4096,16384", help="comma-separated batch sizes")
-    parser.add_argument("--env", default="ant,humanoid", help=f"comma-separated names from {envs.ENV_NAMES}")
-    parser.add_argument("--physics-steps", type=int, default=100, help="env steps per physics timing")
-    parser.add_argument("--ppo-iterations", type=int, default=3, help="PPO iterations per timing")
-    parser.add_argument("--trirl-k", type=int, default=0,
-                        help="also time TRIRL with this many buffered discriminators (paper: 100; 0 = skip)")
-    parser.add_argument("--config", help="expert TOML whose [ppo] table to time (default: continuous/<env>_expert.toml "
-                                          "with minibatches of 512); its rollout length, epochs, minibatch size and networks")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", required=True, help="JSON results file")
+    configflags.add_option_flags(parser, BenchOptions, choices={"env": envs.ENV_NAMES})
     compile_cache.add_arguments(parser)
-    args = parser.parse_args(argv)
-    compile_cache.from_args(args)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     try:
-        sizes = [int(s) for s in args.envs.split(",") if s]
-    except ValueError:
-        raise InvalidConfigError(f"--envs must be comma-separated integers, got {args.envs!r}") from None
-    if not sizes or min(sizes) < 1:
-        raise InvalidConfigError(f"--envs must list positive batch sizes, got {args.envs!r}")
-    names = [n for n in args.env.split(",") if n]
-    for name in names:
-        if name not in envs.ENV_NAMES:
-            raise InvalidConfigError(f"--env: unknown environment {name!r}; choose from {envs.ENV_NAMES}")
-    if args.trirl_k < 0:
-        raise InvalidConfigError(f"--trirl-k must be >= 0, got {args.trirl_k}")
-    if args.physics_steps < 1 or args.ppo_iterations < 1:
-        raise InvalidConfigError("--physics-steps and --ppo-iterations must be >= 1")
-    command = "python -m trirl.continuous.bench " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
-    key = jax.random.PRNGKey(args.seed)
+        options = configflags.options_from_args(BenchOptions, args)
+    except InvalidConfigError as err:  # before anything is compiled
+        print(f"trirl bench continuous: error: {err}", file=sys.stderr)
+        return 2
+    compile_cache.from_args(args)
+    command = "trirl bench continuous " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+    key = jax.random.PRNGKey(options.seed)
     rows = []
-    for name in names:
-        for size in sizes:
-            physics, physics_cpu = physics_steps_per_second(name, size, args.physics_steps, key)
-            ppo, ppo_cpu, config = ppo_steps_per_second(name, size, args.ppo_iterations, key, args.config)
+    for name in options.env:
+        for size in options.envs:
+            physics, physics_cpu = physics_steps_per_second(name, size, options.physics_steps, key)
+            ppo, ppo_cpu, config = ppo_steps_per_second(name, size, options.ppo_iterations, key, options.config)
             row = {"env": name, "num_envs": size, "physics_env_steps_per_s": physics,
                    "ppo_env_steps_per_s": ppo, "ppo_over_physics": ppo / physics,
                    "physics_env_steps_per_cpu_s": physics_cpu, "ppo_env_steps_per_cpu_s": ppo_cpu,
@@ -186,18 +215,18 @@ def main(argv: list[str] | None = None) -> int:
                    "rollout_length": config.rollout_length, "num_minibatches": config.num_minibatches,
                    "num_epochs": config.num_epochs, "policy_hidden": list(config.policy_hidden),
                    "value_hidden": list(config.value_hidden)}
-            if args.trirl_k:
-                trirl = trirl_steps_per_second(name, size, args.ppo_iterations, args.trirl_k, key)
-                row.update(trirl_k=args.trirl_k, trirl_env_steps_per_s=trirl, trirl_over_ppo=trirl / ppo)
-                print(f"{name:>12} B={size:>6}: TRIRL k={args.trirl_k} {trirl:12.0f} env-steps/s", flush=True)
+            if options.trirl_k:
+                trirl = trirl_steps_per_second(name, size, options.ppo_iterations, options.trirl_k, key)
+                row.update(trirl_k=options.trirl_k, trirl_env_steps_per_s=trirl, trirl_over_ppo=trirl / ppo)
+                print(f"{name:>12} B={size:>6}: TRIRL k={options.trirl_k} {trirl:12.0f} env-steps/s", flush=True)
             if (peak := peak_memory()) is not None:
                 row["peak_bytes_in_use"] = peak
             rows.append(row)
             print(f"{name:>12} B={size:>6}: physics {physics:12.0f} env-steps/s, PPO {ppo:12.0f} env-steps/s, "
                   f"ratio {ppo / physics:.3f} (per CPU second {ppo_cpu / physics_cpu:.3f})", flush=True)
-    write_json(Path(args.out), {"command": command, "machine": machine(), "device": str(jax.devices()[0]),
-                                "physics_steps": args.physics_steps, "ppo_iterations": args.ppo_iterations,
-                                "results": rows})
+    write_json(Path(options.out), {"command": command, "machine": machine(), "device": str(jax.devices()[0]),
+                                   "physics_steps": options.physics_steps, "ppo_iterations": options.ppo_iterations,
+                                   "results": rows})
     return 0
 
 

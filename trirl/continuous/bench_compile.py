@@ -5,7 +5,7 @@
     python -m trirl.continuous.bench_compile --config continuous/ant_expert_cpu.toml \
         --out continuous/results/compile_cache_ant_cpu.json
 
-A resumed piece of ``python -m trirl.continuous.expert train`` starts a fresh process that
+A resumed piece of ``trirl expert train`` starts a fresh process that
 compiles the PPO iteration and the evaluation again. This script times exactly that, each in a
 fresh process (``lower(...).compile()`` of the jitted ``ppo.step`` and of the evaluation, the
 functions :func:`trirl.continuous.expert.train` runs):

@@ -2,7 +2,7 @@
 
 A PPO or TRIRL iteration on MJX takes 1-2 minutes to compile on a laptop CPU; with the cache a
 resumed piece of a long run (``--resume``) loads the compiled program from disk instead. The
-command lines (``trirl.continuous.expert``, ``train``, ``evaluate``, ``bench``) turn it on by
+command lines (``trirl expert``, ``train``, ``evaluate``, ``bench continuous``) turn it on by
 default, in this folder (first match wins):
 
 1. ``--compile-cache DIR``;

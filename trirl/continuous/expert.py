@@ -31,21 +31,21 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import numpy as np
-from tqdm import tqdm
 
-from trirl import configflags
+from trirl import configflags, driver
 from trirl.continuous import checkpoint as ckpt
 from trirl.continuous import compile_cache
 from trirl.continuous import envs, experiment
 from trirl.continuous.demos import Demonstrations, save_demonstrations
 from trirl.continuous.evaluation import episode_returns, policy_act_fn, random_act_fn, run_episode
 from trirl.continuous.experiment import ExpertConfig
+from trirl.continuous.rollout import MAY_BE_NAN
 from trirl.continuous.ppo import PPO, PPOState, make_ppo
 from trirl.errors import InvalidConfigError, TrirlError
 from trirl.learning_curves import write_learning_curves
-from trirl.rundir import CHECKPOINT_DIR, RunDir, RunDirLockedError, StopOnInterrupt, interrupted_message, read_metrics, resume_command, write_json
+from trirl.rundir import (STATE_PREFIX, CHECKPOINT_DIR, RunDir, RunDirLockedError, interrupted_message, read_metrics,
+                          resume_command, write_json)
 
-STATE_PREFIX = "state"
 
 
 def machine() -> str:
@@ -68,37 +68,22 @@ def train(config: ExpertConfig, out: str | Path, resume: bool = False, progress:
           max_minutes: float | None = None) -> PPOState:
     """Train (or, with ``resume``, continue) an expert; returns the final PPO state.
 
+    The loop is :func:`trirl.driver.run` over PPO; the expert's own part is the row (the finite
+    metrics, ``env_steps`` and a deterministic evaluation every ``eval_every`` iterations).
     With ``max_minutes`` it checkpoints and returns after the iteration that crosses that much
     wall clock (compilation included); ``--resume`` continues from there.
 
     Raises:
         KeyboardInterrupt: after Ctrl-C, once the iteration under way is logged and checkpointed.
         InvalidConfigError: naming ``--max-minutes`` when it is not > 0.
+        NonFiniteError: a metric or a state leaf became NaN or infinite (named).
     """
     if max_minutes is not None and not max_minutes > 0:
         raise InvalidConfigError(f"--max-minutes must be > 0, got {max_minutes}")
-    stop = StopOnInterrupt()
-    try:
-        return _train(config, out, resume, progress, stop, max_minutes)
-    finally:
-        stop.restore()
-
-
-def _train(config: ExpertConfig, out, resume: bool, progress: bool, stop: StopOnInterrupt,
-           max_minutes: float | None) -> PPOState:
-    start_time = time.monotonic()
+    started = time.monotonic()
     ppo = build(config)
     run = RunDir(out, config.to_dict(), resume=resume, ignore=("total_steps",))
     init_key, train_key, eval_key = jax.random.split(jax.random.PRNGKey(config.seed), 3)
-    start = 0
-    if resume and (saved := run.latest_checkpoint()) is not None:
-        # shapes only: the arrays come from the checkpoint (no physics run, nothing compiled)
-        state = ckpt.unflatten(jax.eval_shape(ppo.init, init_key), saved.arrays, STATE_PREFIX)
-        start = saved.step
-    else:
-        # compiled: run op by op, the batched MJX reset costs minutes of CPU on a laptop
-        state = jax.jit(ppo.init)(init_key)
-    step = jax.jit(ppo.step)
     base_env = envs.make(config.env, config.env_options)
 
     @jax.jit
@@ -106,28 +91,28 @@ def _train(config: ExpertConfig, out, resume: bool, progress: bool, stop: StopOn
         act = policy_act_fn(ppo.networks, state.params.policy, state.normalizer)
         return episode_returns(base_env, act, key, config.eval_episodes)
 
-    bar = tqdm(range(start, config.iterations), initial=start, total=config.iterations,
-               desc=f"PPO {config.env}", disable=not progress, unit="it")
-    for it in bar:
-        state, metrics = step(state, jax.random.fold_in(train_key, it))
+    def row(iteration, state, metrics, seconds, previous) -> dict:
         row = finite(metrics)
-        row["env_steps"] = (it + 1) * config.ppo.batch_size
-        last = it + 1 == config.iterations
-        if (it + 1) % config.eval_every == 0 or last:
-            row["eval_return"] = float(jnp.mean(evaluate(state, jax.random.fold_in(eval_key, it))))
-            bar.set_postfix(eval_return=f"{row['eval_return']:.1f}")
-        run.log(row)
-        out_of_time = max_minutes is not None and time.monotonic() - start_time > 60 * max_minutes
-        if (it + 1) % config.checkpoint_every == 0 or last or out_of_time or stop.requested:
-            run.save_checkpoint(it + 1, ckpt.flatten(state, STATE_PREFIX),
-                                {"env_spec": base_env.spec.to_dict(), "env_steps": row["env_steps"]})
-        if stop.requested and not last:
-            raise KeyboardInterrupt
-        if out_of_time:
-            break
-    bar.close()
-    write_learning_curves(run.path, f"PPO expert on {config.env}")
-    return state
+        row["env_steps"] = iteration * config.ppo.batch_size
+        if iteration % config.eval_every == 0 or iteration == config.iterations:
+            row["eval_return"] = float(jnp.mean(evaluate(state, jax.random.fold_in(eval_key, iteration - 1))))
+        return row
+
+    # the PPO iteration is compiled; so is init: run op by op, the batched MJX reset costs minutes
+    # of CPU on a laptop (a resumed run only takes init's shapes: no physics run, nothing compiled)
+    outcome = driver.run(
+        driver.jitted(ppo, name=f"PPO {config.env}"), config.iterations, init_key=init_key, key=train_key,
+        run_dir=run, checkpoint_every=config.checkpoint_every, restore_optional=ckpt.OPTIONAL,
+        checkpoint_meta=lambda iteration, _: {"env_spec": base_env.spec.to_dict(),
+                                              "env_steps": iteration * config.ppo.batch_size},
+        row=row, nonfinite=driver.jitted_nonfinite, may_be_nan=MAY_BE_NAN, progress=progress,
+        postfix=lambda row: f"eval_return={row['eval_return']:.1f}" if "eval_return" in row else None,
+        max_minutes=max_minutes, started=started, finish_on_interrupt=True,
+        on_stop=lambda status: write_learning_curves(run.path, f"PPO expert on {config.env}"),
+    )
+    if outcome.status == "interrupted":
+        raise KeyboardInterrupt
+    return outcome.state
 
 
 def load_expert(path: str | Path) -> tuple[ExpertConfig, PPO, PPOState]:
@@ -226,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
         compile_cache.add_arguments(sub_parser)
     args = parser.parse_args(argv)
     compile_cache.from_args(args)
-    command = "python -m trirl.continuous.expert " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+    command = "trirl expert " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
 
     if args.command == "train":
         given = configflags.overrides(args)
@@ -242,11 +227,11 @@ def main(argv: list[str] | None = None) -> int:
         try:
             train(config, args.out, resume=args.resume, max_minutes=args.max_minutes)
         except KeyboardInterrupt:
-            resume = resume_command("python -m trirl.continuous.expert", sys.argv[1:] if argv is None else argv)
-            print(f"python -m trirl.continuous.expert: {interrupted_message(args.out, resume)}", file=sys.stderr)
+            resume = resume_command("trirl expert", sys.argv[1:] if argv is None else argv)
+            print(f"trirl expert: {interrupted_message(args.out, resume)}", file=sys.stderr)
             return 130
         except RunDirLockedError as err:
-            print(f"python -m trirl.continuous.expert: error: {err}", file=sys.stderr)
+            print(f"trirl expert: error: {err}", file=sys.stderr)
             return 2
         rows = read_metrics(args.out)
         evals = [r["eval_return"] for r in rows if "eval_return" in r]
@@ -255,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
               f"last eval_return {evals[-1] if evals else float('nan'):.2f}")
         if not done:
             resume = [a for a in (argv if argv is not None else sys.argv[1:]) if a != "--resume"]
-            print("continue with: python -m trirl.continuous.expert " + " ".join(map(shlex.quote, resume)) + " --resume")
+            print("continue with: trirl expert " + " ".join(map(shlex.quote, resume)) + " --resume")
         return 0
     if args.episodes < 1:
         raise InvalidConfigError(f"--episodes must be >= 1, got {args.episodes}")
@@ -280,5 +265,5 @@ if __name__ == "__main__":
     try:
         sys.exit(main())
     except TrirlError as err:  # as `trirl expert` reports it: no traceback for bad input
-        print(f"python -m trirl.continuous.expert: error: {err}", file=sys.stderr)
+        print(f"trirl expert: error: {err}", file=sys.stderr)
         sys.exit(2)

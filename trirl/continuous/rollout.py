@@ -91,6 +91,11 @@ def rollout(
     return env_state, Rollout(transitions, returns, non_finite)
 
 
+#: :func:`episode_metrics`' mean return is NaN where no episode finished (its count is 0): the
+#: driver's ``may_be_nan`` (:func:`trirl.driver.check_finite`)
+MAY_BE_NAN = {"episode_return": "episodes"}
+
+
 def episode_metrics(batch: Rollout) -> dict[str, jax.Array]:
     """Mean return of the episodes finished in the rollout (NaN when none finished), their count,
     and ``non_finite_steps``: how many of them non-finite physics ended (envs/base.py)."""

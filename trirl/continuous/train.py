@@ -38,7 +38,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from trirl import configflags
+from trirl import configflags, driver
 from trirl.continuous import baselines, compile_cache, envs
 from trirl.continuous import checkpoint as ckpt
 from trirl.continuous import trirl as trirl_lib
@@ -46,22 +46,16 @@ from trirl.continuous.demos import Demonstrations, load_demonstrations
 from trirl.continuous.discriminator import DiscriminatorConfig
 from trirl.continuous.evaluation import episode_returns, normalized_return, policy_act_fn
 from trirl.continuous.experiment import CONFIG_DIR, build_config, env_config_class, override_flags, read_config
+from trirl.continuous.rollout import MAY_BE_NAN
 from trirl.continuous.ppo import PPOConfig
 from trirl.continuous.reward import RewardBufferConfig
 from trirl.continuous.trpl import TrustRegionConfig
-from trirl.errors import InvalidConfigError, InvalidDemonstrationError
+from trirl.errors import InvalidConfigError, InvalidDemonstrationError, NonFiniteError
 from trirl.learning_curves import write_learning_curves
-from trirl.rundir import RunDir, RunDirLockedError, StopOnInterrupt, interrupted_message, resume_command, write_json
+from trirl.rundir import RunDir, RunDirLockedError, interrupted_message, resume_command, write_json
 
 ALGOS = ("trirl", "trirl-tr-loss", "gail", "airl", "amp")
-STATE_PREFIX = "state"
-#: metrics that may legitimately be NaN (no episode finished during the rollout)
-MAY_BE_NAN = ("episode_return",)
 EXPERTS_DIR = CONFIG_DIR / "experts"
-
-
-class NonFiniteError(RuntimeError):
-    """A NaN or infinity appeared; the message says where."""
 
 
 @dataclass(frozen=True)
@@ -83,7 +77,9 @@ class TrainConfig:
             normalised return (default ``continuous/experts/<env>/returns.json``; if absent, no
             normalised return is logged).
         eta_schedule: tr-loss variant's schedule (``trirl.core.parse_eta_schedule``).
-        acting_policy: TRIRL max-eta: ``"network"`` or ``"projected"`` (``TRIRLConfig.acting_policy``).
+        acting_policy: TRIRL max-eta: ``"network"``, ``"projected"`` or ``"line-search"``
+            (``TRIRLConfig.acting_policy``).
+        eta_from: TRIRL line search: ``"projection"`` or ``"step"`` (``TRIRLConfig.eta_from``).
     """
 
     env: str = "point_maze"
@@ -98,6 +94,7 @@ class TrainConfig:
     expert_returns: str = ""
     eta_schedule: str = "1.0"
     acting_policy: str = "network"
+    eta_from: str = "projection"
     env_options: dict[str, Any] = field(default_factory=dict)
     ppo: PPOConfig = PPOConfig()
     discriminator: DiscriminatorConfig = DiscriminatorConfig()
@@ -135,7 +132,8 @@ class TrainConfig:
             return trirl_lib.TRIRLConfig(
                 variant="tr-loss" if self.algo == "trirl-tr-loss" else "max-eta", ppo=self.ppo,
                 discriminator=self.discriminator, buffer=self.buffer, trust_region=self.trust_region,
-                eta_schedule=self.eta_schedule, iterations=self.iterations, acting_policy=self.acting_policy)
+                eta_schedule=self.eta_schedule, iterations=self.iterations, acting_policy=self.acting_policy,
+                eta_from=self.eta_from)
         return baselines.BaselineConfig(algo=self.algo, ppo=self.ppo, discriminator=self.discriminator)
 
     def to_dict(self) -> dict[str, Any]:
@@ -244,63 +242,28 @@ def prepare(config: TrainConfig, demos_path: str | None = None):
     return demos, load_expert_returns(config.expert_returns)
 
 
-def _nonfinite_leaves(tree) -> dict[str, jax.Array]:
-    leaves, _ = jax.tree_util.tree_flatten_with_path(tree)
-    return {jax.tree_util.keystr(p): ~jnp.all(jnp.isfinite(x)) for p, x in leaves
-            if jnp.issubdtype(jnp.asarray(x).dtype, jnp.inexact)}
-
-
-def check_finite(metrics: dict[str, np.ndarray], bad_leaves: dict[str, np.ndarray], iteration: int) -> None:
-    """Raise :class:`NonFiniteError` naming the non-finite metrics and state leaves."""
-    bad_metrics = sorted(k for k, v in metrics.items() if k not in MAY_BE_NAN and not np.all(np.isfinite(v)))
-    if "episode_return" in metrics:
-        ret, count = np.asarray(metrics["episode_return"]), np.asarray(metrics.get("episodes", 1.0))
-        if np.any((count > 0) & ~np.isfinite(ret)):
-            bad_metrics.append("episode_return")
-    leaves = sorted(k for k, v in bad_leaves.items() if np.any(v))
-    if bad_metrics or leaves:
-        raise NonFiniteError(f"non-finite values at iteration {iteration}: metrics {bad_metrics or 'none'}; "
-                             f"state leaves {leaves[:10] or 'none'}{' ...' if len(leaves) > 10 else ''}")
+def check_finite(metrics, bad_leaves, iteration: int, name: str = "") -> None:
+    """:func:`trirl.driver.check_finite` with :data:`MAY_BE_NAN` (raises :class:`NonFiniteError`)."""
+    driver.check_finite(metrics, bad_leaves, iteration, name, MAY_BE_NAN)
 
 
 def train(config: TrainConfig, out: str | Path, resume: bool = False, progress: bool = True,
           demos_path: str | None = None, max_minutes: float | None = None) -> dict[str, Any]:
     """Train (or continue) ``config.seeds`` seeds; returns a summary dict (``status`` is
     ``"done"``, ``"paused"`` when ``max_minutes`` ran out, or ``"interrupted"`` after Ctrl-C:
-    the iteration under way finishes and is checkpointed, so ``--resume`` loses nothing)."""
-    stop = StopOnInterrupt()
-    try:
-        return _train(config, out, resume, progress, demos_path, max_minutes, stop)
-    finally:
-        stop.restore()
+    the iteration under way finishes and is checkpointed, so ``--resume`` loses nothing).
 
-
-def _train(config, out, resume, progress, demos_path, max_minutes, stop: StopOnInterrupt) -> dict[str, Any]:
-    from tqdm import tqdm
-
-    start_time = time.monotonic()
+    The loop is :func:`trirl.driver.run` over the learner vmapped over seeds; what is particular
+    to continuous IRL is the row (means over seeds, normalised returns, evaluation every
+    ``eval_every`` iterations) and the learning curves written when the run stops.
+    """
+    started = time.monotonic()
     demos, returns = prepare(config, demos_path)  # all validation before compiling
     if max_minutes is not None and not max_minutes > 0:
         raise InvalidConfigError(f"--max-minutes must be > 0, got {max_minutes}")
     learner = build(config, demos)
     run = RunDir(out, config.to_dict(), resume=resume, ignore=("total_steps",))
     init_key, train_key, eval_key = jax.random.split(jax.random.PRNGKey(config.seed), 3)
-    seed_keys = jax.random.split(init_key, config.seeds)
-    init = jax.jit(jax.vmap(learner.init))
-    start = 0
-    saved = run.latest_checkpoint() if resume else None
-    if saved is not None:
-        template = jax.eval_shape(init, seed_keys)
-        state = ckpt.unflatten(template, saved.arrays, STATE_PREFIX)
-        start = saved.step
-    else:
-        state = init(seed_keys)
-
-    @jax.jit
-    def step(state, key):
-        new_state, metrics = jax.vmap(learner.step)(state, jax.random.split(key, config.seeds))
-        return new_state, metrics, _nonfinite_leaves(new_state)
-
     eval_env = envs.make(config.env, config.env_options)
 
     @jax.jit
@@ -310,59 +273,47 @@ def _train(config, out, resume, progress, demos_path, max_minutes, stop: StopOnI
             return jnp.mean(episode_returns(eval_env, act, seed_key, config.eval_episodes))
         return jax.vmap(one)(state.ppo, jax.random.split(key, config.seeds))
 
-    def save(iteration, state):
-        run.save_checkpoint(iteration, ckpt.flatten(state, STATE_PREFIX),
-                            {"env_steps": iteration * config.ppo.batch_size, "algo": config.algo})
-
     def normalise(values):
         return normalized_return(np.asarray(values), *returns)
 
-    status, row = "done", {}
-    bar = tqdm(range(start, config.iterations), initial=start, total=config.iterations,
-               desc=f"{config.algo} {config.env} x{config.seeds}", disable=not progress, unit="it")
-    for it in bar:
-        new_state, metrics, bad = step(state, jax.random.fold_in(train_key, it))
-        metrics = {k: np.asarray(v) for k, v in metrics.items()}
-        try:
-            check_finite(metrics, {k: np.asarray(v) for k, v in bad.items()}, it + 1)
-        except NonFiniteError as err:
-            save(it, state)
-            np.savez(run.file("nonfinite_state.npz"), **ckpt.flatten(new_state, STATE_PREFIX))
-            bar.close()
-            write_learning_curves(run.path, f"{config.algo} on {config.env} (stopped at a non-finite value)")
-            raise NonFiniteError(f"{err}; the last finite state is checkpoint step {it} in {run.path}") from None
-        state = new_state
-        row = {"iteration": it + 1, "env_steps": (it + 1) * config.ppo.batch_size}
+    def row(iteration, state, metrics, seconds, previous) -> dict[str, Any]:
+        row = {"iteration": iteration, "env_steps": iteration * config.ppo.batch_size}
         for name, value in metrics.items():
-            if name == "iteration":
-                continue
+            value = np.asarray(value)
             finite = value[np.isfinite(value)]
-            if finite.size:
+            if name != "iteration" and finite.size:
                 row[name] = float(finite.mean())
         if returns is not None and "episode_return" in row:
             values = normalise(metrics["episode_return"])
             row["normalised_return"] = float(np.nanmean(values))
             row["normalised_return_iqm"] = iqm(values)
-        last = it + 1 == config.iterations
-        if (it + 1) % config.eval_every == 0 or last:
-            evals = np.asarray(evaluate(state, jax.random.fold_in(eval_key, it)))
+        if iteration % config.eval_every == 0 or iteration == config.iterations:
+            evals = np.asarray(evaluate(state, jax.random.fold_in(eval_key, iteration - 1)))
             row["eval_return"] = float(evals.mean())
             row["eval_return_iqm"] = iqm(evals)
             row["eval_return_per_seed"] = evals.tolist()
             if returns is not None:
                 row["eval_normalised_return"] = float(normalise(evals).mean())
                 row["eval_normalised_return_iqm"] = iqm(normalise(evals))
-                bar.set_postfix(norm=f"{row['eval_normalised_return']:.2f}")
-        run.log(row)
-        out_of_time = max_minutes is not None and time.monotonic() - start_time > 60 * max_minutes
-        if (it + 1) % config.checkpoint_every == 0 or last or out_of_time or stop.requested:
-            save(it + 1, state)
-        if (out_of_time or stop.requested) and not last:
-            status = "interrupted" if stop.requested else "paused"
-            break
-    bar.close()
-    write_learning_curves(run.path, f"{config.algo} on {config.env}, {config.seeds} seed(s)")
-    return {"status": status, "iterations": int(row.get("iteration", start)), "last": row, "run": str(run.path)}
+        return row
+
+    def postfix(row) -> str | None:
+        return f"norm={row['eval_normalised_return']:.2f}" if "eval_normalised_return" in row else None
+
+    def curves(status: str) -> None:
+        stopped = " (stopped at a non-finite value)" if status == "nonfinite" else f", {config.seeds} seed(s)"
+        write_learning_curves(run.path, f"{config.algo} on {config.env}{stopped}")
+
+    outcome = driver.run(
+        driver.jitted(learner, config.seeds), config.iterations,
+        init_key=jax.random.split(init_key, config.seeds), key=train_key, run_dir=run,
+        checkpoint_every=config.checkpoint_every, restore_optional=ckpt.OPTIONAL,
+        checkpoint_meta=lambda iteration, _: {"env_steps": iteration * config.ppo.batch_size, "algo": config.algo},
+        row=row, nonfinite=driver.jitted_nonfinite, may_be_nan=MAY_BE_NAN,
+        progress=progress, desc=f"{config.algo} {config.env} x{config.seeds}", postfix=postfix,
+        max_minutes=max_minutes, started=started, finish_on_interrupt=True, on_stop=curves,
+    )
+    return {"status": outcome.status, "iterations": outcome.iteration, "last": outcome.last, "run": str(run.path)}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -398,7 +349,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:  # a second Ctrl-C, or one before training started
         summary = {"status": "interrupted"}
     if summary["status"] == "interrupted":
-        program = "python -m trirl.continuous.train"
+        program = "trirl train"
         resume = resume_command(program, sys.argv[1:] if argv is None else argv)
         print(f"{program}: {interrupted_message(args.out, resume)}", file=sys.stderr)
         return 130

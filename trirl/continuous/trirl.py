@@ -59,7 +59,8 @@ from trirl.core import corrected_step, parse_eta_schedule
 from trirl.errors import InvalidConfigError, InvalidDemonstrationError
 
 VARIANTS = ("max-eta", "tr-loss")
-ACTING_POLICIES = ("network", "projected")
+ACTING_POLICIES = ("network", "projected", "line-search")
+ETA_SOURCES = ("projection", "step")
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,20 @@ class TRIRLConfig:
             ``"projected"``: the network projected into the trust region around the previous
             iteration's network (``anchor``), the very policy the loss optimised and whose
             multiplier ``eta`` enters Theorem 3.2's correction. Both report ``rollout_kl``, the
-            mean ``KL(pi_act^(i+1) || pi_act^(i))`` on the rollout's states.
+            mean ``KL(pi_act^(i+1) || pi_act^(i))`` on the rollout's states (and
+            ``rollout_kl_max``, the largest over those states), the next observation normaliser
+            included. ``"line-search"``: the network acts, and its update is scaled back along
+            the line from the rollout policy's parameters (:func:`trirl.continuous.trpl.line_search`)
+            until, on every state of the rollout, the mean part of ``KL(pi_act^(i+1) ||
+            pi_act^(i))`` is within ``eps_mean`` and the covariance part within ``eps_cov``: the
+            trust region then holds between consecutive acting policies (Theorem 3.2's premise),
+            and the loss's projection is centred on the policy that acted.
+        eta_from: where ``eta^(i+1)`` comes from with ``acting_policy = "line-search"``:
+            ``"projection"``, the max-eta of projecting the unscaled update around the rollout
+            policy (the multiplier that brings the update into the trust region, Section 4.3);
+            ``"step"``, ``1 / alpha - 1`` for the accepted step ``alpha`` (the mean projection's
+            ``mu~ = mu_old + (mu - mu_old) / (1 + eta)`` read in parameter space), so that
+            ``eps_tr = eps alpha``.
     """
 
     variant: str = "max-eta"
@@ -98,6 +112,7 @@ class TRIRLConfig:
     eta_schedule: str = "1.0"
     iterations: int = 1
     acting_policy: str = "network"
+    eta_from: str = "projection"
 
     def __post_init__(self):
         if self.variant not in VARIANTS:
@@ -107,6 +122,12 @@ class TRIRLConfig:
                 f"TRIRLConfig.acting_policy must be one of {ACTING_POLICIES}, got {self.acting_policy!r}")
         if self.acting_policy == "projected" and self.variant != "max-eta":
             raise InvalidConfigError("TRIRLConfig.acting_policy = 'projected' needs variant 'max-eta' (a projection)")
+        if self.acting_policy == "line-search" and self.variant != "max-eta":
+            raise InvalidConfigError("TRIRLConfig.acting_policy = 'line-search' needs variant 'max-eta' (a trust region)")
+        if self.eta_from not in ETA_SOURCES:
+            raise InvalidConfigError(f"TRIRLConfig.eta_from must be one of {ETA_SOURCES}, got {self.eta_from!r}")
+        if self.eta_from == "step" and self.acting_policy != "line-search":
+            raise InvalidConfigError("TRIRLConfig.eta_from = 'step' needs acting_policy = 'line-search' (a step size)")
         for name, kind in (("ppo", PPOConfig), ("discriminator", disc.DiscriminatorConfig),
                            ("buffer", buffer_lib.RewardBufferConfig), ("trust_region", trpl.TrustRegionConfig)):
             if not isinstance(getattr(self, name), kind):
@@ -247,6 +268,24 @@ def make_trirl(env: Env, config: TRIRLConfig, demos: Demonstrations) -> Learner:
 
         return distribution
 
+    def scale_back(ps: PPOState, new_ppo: PPOState, obs, old_mean, old_log_std):
+        """``new_ppo`` with its policy update scaled by the largest ``alpha`` in [0, 1] that keeps the
+        next acting policy (with the next normaliser) inside both bounds around the rollout policy
+        ``(old_mean [N, A], old_log_std [A])`` on every state ``obs [N, O]``; returns it and alpha."""
+        tr = config.trust_region
+        old, candidate = ps.params.policy, new_ppo.params.policy
+
+        def violation(alpha):
+            policy = trpl.interpolate(old, candidate, alpha)
+            mean, _ = nets.policy_distribution(networks, policy, new_ppo.normalizer, obs)
+            parts = jax.vmap(trpl.gaussian_kl_parts, in_axes=(0, None, 0, None))(mean, policy.log_std, old_mean,
+                                                                                 old_log_std)
+            return jnp.maximum(jnp.max(parts.mean) / tr.eps_mean, jnp.max(parts.cov) / tr.eps_cov)
+
+        alpha = trpl.line_search(violation, tr.line_search_steps)
+        params = new_ppo.params._replace(policy=trpl.interpolate(old, candidate, alpha))
+        return new_ppo._replace(params=params), alpha
+
     def step(state: TRIRLState, key):
         rollout_key, disc_key, update_key, fit_key = jax.random.split(key, 4)
         ps = state.ppo
@@ -291,20 +330,27 @@ def make_trirl(env: Env, config: TRIRLConfig, demos: Demonstrations) -> Learner:
         new_ppo, result = iteration(ppo, ps, rollout_key, update_key, relabel, loss, distribution)
         disc_state, buf, relabel_metrics = result.aux
         batch, new_log_std = result.batch, new_ppo.params.policy.log_std
+        extra = {}
         if config.variant == "max-eta":
             # Line 30: eta^(i+1) of the final policy, the max over the batch (Section 4.3).
             final = trpl.project(config.trust_region, result.new_mean, new_log_std, batch.old_mean, old_log_std)
             eta = final.eta
         else:
             eta = scheduled_eta
-        # KL between consecutive acting policies on the rollout's states.
+        if config.acting_policy == "line-search":
+            new_ppo, alpha = scale_back(ps, new_ppo, batch.obs, batch.old_mean, old_log_std)
+            extra["step_fraction"] = alpha
+            if config.eta_from == "step":
+                eta = (1.0 - alpha) / jnp.maximum(alpha, jnp.finfo(alpha.dtype).tiny)
+        # KL between consecutive acting policies on the rollout's states, each with its normaliser.
         if config.acting_policy == "projected":
             act_mean, act_log_std = jax.vmap(distribution)(batch.obs)
-            new_act = (final.mean, jnp.broadcast_to(final.log_std, final.mean.shape))
+            new_act = jax.vmap(acting_distribution(new_ppo, ps.params.policy))(batch.obs)
         else:
             act_mean, act_log_std = batch.old_mean, jnp.broadcast_to(old_log_std, batch.old_mean.shape)
-            new_act = (result.new_mean, jnp.broadcast_to(new_log_std, result.new_mean.shape))
-        rollout_kl = jnp.mean(nets.gaussian_kl(*new_act, act_mean, act_log_std))
+            new_act = nets.policy_distribution(networks, new_ppo.params.policy, new_ppo.normalizer, batch.obs)
+        kl = nets.gaussian_kl(*new_act, act_mean, act_log_std)
+        rollout_kl, rollout_kl_max = jnp.mean(kl), jnp.max(kl)
         eta = jax.lax.stop_gradient(eta)
         buf = buffer_lib.push(buf, disc_state.params, eta)  # line 32
         metrics = {
@@ -314,6 +360,8 @@ def make_trirl(env: Env, config: TRIRLConfig, demos: Demonstrations) -> Learner:
             "eta": eta,
             "eps_tr": corrected_step(bcfg.eps, eta),
             "rollout_kl": rollout_kl,
+            "rollout_kl_max": rollout_kl_max,
+            **extra,
         }
         return TRIRLState(new_ppo, disc_state, buf, state.iteration + 1, ps.params.policy), metrics
 
@@ -325,5 +373,5 @@ def make_trirl(env: Env, config: TRIRLConfig, demos: Demonstrations) -> Learner:
     return Learner(f"trirl-{config.variant}", ppo, init, step, learnt_reward)
 
 
-__all__ = ["VARIANTS", "Learner", "TRIRLConfig", "TRIRLState", "kl_penalty_loss", "make_trirl", "trpl_loss",
+__all__ = ["ACTING_POLICIES", "ETA_SOURCES", "VARIANTS", "Learner", "TRIRLConfig", "TRIRLState", "kl_penalty_loss", "make_trirl", "trpl_loss",
            "validate_demos"]

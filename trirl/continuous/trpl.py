@@ -70,12 +70,16 @@ class TrustRegionConfig:
         bisection_steps: fixed number of bisection steps for ``eta_S``; each halves the bracket
             ``[log tiny, 0]`` of ``log t``, ``t = 1 / (1 + eta_S)`` (width 708 in float64, 87 in
             float32), so 60 steps reach float64 resolution and 40 float32's.
+        line_search_steps: bisection steps of the line search that scales a policy update back
+            into the trust region (TRIRL's ``acting_policy = "line-search"``); the step size is
+            resolved to ``2^-steps``.
     """
 
     eps_mean: float = 1e-3
     eps_cov: float = 5e-4
     regression_coef: float = 0.5
     bisection_steps: int = 60
+    line_search_steps: int = 20
 
     def __post_init__(self):
         for name in ("eps_mean", "eps_cov"):
@@ -89,6 +93,10 @@ class TrustRegionConfig:
         if not (isinstance(self.bisection_steps, int) and 1 <= self.bisection_steps <= 200):
             raise InvalidConfigError(
                 f"TrustRegionConfig.bisection_steps must be an integer in [1, 200], got {self.bisection_steps!r}"
+            )
+        if not (isinstance(self.line_search_steps, int) and 1 <= self.line_search_steps <= 60):
+            raise InvalidConfigError(
+                f"TrustRegionConfig.line_search_steps must be an integer in [1, 60], got {self.line_search_steps!r}"
             )
 
 
@@ -300,6 +308,33 @@ def project(config: TrustRegionConfig, mean, log_std, old_mean, old_log_std) -> 
     proj_log_std, eta_cov = project_cov(log_std, old_log_std, config.eps_cov, config.bisection_steps)
     eta = jnp.maximum(jnp.max(eta_mean), eta_cov)
     return Projection(mean=proj_mean, log_std=proj_log_std, eta_mean=eta_mean, eta_cov=eta_cov, eta=eta)
+
+
+def interpolate(old, new, alpha):
+    """Parameters ``old + alpha (new - old)`` of any pytree (the line of a backtracking search)."""
+    return jax.tree_util.tree_map(lambda o, n: o + alpha * (n - o), old, new)
+
+
+def line_search(violation, steps: int = 20):
+    """Largest ``alpha`` in ``[0, 1]`` with ``violation(alpha) <= 1``, by bisection.
+
+    ``violation(alpha) -> []`` is the worst ratio of a KL part to its bound for the update
+    scaled by ``alpha`` (1 on the boundary of the trust region). ``alpha = 1`` when the whole
+    update is feasible; otherwise ``steps`` bisection steps on ``[0, 1]`` return the feasible end
+    of the bracket, so the bound holds exactly in the arithmetic used (``alpha = 0``, the old
+    parameters, when no step is feasible). The search assumes the violation grows along the
+    line, as a KL from the line's start does near it. Jittable; a TRPO-style backtracking search
+    (Schulman et al. 2015) with bisection instead of geometric shrinking.
+    """
+
+    def bisection_step(_, bracket):
+        lo, hi = bracket
+        mid = 0.5 * (lo + hi)
+        feasible = violation(mid) <= 1.0
+        return jnp.where(feasible, mid, lo), jnp.where(feasible, hi, mid)
+
+    lo, _ = jax.lax.fori_loop(0, steps, bisection_step, (jnp.zeros(()), jnp.ones(())))
+    return jnp.where(violation(jnp.ones(())) <= 1.0, jnp.ones(()), lo)
 
 
 def trust_region_loss(config: TrustRegionConfig, mean, log_std, projection: Projection):

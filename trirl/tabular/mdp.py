@@ -1,7 +1,7 @@
 """The finite MDP: transitions ``P[s, a, s']``, initial distribution ``mu0[s]``, discount ``gamma``.
 
 Transitions are stored once as a ``[S * A, S]`` matrix (row ``s * A + a``), dense or sparse by the
-problem (the rule, measured on a 2-core AMD EPYC with ``python -m trirl.bench tabular``):
+problem (the rule, measured on a 2-core AMD EPYC with ``trirl bench tabular``):
 
 - **dense** (a numpy array) when ``S * A * S <= DENSE_MAX_ENTRIES`` (tiny worlds), or when at least
   ``DENSE_MIN_DENSITY`` of the entries are non-zero and the array fits in ``DENSE_LIMIT_ENTRIES``

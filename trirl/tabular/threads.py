@@ -4,10 +4,11 @@ The tabular engine's BLAS calls are small (a grid world's ``P V`` has ~1e4 non-z
 1,024-state LU takes tens of milliseconds): a second thread gains little and, on a machine busy
 with other work, its threads wait for each other. ``trirl grid --world four_rooms`` learnt in
 8.7 s with the machine's default threads on a busy 2-core machine against 0.25 s with
-``OPENBLAS_NUM_THREADS=1`` (``python -m trirl.bench tabular`` measures both in one run).
+``OPENBLAS_NUM_THREADS=1`` (``trirl bench tabular`` measures both in one run).
 
 :func:`blas_threads` is the policy, a context manager around a computation on one MDP. It
-wraps the tabular driver's loop (every algorithm's run), the ``trirl grid`` command, and, through
+wraps the tabular driver's loop (every algorithm's run), the ``trirl grid`` command, the
+notebook widgets' steps and redraws (:mod:`trirl.tabular.widgets`), and, through
 the decorator :func:`small_problem_threads`, the engine's public solvers (``solve``,
 ``soft_value_iteration``, ``soft_policy_iteration``, ``soft_policy_evaluation``,
 ``state_occupancy``), so a user's own loop is covered too. Entering it costs ~50 us:

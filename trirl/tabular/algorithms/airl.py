@@ -133,7 +133,7 @@ def make_airl(mdp: MDP, rho_expert, config: AIRLConfig = AIRLConfig()) -> Learne
     p_expert = (1.0 - mdp.discount) * rho_expert
     trans = transitions(mdp)
 
-    def init() -> AIRLState:
+    def init(key=None) -> AIRLState:
         g, h = np.zeros(mdp.n_states), np.zeros(mdp.n_states)
         reward = np.zeros(mdp.shape)
         solution = solve(mdp, reward, method=config.solver)
@@ -146,7 +146,7 @@ def make_airl(mdp: MDP, rho_expert, config: AIRLConfig = AIRLConfig()) -> Learne
             **measure(mdp, state.reward, state.log_policy, rho_expert, log_rho_expert, config.solver),
         }
 
-    def step(state: AIRLState) -> tuple[AIRLState, dict[str, Any]]:
+    def step(state: AIRLState, key=None) -> tuple[AIRLState, dict[str, Any]]:
         tick = time.perf_counter()
         p_policy = (1.0 - mdp.discount) * np.exp(log_occupancy(mdp, state.log_policy))
         g, h = discriminator_steps(

@@ -1,4 +1,4 @@
-"""Pieces shared by the tabular algorithms: inexact policy steps, the MCE dual, checkpoints.
+"""Pieces shared by the tabular algorithms: inexact policy steps, the MCE dual, learners.
 
 Cost accounting is the same everywhere: ``backups`` counts soft Bellman backups
 (:func:`~trirl.tabular.soft.soft_bellman_backup`, one per value-iteration sweep or per
@@ -15,7 +15,7 @@ reports ``factorisations``, cumulative, counting everything its iterations facto
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 
@@ -103,35 +103,10 @@ def check_steps(name: str, value) -> int:
     return int(value)
 
 
-# -- checkpoints of NamedTuple states: arrays go to arrays, scalars to meta ---------------------
-
-
-def state_arrays(state: NamedTuple) -> dict[str, np.ndarray]:
-    return {k: v for k, v in state._asdict().items() if isinstance(v, np.ndarray)}
-
-
-def state_meta(state: NamedTuple) -> dict[str, Any]:
-    return {k: (v.item() if isinstance(v, np.generic) else v) for k, v in state._asdict().items() if not isinstance(v, np.ndarray)}
-
-
-def state_restorer(state_type):
-    """``restore(arrays, meta) -> state_type`` for a NamedTuple of arrays and scalars."""
-
-    def restore(arrays, meta):
-        fields = {k: np.asarray(arrays[k]) for k in arrays if k in state_type._fields}
-        fields.update({k: meta[k] for k in meta if k in state_type._fields})
-        return state_type(**fields)
-
-    return restore
-
-
 def namedtuple_learner(name: str, state_type, init, step, metrics, dual_advice: str = "") -> Learner:
-    """A :class:`Learner` whose state is a NamedTuple with ``reward`` and ``log_policy`` fields:
-    checkpoints split it into arrays and JSON scalars."""
-    return Learner(
-        name, init, step, metrics, state_arrays, state_meta, state_restorer(state_type),
-        lambda s: s.reward, lambda s: s.log_policy, dual_advice,
-    )
+    """A :class:`Learner` whose state is a NamedTuple with ``reward`` and ``log_policy`` fields
+    (the driver checkpoints the whole state; ``state_type`` documents it)."""
+    return Learner(name, init, step, metrics, lambda s: s.reward, lambda s: s.log_policy, dual_advice)
 
 
 # -- the state and measurements shared by the reward-gradient learners (MCE-IRL, ML-IRL, PIRO) --

@@ -127,7 +127,7 @@ def make_gail(mdp: MDP, rho_expert, config: GAILConfig = GAILConfig()) -> Learne
     log_rho_expert = safe_log(rho_expert)
     p_expert = (1.0 - mdp.discount) * rho_expert
 
-    def init() -> GAILState:
+    def init(key=None) -> GAILState:
         # an undecided discriminator (D = 1/2, a constant reward) and its uniform soft-optimal policy
         logits = np.zeros(mdp.shape)
         reward = gail_reward(logits, config.reward_form, config.reward_scale)
@@ -141,7 +141,7 @@ def make_gail(mdp: MDP, rho_expert, config: GAILConfig = GAILConfig()) -> Learne
             **measure(mdp, state.reward, state.log_policy, rho_expert, log_rho_expert, config.solver),
         }
 
-    def step(state: GAILState) -> tuple[GAILState, dict[str, Any]]:
+    def step(state: GAILState, key=None) -> tuple[GAILState, dict[str, Any]]:
         tick = time.perf_counter()
         log_rho = log_occupancy(mdp, state.log_policy)
         if config.discriminator == "exact":

@@ -62,7 +62,7 @@ def make_mce_irl(mdp: MDP, rho_expert, config: MCEIRLConfig = MCEIRLConfig(), fe
     log_rho_expert = safe_log(rho_expert)
     reward_class = make_reward_class(mdp, config.reward_class, features)
 
-    def init() -> RewardGradientState:
+    def init(key=None) -> RewardGradientState:
         params = reward_class.zeros()
         reward = reward_class.reward(params)
         solution = solve(mdp, reward, method=config.solver)
@@ -75,7 +75,7 @@ def make_mce_irl(mdp: MDP, rho_expert, config: MCEIRLConfig = MCEIRLConfig(), fe
             **measure(mdp, state.reward, state.log_policy, rho_expert, log_rho_expert, value=state.value),
         }
 
-    def step(state: RewardGradientState) -> tuple[RewardGradientState, dict[str, Any]]:
+    def step(state: RewardGradientState, key=None) -> tuple[RewardGradientState, dict[str, Any]]:
         tick = time.perf_counter()
         rho = np.exp(log_occupancy(mdp, state.log_policy))
         params = state.params + config.lr * reward_class.adjoint(rho_expert - rho)

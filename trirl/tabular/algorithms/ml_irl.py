@@ -92,7 +92,7 @@ def make_ml_irl(mdp: MDP, rho_expert, config: MLIRLConfig = MLIRLConfig(), featu
             **measure(mdp, state.reward, state.log_policy, rho_expert, log_rho_expert, config.solver),
         }
 
-    def step(state: RewardGradientState) -> tuple[RewardGradientState, dict[str, Any]]:
+    def step(state: RewardGradientState, key=None) -> tuple[RewardGradientState, dict[str, Any]]:
         tick = time.perf_counter()
         policy = improve_policy(mdp, state, config.inner_steps, config.inner_method)
         rho = np.exp(log_occupancy(mdp, policy.log_policy))
@@ -109,7 +109,7 @@ def make_ml_irl(mdp: MDP, rho_expert, config: MLIRLConfig = MLIRLConfig(), featu
               "leave the policy too far from the reward's soft-optimal one for its gradient to point downhill. "
               "Remedy: a smaller lr or more inner_steps.")
     return namedtuple_learner(
-        "ml-irl", RewardGradientState, lambda: initial_state(mdp, reward_class, config.solver), step, metrics, advice
+        "ml-irl", RewardGradientState, lambda key=None: initial_state(mdp, reward_class, config.solver), step, metrics, advice
     )
 
 

@@ -107,7 +107,7 @@ def make_piro(mdp: MDP, rho_expert, config: PIROConfig = PIROConfig(), features=
     reward_class = make_reward_class(mdp, config.reward_class, features)
     p_expert = (1.0 - mdp.discount) * rho_expert
 
-    def init() -> RewardGradientState:
+    def init(key=None) -> RewardGradientState:
         return initial_state(mdp, reward_class, config.solver)._replace(mu=float(config.mu))
 
     def metrics(state: RewardGradientState) -> dict[str, Any]:
@@ -117,7 +117,7 @@ def make_piro(mdp: MDP, rho_expert, config: PIROConfig = PIROConfig(), features=
             **measure(mdp, state.reward, state.log_policy, rho_expert, log_rho_expert, config.solver),
         }
 
-    def step(state: RewardGradientState) -> tuple[RewardGradientState, dict[str, Any]]:
+    def step(state: RewardGradientState, key=None) -> tuple[RewardGradientState, dict[str, Any]]:
         tick = time.perf_counter()
         policy = improve_policy(mdp, state, config.inner_steps, config.inner_method)
         p_pi = (1.0 - mdp.discount) * np.exp(log_occupancy(mdp, policy.log_policy))

@@ -290,7 +290,7 @@ def make_trirl(mdp: MDP, rho_expert, config: TRIRLConfig, features=None) -> Lear
             "dual": dual(mdp, state.reward, rho_expert, beta, value=state.value),
         }
 
-    def init() -> TRIRLState:
+    def init(key=None) -> TRIRLState:
         # r^(0) = 0 (in every class) and its MCE policy, the uniform one (V is the same in every state)
         reward = np.zeros(mdp.shape)
         factorised = mdp.factorisations
@@ -317,7 +317,7 @@ def make_trirl(mdp: MDP, rho_expert, config: TRIRLConfig, features=None) -> Lear
                                  inner_steps=config.inner_steps, inner_method=config.inner_method,
                                  reward_class=None if tabular else reward_class, weights=weights)
 
-    def step(state: TRIRLState) -> tuple[TRIRLState, dict[str, Any]]:
+    def step(state: TRIRLState, key=None) -> tuple[TRIRLState, dict[str, Any]]:
         tick = time.perf_counter()
         factorised = mdp.factorisations
         ratio = log_ratio(log_rho_expert, state.log_rho)
@@ -373,23 +373,7 @@ def make_trirl(mdp: MDP, rho_expert, config: TRIRLConfig, features=None) -> Lear
             metrics["projection_error"] = trial.projection_error
         return new_state, metrics
 
-    def arrays(state: TRIRLState) -> dict[str, np.ndarray]:
-        return {"reward": state.reward, "log_policy": state.log_policy, "value": state.value}
-
-    def restore(saved, meta) -> TRIRLState:
-        log_pi = np.asarray(saved["log_policy"])
-        return TRIRLState(
-            int(meta["iteration"]), np.asarray(saved["reward"]), log_pi, log_occupancy(mdp, log_pi),
-            np.asarray(saved["value"]), int(meta.get("backups", 0)), int(meta.get("solves", 0)),
-            float(meta.get("wall_time", 0.0)), int(meta.get("backtracks", 0)), int(meta.get("factorisations", 0)),
-        )
-
-    def meta(state: TRIRLState) -> dict[str, Any]:
-        return {"iteration": state.iteration, "backups": state.backups, "solves": state.solves,
-                "wall_time": state.wall_time, "backtracks": state.backtracks, "factorisations": state.factorisations}
-
-    return Learner(name, init, step, initial_metrics, arrays, meta, restore, lambda s: s.reward, lambda s: s.log_policy,
-                   dual_advice(config))
+    return Learner(name, init, step, initial_metrics, lambda s: s.reward, lambda s: s.log_policy, dual_advice(config))
 
 
 def dual_advice(config: TRIRLConfig) -> str:

@@ -1,0 +1,336 @@
+"""One learner protocol and one driver for both halves: loop, log, checkpoint, resume, stop.
+
+A learner is a named bundle of pure functions (STYLE.md 3, optax's ``GradientTransformation``)::
+
+    init(key) -> state                      iteration 0
+    step(state, key) -> (state, metrics)    one iteration; metrics: name -> number or array
+
+The tabular half ignores the key (``key=None``; it needs neither JAX nor randomness), the
+continuous half jits and vmaps the same two functions. The state is any pytree (NamedTuples,
+dicts, lists, tuples of numpy or JAX arrays and scalars): :func:`run` checkpoints it with
+:func:`trirl.rundir.flatten` and restores it into a template from ``init``
+(:func:`trirl.rundir.unflatten`), so a learner writes no checkpoint code.
+
+:func:`run` owns everything with side effects: the progress bar, the metrics stream
+(``metrics.jsonl`` of a :class:`~trirl.rundir.RunDir`), periodic checkpoints, resumption from the
+newest one, a wall-clock budget (``max_minutes``), Ctrl-C and the stop at the first NaN or
+infinity (:class:`~trirl.errors.NonFiniteError`, naming the metrics and state leaves and the
+iteration). What differs between the halves comes in as small hooks: the row written for an
+iteration (``row``: the tabular half adds measurements of the reward, the continuous one averages
+over seeds and evaluates every few iterations), the first row, checkpoint metadata, a context
+for the loop (the tabular half's BLAS threads) and what to do when the run stops.
+
+Iteration ``i`` (1-based) steps with ``fold_in(key, i - 1)``, so a resumed run reproduces the
+uninterrupted one bit for bit. This module imports no JAX unless a key is given.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import math
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple, Protocol
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from trirl.errors import InvalidConfigError, NonFiniteError
+from trirl.rundir import STATE_PREFIX, RunDir, StopOnInterrupt, flatten, tree_leaves_with_path, unflatten
+
+#: what :func:`run` returns in ``Outcome.status``
+STATUSES = ("done", "stopped", "paused", "interrupted")
+
+
+class Learner(Protocol):
+    """The protocol every learner of either half follows (module doc); NamedTuples of functions
+    (``trirl.tabular.driver.Learner``, ``trirl.continuous.trirl.Learner``, ``trirl.continuous.ppo.PPO``)
+    satisfy it."""
+
+    name: str
+
+    def init(self, key) -> Any: ...
+
+    def step(self, state, key) -> tuple[Any, Mapping[str, Any]]: ...
+
+
+class Outcome(NamedTuple):
+    """What :func:`run` returns: the final ``state``, every logged row (``history``, those read
+    back from the run directory on resume included), ``status`` (:data:`STATUSES`: ``"stopped"``
+    when ``until`` said so, ``"paused"`` when ``max_minutes`` ran out, ``"interrupted"`` after a
+    Ctrl-C that let the iteration finish) and the ``iteration`` reached."""
+
+    state: Any
+    history: list[dict[str, Any]]
+    status: str
+    iteration: int
+
+    @property
+    def last(self) -> dict[str, Any]:
+        return self.history[-1] if self.history else {}
+
+
+def nonfinite_leaves(tree, log_may_be_minus_inf: bool = True) -> dict[str, Any]:
+    """``{key path: bool}`` for every floating leaf of ``tree``: does it hold a NaN or an infinity?
+
+    With ``log_may_be_minus_inf``, a leaf named ``log_*`` may hold ``-inf`` (the log of an exactly
+    zero probability, e.g. a tabular log-policy); only NaN and ``+inf`` are bad there. Works on
+    numpy trees and, inside ``jax.jit``, on JAX ones (the flags then stay on the device until the
+    caller reads them).
+    """
+    flags = {}
+    for path, leaf in tree_leaves_with_path(tree):
+        if not hasattr(leaf, "dtype"):
+            leaf = np.asarray(leaf)
+        if np.dtype(leaf.dtype).kind != "f":
+            continue
+        bad = (leaf != leaf) | (leaf == math.inf)
+        if not (log_may_be_minus_inf and path.rsplit(".", 1)[-1].startswith("log_")):
+            bad = bad | (leaf == -math.inf)
+        flags[path] = bad.any()
+    return flags
+
+
+def check_finite(metrics: Mapping[str, Any], bad_leaves: Mapping[str, Any], iteration: int, name: str = "",
+                 may_be_nan: Mapping[str, str] | None = None) -> None:
+    """Raise :class:`~trirl.errors.NonFiniteError` naming the non-finite metrics and state leaves.
+
+    ``metrics`` are numbers or arrays (one entry per seed); ``bad_leaves`` maps leaf names to flags
+    (:func:`nonfinite_leaves`). ``may_be_nan`` maps a metric that is a mean over a count to that
+    count's metric (``{"episode_return": "episodes"}``): it may be NaN where the count is 0.
+    """
+    bad_metrics = []
+    for key, value in metrics.items():
+        value = np.asarray(value)
+        if value.dtype.kind != "f":
+            continue
+        bad = ~np.isfinite(value)
+        if may_be_nan and key in may_be_nan:
+            bad = bad & (np.asarray(metrics.get(may_be_nan[key], 1.0)) > 0)
+        if np.any(bad):
+            bad_metrics.append(key)
+    leaves = sorted(k for k, v in bad_leaves.items() if np.any(np.asarray(v)))
+    if bad_metrics or leaves:
+        raise NonFiniteError(
+            f"{name + ': ' if name else ''}non-finite values at iteration {iteration}: "
+            f"metrics {sorted(bad_metrics) or 'none'}; "
+            f"state leaves {leaves[:10] or 'none'}{' ...' if len(leaves) > 10 else ''}",
+            iteration=iteration, metrics=sorted(bad_metrics), leaves=leaves)
+
+
+class Jitted(NamedTuple):
+    """A learner whose ``init`` and ``step`` are jitted (and vmapped over seeds): :func:`jitted`."""
+
+    name: str
+    init: Callable[[Any], Any]
+    step: Callable[[Any, Any], tuple[Any, Mapping[str, Any]]]
+
+
+def jitted(learner, seeds: int | None = None, *step_args, name: str | None = None) -> Jitted:
+    """``learner`` with ``init`` and ``step`` jitted, for :func:`run` (imports JAX).
+
+    With ``seeds``, both are vmapped over a leading seed axis: ``init(keys [seeds, ...])``, and
+    ``step(state, key)`` gives seed ``j`` the key ``split(key, seeds)[j]``. ``step_args`` follow
+    the state and key in every call of ``learner.step`` (e.g. the frozen reward PPO retrains on;
+    with ``seeds``, they carry the seed axis too: seed ``j`` gets their slice ``j``).
+    """
+    import jax
+
+    if seeds is None:
+        init, step = jax.jit(learner.init), jax.jit(learner.step)
+    else:
+        def step_seeds(state, key, *args):
+            return jax.vmap(learner.step)(state, jax.random.split(key, seeds), *args)
+
+        init, step = jax.jit(jax.vmap(learner.init)), jax.jit(step_seeds)
+    return Jitted(name or getattr(learner, "name", ""), init, functools.partial(_call, step, step_args))
+
+
+def _call(step, step_args, state, key):
+    return step(state, key, *step_args)
+
+
+@functools.cache
+def _compiled_nonfinite():
+    import jax
+
+    return jax.jit(functools.partial(nonfinite_leaves, log_may_be_minus_inf=False))
+
+
+def jitted_nonfinite(tree) -> dict[str, Any]:
+    """:func:`nonfinite_leaves` of a JAX state (every ``-inf`` counted), compiled on first use."""
+    return _compiled_nonfinite()(tree)
+
+
+def default_row(iteration: int, state, metrics: Mapping[str, Any], seconds: float, previous=None) -> dict[str, Any]:
+    """``{"iteration": iteration, **metrics}`` with numpy scalars as Python numbers."""
+    return {"iteration": iteration, **{k: np.asarray(v).item() for k, v in metrics.items() if k != "iteration"}}
+
+
+def run(
+    learner: Learner,
+    iterations: int,
+    *,
+    init_key=None,
+    key=None,
+    run_dir: RunDir | None = None,
+    checkpoint_every: int = 10,
+    checkpoint_meta: Callable[[int, Any], Mapping[str, Any]] | None = None,
+    restore_optional: tuple[str, ...] = (),
+    first_row: Callable[[Any], dict[str, Any]] | None = None,
+    row: Callable[..., dict[str, Any]] = default_row,
+    nonfinite: Callable[[Any], Mapping[str, Any]] | None = nonfinite_leaves,
+    may_be_nan: Mapping[str, str] | None = None,
+    progress: bool | None = False,
+    desc: str | None = None,
+    postfix: Callable[[dict[str, Any]], str | None] | None = None,
+    print_every: int = 0,
+    callback: Callable[[Any, dict[str, Any]], None] | None = None,
+    until: Callable[[dict[str, Any]], bool] | None = None,
+    max_minutes: float | None = None,
+    started: float | None = None,
+    finish_on_interrupt: bool = False,
+    context: Callable[[Any], contextlib.AbstractContextManager] | None = None,
+    on_stop: Callable[[str], None] | None = None,
+) -> Outcome:
+    """Run ``learner`` up to iteration ``iterations``, resuming from ``run_dir``'s newest checkpoint.
+
+    Args:
+        init_key, key: ``init(init_key)``; iteration ``i`` calls ``step(state, fold_in(key, i - 1))``
+            (``None``: the learner takes no key and gets ``None``).
+        run_dir: where rows (``metrics.jsonl``) and checkpoints (the whole state,
+            :data:`~trirl.rundir.STATE_PREFIX`-prefixed) go; a checkpoint in it is resumed from.
+        checkpoint_every: iterations between checkpoints; the last iteration and every stop are
+            checkpointed too. ``checkpoint_meta(iteration, state)``: JSON metadata stored with one.
+        restore_optional: leaf-name substrings that may be missing from a checkpoint (start at 0).
+        first_row: the row of iteration 0 (``init``'s state), logged and checkpointed; ``None``:
+            rows start at iteration 1.
+        row: ``row(iteration, state, metrics, seconds, previous)``, the row logged for an
+            iteration (``seconds``: the step's wall time, ``previous``: the row logged before,
+            or ``None``); default :func:`default_row`.
+        nonfinite: ``{leaf: flag}`` of a new state (:func:`nonfinite_leaves`, or a jitted one);
+            ``may_be_nan``: see :func:`check_finite`.
+        progress: the bar: ``True`` always, ``None`` on terminals only, ``False`` never;
+            ``desc`` its label, ``postfix(row)`` its status text. ``print_every``: also write
+            a line every so many iterations.
+        callback: ``callback(state, row)`` after each logged iteration; ``until(row)`` true stops.
+        max_minutes: stop (checkpointed, status ``"paused"``) after the iteration that crosses this
+            much wall clock since ``started`` (``time.monotonic()``; default: now).
+        finish_on_interrupt: the first Ctrl-C lets the iteration under way finish, checkpoints it
+            and returns ``"interrupted"`` (:class:`~trirl.rundir.StopOnInterrupt`); otherwise
+            ``KeyboardInterrupt`` propagates at once. Either way the last logged state is
+            checkpointed and ``metrics.jsonl`` ends at it.
+        context: ``context(state)``, a context manager around the loop (e.g. BLAS threads).
+        on_stop: ``on_stop(status)`` when the loop ends (``"nonfinite"`` included), e.g. plots.
+
+    Raises:
+        NonFiniteError: a metric or state leaf became NaN or infinite; the last finite state is
+            checkpointed, the bad one written to ``nonfinite_state.npz``, and the message names
+            the metrics, the leaves, the iteration and the checkpoint kept.
+    """
+    if max_minutes is not None and not max_minutes > 0:
+        raise InvalidConfigError(f"max_minutes (--max-minutes) must be > 0, got {max_minutes}")
+    started = time.monotonic() if started is None else started
+    fold_in = None
+    if key is not None:
+        import jax
+
+        fold_in = jax.random.fold_in
+    name = getattr(learner, "name", "")
+    history: list[dict[str, Any]] = []
+    checkpoint = run_dir.latest_checkpoint() if run_dir is not None else None
+    saved: int | None = None
+
+    def save(iteration: int, state) -> None:
+        nonlocal saved
+        meta = dict(checkpoint_meta(iteration, state)) if checkpoint_meta is not None else {}
+        run_dir.save_checkpoint(iteration, flatten(state, STATE_PREFIX), {"iteration": iteration, **meta})
+        saved = iteration
+
+    if checkpoint is not None:
+        if init_key is None:
+            template = learner.init(None)
+        else:  # shapes only: nothing runs, nothing is compiled
+            import jax
+
+            template = jax.eval_shape(learner.init, init_key)
+        state = unflatten(template, checkpoint.arrays, STATE_PREFIX, optional=restore_optional)
+        history = run_dir.metrics()
+        start = saved = checkpoint.step
+    else:
+        state = learner.init(init_key)
+        start = 0
+        if first_row is not None:
+            history.append(first_row(state))
+            if run_dir is not None:
+                run_dir.log(history[-1])
+                save(0, state)
+    # ``state`` is always the state whose row was logged last (iteration ``logged``), so whatever
+    # stops the loop (Ctrl-C, an error, a NaN), its checkpoint matches metrics.jsonl
+    logged, status = start, "done"
+    stop = StopOnInterrupt() if finish_on_interrupt else None
+    bar = tqdm(total=iterations, initial=start, desc=desc or name, disable=None if progress is None else not progress,
+               dynamic_ncols=True, unit="it")
+    try:
+        with context(state) if context is not None else contextlib.nullcontext():
+            for iteration in range(start + 1, iterations + 1):
+                tick = time.perf_counter()
+                new_state, metrics = learner.step(state, None if key is None else fold_in(key, iteration - 1))
+                seconds = time.perf_counter() - tick
+                bad = nonfinite(new_state) if nonfinite is not None else {}
+                try:
+                    check_finite(metrics, bad, iteration, name, may_be_nan)
+                    current = row(iteration, new_state, metrics, seconds, history[-1] if history else None)
+                    check_finite({k: v for k, v in current.items() if isinstance(v, (float, np.floating))}, {},
+                                 iteration, name)
+                except NonFiniteError:
+                    if run_dir is not None:
+                        np.savez(run_dir.file("nonfinite_state.npz"), **flatten(new_state, STATE_PREFIX))
+                    raise
+                history.append(current)
+                if run_dir is not None:
+                    run_dir.log(current)
+                state, logged = new_state, iteration
+                out_of_time = max_minutes is not None and time.monotonic() - started > 60 * max_minutes
+                interrupted = stop is not None and stop.requested
+                done = until is not None and until(current)
+                last = iteration == iterations
+                if run_dir is not None and (iteration % checkpoint_every == 0 or last or out_of_time or interrupted
+                                            or done):
+                    save(iteration, state)
+                if callback is not None:
+                    callback(state, current)
+                bar.update(1)
+                text = postfix(current) if postfix is not None else None
+                if text:
+                    bar.set_postfix_str(text, refresh=False)
+                if print_every and (iteration % print_every == 0 or last or done):
+                    bar.write(f"iter {iteration:4d}  {text or ''}")
+                if last:
+                    break
+                if done or out_of_time or interrupted:
+                    status = "interrupted" if interrupted else "paused" if out_of_time else "stopped"
+                    break
+    except BaseException as err:
+        # never lose work: keep the last logged state, whatever stopped the run, and drop a row
+        # written after it (an interrupt between the write and the bookkeeping)
+        bar.close()
+        if run_dir is not None:
+            if saved != logged:
+                save(logged, state)
+            run_dir.truncate_metrics(logged)
+        if isinstance(err, NonFiniteError):
+            if on_stop is not None:
+                on_stop("nonfinite")
+            if run_dir is not None:
+                raise NonFiniteError(f"{err}; the last finite state is checkpoint step {logged} in {run_dir.path}",
+                                     iteration=err.iteration, metrics=err.metrics, leaves=err.leaves) from None
+        raise
+    finally:
+        bar.close()
+        if stop is not None:
+            stop.restore()
+    if on_stop is not None:
+        on_stop(status)
+    return Outcome(state, history, status, logged)
