@@ -97,47 +97,29 @@ def test_feature_based_trirl_configs_load_and_step():
     assert float(learner.reward(state, obs[:1], action[:1] * 0, jnp.zeros(1))[0]) != pytest.approx(float(r[0]))
 
 
-def _ant_rollout(name, steps=40):
-    """``steps`` uniform-random transitions of ``name`` from one reset: obs, actions, next obs, env metrics, rewards."""
-    env = envs.make(name)
-    step = jax.jit(env.step)
-    state = env.reset(jax.random.PRNGKey(0))
-    actions = jax.random.uniform(jax.random.PRNGKey(1), (steps, env.action_size), minval=-1.2, maxval=1.2)
-    obs, next_obs, metrics, rewards = [], [], [], []
-    for a in actions:
-        obs.append(state.obs)
-        state = step(state, a)
-        next_obs.append(state.obs)
-        metrics.append(state.metrics)
-        rewards.append(state.reward)
-    metrics = {k: np.array([float(m[k]) for m in metrics]) for k in ("x_velocity", "ctrl_cost", "z", "healthy_reward")}
-    return jnp.stack(obs), actions, jnp.stack(next_obs), metrics, np.array([float(r) for r in rewards])
+def test_ant_paper_features_are_the_true_reward_terms_on_sampled_transitions():
+    """On the committed Ant demonstrations (30 x 1,000 sampled expert transitions with their true
+    rewards), a least-squares linear reward in ``ant:paper`` of ``(s, a)`` recovers the true reward
+    (R^2 > 0.9) with the forward velocity's own weight (1 in the true reward); the same fit with the
+    sideways velocity ``obs[14]`` in place of ``obs[13]`` explains far less: the features name the answer."""
+    demos = load_demonstrations(EXPERTS_DIR / "ant" / "demos.npz")
+    valid = demos.mask
+    obs, actions, rewards = demos.observations[valid], demos.actions[valid], demos.rewards[valid]
+    phi = np.asarray(features.check_env("ant:paper", "ant").fn(jnp.asarray(obs), jnp.asarray(actions)))
 
+    def fit(x):
+        x = np.c_[x, np.ones(len(rewards))]
+        theta = np.linalg.lstsq(x, rewards, rcond=None)[0]
+        return theta, 1.0 - np.var(rewards - x @ theta) / np.var(rewards)
 
-@pytest.mark.slow
-@pytest.mark.parametrize("name", ["ant", "ant_disabled"])
-def test_ant_paper_features_are_the_true_reward_terms(name):
-    """On sampled transitions: the control-cost feature is Ant's charge exactly (clipped actions),
-    the height feature of the next observation is the torso height, and the velocity feature of the
-    next observation tracks the step's mean forward velocity, so the true reward is within a small
-    residual of the linear reward 1 * v_x + 0.5 * (-sum ctrl^2) + 1 (healthy) on every step."""
-    paper = features.check_env("ant:paper", name)
-    obs, actions, next_obs, metrics, rewards = _ant_rollout(name)
-    assert not np.all(metrics["healthy_reward"] == 0)
-    phi = np.asarray(paper.fn(obs, actions))
-    phi_next = np.asarray(paper.fn(next_obs, actions))
-    assert phi.shape == (len(actions), paper.size) == (len(actions), 3)
-    np.testing.assert_allclose(0.5 * phi[:, 1], -metrics["ctrl_cost"], rtol=1e-5)
-    np.testing.assert_allclose(phi_next[:, 2], metrics["z"], rtol=1e-6)
-    np.testing.assert_allclose(phi[1:, 2], metrics["z"][:-1], rtol=1e-6)  # same feature on s and on the last s'
-    assert np.corrcoef(phi_next[:, 0], metrics["x_velocity"])[0, 1] > 0.9
-    linear = phi_next @ np.array([1.0, 0.5, 0.0]) + metrics["healthy_reward"]
-    assert np.corrcoef(linear, rewards)[0, 1] > 0.9
-    # what the generic set holds: the observation, the clipped action and its squares, nothing chosen
-    generic = np.asarray(features.check_env("ant:generic", name).fn(obs, actions))
-    clipped = np.clip(np.asarray(actions), -1, 1)
-    np.testing.assert_array_equal(generic, np.concatenate([np.asarray(obs), clipped, clipped**2], axis=1))
-
+    theta, r2 = fit(phi)
+    assert r2 > 0.9 and 0.8 < theta[0] < 1.2
+    np.testing.assert_allclose(phi[:, 1], -np.sum(np.clip(actions, -1, 1) ** 2, axis=1), rtol=1e-6)
+    _, r2_sideways = fit(np.c_[obs[:, 14], phi[:, 1:]])
+    assert r2_sideways < r2 - 0.2
+    generic = np.asarray(features.check_env("ant:generic", "ant_disabled").fn(jnp.asarray(obs), jnp.asarray(actions)))
+    clipped = np.clip(actions, -1, 1)
+    np.testing.assert_array_equal(generic, np.concatenate([obs, clipped, clipped**2], axis=1))
 
 def test_ant_feature_sets_are_registered_for_both_ants_only():
     for name, size in (("ant:paper", 3), ("ant:generic", 43)):

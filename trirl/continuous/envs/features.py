@@ -34,7 +34,10 @@ What each set gives away (a reader comparing results must know):
   the step's acceleration, the control cost is exact, and ``healthy`` (``0.2 <= z <= 1``) is 1 on
   every non-terminal step (unhealthy steps end in the absorbing state, which has its own learnt
   reward), so the bias carries it and ``z`` is the proxy the authors use. A linear reward in them
-  is the true reward up to scale, a lag of one step in the velocity and the height term. This set
+  is the true reward up to scale, a lag of one step in the velocity and the height term: fitted by
+  least squares to the Ant expert's 30 x 1,000 demonstration rewards it explains R^2 = 0.95 with
+  velocity weight 0.99 (true 1; the expert's nearly constant control cost leaves its weight
+  poorly determined, 0.09 against 0.5; ``tests/continuous/test_features.py``). This set
   contains the answer; ``ant_disabled`` has the same observation layout and action size (its front
   legs' motors have gear 0 but their actions are still charged), so ``theta`` transfers as is.
 - ``ant:generic``: the raw observation (27), the clipped action (8) and its squares (8), 43 in
