@@ -331,3 +331,18 @@ def test_ctrl_c_finishes_the_iteration_checkpoints_it_and_the_printed_resume_com
     # run it as printed, with a budget two iterations (of 4 envs x 8 steps) past the checkpoint
     assert train_cli.main(words[2:] + ["--steps", str(32 * (kept + 2))]) == 0
     assert [row["iteration"] for row in read_metrics(out)] == list(range(1, kept + 3))
+
+
+def test_transfer_is_normalised_by_the_named_expert_returns(tmp_path, capsys):
+    """--expert-returns (the target env's expert) replaces the run's own returns.json as the scale."""
+    target = tmp_path / "returns.json"
+    target.write_text(json.dumps({"expert_return": 1000.0, "random_return": 0.0}))
+    result = {"returns": [500.0, 700.0], "control_returns": [1000.0, 800.0]}
+    out = evaluate_cli.normalise(dict(result), target)
+    assert out["normalised_return"] == pytest.approx(0.6) and out["control_normalised_return"] == pytest.approx(0.9)
+    assert out["normalised_return_ratio"] == pytest.approx(0.6 / 0.9) and out["expert_returns"] == str(target)
+    assert "normalised_return" not in evaluate_cli.normalise(dict(result), tmp_path / "none.json")
+    with pytest.raises(InvalidConfigError, match="--expert-returns: .*none.json does not exist"):
+        evaluate_cli.normalise(dict(result), tmp_path / "none.json", required=True)
+    assert evaluate_cli.main(["--run", str(tmp_path), "--expert-returns", str(tmp_path / "none.json")]) == 2
+    assert "--expert-returns" in capsys.readouterr().err

@@ -4,6 +4,7 @@
 
     trirl evaluate --run runs/pm [--env point_maze_mirrored]
         [--steps 200000] [--init-log-std 0] [--seed 100] [--reward-scale 1] [--reward-shift 0] [--out retrain.json]
+        [--expert-returns continuous/experts/ant_disabled/returns.json]
         [--figure landscape.png]
 
 The frozen reward is the learner's ``reward`` (TRIRL: the buffer's corrected reward ``r^(i)``
@@ -40,8 +41,10 @@ fell short (budget, scale).
 pays more than on the demonstrations, away from them (:mod:`trirl.continuous.landscape`), and
 ``--figure`` draws seed 0's reward over the maze with the demonstrations overlaid (paper Fig. 9).
 
-The normalised return uses the source task's ``returns.json`` (expert 1, random 0): the mirrored
-maze has the same start, goal and reward, so the scale is comparable but not identical.
+The normalised return uses the source task's ``returns.json`` (expert 1, random 0) unless
+``--expert-returns`` names another: the mirrored maze has the same start, goal and reward, so the
+source's scale is comparable but not identical; Ant-Disabled's expert is much slower than Ant's, so
+its transfer is normalised by ``continuous/experts/ant_disabled/returns.json``.
 Terminated transitions bootstrap from the learnt absorbing reward, ``V(s_a) = gamma / (1 - gamma)
 r(s_a)``, as during IRL training (paper C.4); the control uses ``V(s_a) = 0``. The point maze
 never terminates (its episodes are truncated at the time limit), so there a constant added to
@@ -102,7 +105,8 @@ def load_run(path: str | Path):
 
 def retrain(config, learner, state, env_name: str | None = None, steps: int = 200_000, seed: int = 100,
             eval_episodes: int = 16, reward_scale: float = 1.0, reward_shift: float = 0.0,
-            init_log_std: float | None = 0.0, control: bool = True) -> dict:
+            init_log_std: float | None = 0.0, control: bool = True,
+            expert_returns: str | Path | None = None) -> dict:
     """Train fresh PPO seeds on the frozen learnt rewards of ``state`` and, as the control, on the
     true reward (same seeds, steps and config); evaluate both (see the module doc).
     ``control=False`` skips the control (the result then has no ``control_*`` entries and no
@@ -114,6 +118,10 @@ def retrain(config, learner, state, env_name: str | None = None, steps: int = 20
     and the retrained policy should not depend on them. ``learnt_reward_return`` always scores
     the unchanged ``r``. ``init_log_std`` is the fresh policies' initial log standard deviation
     (``None``: the run's ``[ppo] init_log_std``; see the module doc's protocol).
+
+    ``expert_returns`` (a ``returns.json``) normalises the returns instead of the run's own
+    expert file: for a transfer, the target environment's expert (e.g. ``continuous/experts/
+    ant_disabled/returns.json``), so that 1 means that expert's return there (see :func:`normalise`).
     """
     if not (math.isfinite(reward_scale) and reward_scale > 0):
         raise InvalidConfigError(f"reward_scale must be a finite number > 0, got {reward_scale!r}")
@@ -186,15 +194,31 @@ def retrain(config, learner, state, env_name: str | None = None, steps: int = 20
     for name, values in arrays.items():
         if not np.all(np.isfinite(values)):
             raise FloatingPointError(f"retrain: {name} is not finite ({values.tolist()})")
-    expert_random = load_expert_returns(config.expert_returns)
-    if expert_random is not None:
-        normalised = normalized_return(returns, *expert_random)
-        result.update(normalised_return=float(normalised.mean()), normalised_return_iqm=iqm(normalised))
-        if control:
-            control_normalised = normalized_return(arrays["control_returns"], *expert_random)
-            result.update(control_normalised_return=float(control_normalised.mean()),
-                          control_normalised_return_iqm=iqm(control_normalised),
-                          normalised_return_ratio=ratio(float(normalised.mean()), float(control_normalised.mean())))
+    return normalise(result, expert_returns or config.expert_returns, required=expert_returns is not None)
+
+
+def normalise(result: dict, expert_returns: str | Path, required: bool = False) -> dict:
+    """``result`` with its ``returns`` (and ``control_returns`` when present) normalised by the
+    expert and random returns of the ``returns.json`` at ``expert_returns`` (expert 1, random 0;
+    ``normalised_*`` keys and, with a control, ``normalised_return_ratio``) and that file's path
+    under ``"expert_returns"``.
+
+    A missing file leaves ``result`` unnormalised, unless ``required`` (the user named the file),
+    where it raises :class:`InvalidConfigError` naming ``--expert-returns``.
+    """
+    expert_random = load_expert_returns(expert_returns)
+    if expert_random is None:
+        if required:
+            raise InvalidConfigError(f"--expert-returns: {expert_returns} does not exist (a returns.json of trirl expert evaluate)")
+        return result
+    normalised = normalized_return(np.asarray(result["returns"]), *expert_random)
+    result.update(expert_returns=str(expert_returns), normalised_return=float(normalised.mean()),
+                  normalised_return_iqm=iqm(normalised))
+    if "control_returns" in result:
+        control_normalised = normalized_return(np.asarray(result["control_returns"]), *expert_random)
+        result.update(control_normalised_return=float(control_normalised.mean()),
+                      control_normalised_return_iqm=iqm(control_normalised),
+                      normalised_return_ratio=ratio(float(normalised.mean()), float(control_normalised.mean())))
     return result
 
 
@@ -254,6 +278,8 @@ class EvaluateOptions:
         seed: seed of the fresh PPO runs (their initial networks and environments).
         reward_scale: retrain on reward_scale * r + reward_shift (a probe; a finite number > 0).
         reward_shift: retrain on reward_scale * r + reward_shift (a probe; a finite number).
+        expert_returns: normalise by this returns.json (expert 1, random 0) instead of the run's;
+            for a transfer, the target env's expert (e.g. continuous/experts/ant_disabled/returns.json).
         out: write the result as JSON here.
         figure: point maze: write the learnt reward's landscape (PNG) here.
 
@@ -268,6 +294,7 @@ class EvaluateOptions:
     seed: int = 100
     reward_scale: float = 1.0
     reward_shift: float = 0.0
+    expert_returns: str | None = None
     out: str | None = None
     figure: str | None = None
 
@@ -307,12 +334,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     compile_cache.from_args(args)
     try:
+        if options.expert_returns is not None and load_expert_returns(options.expert_returns) is None:  # before compiling
+            raise InvalidConfigError(f"--expert-returns: {options.expert_returns} does not exist (a returns.json of trirl expert evaluate)")
         config, learner, state = load_run(options.run)
         checks = diagnose(config, learner, state, options.figure)
         start = time.monotonic()
         result = retrain(config, learner, state, options.env, options.steps, options.seed,
                          reward_scale=options.reward_scale, reward_shift=options.reward_shift,
-                         init_log_std=options.init_log_std)
+                         init_log_std=options.init_log_std, expert_returns=options.expert_returns)
     except (InvalidConfigError, InvalidDemonstrationError) as err:
         print(f"trirl evaluate: error: {err}", file=sys.stderr)
         return 2

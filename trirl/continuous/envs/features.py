@@ -25,6 +25,28 @@ What each set gives away (a reader comparing results must know):
   goal: a linear reward in them must place the goal by weighting the bumps near it, and it can
   also pay for any other region the demonstrations visit (the path through the gap), which does
   not transfer to the mirrored maze.
+- ``ant:paper``: ``[v_x, -sum(clip(a)^2), z]`` of the observation ``s`` the action is taken in:
+  the torso's forward velocity ``qvel[0]`` (``obs[13]``), the control cost (Ant's v5 reward charges
+  ``0.5 * sum(ctrl^2)``, ``ctrl = clip(a, -1, 1)``) and the torso height ``qpos[2]`` (``obs[0]``),
+  the terms of the authors' released Ant features (their ``feature_from_transition``). These are
+  the true reward's own terms: ``r = (x' - x) / dt + healthy - 0.5 sum(ctrl^2)``, where the
+  step's mean velocity ``(x' - x) / dt`` is the velocity ``v_x`` of the *next* observation up to
+  the step's acceleration, the control cost is exact, and ``healthy`` (``0.2 <= z <= 1``) is 1 on
+  every non-terminal step (unhealthy steps end in the absorbing state, which has its own learnt
+  reward), so the bias carries it and ``z`` is the proxy the authors use. A linear reward in them
+  is the true reward up to scale, a lag of one step in the velocity and the height term: fitted by
+  least squares to the Ant expert's 30 x 1,000 demonstration rewards it explains R^2 = 0.95 with
+  velocity weight 0.99 (true 1; the expert's nearly constant control cost leaves its weight
+  poorly determined, 0.09 against 0.5; ``tests/continuous/test_features.py``). This set
+  contains the answer; ``ant_disabled`` has the same observation layout and action size (its front
+  legs' motors have gear 0 but their actions are still charged), so ``theta`` transfers as is.
+- ``ant:generic``: the raw observation (27), the clipped action (8) and its squares (8), 43 in
+  all, with no term chosen for the task. The forward velocity is one of the 27 coordinates and the
+  control cost is the sum of the last 8, so a linear reward *can* represent the true one, but
+  nothing singles these out: the discriminator must find them among joint angles and velocities
+  that also tell the expert's gait apart from the learner's (what the expert *did*), and those
+  weights need not transfer to ``ant_disabled``'s different legs. Meant for a learnt encoder
+  ``psi`` (``hidden_sizes`` non-empty) or a linear head.
 """
 
 from __future__ import annotations
@@ -88,6 +110,27 @@ def check_env(name: str, env_name: str) -> FeatureSet:
             f"not for {env_name!r}"
         )
     return features
+
+
+# Ant / Ant-Disabled observation (envs/locomotion.py): qpos[2:] (13: z, quaternion, 8 joints) ++ qvel (14)
+_ANT_OBS, _ANT_ACT = 27, 8
+_ANT_Z, _ANT_VX = 0, 13  # torso height qpos[2], torso forward velocity qvel[0]
+
+
+def _ant_paper(obs, action):
+    ctrl = jnp.clip(action, -1.0, 1.0)
+    return jnp.stack([obs[..., _ANT_VX], -jnp.sum(jnp.square(ctrl), axis=-1), obs[..., _ANT_Z]], axis=-1)
+
+
+def _ant_generic(obs, action):
+    ctrl = jnp.clip(action, -1.0, 1.0)
+    return jnp.concatenate([obs, ctrl, jnp.square(ctrl)], axis=-1)
+
+
+FEATURE_SETS.update({
+    "ant:paper": FeatureSet("ant", 3, _ant_paper, _ANT_OBS, _ANT_ACT),
+    "ant:generic": FeatureSet("ant", _ANT_OBS + 2 * _ANT_ACT, _ant_generic, _ANT_OBS, _ANT_ACT),
+})
 
 
 __all__ = ["FEATURE_SETS", "FeatureSet", "check_env", "get"]
