@@ -187,6 +187,7 @@ BAD_SPECS = [
     ('transfer_env = "moon"\n', "study.toml: transfer_env: unknown environment 'moon'"),
     ("[train]\nseeds = 0\n", "study.toml: [train] seeds must be >= 1, got 0"),
     ('[train]\nseeds = "2"\n', "study.toml: [train] seeds = '2': expected an integer"),
+    ('[train]\ndemos = "none.npz"\n', "study.toml: [train] demos = 'none.npz': no such file, and none in "),
     ("[retrain]\nstepz = 5\n", "study.toml: [retrain] unknown key stepz; the known keys are eval_episodes, "),
     ('[retrain]\nsteps = "many"\n', "study.toml: [retrain] steps = 'many': expected an integer"),
     ("[retrain]\nsteps = 0\n", "study.toml: [retrain] steps = 0: expected an integer >= 1"),
@@ -212,6 +213,21 @@ def test_bad_study_specs_name_the_file_section_and_key(tmp_path, extra, message)
         study_lib.load_study(path)
     assert message in str(info.value)
     assert str(info.value).startswith(str(path))
+
+
+def test_train_demos_name_a_shipped_file_or_a_path_for_every_variant(tmp_path):
+    from trirl.continuous.train import EXPERTS_DIR
+
+    head = 'name = "s"\nenv = "point_maze"\n[variants.ok]\nconfig = "table1_tiny_train.toml"\n'
+    shipped = study_lib.load_study(_spec(tmp_path, head + '[train]\ndemos = "demos_deterministic.npz"\n'))
+    config = study_lib.train_config(shipped, shipped.variants["ok"])
+    assert Path(config.demos) == EXPERTS_DIR / "point_maze" / "demos_deterministic.npz"
+    own = tmp_path / "mine.npz"
+    shutil.copy(EXPERTS_DIR / "point_maze" / "demos.npz", own)
+    given = study_lib.load_study(_spec(tmp_path, head + f'[train]\ndemos = "{own}"\n'))
+    assert Path(study_lib.train_config(given, given.variants["ok"]).demos) == own
+    default = study_lib.load_study(_spec(tmp_path, head))
+    assert Path(study_lib.train_config(default, default.variants["ok"]).demos).name == "demos.npz"
 
 
 def test_a_spec_without_variants_and_a_variant_on_another_env_are_refused(tmp_path):

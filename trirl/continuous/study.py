@@ -107,11 +107,14 @@ class TrainBudget:
         seeds: seeds per variant, vmapped in one process (the paper reports 20).
         seed: base seed of training (seed ``j`` uses ``split(PRNGKey(seed), seeds)[j]``).
         total_steps: environment steps per seed; 0 keeps each config's own.
+        demos: the demonstrations every variant learns from: a file name in the env's shipped
+            expert folder (``continuous/experts/<env>/``) or a path; empty keeps each config's own.
     """
 
     seeds: int = 20
     seed: int = 0
     total_steps: int = 0
+    demos: str = ""
 
     def __post_init__(self):
         if self.seeds < 1:
@@ -263,6 +266,22 @@ def _paper(tables: dict[str, Any], source: str) -> dict[str, dict[str, list[floa
     return paper
 
 
+def study_demos(study: Study) -> Path:
+    """``[train] demos`` as a file: a path, or a name in ``continuous/experts/<env>/``.
+
+    Raises:
+        InvalidConfigError: naming ``[train] demos`` and the study file when neither exists.
+    """
+    from trirl.continuous.train import EXPERTS_DIR
+
+    given = Path(study.train.demos)
+    for path in (given, EXPERTS_DIR / study.env / given):
+        if path.is_file():
+            return path
+    raise InvalidConfigError(f"{study.source}: [train] demos = {study.train.demos!r}: no such file, "
+                             f"and none in {EXPERTS_DIR / study.env}")
+
+
 def train_config(study: Study, variant: Variant):
     """The :class:`~trirl.continuous.train.TrainConfig` of a variant, with the study's budget."""
     from trirl.continuous import baselines, train
@@ -270,6 +289,8 @@ def train_config(study: Study, variant: Variant):
     overrides: dict[str, Any] = {"seeds": study.train.seeds, "seed": study.train.seed}
     if study.train.total_steps:
         overrides["total_steps"] = study.train.total_steps
+    if study.train.demos:
+        overrides["demos"] = str(study_demos(study))
     if variant.algo:
         overrides["algo"] = variant.algo
         if variant.algo in baselines.INPUT_MODE:  # the baseline's own input, whatever the config says
