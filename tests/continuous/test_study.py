@@ -22,6 +22,7 @@ pytestmark = pytest.mark.continuous
 DATA = Path(__file__).parent / "data"
 TINY = DATA / "table1_tiny.toml"
 PNG = b"\x89PNG\r\n\x1a\n"
+EXPERTS = train_lib.EXPERTS_DIR
 
 
 def _bench(*argv) -> list[str]:
@@ -71,6 +72,18 @@ def test_table1_command_resumes_writes_json_and_figures_then_skips(tiny_study, c
                 assert lo <= row["control"]["iqm"] <= hi
     trirl = summary["variants"]["trirl"]["stages"]
     assert trirl["training"]["paper"] == [1.03, 0.01] and trirl["transfer"]["env"] == "point_maze_mirrored"
+    # the demonstrations' mean return as 1, in the training env only: the same returns on that scale
+    expert, random = (json.loads((EXPERTS / "point_maze" / "returns.json").read_text())[k]
+                      for k in ("expert_return", "random_return"))
+    demos_return = float(np.mean(np.load(EXPERTS / "point_maze" / "demos.npz")["returns"]))
+    assert "demonstrator_normalised" not in trirl["transfer"]
+    for stage in ("training", "retraining"):
+        scaled = trirl[stage]["demonstrator_normalised"]
+        assert scaled["demonstrations_return"] == pytest.approx(demos_return, rel=1e-6)
+        np.testing.assert_allclose(scaled["values"], (np.asarray(trirl[stage]["returns"]) - random) / (demos_return - random))
+        np.testing.assert_allclose(np.asarray(trirl[stage]["values"]) * (expert - random) / (demos_return - random),
+                                   scaled["values"], rtol=1e-6)  # one affine map of the other
+        assert scaled["iqm_ci"][0] <= scaled["iqm"] <= scaled["iqm_ci"][1]
     assert trirl["retraining"]["control"]["values"] == summary["variants"]["gail"]["stages"]["retraining"]["control"]["values"]
     gail_retrain = json.loads((runs / "gail" / "retraining" / "result.json").read_text())
     assert "control_returns" not in gail_retrain and "normalised_return_ratio" not in gail_retrain  # control=False

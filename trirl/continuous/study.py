@@ -37,7 +37,10 @@ again continues.
 actions 0: the env's ``returns.json``, paper Table 8). Per variant and stage: the per-seed values,
 their interquartile mean (IQM) and mean, each with a 95 % stratified bootstrap confidence interval
 from ``rliable`` (Agarwal et al., 2021; the paper's Table 3 reports the same statistic), the
-control's, and the paper's number. ``--out`` gets ``NAME.json`` (also the machine, the command,
+control's, and the paper's number. In the training environment the same returns are also scored
+with the demonstrations' mean return as 1 (``demonstrator_normalised``): a stochastic demonstrator
+scores below its own deterministic mean policy, so on that scale a policy that matches the
+expert's mean scores above 1 (the paper's training values of 1.03 suggest its scale). ``--out`` gets ``NAME.json`` (also the machine, the command,
 the commit, the budgets and the wall clock of every stage), ``table1.png`` (per stage, IQM with CI
 per variant, every seed, the control's band and the paper's value) and ``learning_curves.png``
 (paper Fig. 8 style: every seed a thin line, the IQM bold), plus ``landscape_<variant>.png`` where
@@ -478,6 +481,7 @@ def aggregate(study: Study, results: dict[str, dict[str, Any]], runs: Path) -> d
     """The study's table (module doc): per variant and stage the per-seed expert-normalised values,
     IQM and mean with CIs, the control's and the paper's; per variant the training curves."""
     from trirl.continuous.evaluation import normalized_return
+    from trirl.continuous.demos import load_demonstrations
     from trirl.continuous.train import load_expert_returns
 
     scores, variants = {}, {}
@@ -493,6 +497,13 @@ def aggregate(study: Study, results: dict[str, dict[str, Any]], runs: Path) -> d
         def normalise(returns, expert_random=expert_random):
             return np.asarray(normalized_return(np.asarray(returns, np.float64), *expert_random), np.float64)
 
+        # The demonstrations' own mean return as 1 (same env only): a score the paper's > 1 training
+        # values suggest (a stochastic demonstrator scores below its deterministic mean policy).
+        demonstrations_return = float(np.mean(load_demonstrations(config.demos).returns)) if config.demos else None
+
+        def normalise_by_demonstrations(returns, random_return=expert_random[1], demos_return=demonstrations_return):
+            return np.asarray(normalized_return(np.asarray(returns, np.float64), demos_return, random_return), np.float64)
+
         stages = {}
         for stage in study.stages:
             result = results[variant.name][stage]
@@ -501,6 +512,11 @@ def aggregate(study: Study, results: dict[str, dict[str, Any]], runs: Path) -> d
                              "wall_clock_s": result.get("wall_clock_s"), "run": str(runs / variant.name / stage),
                              "paper": study.paper.get(variant.paper, {}).get(stage)}
             scores[f"{variant.name}/{stage}"] = stages[stage]["values"]
+            if demonstrations_return is not None and stages[stage]["env"] == config.env:
+                stages[stage]["demonstrator_normalised"] = {
+                    "demonstrations_return": demonstrations_return,
+                    "values": normalise_by_demonstrations(result["returns"]).tolist()}
+                scores[f"{variant.name}/{stage}/demonstrator"] = stages[stage]["demonstrator_normalised"]["values"]
             if stage != "training":
                 owner = result["control_from"]
                 control = results.get(owner, {}).get(stage) or _saved_result(runs / owner / stage)
@@ -517,6 +533,8 @@ def aggregate(study: Study, results: dict[str, dict[str, Any]], runs: Path) -> d
     for name, entry in variants.items():
         for stage, values in entry["stages"].items():
             values.update(estimates[f"{name}/{stage}"])
+            if "demonstrator_normalised" in values:
+                values["demonstrator_normalised"].update(estimates[f"{name}/{stage}/demonstrator"])
             if "control" in values:
                 values["control"].update(estimates[f"control:{values['control']['from']}/{stage}"])
     return {"study": study.name, "spec": study.source, "env": study.env, "transfer_env": study.transfer_env or None,
@@ -524,7 +542,8 @@ def aggregate(study: Study, results: dict[str, dict[str, Any]], runs: Path) -> d
             "not_run": [name for name in study.variants if name not in variants], "seeds": study.train.seeds, "train": dataclasses.asdict(study.train),
             "retrain": study.retrain, "bootstrap_reps": study.bootstrap_reps, "paper": study.paper,
             "normalisation": "expert-normalised return (R - R_random) / (R_expert - R_random): the deterministic expert "
-                             "= 1, uniform random actions = 0 (the training env's returns.json, also for the transfer env)",
+                             "= 1, uniform random actions = 0 (the training env's returns.json, also for the transfer env); "
+                             "demonstrator_normalised (training env only): the demonstrations' mean return = 1 instead",
             "variants": variants}
 
 
@@ -669,6 +688,8 @@ def format_table(summary: dict[str, Any]) -> str:
             cell = f"{stage} {row['iqm']:.2f} [{row['iqm_ci'][0]:.2f}, {row['iqm_ci'][1]:.2f}]"
             if "control" in row:
                 cell += f" (control {row['control']['iqm']:.2f})"
+            if "demonstrator_normalised" in row:
+                cell += f" (demonstrations = 1: {row['demonstrator_normalised']['iqm']:.2f})"
             if row.get("paper"):
                 cell += f" (paper {row['paper'][0]:.2f} +- {row['paper'][1]:g})"
             cells.append(cell)
