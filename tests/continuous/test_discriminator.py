@@ -116,7 +116,37 @@ def test_absorbing_samples_share_one_logit():
     assert not np.allclose(np.asarray(regular), float(values[0]))
 
 
+def test_absorbing_weight_counts_s_a_as_that_many_visited_states():
+    """The s_a logit converges to the log ratio of the weighted s_a masses: with a share p of s_a
+    samples in a class and weight W, that class's s_a mass is W p / (W p + 1 - p)."""
+    n, p_expert, p_agent = 2048, 0.05, 0.2
+    keys = jax.random.split(jax.random.PRNGKey(4), 4)
+    flags = lambda p: (jnp.arange(n) < int(p * n)).astype(jnp.float32)  # noqa: E731
+    expert = _batch(keys[0], n, 3, 2, absorbing=flags(p_expert))  # the same visited-state distribution
+    agent = _batch(keys[1], n, 3, 2, absorbing=flags(p_agent))
+    s_a = disc.absorbing_sample(3, 2)
+    for weight in (1.0, 10.0):
+        config = disc.DiscriminatorConfig(hidden_sizes=(), learning_rate=3e-2, grad_penalty=0.0, epochs=40,
+                                          minibatch_size=512, absorbing_weight=weight)
+        state = disc.update(config, disc.init(config, keys[2], 3, 2), expert, agent, keys[3])[0]
+        mass = lambda p: weight * int(p * n) / (weight * int(p * n) + n - int(p * n))  # noqa: E731
+        expected = np.log(mass(p_expert) / mass(p_agent))
+        np.testing.assert_allclose(float(disc.logits(config, state.params, *s_a)[0]), expected, atol=0.1)
+
+    # in the loss, weight W is W copies of each s_a sample
+    config = dataclasses.replace(SMALL, absorbing_weight=3.0)
+    params = disc.init_params(config, keys[2], 3, 2)
+    small = _batch(keys[1], 8, 3, 2, absorbing=jnp.array([1.0, 0, 0, 0, 0, 0, 0, 0]))
+    copies = jax.tree.map(lambda x: jnp.concatenate([x, x[:1], x[:1]]), small)
+    no_s_a = _batch(keys[0], 16, 3, 2)
+    weighted = disc.loss(config, params, no_s_a, small)[1].logistic_loss
+    plain = disc.loss(dataclasses.replace(config, absorbing_weight=1.0), params, no_s_a, copies)[1].logistic_loss
+    np.testing.assert_allclose(float(weighted), float(plain), rtol=1e-6)
+
+
 def test_invalid_config_raises():
+    with pytest.raises(InvalidConfigError, match="absorbing_weight"):
+        disc.DiscriminatorConfig(absorbing_weight=0.0)
     with pytest.raises(InvalidConfigError, match="input_mode"):
         disc.DiscriminatorConfig(input_mode="sa")
     with pytest.raises(InvalidConfigError, match="grad_penalty"):

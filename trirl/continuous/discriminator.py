@@ -72,6 +72,13 @@ class DiscriminatorConfig:
             sees ``phi(s, a)`` only (the feature-based variant, paper Section 5.1); with
             ``hidden_sizes = ()`` the logit is linear, ``theta^T phi + b``, and with hidden layers
             it is linear in a learnt encoding ``psi(phi)``. Needs ``state_action`` inputs.
+        absorbing_weight: weight of an absorbing-state sample ``s_a`` in the logistic loss,
+            relative to a visited state's 1. ``1`` counts ``s_a`` once per termination, as
+            Kostrikov et al. (2019) and the paper's Appendix C.4 do. An episode that terminates
+            stays in ``s_a``: in the discounted occupancy that the loss's minimiser
+            ``D = log(rho_E / rho_pi)`` compares, ``s_a`` then holds up to ``1 / (1 - gamma)``
+            times the mass of one visited state (100 at ``gamma = 0.99``); a weight of that size
+            counts it so. It changes nothing where no episode terminates (the point maze).
     """
 
     hidden_sizes: tuple[int, ...] = (256, 256, 256)
@@ -82,6 +89,7 @@ class DiscriminatorConfig:
     minibatch_size: int = 512
     max_grad_norm: float = 1.0
     features: str = ""
+    absorbing_weight: float = 1.0
 
     def __post_init__(self):
         if not (
@@ -95,7 +103,7 @@ class DiscriminatorConfig:
             raise InvalidConfigError(
                 f"DiscriminatorConfig.input_mode must be one of {INPUT_MODES}, got {self.input_mode!r}"
             )
-        for name in ("learning_rate", "max_grad_norm"):
+        for name in ("learning_rate", "max_grad_norm", "absorbing_weight"):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
                 raise InvalidConfigError(f"DiscriminatorConfig.{name} must be a finite number > 0, got {value!r}")
@@ -227,8 +235,14 @@ def _loss(config: DiscriminatorConfig, params, expert: DiscriminatorBatch, agent
 
     expert_logits = jax.vmap(single_logit)(*expert)
     agent_logits = jax.vmap(single_logit)(*agent)
-    # Balanced logistic loss: -log sigmoid(D) on expert, -log(1 - sigmoid(D)) on agent samples.
-    logistic = jnp.mean(jax.nn.softplus(-expert_logits)) + jnp.mean(jax.nn.softplus(agent_logits))
+    # Balanced logistic loss: -log sigmoid(D) on expert, -log(1 - sigmoid(D)) on agent samples;
+    # within each class an absorbing sample weighs config.absorbing_weight, a visited state 1.
+    def class_mean(values, absorbing):
+        weights = jnp.where(absorbing > 0.5, config.absorbing_weight, 1.0)
+        return jnp.sum(weights * values) / jnp.sum(weights)
+
+    logistic = class_mean(jax.nn.softplus(-expert_logits), expert.absorbing) + class_mean(
+        jax.nn.softplus(agent_logits), agent.absorbing)
     if config.grad_penalty > 0:
         input_grads = jax.vmap(jax.grad(single_logit, argnums=(0, 1)))(*expert)
         penalty = jnp.mean(sum(jnp.sum(jnp.square(g), axis=-1) for g in input_grads))
@@ -252,7 +266,8 @@ def loss(config: DiscriminatorConfig, params, expert: DiscriminatorBatch, agent:
     """Balanced logistic loss plus the expert gradient penalty; returns ``(loss, metrics)``.
 
     The logistic part is ``E_expert softplus(-D) + E_agent softplus(D)`` (the two class means
-    summed, so chance level is ``2 log 2``); its minimiser is ``D = log(rho_E / rho_pi)``.
+    summed, so chance level is ``2 log 2``); its minimiser is ``D = log(rho_E / rho_pi)``. Each
+    class mean weighs an absorbing sample ``config.absorbing_weight`` and any other sample 1.
 
     ``metrics.grad_penalty`` is the unweighted ``E_expert ||grad_x D||^2`` (always >= 0; reported
     as 0 when ``config.grad_penalty`` is 0, where it is not computed).
