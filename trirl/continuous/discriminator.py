@@ -238,6 +238,8 @@ def _loss(config: DiscriminatorConfig, params, expert: DiscriminatorBatch, agent
     # Balanced logistic loss: -log sigmoid(D) on expert, -log(1 - sigmoid(D)) on agent samples;
     # within each class an absorbing sample weighs config.absorbing_weight, a visited state 1.
     def class_mean(values, absorbing):
+        if config.absorbing_weight == 1.0:  # static: the plain mean, bit for bit as before the weight
+            return jnp.mean(values)
         weights = jnp.where(absorbing > 0.5, config.absorbing_weight, 1.0)
         return jnp.sum(weights * values) / jnp.sum(weights)
 
