@@ -141,6 +141,33 @@ def test_retraining_on_the_learnt_reward_and_transfer_with_the_true_reward_contr
         assert result["absorbing_reward"][j] == pytest.approx(r_absorbing)
 
 
+@pytest.mark.slow  # compiles and trains
+def test_absorbing_reward_probe_pays_s_a_the_lowest_learnt_reward_on_the_demonstrations(full_run, monkeypatch):
+    config, learner, state = evaluate_cli.load_run(full_run)
+    built = []
+    make_ppo = evaluate_cli.make_ppo
+
+    def spy(env, ppo_config, reward_fn=None, absorbing_reward_fn=None):
+        built.append(absorbing_reward_fn)
+        return make_ppo(env, ppo_config, reward_fn, absorbing_reward_fn)
+
+    monkeypatch.setattr(evaluate_cli, "make_ppo", spy)
+    result = evaluate_cli.retrain(config, learner, state, steps=32, eval_episodes=2, control=False,
+                                  absorbing_reward="demonstrations-min")
+    obs, actions, _, absorbing = evaluate_cli.prepare(config)[0].flat()
+    visited = ~absorbing.astype(bool)
+    for j in range(config.seeds):
+        seed_state = jax.tree_util.tree_map(lambda x, j=j: x[j], state)
+        lowest = float(np.min(np.asarray(learner.reward(seed_state, obs[visited], np.clip(actions[visited], -1, 1),
+                                                        np.zeros(int(visited.sum()))))))
+        assert float(built[0](seed_state)) == pytest.approx(lowest, rel=1e-5)
+        assert result["absorbing_reward_used"][j] == pytest.approx(lowest, rel=1e-5)
+        assert result["absorbing_reward"][j] != pytest.approx(lowest)  # the learnt r(s_a) is still reported
+    assert result["absorbing_reward_probe"] == "demonstrations-min"
+    with pytest.raises(InvalidConfigError, match="absorbing_reward"):
+        evaluate_cli.retrain(config, learner, state, steps=32, absorbing_reward="zero")
+
+
 def test_retraining_ratio_is_none_when_the_control_fails():
     assert evaluate_cli.ratio(0.3, 0.6) == pytest.approx(0.5)
     assert evaluate_cli.ratio(0.3, 0.0) is None and evaluate_cli.ratio(0.3, -0.2) is None

@@ -80,6 +80,9 @@ from trirl.continuous.discriminator import absorbing_sample, agent_inputs, input
 from trirl.errors import InvalidConfigError, InvalidDemonstrationError
 from trirl.rundir import STATE_PREFIX, write_json
 
+#: ``retrain(absorbing_reward=...)``: the absorbing state's learnt reward, or the probe below it
+ABSORBING_REWARDS = ("learnt", "demonstrations-min")
+
 
 def load_run(path: str | Path):
     """``(config, learner, state)`` of a run directory's newest checkpoint (state ``[seeds, ...]``)."""
@@ -106,7 +109,7 @@ def load_run(path: str | Path):
 def retrain(config, learner, state, env_name: str | None = None, steps: int = 200_000, seed: int = 100,
             eval_episodes: int = 16, reward_scale: float = 1.0, reward_shift: float = 0.0,
             init_log_std: float | None = 0.0, control: bool = True,
-            expert_returns: str | Path | None = None) -> dict:
+            expert_returns: str | Path | None = None, absorbing_reward: str = "learnt") -> dict:
     """Train fresh PPO seeds on the frozen learnt rewards of ``state`` and, as the control, on the
     true reward (same seeds, steps and config); evaluate both (see the module doc).
     ``control=False`` skips the control (the result then has no ``control_*`` entries and no
@@ -119,6 +122,11 @@ def retrain(config, learner, state, env_name: str | None = None, steps: int = 20
     the unchanged ``r``. ``init_log_std`` is the fresh policies' initial log standard deviation
     (``None``: the run's ``[ppo] init_log_std``; see the module doc's protocol).
 
+    ``absorbing_reward`` (a probe): ``"learnt"`` retrains with the absorbing state's learnt reward
+    ``r(s_a)``; ``"demonstrations-min"`` replaces it by the lowest learnt reward on the
+    demonstrations' transitions, so that ending an episode pays no more than the worst step the
+    expert took (the result records the value per seed as ``absorbing_reward_used``).
+
     ``expert_returns`` (a ``returns.json``) normalises the returns instead of the run's own
     expert file: for a transfer, the target environment's expert (e.g. ``continuous/experts/
     ant_disabled/returns.json``), so that 1 means that expert's return there (see :func:`normalise`).
@@ -127,6 +135,8 @@ def retrain(config, learner, state, env_name: str | None = None, steps: int = 20
         raise InvalidConfigError(f"reward_scale must be a finite number > 0, got {reward_scale!r}")
     if not math.isfinite(reward_shift):
         raise InvalidConfigError(f"reward_shift must be a finite number, got {reward_shift!r}")
+    if absorbing_reward not in ABSORBING_REWARDS:
+        raise InvalidConfigError(f"absorbing_reward must be one of {ABSORBING_REWARDS}, got {absorbing_reward!r}")
     if init_log_std is not None and not math.isfinite(init_log_std):
         raise InvalidConfigError(f"init_log_std must be a finite number, got {init_log_std!r}")
     ppo_config = config.ppo if init_log_std is None else dataclasses.replace(config.ppo, init_log_std=init_log_std)
@@ -145,8 +155,20 @@ def retrain(config, learner, state, env_name: str | None = None, steps: int = 20
         r = learner.reward(learner_state, obs, other, jnp.zeros(obs.shape[0])).reshape(transitions.reward.shape)
         return reward_scale * r + reward_shift
 
+    if absorbing_reward == "demonstrations-min":
+        demo_obs, demo_actions, demo_next_obs, demo_absorbing = prepare(config)[0].flat()
+        keep = ~demo_absorbing.astype(bool)  # the visited states; s_a is what is being replaced
+        demo_other = np.clip(demo_actions, -1.0, 1.0) if mode == "state_action" else demo_next_obs
+        demo_inputs = (jnp.asarray(demo_obs[keep]), jnp.asarray(demo_other[keep]), jnp.zeros(int(keep.sum())))
+
+        def r_absorbing(learner_state):
+            return jnp.min(learner.reward(learner_state, *demo_inputs))
+    else:
+        def r_absorbing(learner_state):
+            return learner.reward(learner_state, *absorbing_input)[0]
+
     def absorbing_reward_fn(learner_state):
-        return reward_scale * learner.reward(learner_state, *absorbing_input)[0] + reward_shift
+        return reward_scale * r_absorbing(learner_state) + reward_shift
 
     iterations = max(1, -(-steps // config.ppo.batch_size))
     init_key, train_key, eval_key = jax.random.split(jax.random.PRNGKey(seed), 3)
@@ -183,7 +205,9 @@ def retrain(config, learner, state, env_name: str | None = None, steps: int = 20
               "eval_episodes": eval_episodes,
               "returns": returns.tolist(), "mean_return": float(returns.mean()), "iqm_return": iqm(returns),
               "learnt_reward_return": learnt_returns.tolist(),
-              "absorbing_reward": np.asarray(jax.vmap(lambda s: learner.reward(s, *absorbing_input)[0])(state)).tolist()}
+              "absorbing_reward": np.asarray(jax.vmap(lambda s: learner.reward(s, *absorbing_input)[0])(state)).tolist(),
+              "absorbing_reward_probe": absorbing_reward,
+              "absorbing_reward_used": np.asarray(jax.vmap(r_absorbing)(state)).tolist()}
     arrays = {"returns": returns, "learnt_reward_return": learnt_returns}
     if control:
         arrays["control_returns"], arrays["control_learnt_reward_return"] = train_and_evaluate(
@@ -280,6 +304,8 @@ class EvaluateOptions:
         reward_shift: retrain on reward_scale * r + reward_shift (a probe; a finite number).
         expert_returns: normalise by this returns.json (expert 1, random 0) instead of the run's;
             for a transfer, the target env's expert (e.g. continuous/experts/ant_disabled/returns.json).
+        absorbing_reward: the absorbing state's reward in retraining: learnt, or (a probe)
+            demonstrations-min, the lowest learnt reward on the demonstrations' transitions.
         out: write the result as JSON here.
         figure: point maze: write the learnt reward's landscape (PNG) here.
 
@@ -295,6 +321,7 @@ class EvaluateOptions:
     reward_scale: float = 1.0
     reward_shift: float = 0.0
     expert_returns: str | None = None
+    absorbing_reward: str = "learnt"
     out: str | None = None
     figure: str | None = None
 
@@ -311,6 +338,8 @@ class EvaluateOptions:
             raise InvalidConfigError(f"--reward-scale is {self.reward_scale!r}, expected a finite number > 0")
         if not (_is_number(self.reward_shift) and math.isfinite(self.reward_shift)):
             raise InvalidConfigError(f"--reward-shift is {self.reward_shift!r}, expected a finite number")
+        if self.absorbing_reward not in ABSORBING_REWARDS:
+            raise InvalidConfigError(f"--absorbing-reward is {self.absorbing_reward!r}, expected one of {list(ABSORBING_REWARDS)}")
 
 
 def _is_number(value) -> bool:
@@ -320,7 +349,8 @@ def _is_number(value) -> bool:
 def build_parser() -> argparse.ArgumentParser:
     """``trirl evaluate``'s flags: one per :class:`EvaluateOptions` field, and the compilation cache's."""
     parser = argparse.ArgumentParser(prog="trirl evaluate", description=__doc__.split("\n")[0])
-    configflags.add_option_flags(parser, EvaluateOptions, choices={"env": envs.ENV_NAMES})
+    configflags.add_option_flags(parser, EvaluateOptions, choices={"env": envs.ENV_NAMES,
+                                                                    "absorbing_reward": ABSORBING_REWARDS})
     compile_cache.add_arguments(parser)
     return parser
 
@@ -341,7 +371,8 @@ def main(argv: list[str] | None = None) -> int:
         start = time.monotonic()
         result = retrain(config, learner, state, options.env, options.steps, options.seed,
                          reward_scale=options.reward_scale, reward_shift=options.reward_shift,
-                         init_log_std=options.init_log_std, expert_returns=options.expert_returns)
+                         init_log_std=options.init_log_std, expert_returns=options.expert_returns,
+                         absorbing_reward=options.absorbing_reward)
     except (InvalidConfigError, InvalidDemonstrationError) as err:
         print(f"trirl evaluate: error: {err}", file=sys.stderr)
         return 2
