@@ -35,6 +35,8 @@ def test_report_collects_every_run_and_draws_its_curve(tmp_path, capsys):
     _run(runs / "trirl", "trirl", [0.2, 0.7, 0.5], finished=True,
          retrain={"env": "ant", "normalised_return": 0.6, "control_normalised_return": 0.8, "unrelated": 1})
     _run(runs / "gail", "gail", [0.3, 0.1, 0.05])
+    (runs / "trirl" / "retrain_probe.json").write_text(json.dumps({"absorbing_reward_probe": "demonstrations-min"}))
+    (runs / "trirl" / "summary.json").write_text("{}")  # not an evaluation
     (runs / "notes").mkdir()  # not a run: skipped
     out, figure = tmp_path / "res" / "ant.json", tmp_path / "res" / "curves.png"
     assert report.main(["--runs", str(runs), "--out", str(out), "--figure", str(figure), "--every", "3",
@@ -50,7 +52,8 @@ def test_report_collects_every_run_and_draws_its_curve(tmp_path, capsys):
     assert trirl["final_eval"]["iteration"] == 6 and trirl["best_eval"]["iteration"] == 4  # best: 0.7
     assert [d["iteration"] for d in trirl["diagnostics"]] == [3, 6]  # every 3rd, and the last
     assert trirl["retrain"] == {"env": "ant", "normalised_return": 0.6, "control_normalised_return": 0.8}
-    assert "retrain" not in gail and "transfer" not in trirl
+    assert trirl["retrain_probe"] == {"absorbing_reward_probe": "demonstrations-min"}
+    assert "retrain" not in gail and "transfer" not in trirl and "summary" not in trirl
 
     # the figure shows each run's curve against env steps in millions, the expert and the reference
     fig = report.plot(data["runs"], {"standing still": 0.43})

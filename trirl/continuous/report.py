@@ -10,7 +10,8 @@ or ``trirl expert train``). For each run the JSON records its config, how far it
 env steps, whether ``summary.json`` says it finished), its deterministic evaluations
 (``eval_curve``: iteration, env steps, return, expert-normalised return), the final and the best
 evaluation, the IRL diagnostics every ``--every`` iterations, and ``retrain.json`` /
-``transfer.json`` of ``trirl evaluate`` when the run folder holds them. The figure draws every
+``transfer.json`` of ``trirl evaluate`` (and probes saved as ``retrain_<what>.json``) when the
+run folder holds them. The figure draws every
 run's expert-normalised evaluation return against env steps (one line per run, ``gid`` = the run's
 name), the expert at 1 and any ``--line`` references. ``make ant-cpu`` ends with this command.
 """
@@ -32,9 +33,10 @@ DIAGNOSTICS = ("normalised_return", "episodes", "expert_accuracy", "agent_accura
                "absorbing_reward", "policy_kl", "rollout_kl", "step_fraction", "eta", "log_std_mean",
                "value_loss")
 #: of ``trirl evaluate``'s result: the learnt reward's retraining and its true-reward control
-EVALUATE_KEYS = ("env", "source_env", "env_steps", "seeds", "returns", "normalised_return", "control_returns",
-                 "control_normalised_return", "normalised_return_ratio", "expert_returns", "command",
-                 "wall_clock_s", "date")
+EVALUATE_KEYS = ("env", "source_env", "env_steps", "seeds", "init_log_std", "returns", "normalised_return",
+                 "control_returns", "control_normalised_return", "normalised_return_ratio", "learnt_reward_return",
+                 "control_learnt_reward_return", "absorbing_reward", "absorbing_reward_probe",
+                 "absorbing_reward_used", "expert_returns", "command", "wall_clock_s", "date")
 Y_LABEL = "expert-normalised evaluation return"
 X_LABEL = "environment steps (millions)"
 
@@ -66,10 +68,10 @@ def collect_run(path: Path, every: int = 25) -> dict[str, Any]:
         "diagnostics": [{k: r[k] for k in ("iteration", "env_steps", *DIAGNOSTICS) if k in r}
                         for r in rows if r["iteration"] % every == 0 or r is rows[-1]],
     }
-    for stage in ("retrain", "transfer"):
-        if (path / f"{stage}.json").is_file():
-            result = json.loads((path / f"{stage}.json").read_text())
-            record[stage] = {k: result[k] for k in EVALUATE_KEYS if k in result}
+    for file in sorted(path.glob("*.json")):  # retrain.json, transfer.json and probes such as retrain_<what>.json
+        if file.stem.split("_")[0] in ("retrain", "transfer"):
+            result = json.loads(file.read_text())
+            record[file.stem] = {k: result[k] for k in EVALUATE_KEYS if k in result}
     return record
 
 
