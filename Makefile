@@ -53,9 +53,10 @@ book: $(VENV)/.all
 	book/build.sh
 
 ## ant-cpu: Ant on a laptop CPU (continuous/README.md "Ant on a laptop CPU"): the Ant-Disabled
-## expert, then feature-based TRIRL, TRIRL with an MLP reward and GAIL on Ant from the committed Ant
-## expert's demonstrations, each in resumable 10-minute pieces, then retraining on the learnt
-## rewards and the transfer to Ant-Disabled, then the report (continuous/results/ant_cpu/); into
+## expert, then TRIRL with feature-based (ant:paper, ant:generic) and MLP rewards and GAIL on Ant
+## from the committed Ant expert's demonstrations, each in resumable 10-minute pieces, then
+## retraining on the feature-based rewards and the transfer to Ant-Disabled, the absorbing-reward
+## probe, then the report (continuous/results/ant_cpu/); into
 ## runs/ant_cpu/. Hours on 2 cores; interrupted, the same command continues where it stopped.
 ## ANT_RETRAIN_STEPS sets the retraining budget per run (PPO on the true reward needs about
 ## 1.6 M steps to reach 0.8 on Ant with this config).
@@ -73,17 +74,20 @@ ant-cpu: $(VENV)/.all
 	$(call pieces,$(BIN)/trirl expert train --env ant_disabled --config continuous/ant_disabled_expert_cpu.toml,$(ANT)/ant_disabled_expert,$(ANT)/ant_disabled_expert/trained)
 	test -f $(ANT)/ant_disabled_expert/returns.json || $(BIN)/trirl expert evaluate \
 	    --checkpoint $(ANT)/ant_disabled_expert --episodes 100 --out $(ANT)/ant_disabled_expert/returns.json
-	for run in trirl_ant_cpu_features trirl_ant_cpu gail_ant_cpu; do \
+	for run in trirl_ant_cpu_features trirl_ant_cpu_generic trirl_ant_cpu gail_ant_cpu; do \
 	  $(call pieces,$(BIN)/trirl train --config continuous/$$run.toml --no-progress,$(ANT)/$$run,$(ANT)/$$run/summary.json) || exit 1; done
-	for run in trirl_ant_cpu_features trirl_ant_cpu; do \
+	for run in trirl_ant_cpu_features trirl_ant_cpu_generic; do \
 	  test -f $(ANT)/$$run/retrain.json || $(BIN)/trirl evaluate --run $(ANT)/$$run $(ANT_RETRAIN) \
 	      --out $(ANT)/$$run/retrain.json || exit 1; \
 	  test -f $(ANT)/$$run/transfer.json || $(BIN)/trirl evaluate --run $(ANT)/$$run $(ANT_RETRAIN) \
 	      --env ant_disabled --expert-returns $(ANT)/ant_disabled_expert/returns.json --out $(ANT)/$$run/transfer.json || exit 1; \
 	done
+	test -f $(ANT)/trirl_ant_cpu_features/retrain_absorbing_probe.json || $(BIN)/trirl evaluate \
+	    --run $(ANT)/trirl_ant_cpu_features $(ANT_RETRAIN) --absorbing-reward demonstrations-min \
+	    --out $(ANT)/trirl_ant_cpu_features/retrain_absorbing_probe.json
 	$(BIN)/python -m trirl.continuous.report --runs $(ANT) --out continuous/results/ant_cpu/ant_cpu.json \
 	    --figure continuous/results/ant_cpu/learning_curves.png --line "standing still=0.43" \
-	    --note "TRIRL (features, MLP) and GAIL on Ant from the CPU expert's 30 demonstrations, 2-core CPU"
+	    --note "TRIRL (linear in ant:paper, encoder of ant:generic, MLP of (s, a)) and GAIL on Ant from the CPU expert's 30 demonstrations, one seed each, 2-core CPU"
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .hypothesis

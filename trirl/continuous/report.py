@@ -22,6 +22,7 @@ import argparse
 import json
 import shlex
 import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -111,7 +112,7 @@ def plot(records: dict[str, dict[str, Any]], lines: dict[str, float] | None = No
         ax.axhline(value, color="grey", lw=0.8, ls="--", label=label)
     ax.set_xlabel(X_LABEL)
     ax.set_ylabel(Y_LABEL)
-    ax.set_title(title)
+    ax.set_title("\n".join(textwrap.wrap(title, 80)), fontsize="medium")
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small", loc="best")
     fig.tight_layout()
