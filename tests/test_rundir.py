@@ -133,3 +133,16 @@ def test_interrupted_message_says_what_is_kept_and_what_resume_drops(tmp_path):
     run.log({"iteration": 3})  # a row after the checkpoint (a second Ctrl-C mid-iteration)
     message = interrupted_message(tmp_path, "trirl grid --out d --resume")
     assert "drops the metrics rows after it" in message and message.endswith("resume with: trirl grid --out d --resume")
+
+
+def test_written_json_files_get_the_umask_mode_not_mkstemps_private_one(tmp_path):
+    from trirl.rundir import write_json
+
+    old = os.umask(0o022)
+    try:
+        write_json(tmp_path / "result.json", {"a": 1})
+        (tmp_path / "plain.txt").write_text("x")  # what open() gives under the same umask
+    finally:
+        os.umask(old)
+    assert (tmp_path / "result.json").stat().st_mode & 0o777 == (tmp_path / "plain.txt").stat().st_mode & 0o777 == 0o644
+    assert json.loads((tmp_path / "result.json").read_text()) == {"a": 1}

@@ -310,9 +310,17 @@ def to_jsonable(value: Any) -> Any:
     return value
 
 
+def _file_mode() -> int:
+    """The mode ``open()`` would give a new file (0o666 less the umask); ``mkstemp``'s is 0o600."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def _atomic_write_bytes(path: Path, data: bytes) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, _file_mode())  # readable as any file the user writes, not private to the writer
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()

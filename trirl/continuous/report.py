@@ -130,8 +130,7 @@ def _line(text: str) -> tuple[str, float]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m trirl.continuous.report", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(prog="python -m trirl.continuous.report", description=__doc__.split("\n\n")[0].replace("\n", " "))
     p.add_argument("--runs", type=Path, required=True, help="folder whose subfolders are run directories")
     p.add_argument("--out", type=Path, required=True, help="the results JSON to write")
     p.add_argument("--figure", type=Path, default=None, help="the learning-curve PNG to write")
