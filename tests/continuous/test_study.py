@@ -201,7 +201,7 @@ BAD_SPECS = [
     ("[train]\nseeds = 0\n", "study.toml: [train] seeds must be >= 1, got 0"),
     ('[train]\nseeds = "2"\n', "study.toml: [train] seeds = '2': expected an integer"),
     ('[train]\ndemos = "none.npz"\n', "study.toml: [train] demos = 'none.npz': no such file, and none in "),
-    ("[retrain]\nstepz = 5\n", "study.toml: [retrain] unknown key stepz; the known keys are eval_episodes, "),
+    ("[retrain]\nstepz = 5\n", "study.toml: [retrain] unknown key stepz; the known keys are absorbing_reward, eval_episodes, "),
     ('[retrain]\nsteps = "many"\n', "study.toml: [retrain] steps = 'many': expected an integer"),
     ("[retrain]\nsteps = 0\n", "study.toml: [retrain] steps = 0: expected an integer >= 1"),
     ('[variants.x]\nlabel = "X"\n', "study.toml: [variants.x] config missing"),
