@@ -155,6 +155,10 @@ def retrain(config, learner, state, env_name: str | None = None, steps: int = 20
         r = learner.reward(learner_state, obs, other, jnp.zeros(obs.shape[0])).reshape(transitions.reward.shape)
         return reward_scale * r + reward_shift
 
+    def learnt_r_absorbing(learner_state):
+        return learner.reward(learner_state, *absorbing_input)[0]
+
+    r_absorbing = learnt_r_absorbing
     if absorbing_reward == "demonstrations-min":
         demo_obs, demo_actions, demo_next_obs, demo_absorbing = prepare(config)[0].flat()
         keep = ~demo_absorbing.astype(bool)  # the visited states; s_a is what is being replaced
@@ -163,9 +167,6 @@ def retrain(config, learner, state, env_name: str | None = None, steps: int = 20
 
         def r_absorbing(learner_state):
             return jnp.min(learner.reward(learner_state, *demo_inputs))
-    else:
-        def r_absorbing(learner_state):
-            return learner.reward(learner_state, *absorbing_input)[0]
 
     def absorbing_reward_fn(learner_state):
         return reward_scale * r_absorbing(learner_state) + reward_shift
@@ -205,7 +206,7 @@ def retrain(config, learner, state, env_name: str | None = None, steps: int = 20
               "eval_episodes": eval_episodes,
               "returns": returns.tolist(), "mean_return": float(returns.mean()), "iqm_return": iqm(returns),
               "learnt_reward_return": learnt_returns.tolist(),
-              "absorbing_reward": np.asarray(jax.vmap(lambda s: learner.reward(s, *absorbing_input)[0])(state)).tolist(),
+              "absorbing_reward": np.asarray(jax.vmap(learnt_r_absorbing)(state)).tolist(),
               "absorbing_reward_probe": absorbing_reward,
               "absorbing_reward_used": np.asarray(jax.vmap(r_absorbing)(state)).tolist()}
     arrays = {"returns": returns, "learnt_reward_return": learnt_returns}

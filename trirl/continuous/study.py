@@ -494,15 +494,12 @@ def aggregate(study: Study, results: dict[str, dict[str, Any]], runs: Path) -> d
             raise InvalidConfigError(f"{config.expert_returns} does not exist: the table needs expert and random returns "
                                      f"of {config.env} to normalise (trirl expert evaluate writes it)")
 
-        def normalise(returns, expert_random=expert_random):
-            return np.asarray(normalized_return(np.asarray(returns, np.float64), *expert_random), np.float64)
+        def normalise(returns, one=expert_random[0], zero=expert_random[1]):
+            return np.asarray(normalized_return(np.asarray(returns, np.float64), one, zero), np.float64)
 
         # The demonstrations' own mean return as 1 (same env only): a score the paper's > 1 training
         # values suggest (a stochastic demonstrator scores below its deterministic mean policy).
         demonstrations_return = float(np.mean(load_demonstrations(config.demos).returns)) if config.demos else None
-
-        def normalise_by_demonstrations(returns, random_return=expert_random[1], demos_return=demonstrations_return):
-            return np.asarray(normalized_return(np.asarray(returns, np.float64), demos_return, random_return), np.float64)
 
         stages = {}
         for stage in study.stages:
@@ -515,7 +512,7 @@ def aggregate(study: Study, results: dict[str, dict[str, Any]], runs: Path) -> d
             if demonstrations_return is not None and stages[stage]["env"] == config.env:
                 stages[stage]["demonstrator_normalised"] = {
                     "demonstrations_return": demonstrations_return,
-                    "values": normalise_by_demonstrations(result["returns"]).tolist()}
+                    "values": normalise(result["returns"], one=demonstrations_return).tolist()}
                 scores[f"{variant.name}/{stage}/demonstrator"] = stages[stage]["demonstrator_normalised"]["values"]
             if stage != "training":
                 owner = result["control_from"]
