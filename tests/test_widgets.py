@@ -68,20 +68,64 @@ def test_reset_button_starts_over(stepper):
     assert np.all(stepper.state.reward == 0)
 
 
-def test_a_diverging_step_keeps_the_state_and_says_why():
-    stepper = TRIRLStepper(open_grid(3, 3))
-    stepper.eps.value, stepper.beta.value, stepper.eta.value = 1.0, 1e5, 0.1  # alpha ~ 1e5
+def test_a_diverging_fixed_step_stops_before_overflow_and_offers_the_safeguard():
+    """The paper's fixed step with eps 1 and eta 100 (alpha ~ 99) on icy_goal: the reward grows
+    ~100x per step. The stepper stops it long before overflow, names the cause, offers the
+    safeguard toggle, and the safeguarded step goes on from the kept state with a monotone dual."""
+    from trirl.tabular.widgets.stepper import FLOAT_LOG_RANGE
+
+    stepper = TRIRLStepper(gridworld.load("icy_goal"))
+    assert stepper.config.safeguard  # the app starts with the safeguarded step
+    stepper.safeguard.value = False
+    stepper.eps.value, stepper.eta.value = 1.0, 100.0
+    assert "may stop improving monotonically or diverge" in stepper.alpha.value
     stepper.step()
-    stepper.step()
-    assert "the dual G(r) got worse" in stepper.status.value and "safeguard" in stepper.status.value
-    # the reward grows by ~alpha per step until the solvers cannot represent it: that step fails
-    rows = [stepper.step() for _ in range(80)]
-    assert {} in rows and "step failed, state kept" in stepper.status.value
-    assert stepper.iteration == len(stepper.history) - 1 < 82
+    assert "the dual G(r) got worse" in stepper.status.value and "safeguarded" in stepper.status.value
+    rows = stepper.run(50)
+    assert len(rows) < 10 and stepper.iteration == len(stepper.history) - 1
+    status = stepper.status.value
+    assert "stopped: this step diverges" in status and f"state kept at iteration {stepper.iteration}" in status
+    assert "alpha = eps&middot;beta/(1+eta) = 99" in status and "set <b>step</b> to <b>safeguarded</b>" in status
+    bound = stepper.config.beta * FLOAT_LOG_RANGE
+    assert np.max(np.abs(stepper.state.reward)) <= bound < 1e300
     assert all(np.isfinite(row["dual"]) for row in stepper.history)
-    stepper.eps.value, stepper.beta.value, stepper.eta.value = 0.5, 1e4, 5e4  # back to alpha = 0.1
-    stepper.reset_button.click()
-    assert stepper.step() and stepper.status.value == ""
+    assert "NOT" not in stepper.check_panel.value and "Theorem 3.2 holds" in stepper.check_panel.value
+    assert stepper.step() == {} and "stopped" in stepper.status.value  # the same settings: stopped again
+
+    stepper.safeguard.value = True  # the remedy offered, from the kept state
+    kept = stepper.history[-1]["dual"]
+    rows = stepper.run(5)
+    assert len(rows) == 5 and "stopped" not in stepper.status.value
+    dual = [kept] + [row["dual"] for row in rows]
+    assert np.all(np.diff(dual) <= 1e-9 * np.abs(dual[1:]))
+    assert all(row["backtracks"] > 0 for row in rows)
+
+
+def test_the_theorem_panel_tells_round_off_from_a_violation():
+    """At |r| ~ 1e40 (a fixed step driven past the stepper's stop by hand) the gap is ~1e26:
+    round-off of the magnitudes, reported as such. A real violation (a reward moved by 1e-3) at
+    ordinary magnitudes is reported as one."""
+    stepper = TRIRLStepper(gridworld.load("icy_goal"))
+    stepper.safeguard.value = False
+    stepper.eps.value, stepper.eta.value = 1.0, 100.0
+    state = stepper.state
+    for _ in range(18):
+        previous = state
+        state, metrics = stepper.learner.step(previous)
+    stepper.checks = stepper.theorem_check(previous, state, {"iteration": state.iteration, **metrics})
+    assert stepper.checks["magnitude"] > 1e38 and stepper.checks["policy_gap"] > 1e20
+    assert stepper.checks["policy_gap"] <= stepper.checks["round_off"]
+    panel = stepper._check_html()
+    assert "Theorem 3.2 holds up to round-off" in panel and "NOT" not in panel
+
+    stepper.safeguard.value = True
+    stepper.eps.value, stepper.eta.value = 0.5, 5e4
+    stepper.reset()
+    row = stepper.step()
+    previous = stepper.learner.init()  # the state before the first step
+    stepper.checks = stepper.theorem_check(previous, stepper.state._replace(reward=stepper.state.reward + 1e-3), row)
+    assert stepper.checks["reward_gap"] == pytest.approx(1e-3) and stepper.checks["round_off"] < 1e-8
+    assert "Theorem 3.2 does NOT hold" in stepper._check_html()
 
 
 def test_grid_editor_toggles_change_the_world():
@@ -111,6 +155,32 @@ def test_grid_editor_rejects_a_map_without_start_and_keeps_the_last_world():
     editor.brush.value = "start"
     editor.buttons[0][0].click()  # removes the only start cell
     assert editor.world is world and "not applied" in editor.message.value
+
+
+def test_grid_editor_labels_follow_the_cells():
+    """Every button shows its cell's letter (S, G, L) or a blank; a blank is a no-break space, since
+    the browser keeps a button's old text when its description becomes empty (tests/test_browser.py
+    checks the page itself)."""
+    from trirl.tabular.widgets.editor import BLANK_LABEL
+
+    editor = GridEditor(gridworld.load("icy_goal"))
+
+    def labels():
+        return [[b.description for b in row] for row in editor.buttons]
+
+    def expected():
+        return [[c if c in "SGL" else BLANK_LABEL for c in row] for row in editor.cells]
+
+    assert labels() == expected() and editor.buttons[2][3].description == "L"
+    editor.brush.value = "floor"
+    editor.buttons[2][3].click()  # floor over lava
+    assert editor.cells[2][3] == "." and editor.buttons[2][3].description == BLANK_LABEL
+    editor.brush.value = "start"
+    editor.buttons[0][0].click()  # a second start, then the first one erased
+    editor.buttons[4][0].click()
+    assert editor.cells[4][0] == "." and editor.buttons[4][0].description == BLANK_LABEL
+    assert editor.buttons[0][0].description == "S" and labels() == expected()
+    assert editor.world.mdp.initial[editor.world.state_index[0, 0]] == 1.0
 
 
 def test_editing_the_world_resets_the_stepper(stepper):
@@ -181,8 +251,29 @@ def test_curve_panels_have_more_than_one_tick_label_from_the_first_steps(stepper
 def test_stepper_controls_have_a_fixed_width_and_the_editor_is_never_squeezed(stepper):
     """A long alpha warning wraps inside the controls column instead of clipping the map."""
     stepper.eps.value, stepper.beta.value, stepper.eta.value = 1.0, 1e4, 99.0  # alpha ~ 100
+    assert "the safeguard halves eps whenever the dual would get worse" in stepper.alpha.value
+    stepper.safeguard.value = False
     assert "may stop improving monotonically" in stepper.alpha.value
     assert "white-space: normal" in stepper.alpha.value
     editor, controls = stepper.widget.children[0].children
     assert controls.layout.width == stepper.alpha.layout.width and controls.layout.flex == "0 0 auto"
     assert editor.layout.flex == "0 0 auto"
+
+
+def test_a_displayed_widget_is_one_output_with_its_panels_as_the_fallback(stepper):
+    """A front end with a kernel renders the widget view; one without renders the HTML: the panels
+    as they are now, once (never a static copy beside the live one)."""
+    import base64
+
+    stepper.run(2)
+    bundle = stepper._repr_mimebundle_()
+    assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == stepper.widget.model_id
+    fallback = bundle["text/html"]
+    assert "iteration 2" in fallback and "Theorem 3.2 holds" in fallback
+    for image in (stepper.truth, stepper.maps, stepper.curves):
+        assert fallback.count(base64.b64encode(image.value).decode()) == 1
+    explorer = SoftVIExplorer(gridworld.from_cells(SMALL, gridworld.GridSpec()))
+    bundle = explorer._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    assert base64.b64encode(explorer.image.value).decode() in bundle["text/html"]
+    assert "temperature" in bundle["text/html"]

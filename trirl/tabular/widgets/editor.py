@@ -18,6 +18,11 @@ from trirl.tabular.gridworld import GridSpec, GridWorld, Wind, from_cells
 #: the brushes and the map character each paints (legend in :mod:`trirl.tabular.gridworld`)
 BRUSHES = {"wall": "#", "floor": ".", "start": "S", "goal": "G", "lava": "L", "ice": "~"}
 BUTTON_COLOURS = {"#": "#3b3b3b", ".": "#eeeeee", "S": "#ffd92f", "G": "#7fc97f", "L": "#f0746e", "~": "#cfe8f7"}
+#: the label each cell type shows; unlabelled cells show a no-break space, because the browser's
+#: button view keeps its old text when the description becomes empty (an erased lava cell would
+#: still read "L")
+CELL_LABELS = {"S": "S", "G": "G", "L": "L"}
+BLANK_LABEL = "\u00a0"
 
 
 class GridEditor:
@@ -69,7 +74,7 @@ class GridEditor:
     @staticmethod
     def _paint(button: W.Button, char: str) -> None:
         button.style.button_color = BUTTON_COLOURS[char]
-        button.description = char if char in "SGL" else ""
+        button.description = CELL_LABELS.get(char, BLANK_LABEL)
 
     @property
     def spec(self) -> GridSpec:

@@ -15,7 +15,7 @@ from trirl.tabular.objectives import safe_log
 from trirl.tabular.plots import plot_policy, plot_values
 from trirl.tabular.soft import solve
 from trirl.tabular.threads import blas_threads
-from trirl.tabular.widgets.panels import EXPLORER_SIZE, image_widget, render_png
+from trirl.tabular.widgets.panels import EXPLORER_SIZE, image_widget, live_bundle, render_png
 
 
 def entropy(policy: np.ndarray) -> np.ndarray:
@@ -40,7 +40,8 @@ class SoftVIExplorer:
 
     def __init__(self, world: GridWorld | None = None):
         self.base = gridworld.load() if world is None else world
-        self.temperature = W.FloatLogSlider(value=1.0, base=10, min=-2, max=1, step=0.1, description="temperature")
+        self.temperature = W.FloatLogSlider(value=1.0, base=10, min=-2, max=1, step=0.1, description="temperature",
+                                            style={"description_width": "initial"})  # the label whole, not "temperat..."
         self.discount = W.FloatSlider(value=self.base.spec.discount, min=0.5, max=0.99, step=0.01, description="gamma")
         self.image = image_widget(EXPLORER_SIZE)
         self.summary = W.HTML()
@@ -49,11 +50,10 @@ class SoftVIExplorer:
         self.widget = W.VBox([W.HBox([self.temperature, self.discount]), self.summary, self.image])
         self.refresh()
 
-    def static_panels(self) -> list:
-        """The summary and panels as static IPython objects (see :meth:`~trirl.tabular.widgets.TRIRLStepper.static_panels`)."""
-        from IPython.display import HTML, Image
-
-        return [HTML(self.summary.value), Image(self.image.value)]
+    def _repr_mimebundle_(self, **kwargs) -> dict:
+        """Display the explorer as its live widget, with the current panels as the static fallback
+        of the same output (:func:`~trirl.tabular.widgets.panels.live_bundle`)."""
+        return live_bundle(self.widget, self.summary.value, [self.image.value], **kwargs)
 
     @property
     def world(self) -> GridWorld:

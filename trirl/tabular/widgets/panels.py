@@ -7,6 +7,7 @@ with :mod:`trirl.tabular.plots`; later updates replace its artists' data (:func:
 
 from __future__ import annotations
 
+import base64
 import io
 
 import ipywidgets as W
@@ -21,6 +22,21 @@ TRUTH_SIZE, MAPS_SIZE, CURVES_SIZE, EXPLORER_SIZE = (8.7, 4.1), (13.0, 4.1), (13
 def image_widget(figsize: tuple[float, float]) -> W.Image:
     """An image widget at the figure's pixel width (a flex box would stretch it otherwise)."""
     return W.Image(format="png", layout=W.Layout(width=f"{int(figsize[0] * PANEL_DPI)}px"))
+
+
+def live_bundle(widget: W.Widget, label_html: str, images: list[bytes], **kwargs) -> dict:
+    """One output for a live panel: the widget's mime bundle plus a ``text/html`` rendering of
+    what it shows now (``label_html`` and the PNG ``images``).
+
+    A live front end (JupyterLab, Voila) renders the widget and ignores the HTML; a viewer without
+    a kernel (nbconvert, a saved notebook) has no widget and renders the HTML instead. Either way
+    the panels appear once, never as a live copy next to a static one that goes stale.
+    """
+    bundle = dict(widget._repr_mimebundle_(**kwargs))
+    pictures = "".join(f"<img src='data:image/png;base64,{base64.b64encode(png).decode()}' alt='panel'/><br>"
+                       for png in images if png)
+    bundle["text/html"] = f"<div class='trirl-panels'>{label_html}<br>{pictures}</div>"
+    return bundle
 
 
 def render_png(fig, close: bool = True) -> bytes:

@@ -27,9 +27,18 @@ from trirl.tabular.plots import normalise, plot_curves, plot_policy, plot_values
 from trirl.tabular.soft import solve
 from trirl.tabular.threads import blas_threads
 from trirl.tabular.widgets.editor import GridEditor
-from trirl.tabular.widgets.panels import CURVES_SIZE, MAPS_SIZE, TRUTH_SIZE, image_widget, render_png, set_curve, set_heatmap
+from trirl.tabular.widgets.panels import (CURVES_SIZE, MAPS_SIZE, TRUTH_SIZE, image_widget, live_bundle, render_png,
+                                         set_curve, set_heatmap)
 
-DEFAULT_CONFIG = TRIRLConfig()  # the recommended eps, beta, eta: alpha = eps * beta / (1 + eta) = 0.1
+#: the recommended eps, beta, eta (alpha = eps * beta / (1 + eta) = 0.1) with the safeguarded step
+DEFAULT_CONFIG = TRIRLConfig(safeguard=True)
+#: ``ln(largest float64 / smallest normal float64)``, about 1418: no two positive float64 numbers are
+#: further apart in log space. A saddle-point reward ``r* = beta log(rho_E / rho_pi*) + c`` spans at
+#: most ``beta`` times this; a step past ``beta * FLOAT_LOG_RANGE`` is diverging (:meth:`TRIRLStepper.step`).
+FLOAT_LOG_RANGE = float(np.log(np.finfo(float).max) - np.log(np.finfo(float).tiny))
+#: the Theorem 3.2 check allows this many float64 ulps of the largest magnitude it computes with
+ROUNDOFF_ULPS = 1e4  # measured: a diverging fixed step reaches ~300 ulps at |r| up to 1e76
+GAP_TOLERANCE = 1e-6  # the soft solvers' own precision: below it the identity holds to solver accuracy
 CONTROLS_WIDTH = "580px"  # fixed, so a long message wraps instead of squeezing the map editor
 LOG_STEP = 0.05  # the eta and beta sliders move in steps of 10**0.05 (12%)
 
@@ -62,6 +71,11 @@ class TRIRLStepper:
         self.beta = W.FloatLogSlider(value=_on_log_grid(config.beta), base=10, min=-1, max=5, step=LOG_STEP,
                                      description="beta", readout_format=".4g")
         self.eps = W.FloatSlider(value=config.eps, min=0.05, max=1.0, step=0.05, description="eps")
+        self.safeguard = W.ToggleButtons(options=[("safeguarded", True), ("fixed (paper)", False)],
+                                         value=bool(config.safeguard), description="step",
+                                         tooltips=["halve eps until the exact dual does not increase",
+                                                   "the paper's fixed step: the dual may get worse or diverge"],
+                                         style={"button_width": "110px"})
         self.eta_mode = W.ToggleButtons(options=["constant", "decay"], value="constant", description="eta",
                                         style={"button_width": "80px"})
         self.eta = W.FloatLogSlider(value=eta, base=10, min=-1, max=6, step=LOG_STEP, description="eta (start)",
@@ -85,10 +99,10 @@ class TRIRLStepper:
         self.run_button.on_click(lambda _: self.run(self.run_steps.value))
         self.reset_button.on_click(lambda _: self.reset())
         self.eta_mode.observe(self._eta_mode_changed, names="value")
-        for control in (self.beta, self.eps, self.eta, self.eta_decay, self.eta_end):
+        for control in (self.beta, self.eps, self.safeguard, self.eta, self.eta_decay, self.eta_end):
             control.observe(lambda change: self._config_changed(), names="value")
         self.editor.on_change(lambda world: self.reset())
-        controls = W.VBox([self.beta, self.eps, self.eta_mode, self.eta, self.eta_decay, self.eta_end, self.alpha,
+        controls = W.VBox([self.beta, self.eps, self.safeguard, self.eta_mode, self.eta, self.eta_decay, self.eta_end, self.alpha,
                            W.HBox([self.step_button, self.run_button, self.run_steps, self.reset_button]),
                            self.iteration_label, self.status, self.check_panel],
                           layout=W.Layout(width=CONTROLS_WIDTH, flex="0 0 auto"))
@@ -109,7 +123,7 @@ class TRIRLStepper:
 
     @property
     def config(self) -> TRIRLConfig:
-        """The sliders as a :class:`TRIRLConfig` (``eta`` a constant or ``core.ExponentialEta``)."""
+        """The controls as a :class:`TRIRLConfig` (``eta`` a constant or ``core.ExponentialEta``)."""
         if self.eta_mode.value == "constant":
             eta = float(self.eta.value)
         else:
@@ -119,7 +133,8 @@ class TRIRLStepper:
                     f"eta (end) = {end:.4g} is above eta (start) = {start:.4g}: decay mode lowers eta from start "
                     f"towards end; lower eta (end) or raise eta (start)")
             eta = core.ExponentialEta(start, float(self.eta_decay.value), end)
-        return TRIRLConfig(eps=float(self.eps.value), beta=float(self.beta.value), eta=eta)
+        return TRIRLConfig(eps=float(self.eps.value), beta=float(self.beta.value), eta=eta,
+                           safeguard=bool(self.safeguard.value))
 
     def _eta_mode_changed(self, change) -> None:
         self.eta_decay.disabled = self.eta_end.disabled = change["new"] == "constant"
@@ -140,7 +155,13 @@ class TRIRLStepper:
         self.learner = make_trirl(self.world.mdp, self.rho_expert, config)
         eta = config.eta_schedule(self.state.iteration)
         alpha = config.eps * config.beta / (1 + eta)
-        hint = "" if alpha <= 0.1 + 1e-12 else " &mdash; above 0.1 TRIRL may stop improving monotonically"
+        if alpha <= 0.1 + 1e-12:
+            hint = ""
+        elif config.safeguard:
+            hint = " &mdash; above 0.1: the safeguard halves eps whenever the dual would get worse"
+        else:
+            hint = (" &mdash; above 0.1 the fixed step may stop improving monotonically or diverge "
+                    "(the safeguarded step keeps the dual monotone)")
         self.alpha.value = (f"<div style='white-space: normal'>next step: eta = {eta:.5g}, eps_tr = eps/(1+eta) = "
                             f"{config.eps / (1 + eta):.3g}, alpha = eps&middot;beta/(1+eta) = <b>{alpha:.3g}</b>{hint}</div>")
 
@@ -171,10 +192,13 @@ class TRIRLStepper:
             self.refresh()
 
     def step(self, render: bool = True) -> dict[str, Any]:
-        """One TRIRL iteration (Algorithm 1) with the current sliders; returns its metrics row.
+        """One TRIRL iteration (Algorithm 1) with the current controls; returns its metrics row.
 
-        A step that fails (a diverging reward, a solver that does not converge) leaves the state
-        as it was and shows the error in ``status``.
+        A step that fails (a solver that does not converge) or diverges leaves the state as it was,
+        returns ``{}`` and says why in ``status``. A step diverges when its reward reaches
+        ``max |r| > beta * FLOAT_LOG_RANGE`` (about 1418 beta): a saddle-point reward
+        ``r* = beta log(rho_E / rho_pi*) + c`` never needs occupancy ratios beyond float64's range,
+        so such a reward only grows until the arithmetic breaks (round-off first, overflow later).
         """
         with blas_threads(self.world.mdp.n_states):  # one BLAS thread for small worlds
             if self.config_error:
@@ -188,6 +212,15 @@ class TRIRLStepper:
             except (TrirlError, FloatingPointError, np.linalg.LinAlgError) as error:
                 self.status.value = f"<span style='color:#b00'>step failed, state kept: {html.escape(str(error))}</span>"
                 return {}
+            size, bound = float(np.max(np.abs(state.reward))), self._applied.beta * FLOAT_LOG_RANGE
+            if size > bound:
+                self.status.value = (
+                    f"<span style='color:#b00'><b>stopped: this step diverges</b>, state kept at iteration "
+                    f"{previous.iteration}. It would take the reward to max |r| = {size:.3g}, beyond beta &times; "
+                    f"{FLOAT_LOG_RANGE:.0f} = {bound:.3g}, larger than any saddle point r* = beta log(rho_E / rho_pi*) + c "
+                    f"can be in float64: the reward only grows from here until the arithmetic breaks. "
+                    f"{self._remedy()}</span>")
+                return {}
             self.state = state
             row = {"iteration": state.iteration, **metrics}
             self.history.append(row)
@@ -195,14 +228,26 @@ class TRIRLStepper:
             self.status.value = ""
             before = self.history[-2].get("dual") if len(self.history) > 1 else None
             if before is not None and "dual" in row and dual_increased(before, row["dual"]):
-                # the same cause and remedy as the driver's DualIncreaseWarning
-                advice = self.learner.dual_advice or "lower the step size."
                 self.status.value = (f"<span style='color:#b35900'>the dual G(r) got worse, from {before:.6g} to "
-                                     f"{row['dual']:.6g}. {html.escape(advice)}</span>")
+                                     f"{row['dual']:.6g}. {self._remedy()}</span>")
+            elif row.get("backtracks"):
+                self.status.value = (f"the safeguard halved eps {row['backtracks']} time(s) (eps = {row['eps']:.3g}): "
+                                     f"the full step would have made the dual worse")
             if render:
                 self._config_changed()
                 self.refresh()
             return row
+
+    def _remedy(self) -> str:
+        """Why the dual can get worse under the applied settings, and what to change in the app."""
+        config = self._applied
+        if config.safeguard:  # the same cause as the driver's DualIncreaseWarning for the safeguard
+            return html.escape(self.learner.dual_advice)
+        eta = config.eta_schedule(self.state.iteration)
+        alpha = config.eps * config.beta / (1 + eta)
+        return (f"Cause: the paper's fixed step with alpha = eps&middot;beta/(1+eta) = {alpha:.3g} is too large for "
+                f"this world. Remedy: set <b>step</b> to <b>safeguarded</b> (it halves eps until the exact dual "
+                f"does not increase), or lower alpha to 0.1 or below (smaller eps, larger eta), then Step again.")
 
     def run(self, n: int) -> list[dict[str, Any]]:
         """``n`` steps, drawn once at the end; stops at the first failed step."""
@@ -221,22 +266,33 @@ class TRIRLStepper:
         """Theorem 3.2, recomputed from scratch for the step ``previous -> state``.
 
         - ``reward_gap``: ``max |r^(i+1) - U_{eps_tr} r^(i)|`` with ``eps_tr = eps / (1 + eta)``
-          and ``log(rho_E / rho_pi^(i))`` recomputed here (Algorithm 1, line 8);
+          (``eps`` the step the safeguard accepted, if it halved it) and ``log(rho_E / rho_pi^(i))``
+          recomputed here (Algorithm 1, line 8);
         - ``policy_gap``: ``max |log pi^(i+1) - log pi_MCE(r^(i+1))|``, a fresh soft-optimal
           solve of the corrected reward: zero means the trust-region policy *is* the MCE policy
           of the corrected reward;
-        - ``correction_gap``: the learner's own metric of the same identity.
+        - ``correction_gap``: the learner's own metric of the same identity;
+        - ``magnitude``: the largest ``|r|``, ``|V|`` or ``|log pi|`` the check computes with, and
+          ``round_off = ROUNDOFF_ULPS * eps_float64 * magnitude``: float64 cannot resolve the
+          gaps more finely, so a gap below ``max(GAP_TOLERANCE, round_off)`` is arithmetic, not a
+          violation of the theorem.
         """
         config = self.config
+        eps = float(row.get("eps", config.eps))  # the safeguard reports the eps it accepted
         ratio = log_ratio(safe_log(self.rho_expert), previous.log_rho)
-        corrected = core.corrected_reward(previous.reward, ratio, config.eps, config.beta, row["eta"])
+        corrected = core.corrected_reward(previous.reward, ratio, eps, config.beta, row["eta"])
         fresh = solve(self.world.mdp, state.reward)
+        finite = np.isfinite(fresh.log_policy)  # log 0 = -inf for an action a policy never takes
+        magnitude = max(np.max(np.abs(state.reward)), np.max(np.abs(corrected)), np.max(np.abs(fresh.v)),
+                        np.max(np.abs(fresh.log_policy[finite]), initial=0.0))
         return {
             "eta": float(row["eta"]),
             "eps_tr": float(row["eps_tr"]),
             "reward_gap": float(np.max(np.abs(state.reward - corrected))),
             "policy_gap": float(np.max(np.abs(state.log_policy - fresh.log_policy))),
             "correction_gap": float(row["correction_gap"]),
+            "magnitude": float(magnitude),
+            "round_off": float(ROUNDOFF_ULPS * np.finfo(float).eps * magnitude),
         }
 
     # -- the panels ------------------------------------------------------------------------------
@@ -306,27 +362,29 @@ class TRIRLStepper:
         plt.close(curves)
         return maps, curves
 
-    def static_panels(self) -> list:
-        """The current panels as static IPython ``HTML`` and ``Image`` objects: ``display(*stepper.static_panels())``.
-
-        A notebook executed without a live widget frontend (nbconvert, the book, a viewer of the
-        saved file) shows a widget only as its text, ``VBox(children=...)``; these images show
-        what the panels drew.
-        """
-        from IPython.display import HTML, Image
-
-        return [HTML(self.iteration_label.value), Image(self.truth.value), Image(self.maps.value), Image(self.curves.value)]
+    def _repr_mimebundle_(self, **kwargs) -> dict:
+        """Display the stepper as its live widget, with what the panels show now as the static
+        fallback of the same output (:func:`~trirl.tabular.widgets.panels.live_bundle`)."""
+        label = f"{self.iteration_label.value}<br>{self.check_panel.value}"
+        return live_bundle(self.widget, label, [self.truth.value, self.maps.value, self.curves.value], **kwargs)
 
     def _check_html(self) -> str:
         if not self.checks:
             return "<i>Theorem 3.2 check: take a step.</i>"
         c = self.checks
-        ok = max(c["reward_gap"], c["policy_gap"]) < 1e-6
-        verdict = "holds" if ok else "does NOT hold"
+        gap = max(c["reward_gap"], c["policy_gap"])
+        if gap < GAP_TOLERANCE:
+            verdict = "<b>Theorem 3.2 holds</b>"
+        elif gap <= c["round_off"]:
+            verdict = (f"<b>Theorem 3.2 holds up to round-off</b>: the gap {gap:.2e} is below what float64 resolves "
+                       f"at the magnitudes involved ({c['magnitude']:.2e} &times; {ROUNDOFF_ULPS:g} ulps = "
+                       f"{c['round_off']:.2e})")
+        else:
+            verdict = (f"<b>Theorem 3.2 does NOT hold</b>: the gap {gap:.2e} exceeds both the solver precision "
+                       f"{GAP_TOLERANCE:g} and the round-off {c['round_off']:.2e} of the magnitudes involved")
         return (
-            f"<b>Theorem 3.2 {verdict}</b> (last step, eta = {c['eta']:.5g}, eps_tr = {c['eps_tr']:.3g})<br>"
+            f"{verdict} (last step, eta = {c['eta']:.5g}, eps_tr = {c['eps_tr']:.3g})<br>"
             f"max |r<sup>(i+1)</sup> &minus; U<sub>eps_tr</sub> r<sup>(i)</sup>| = {c['reward_gap']:.2e}<br>"
             f"max |log &pi;<sup>(i+1)</sup> &minus; log &pi;<sub>MCE</sub>(r<sup>(i+1)</sup>)| = {c['policy_gap']:.2e}"
             f" (fresh solve)<br>correction_gap metric = {c['correction_gap']:.2e}"
         )
-
