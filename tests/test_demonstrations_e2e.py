@@ -1,6 +1,6 @@
 """Learning from demonstrations as a user does it: sampled or hand-written trajectories, end to end.
 
-The cases of issue 13: `trirl grid --world four_rooms --demos 100` and FrozenLake 8x8 (slippery)
+Two cases a user meets: `trirl grid --world four_rooms --demos 100` and FrozenLake 8x8 (slippery)
 from 50 demonstrations diverged silently with the fixed step (dual worse in 41 and 23
 iterations). With the safeguard they recover the expert; without it the dual's rise is a warning.
 """

@@ -7,7 +7,8 @@ asserting the documented behaviour of exact TRIRL (fixed ``eta``, from ``r = 0``
 import numpy as np
 import pytest
 
-from trirl.verify.findings import Setting, expert_problem, lead_problem, run_setting
+from trirl.verify.findings import Setting, expert_problem, run_setting
+from trirl.verify.findings import lead_problem as example_mdp  # the 8-state example MDP
 from trirl.verify.properties import increase, trirl_trace
 
 
@@ -16,7 +17,7 @@ def kl_increase(trace):
 
 
 def test_alpha_one_half_is_not_enough_when_eps_tr_is_large():
-    """Shrunk by hypothesis: alpha = 0.5 (the lead's "monotone" step) with eps = 1, beta = 0.5,
+    """Shrunk by hypothesis: alpha = 0.5 (a step that is monotone on the 8-state example MDP) with eps = 1, beta = 0.5,
     i.e. kappa = 1.5: the dual still decreases, the reverse KL jumps up by 0.30."""
     setting = Setting(seed=0, n_states=2, n_actions=2, discount=0.0, structure="dense", eps=1.0, beta=0.5, eta=0.0)
     assert (setting.alpha, setting.kappa) == (0.5, 1.5)
@@ -38,17 +39,17 @@ def test_reverse_kl_fails_below_kappa_one_at_high_discount():
 @pytest.mark.parametrize(
     "alpha, dual_monotone, kl_increase_range",
     [
-        (0.5, True, (0.0, 1e-14)),  # the lead's setting: monotone to rounding
+        (0.5, True, (0.0, 1e-14)),  # eps 0.5, eta 9999: monotone to rounding
         (1.0, True, (1e-11, 1e-9)),  # the reverse KL overshoots the Eq. 1 optimum by ~8e-11
         (1.75, False, (0.1, 10.0)),  # both break
     ],
 )
-def test_lead_problem_large_beta(alpha, dual_monotone, kl_increase_range):
+def test_example_mdp_large_beta(alpha, dual_monotone, kl_increase_range):
     """The 8-state problem of tests/test_trirl.py with eps = 0.5, beta = 1e4 and eta chosen for
     alpha (eps_tr ~ 1e-4, the MCE-IRL limit): the dual survives alpha = 1; the reverse KL
     already rises at alpha = 1, by an amount of the order of KL(rho* || rho_E) = 2.3e-9 of
     the finite-beta optimum rho*, and both fail at alpha = 1.75."""
-    mdp, rho_e = lead_problem()
+    mdp, rho_e = example_mdp()
     eps, beta = 0.5, 1e4
     eta = eps * beta / alpha - 1.0
     trace = trirl_trace(mdp, rho_e, eps, beta, eta, 40)
@@ -59,8 +60,8 @@ def test_lead_problem_large_beta(alpha, dual_monotone, kl_increase_range):
 
 def test_kappa_two_oscillates():
     """eta = 0, eps = 1, beta = 1 is kappa = 2, the stability boundary of the linearised iteration:
-    the dual rises by 11 % and the reverse KL by 1.24 on the lead's problem."""
-    mdp, rho_e = lead_problem()
+    the dual rises by 11 % and the reverse KL by 1.24 on the 8-state example MDP."""
+    mdp, rho_e = example_mdp()
     trace = trirl_trace(mdp, rho_e, 1.0, 1.0, 0.0, 10)
     assert increase(trace.dual) == pytest.approx(0.113, rel=0.02)
     assert kl_increase(trace) == pytest.approx(1.245, rel=0.02)
@@ -84,8 +85,8 @@ def test_only_the_corrected_step_matters():
     np.testing.assert_allclose(a.reverse_kl, b.reverse_kl, rtol=1e-6, atol=1e-12)
 
 
-def test_lead_setting_alpha_one_half_fails_on_a_deterministic_mdp():
-    """The lead's monotone setting (eps = 0.5, beta = 1e4, eta = 9999: alpha = 0.5, kappa = 0.50005)
+def test_alpha_one_half_fails_on_a_deterministic_mdp():
+    """The setting that is monotone on the 8-state example MDP (eps = 0.5, beta = 1e4, eta = 9999: alpha = 0.5, kappa = 0.50005)
     breaks both monotonicities on a 6-state deterministic MDP at discount 0.99, whose
     lambda_max(J) = 5.13 puts the linearised stability bound at kappa = 2 / 5.13 = 0.39."""
     setting = Setting(seed=47, n_states=6, n_actions=3, discount=0.99, structure="deterministic", eps=0.5, beta=1e4, eta=9999.0)
