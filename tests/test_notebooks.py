@@ -1,6 +1,7 @@
 """Every notebook in notebooks/ executes headless, top to bottom, in a fresh kernel."""
 
 import os
+import re
 import time
 from pathlib import Path
 
@@ -42,19 +43,57 @@ def test_the_notebooks_are_there():
         assert any(n.startswith(prefix) for n in names), f"no notebook {prefix}*"
 
 
+WIDGET = "application/vnd.jupyter.widget-view+json"
+#: what Python's own warning display prints: "/path/to/file.py:63: SomeWarning: ..."
+RAW_WARNING = re.compile(r"(\.py:\d+: \w*Warning)|(\w*Warning: )")
+
+
+def rendered_problems(nb) -> list[str]:
+    """What a reader of the executed notebook would see wrongly: a widget without a static fallback
+    in the same output (a kernel-less viewer shows only 'VBox(children=...)'), a live panel drawn
+    a second time as a static copy in the same cell, a warning as raw text with its file path."""
+    problems = []
+    for number, cell in enumerate(nb.cells):
+        outputs = cell.get("outputs", [])
+        widgets = [o for o in outputs if WIDGET in o.get("data", {})]
+        for o in widgets:
+            if "<img" not in o["data"].get("text/html", ""):
+                problems.append(f"cell {number}: a widget without its panels as the static fallback")
+        if widgets and any("image/png" in o.get("data", {}) or "<img" in o.get("data", {}).get("text/html", "")
+                           for o in outputs if WIDGET not in o.get("data", {})):
+            problems.append(f"cell {number}: a live panel drawn twice (a static copy beside the widget)")
+        for o in outputs:
+            text = o.get("text", "") if o.get("output_type") == "stream" else o.get("data", {}).get("text/plain", "")
+            if RAW_WARNING.search(text) or "site-packages" in text:
+                problems.append(f"cell {number}: a raw warning: {text[:200]!r}")
+    return problems
+
+
+def test_rendered_problems_are_found():
+    """The checks of test_notebook_executes, on outputs made by hand: they can fail."""
+    display = nbformat.v4.new_output
+    widget = display("display_data", data={WIDGET: {"model_id": "x"}, "text/plain": "VBox()"})
+    image = display("display_data", data={"image/png": "iVBOR"})
+    raw = display("stream", name="stderr",
+                  text="/usr/lib/python3/site-packages/trirl/x.py:57: DualIncreaseWarning: the dual got worse")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("w", outputs=[widget, image]),
+                                         nbformat.v4.new_code_cell("run()", outputs=[raw])])
+    problems = rendered_problems(nb)
+    assert len(problems) == 3 and "static fallback" in problems[0] and "drawn twice" in problems[1]
+    assert "raw warning" in problems[2]
+    note = display("display_data", data={"text/plain": "Note (DualIncreaseWarning): the dual got worse."})
+    live = display("display_data", data={**widget["data"], "text/html": "<img src='data:'/>"})
+    ok = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("w", outputs=[live, note])])
+    assert rendered_problems(ok) == []
+
+
 @pytest.mark.notebooks
 @pytest.mark.slow
 @pytest.mark.parametrize("path", PATHS, ids=[p.stem for p in PATHS])
 def test_notebook_executes(path):
     nb, seconds = execute(path)
     assert seconds < TIMEOUT
-    if path.stem[:2].isdigit():
-        # a widget shows only as 'VBox(children=...)' without a live frontend (the book, a viewer of
-        # the executed notebook): every cell that shows one also shows a static image
-        for cell in nb.cells:
-            outputs = cell.get("outputs", [])
-            if any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs):
-                assert any("image/png" in o.get("data", {}) for o in outputs), cell.source
+    assert rendered_problems(nb) == [], path.name
 
 
 @pytest.mark.notebooks
