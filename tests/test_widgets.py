@@ -277,3 +277,25 @@ def test_a_displayed_widget_is_one_output_with_its_panels_as_the_fallback(steppe
     assert "application/vnd.jupyter.widget-view+json" in bundle
     assert base64.b64encode(explorer.image.value).decode() in bundle["text/html"]
     assert "temperature" in bundle["text/html"]
+
+
+def test_warnings_show_as_short_notes_without_paths(capsys):
+    """What happened (asides dropped, notation kept) and what to do; never the file and line."""
+    import warnings
+
+    from trirl.errors import DualIncreaseWarning
+    from trirl.tabular.widgets.notes import note_html, short_note, warnings_as_notes
+
+    message = ("trirl: the dual G(r) got worse at iteration 3, from 20.8 to 21.5 (later increases are not reported; "
+               "count them with np.diff(result.metric('dual')) > 0). Cause: the step is too large (book/findings.md). "
+               "Remedy: safeguard=True, or a smaller step.")
+    assert short_note(message) == ("trirl: the dual G(r) got worse at iteration 3, from 20.8 to 21.5.",
+                                   "the step is too large (book/findings.md).", "safeguard=True, or a smaller step.")
+    assert "Cause" not in note_html(DualIncreaseWarning, message) and "What to do:" in note_html(DualIncreaseWarning, message)
+    with warnings.catch_warnings():  # restores Python's display afterwards
+        warnings.simplefilter("always")
+        warnings_as_notes()
+        warnings.warn(message, DualIncreaseWarning)
+    err = capsys.readouterr().err
+    assert err.startswith("Note (DualIncreaseWarning): trirl: the dual G(r) got worse at iteration 3")
+    assert "What to do: safeguard=True" in err and ".py" not in err and "Cause" not in err
