@@ -95,6 +95,8 @@ def test_slider_and_step_update_the_page(voila_url):
             page.goto(voila_url, timeout=90_000)
             label = page.get_by_text(re.compile(r"iteration 0"))
             expect(label).to_be_visible(timeout=90_000)
+            # the live widget, not its static fallback (a viewer without a kernel shows that instead)
+            assert page.locator(".trirl-panels").count() == 0 and page.locator("img").count() == 3
             curves = page.locator("img").last
             before = curves.get_attribute("src")
 
