@@ -127,3 +127,22 @@ def test_notebooks_match_their_text_sources():
         committed = nbformat.read(source.with_suffix(".ipynb"), as_version=4)
         assert [(c.cell_type, c.source) for c in committed.cells] == [(c.cell_type, c.source) for c in text.cells], (
             f"{source.stem}.ipynb differs from {source.name}: run jupytext --sync notebooks/*.md")
+
+
+def test_the_book_hides_its_tooling_and_gives_the_stepper_command():
+    """A reader sees the table of tests a chapter cites, not the code that checks the citations;
+    each chapter's "Explore it in a notebook" says how to open the notebooks and the stepper app."""
+    jupytext = pytest.importorskip("jupytext")
+
+    chapters = sorted((NOTEBOOKS.parent / "book").glob("0*.md"))
+    assert chapters
+    for chapter in chapters:
+        cells = jupytext.read(chapter).cells
+        tooling = [c for c in cells if c.cell_type == "code" and "tested_by(" in c.source]
+        assert tooling, chapter.name
+        for cell in tooling:
+            assert "remove-input" in cell.metadata.get("tags", []) or "remove-cell" in cell.metadata.get("tags", []), (
+                f"{chapter.name}: a booktools.tested_by cell is shown to readers; tag it remove-input")
+        text = chapter.read_text()
+        explore = text.split("## Explore it in a notebook", 1)[1]
+        assert "voila notebooks/app_trirl_stepper.ipynb" in explore and "jupyter lab notebooks/" in explore, chapter.name
