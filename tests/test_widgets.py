@@ -74,8 +74,10 @@ def test_a_diverging_fixed_step_stops_before_overflow_and_offers_the_safeguard()
     safeguard toggle, and the safeguarded step goes on from the kept state with a monotone dual."""
     from trirl.tabular.widgets.stepper import FLOAT_LOG_RANGE
 
+    from trirl.tabular import TRIRLConfig
+
     stepper = TRIRLStepper(gridworld.load("icy_goal"))
-    assert stepper.config.safeguard  # the app starts with the safeguarded step
+    assert stepper.config.safeguard == TRIRLConfig().safeguard  # the app starts at the library's default step
     stepper.safeguard.value = False
     stepper.eps.value, stepper.eta.value = 1.0, 100.0
     assert "may stop improving monotonically or diverge" in stepper.alpha.value
@@ -251,6 +253,7 @@ def test_curve_panels_have_more_than_one_tick_label_from_the_first_steps(stepper
 def test_stepper_controls_have_a_fixed_width_and_the_editor_is_never_squeezed(stepper):
     """A long alpha warning wraps inside the controls column instead of clipping the map."""
     stepper.eps.value, stepper.beta.value, stepper.eta.value = 1.0, 1e4, 99.0  # alpha ~ 100
+    stepper.safeguard.value = True
     assert "the safeguard halves eps whenever the dual would get worse" in stepper.alpha.value
     stepper.safeguard.value = False
     assert "may stop improving monotonically" in stepper.alpha.value

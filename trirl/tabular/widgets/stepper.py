@@ -30,8 +30,9 @@ from trirl.tabular.widgets.editor import GridEditor
 from trirl.tabular.widgets.panels import (CURVES_SIZE, MAPS_SIZE, TRUTH_SIZE, image_widget, live_bundle, render_png,
                                          set_curve, set_heatmap)
 
-#: the recommended eps, beta, eta (alpha = eps * beta / (1 + eta) = 0.1) with the safeguarded step
-DEFAULT_CONFIG = TRIRLConfig(safeguard=True)
+#: the library's defaults (one source, TRIRLConfig): the recommended eps, beta, eta
+#: (alpha = eps * beta / (1 + eta) = 0.1) and its default step, which the step toggle starts at
+DEFAULT_CONFIG = TRIRLConfig()
 #: ``ln(largest float64 / smallest normal float64)``, about 1418: no two positive float64 numbers are
 #: further apart in log space. A saddle-point reward ``r* = beta log(rho_E / rho_pi*) + c`` spans at
 #: most ``beta`` times this; a step past ``beta * FLOAT_LOG_RANGE`` is diverging (:meth:`TRIRLStepper.step`).
