@@ -47,26 +47,26 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def voila_url():
+def _serve(notebook: Path):
+    """Serve ``notebook`` with Voila on a free localhost port; yields its URL."""
     reason = _missing()
     if reason:
         pytest.skip(reason)
     port = _free_port()
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
     ARTIFACTS.mkdir(exist_ok=True)
-    log = open(ARTIFACTS / "voila.log", "w")
+    log = open(ARTIFACTS / f"voila-{notebook.stem}.log", "w")
     server = subprocess.Popen(
-        [VOILA, str(APP), "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1",
+        [VOILA, str(notebook), "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1",
          "--ServerApp.open_browser=False", "--show_tracebacks=True"],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env,
+        cwd=notebook.parent, stdout=log, stderr=subprocess.STDOUT, env=env,
     )
     url = f"http://127.0.0.1:{port}/"
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if server.poll() is not None:
-                pytest.fail(f"voila exited with {server.returncode}; see {ARTIFACTS / 'voila.log'}")
+                pytest.fail(f"voila exited with {server.returncode}; see {log.name}")
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=2).close()
                 break
@@ -82,6 +82,11 @@ def voila_url():
         except subprocess.TimeoutExpired:
             server.kill()
         log.close()
+
+
+@pytest.fixture(scope="module")
+def voila_url():
+    yield from _serve(APP)
 
 
 def test_slider_and_step_update_the_page(voila_url):
@@ -249,3 +254,32 @@ def test_a_diverging_fixed_step_stops_with_its_cause_on_the_page(voila_url):
             expect(page.get_by_text(re.compile("the safeguard halved eps"))).to_be_visible()
         finally:
             browser.close()
+
+
+def test_the_explorer_in_notebook_01_shows_whole_labels_once():
+    """Notebook 01 served by Voila: the explorer's sliders read "temperature" and "gamma" in full
+    (not "temperat..."), and its panels appear once (the live widget, not also its fallback)."""
+    from playwright.sync_api import expect, sync_playwright
+
+    server = _serve(ROOT / "notebooks" / "01_mdps_soft_value_iteration.ipynb")
+    url = next(server)
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            try:
+                page = browser.new_page(viewport={"width": 1200, "height": 1350})
+                page.route(re.compile(r"^(?!http://127\.0\.0\.1)"), lambda route: route.abort())
+                page.goto(url, timeout=90_000)
+                temperature = page.locator(".widget-label", has_text="temperature")
+                expect(temperature).to_be_visible(timeout=90_000)
+                clipped = page.evaluate("""() => [...document.querySelectorAll('.widget-label, .widget-readout')]
+                    .filter(el => el.scrollWidth > el.clientWidth + 1).map(el => el.textContent)""")
+                assert not clipped, clipped
+                assert page.locator(".trirl-panels").count() == 0
+                expect(page.get_by_text(re.compile(r"temperature 1, gamma 0.95: V\(start\)"))).to_have_count(1)
+                temperature.scroll_into_view_if_needed()
+                page.screenshot(path=str(ARTIFACTS / "explorer.png"))
+            finally:
+                browser.close()
+    finally:
+        server.close()
