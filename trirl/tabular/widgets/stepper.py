@@ -103,7 +103,8 @@ class TRIRLStepper:
         for control in (self.beta, self.eps, self.safeguard, self.eta, self.eta_decay, self.eta_end):
             control.observe(lambda change: self._config_changed(), names="value")
         self.editor.on_change(lambda world: self.reset())
-        controls = W.VBox([self.beta, self.eps, self.safeguard, self.eta_mode, self.eta, self.eta_decay, self.eta_end, self.alpha,
+        controls = W.VBox([self.beta, self.eps, self.safeguard, self.eta_mode, self.eta, self.eta_decay, self.eta_end,
+                           self.alpha,
                            W.HBox([self.step_button, self.run_button, self.run_steps, self.reset_button]),
                            self.iteration_label, self.status, self.check_panel],
                           layout=W.Layout(width=CONTROLS_WIDTH, flex="0 0 auto"))
@@ -231,6 +232,9 @@ class TRIRLStepper:
             if before is not None and "dual" in row and dual_increased(before, row["dual"]):
                 self.status.value = (f"<span style='color:#b35900'>the dual G(r) got worse, from {before:.6g} to "
                                      f"{row['dual']:.6g}. {self._remedy()}</span>")
+            elif row.get("backtracks") and row.get("eps") == 0.0:
+                self.status.value = (f"the safeguard rejected this step: {row['backtracks']} halvings of eps all made "
+                                     f"the dual worse, so r and pi are unchanged (lower alpha or change the world)")
             elif row.get("backtracks"):
                 self.status.value = (f"the safeguard halved eps {row['backtracks']} time(s) (eps = {row['eps']:.3g}): "
                                      f"the full step would have made the dual worse")
@@ -248,7 +252,8 @@ class TRIRLStepper:
         alpha = config.eps * config.beta / (1 + eta)
         return (f"Cause: the paper's fixed step with alpha = eps&middot;beta/(1+eta) = {alpha:.3g} is too large for "
                 f"this world. Remedy: set <b>step</b> to <b>safeguarded</b> (it halves eps until the exact dual "
-                f"does not increase), or lower alpha to 0.1 or below (smaller eps, larger eta), then Step again.")
+                f"does not increase), or lower alpha (smaller eps, larger eta; 0.1 is monotone on the shipped "
+                f"worlds, not on every world), then Step again.")
 
     def run(self, n: int) -> list[dict[str, Any]]:
         """``n`` steps, drawn once at the end; stops at the first failed step."""
