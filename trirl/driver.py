@@ -127,23 +127,63 @@ class Jitted(NamedTuple):
     step: Callable[[Any, Any], tuple[Any, Mapping[str, Any]]]
 
 
-def jitted(learner, seeds: int | None = None, *step_args, name: str | None = None) -> Jitted:
+def seed_mesh(seeds: int, devices=None):
+    """The one-axis device mesh (axis ``"seeds"``) that a batch of ``seeds`` vmapped seeds is split over.
+
+    It spans the largest number ``d`` of ``devices`` (default: every local device,
+    ``jax.local_devices()``) that divides ``seeds``, so every device holds ``seeds / d`` whole seeds and
+    nothing is padded; ``None`` when ``d`` is 1 (one device, or a prime number of seeds above the
+    device count), where nothing is sharded.
+    """
+    import jax
+    from jax.sharding import Mesh
+
+    devices = jax.local_devices() if devices is None else list(devices)
+    count = max(d for d in range(1, len(devices) + 1) if seeds % d == 0)
+    return Mesh(np.array(devices[:count]), ("seeds",)) if count > 1 else None
+
+
+def jitted(learner, seeds: int | None = None, *step_args, name: str | None = None, devices=None) -> Jitted:
     """``learner`` with ``init`` and ``step`` jitted, for :func:`run` (imports JAX).
 
     With ``seeds``, both are vmapped over a leading seed axis: ``init(keys [seeds, ...])``, and
     ``step(state, key)`` gives seed ``j`` the key ``split(key, seeds)[j]``. ``step_args`` follow
     the state and key in every call of ``learner.step`` (e.g. the frozen reward PPO retrains on;
     with ``seeds``, they carry the seed axis too: seed ``j`` gets their slice ``j``).
+
+    The seed axis of the state, the metrics and ``step_args`` lives on :func:`seed_mesh` over
+    ``devices`` (default: all local devices): each device steps its own seeds, the key is
+    replicated, and a seed's numbers do not depend on the device count (up to the float rounding of
+    XLA's kernels for another batch size). Whatever comes in (a checkpoint's host arrays, a state
+    from another device count) is placed on the mesh first, so a run resumes on any device count;
+    ``numpy.asarray`` of the outputs gathers them to the host.
     """
     import jax
 
     if seeds is None:
         init, step = jax.jit(learner.init), jax.jit(learner.step)
-    else:
-        def step_seeds(state, key, *args):
-            return jax.vmap(learner.step)(state, jax.random.split(key, seeds), *args)
+        return Jitted(name or getattr(learner, "name", ""), init, functools.partial(_call, step, step_args))
 
+    def step_seeds(state, key, *args):
+        return jax.vmap(learner.step)(state, jax.random.split(key, seeds), *args)
+
+    mesh = seed_mesh(seeds, devices)
+    if mesh is None:
         init, step = jax.jit(jax.vmap(learner.init)), jax.jit(step_seeds)
+        return Jitted(name or getattr(learner, "name", ""), init, functools.partial(_call, step, step_args))
+    from jax.sharding import NamedSharding, PartitionSpec
+
+    per_seed, replicated = NamedSharding(mesh, PartitionSpec("seeds")), NamedSharding(mesh, PartitionSpec())
+    init_jit = jax.jit(jax.vmap(learner.init), out_shardings=per_seed)
+    step_jit = jax.jit(step_seeds, out_shardings=per_seed)
+    step_args = jax.device_put(step_args, per_seed)
+
+    def init(keys):
+        return init_jit(jax.device_put(keys, per_seed))
+
+    def step(state, key, *args):
+        return step_jit(jax.device_put(state, per_seed), jax.device_put(key, replicated), *args)
+
     return Jitted(name or getattr(learner, "name", ""), init, functools.partial(_call, step, step_args))
 
 

@@ -99,6 +99,26 @@ def test_table1_command_resumes_writes_json_and_figures_then_skips(tiny_study, c
     curves = study_lib.plot_curves(summary)
     assert sum(1 for line in curves.axes[0].get_lines() if (line.get_gid() or "").startswith("seed ")) == 2
 
+    # as a job array: shard 2/2 (GAIL, whose controls TRIRL's shard trains) into another folder
+    # beside a copy of shard 1/2's stages, then --aggregate: the table one process wrote
+    sharded = runs.parent / "sharded"
+    assert cli.main(_bench("--runs", sharded, "--shard", "2/2")) == 0
+    log = capsys.readouterr().out
+    assert "shard 2/2: gail" in log and "--aggregate" in log and not (sharded / "trirl").exists()
+    assert not (out.parent / "sharded_out").exists()
+    shutil.copytree(runs / "trirl", sharded / "trirl")
+    assert cli.main(_bench("--runs", sharded, "--out", out.parent / "sharded_out", "--aggregate")) == 0
+    aggregated = json.loads((out.parent / "sharded_out" / "table1_tiny.json").read_text())
+
+    def table(variants, folder):  # the numbers: without the stages' folders and wall clocks
+        return {name: entry | {"stages": {stage: {k: v for k, v in row.items() if k not in ("run", "wall_clock_s")}
+                                          for stage, row in entry["stages"].items()}}
+                for name, entry in variants.items()}
+
+    assert table(aggregated["variants"], sharded) == table(summary["variants"], runs)
+    assert aggregated["variants"]["gail"]["stages"]["training"]["run"] == str(sharded / "gail" / "training")
+    assert aggregated["missing_stages"] == {} and aggregated["not_run"] == []
+
     # again: every stage is skipped and the numbers stay
     first = summary
     assert cli.main(_bench("--runs", runs, "--out", out)) == 0
@@ -307,3 +327,67 @@ def test_the_printed_table_keeps_the_papers_stage_order_after_a_json_round_trip(
     summary = json.loads(json.dumps(_summary({"good": values}, {"good": [[0.0] * 4] * 3}), sort_keys=True))
     (line,) = [line for line in study_lib.format_table(summary).splitlines() if line.strip().startswith("GOOD")]
     assert re.search(r"GOOD +training 0\.65 .*; retraining 0\.65 .*\(control .*; transfer 0\.65 ", line), line
+
+
+def test_shards_split_the_variants_into_disjoint_sets_that_cover_the_study():
+    spec = study_lib.load_study(TINY)
+    for n in range(1, 5):
+        shards = [study_lib.shard_variants(spec, k, n) for k in range(1, n + 1)]
+        flat = [name for shard in shards for name in shard]
+        assert sorted(flat) == sorted(spec.variants) and len(flat) == len(set(flat)), n
+    assert study_lib.shard_variants(spec, 3, 3) == ()  # more shards than variants: an empty one
+
+
+@pytest.mark.parametrize("shard", ["0/2", "3/2", "a/b", "1/0", "2"])
+def test_a_bad_shard_names_the_flag_and_the_form(tmp_path, capsys, shard):
+    assert cli.main(_bench("--runs", tmp_path / "runs", "--shard", shard)) == 2
+    err = capsys.readouterr().err
+    assert f"--shard {shard!r}: expected K/N with 1 <= K <= N" in err and "Traceback" not in err
+    assert not (tmp_path / "runs").exists()
+
+
+def test_shard_only_and_aggregate_exclude_each_other(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(_bench("--runs", tmp_path, "--shard", "1/2", "--aggregate"))
+    assert exit_.value.code == 2
+    assert "--shard and --aggregate exclude each other" in capsys.readouterr().err
+
+
+def test_aggregate_of_a_folder_without_complete_stages_says_what_is_missing(tmp_path, capsys):
+    assert cli.main(_bench("--runs", tmp_path / "runs", "--out", tmp_path / "out", "--aggregate")) == 2
+    err = capsys.readouterr().err
+    assert "--aggregate: " in err and "trirl: training, retraining, transfer; gail: training, retraining, transfer" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_saved_results_list_missing_stages_and_a_control_another_variant_has_not_trained(tmp_path):
+    """TRIRL owns both controls; GAIL's retraining is done but TRIRL's is not, so GAIL's table row
+    lacks its retraining control as well as its transfer."""
+    spec = study_lib.load_study(TINY)
+    runs = tmp_path / "runs"
+    for name in spec.variants:
+        path = runs / name / "training"
+        path.mkdir(parents=True)
+        record = study_lib.training_record(study_lib.train_config(spec, spec.variants[name]))
+        (path / study_lib.RESULT_FILE).write_text(json.dumps({"record": record, "returns": [0.0, 1.0]}))
+    gail = runs / "gail" / "retraining"
+    gail.mkdir()
+    record = study_lib.retraining_record("retraining", spec.env, runs / "gail" / "training", spec.retrain, control=False)
+    (gail / study_lib.RESULT_FILE).write_text(json.dumps({"record": record, "returns": [0.0, 1.0]}))
+    results, missing = study_lib.saved_results(spec, runs)
+    assert results == {}
+    assert missing == {"trirl": ["retraining", "transfer"], "gail": ["transfer"]}
+
+    # TRIRL's retraining done: GAIL still lacks its transfer; with it, GAIL's row is complete
+    trirl = runs / "trirl" / "retraining"
+    trirl.mkdir()
+    record = study_lib.retraining_record("retraining", spec.env, runs / "trirl" / "training", spec.retrain, control=True)
+    (trirl / study_lib.RESULT_FILE).write_text(json.dumps({"record": record, "returns": [0.0, 1.0]}))
+    gail_transfer = runs / "gail" / "transfer"
+    gail_transfer.mkdir()
+    record = study_lib.retraining_record("transfer", spec.transfer_env, runs / "gail" / "training", spec.retrain,
+                                         control=False)
+    (gail_transfer / study_lib.RESULT_FILE).write_text(json.dumps({"record": record, "returns": [0.0, 1.0]}))
+    results, missing = study_lib.saved_results(spec, runs)
+    assert missing == {"trirl": ["transfer"], "gail": ["transfer (its true-reward control, trained by trirl)"]}
+    assert results == {}

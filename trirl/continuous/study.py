@@ -3,7 +3,7 @@
 ::
 
     trirl bench table1 [--study continuous/table1_point_maze.toml] [--runs runs/NAME]
-        [--out continuous/results/NAME] [--only VARIANT,...] [--no-progress]
+        [--out continuous/results/NAME] [--only VARIANT,... | --shard K/N | --aggregate] [--no-progress]
 
 A study spec (TOML, ``continuous/table1_point_maze.toml``) names the environment, the transfer
 environment, the variants (a train config, optionally with ``algo`` replaced by a baseline), the
@@ -30,7 +30,15 @@ configuration is the one the spec asks for now); an interrupted training stage r
 newest checkpoint (:class:`trirl.rundir.RunDir`); an interrupted retraining stage restarts (it has
 no checkpoints; it is minutes). Each running stage holds its run directory's lock, so two
 invocations on one ``--runs`` folder refuse each other's stages; ``--only`` splits the variants
-between processes (or leaves some out: the table then lists them as ``not_run``). Ctrl-C stops after the training iteration under way; running the same command
+between processes (or leaves some out: the table then lists them as ``not_run``).
+
+**Job arrays.** ``--shard K/N`` runs the K-th of N disjoint sets of stages (:func:`shard_variants`:
+a variant's stages stay together, each control is trained once, by its owner's shard), one array
+task each (Slurm: ``--array=1-N`` and ``--shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT``), all
+on one shared ``--runs`` folder; then ``--aggregate`` runs nothing and builds the table from the
+stages found there (:func:`saved_results`), the same table one process writes. Variants with stages
+still missing are listed in ``not_run`` and ``missing_stages``, so the table accumulates over
+sittings. Ctrl-C stops after the training iteration under way; running the same command
 again continues.
 
 **Aggregate.** Scores are expert-normalised returns (deterministic expert 1, uniform random
@@ -336,11 +344,26 @@ def _completed(path: Path, record: dict[str, Any]) -> dict[str, Any] | None:
     return result
 
 
+def training_record(config) -> dict[str, Any]:
+    """What a training stage's ``result.json`` must record to count as done: its whole config."""
+    return {"stage": "training", "config": config.to_dict()}
+
+
+def retraining_record(stage: str, env: str, train_path: Path, retrain_kwargs: dict[str, Any],
+                      control: bool) -> dict[str, Any]:
+    """What a retraining or transfer stage's ``result.json`` must record to count as done. It names
+    the training stage by the hash of that stage's record (no paths: a study folder may move), so a
+    retrained training invalidates it."""
+    training = json.loads((train_path / RESULT_FILE).read_text())["record"]
+    digest = hashlib.sha256(json.dumps(training, sort_keys=True).encode()).hexdigest()[:16]
+    return {"stage": stage, "env": env, "training_sha256": digest, "retrain": retrain_kwargs, "control": control}
+
+
 def run_training(config, path: Path, progress: bool, log=print) -> dict[str, Any]:
     """The training stage: train (or resume) ``config`` into ``path``; its per-seed final scores."""
     from trirl.continuous import train
 
-    record = {"stage": "training", "config": config.to_dict()}
+    record = training_record(config)
     done = _completed(path, record)
     if done is not None:
         return done | {"skipped": True}
@@ -365,15 +388,11 @@ def run_training(config, path: Path, progress: bool, log=print) -> dict[str, Any
 def run_retraining(stage: str, train_path: Path, env: str, path: Path, retrain_kwargs: dict[str, Any],
                    control: bool) -> dict[str, Any]:
     """The retraining or transfer stage: :func:`~trirl.continuous.evaluate.retrain` on the frozen
-    rewards of ``train_path`` in ``env`` (with the true-reward control when ``control``).
-
-    Its record names the training stage by the hash of that stage's record (no paths: a study
-    folder may move), so a retrained training invalidates it."""
+    rewards of ``train_path`` in ``env`` (with the true-reward control when ``control``; its record:
+    :func:`retraining_record`)."""
     from trirl.continuous import evaluate
 
-    training = json.loads((train_path / RESULT_FILE).read_text())["record"]
-    digest = hashlib.sha256(json.dumps(training, sort_keys=True).encode()).hexdigest()[:16]
-    record = {"stage": stage, "env": env, "training_sha256": digest, "retrain": retrain_kwargs, "control": control}
+    record = retraining_record(stage, env, train_path, retrain_kwargs, control)
     done = _completed(path, record)
     if done is not None:
         return done | {"skipped": True}
@@ -393,6 +412,90 @@ def _control_key(config, env: str) -> str:
     return json.dumps([env, dataclasses.asdict(config.ppo), config.env_options, config.seeds], sort_keys=True, default=str)
 
 
+def control_owners(study: Study) -> dict[tuple[str, str], str]:
+    """``(stage, control key) -> variant``: the variant that trains each true-reward control, the
+    first in the spec that needs it (whichever variants a process runs)."""
+    owners: dict[tuple[str, str], str] = {}
+    for variant in study.variants.values():
+        config = train_config(study, variant)
+        for stage in study.stages[1:]:
+            env = study.env if stage == "retraining" else study.transfer_env
+            owners.setdefault((stage, _control_key(config, env)), variant.name)
+    return owners
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``--shard K/N`` as ``(K, N)``, ``1 <= K <= N`` (a job array's task ``K`` of ``N``).
+
+    Raises:
+        InvalidConfigError: naming ``--shard`` and the expected form.
+    """
+    parts = text.split("/")
+    try:
+        k, n = (int(part) for part in parts) if len(parts) == 2 else (0, 0)
+    except ValueError:
+        k, n = 0, 0
+    if not 1 <= k <= n:
+        raise InvalidConfigError(f"--shard {text!r}: expected K/N with 1 <= K <= N, e.g. --shard 2/4 for the second of "
+                                 f"four array tasks (Slurm: --shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT "
+                                 f"with --array=1-N)")
+    return k, n
+
+
+def shard_variants(study: Study, k: int, n: int) -> tuple[str, ...]:
+    """The variants of shard ``k`` of ``n``: every ``n``-th in the spec's order from the ``k``-th.
+
+    A variant's stages stay together (retraining and transfer need its training), so the shards'
+    stage sets are disjoint and together cover the study; a true-reward control is trained by the
+    shard of the variant that owns it (:func:`control_owners`), never twice. Shards beyond the
+    number of variants are empty."""
+    return tuple(name for i, name in enumerate(study.variants) if i % n == k - 1)
+
+
+def saved_results(study: Study, runs: Path) -> tuple[dict[str, dict[str, Any]], dict[str, list[str]]]:
+    """What the stages under ``runs`` hold, as :func:`run_study` returns it, without running anything.
+
+    Returns:
+        ``(results, missing)``: ``results`` has the variants whose every stage is complete (with its
+        true-reward control's stage), in :func:`run_study`'s form; ``missing`` maps each other
+        variant to the stages it lacks.
+
+    Raises:
+        InvalidConfigError: a stage was completed with another configuration than the spec's.
+    """
+    owners = control_owners(study)
+    results: dict[str, dict[str, Any]] = {}
+    missing: dict[str, list[str]] = {}
+    for variant in study.variants.values():
+        config = train_config(study, variant)
+        train_path = runs / variant.name / "training"
+        done = _completed(train_path, training_record(config))
+        if done is None:
+            missing[variant.name] = list(study.stages)
+            continue
+        stage_results, absent = {"training": done}, []
+        for stage in study.stages[1:]:
+            env = study.env if stage == "retraining" else study.transfer_env
+            owner = owners[(stage, _control_key(config, env))]
+            record = retraining_record(stage, env, train_path, study.retrain, control=owner == variant.name)
+            done = _completed(runs / variant.name / stage, record)
+            if done is None:
+                absent.append(stage)
+            else:
+                stage_results[stage] = done | {"control_from": owner}
+        if absent:
+            missing[variant.name] = absent
+        else:
+            results[variant.name] = stage_results
+    for name in list(results):  # a control trained by a variant whose stage is missing
+        lacking = {stage: result["control_from"] for stage, result in results[name].items()
+                   if result.get("control_from", name) != name and stage in missing.get(result["control_from"], ())}
+        if lacking:
+            del results[name]
+            missing[name] = [f"{stage} (its true-reward control, trained by {owner})" for stage, owner in lacking.items()]
+    return results, missing
+
+
 def run_study(study: Study, runs: Path, progress: bool = True, log=print,
               only: tuple[str, ...] = ()) -> dict[str, dict[str, Any]]:
     """Run (or skip) every stage of every variant (of the variants in ``only``, if given: several
@@ -404,14 +507,11 @@ def run_study(study: Study, runs: Path, progress: bool = True, log=print,
         raise InvalidConfigError(f"--only: unknown variant{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; "
                                  f"the study's are {', '.join(study.variants)}")
     results: dict[str, dict[str, Any]] = {}
-    controls: dict[tuple[str, str], str] = {}  # (stage, control key) -> the variant that trains it
+    controls = control_owners(study)
     for variant in study.variants.values():
-        config = train_config(study, variant)
-        for stage in study.stages[1:]:
-            env = study.env if stage == "retraining" else study.transfer_env
-            controls.setdefault((stage, _control_key(config, env)), variant.name)
         if only and variant.name not in only:
             continue
+        config = train_config(study, variant)
         stage_results = results[variant.name] = {}
         train_path = runs / variant.name / "training"
         log(f"[{variant.name}] training: {config.algo}, {config.seeds} seeds x {config.iterations} iterations -> {train_path}")
@@ -703,6 +803,10 @@ def _commit() -> str | None:
         return None
 
 
+def _describe(missing: dict[str, list[str]]) -> str:
+    return "; ".join(f"{name}: {', '.join(stages)}" for name, stages in missing.items()) or "none"
+
+
 def main(argv: list[str] | None = None) -> int:
     from trirl.continuous import compile_cache
     from trirl.continuous.evaluate import machine
@@ -716,19 +820,47 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", help="comma-separated variants: run only their stages and write their table "
                                        "(processes sharing the work each get another --out; the JSON lists the rest "
                                        "as not_run)")
+    parser.add_argument("--shard", metavar="K/N",
+                        help="run only the K-th of N disjoint sets of stages (every N-th variant from the K-th, "
+                             "with their retraining, transfer and the controls they own), for a job array; "
+                             "then one --aggregate call builds the table")
+    parser.add_argument("--aggregate", action="store_true",
+                        help="run nothing: build the table from the stages that --runs holds (what the shards "
+                             "wrote); variants with missing stages are listed, not scored")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     compile_cache.add_arguments(parser)
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
+    given = [flag for flag, value in (("--only", args.only), ("--shard", args.shard), ("--aggregate", args.aggregate))
+             if value]
+    if len(given) > 1:
+        parser.error(f"{' and '.join(given)} exclude each other: --only and --shard choose the stages a process "
+                     f"runs, --aggregate runs none")
     compile_cache.from_args(args)
     command = shlex.join(["trirl", "bench", "table1", *argv])
     start, date = time.monotonic(), datetime.now(UTC).isoformat(timespec="seconds")
+    missing: dict[str, list[str]] = {}
     try:
+        shard = parse_shard(args.shard) if args.shard else None
         study = load_study(args.study)
         runs = Path(args.runs or Path("runs") / study.name)
         out = Path(args.out or Path("continuous") / "results" / study.name)
-        only = tuple(name.strip() for name in args.only.split(",") if name.strip()) if args.only else ()
-        results = run_study(study, runs, progress=not args.no_progress, only=only)
+        if args.aggregate:
+            results, missing = saved_results(study, runs)
+            if not results:
+                raise InvalidConfigError(f"--aggregate: {runs} holds no variant with every stage complete "
+                                         f"(missing: {_describe(missing)}); run the shards first")
+        elif shard:
+            only = shard_variants(study, *shard)
+            print(f"shard {shard[0]}/{shard[1]}: {', '.join(only) or 'no variant (more shards than variants)'}")
+            if only:  # an empty `only` would mean every variant
+                run_study(study, runs, progress=not args.no_progress, only=only)
+            print(f"shard {shard[0]}/{shard[1]} done. When every shard is, build the table with:\n"
+                  f"  {shlex.join(['trirl', 'bench', 'table1', '--study', args.study, '--runs', str(runs), '--aggregate'])}")
+            return 0
+        else:
+            only = tuple(name.strip() for name in args.only.split(",") if name.strip()) if args.only else ()
+            results = run_study(study, runs, progress=not args.no_progress, only=only)
         summary = aggregate(study, results, runs)
     except (StudyInterrupted, KeyboardInterrupt) as err:
         detail = f" ({err})" if str(err) else ""
@@ -739,7 +871,9 @@ def main(argv: list[str] | None = None) -> int:
     except (TrirlError, NonFiniteError, FloatingPointError) as err:
         print(f"trirl bench table1: error: {err}", file=sys.stderr)
         return 2
-    summary.update(command=command, commit=_commit(), date=date, machine=machine(), runs=str(runs),
+    if missing:
+        print(f"trirl bench table1: not in the table, stages missing: {_describe(missing)}", file=sys.stderr)
+    summary.update(missing_stages=missing, command=command, commit=_commit(), date=date, machine=machine(), runs=str(runs),
                    wall_clock_s=round(time.monotonic() - start, 1),
                    stage_wall_clock_s_total=round(sum(row.get("wall_clock_s") or 0 for entry in summary["variants"].values()
                                                       for row in entry["stages"].values()), 1))
