@@ -52,8 +52,9 @@ def _add_grid(sub) -> None:
     p.add_argument("--horizon", type=integer(1), default=200, help="length of each sampled trajectory")
     p.add_argument("--smoothing", type=number(0, 1, low_open=True, high_open=True), default=1e-2,
                    help="smoothing of the empirical occupancy, in (0, 1)")
-    p.add_argument("--safeguard", choices=("auto", "on", "off"), default="auto",
-                   help="halve eps until the exact dual does not increase (trirl-safe); auto: on with demonstrations")
+    p.add_argument("--safeguard", choices=("on", "off", "auto"), default="on",
+                   help="on: halve eps until the exact dual does not increase, so the dual is monotone on any world; "
+                        "off: the paper's fixed step (its dual can rise, book/findings.md); auto: the same as on")
     p.add_argument("--seed", type=integer(0), default=0)
     p.add_argument("--out", type=Path, default=None, help="run directory (default runs/grid-WORLD-TIME)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its newest checkpoint")
@@ -103,8 +104,8 @@ def _run_grid(args, world) -> int:
     else:
         rho_expert = occupancy(world.mdp, expert.policy)
         source = "the exact expert occupancy"
-    # sampled demonstrations make lambda_max(d log rho / d r) large (smoothing), so the fixed step can diverge
-    safeguard = args.safeguard == "on" or (args.safeguard == "auto" and (args.demos > 0 or args.demos_file is not None))
+    # no fixed step is monotone on every world (book/findings.md): the safeguard is on unless turned off
+    safeguard = args.safeguard != "off"
     out = args.out or Path("runs") / f"grid-{world.name}{'-' + world.variant if world.variant else ''}-{time.strftime('%Y%m%d-%H%M%S')}"
     config = {
         "command": "trirl grid",
@@ -133,7 +134,9 @@ def _train_grid(args, world, expert, rho_expert, eta, safeguard, source, out, ru
           + (f" kl_bound={args.kl_bound}" if args.kl_bound else ""))
     print(f"  writing to {out}/")
     if safeguard:
-        print("  safeguard on: eps is halved until the exact dual does not increase (--safeguard off to disable)")
+        print("  safeguard on: eps is halved until the exact dual does not increase (--safeguard off: the paper's fixed step)")
+    else:
+        print("  safeguard off: the paper's fixed step; the dual may get worse on this world (--safeguard on to check it)")
     # every metrics row gets the learned reward's shaping-invariant distance to the true one
     projector = ShapingProjector(world.mdp, world.reward)
     result = trirl(
@@ -164,8 +167,8 @@ def _rerun_command(args) -> str:
         parts += ["--demos", str(args.demos), "--horizon", str(args.horizon), "--smoothing", str(args.smoothing)]
     if args.demos_file:
         parts += ["--demos-file", str(args.demos_file), "--smoothing", str(args.smoothing)]
-    if args.safeguard != "auto":
-        parts += ["--safeguard", args.safeguard]
+    if args.safeguard == "off":
+        parts += ["--safeguard", "off"]
     return shlex.join(parts)
 
 
@@ -209,7 +212,7 @@ def _summary(world, expert, rho_expert, result, occupancy, reverse_kl, solve) ->
         lines.append(f"  safeguard: eps halved {result.history[-1]['total_backtracks']} times in all")
     if worse:
         lines.append("  the dual got worse: the step is too large for these occupancies (the DualIncreaseWarning above "
-                     "gives the cause); rerun with --safeguard on, a smaller --eps or a larger --eta")
+                     "gives the cause); rerun with --safeguard on (the default), a smaller --eps or a larger --eta")
     return "\n".join(lines)
 
 

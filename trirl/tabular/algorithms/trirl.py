@@ -27,13 +27,22 @@ history's ``factorisations`` grows by the number of policy-iteration steps, usua
 
 Two extensions:
 
-- **Safeguard** (``safeguard=True``). The tabular dual ``G`` is exact, so a step can be checked:
-  if the corrected reward's dual exceeds the previous one, ``eps`` is halved and the trust-region
-  policy and corrected reward are recomputed, up to ``max_backtracks`` times (a step that still
-  fails is rejected: the iteration keeps ``(r^(i), pi^(i))``). The dual is then monotone by
-  construction, whatever the effective step ``alpha = eps * beta / (1 + eta)``; the metric
-  ``backtracks`` counts the halvings of one iteration and ``total_backtracks`` their sum. Every
-  attempt's solves count in ``backups``, and so does the solve that gives the dual its ``V``.
+- **Safeguard** (``safeguard=True``, the default). The tabular dual ``G`` is exact, so a step can
+  be checked: if the corrected reward's dual exceeds the previous one, ``eps`` is halved and the
+  trust-region policy and corrected reward are recomputed, up to ``max_backtracks`` times (a step
+  that still fails is rejected: the iteration keeps ``(r^(i), pi^(i))``). The dual is then
+  monotone by construction, whatever the effective step ``alpha = eps * beta / (1 + eta)``. An
+  accepted step lets the next iteration start from twice its ``eps`` (at most ``config.eps``), so
+  a world that needs a small step does not pay the halvings again in every iteration, and a world
+  where the full step is fine never halves: there the iterates are those of the fixed step, bit
+  for bit. The check needs ``V`` of the corrected reward, which every iteration computes anyway
+  (its policy is the trust-region policy, by Theorem 3.2, so the solve is one evaluation with the
+  factorisation that the next occupancy reuses and one backup that confirms it); the safeguard
+  adds the ``logsumexp`` of the dual, and the attempts it rejects. The metric ``backtracks``
+  counts the halvings of one iteration and ``total_backtracks`` their sum; ``eps`` is the step
+  accepted. Every attempt's solves count in ``backups``, and so does the solve that gives the
+  dual its ``V``. ``safeguard=False`` is the paper's fixed step (Algorithm 1 as written), whose
+  dual rises on worlds where ``alpha`` is too large for the occupancies (book/findings.md).
 - **Reward classes** (``reward_class="state_only"`` or ``"linear"`` with ``features``, see
   :mod:`trirl.tabular.rewards`). The targets ``U_eps r`` and ``U_{eps_tr} r`` are projected onto
   the class by least squares weighted by the logarithmic mean of ``rho_pi`` and the tilted
@@ -97,18 +106,22 @@ class TRIRLConfig:
             soft Bellman backups (``inner_method="value_iteration"``) or policy-improvement steps.
         inner_method: ``"value_iteration"`` or ``"policy_iteration"``, used with ``inner_steps``.
         solver: exact soft solver, ``"auto"``, ``"value_iteration"`` or ``"policy_iteration"``.
-        safeguard: halve ``eps`` until the dual of the corrected reward does not increase
-            (module doc); the dual is then monotone by construction.
+        safeguard: ``True`` (default): halve ``eps`` until the dual of the corrected reward does
+            not increase, and let it grow back after accepted steps (module doc); the dual is
+            then monotone by construction on any MDP. ``False``: the paper's fixed step, whose
+            dual can rise (book/findings.md).
         max_backtracks: the most halvings per iteration before the step is rejected.
         reward_class: ``"tabular"``, ``"state_only"`` or ``"linear"`` (features passed to
             :func:`make_trirl`); updates are projected onto the class (module doc).
     """
 
     # The recommended values, read by the CLI, the comparison, the widgets and the book: alpha =
-    # eps * beta / (1 + eta) = 0.1 is the effective step of the reward update. Large beta makes
-    # Eq. 1's optimum the expert itself; alpha <= 0.1 keeps the dual monotone on every shipped
-    # world (0.25 diverges on icy_goal; book/findings.md: the safe step is nu = eps_tr + alpha *
-    # lambda_max(d log rho / d r) < 1, and lambda_max grows with 1/(1-gamma)).
+    # eps * beta / (1 + eta) = 0.1 is the largest effective step of the reward update. Large beta
+    # makes Eq. 1's optimum the expert itself. No fixed alpha is safe on every world a user can
+    # write (the safe step is nu = eps_tr + alpha * lambda_max(d log rho / d r) < 2, and
+    # lambda_max grows with 1/(1-gamma) and where rho_expert is tiny; book/findings.md): 0.1 is
+    # monotone on the shipped worlds and fails on a 5 x 9 maze with one lava cell, so the
+    # safeguard is on by default and shrinks the step only where the exact dual asks for it.
     eps: float = 0.5
     beta: float = 1e4
     eta: Any = 49_999.0
@@ -116,7 +129,7 @@ class TRIRLConfig:
     inner_steps: int | None = None
     inner_method: str = "value_iteration"
     solver: str = "auto"
-    safeguard: bool = False
+    safeguard: bool = True
     max_backtracks: int = 30
     reward_class: str = "tabular"
 
@@ -132,6 +145,8 @@ class TRIRLConfig:
         if self.inner_steps is not None and not (isinstance(self.inner_steps, int) and self.inner_steps >= 1):
             raise InvalidConfigError(f"inner_steps is {self.inner_steps!r}, expected an integer >= 1 (or None)")
         check_inner_method(self.inner_method)
+        if not isinstance(self.safeguard, (bool, np.bool_)):
+            raise InvalidConfigError(f"safeguard is {self.safeguard!r}, expected True (the default) or False (the paper's fixed step)")
         if not (isinstance(self.max_backtracks, int) and self.max_backtracks >= 0):
             raise InvalidConfigError(f"max_backtracks is {self.max_backtracks!r}, expected an integer >= 0")
         if self.reward_class not in REWARD_CLASSES:
@@ -171,6 +186,8 @@ class TRIRLState(NamedTuple):
     wall_time: float
     backtracks: int = 0
     factorisations: int = 0
+    next_eps: float = np.nan  # the safeguard's first try in the next iteration (nan: config.eps)
+    dual: float = np.nan  # G(reward), known once measured or checked by the safeguard (nan: not yet)
 
 
 def solve_eta(mdp: MDP, r_tilde, log_policy_old, kl_bound: float, solver: str = "auto", warm=None):
@@ -282,13 +299,13 @@ def make_trirl(mdp: MDP, rho_expert, config: TRIRLConfig, features=None) -> Lear
     beta = float(config.beta)
     reward_class = make_reward_class(mdp, config.reward_class, features)
     tabular = reward_class.kind == "tabular"
-    name = "trirl-safe" if config.safeguard else "trirl"
+    name = "trirl" if config.safeguard else "trirl-fixed"
+
+    def state_dual(state: TRIRLState) -> float:
+        return float(state.dual) if np.isfinite(state.dual) else dual(mdp, state.reward, rho_expert, beta, value=state.value)
 
     def measure(state: TRIRLState) -> dict[str, Any]:
-        return {
-            "reverse_kl": reverse_kl_from_logs(state.log_rho, log_rho_expert),
-            "dual": dual(mdp, state.reward, rho_expert, beta, value=state.value),
-        }
+        return {"reverse_kl": reverse_kl_from_logs(state.log_rho, log_rho_expert), "dual": state_dual(state)}
 
     def init(key=None) -> TRIRLState:
         # r^(0) = 0 (in every class) and its MCE policy, the uniform one (V is the same in every state)
@@ -296,8 +313,9 @@ def make_trirl(mdp: MDP, rho_expert, config: TRIRLConfig, features=None) -> Lear
         factorised = mdp.factorisations
         solution = solve(mdp, reward, method=config.solver)
         log_rho = log_occupancy(mdp, solution.log_policy)
-        return TRIRLState(0, reward, solution.log_policy, log_rho, solution.v, solution.backups, solution.solves, 0.0,
-                          0, mdp.factorisations - factorised)
+        state = TRIRLState(0, reward, solution.log_policy, log_rho, solution.v, solution.backups, solution.solves, 0.0,
+                           0, mdp.factorisations - factorised, float(config.eps))
+        return state._replace(dual=state_dual(state))
 
     def initial_metrics(state: TRIRLState) -> dict[str, Any]:
         metrics = {
@@ -325,8 +343,11 @@ def make_trirl(mdp: MDP, rho_expert, config: TRIRLConfig, features=None) -> Lear
         if not tabular:
             _, tilted = _expert_term(mdp, state.reward, rho_expert, beta)
             weights = log_mean_weights(mdp, np.exp(state.log_rho), tilted)
-        eps, halvings, backups, solves = float(config.eps), 0, 0, 0
-        previous_dual = dual(mdp, state.reward, rho_expert, beta, value=state.value) if config.safeguard else None
+        # the safeguard starts from the step its last iteration earned (module doc)
+        start = float(config.eps) if not (config.safeguard and np.isfinite(state.next_eps)) else float(state.next_eps)
+        eps, halvings, backups, solves = start, 0, 0, 0
+        previous_dual = state_dual(state) if config.safeguard else None
+        new_dual = np.nan
         while True:
             trial = attempt(state, ratio, weights, eps)
             backups, solves = backups + trial.backups, solves + trial.solves
@@ -344,7 +365,7 @@ def make_trirl(mdp: MDP, rho_expert, config: TRIRLConfig, features=None) -> Lear
                 # reject the step: keep (r^(i), pi^(i)), which has the previous dual
                 trial = TrustRegionStep(state.log_policy, state.reward, trial.eta, 0.0, 0.0, 0, 0)
                 reference = SoftSolution(None, state.value, state.log_policy, None, 0, 0.0, 0, 0)
-                eps = 0.0
+                eps, new_dual = 0.0, previous_dual
                 break
             eps, halvings = 0.5 * eps, halvings + 1
         elapsed = time.perf_counter() - tick
@@ -360,7 +381,10 @@ def make_trirl(mdp: MDP, rho_expert, config: TRIRLConfig, features=None) -> Lear
             state.iteration + 1, trial.reward, log_pi, log_rho, reference.v,
             state.backups + backups, state.solves + solves, state.wall_time + elapsed,
             state.backtracks + halvings, state.factorisations + mdp.factorisations - factorised,
+            _next_eps(config, eps, start), new_dual,
         )
+        if not np.isfinite(new_state.dual):  # the fixed step's dual is a metric, measured outside its wall time
+            new_state = new_state._replace(dual=state_dual(new_state))
         metrics = {
             "eta": trial.eta, "eps_tr": trial.eps_tr, "policy_kl": kl_step, "correction_gap": gap,
             "backups": new_state.backups, "solves": new_state.solves,
@@ -374,6 +398,14 @@ def make_trirl(mdp: MDP, rho_expert, config: TRIRLConfig, features=None) -> Lear
         return new_state, metrics
 
     return Learner(name, init, step, initial_metrics, lambda s: s.reward, lambda s: s.log_policy, dual_advice(config))
+
+
+def _next_eps(config: TRIRLConfig, accepted: float, tried: float) -> float:
+    """The safeguard's first ``eps`` for the next iteration: twice the accepted step, at most
+    ``config.eps``; after a rejected step (``accepted = 0``), the smallest step it tried."""
+    if accepted == 0.0:
+        return tried * 0.5 ** config.max_backtracks
+    return min(float(config.eps), 2.0 * accepted)
 
 
 def dual_advice(config: TRIRLConfig) -> str:
@@ -398,7 +430,7 @@ def dual_advice(config: TRIRLConfig) -> str:
         causes.append(f"inner_steps={config.inner_steps} leave the policy short of the trust-region optimum (Lemma 3.1)")
     if config.reward_class != "tabular":
         causes.append(f"the projection onto the {config.reward_class!r} reward class")
-    return ("Cause: " + "; or ".join(causes) + ". Remedy: safeguard=True (trirl-safe; `trirl grid --safeguard on`), "
+    return ("Cause: " + "; or ".join(causes) + ". Remedy: safeguard=True (the default; `trirl grid --safeguard on`), "
             "which halves eps until the exact dual does not increase; or a smaller step (smaller eps, larger eta or a "
             "kl_bound); with demonstrations, also a smaller smoothing.")
 
@@ -414,7 +446,7 @@ def trirl(
     inner_steps: int | None = None,
     inner_method: str = "value_iteration",
     solver: str = "auto",
-    safeguard: bool = False,
+    safeguard: bool = TRIRLConfig.safeguard,
     max_backtracks: int = 30,
     reward_class: str = "tabular",
     features=None,
@@ -426,7 +458,8 @@ def trirl(
     observe=None,
 ) -> Result:
     """Run exact TRIRL (Algorithm 1) for ``iterations`` iterations; see :class:`TRIRLConfig`
-    (whose defaults, the recommended ``eps = 0.5, beta = 1e4, eta = 49_999``, are these).
+    (whose defaults, the recommended ``eps = 0.5, beta = 1e4, eta = 49_999`` with the safeguard
+    on, are these; ``safeguard=False`` is the paper's fixed step).
 
     Returns a :class:`~trirl.tabular.driver.Result` with the final (corrected) ``reward``, its
     MCE ``policy`` and the per-iteration ``history`` (``iteration, eta, eps_tr, reverse_kl,
