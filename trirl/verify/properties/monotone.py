@@ -33,7 +33,7 @@ class Trace(NamedTuple):
 
 def trirl_trace(mdp, rho_expert, eps: float, beta: float, eta: float, iterations: int) -> Trace:
     """Run the engine's exact TRIRL (Algorithm 1, fixed ``eta``) and record ``dual`` and ``reverse_kl``."""
-    learner = trirl_algorithm.make_trirl(mdp, rho_expert, trirl_algorithm.TRIRLConfig(eps=eps, beta=beta, eta=eta))
+    learner = trirl_algorithm.make_trirl(mdp, rho_expert, trirl_algorithm.TRIRLConfig(eps=eps, beta=beta, eta=eta, safeguard=False))
     state = learner.init()
     rows = [learner.metrics(state)]
     for _ in range(iterations):
