@@ -39,7 +39,9 @@ def check_expert_occupancy(mdp: MDP, rho_expert, name: str = "rho_expert") -> np
     """Validate ``rho_E[S, A]``: finite, non-negative, mass ``1 / (1 - gamma)``, positive on reachable pairs.
 
     Every soft policy visits every reachable pair, so a zero there would make
-    ``log(rho_E / rho_pi) = -inf``; smooth sampled demonstrations (``empirical_occupancy``).
+    ``log(rho_E / rho_pi) = -inf``: an exact expert's occupancy comes from
+    :func:`~trirl.tabular.occupancies.expert_occupancy` (never 0 on reachable pairs), sampled
+    demonstrations are smoothed (``empirical_occupancy(..., smoothing > 0)``).
     """
     rho = np.asarray(rho_expert, dtype=float)
     if rho.shape != mdp.shape:
@@ -57,8 +59,10 @@ def check_expert_occupancy(mdp: MDP, rho_expert, name: str = "rho_expert") -> np
     if len(bad):
         s, a = bad[0]
         raise InvalidDemonstrationError(
-            f"{name}[{s}, {a}] is 0 at a reachable state-action pair, so log(rho_E / rho_pi) = -inf there; "
-            "smooth the demonstrations (empirical_occupancy(..., smoothing > 0))"
+            f"{name}[{s}, {a}] is 0 at a reachable state-action pair, so log(rho_E / rho_pi) = -inf there. "
+            "An exact expert: compute it with expert_occupancy(mdp, expert.log_policy), which holds pairs whose "
+            "mass underflows float64 at the smallest normal float (outside the expert's support); sampled "
+            "demonstrations: give unvisited pairs a small mass with empirical_occupancy(..., smoothing > 0)"
         )
     return rho
 
