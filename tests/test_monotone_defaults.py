@@ -19,6 +19,7 @@ from trirl.cli import main
 from trirl.errors import DualIncreaseWarning
 from trirl.rundir import read_metrics
 from trirl.tabular import expert_occupancy, gridworld, solve, trirl
+from trirl.tabular.examples import STUDENT_MAZE, STUDENT_MAZE_TOML, student_maze
 from trirl.tabular.gridworld import GridSpec, from_cells
 from trirl.tabular.occupancies import FLOAT_FLOOR, _solve_policy_system, state_occupancy, underflowed_pairs
 from trirl.tabular.shaping import NoPreferenceWarning
@@ -81,20 +82,8 @@ def test_the_fixed_step_fails_the_property_somewhere():
 
 # -- the student maze: 5 x 9, one lava cell, a goal, discount 0.95, step cost -0.1 --------------
 
-STUDENT_MAZE = """S..#.....
-.#.#.###.
-.#...#L..
-.####.#..
-......#.G
-"""
-STUDENT_MAZE_TOML = """name = "student_maze"
-discount = 0.95
-step_cost = -0.1
-"""
-
-
 def write_maze(tmp_path):
-    (tmp_path / "student_maze.txt").write_text(STUDENT_MAZE)
+    (tmp_path / "student_maze.txt").write_text("\n".join(STUDENT_MAZE) + "\n")
     path = tmp_path / "student_maze.toml"
     path.write_text(STUDENT_MAZE_TOML)
     return path
@@ -110,6 +99,9 @@ def test_student_maze_reaches_the_expert_with_the_defaults(tmp_path, capsys):
     rows = read_metrics(out)
     assert rows[-1]["reverse_kl"] <= 1e-6
     assert json.loads((out / "config.json").read_text())["safeguard"] is True
+    loaded = gridworld.load(tmp_path / "student_maze.toml")
+    np.testing.assert_array_equal(loaded.mdp.transitions, student_maze().mdp.transitions)
+    np.testing.assert_array_equal(loaded.reward, student_maze().reward)
 
 
 def test_student_maze_breaks_the_fixed_step(tmp_path, capsys):
