@@ -206,3 +206,23 @@ def test_a_world_without_preference_runs_with_a_warning(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "not compared" in printed and (out / "figure2.png").exists()
     assert "expert-normalised nan" in printed
+
+
+# -- MCE-IRL gets the same safeguard -------------------------------------------------------------
+
+
+def test_mce_irl_is_safeguarded_by_default_and_plain_by_name():
+    from trirl.tabular import random_mdp
+    from trirl.tabular.algorithms.mce_irl import mce_irl
+
+    mdp = random_mdp(1, n_states=8, n_actions=4, discount=0.95, sparsity=4.0)
+    rho_e = expert_occupancy(mdp, solve(mdp, np.random.default_rng(1).normal(size=mdp.shape) * 2).log_policy)
+    with pytest.warns(DualIncreaseWarning, match="mce-irl"):
+        plain = mce_irl(mdp, rho_e, lr=20.0, iterations=10, safeguard=False)
+    assert dual_rises(plain) > 0
+    safe = mce_irl(mdp, rho_e, lr=20.0, iterations=10)
+    assert dual_rises(safe) == 0 and safe.history[-1]["total_backtracks"] > 0
+    assert safe.metric("reverse_kl")[-1] < plain.metric("reverse_kl")[-1]
+    # where the plain step is fine, the safeguard takes the same steps
+    np.testing.assert_array_equal(mce_irl(mdp, rho_e, lr=0.5, iterations=5).reward,
+                                  mce_irl(mdp, rho_e, lr=0.5, iterations=5, safeguard=False).reward)

@@ -82,12 +82,11 @@ from trirl.tabular.objectives import (
     reverse_kl_from_logs,
     safe_log,
 )
-from trirl.tabular.algorithms.common import check_inner_method, soft_policy_steps
+from trirl.tabular.algorithms.common import DUAL_RTOL, check_inner_method, soft_policy_steps
 from trirl.tabular.occupancies import log_occupancy, log_occupancy_from_state, state_occupancy
 from trirl.tabular.rewards import REWARD_CLASSES, RewardClass, log_mean_weights, make_reward_class, projection_error
 from trirl.tabular.soft import SoftSolution, solve
 
-DUAL_RTOL = 1e-11  # rounding allowance of the safeguard's "dual did not increase" test
 
 
 @dataclass(frozen=True)
@@ -186,7 +185,7 @@ class TRIRLState(NamedTuple):
     wall_time: float
     backtracks: int = 0
     factorisations: int = 0
-    next_eps: float = np.nan  # the safeguard's first try in the next iteration (nan: config.eps)
+    next_eps: float = 0.0  # the safeguard's first try in the next iteration (0: config.eps)
     dual: float = np.nan  # G(reward), known once measured or checked by the safeguard (nan: not yet)
 
 
@@ -344,7 +343,7 @@ def make_trirl(mdp: MDP, rho_expert, config: TRIRLConfig, features=None) -> Lear
             _, tilted = _expert_term(mdp, state.reward, rho_expert, beta)
             weights = log_mean_weights(mdp, np.exp(state.log_rho), tilted)
         # the safeguard starts from the step its last iteration earned (module doc)
-        start = float(config.eps) if not (config.safeguard and np.isfinite(state.next_eps)) else float(state.next_eps)
+        start = float(config.eps) if not (config.safeguard and state.next_eps > 0) else float(state.next_eps)
         eps, halvings, backups, solves = start, 0, 0, 0
         previous_dual = state_dual(state) if config.safeguard else None
         new_dual = np.nan
