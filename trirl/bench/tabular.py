@@ -331,9 +331,10 @@ def bench_taxi(repeats: int) -> list[dict]:
         "speedup": base / ours, "target_seconds": 0.05, "representation": mdp.representation,
         "max_abs_difference": float(np.abs(sol - rho).max()),
     }
-    # the soft expert's occupancy underflows to 0 at some reachable pairs: smooth them (only them)
-    rho_expert = occupancy(mdp, solve(mdp, reward).policy) + 1e-8 * mdp.reachable[:, None]
-    rho_expert *= mdp.mass / rho_expert.sum()
+    # the exact expert: pairs whose mass underflows float64 are held at its floor (expert_occupancy)
+    from trirl.tabular.occupancies import expert_occupancy
+
+    rho_expert = expert_occupancy(mdp, solve(mdp, reward).log_policy)
     learner = make_trirl(mdp, rho_expert, TRIRLConfig(eps=0.5, beta=1e4, eta=49_999.0))
     state = learner.init()
     ours_s = statistics.median(_run_iterations(learner, max(3, repeats)))
