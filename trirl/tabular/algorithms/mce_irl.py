@@ -102,7 +102,7 @@ def make_mce_irl(mdp: MDP, rho_expert, config: MCEIRLConfig = MCEIRLConfig(), fe
         tick = time.perf_counter()
         rho = np.exp(log_occupancy(mdp, state.log_policy))
         direction = reward_class.adjoint(rho_expert - rho)
-        start = float(state.next_lr) if config.safeguard and state.next_lr > 0 else float(config.lr)
+        start = min(float(config.lr), float(state.next_lr)) if config.safeguard and state.next_lr > 0 else float(config.lr)
         lr, halvings, backups, solves = start, 0, 0, 0
         previous = mce_dual(mdp, state.reward, rho_expert, state.value) if config.safeguard else None
         while True:

@@ -186,7 +186,6 @@ class TRIRLState(NamedTuple):
     backtracks: int = 0
     factorisations: int = 0
     next_eps: float = 0.0  # the safeguard's first try in the next iteration (0: config.eps)
-    dual: float = np.nan  # G(reward), known once measured or checked by the safeguard (nan: not yet)
 
 
 def solve_eta(mdp: MDP, r_tilde, log_policy_old, kl_bound: float, solver: str = "auto", warm=None):
@@ -301,7 +300,8 @@ def make_trirl(mdp: MDP, rho_expert, config: TRIRLConfig, features=None) -> Lear
     name = "trirl" if config.safeguard else "trirl-fixed"
 
     def state_dual(state: TRIRLState) -> float:
-        return float(state.dual) if np.isfinite(state.dual) else dual(mdp, state.reward, rho_expert, beta, value=state.value)
+        # not cached in the state: a learner rebuilt with another beta (the stepper's sliders) reuses states
+        return dual(mdp, state.reward, rho_expert, beta, value=state.value)
 
     def measure(state: TRIRLState) -> dict[str, Any]:
         return {"reverse_kl": reverse_kl_from_logs(state.log_rho, log_rho_expert), "dual": state_dual(state)}
@@ -312,9 +312,8 @@ def make_trirl(mdp: MDP, rho_expert, config: TRIRLConfig, features=None) -> Lear
         factorised = mdp.factorisations
         solution = solve(mdp, reward, method=config.solver)
         log_rho = log_occupancy(mdp, solution.log_policy)
-        state = TRIRLState(0, reward, solution.log_policy, log_rho, solution.v, solution.backups, solution.solves, 0.0,
-                           0, mdp.factorisations - factorised, float(config.eps))
-        return state._replace(dual=state_dual(state))
+        return TRIRLState(0, reward, solution.log_policy, log_rho, solution.v, solution.backups, solution.solves, 0.0,
+                          0, mdp.factorisations - factorised, float(config.eps))
 
     def initial_metrics(state: TRIRLState) -> dict[str, Any]:
         metrics = {
@@ -343,10 +342,9 @@ def make_trirl(mdp: MDP, rho_expert, config: TRIRLConfig, features=None) -> Lear
             _, tilted = _expert_term(mdp, state.reward, rho_expert, beta)
             weights = log_mean_weights(mdp, np.exp(state.log_rho), tilted)
         # the safeguard starts from the step its last iteration earned (module doc)
-        start = float(config.eps) if not (config.safeguard and state.next_eps > 0) else float(state.next_eps)
+        start = min(float(config.eps), float(state.next_eps)) if config.safeguard and state.next_eps > 0 else float(config.eps)
         eps, halvings, backups, solves = start, 0, 0, 0
         previous_dual = state_dual(state) if config.safeguard else None
-        new_dual = np.nan
         while True:
             trial = attempt(state, ratio, weights, eps)
             backups, solves = backups + trial.backups, solves + trial.solves
@@ -364,7 +362,7 @@ def make_trirl(mdp: MDP, rho_expert, config: TRIRLConfig, features=None) -> Lear
                 # reject the step: keep (r^(i), pi^(i)), which has the previous dual
                 trial = TrustRegionStep(state.log_policy, state.reward, trial.eta, 0.0, 0.0, 0, 0)
                 reference = SoftSolution(None, state.value, state.log_policy, None, 0, 0.0, 0, 0)
-                eps, new_dual = 0.0, previous_dual
+                eps = 0.0
                 break
             eps, halvings = 0.5 * eps, halvings + 1
         elapsed = time.perf_counter() - tick
@@ -380,10 +378,8 @@ def make_trirl(mdp: MDP, rho_expert, config: TRIRLConfig, features=None) -> Lear
             state.iteration + 1, trial.reward, log_pi, log_rho, reference.v,
             state.backups + backups, state.solves + solves, state.wall_time + elapsed,
             state.backtracks + halvings, state.factorisations + mdp.factorisations - factorised,
-            _next_eps(config, eps, start), new_dual,
+            _next_eps(config, eps, start),
         )
-        if not np.isfinite(new_state.dual):  # the fixed step's dual is a metric, measured outside its wall time
-            new_state = new_state._replace(dual=state_dual(new_state))
         metrics = {
             "eta": trial.eta, "eps_tr": trial.eps_tr, "policy_kl": kl_step, "correction_gap": gap,
             "backups": new_state.backups, "solves": new_state.solves,
