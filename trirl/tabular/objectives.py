@@ -135,8 +135,13 @@ def dual(mdp: MDP, reward, rho_expert, beta: float, value=None) -> float:
     r = check_reward(mdp, reward)
     beta = check_beta(beta)
     v = solve(mdp, r).v if value is None else value
-    term, _ = _expert_term(mdp, r, np.asarray(rho_expert, dtype=float), beta)
-    return float(mdp.initial @ v + term)
+    return dual_from_logs(mdp, r, safe_log(np.asarray(rho_expert, dtype=float) / mdp.mass), beta, v)
+
+
+def dual_from_logs(mdp: MDP, reward: np.ndarray, log_expert: np.ndarray, beta: float, value: np.ndarray) -> float:
+    """:func:`dual` from ``log_expert = log(rho_E / Z)`` ``[S, A]`` and the soft-optimal ``V_r`` ``[S]``,
+    unchecked: the form for loops that evaluate ``G`` every iteration (TRIRL's safeguard)."""
+    return float(mdp.initial @ value + beta * mdp.mass * logsumexp(log_expert - reward / beta))
 
 
 def dual_gradient(mdp: MDP, reward, rho_expert, beta: float) -> np.ndarray:

@@ -76,7 +76,7 @@ from trirl.tabular.objectives import (
     check_beta,
     _expert_term,
     check_expert_occupancy,
-    dual,
+    dual_from_logs,
     log_ratio,
     policy_kl,
     reverse_kl_from_logs,
@@ -299,9 +299,15 @@ def make_trirl(mdp: MDP, rho_expert, config: TRIRLConfig, features=None) -> Lear
     tabular = reward_class.kind == "tabular"
     name = "trirl" if config.safeguard else "trirl-fixed"
 
+    log_expert = safe_log(rho_expert / mdp.mass)
+    # the last accepted reward and its dual, so that the safeguard does not evaluate it twice; kept
+    # here, not in the state, which a learner rebuilt with another beta (the stepper's sliders) reuses
+    checked: dict[str, Any] = {"reward": None, "dual": None}
+
     def state_dual(state: TRIRLState) -> float:
-        # not cached in the state: a learner rebuilt with another beta (the stepper's sliders) reuses states
-        return dual(mdp, state.reward, rho_expert, beta, value=state.value)
+        if checked["reward"] is state.reward:
+            return checked["dual"]
+        return dual_from_logs(mdp, state.reward, log_expert, beta, state.value)
 
     def measure(state: TRIRLState) -> dict[str, Any]:
         return {"reverse_kl": reverse_kl_from_logs(state.log_rho, log_rho_expert), "dual": state_dual(state)}
@@ -355,8 +361,9 @@ def make_trirl(mdp: MDP, rho_expert, config: TRIRLConfig, features=None) -> Lear
                 break
             # the safeguard needs this solve to evaluate the dual: it is part of the algorithm's cost
             backups, solves = backups + reference.backups, solves + reference.solves
-            new_dual = dual(mdp, trial.reward, rho_expert, beta, value=reference.v)
+            new_dual = dual_from_logs(mdp, trial.reward, log_expert, beta, reference.v)
             if new_dual <= previous_dual + DUAL_RTOL * max(1.0, abs(previous_dual)):
+                checked.update(reward=trial.reward, dual=new_dual)
                 break
             if halvings == config.max_backtracks:
                 # reject the step: keep (r^(i), pi^(i)), which has the previous dual
