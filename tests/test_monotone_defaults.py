@@ -226,3 +226,15 @@ def test_mce_irl_is_safeguarded_by_default_and_plain_by_name():
     # where the plain step is fine, the safeguard takes the same steps
     np.testing.assert_array_equal(mce_irl(mdp, rho_e, lr=0.5, iterations=5).reward,
                                   mce_irl(mdp, rho_e, lr=0.5, iterations=5, safeguard=False).reward)
+
+
+def test_grid_notes_pairs_whose_expert_mass_underflows(tmp_path, capsys):
+    (tmp_path / "w.txt").write_text("LS.G\n")
+    (tmp_path / "w.toml").write_text("discount = 0.99\n\n[rewards]\ngoal = 3.0\nlava = -10.0\n")
+    out = tmp_path / "run"
+    assert main(["grid", "--world", str(tmp_path / "w.toml"), "--iterations", "5", "--out", str(out), "--quiet",
+                 "--safeguard", "auto"]) == 0  # the old spelling of the default
+    printed = capsys.readouterr().out
+    assert "its mass underflows float64" in printed and "outside the expert's support" in printed
+    assert "smooth" not in printed
+    assert json.loads((out / "config.json").read_text())["safeguard"] is True
