@@ -42,7 +42,7 @@ from trirl.tabular.threads import small_problem_threads
 
 
 FLOAT_FLOOR = float(np.finfo(float).tiny)  # the smallest normal float64, ~2.2e-308
-FLOW_RTOL = 1e-12  # a state's flow residual, relative to its own terms, above which it is solved again
+FLOW_RTOL = 1e-11  # a state's flow residual, relative to its own terms, above which it is solved again
 MAX_REFINEMENTS = 40
 
 
