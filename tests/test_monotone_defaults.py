@@ -123,7 +123,6 @@ def test_student_maze_breaks_the_fixed_step(tmp_path, capsys):
 # -- every shipped world and variant, and the toy-text worlds ------------------------------------
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("name", gridworld.names())
 def test_shipped_worlds_and_variants_are_monotone_under_the_defaults(name):
     for variant in [None, *gridworld.variants(name)]:
@@ -136,18 +135,23 @@ def test_shipped_worlds_and_variants_are_monotone_under_the_defaults(name):
         assert result.metric("reverse_kl")[-1] <= 1e-3, (name, variant)
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("env", ["Taxi", "FrozenLake-v1"])
+@pytest.mark.parametrize("env", ["Taxi", "FrozenLake 8x8", "FrozenLake 4x4", "CliffWalking"])
 def test_toy_text_worlds_run_and_are_monotone_under_the_defaults(env):
     gym = pytest.importorskip("gymnasium")
     from trirl.bench.demos import frozen_lake
     from trirl.bench.tabular import taxi_problem
+    from trirl.tabular.gym import from_gymnasium
 
     if env == "Taxi":
         _, mdp, reward = taxi_problem()
-    else:
+    elif env == "FrozenLake 8x8":
         world = frozen_lake(gym)
         mdp, reward = world.mdp, world.reward
+    else:
+        name = "FrozenLake-v1" if env == "FrozenLake 4x4" else next(i for i in ("CliffWalking-v1", "CliffWalking-v0")
+                                                                 if i in gym.registry)
+        converted = from_gymnasium(name, discount=0.99)
+        mdp, reward = converted.mdp, converted.reward
     rho_e = expert_occupancy(mdp, solve(mdp, reward).log_policy)  # not refused: no 0 on a reachable pair
     with warnings.catch_warnings():
         warnings.simplefilter("error", DualIncreaseWarning)
