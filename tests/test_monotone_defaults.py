@@ -89,7 +89,7 @@ def write_maze(tmp_path):
     return path
 
 
-def test_student_maze_reaches_the_expert_with_the_defaults(tmp_path, capsys):
+def test_student_maze_reaches_the_expert_and_its_reward_with_the_defaults(tmp_path, capsys):
     out = tmp_path / "run"
     with warnings.catch_warnings():
         warnings.simplefilter("error", DualIncreaseWarning)
@@ -98,15 +98,17 @@ def test_student_maze_reaches_the_expert_with_the_defaults(tmp_path, capsys):
     assert "iterations where it got worse: 0" in printed and "safeguard on" in printed
     rows = read_metrics(out)
     assert rows[-1]["reverse_kl"] <= 1e-6
+    assert rows[-1]["reward_distance"] < 1e-3  # the true reward, up to scale, offset and shaping
     assert json.loads((out / "config.json").read_text())["safeguard"] is True
     loaded = gridworld.load(tmp_path / "student_maze.toml")
     np.testing.assert_array_equal(loaded.mdp.transitions, student_maze().mdp.transitions)
     np.testing.assert_array_equal(loaded.reward, student_maze().reward)
 
 
-def test_student_maze_breaks_the_fixed_step(tmp_path, capsys):
+def test_student_maze_breaks_the_fixed_step_and_its_reward(tmp_path, capsys):
     """The finding: the paper's fixed step (alpha = 0.1, monotone on every shipped world) makes the
-    dual worse in about half of its iterations here and ends farther from the expert than it began."""
+    dual worse in about half of its iterations here, ends farther from the expert than it began, and
+    its reward is far from the true one up to shaping (the lava cell pays, shaping removed)."""
     out = tmp_path / "fixed"
     with pytest.warns(DualIncreaseWarning, match="alpha = eps \\* beta / \\(1 \\+ eta\\) = 0.1"):
         assert main(["grid", "--world", str(write_maze(tmp_path)), "--safeguard", "off", "--iterations", "100",
@@ -117,6 +119,7 @@ def test_student_maze_breaks_the_fixed_step(tmp_path, capsys):
     dual = np.array([r["dual"] for r in rows])
     assert np.sum(np.diff(dual) > 0) >= 30
     assert rows[-1]["reverse_kl"] > rows[0]["reverse_kl"]
+    assert rows[-1]["reward_distance"] > 0.3  # unrelated rewards are at ~0.71
     assert "--safeguard off" in json.loads((out / "config.json").read_text())["rerun"]
 
 
