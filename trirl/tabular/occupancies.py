@@ -20,11 +20,13 @@ terms themselves. States whose residual exceeds ``FLOW_RTOL`` of their own terms
 came out 0 while mass flows in) are solved again from their own equations, with the accurate
 states' inflow as the right-hand side: ``(I - gamma P_LL^T) d_L = mu0_L + gamma P_KL^T d_K``. That
 solve's scale is the small set's own, so its entries are exact relative to *their* largest; the
-check repeats on them, at most ``MAX_REFINEMENTS`` times (each level gains ~13 decades). A
-reachable state whose true mass is below float64's range (``< 1e-308``: a policy probability
-that underflowed on the only way in) stays 0, and :func:`log_occupancy` holds it at the smallest
-normal float. Sparse LU of grid worlds is usually accurate already (SuperLU keeps the M-matrix
-structure), and the check then costs one product with ``P``.
+check repeats on every state (mass now reaches states the first solve left at 0), at most
+``MAX_REFINEMENTS`` times, and stops when no state changes its verdict. A reachable state whose
+true mass is below float64's range (``< 1e-308``: a policy probability that underflowed on the
+only way in) stays 0, and :func:`log_occupancy` holds it at the smallest normal float. On the
+shipped worlds the first solve passes the check, which then costs one product with ``P``;
+``tests/test_monotone_defaults.py`` has a world where it does not (a dense LU returns 0 for a
+true 1e-25).
 """
 
 from __future__ import annotations
