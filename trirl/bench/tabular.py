@@ -437,45 +437,47 @@ def _timed_run(mdp: MDP, rho_expert, iterations: int, safeguard: bool) -> tuple[
 
 
 def bench_safeguard(repeats: int) -> list[dict]:
+    return [safeguard_row(label, mdp, reward, iterations, repeats) for label, mdp, reward, iterations in safeguard_problems()]
+
+
+def safeguard_row(label: str, mdp: MDP, reward, iterations: int, repeats: int) -> dict:
+    """One row of figure 8: the safeguarded and the fixed step from the same exact expert."""
     from trirl.tabular.occupancies import expert_occupancy
 
-    rows = []
-    for label, mdp, reward, iterations in safeguard_problems():
-        rho_expert = expert_occupancy(mdp, solve(mdp, reward).log_policy)
-        runs = {True: [], False: []}
-        for _ in range(max(1, repeats)):
-            for safeguard in (False, True):  # interleaved, so that the machine's load hits both alike
-                runs[safeguard].append(_timed_run(mdp, rho_expert, iterations, safeguard))
-        summary = {}
-        for safeguard, done in runs.items():
-            result = done[-1][2]
-            dual, last = result.metric("dual"), result.history[-1]
-            summary[safeguard] = {
-                "seconds": statistics.median(t for t, _, _ in done),
-                "cpu_seconds": statistics.median(c for _, c, _ in done),
-                "learning_seconds": statistics.median(r.history[-1]["wall_time"] for _, _, r in done),
-                "backups": int(last["backups"]), "solves": int(last["solves"]),
-                "factorisations": int(last["factorisations"]),
-                "dual_rises": int(np.sum(np.diff(dual) > 1e-11 * np.maximum(1.0, np.abs(dual[:-1])))),
-                "final_reverse_kl": float(last["reverse_kl"]),
-                "halvings": int(last.get("total_backtracks", 0)),
-            }
-        fixed, safe = summary[False], summary[True]
-        monotone = fixed["dual_rises"] == 0
-        rows.append({
-            "name": f"safeguarded vs fixed step, {label} (S={mdp.n_states}, gamma={mdp.discount:g}, {iterations} iterations)",
-            "world": label, "iterations": iterations,
-            "seconds": safe["learning_seconds"], "baseline": "the paper's fixed step (safeguard=False)",
-            "baseline_seconds": fixed["learning_seconds"], "speedup": fixed["learning_seconds"] / safe["learning_seconds"],
-            "wall_ratio": safe["learning_seconds"] / fixed["learning_seconds"],
-            "run_ratio": safe["seconds"] / fixed["seconds"],
-            "cpu_ratio": safe["cpu_seconds"] / fixed["cpu_seconds"],
-            "backups_ratio": safe["backups"] / fixed["backups"],
-            "fixed_step_monotone": monotone,
-            "target_seconds": 1.3 * fixed["learning_seconds"] if monotone else None,
-            "fixed": fixed, "safeguarded": safe,
-        })
-    return rows
+    rho_expert = expert_occupancy(mdp, solve(mdp, reward).log_policy)
+    runs = {True: [], False: []}
+    for _ in range(max(1, repeats)):
+        for safeguard in (False, True):  # interleaved, so that the machine's load hits both alike
+            runs[safeguard].append(_timed_run(mdp, rho_expert, iterations, safeguard))
+    summary = {}
+    for safeguard, done in runs.items():
+        result = done[-1][2]
+        dual, last = result.metric("dual"), result.history[-1]
+        summary[safeguard] = {
+            "seconds": statistics.median(t for t, _, _ in done),
+            "cpu_seconds": statistics.median(c for _, c, _ in done),
+            "learning_seconds": statistics.median(r.history[-1]["wall_time"] for _, _, r in done),
+            "backups": int(last["backups"]), "solves": int(last["solves"]),
+            "factorisations": int(last["factorisations"]),
+            "dual_rises": int(np.sum(np.diff(dual) > 1e-11 * np.maximum(1.0, np.abs(dual[:-1])))),
+            "final_reverse_kl": float(last["reverse_kl"]),
+            "halvings": int(last.get("total_backtracks", 0)),
+        }
+    fixed, safe = summary[False], summary[True]
+    monotone = fixed["dual_rises"] == 0
+    return {
+        "name": f"safeguarded vs fixed step, {label} (S={mdp.n_states}, gamma={mdp.discount:g}, {iterations} iterations)",
+        "world": label, "iterations": iterations,
+        "seconds": safe["learning_seconds"], "baseline": "the paper's fixed step (safeguard=False)",
+        "baseline_seconds": fixed["learning_seconds"], "speedup": fixed["learning_seconds"] / safe["learning_seconds"],
+        "wall_ratio": safe["learning_seconds"] / fixed["learning_seconds"],
+        "run_ratio": safe["seconds"] / fixed["seconds"],
+        "cpu_ratio": safe["cpu_seconds"] / fixed["cpu_seconds"],
+        "backups_ratio": safe["backups"] / fixed["backups"],
+        "fixed_step_monotone": monotone,
+        "target_seconds": 1.3 * fixed["learning_seconds"] if monotone else None,
+        "fixed": fixed, "safeguarded": safe,
+    }
 
 
 BENCHES = ("solve32", "iteration128", "default_world", "dense_solve", "dense_iteration", "taxi", "cli_threads", "safeguard")
