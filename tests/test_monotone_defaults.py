@@ -261,3 +261,15 @@ def test_the_safeguard_benchmark_row_compares_like_with_like():
     assert row["safeguarded"]["halvings"] == 0
     assert row["fixed"]["final_reverse_kl"] == row["safeguarded"]["final_reverse_kl"]  # the same steps
     assert row["safeguarded"]["backups"] - row["fixed"]["backups"] == 10  # the counted solve for V, per iteration
+
+
+def test_figure2_of_a_world_without_preference_says_so():
+    from trirl.tabular import plots
+
+    world = from_cells(["S..#G", "...#."], GridSpec(step_cost=-0.1))
+    expert = solve(world.mdp, world.reward)
+    result = trirl(world.mdp, expert_occupancy(world.mdp, expert.log_policy), iterations=3)
+    fig = plots.figure2(world, expert.policy, world.reward, result)
+    shown = " ".join(t.get_text() for ax in fig.axes for t in ax.texts)
+    assert "no preference" in shown and "not compared" in shown
+    assert not any(ax.axison for ax in fig.axes[6:8])  # the grid's last two panels: no reward fit drawn for nothing
