@@ -100,7 +100,7 @@ def test_trirl_reports_factorisations_and_reuses_its_occupancy():
     mdp = dirichlet_mdp(6, 100, 4, 0.99)
     rho_expert = occupancy(mdp, solve(mdp, np.random.default_rng(6).normal(size=mdp.shape)).policy)
     policies = []
-    result = trirl(mdp, rho_expert, eps=0.5, beta=1.0, eta=1.0, iterations=4,
+    result = trirl(mdp, rho_expert, eps=0.5, beta=1.0, eta=1.0, iterations=4, safeguard=False,
                    callback=lambda state, metrics: policies.append(state.log_policy))
     factorised = np.diff(result.metric("factorisations"))
     solves = np.diff(result.metric("solves"))
@@ -108,6 +108,11 @@ def test_trirl_reports_factorisations_and_reuses_its_occupancy():
     # factorisation, the evaluation of the new policy adds one), none for occupancy or policy_kl
     np.testing.assert_array_equal(factorised, solves)
     assert np.all(solves >= 1)
+    # the safeguard counts the evaluation that gives its dual V as a solve; its factorisation is
+    # the one above, shared with the occupancy
+    safe = trirl(mdp, rho_expert, eps=0.5, beta=1.0, eta=1.0, iterations=4)
+    assert safe.history[-1]["total_backtracks"] == 0
+    np.testing.assert_array_equal(np.diff(safe.metric("factorisations")), np.diff(safe.metric("solves")) - 1)
     # policy_kl weighted by the reused occupancy equals the one that solves for its own
     for old, new, row in zip(policies, policies[1:], result.history[2:]):
         assert row["policy_kl"] == pytest.approx(policy_kl(mdp, new, old), rel=1e-12, abs=1e-15)

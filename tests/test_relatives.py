@@ -135,7 +135,7 @@ def test_airl_discriminator_step_follows_the_loss_gradient(small_mdp):
 
 def test_registry_names_and_shared_metrics(problem):
     mdp, rho_e = problem
-    assert set(ALGORITHMS) == {"trirl", "trirl-safe", "mce-irl", "ml-irl", "piro", "gail", "airl"}
+    assert set(ALGORITHMS) == {"trirl", "trirl-fixed", "trirl-safe", "mce-irl", "ml-irl", "piro", "gail", "airl"}
     for name, algorithm in ALGORITHMS.items():
         result = algorithm(mdp, rho_e, 2)
         assert result.algorithm == name
@@ -147,10 +147,10 @@ def test_registry_names_and_shared_metrics(problem):
         assert result.reward.shape == mdp.shape and np.allclose(result.policy.sum(axis=1), 1.0)
 
 
-@pytest.mark.parametrize("name", ["trirl", "trirl-safe", "mce-irl", "ml-irl", "piro"])
+@pytest.mark.parametrize("name", ["trirl", "trirl-fixed", "trirl-safe", "mce-irl", "ml-irl", "piro"])
 def test_learns_the_expert(problem, name):
     mdp, rho_e = problem
-    budget = {"trirl": 40, "trirl-safe": 10, "mce-irl": 120, "ml-irl": 120, "piro": 25}[name]
+    budget = {"trirl": 40, "trirl-fixed": 40, "trirl-safe": 10, "mce-irl": 120, "ml-irl": 120, "piro": 25}[name]
     result = ALGORITHMS[name](mdp, rho_e, budget)
     hit = iterations_to(result, 1e-3)
     assert hit is not None, f"{name}: reverse KL {result.metric('reverse_kl')[-1]:.2e}"

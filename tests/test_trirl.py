@@ -49,8 +49,12 @@ def test_history_has_the_shared_metric_names(problem):
 def test_too_large_a_step_breaks_monotonicity(problem):
     """eta = 0 and eps = 1 with beta = 1 jumps to r = beta log(rho_E / rho_pi) and oscillates."""
     mdp, _, rho_e = problem
-    dual = trirl(mdp, rho_e, eps=1.0, beta=1.0, eta=0.0, iterations=10).metric("dual")
+    dual = trirl(mdp, rho_e, eps=1.0, beta=1.0, eta=0.0, iterations=10, safeguard=False).metric("dual")
     assert np.any(np.diff(dual) > 0)
+    # the default (safeguarded) step backtracks instead: the same eps, a dual that never rises
+    safe = trirl(mdp, rho_e, eps=1.0, beta=1.0, eta=0.0, iterations=10)
+    assert safe.history[-1]["total_backtracks"] > 0
+    assert np.all(np.diff(safe.metric("dual")) <= 1e-11 * np.abs(safe.metric("dual")[1:]))
 
 
 def test_solved_eta_meets_the_kl_bound(problem):

@@ -25,7 +25,7 @@ def problem():
 def test_safeguard_makes_a_too_large_step_monotone(problem):
     """alpha = eps beta / (1 + eta) = 1e4: plain TRIRL blows up, the safeguard backtracks."""
     mdp, _, rho_e = problem
-    plain = trirl(mdp, rho_e, eps=1.0, beta=1e4, eta=0.0, iterations=4).metric("dual")
+    plain = trirl(mdp, rho_e, eps=1.0, beta=1e4, eta=0.0, iterations=4, safeguard=False).metric("dual")
     assert np.any(np.diff(plain) > 0)
     safe = trirl(mdp, rho_e, eps=1.0, beta=1e4, eta=0.0, safeguard=True, iterations=12)
     dual = safe.metric("dual")
@@ -33,19 +33,38 @@ def test_safeguard_makes_a_too_large_step_monotone(problem):
     backtracks = safe.metric("backtracks")
     assert backtracks[1] > 0
     assert safe.history[-1]["total_backtracks"] == backtracks[1:].sum()
-    # every accepted step is some halving of eps = 1
-    assert np.allclose(safe.metric("eps")[1:], 0.5 ** backtracks[1:])
+    # every accepted step is a halving of the step the iteration started from: eps = 1 at first,
+    # then twice the step accepted before (at most eps)
+    accepted = safe.metric("eps")[1:]
+    starts = np.minimum(1.0, 2.0 * np.concatenate([[0.5], accepted[:-1]]))
+    assert np.allclose(accepted, starts * 0.5 ** backtracks[1:])
     assert safe.metric("reverse_kl")[-1] < 1e-3
-    assert safe.algorithm == "trirl-safe"
+    assert safe.algorithm == "trirl"
+
+
+def test_the_step_grows_back_after_accepted_steps(problem):
+    """A world that needs a small step pays its halvings once, not in every iteration."""
+    mdp, _, rho_e = problem
+    safe = trirl(mdp, rho_e, eps=1.0, beta=1e4, eta=0.0, iterations=12)
+    backtracks = safe.metric("backtracks")[1:]
+    first = backtracks[0]
+    assert first >= 3
+    # later iterations start from twice the last accepted step: a halving or two each, not `first`
+    assert backtracks[1:].max() < first and backtracks[1:].mean() <= 1.5
 
 
 def test_safeguard_costs_nothing_when_the_step_is_fine(problem):
     mdp, _, rho_e = problem
-    plain = trirl(mdp, rho_e, iterations=5, **EXACT)
+    plain = trirl(mdp, rho_e, iterations=5, safeguard=False, **EXACT)
     safe = trirl(mdp, rho_e, iterations=5, safeguard=True, **EXACT)
+    assert plain.algorithm == "trirl-fixed" and safe.algorithm == "trirl"
     assert safe.history[-1]["total_backtracks"] == 0
-    np.testing.assert_allclose(safe.reward, plain.reward, rtol=1e-12)
-    assert safe.history[-1]["backups"] > plain.history[-1]["backups"]  # the dual's solve is counted
+    # the same steps, bit for bit: the safeguard only checks them
+    np.testing.assert_array_equal(safe.reward, plain.reward)
+    np.testing.assert_array_equal(safe.log_policy, plain.log_policy)
+    np.testing.assert_array_equal(safe.metric("dual"), plain.metric("dual"))
+    # the backup that confirms V of the corrected reward is counted (the fixed step computes it too)
+    assert safe.history[-1]["backups"] - plain.history[-1]["backups"] <= 5
 
 
 def test_safeguard_rejects_a_step_it_cannot_repair(problem):

@@ -52,8 +52,9 @@ def _add_grid(sub) -> None:
     p.add_argument("--horizon", type=integer(1), default=200, help="length of each sampled trajectory")
     p.add_argument("--smoothing", type=number(0, 1, low_open=True, high_open=True), default=1e-2,
                    help="smoothing of the empirical occupancy, in (0, 1)")
-    p.add_argument("--safeguard", choices=("auto", "on", "off"), default="auto",
-                   help="halve eps until the exact dual does not increase (trirl-safe); auto: on with demonstrations")
+    p.add_argument("--safeguard", choices=("on", "off", "auto"), default="on",
+                   help="on: halve eps until the exact dual does not increase, so the dual is monotone on any world; "
+                        "off: the paper's fixed step (its dual can rise, book/findings.md); auto: the same as on")
     p.add_argument("--seed", type=integer(0), default=0)
     p.add_argument("--out", type=Path, default=None, help="run directory (default runs/grid-WORLD-TIME)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its newest checkpoint")
@@ -79,7 +80,8 @@ def cmd_grid(args) -> int:
 def _run_grid(args, world) -> int:
     from trirl import core
     from trirl.rundir import RunDir, interrupted_message
-    from trirl.tabular import empirical_occupancy, load_trajectories, occupancy, sample_trajectories, solve
+    from trirl.tabular import empirical_occupancy, expert_occupancy, load_trajectories, sample_trajectories, solve
+    from trirl.tabular.occupancies import underflowed_pairs
     from trirl.errors import InvalidConfigError
     from trirl.tabular import TRIRLConfig
 
@@ -101,10 +103,14 @@ def _run_grid(args, world) -> int:
         rho_expert = empirical_occupancy(world.mdp, demos, smoothing=args.smoothing)
         source = f"{args.demos} sampled trajectories of {args.horizon} steps"
     else:
-        rho_expert = occupancy(world.mdp, expert.policy)
+        rho_expert = expert_occupancy(world.mdp, expert.log_policy)
         source = "the exact expert occupancy"
-    # sampled demonstrations make lambda_max(d log rho / d r) large (smoothing), so the fixed step can diverge
-    safeguard = args.safeguard == "on" or (args.safeguard == "auto" and (args.demos > 0 or args.demos_file is not None))
+        floored = underflowed_pairs(world.mdp, rho_expert)
+        if floored:
+            source += (f" (at {floored} reachable state-action pairs its mass underflows float64, below 2.2e-308: "
+                       "they count as outside the expert's support)")
+    # no fixed step is monotone on every world (book/findings.md): the safeguard is on unless turned off
+    safeguard = args.safeguard != "off"
     out = args.out or Path("runs") / f"grid-{world.name}{'-' + world.variant if world.variant else ''}-{time.strftime('%Y%m%d-%H%M%S')}"
     config = {
         "command": "trirl grid",
@@ -125,24 +131,35 @@ def _run_grid(args, world) -> int:
 
 
 def _train_grid(args, world, expert, rho_expert, eta, safeguard, source, out, run_dir) -> int:
+    import warnings
+
     from trirl.tabular import occupancy, plots, reverse_kl, solve, trirl
-    from trirl.tabular.shaping import ShapingProjector
+    from trirl.tabular.shaping import NoPreferenceError, NoPreferenceWarning, ShapingProjector
 
     print(f"TRIRL on {world!r}\n  expert: soft-optimal for the true reward, learning from {source}")
     print(f"  eps={args.eps} beta={args.beta:g} eta={args.eta} (effective step eps*beta/(1+eta) for constant eta)"
           + (f" kl_bound={args.kl_bound}" if args.kl_bound else ""))
     print(f"  writing to {out}/")
     if safeguard:
-        print("  safeguard on: eps is halved until the exact dual does not increase (--safeguard off to disable)")
+        print("  safeguard on: eps is halved until the exact dual does not increase (--safeguard off: the paper's fixed step)")
+    else:
+        print("  safeguard off: the paper's fixed step; the dual may get worse on this world (--safeguard on to check it)")
     # every metrics row gets the learned reward's shaping-invariant distance to the true one
-    projector = ShapingProjector(world.mdp, world.reward)
+    try:
+        projector = ShapingProjector(world.mdp, world.reward)
+    except NoPreferenceError:
+        projector = None
+        warnings.warn(NoPreferenceWarning(
+            f"{world.name}: the true reward gives no preference (every policy is equally good under it, e.g. no goal "
+            "can be reached): TRIRL still matches the expert's occupancy, but the learned reward is not compared "
+            "with the true one. To learn something, give the world a reachable goal or lava cell."), stacklevel=2)
     result = trirl(
         world.mdp, rho_expert, eps=args.eps, beta=args.beta, eta=eta, iterations=args.iterations,
         kl_bound=args.kl_bound, safeguard=safeguard, run_dir=run_dir, progress=not args.quiet,
         print_every=0 if args.quiet else max(1, args.iterations // 20),
-        observe=projector.metrics if projector.dense else None,
+        observe=projector.metrics if projector is not None and projector.dense else None,
     )
-    fit = projector(result.reward)
+    fit = projector(result.reward) if projector is not None else None
     plots.save(plots.figure2(world, expert.policy, world.reward, result, fit), run_dir.file("figure2.png"))
     summary = _summary(world, expert, rho_expert, result, occupancy, reverse_kl, solve) + "\n" + _shaping_line(fit)
     (out / "summary.txt").write_text(summary + "\n")
@@ -164,8 +181,8 @@ def _rerun_command(args) -> str:
         parts += ["--demos", str(args.demos), "--horizon", str(args.horizon), "--smoothing", str(args.smoothing)]
     if args.demos_file:
         parts += ["--demos-file", str(args.demos_file), "--smoothing", str(args.smoothing)]
-    if args.safeguard != "auto":
-        parts += ["--safeguard", args.safeguard]
+    if args.safeguard == "off":
+        parts += ["--safeguard", "off"]
     return shlex.join(parts)
 
 
@@ -176,6 +193,9 @@ def _resume_command(args, out: Path) -> str:
 
 def _shaping_line(fit) -> str:
     """The summary's line on the learned reward up to shaping (trirl.tabular.shaping)."""
+    if fit is None:
+        return ("  learned reward vs true reward: not compared, the true reward gives no preference (every policy is "
+                "equally good under it)")
     return (f"  learned reward vs true reward up to scale, offset and potential shaping (least squares, uniform over "
             f"reachable pairs): scale c = {fit.scale:.4g}, relative residual {fit.relative_residual:.2g}, "
             f"shaping-invariant distance D = {fit.distance:.2g} (0: equal up to c > 0, offset and shaping; "
@@ -209,7 +229,7 @@ def _summary(world, expert, rho_expert, result, occupancy, reverse_kl, solve) ->
         lines.append(f"  safeguard: eps halved {result.history[-1]['total_backtracks']} times in all")
     if worse:
         lines.append("  the dual got worse: the step is too large for these occupancies (the DualIncreaseWarning above "
-                     "gives the cause); rerun with --safeguard on, a smaller --eps or a larger --eta")
+                     "gives the cause); rerun with --safeguard on (the default), a smaller --eps or a larger --eta")
     return "\n".join(lines)
 
 

@@ -33,7 +33,7 @@ from trirl.tabular.objectives import (
     reverse_kl,
 )
 from trirl.tabular.rewards import RewardClass, make_reward_class
-from trirl.tabular.occupancies import log_occupancy, occupancy, state_occupancy
+from trirl.tabular.occupancies import expert_occupancy, log_occupancy, occupancy, state_occupancy
 from trirl.tabular.soft import (
     SoftSolution,
     soft_bellman_backup,
@@ -84,6 +84,7 @@ __all__ = [
     "dual",
     "dual_gradient",
     "empirical_occupancy",
+    "expert_occupancy",
     "load_trajectories",
     "save_trajectories",
     "log_occupancy",

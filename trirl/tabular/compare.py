@@ -49,8 +49,11 @@ def _first(history, threshold):
 
 
 def expert_of(world):
+    """The soft-optimal expert of ``world`` and its exact occupancy (:func:`expert_occupancy`)."""
+    from trirl.tabular.occupancies import expert_occupancy
+
     sol = solve(world.mdp, world.reward)
-    return sol, occupancy(world.mdp, sol.policy)
+    return sol, expert_occupancy(world.mdp, sol.log_policy)
 
 
 def summarise(name, result, world, expert, rho_expert) -> dict:
@@ -93,14 +96,15 @@ def transfer_reward(source, target, reward) -> np.ndarray:
 
 
 def normalised_return(world, policy) -> float:
-    """``(R - R_uniform) / (R_expert - R_uniform)`` with the true reward of ``world``."""
+    """``(R - R_uniform) / (R_expert - R_uniform)`` with the true reward of ``world``; ``nan`` when the
+    expert is no better than the uniform policy (to 1e-9 relative: a reward without preference)."""
     def ret(pi):
         return float(np.sum(occupancy(world.mdp, pi) * world.reward))
 
     expert, _ = expert_of(world)
     uniform = np.full(world.mdp.shape, 1.0 / world.mdp.n_actions)
     low, high = ret(uniform), ret(expert.policy)
-    return (ret(policy) - low) / (high - low) if high != low else float("nan")
+    return (ret(policy) - low) / (high - low) if abs(high - low) > 1e-9 * max(1.0, abs(high)) else float("nan")
 
 
 def transfer_rows(world, name, result) -> list[dict]:

@@ -68,3 +68,19 @@ def slippery_grid(n: int = 5, slip: float = 0.1, discount: float = 0.95) -> tupl
     reward = np.full((S, A), -3.0)
     reward[goal] = 0.0
     return MDP(P, mu0, discount, absorbing=[goal]), reward
+
+
+# A 5 x 9 maze as a student writes one in the documented format (gridworlds/README.md): one lava
+# cell, a goal, discount 0.95, step cost -0.1, the shipped reward scales. The paper's fixed step
+# (alpha = 0.1, monotone on every shipped world) makes the dual worse in about half of its
+# iterations here and ends farther from the expert than it started (book/findings.md).
+STUDENT_MAZE = ("S..#.....", ".#.#.###.", ".#...#L..", ".####.#..", "......#.G")
+STUDENT_MAZE_TOML = 'name = "student_maze"\ndiscount = 0.95\nstep_cost = -0.1\n'
+
+
+def student_maze():
+    """The student maze (:data:`STUDENT_MAZE`) as a :class:`~trirl.tabular.gridworld.GridWorld`,
+    what ``gridworld.load`` makes of the map and :data:`STUDENT_MAZE_TOML`."""
+    from trirl.tabular.gridworld import GridSpec, from_cells
+
+    return from_cells(STUDENT_MAZE, GridSpec(discount=0.95, step_cost=-0.1), name="student_maze")

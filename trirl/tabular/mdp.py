@@ -122,6 +122,12 @@ class MDP:
         matrix = self._sparse if self._dense is None else self._dense
         return (matrix @ values).reshape(self.n_states, self.n_actions)
 
+    def inflow(self, rho: np.ndarray) -> np.ndarray:
+        """``(P^T rho)[s'] = sum_{s, a} rho[s, a] P[s, a, s']`` ``[S]`` for ``rho`` ``[S, A]``: the mass
+        that a state-action measure sends to each state in one step."""
+        matrix = self._sparse if self._dense is None else self._dense
+        return matrix.T @ np.asarray(rho, dtype=float).ravel()
+
     def policy_transitions(self, policy: np.ndarray) -> sp.csr_matrix:
         """``P_pi[s, s'] = sum_a pi(a|s) P[s, a, s']`` as a sparse ``[S, S]`` matrix."""
         S, A = self.shape

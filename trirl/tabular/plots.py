@@ -131,6 +131,10 @@ POLICY_NOTE = "arrow: mean move, dot: P(stay)"
 REWARD_LABEL = "r(s) = sum_a pi_E(a|s) r(s, a)"
 
 
+NO_PREFERENCE_NOTE = ("The true reward gives no preference:\nevery policy is equally good under it\n"
+                      "(e.g. the goal cannot be reached),\nso the learned reward is not compared with it.")
+
+
 def figure2(world, expert_policy, true_reward, result, fit=None) -> plt.Figure:
     """The paper's Figure 2 for a finished run, readable on its own.
 
@@ -143,12 +147,16 @@ def figure2(world, expert_policy, true_reward, result, fit=None) -> plt.Figure:
     ``(s, a)`` are shown per state through the expert policy.
 
     Args:
-        fit: the :class:`~trirl.tabular.shaping.ShapingFit` of ``result.reward`` (computed if None).
+        fit: the :class:`~trirl.tabular.shaping.ShapingFit` of ``result.reward`` (computed if None;
+            where the true reward gives no preference, the bottom-right panels say so instead).
     """
-    from trirl.tabular.shaping import shaping_fit
+    from trirl.tabular.shaping import NoPreferenceError, shaping_fit
 
     if fit is None:
-        fit = shaping_fit(world.mdp, result.reward, true_reward)
+        try:
+            fit = shaping_fit(world.mdp, result.reward, true_reward)
+        except NoPreferenceError:
+            fit = None
     fig, axes = plt.subplots(2, 4, figsize=(19, 8.6))
     plot_policy(axes[0, 0], world, expert_policy, f"expert policy\n{POLICY_NOTE}", legend=True)
     plot_policy(axes[0, 1], world, result.policy, f"learned policy ({result.algorithm})\n{POLICY_NOTE}", legend=True)
@@ -160,6 +168,13 @@ def figure2(world, expert_policy, true_reward, result, fit=None) -> plt.Figure:
     plot_values(axes[1, 0], world, true_s, "true reward", label=REWARD_LABEL, cmap="RdYlGn", vmin=low, vmax=high)
     plot_values(axes[1, 1], world, state_reward(result.reward, expert_policy),
                 "learned reward, as learned\n(any scale, offset and shaping)", label=REWARD_LABEL, cmap="RdYlGn")
+    if fit is None:
+        for ax in axes[1, 2:]:
+            ax.axis("off")
+        axes[1, 2].text(0.02, 0.5, NO_PREFERENCE_NOTE, transform=axes[1, 2].transAxes, fontsize="small", wrap=True)
+        fig.suptitle(f"{result.algorithm} on {world.name}" + (f" ({world.variant})" if world.variant else ""))
+        fig.tight_layout()
+        return fig
     scaled = fit.scale > 0
     unshaped = state_reward(fit.unshaped / fit.scale if scaled else fit.unshaped, expert_policy)
     plot_values(axes[1, 2], world, unshaped,

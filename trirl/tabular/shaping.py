@@ -95,6 +95,16 @@ def reachable_weights(mdp: MDP) -> np.ndarray:
     return w / w.sum()
 
 
+class NoPreferenceError(InvalidConfigError):
+    """The true reward is potential shaping plus a constant on the weighted pairs: every policy is
+    equally good under it (e.g. a world whose goal cannot be reached), so a learned reward has
+    nothing to be compared with."""
+
+
+class NoPreferenceWarning(UserWarning):
+    """A run goes on although its true reward gives no preference (:class:`NoPreferenceError`)."""
+
+
 class ShapingProjector:
     """:func:`shaping_fit` for many learned rewards against one true reward (a factorisation reused).
 
@@ -109,8 +119,9 @@ class ShapingProjector:
             for pairs x states above ``DENSE_LIMIT``, sparse LSMR (iterative, slower per call).
 
     Raises:
-        InvalidConfigError: a wrong shape, non-finite entries, negative or all-zero weights, or a
-            true reward that is itself shaping plus a constant on the weighted pairs.
+        InvalidConfigError: a wrong shape, non-finite entries, or negative or all-zero weights;
+            :class:`NoPreferenceError` for a true reward that is itself shaping plus a constant on
+            the weighted pairs.
     """
 
     def __init__(self, mdp: MDP, true_reward, weights=None):
@@ -145,7 +156,7 @@ class ShapingProjector:
         self._theta_true = self._solve(self._true)
         self._canonical_true = self._true - design @ self._theta_true
         if np.linalg.norm(self._canonical_true) <= ZERO_TOL * np.linalg.norm(self._true):
-            raise InvalidConfigError(
+            raise NoPreferenceError(
                 "true_reward is a potential shaping plus a constant on the weighted pairs: every policy is "
                 "equally good under it, so no learned reward can be compared with it"
             )

@@ -285,3 +285,76 @@ def stepped_cases(draw, max_nu: float = 1.0, max_states: int = 10, max_discount:
     eta = u * (1.0 / eps_tr - 1.0)
     eps = min(1.0, eps_tr * (1.0 + eta))
     return base._replace(eps=eps, beta=beta, eta=eta)
+
+
+# -- grid worlds as users write them (gridworlds/README.md) -----------------------------------------
+
+USER_DISCOUNTS = (0.5, 0.9, 0.95, 0.99)
+USER_ABSORBING = (("goal", "lava"), ("goal",), ())
+
+
+class UserWorld(NamedTuple):
+    """A grid world in the documented format (``gridworlds/README.md``): a map and its settings.
+
+    ``text()`` is the map file, ``toml()`` the settings file a user would write (so that a
+    counterexample can be pasted into a test or saved next to the shipped worlds), and ``build()``
+    the :class:`~trirl.tabular.gridworld.GridWorld` that ``gridworld.load`` makes of them."""
+
+    cells: tuple[str, ...]
+    discount: float
+    step_cost: float
+    slip_floor: float
+    slip_ice: float
+    wind_direction: str
+    wind_probability: float
+    start: str  # "marked" or "uniform"
+    absorbing: tuple[str, ...]
+
+    def text(self) -> str:
+        return "\n".join(self.cells) + "\n"
+
+    def toml(self, map_file: str = "world.txt") -> str:
+        absorbing = ", ".join(f'"{t}"' for t in self.absorbing)
+        return (f'map = "{map_file}"\ndiscount = {self.discount}\nstep_cost = {self.step_cost}\n'
+                f'absorbing = [{absorbing}]\nstart = "{self.start}"\n\n[rewards]\ngoal = 3.0\nlava = -3.0\n\n'
+                f'[slip]\nfloor = {self.slip_floor}\nice = {self.slip_ice}\n\n'
+                f'[wind]\ndirection = "{self.wind_direction}"\nprobability = {self.wind_probability}\n')
+
+    def build(self):
+        from trirl.tabular.gridworld import GridSpec, Wind, from_cells
+
+        spec = GridSpec(discount=self.discount, step_cost=self.step_cost, slip={"floor": self.slip_floor, "ice": self.slip_ice},
+                        wind=Wind(self.wind_direction, self.wind_probability), absorbing=self.absorbing, start=self.start)
+        return from_cells(self.cells, spec, name="user_world")
+
+
+@st.composite
+def user_worlds(draw, max_rows: int = 6, max_cols: int = 8) -> UserWorld:
+    """A world as a user writes one: 2..``max_rows`` x 2..``max_cols`` cells, walls (0-35 %), ice
+    or not, one or two goals, 0-3 lava cells, one start cell ``S``, slip 0-0.3 on floor and
+    0.3-0.6 on ice, wind or not, discount 0.5-0.99, marked or uniform starts, goal and lava
+    absorbing or not, step cost 0 or -0.1, the shipped reward scales (goal 3, lava -3). The map
+    comes from a seeded generator; shrinking moves to small, open, windless worlds."""
+    rows, cols = draw(st.integers(2, max_rows)), draw(st.integers(2, max_cols))
+    rng = np.random.default_rng(draw(st.integers(0, 2**16)))
+    walls, ice = draw(st.sampled_from((0.0, 0.2, 0.35))), draw(st.booleans())
+    grid = np.where(rng.random((rows, cols)) < walls, "#", ".")
+    if ice:
+        grid[(grid == ".") & (rng.random((rows, cols)) < 0.3)] = "~"
+    n_goals, n_lava = draw(st.integers(1, 2)), draw(st.integers(0, 3))
+    places = rng.permutation(rows * cols)[: min(rows * cols, 1 + n_goals + n_lava)]
+    for k, flat in enumerate(places):
+        grid[divmod(int(flat), cols)] = "S" if k == 0 else ("G" if k <= n_goals else "L")
+    wind = draw(st.one_of(st.just(("up", 0.0)), st.tuples(st.sampled_from(("up", "down", "left", "right")),
+                                                          st.sampled_from((0.1, 0.3)))))
+    return UserWorld(
+        cells=tuple("".join(row) for row in grid),
+        discount=draw(st.sampled_from(USER_DISCOUNTS)),
+        step_cost=draw(st.sampled_from((0.0, -0.1))),
+        slip_floor=draw(st.sampled_from((0.0, 0.1, 0.3))),
+        slip_ice=draw(st.sampled_from((0.3, 0.6))),
+        wind_direction=wind[0],
+        wind_probability=wind[1],
+        start=draw(st.sampled_from(("marked", "uniform"))),
+        absorbing=draw(st.sampled_from(USER_ABSORBING)),
+    )

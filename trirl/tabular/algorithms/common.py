@@ -103,6 +103,9 @@ def check_steps(name: str, value) -> int:
     return int(value)
 
 
+DUAL_RTOL = 1e-11  # rounding allowance of the safeguards' "dual did not increase" test (TRIRL, MCE-IRL)
+
+
 def namedtuple_learner(name: str, state_type, init, step, metrics, dual_advice: str = "") -> Learner:
     """A :class:`Learner` whose state is a NamedTuple with ``reward`` and ``log_policy`` fields
     (the driver checkpoints the whole state; ``state_type`` documents it)."""
@@ -116,7 +119,8 @@ class RewardGradientState(NamedTuple):
     """``params`` are the reward parameters ``theta`` (``reward = Phi theta``); ``log_policy`` is
     the current policy (MCE-optimal for ``reward`` only when the inner solve is exact), ``value``
     the soft value the next inner step starts from; ``mu`` and ``change`` are PIRO's proximal
-    weight and last reward change (unused elsewhere)."""
+    weight and last reward change (unused elsewhere); ``next_lr`` and ``backtracks`` are
+    MCE-IRL's safeguard: the step its next iteration tries first and the halvings so far."""
 
     iteration: int
     params: np.ndarray
@@ -128,6 +132,8 @@ class RewardGradientState(NamedTuple):
     wall_time: float
     mu: float = 0.0
     change: float = 0.0
+    next_lr: float = 0.0  # 0: not set (the configured lr)
+    backtracks: int = 0
 
 
 def warm(value, log_policy):

@@ -27,13 +27,22 @@ history's ``factorisations`` grows by the number of policy-iteration steps, usua
 
 Two extensions:
 
-- **Safeguard** (``safeguard=True``). The tabular dual ``G`` is exact, so a step can be checked:
-  if the corrected reward's dual exceeds the previous one, ``eps`` is halved and the trust-region
-  policy and corrected reward are recomputed, up to ``max_backtracks`` times (a step that still
-  fails is rejected: the iteration keeps ``(r^(i), pi^(i))``). The dual is then monotone by
-  construction, whatever the effective step ``alpha = eps * beta / (1 + eta)``; the metric
-  ``backtracks`` counts the halvings of one iteration and ``total_backtracks`` their sum. Every
-  attempt's solves count in ``backups``, and so does the solve that gives the dual its ``V``.
+- **Safeguard** (``safeguard=True``, the default). The tabular dual ``G`` is exact, so a step can
+  be checked: if the corrected reward's dual exceeds the previous one, ``eps`` is halved and the
+  trust-region policy and corrected reward are recomputed, up to ``max_backtracks`` times (a step
+  that still fails is rejected: the iteration keeps ``(r^(i), pi^(i))``). The dual is then
+  monotone by construction, whatever the effective step ``alpha = eps * beta / (1 + eta)``. An
+  accepted step lets the next iteration start from twice its ``eps`` (at most ``config.eps``), so
+  a world that needs a small step does not pay the halvings again in every iteration, and a world
+  where the full step is fine never halves: there the iterates are those of the fixed step, bit
+  for bit. The check needs ``V`` of the corrected reward, which every iteration computes anyway
+  (its policy is the trust-region policy, by Theorem 3.2, so the solve is one evaluation with the
+  factorisation that the next occupancy reuses and one backup that confirms it); the safeguard
+  adds the ``logsumexp`` of the dual, and the attempts it rejects. The metric ``backtracks``
+  counts the halvings of one iteration and ``total_backtracks`` their sum; ``eps`` is the step
+  accepted. Every attempt's solves count in ``backups``, and so does the solve that gives the
+  dual its ``V``. ``safeguard=False`` is the paper's fixed step (Algorithm 1 as written), whose
+  dual rises on worlds where ``alpha`` is too large for the occupancies (book/findings.md).
 - **Reward classes** (``reward_class="state_only"`` or ``"linear"`` with ``features``, see
   :mod:`trirl.tabular.rewards`). The targets ``U_eps r`` and ``U_{eps_tr} r`` are projected onto
   the class by least squares weighted by the logarithmic mean of ``rho_pi`` and the tilted
@@ -67,18 +76,17 @@ from trirl.tabular.objectives import (
     check_beta,
     _expert_term,
     check_expert_occupancy,
-    dual,
+    dual_from_logs,
     log_ratio,
     policy_kl,
     reverse_kl_from_logs,
     safe_log,
 )
-from trirl.tabular.algorithms.common import check_inner_method, soft_policy_steps
+from trirl.tabular.algorithms.common import DUAL_RTOL, check_inner_method, soft_policy_steps
 from trirl.tabular.occupancies import log_occupancy, log_occupancy_from_state, state_occupancy
 from trirl.tabular.rewards import REWARD_CLASSES, RewardClass, log_mean_weights, make_reward_class, projection_error
 from trirl.tabular.soft import SoftSolution, solve
 
-DUAL_RTOL = 1e-11  # rounding allowance of the safeguard's "dual did not increase" test
 
 
 @dataclass(frozen=True)
@@ -97,18 +105,22 @@ class TRIRLConfig:
             soft Bellman backups (``inner_method="value_iteration"``) or policy-improvement steps.
         inner_method: ``"value_iteration"`` or ``"policy_iteration"``, used with ``inner_steps``.
         solver: exact soft solver, ``"auto"``, ``"value_iteration"`` or ``"policy_iteration"``.
-        safeguard: halve ``eps`` until the dual of the corrected reward does not increase
-            (module doc); the dual is then monotone by construction.
+        safeguard: ``True`` (default): halve ``eps`` until the dual of the corrected reward does
+            not increase, and let it grow back after accepted steps (module doc); the dual is
+            then monotone by construction on any MDP. ``False``: the paper's fixed step, whose
+            dual can rise (book/findings.md).
         max_backtracks: the most halvings per iteration before the step is rejected.
         reward_class: ``"tabular"``, ``"state_only"`` or ``"linear"`` (features passed to
             :func:`make_trirl`); updates are projected onto the class (module doc).
     """
 
     # The recommended values, read by the CLI, the comparison, the widgets and the book: alpha =
-    # eps * beta / (1 + eta) = 0.1 is the effective step of the reward update. Large beta makes
-    # Eq. 1's optimum the expert itself; alpha <= 0.1 keeps the dual monotone on every shipped
-    # world (0.25 diverges on icy_goal; book/findings.md: the safe step is nu = eps_tr + alpha *
-    # lambda_max(d log rho / d r) < 1, and lambda_max grows with 1/(1-gamma)).
+    # eps * beta / (1 + eta) = 0.1 is the largest effective step of the reward update. Large beta
+    # makes Eq. 1's optimum the expert itself. No fixed alpha is safe on every world a user can
+    # write (the safe step is nu = eps_tr + alpha * lambda_max(d log rho / d r) < 2, and
+    # lambda_max grows with 1/(1-gamma) and where rho_expert is tiny; book/findings.md): 0.1 is
+    # monotone on the shipped worlds and fails on a 5 x 9 maze with one lava cell, so the
+    # safeguard is on by default and shrinks the step only where the exact dual asks for it.
     eps: float = 0.5
     beta: float = 1e4
     eta: Any = 49_999.0
@@ -116,7 +128,7 @@ class TRIRLConfig:
     inner_steps: int | None = None
     inner_method: str = "value_iteration"
     solver: str = "auto"
-    safeguard: bool = False
+    safeguard: bool = True
     max_backtracks: int = 30
     reward_class: str = "tabular"
 
@@ -132,6 +144,8 @@ class TRIRLConfig:
         if self.inner_steps is not None and not (isinstance(self.inner_steps, int) and self.inner_steps >= 1):
             raise InvalidConfigError(f"inner_steps is {self.inner_steps!r}, expected an integer >= 1 (or None)")
         check_inner_method(self.inner_method)
+        if not isinstance(self.safeguard, (bool, np.bool_)):
+            raise InvalidConfigError(f"safeguard is {self.safeguard!r}, expected True (the default) or False (the paper's fixed step)")
         if not (isinstance(self.max_backtracks, int) and self.max_backtracks >= 0):
             raise InvalidConfigError(f"max_backtracks is {self.max_backtracks!r}, expected an integer >= 0")
         if self.reward_class not in REWARD_CLASSES:
@@ -171,6 +185,7 @@ class TRIRLState(NamedTuple):
     wall_time: float
     backtracks: int = 0
     factorisations: int = 0
+    next_eps: float = 0.0  # the safeguard's first try in the next iteration (0: config.eps)
 
 
 def solve_eta(mdp: MDP, r_tilde, log_policy_old, kl_bound: float, solver: str = "auto", warm=None):
@@ -282,13 +297,20 @@ def make_trirl(mdp: MDP, rho_expert, config: TRIRLConfig, features=None) -> Lear
     beta = float(config.beta)
     reward_class = make_reward_class(mdp, config.reward_class, features)
     tabular = reward_class.kind == "tabular"
-    name = "trirl-safe" if config.safeguard else "trirl"
+    name = "trirl" if config.safeguard else "trirl-fixed"
+
+    log_expert = safe_log(rho_expert / mdp.mass)
+    # the last accepted reward and its dual, so that the safeguard does not evaluate it twice; kept
+    # here, not in the state, which a learner rebuilt with another beta (the stepper's sliders) reuses
+    checked: dict[str, Any] = {"reward": None, "dual": None}
+
+    def state_dual(state: TRIRLState) -> float:
+        if checked["reward"] is state.reward:
+            return checked["dual"]
+        return dual_from_logs(mdp, state.reward, log_expert, beta, state.value)
 
     def measure(state: TRIRLState) -> dict[str, Any]:
-        return {
-            "reverse_kl": reverse_kl_from_logs(state.log_rho, log_rho_expert),
-            "dual": dual(mdp, state.reward, rho_expert, beta, value=state.value),
-        }
+        return {"reverse_kl": reverse_kl_from_logs(state.log_rho, log_rho_expert), "dual": state_dual(state)}
 
     def init(key=None) -> TRIRLState:
         # r^(0) = 0 (in every class) and its MCE policy, the uniform one (V is the same in every state)
@@ -297,7 +319,7 @@ def make_trirl(mdp: MDP, rho_expert, config: TRIRLConfig, features=None) -> Lear
         solution = solve(mdp, reward, method=config.solver)
         log_rho = log_occupancy(mdp, solution.log_policy)
         return TRIRLState(0, reward, solution.log_policy, log_rho, solution.v, solution.backups, solution.solves, 0.0,
-                          0, mdp.factorisations - factorised)
+                          0, mdp.factorisations - factorised, float(config.eps))
 
     def initial_metrics(state: TRIRLState) -> dict[str, Any]:
         metrics = {
@@ -325,8 +347,10 @@ def make_trirl(mdp: MDP, rho_expert, config: TRIRLConfig, features=None) -> Lear
         if not tabular:
             _, tilted = _expert_term(mdp, state.reward, rho_expert, beta)
             weights = log_mean_weights(mdp, np.exp(state.log_rho), tilted)
-        eps, halvings, backups, solves = float(config.eps), 0, 0, 0
-        previous_dual = dual(mdp, state.reward, rho_expert, beta, value=state.value) if config.safeguard else None
+        # the safeguard starts from the step its last iteration earned (module doc)
+        start = min(float(config.eps), float(state.next_eps)) if config.safeguard and state.next_eps > 0 else float(config.eps)
+        eps, halvings, backups, solves = start, 0, 0, 0
+        previous_dual = state_dual(state) if config.safeguard else None
         while True:
             trial = attempt(state, ratio, weights, eps)
             backups, solves = backups + trial.backups, solves + trial.solves
@@ -337,8 +361,9 @@ def make_trirl(mdp: MDP, rho_expert, config: TRIRLConfig, features=None) -> Lear
                 break
             # the safeguard needs this solve to evaluate the dual: it is part of the algorithm's cost
             backups, solves = backups + reference.backups, solves + reference.solves
-            new_dual = dual(mdp, trial.reward, rho_expert, beta, value=reference.v)
+            new_dual = dual_from_logs(mdp, trial.reward, log_expert, beta, reference.v)
             if new_dual <= previous_dual + DUAL_RTOL * max(1.0, abs(previous_dual)):
+                checked.update(reward=trial.reward, dual=new_dual)
                 break
             if halvings == config.max_backtracks:
                 # reject the step: keep (r^(i), pi^(i)), which has the previous dual
@@ -360,6 +385,7 @@ def make_trirl(mdp: MDP, rho_expert, config: TRIRLConfig, features=None) -> Lear
             state.iteration + 1, trial.reward, log_pi, log_rho, reference.v,
             state.backups + backups, state.solves + solves, state.wall_time + elapsed,
             state.backtracks + halvings, state.factorisations + mdp.factorisations - factorised,
+            _next_eps(config, eps, start),
         )
         metrics = {
             "eta": trial.eta, "eps_tr": trial.eps_tr, "policy_kl": kl_step, "correction_gap": gap,
@@ -374,6 +400,14 @@ def make_trirl(mdp: MDP, rho_expert, config: TRIRLConfig, features=None) -> Lear
         return new_state, metrics
 
     return Learner(name, init, step, initial_metrics, lambda s: s.reward, lambda s: s.log_policy, dual_advice(config))
+
+
+def _next_eps(config: TRIRLConfig, accepted: float, tried: float) -> float:
+    """The safeguard's first ``eps`` for the next iteration: twice the accepted step, at most
+    ``config.eps``; after a rejected step (``accepted = 0``), the smallest step it tried."""
+    if accepted == 0.0:
+        return tried * 0.5 ** config.max_backtracks
+    return min(float(config.eps), 2.0 * accepted)
 
 
 def dual_advice(config: TRIRLConfig) -> str:
@@ -398,7 +432,7 @@ def dual_advice(config: TRIRLConfig) -> str:
         causes.append(f"inner_steps={config.inner_steps} leave the policy short of the trust-region optimum (Lemma 3.1)")
     if config.reward_class != "tabular":
         causes.append(f"the projection onto the {config.reward_class!r} reward class")
-    return ("Cause: " + "; or ".join(causes) + ". Remedy: safeguard=True (trirl-safe; `trirl grid --safeguard on`), "
+    return ("Cause: " + "; or ".join(causes) + ". Remedy: safeguard=True (the default; `trirl grid --safeguard on`), "
             "which halves eps until the exact dual does not increase; or a smaller step (smaller eps, larger eta or a "
             "kl_bound); with demonstrations, also a smaller smoothing.")
 
@@ -414,7 +448,7 @@ def trirl(
     inner_steps: int | None = None,
     inner_method: str = "value_iteration",
     solver: str = "auto",
-    safeguard: bool = False,
+    safeguard: bool = TRIRLConfig.safeguard,
     max_backtracks: int = 30,
     reward_class: str = "tabular",
     features=None,
@@ -426,7 +460,8 @@ def trirl(
     observe=None,
 ) -> Result:
     """Run exact TRIRL (Algorithm 1) for ``iterations`` iterations; see :class:`TRIRLConfig`
-    (whose defaults, the recommended ``eps = 0.5, beta = 1e4, eta = 49_999``, are these).
+    (whose defaults, the recommended ``eps = 0.5, beta = 1e4, eta = 49_999`` with the safeguard
+    on, are these; ``safeguard=False`` is the paper's fixed step).
 
     Returns a :class:`~trirl.tabular.driver.Result` with the final (corrected) ``reward``, its
     MCE ``policy`` and the per-iteration ``history`` (``iteration, eta, eps_tr, reverse_kl,

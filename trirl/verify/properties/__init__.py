@@ -40,6 +40,11 @@ from trirl.verify.properties.dynamic_programming import (
 )
 from trirl.verify.properties.measures import EPS
 from trirl.verify.properties.monotone import (
+    DEFAULT_BUDGET,
+    DEFAULT_REVERSE_KL,
+    check_defaults_on_random_mdp,
+    check_defaults_on_user_world,
+    check_defaults_reach_the_expert,
     MIN_EXPERT_PROBABILITY,
     MONOTONE_DUAL_NU,
     MONOTONE_ITERATIONS,
@@ -58,6 +63,8 @@ from trirl.verify.properties.trust_region import check_lemma_3_1, check_lemma_3_
 
 __all__ = [
     "BY_NAME",
+    "DEFAULT_BUDGET",
+    "DEFAULT_REVERSE_KL",
     "DUAL_GRADIENT_DIRECTIONS",
     "DUAL_GRADIENT_TOLERANCE",
     "EPS",
@@ -69,6 +76,9 @@ __all__ = [
     "PROPERTIES",
     "Property",
     "Trace",
+    "check_defaults_on_random_mdp",
+    "check_defaults_on_user_world",
+    "check_defaults_reach_the_expert",
     "check_descent_direction",
     "check_dual_gradient",
     "check_lemma_3_1",

@@ -33,13 +33,55 @@ class Trace(NamedTuple):
 
 def trirl_trace(mdp, rho_expert, eps: float, beta: float, eta: float, iterations: int) -> Trace:
     """Run the engine's exact TRIRL (Algorithm 1, fixed ``eta``) and record ``dual`` and ``reverse_kl``."""
-    learner = trirl_algorithm.make_trirl(mdp, rho_expert, trirl_algorithm.TRIRLConfig(eps=eps, beta=beta, eta=eta))
+    learner = trirl_algorithm.make_trirl(mdp, rho_expert, trirl_algorithm.TRIRLConfig(eps=eps, beta=beta, eta=eta, safeguard=False))
     state = learner.init()
     rows = [learner.metrics(state)]
     for _ in range(iterations):
         state, metrics = learner.step(state)
         rows.append(metrics)
     return Trace(np.array([m["dual"] for m in rows]), np.array([m["reverse_kl"] for m in rows]))
+
+
+# The defaults' promise: on any MDP, TRIRL with TRIRLConfig() (the safeguarded step) never lets the
+# dual rise and reaches the expert within a budget. Measured on 300 generated user worlds (up to
+# 10 x 12 cells, discount up to 0.99): at most 164 iterations to reverse KL 1e-6, 90 % within 53.
+DEFAULT_BUDGET = 300
+DEFAULT_REVERSE_KL = 1e-6
+
+
+def check_defaults_reach_the_expert(mdp, rho_expert) -> float:
+    """Monotone by default: TRIRL with the defaults of :class:`~trirl.tabular.algorithms.trirl.TRIRLConfig`
+    (safeguarded step, ``alpha <= 0.1``), from ``r = 0``, never increases the dual and reaches
+    reverse KL :data:`DEFAULT_REVERSE_KL` within :data:`DEFAULT_BUDGET` iterations, on any MDP and
+    exact expert (generated grid worlds as users write them and random MDPs; the paper's fixed
+    step fails this on both, ``book/findings.md``). Violation: the larger of the dual's largest
+    relative increase beyond the safeguard's rounding allowance and the final reverse KL's excess
+    over :data:`DEFAULT_REVERSE_KL`."""
+    learner = trirl_algorithm.make_trirl(mdp, rho_expert, trirl_algorithm.TRIRLConfig())
+    state = learner.init()
+    rows = [learner.metrics(state)]
+    while rows[-1]["reverse_kl"] > DEFAULT_REVERSE_KL and len(rows) <= DEFAULT_BUDGET:
+        state, metrics = learner.step(state)
+        rows.append(metrics)
+    dual = np.array([m["dual"] for m in rows])
+    rise = max(0.0, increase(dual) - trirl_algorithm.DUAL_RTOL)
+    return max(rise, rows[-1]["reverse_kl"] - DEFAULT_REVERSE_KL)
+
+
+def check_defaults_on_user_world(world: vs.UserWorld) -> float:
+    """:func:`check_defaults_reach_the_expert` on a grid world as a user writes it
+    (:func:`trirl.verify.strategies.user_worlds`), against its exact soft-optimal expert."""
+    from trirl.tabular.occupancies import expert_occupancy
+    from trirl.tabular.soft import solve
+
+    built = world.build()
+    expert = solve(built.mdp, built.reward)
+    return check_defaults_reach_the_expert(built.mdp, expert_occupancy(built.mdp, expert.log_policy))
+
+
+def check_defaults_on_random_mdp(case: vs.IRLCase) -> float:
+    """:func:`check_defaults_reach_the_expert` on a random MDP and its random-reward expert."""
+    return check_defaults_reach_the_expert(case.mdp, case.rho_expert)
 
 
 def increase(values: np.ndarray, floor: float = 1.0) -> float:

@@ -24,6 +24,10 @@ from trirl.verify.properties.dynamic_programming import (
     check_soft_vi_fixed_point,
 )
 from trirl.verify.properties.monotone import (
+    DEFAULT_BUDGET,
+    DEFAULT_REVERSE_KL,
+    check_defaults_on_random_mdp,
+    check_defaults_on_user_world,
     MONOTONE_DUAL_NU,
     MONOTONE_KL_NU,
     MONOTONE_KL_TOLERANCE,
@@ -83,6 +87,12 @@ PROPERTIES: tuple[Property, ...] = (
     Property("monotone_reverse_kl", check_monotone_reverse_kl,
              lambda: _monotone_cases(MONOTONE_KL_NU), MONOTONE_KL_TOLERANCE,
              f"reverse KL along exact TRIRL rises by at most its finite-beta limit KL_inf (0 as beta -> inf) for nu <= {MONOTONE_KL_NU}"),
+    Property("defaults_on_user_worlds", check_defaults_on_user_world, lambda: vs.user_worlds().map(lambda w: (w,)), 1e-9,
+             f"TRIRL's defaults (safeguarded step) never raise the dual and reach reverse KL {DEFAULT_REVERSE_KL:g} within "
+             f"{DEFAULT_BUDGET} iterations on grid worlds written in the documented format"),
+    Property("defaults_on_random_mdps", check_defaults_on_random_mdp, lambda: vs.irl_cases().map(lambda c: (c,)), 1e-9,
+             f"TRIRL's defaults (safeguarded step) never raise the dual and reach reverse KL {DEFAULT_REVERSE_KL:g} within "
+             f"{DEFAULT_BUDGET} iterations on random MDPs"),
 )
 
 BY_NAME = {p.name: p for p in PROPERTIES}
