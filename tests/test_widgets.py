@@ -51,14 +51,19 @@ def test_sliders_change_the_config_and_the_next_step(stepper):
     stepper.eta.value = 99.0
     assert stepper.config.eps == 1.0 and stepper.config.beta == pytest.approx(10.0)
     assert "alpha" in stepper.alpha.value and "0.1" in stepper.alpha.value
+    row = stepper.step()  # the default, safeguarded step: eps_tr from the eps it accepted
+    assert row["eta"] == pytest.approx(99.0) and row["eps_tr"] == pytest.approx(row["eps"] / 100.0)
+    assert row["eps"] in (1.0, 0.5, 0.25, 0.125) and stepper.config.safeguard
+    stepper.safeguard.value = False  # the paper's fixed step takes eps as set
+    assert not stepper.config.safeguard
     row = stepper.step()
-    assert row["eta"] == pytest.approx(99.0) and row["eps_tr"] == pytest.approx(1.0 / 100.0)
+    assert row["eps_tr"] == pytest.approx(1.0 / 100.0)
     stepper.eta_mode.value = "decay"
     stepper.eta_decay.value = 0.5
     stepper.eta_end.value = 10.0
     assert not stepper.eta_decay.disabled
-    row = stepper.step()  # iteration 1 of ExponentialEta(99, 0.5, 10): 10 + 89 * 0.5
-    assert row["eta"] == pytest.approx(10 + 89 * 0.5, rel=1e-6)
+    row = stepper.step()  # iteration 2 of ExponentialEta(99, 0.5, 10): 10 + 89 * 0.5^2
+    assert row["eta"] == pytest.approx(10 + 89 * 0.5**2, rel=1e-6)
 
 
 def test_reset_button_starts_over(stepper):
