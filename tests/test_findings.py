@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from trirl.verify.findings import Setting, expert_problem, run_setting
-from trirl.verify.findings import lead_problem as example_mdp  # the 8-state example MDP
+from trirl.verify.findings import example_mdp  # the 8-state example MDP
 from trirl.verify.properties import increase, trirl_trace
 
 

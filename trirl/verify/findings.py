@@ -173,7 +173,7 @@ def find_counterexample(strategy, metric: str, tol: float, max_examples: int = 3
         return None
 
 
-def lead_problem():
+def example_mdp():
     """The 8-state, 4-action, discount-0.95 problem ``random_mdp(1, 8, 4, 0.95, sparsity=4.0)``."""
     from trirl.tabular import random_mdp
 
