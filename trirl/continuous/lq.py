@@ -232,25 +232,65 @@ def _greedy(problem: LQProblem, reward: Quadratic, P: np.ndarray, p: np.ndarray)
     return H, h, K, 0.5 * (cov + cov.T)
 
 
+def _riccati_map(problem: LQProblem, reward: Quadratic, P: np.ndarray) -> np.ndarray:
+    """One soft value-iteration step of the quadratic part: the Schur complement ``H_ss - H_sa H_aa^{-1} H_as``."""
+    n = problem.n
+    H, _, _, _ = _greedy(problem, reward, P, np.zeros(n))
+    new = H[:n, :n] - H[:n, n:] @ np.linalg.solve(H[n:, n:], H[n:, :n])
+    return 0.5 * (new + new.T)
+
+
+def _stabilising_riccati(problem: LQProblem, reward: Quadratic) -> np.ndarray | None:
+    """The stabilising solution of the discounted DARE (scipy) in the cost form ``X = -P``
+    (``A~ = sqrt(gamma) A``, ``B~ = sqrt(gamma) B``, costs ``-M``), or None where it does not apply.
+
+    Value iteration from ``P = 0`` needs ``M_aa`` negative definite at its first step; a reward
+    whose action curvature is positive but whose future value makes ``Q`` concave in ``a`` (TRIRL's
+    intermediate rewards can be such) still has a finite soft value, which this finds."""
+    n, root = problem.n, math.sqrt(problem.gamma)
+    cost = -reward.M
+    try:
+        X = scipy.linalg.solve_discrete_are(root * problem.A, root * problem.B, cost[:n, :n], cost[n:, n:],
+                                            s=cost[:n, n:])
+    except (np.linalg.LinAlgError, ValueError):
+        return None
+    return None if not np.all(np.isfinite(X)) else -0.5 * (X + X.T)
+
+
 def soft_optimal(problem: LQProblem, reward: Quadratic, tol: float = 1e-12, max_iterations: int = 100_000) -> SoftSolution:
     """The soft-optimal (temperature 1) policy of ``reward`` and its soft value (module docstring).
 
-    Raises :class:`NotSoftSolvableError` if the soft value is infinite."""
+    ``P`` is the limit of soft value iteration from ``P = 0`` (monotone in the horizon); where its
+    first steps are undefined, the stabilising DARE solution, accepted only if it is a fixed point
+    with ``H_aa`` negative definite and a discounted-stable closed loop. Raises
+    :class:`NotSoftSolvableError` if the soft value is infinite."""
     n = problem.n
     P = np.zeros((n, n))
     zero = np.zeros(n)
-    for iteration in range(1, max_iterations + 1):
-        H, _, _, _ = _greedy(problem, reward, P, zero)
-        new = H[:n, :n] - H[:n, n:] @ np.linalg.solve(H[n:, n:], H[n:, :n])
-        new = 0.5 * (new + new.T)
-        change = np.max(np.abs(new - P))
-        P = new
-        if not np.all(np.isfinite(P)) or change > 1e12:
-            raise NotSoftSolvableError("soft Riccati iteration diverges: the soft value is infinite")
-        if change <= tol * max(1.0, np.max(np.abs(P))):
-            break
-    else:
-        raise NotSoftSolvableError(f"soft Riccati iteration did not converge in {max_iterations} iterations")
+    iteration = 0
+    try:
+        for iteration in range(1, max_iterations + 1):
+            new = _riccati_map(problem, reward, P)
+            change = np.max(np.abs(new - P))
+            P = new
+            if not np.all(np.isfinite(P)) or change > 1e12:
+                raise NotSoftSolvableError("soft Riccati iteration diverges: the soft value is infinite")
+            if change <= tol * max(1.0, np.max(np.abs(P))):
+                break
+        else:
+            raise NotSoftSolvableError(f"soft Riccati iteration did not converge in {max_iterations} iterations")
+    except NotSoftSolvableError as err:
+        P = _stabilising_riccati(problem, reward)
+        if P is None:
+            raise err
+        try:
+            fixed = np.max(np.abs(_riccati_map(problem, reward, P) - P)) <= 1e-8 * max(1.0, np.max(np.abs(P)))
+            _, _, K, _ = _greedy(problem, reward, P, zero)
+        except NotSoftSolvableError:
+            raise err from None
+        radius = np.max(np.abs(np.linalg.eigvals(problem.A + problem.B @ K)))
+        if not fixed or math.sqrt(problem.gamma) * radius >= 1.0:
+            raise err
     _, _, K, cov = _greedy(problem, reward, P, zero)
     closed = problem.A + problem.B @ K
     gs, ga = reward.g[:n], reward.g[n:]
