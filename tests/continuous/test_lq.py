@@ -143,3 +143,28 @@ def test_lqr_config_errors_name_the_field():
 
 def test_corrected_step_is_cores():
     assert core.corrected_step(0.4, 1.0) == 0.2
+
+
+def test_reward_distance_ignores_shaping_and_scale():
+    problem = lq.random_problem(np.random.default_rng(5), 2, 2)
+    theta, _ = lq.theta_from_reward(lq.cost_reward(2, 2, 1.0, 10.0))
+    expert = lq.soft_optimal(problem, lq.reward_from_theta(theta, 4)).policy
+    cov = np.cov(lq.features(lq.sample_occupancy(problem, expert, 20_000, np.random.default_rng(0))), rowvar=False)
+    shaping = lq.shaping_basis(problem) @ np.random.default_rng(1).standard_normal(5)
+    shaped = 0.25 * (theta + shaping)
+    distance = lq.reward_distance(problem, theta, shaped, cov)
+    assert distance.residual < 1e-8 and distance.scale == pytest.approx(4.0, rel=1e-8)
+    # shaping leaves the soft-optimal policy unchanged: the basis really is shaping
+    reshaped = lq.soft_optimal(problem, lq.reward_from_theta(theta + shaping, 4)).policy
+    for a, b in zip(reshaped, expert):
+        np.testing.assert_allclose(a, b, atol=1e-9)
+    other = lq.reward_distance(problem, theta, lq.theta_from_reward(lq.cost_reward(2, 2, 1.0, 0.1))[0], cov)
+    assert other.residual > 0.1
+
+
+def test_verify_continuous_runs_the_lq_properties(capsys):
+    from trirl.verify.runner import main
+
+    assert main(["--continuous", "--examples", "2", "--quiet", "--only", "lq_soft_bellman", "lq_theorem_3_2"]) == 0
+    out = capsys.readouterr().out
+    assert "lq_soft_bellman" in out and "lq_theorem_3_2" in out and "FAIL" not in out

@@ -37,6 +37,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -140,7 +141,7 @@ def evaluate_state(learner, state, config, beta: float, rng: np.random.Generator
     distance = lq.reward_distance(problem, theta_true, theta, feature_cov)
     row = {"reward_residual": distance.residual, "reward_scale": distance.scale, "linear_fit_error": misfit}
     try:
-        scaled = lq.soft_optimal(problem, lq.reward_from_theta(theta / distance.scale, problem.d)).policy
+        scaled = lq.soft_optimal(problem, lq.reward_from_theta(theta * distance.scale, problem.d)).policy
         row["reward_policy_kl"] = lq.expected_kl(problem, expert, scaled) / problem.mass
     except (lq.NotSoftSolvableError, ZeroDivisionError):
         row["reward_policy_kl"] = math.inf
@@ -181,9 +182,10 @@ def evaluate_run(path: str | Path, samples: int = 200_000, seed: int = 0) -> dic
             "feature_cov_samples": samples, "checkpoints": checkpoints}
 
 
-def track(config, every: int, samples: int = 200_000, seed: int = 0, log=print) -> dict:
+def track(config, every: int, samples: int = 200_000, seed: int = 0, log=print, on_row=None) -> dict:
     """Train ``config`` (a :class:`~trirl.continuous.train.TrainConfig`) as ``trirl train`` does and
-    evaluate the oracle every ``every`` iterations and at the end (module docstring)."""
+    evaluate the oracle every ``every`` iterations and at the end (module docstring); ``on_row(result)``
+    is called with the result so far after each evaluation (to save work as it comes)."""
     import time
 
     import jax
@@ -207,6 +209,8 @@ def track(config, every: int, samples: int = 200_000, seed: int = 0, log=print) 
     init_key, train_key, _ = jax.random.split(jax.random.PRNGKey(config.seed), 3)
     state = jitted.init(jax.random.split(init_key, config.seeds))
     rows, started = [], time.monotonic()
+    result = {"env_options": config.env_options, "beta": config.buffer.beta, "feature_cov_samples": samples,
+              "config": config.to_dict(), "rows": rows, "complete": False}
     for iteration in range(1, config.iterations + 1):
         state, _ = jitted.step(state, jax.random.fold_in(train_key, iteration - 1))
         if iteration % every == 0 or iteration == config.iterations:
@@ -215,8 +219,23 @@ def track(config, every: int, samples: int = 200_000, seed: int = 0, log=print) 
             rows.append({"iteration": iteration, "env_steps": iteration * config.ppo.batch_size, "seeds": seeds})
             log(f"iteration {iteration} ({time.monotonic() - started:.0f} s): " + "; ".join(
                 " ".join(f"{k}={v:.4g}" for k, v in row.items()) for row in seeds))
-    return {"env_options": config.env_options, "beta": config.buffer.beta, "feature_cov_samples": samples,
-            "config": config.to_dict(), "rows": rows, "seconds": time.monotonic() - started}
+            result["seconds"] = time.monotonic() - started
+            result["complete"] = iteration == config.iterations
+            if on_row is not None:
+                on_row(result)
+    return result
+
+
+def _finite_json(value):
+    """``value`` with every non-finite float written as the string ``"inf"``, ``"-inf"`` or ``"nan"``
+    (JSON has none; a learnt reward without a finite soft value has ``dual = inf``)."""
+    if isinstance(value, dict):
+        return {k: _finite_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite_json(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value
 
 
 def main(argv=None) -> int:
@@ -234,6 +253,8 @@ def main(argv=None) -> int:
     t.add_argument("--every", type=int, default=20, help="iterations between evaluations")
     t.add_argument("--steps", type=int, default=None, help="environment steps per seed (default: the config's)")
     t.add_argument("--seeds", type=int, default=None)
+    t.add_argument("--eps", type=float, default=None, help="[buffer] eps (default: the config's)")
+    t.add_argument("--beta", type=float, default=None, help="[buffer] beta (default: the config's; entropy 1 / beta)")
     t.add_argument("--json", default=None)
     args = parser.parse_args(argv)
     if args.command == "track":
@@ -243,12 +264,16 @@ def main(argv=None) -> int:
         from trirl.continuous.train import load_config
         from trirl.rundir import write_json
 
-        config = load_config(args.config, total_steps=args.steps, seeds=args.seeds)
-        result = track(config, args.every)
-        result["command"] = "python -m trirl.continuous.lq_oracle " + " ".join(argv if argv is not None else sys.argv[1:])
-        result["machine"] = f"{platform.platform()} / {platform.machine()} / 2-core CPU shared with other jobs"
-        if args.json:
-            write_json(Path(args.json), result)
+        buffer = {k: v for k, v in (("eps", args.eps), ("beta", args.beta)) if v is not None}
+        config = load_config(args.config, total_steps=args.steps, seeds=args.seeds, buffer=buffer or None)
+        command = "python -m trirl.continuous.lq_oracle " + " ".join(argv if argv is not None else sys.argv[1:])
+        machine = f"{platform.platform()} / {platform.machine()} / {os.cpu_count()} CPU cores"
+
+        def save(result):
+            if args.json:
+                write_json(Path(args.json), _finite_json({**result, "command": command, "machine": machine}))
+
+        track(config, args.every, on_row=save)
         return 0
     if args.command == "expert":
         print(json.dumps(write_expert(args.out, episodes=args.episodes, seed=args.seed), indent=1))
@@ -260,7 +285,7 @@ def main(argv=None) -> int:
     if args.json:
         from trirl.rundir import write_json
 
-        write_json(Path(args.json), result)
+        write_json(Path(args.json), _finite_json(result))
     return 0
 
 
