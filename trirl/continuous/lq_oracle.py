@@ -255,6 +255,8 @@ def main(argv=None) -> int:
     t.add_argument("--seeds", type=int, default=None)
     t.add_argument("--eps", type=float, default=None, help="[buffer] eps (default: the config's)")
     t.add_argument("--beta", type=float, default=None, help="[buffer] beta (default: the config's; entropy 1 / beta)")
+    t.add_argument("--capacity", type=int, default=None,
+                   help="[buffer] capacity k (default: the config's; above the iterations, R_fit is never used)")
     t.add_argument("--json", default=None)
     args = parser.parse_args(argv)
     if args.command == "track":
@@ -264,7 +266,7 @@ def main(argv=None) -> int:
         from trirl.continuous.train import load_config
         from trirl.rundir import write_json
 
-        buffer = {k: v for k, v in (("eps", args.eps), ("beta", args.beta)) if v is not None}
+        buffer = {k: v for k, v in (("eps", args.eps), ("beta", args.beta), ("capacity", args.capacity)) if v is not None}
         config = load_config(args.config, total_steps=args.steps, seeds=args.seeds, buffer=buffer or None)
         command = "python -m trirl.continuous.lq_oracle " + " ".join(argv if argv is not None else sys.argv[1:])
         machine = f"{platform.platform()} / {platform.machine()} / {os.cpu_count()} CPU cores"
