@@ -168,3 +168,15 @@ def test_verify_continuous_runs_the_lq_properties(capsys):
     assert main(["--continuous", "--examples", "2", "--quiet", "--only", "lq_soft_bellman", "lq_theorem_3_2"]) == 0
     out = capsys.readouterr().out
     assert "lq_soft_bellman" in out and "lq_theorem_3_2" in out and "FAIL" not in out
+
+
+def test_bad_problems_name_the_field():
+    good = lq.random_problem(np.random.default_rng(6), 2, 1)
+    with pytest.raises(InvalidConfigError, match="LQProblem.W must be symmetric positive definite"):
+        lq.soft_optimal(good._replace(W=np.zeros((2, 2))), lq.cost_reward(2, 1, 1.0, 1.0))
+    with pytest.raises(InvalidConfigError, match=r"LQProblem.B must be a finite array of shape \(2, 1\)"):
+        lq.soft_optimal(good._replace(B=np.full((2, 1), np.nan)), lq.cost_reward(2, 1, 1.0, 1.0))
+    with pytest.raises(InvalidConfigError, match="LQProblem.gamma"):
+        lq.soft_optimal(good._replace(gamma=1.0), lq.cost_reward(2, 1, 1.0, 1.0))
+    with pytest.raises(InvalidConfigError, match="reward: M must be"):
+        lq.soft_optimal(good, lq.cost_reward(1, 1, 1.0, 1.0))

@@ -263,7 +263,12 @@ def soft_optimal(problem: LQProblem, reward: Quadratic, tol: float = 1e-12, max_
     ``P`` is the limit of soft value iteration from ``P = 0`` (monotone in the horizon); where its
     first steps are undefined, the stabilising DARE solution, accepted only if it is a fixed point
     with ``H_aa`` negative definite and a discounted-stable closed loop. Raises
-    :class:`NotSoftSolvableError` if the soft value is infinite."""
+    :class:`NotSoftSolvableError` if the soft value is infinite; ``InvalidConfigError`` names a bad
+    field of ``problem`` (:func:`check_problem`) or a reward of the wrong size."""
+    check_problem(problem)
+    if reward.M.shape != (problem.d, problem.d) or reward.g.shape != (problem.d,):
+        raise InvalidConfigError(f"reward: M must be [{problem.d}, {problem.d}] and g [{problem.d}] for n = {problem.n}, "
+                                 f"m = {problem.m}; got {reward.M.shape} and {reward.g.shape}")
     n = problem.n
     P = np.zeros((n, n))
     zero = np.zeros(n)
