@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 
-from trirl import core
 from trirl.continuous import lq
 from trirl.continuous.envs.lqr import LQRConfig, clip_probability
 from trirl.errors import InvalidConfigError
@@ -139,10 +138,6 @@ def test_lqr_config_errors_name_the_field():
         LQRConfig(episode_length=50)
     with pytest.raises(InvalidConfigError, match="LQRConfig.state_dim"):
         LQRConfig(state_dim=5)
-
-
-def test_corrected_step_is_cores():
-    assert core.corrected_step(0.4, 1.0) == 0.2
 
 
 def test_reward_distance_ignores_shaping_and_scale():

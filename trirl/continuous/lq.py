@@ -718,3 +718,33 @@ def reward_distance(problem: LQProblem, theta_true: np.ndarray, theta_learnt: np
     base, _ = residual(S)
     full, coef = residual(np.concatenate([theta_learnt[:, None], S], axis=1))
     return RewardDistance(full / base if base > 0 else 0.0, float(coef[0]))
+
+
+class ExactTrace(NamedTuple):
+    """The exact feature-space TRIRL iterates' metrics (index 0: the starting reward)."""
+
+    dual: np.ndarray  #: [I + 1] G_beta of each reward (``inf`` if it has no finite soft value)
+    expert_kl: np.ndarray  #: [I + 1] E_{d_E}[KL(pi_E || pi^(i))] / Z, nats per state
+    left_domain: bool  #: an iterate's reward had no finite soft value (the trace stops there)
+
+
+def exact_trace(problem: LQProblem, expert: LinearGaussian, start: Quadratic, eps: float, beta: float, eta: float,
+                iterations: int) -> ExactTrace:
+    """Run :func:`trirl_step` ``iterations`` times from ``start`` and record the dual ``G_beta`` and
+    the expert's KL to each policy; stops (``left_domain``) where a reward has no finite soft value."""
+    expert_moments = occupancy_moments(problem, expert)
+    state = trirl_init(problem, start)
+    duals, kls = [], []
+    for i in range(iterations + 1):
+        theta, bias = theta_from_reward(state.reward)
+        duals.append(dual(problem, theta, expert, beta, bias=bias).value)
+        kls.append(expected_kl(problem, expert, state.policy, expert_moments) / problem.mass)
+        if i == iterations:
+            break
+        try:
+            state, _ = trirl_step(problem, state, expert_moments, eps, beta, eta)
+        except NotSoftSolvableError:
+            duals.append(math.inf)
+            kls.append(math.inf)
+            return ExactTrace(np.array(duals), np.array(kls), True)
+    return ExactTrace(np.array(duals), np.array(kls), False)

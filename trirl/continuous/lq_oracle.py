@@ -257,6 +257,9 @@ def main(argv=None) -> int:
     t.add_argument("--beta", type=float, default=None, help="[buffer] beta (default: the config's; entropy 1 / beta)")
     t.add_argument("--capacity", type=int, default=None,
                    help="[buffer] capacity k (default: the config's; above the iterations, R_fit is never used)")
+    t.add_argument("--hidden", type=int, nargs="*", default=None,
+                   help="[discriminator] hidden_sizes: an MLP reward on the features, compared through its least-squares "
+                        "quadratic (linear_fit_error says how far it is from one)")
     t.add_argument("--json", default=None)
     args = parser.parse_args(argv)
     if args.command == "track":
@@ -267,7 +270,9 @@ def main(argv=None) -> int:
         from trirl.rundir import write_json
 
         buffer = {k: v for k, v in (("eps", args.eps), ("beta", args.beta), ("capacity", args.capacity)) if v is not None}
-        config = load_config(args.config, total_steps=args.steps, seeds=args.seeds, buffer=buffer or None)
+        discriminator = None if args.hidden is None else {"hidden_sizes": args.hidden}
+        config = load_config(args.config, total_steps=args.steps, seeds=args.seeds, buffer=buffer or None,
+                             discriminator=discriminator)
         command = "python -m trirl.continuous.lq_oracle " + " ".join(argv if argv is not None else sys.argv[1:])
         machine = f"{platform.platform()} / {platform.machine()} / {os.cpu_count()} CPU cores"
 
