@@ -219,7 +219,7 @@ def check_monotone_dual(case: LQCase, beta: float, alpha: float, eta: float, ite
     ``-||s||^2 / 2 - ||a||^2`` do not increase ``G_beta`` for ``beta >= 10`` and normalised step
     ``alpha = eps beta / (1 + eta) <= 0.5`` (``eps`` set from ``alpha``); violation: the largest
     increase relative to ``max(1, |G|)``. Outside (``beta = 1``, or ``alpha >= 1``) the iterates
-    leave the rewards with a finite soft value (``book/findings.md``)."""
+    leave the rewards with a finite soft value (book chapter 10)."""
     problem = case.problem
     expert = lq.soft_optimal(problem, case.reward).policy
     expert_moments = lq.occupancy_moments(problem, expert)
