@@ -41,3 +41,13 @@ def test_oracle_refuses_another_discount():
     config = load_config("trirl_lqr", ppo={"gamma": 0.99})
     with pytest.raises(InvalidConfigError, match=r"\[ppo\] gamma = 0.99"):
         lq_oracle.track(config, every=1)
+
+
+def test_discriminator_noise_floor_is_reported_per_iteration():
+    """The agent is the expert: the logits are pure estimation noise, small but not zero."""
+    config = load_config("trirl_lqr", total_steps=3 * 2048)
+    result = lq_oracle.discriminator_noise_floor(config, iterations=3)
+    assert len(result["logit_std"]) == len(result["reward_std"]) == 3
+    assert all(0.0 < value < 1.0 for value in result["logit_std"])
+    assert result["reward_std"][0] == pytest.approx(result["eps"] * result["beta"] * result["logit_std"][0])
+    assert result["true_reward_std"] > 0.5

@@ -226,6 +226,51 @@ def track(config, every: int, samples: int = 200_000, seed: int = 0, log=print, 
     return result
 
 
+def discriminator_noise_floor(config, iterations: int = 100, seed: int = 0) -> dict:
+    """The discriminator's output when the agent **is** the expert: the exact target
+    ``log(rho_E / rho_pi)`` is then 0, so whatever the discriminator of ``config`` learns is
+    estimation noise, and Eq. 2 adds it to the reward with weight ``eps beta`` every iteration.
+
+    Each iteration draws a fresh agent batch (``[ppo] batch_size`` transitions, uniform over fresh
+    episodes of the closed-form expert, as rollouts are uniform over time) and updates the
+    warm-started discriminator against the run's demonstrations, as TRIRL does. Returns the logits'
+    standard deviation over the demonstrations per iteration (``logit_std``), and that of the
+    reward ``r <- (1 - eps) r + eps beta D`` accumulated from ``r = 0`` (``reward_std``, ``eta = 0``),
+    next to the true reward's standard deviation on the same samples (``true_reward_std``)."""
+    import jax
+    import jax.numpy as jnp
+
+    from trirl.continuous import discriminator as disc
+    from trirl.continuous.train import prepare
+
+    env_config = lqr.LQRConfig(**config.env_options)
+    demos, _ = prepare(config)
+    dcfg = config.discriminator
+    expert = disc.expert_batch(demos, dcfg.input_mode)
+    n = config.ppo.batch_size
+    key = jax.random.PRNGKey(seed)
+    state = disc.init(dcfg, key, env_config.state_dim, env_config.action_dim)
+    update = jax.jit(lambda st, agent, k: disc.update(dcfg, st, expert, agent, k)[0])
+    logits = jax.jit(lambda params: disc.logits(dcfg, params, expert.obs, expert.action_or_next_obs, expert.absorbing))
+    true_reward = env_config.reward(np.concatenate([np.asarray(expert.obs), np.asarray(expert.action_or_next_obs)], 1))
+    eps, beta = config.buffer.eps, config.buffer.beta
+    reward = np.zeros(expert.obs.shape[0])
+    logit_std, reward_std = [], []
+    rng = np.random.default_rng(seed + 1)
+    for i in range(iterations):
+        fresh = lqr.expert_demonstrations(env_config, max(1, -(-n // env_config.episode_length)) * 2, seed + 1000 + i)
+        obs, actions, _, _ = fresh.flat()
+        pick = rng.choice(obs.shape[0], n, replace=False)
+        agent = disc.DiscriminatorBatch(jnp.asarray(obs[pick]), jnp.asarray(actions[pick]), jnp.zeros(n))
+        state = update(state, agent, jax.random.fold_in(key, i))
+        d = np.asarray(logits(state.params), float)
+        reward = (1.0 - eps) * reward + eps * beta * d
+        logit_std.append(float(d.std()))
+        reward_std.append(float(reward.std()))
+    return {"logit_std": logit_std, "reward_std": reward_std, "true_reward_std": float(true_reward.std()),
+            "eps": eps, "beta": beta, "agent_batch": n}
+
+
 def _finite_json(value):
     """``value`` with every non-finite float written as the string ``"inf"``, ``"-inf"`` or ``"nan"``
     (JSON has none; a learnt reward without a finite soft value has ``dual = inf``)."""
@@ -255,6 +300,8 @@ def main(argv=None) -> int:
     t.add_argument("--seeds", type=int, default=None)
     t.add_argument("--eps", type=float, default=None, help="[buffer] eps (default: the config's)")
     t.add_argument("--beta", type=float, default=None, help="[buffer] beta (default: the config's; entropy 1 / beta)")
+    t.add_argument("--noise-floor", action="store_true",
+                   help="instead of training: the discriminator's logits when the agent is the expert (discriminator_noise_floor)")
     t.add_argument("--capacity", type=int, default=None,
                    help="[buffer] capacity k (default: the config's; above the iterations, R_fit is never used)")
     t.add_argument("--hidden", type=int, nargs="*", default=None,
@@ -275,6 +322,13 @@ def main(argv=None) -> int:
                              discriminator=discriminator)
         command = "python -m trirl.continuous.lq_oracle " + " ".join(argv if argv is not None else sys.argv[1:])
         machine = f"{platform.platform()} / {platform.machine()} / {os.cpu_count()} CPU cores"
+
+        if args.noise_floor:
+            result = discriminator_noise_floor(config, config.iterations)
+            print(json.dumps({k: (v[::10] if isinstance(v, list) else v) for k, v in result.items()}))
+            if args.json:
+                write_json(Path(args.json), {**result, "command": command, "machine": machine})
+            return 0
 
         def save(result):
             if args.json:
