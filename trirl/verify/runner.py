@@ -1,7 +1,9 @@
 """``trirl verify``: every property of :mod:`trirl.verify.properties` through hypothesis, as a table.
 
-Usage: ``trirl verify [--thorough | --examples N] [--seed S] [--only NAME ...] [--jobs N]
-[--json FILE [--resume]]`` (also ``python -m trirl.verify``). The default is the CI-like profile
+Usage: ``trirl verify [--continuous] [--thorough | --examples N] [--seed S] [--only NAME ...] [--jobs N]
+[--json FILE [--resume]]`` (also ``python -m trirl.verify``). ``--continuous`` runs the soft LQ
+properties instead (:mod:`trirl.verify.properties.lq`: the continuous closed forms against Monte
+Carlo, Lemma 3.1, Theorem 3.2 and the monotone dual on random stable LQ instances). The default is the CI-like profile
 (60 examples per property, derandomised); ``--thorough`` runs 10,000 per property. Exit status 1
 if any property reports a violation above its tolerance; the shrunk counterexample is printed.
 
@@ -33,7 +35,11 @@ from tqdm import tqdm
 from trirl.argtypes import integer
 from trirl.errors import InvalidConfigError
 from trirl.rundir import write_json
-from trirl.verify.properties import BY_NAME, PROPERTIES, Property
+from trirl.verify.properties import BY_NAME as TABULAR_BY_NAME
+from trirl.verify.properties import PROPERTIES, Property
+from trirl.verify.properties.lq import LQ_BY_NAME, LQ_PROPERTIES
+
+BY_NAME = {**TABULAR_BY_NAME, **LQ_BY_NAME}  #: every property, tabular and continuous, by name
 
 CI_EXAMPLES = 60
 THOROUGH_EXAMPLES = 10_000
@@ -161,6 +167,8 @@ def main(argv=None) -> int:
     group.add_argument("--thorough", action="store_true", help=f"{THOROUGH_EXAMPLES} examples per property")
     group.add_argument("--examples", type=integer(1), default=None, help=f"examples per property (default {CI_EXAMPLES})")
     parser.add_argument("--seed", type=integer(), default=None, help="hypothesis seed (default: derandomised)")
+    parser.add_argument("--continuous", action="store_true",
+                        help="the soft LQ properties of the continuous closed forms instead of the tabular ones")
     parser.add_argument("--only", nargs="+", default=None, choices=sorted(BY_NAME), metavar="NAME", help="properties to run")
     parser.add_argument("--no-shrink", action="store_true", help="report the first failure without shrinking it")
     parser.add_argument("--jobs", type=integer(1), default=1, help="properties run at once, one process each (default 1)")
@@ -171,7 +179,7 @@ def main(argv=None) -> int:
     if args.resume and not args.json:
         parser.error("--resume needs --json FILE: the table to resume from")
     n = THOROUGH_EXAMPLES if args.thorough else (args.examples or CI_EXAMPLES)
-    selected = [BY_NAME[name] for name in args.only] if args.only else list(PROPERTIES)
+    selected = [BY_NAME[name] for name in args.only] if args.only else list(LQ_PROPERTIES if args.continuous else PROPERTIES)
     try:
         done = _resumed_rows(Path(args.json), n, args.seed) if args.resume else {}
     except InvalidConfigError as err:

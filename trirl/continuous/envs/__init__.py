@@ -4,6 +4,7 @@
 
     point_maze, point_maze_mirrored       pure JAX (envs/point_maze.py)
     ant, ant_disabled, humanoid           MuJoCo MJX (envs/locomotion.py)
+    lqr                                   soft LQ control, exact closed forms (envs/lqr.py)
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 from trirl.continuous.envs.base import Env, EnvSpec, EnvState, auto_reset
 from trirl.errors import InvalidConfigError
 
-ENV_NAMES = ("point_maze", "point_maze_mirrored", "ant", "ant_disabled", "humanoid")
+ENV_NAMES = ("point_maze", "point_maze_mirrored", "ant", "ant_disabled", "humanoid", "lqr")
 
 
 def make_config(name: str, options: dict[str, Any] | None = None):
@@ -28,6 +29,10 @@ def make_config(name: str, options: dict[str, Any] | None = None):
         from trirl.continuous.envs.locomotion import LocomotionConfig
 
         return LocomotionConfig(robot=name, **options)
+    if name == "lqr":
+        from trirl.continuous.envs.lqr import LQRConfig
+
+        return LQRConfig(**options)
     raise InvalidConfigError(f"env: unknown environment {name!r}; choose one of {', '.join(ENV_NAMES)}")
 
 
@@ -38,6 +43,10 @@ def make(name: str, options: dict[str, Any] | None = None) -> Env:
         from trirl.continuous.envs import point_maze
 
         return point_maze.make(config)
+    if name == "lqr":
+        from trirl.continuous.envs import lqr
+
+        return lqr.make(config)
     from trirl.continuous.envs import locomotion
 
     return locomotion.make(config)

@@ -47,6 +47,11 @@ What each set gives away (a reader comparing results must know):
   that also tell the expert's gait apart from the learner's (what the expert *did*), and those
   weights need not transfer to ``ant_disabled``'s different legs. Meant for a learnt encoder
   ``psi`` (``hidden_sizes`` non-empty) or a linear head.
+- ``lqr:quadratic``: every monomial of degree 1 and 2 of ``z = [s; clip(a)]`` (``z_i z_j`` for
+  ``i <= j``, then ``z_i``), for the default 2-state, 2-action ``lqr`` instance (14 features);
+  ``lqr:quadratic_NxM`` is the same map for ``N`` states and ``M`` actions (1..4 each). A
+  quadratic reward ``theta^T phi + b`` is exactly the class the closed forms of
+  :mod:`trirl.continuous.lq` handle (same order: ``lq.features``); it contains the true reward.
 """
 
 from __future__ import annotations
@@ -131,6 +136,21 @@ FEATURE_SETS.update({
     "ant:paper": FeatureSet("ant", 3, _ant_paper, _ANT_OBS, _ANT_ACT),
     "ant:generic": FeatureSet("ant", _ANT_OBS + 2 * _ANT_ACT, _ant_generic, _ANT_OBS, _ANT_ACT),
 })
+
+
+def _quadratic(obs, action):
+    z = jnp.concatenate([obs, jnp.clip(action, -1.0, 1.0)], axis=-1)
+    i, j = jnp.triu_indices(z.shape[-1])
+    return jnp.concatenate([z[..., i] * z[..., j], z], axis=-1)
+
+
+def _quadratic_set(n: int, m: int) -> FeatureSet:
+    d = n + m
+    return FeatureSet("lqr", d * (d + 1) // 2 + d, _quadratic, n, m)
+
+
+FEATURE_SETS["lqr:quadratic"] = _quadratic_set(2, 2)
+FEATURE_SETS.update({f"lqr:quadratic_{n}x{m}": _quadratic_set(n, m) for n in range(1, 5) for m in range(1, 5)})
 
 
 __all__ = ["FEATURE_SETS", "FeatureSet", "check_env", "get"]

@@ -1,0 +1,354 @@
+"""The exact answer for a run on the ``lqr`` environment: what ``trirl train`` learnt against the closed forms.
+
+::
+
+    python -m trirl.continuous.lq_oracle expert --out continuous/experts/lqr [--episodes 64]
+    python -m trirl.continuous.lq_oracle evaluate --run runs/lqr [--json FILE]
+    python -m trirl.continuous.lq_oracle track --config trirl_lqr [--every 20] [--steps N] [--json FILE]
+
+``expert`` writes the demonstrations of the soft-optimal (temperature 1) policy of the true
+reward, sampled exactly (:func:`trirl.continuous.envs.lqr.expert_demonstrations`), and its
+``returns.json`` (expert and uniform-random undiscounted returns for the normalised return).
+
+``evaluate`` reads every checkpoint of a run with the linear discriminator on ``lqr:quadratic``
+features and reports, per seed and checkpoint:
+
+- ``reward_residual``: the learnt reward ``theta^T phi + b`` against the true one up to potential
+  shaping within the quadratic class and a positive scale (:func:`trirl.continuous.lq.reward_distance`),
+  0 = recovered, 1 = no better than the zero reward; ``reward_scale`` is the best scale;
+- ``reward_policy_kl``: ``E_{d_E}[KL(pi_E || pi_theta)] / Z``, exact, between the expert and the
+  soft-optimal policy of the learnt reward at its best scale (whether the reward *induces* the expert);
+- ``policy_kl``: ``E_{d_net}[KL(pi_net || pi_E)]`` normalised, the acting network's policy against
+  the expert, by Monte Carlo over the network's own states (``policy_kl_se`` its standard error);
+- ``dual``: ``G_beta(theta)`` of DESIGN.md at the run's ``beta`` for the learnt reward, exact up to
+  the stated truncation (``inf`` where the reward's soft value is infinite).
+
+``track`` trains exactly as ``trirl train --config ...`` does (the same learner, keys
+``fold_in(train_key, i - 1)`` and seeds, without the run directory) and evaluates the oracle every
+``--every`` iterations: the exact dual and distances *along* the run.
+
+The learnt ``theta`` is read by evaluating the learner's corrected reward at ``4 F`` points and
+solving the linear system (exact for a linear head; ``linear_fit_error`` reports the misfit, which
+is rounding unless the discriminator has hidden layers).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+
+from trirl.continuous import lq
+from trirl.continuous.envs import lqr
+from trirl.errors import InvalidConfigError
+
+
+def write_expert(out: str | Path, config: lqr.LQRConfig = lqr.LQRConfig(), episodes: int = 64, seed: int = 0) -> dict:
+    """Write ``demos.npz`` and ``returns.json`` of the closed-form expert of ``config`` under ``out``."""
+    from trirl.continuous.demos import save_demonstrations
+    from trirl.rundir import write_json
+
+    out = Path(out)
+    demos = lqr.expert_demonstrations(config, episodes, seed)
+    save_demonstrations(out / "demos.npz", demos)
+    rng = np.random.default_rng(seed + 1)
+    problem, T = config.problem, config.episode_length
+    s = problem.m0 + config.init_scale * rng.standard_normal((1000, problem.n))
+    random_returns = np.zeros(1000)
+    for _ in range(T):  # uniform actions in [-1, 1], the usual "random" normalisation point
+        a = rng.uniform(-1.0, 1.0, (1000, problem.m))
+        random_returns += -config.state_cost * np.sum(s**2, 1) - config.action_cost * np.sum(a**2, 1)
+        s = s @ problem.A.T + a @ problem.B.T + config.noise * rng.standard_normal((1000, problem.n))
+    returns = {
+        "env": "lqr",
+        "env_options": {},
+        "episodes": episodes,
+        "expert_return": float(demos.returns.mean()),
+        "expert_return_std": float(demos.returns.std()),
+        "random_return": float(random_returns.mean()),
+        "random_return_std": float(random_returns.std()),
+        "note": "expert: the soft-optimal (temperature 1) policy of the true reward in closed form, stochastic, "
+                "over the demonstrations; random: uniform actions in [-1, 1] over 1000 episodes",
+        "command": f"python -m trirl.continuous.lq_oracle expert --out {out} --episodes {episodes} --seed {seed}",
+    }
+    write_json(out / "returns.json", returns)
+    return returns
+
+
+def learnt_theta(learner, state, problem: lq.LQProblem, rng: np.random.Generator) -> tuple[np.ndarray, float, float]:
+    """``(theta [F], bias, linear_fit_error)`` of the learner's corrected reward (one seed's state)."""
+    import jax.numpy as jnp
+
+    F = lq.feature_size(problem.d)
+    z = rng.uniform(-1.0, 1.0, (4 * F, problem.d))
+    values = np.asarray(learner.reward(state, jnp.asarray(z[:, :problem.n], jnp.float32),
+                                       jnp.asarray(z[:, problem.n:], jnp.float32), jnp.zeros(len(z))), float)
+    design = np.concatenate([lq.features(z), np.ones((len(z), 1))], axis=1)
+    solution, *_ = np.linalg.lstsq(design, values, rcond=None)
+    misfit = float(np.max(np.abs(design @ solution - values)) / max(1.0, np.max(np.abs(values))))
+    return solution[:-1], float(solution[-1]), misfit
+
+
+def policy_kl_network(learner, state, config, expert: lq.LinearGaussian, steps: int = 64, key=0):
+    """``E_{d_net}[KL(pi_net || pi_E)]`` normalised, by Monte Carlo over ``steps`` collection steps
+    of the run's own environments (discounted weights); returns ``(mean, standard error)``."""
+    import jax
+    import jax.numpy as jnp
+
+    from trirl.continuous import networks as nets
+    from trirl.continuous.envs import auto_reset, make
+
+    env = auto_reset(make("lqr", config.env_options))
+    ppo = state.ppo
+    networks = learner.ppo.networks if hasattr(learner, "ppo") else None
+    if networks is None:
+        raise InvalidConfigError("policy_kl: the learner exposes no policy networks")
+    gamma = config.ppo.gamma
+    env_state = jax.vmap(env.reset)(jax.random.split(jax.random.PRNGKey(key), 256))
+    prec = np.linalg.inv(expert.cov)
+    _, logdet_e = np.linalg.slogdet(expert.cov)
+    kls, weights = [], []
+    action_key = jax.random.PRNGKey(key + 1)
+    for t in range(steps):
+        obs = env_state.obs
+        mean, log_std = jax.vmap(lambda o: nets.policy_distribution(networks, ppo.params.policy, ppo.normalizer, o))(obs)
+        mean, std = np.asarray(mean, float), np.exp(np.asarray(log_std, float))
+        diff = mean - (np.asarray(obs, float) @ expert.K.T + expert.k)
+        m = expert.k.size
+        kl = 0.5 * (np.einsum("bi,ij,bj->b", diff, prec, diff) + (std**2) @ np.diag(prec) - m + logdet_e
+                    - 2.0 * np.sum(np.log(std), axis=1))
+        kls.append(kl)
+        weights.append(np.where(np.asarray(env_state.time) >= 0, gamma ** np.asarray(env_state.time), 0.0))
+        action_key, k = jax.random.split(action_key)
+        actions = jnp.asarray(mean + std * np.asarray(jax.random.normal(k, mean.shape)), jnp.float32)
+        env_state = jax.vmap(env.step)(env_state, actions)
+    kls, weights = np.array(kls), np.array(weights)
+    per_env = (kls * weights).sum(0) / weights.sum(0)
+    return float(per_env.mean()), float(per_env.std(ddof=1) / math.sqrt(per_env.size))
+
+
+def evaluate_state(learner, state, config, beta: float, rng: np.random.Generator, feature_cov: np.ndarray) -> dict:
+    """The oracle's numbers for one seed's learner state (module docstring)."""
+    env_config = lqr.LQRConfig(**config.env_options)
+    problem = env_config.problem
+    theta_true, _ = lq.theta_from_reward(env_config.reward)
+    expert = lq.soft_optimal(problem, env_config.reward).policy
+    theta, bias, misfit = learnt_theta(learner, state, problem, rng)
+    distance = lq.reward_distance(problem, theta_true, theta, feature_cov)
+    row = {"reward_residual": distance.residual, "reward_scale": distance.scale, "linear_fit_error": misfit}
+    try:
+        scaled = lq.soft_optimal(problem, lq.reward_from_theta(theta * distance.scale, problem.d)).policy
+        row["reward_policy_kl"] = lq.expected_kl(problem, expert, scaled) / problem.mass
+    except (lq.NotSoftSolvableError, ZeroDivisionError):
+        row["reward_policy_kl"] = math.inf
+    row["dual"] = lq.dual(problem, theta, expert, beta, bias=bias).value
+    row["policy_kl"], row["policy_kl_se"] = policy_kl_network(learner, state, config, expert)
+    return row
+
+
+def evaluate_run(path: str | Path, samples: int = 200_000, seed: int = 0) -> dict:
+    """Every checkpoint of the run at ``path``: ``{"checkpoints": [{"step", "seeds": [row...]}], ...}``."""
+    import jax
+
+    from trirl.continuous import checkpoint as ckpt
+    from trirl.continuous.evaluate import load_run
+    from trirl.rundir import STATE_PREFIX
+
+    config, learner, _ = load_run(path)
+    if config.env != "lqr":
+        raise InvalidConfigError(f"--run: {path} trained on {config.env!r}; the oracle needs env = 'lqr'")
+    env_config = lqr.LQRConfig(**config.env_options)
+    problem = env_config.problem
+    if not math.isclose(config.ppo.gamma, problem.gamma):
+        raise InvalidConfigError(f"--run: [ppo] gamma = {config.ppo.gamma} differs from [env_options] discount = "
+                                 f"{problem.gamma}: the closed forms are for the instance's discount")
+    rng = np.random.default_rng(seed)
+    expert = lq.soft_optimal(problem, env_config.reward).policy
+    feature_cov = np.cov(lq.features(lq.sample_occupancy(problem, expert, samples, rng)), rowvar=False)
+    keys = jax.random.split(jax.random.PRNGKey(config.seed), config.seeds)
+    template = jax.eval_shape(jax.vmap(learner.init), keys)
+    checkpoints = []
+    for file in sorted(Path(path, "checkpoints").glob("step_*.npz")):
+        with np.load(file) as arrays:
+            state = ckpt.unflatten(template, {k: arrays[k] for k in arrays.files if k != "__meta__"}, STATE_PREFIX)
+        seeds = [evaluate_state(learner, jax.tree_util.tree_map(lambda x, j=j: x[j], state), config,
+                                config.buffer.beta, rng, feature_cov) for j in range(config.seeds)]
+        checkpoints.append({"checkpoint": file.name, "seeds": seeds})
+    return {"run": str(path), "env_options": config.env_options, "beta": config.buffer.beta,
+            "feature_cov_samples": samples, "checkpoints": checkpoints}
+
+
+def track(config, every: int, samples: int = 200_000, seed: int = 0, log=print, on_row=None) -> dict:
+    """Train ``config`` (a :class:`~trirl.continuous.train.TrainConfig`) as ``trirl train`` does and
+    evaluate the oracle every ``every`` iterations and at the end (module docstring); ``on_row(result)``
+    is called with the result so far after each evaluation (to save work as it comes)."""
+    import time
+
+    import jax
+
+    from trirl import driver
+    from trirl.continuous.train import build, prepare
+
+    if config.env != "lqr":
+        raise InvalidConfigError(f"config: env = {config.env!r}; the oracle needs env = 'lqr'")
+    env_config = lqr.LQRConfig(**config.env_options)
+    problem = env_config.problem
+    if not math.isclose(config.ppo.gamma, problem.gamma):
+        raise InvalidConfigError(f"config: [ppo] gamma = {config.ppo.gamma} differs from [env_options] discount = "
+                                 f"{problem.gamma}: the closed forms are for the instance's discount")
+    demos, _ = prepare(config)
+    learner = build(config, demos)
+    rng = np.random.default_rng(seed)
+    expert = lq.soft_optimal(problem, env_config.reward).policy
+    feature_cov = np.cov(lq.features(lq.sample_occupancy(problem, expert, samples, rng)), rowvar=False)
+    jitted = driver.jitted(learner, config.seeds)
+    init_key, train_key, _ = jax.random.split(jax.random.PRNGKey(config.seed), 3)
+    state = jitted.init(jax.random.split(init_key, config.seeds))
+    rows, started = [], time.monotonic()
+    result = {"env_options": config.env_options, "beta": config.buffer.beta, "feature_cov_samples": samples,
+              "config": config.to_dict(), "rows": rows, "complete": False}
+    for iteration in range(1, config.iterations + 1):
+        state, _ = jitted.step(state, jax.random.fold_in(train_key, iteration - 1))
+        if iteration % every == 0 or iteration == config.iterations:
+            seeds = [evaluate_state(learner, jax.tree_util.tree_map(lambda x, j=j: x[j], state), config,
+                                    config.buffer.beta, rng, feature_cov) for j in range(config.seeds)]
+            rows.append({"iteration": iteration, "env_steps": iteration * config.ppo.batch_size, "seeds": seeds})
+            log(f"iteration {iteration} ({time.monotonic() - started:.0f} s): " + "; ".join(
+                " ".join(f"{k}={v:.4g}" for k, v in row.items()) for row in seeds))
+            result["seconds"] = time.monotonic() - started
+            result["complete"] = iteration == config.iterations
+            if on_row is not None:
+                on_row(result)
+    return result
+
+
+def discriminator_noise_floor(config, iterations: int = 100, seed: int = 0) -> dict:
+    """The discriminator's output when the agent **is** the expert: the exact target
+    ``log(rho_E / rho_pi)`` is then 0, so whatever the discriminator of ``config`` learns is
+    estimation noise, and Eq. 2 adds it to the reward with weight ``eps beta`` every iteration.
+
+    Each iteration draws a fresh agent batch (``[ppo] batch_size`` transitions, uniform over fresh
+    episodes of the closed-form expert, as rollouts are uniform over time) and updates the
+    warm-started discriminator against the run's demonstrations, as TRIRL does. Returns the logits'
+    standard deviation over the demonstrations per iteration (``logit_std``), and that of the
+    reward ``r <- (1 - eps) r + eps beta D`` accumulated from ``r = 0`` (``reward_std``, ``eta = 0``),
+    next to the true reward's standard deviation on the same samples (``true_reward_std``)."""
+    import jax
+    import jax.numpy as jnp
+
+    from trirl.continuous import discriminator as disc
+    from trirl.continuous.train import prepare
+
+    env_config = lqr.LQRConfig(**config.env_options)
+    demos, _ = prepare(config)
+    dcfg = config.discriminator
+    expert = disc.expert_batch(demos, dcfg.input_mode)
+    n = config.ppo.batch_size
+    key = jax.random.PRNGKey(seed)
+    state = disc.init(dcfg, key, env_config.state_dim, env_config.action_dim)
+    update = jax.jit(lambda st, agent, k: disc.update(dcfg, st, expert, agent, k)[0])
+    logits = jax.jit(lambda params: disc.logits(dcfg, params, expert.obs, expert.action_or_next_obs, expert.absorbing))
+    true_reward = env_config.reward(np.concatenate([np.asarray(expert.obs), np.asarray(expert.action_or_next_obs)], 1))
+    eps, beta = config.buffer.eps, config.buffer.beta
+    reward = np.zeros(expert.obs.shape[0])
+    logit_std, reward_std = [], []
+    rng = np.random.default_rng(seed + 1)
+    for i in range(iterations):
+        fresh = lqr.expert_demonstrations(env_config, max(1, -(-n // env_config.episode_length)) * 2, seed + 1000 + i)
+        obs, actions, _, _ = fresh.flat()
+        pick = rng.choice(obs.shape[0], n, replace=False)
+        agent = disc.DiscriminatorBatch(jnp.asarray(obs[pick]), jnp.asarray(actions[pick]), jnp.zeros(n))
+        state = update(state, agent, jax.random.fold_in(key, i))
+        d = np.asarray(logits(state.params), float)
+        reward = (1.0 - eps) * reward + eps * beta * d
+        logit_std.append(float(d.std()))
+        reward_std.append(float(reward.std()))
+    return {"logit_std": logit_std, "reward_std": reward_std, "true_reward_std": float(true_reward.std()),
+            "eps": eps, "beta": beta, "agent_batch": n}
+
+
+def _finite_json(value):
+    """``value`` with every non-finite float written as the string ``"inf"``, ``"-inf"`` or ``"nan"``
+    (JSON has none; a learnt reward without a finite soft value has ``dual = inf``)."""
+    if isinstance(value, dict):
+        return {k: _finite_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite_json(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m trirl.continuous.lq_oracle", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    e = sub.add_parser("expert", help="write the closed-form expert's demos.npz and returns.json")
+    e.add_argument("--out", required=True)
+    e.add_argument("--episodes", type=int, default=64)
+    e.add_argument("--seed", type=int, default=0)
+    v = sub.add_parser("evaluate", help="compare a run on lqr with the closed forms")
+    v.add_argument("--run", required=True)
+    v.add_argument("--json", default=None)
+    t = sub.add_parser("track", help="train as trirl train does and evaluate the oracle along the run")
+    t.add_argument("--config", required=True, help="a TOML config (path or shipped name, e.g. trirl_lqr)")
+    t.add_argument("--every", type=int, default=20, help="iterations between evaluations")
+    t.add_argument("--steps", type=int, default=None, help="environment steps per seed (default: the config's)")
+    t.add_argument("--seeds", type=int, default=None)
+    t.add_argument("--eps", type=float, default=None, help="[buffer] eps (default: the config's)")
+    t.add_argument("--beta", type=float, default=None, help="[buffer] beta (default: the config's; entropy 1 / beta)")
+    t.add_argument("--noise-floor", action="store_true",
+                   help="instead of training: the discriminator's logits when the agent is the expert (discriminator_noise_floor)")
+    t.add_argument("--capacity", type=int, default=None,
+                   help="[buffer] capacity k (default: the config's; above the iterations, R_fit is never used)")
+    t.add_argument("--hidden", type=int, nargs="*", default=None,
+                   help="[discriminator] hidden_sizes: an MLP reward on the features, compared through its least-squares "
+                        "quadratic (linear_fit_error says how far it is from one)")
+    t.add_argument("--json", default=None)
+    args = parser.parse_args(argv)
+    if args.command == "track":
+        import platform
+        import sys
+
+        from trirl.continuous.train import load_config
+        from trirl.rundir import write_json
+
+        buffer = {k: v for k, v in (("eps", args.eps), ("beta", args.beta), ("capacity", args.capacity)) if v is not None}
+        discriminator = None if args.hidden is None else {"hidden_sizes": args.hidden}
+        config = load_config(args.config, total_steps=args.steps, seeds=args.seeds, buffer=buffer or None,
+                             discriminator=discriminator)
+        command = "python -m trirl.continuous.lq_oracle " + " ".join(argv if argv is not None else sys.argv[1:])
+        machine = f"{platform.platform()} / {platform.machine()} / {os.cpu_count()} CPU cores"
+
+        if args.noise_floor:
+            result = discriminator_noise_floor(config, config.iterations)
+            print(json.dumps({k: (v[::10] if isinstance(v, list) else v) for k, v in result.items()}))
+            if args.json:
+                write_json(Path(args.json), {**result, "command": command, "machine": machine})
+            return 0
+
+        def save(result):
+            if args.json:
+                write_json(Path(args.json), _finite_json({**result, "command": command, "machine": machine}))
+
+        track(config, args.every, on_row=save)
+        return 0
+    if args.command == "expert":
+        print(json.dumps(write_expert(args.out, episodes=args.episodes, seed=args.seed), indent=1))
+        return 0
+    result = evaluate_run(args.run)
+    for checkpoint in result["checkpoints"]:
+        for j, row in enumerate(checkpoint["seeds"]):
+            print(checkpoint["checkpoint"], j, " ".join(f"{k}={v:.4g}" for k, v in row.items()))
+    if args.json:
+        from trirl.rundir import write_json
+
+        write_json(Path(args.json), _finite_json(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
