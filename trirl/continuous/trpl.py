@@ -169,8 +169,24 @@ def project_mean(mean, old_mean, old_log_std, eps_mean):
     t = jnp.where(violated, bound / distance, 1.0)
     dtype = jnp.result_type(t)
     eta_mean = jnp.where(violated, jnp.minimum(distance / bound - 1.0, jnp.finfo(dtype).max), 0.0)
-    projected = jnp.where(violated, old_mean + (2.0 * t) * (0.5 * mean - 0.5 * old_mean), mean)
+    step = (2.0 * t) * (0.5 * mean - 0.5 * old_mean)  # mu~ - mu_old, the projected displacement
+    projected = jnp.where(violated, _toward_old(old_mean, step), mean)
     return projected, eta_mean
+
+
+def _toward_old(old_mean, step):
+    """``old_mean + step`` rounded towards ``old_mean`` wherever rounding to nearest overshoots.
+
+    With a small old standard deviation (``log_std_old < -10`` in float32) the allowed
+    displacement is below the spacing of the floats around ``old_mean``, and rounding the sum to
+    the nearest float can move farther than ``step`` (2.4x the mean bound at ``log_std_old = -15``);
+    the float next to it on ``old_mean``'s side lies between ``old_mean`` and the exact target, so
+    the bound holds. The gradient is that of ``old_mean + step`` (the correction is constant).
+    """
+    nearest = old_mean + step
+    value, old, exact = (jax.lax.stop_gradient(x) for x in (nearest, old_mean, step))
+    overshoots = jnp.abs(value - old) > jnp.abs(exact)
+    return nearest + jnp.where(overshoots, jnp.nextafter(value, old) - value, 0.0)
 
 
 def _log_var_ratio_along_path(eta, log_std, old_log_std):
