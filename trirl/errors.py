@@ -15,6 +15,21 @@ class InvalidConfigError(TrirlError, ValueError):
     """A configuration value or argument is out of its documented range."""
 
 
+class UnreadableFileError(InvalidConfigError):
+    """A file trirl reads (a run's ``config.json``, ``metrics.jsonl`` or checkpoint, a results or
+    ``returns.json`` file) cannot be decoded: the message names the file, what is wrong with it
+    and what it should hold (:func:`trirl.rundir.read_json`, :func:`trirl.rundir.read_npz`)."""
+
+
+class RunDirWriteError(TrirlError, OSError):
+    """Writing into a run directory failed (no space left, a read-only folder, ...): the message
+    names the path, the operating system's reason and the checkpoint that is kept."""
+
+
+class DamagedCheckpointWarning(UserWarning):
+    """The newest checkpoint of a run cannot be read; the previous one is used (both are named)."""
+
+
 class InvalidDemonstrationError(TrirlError, ValueError):
     """Demonstrations (trajectories, occupancies, demo files) are empty, malformed or mismatched."""
 
