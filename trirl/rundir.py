@@ -352,9 +352,16 @@ def _atomic_write_bytes(path: Path, data: bytes) -> None:
 
 
 def write_json(path: Path, obj: Any) -> None:
-    """Write ``obj`` as indented JSON, atomically."""
+    """Write ``obj`` as indented JSON, atomically.
+
+    Raises:
+        RunDirWriteError: the write failed (no space, a read-only folder): path, reason, remedy.
+    """
     text = json.dumps(to_jsonable(obj), indent=2, sort_keys=True, allow_nan=False)
-    _atomic_write_bytes(Path(path), (text + "\n").encode())
+    try:
+        _atomic_write_bytes(Path(path), (text + "\n").encode())
+    except OSError as err:
+        raise write_failure(Path(path), err, f"{path} was not changed", "run the command again") from None
 
 
 def read_metrics(path: Path) -> list[dict[str, Any]]:
@@ -615,15 +622,16 @@ def lock_holder(run: str | os.PathLike) -> str | None:
     return None
 
 
-def _write_failure(path: Path, err: OSError, kept: str) -> RunDirWriteError:
+def write_failure(path: Path, err: OSError, kept: str, then: str = "continue with --resume") -> RunDirWriteError:
+    """The error of a failed write of ``path``: the reason (``os.strerror``), the errno's name, what
+    is ``kept``, and what to do (the cause's remedy, ``then``)."""
     code = err.errno
     reason = os.strerror(code) if code else str(err)
     name = f", {errno_codes.errorcode[code]}" if code in errno_codes.errorcode else ""
     hint = {errno_codes.ENOSPC: "free some space", errno_codes.EDQUOT: "free some space (disk quota)",
             errno_codes.EROFS: "make the folder writable", errno_codes.EACCES: "make the folder writable"}.get(
         code, "fix the cause")
-    error = RunDirWriteError(f"cannot write {path}: {reason} (errno {code}{name}); the run stopped. {kept}; "
-                             f"{hint}, then continue with --resume")
+    error = RunDirWriteError(f"cannot write {path}: {reason} (errno {code}{name}). {kept}; {hint}, then {then}")
     error.errno, error.strerror, error.filename = code, reason, str(path)
     return error
 
@@ -657,7 +665,7 @@ class RunDir:
         try:
             self.path.mkdir(parents=True, exist_ok=True)
         except OSError as err:
-            raise _write_failure(self.path, err, "Nothing was written") from None
+            raise write_failure(self.path, err, "Nothing was written", "run the command again") from None
         # lock before reading anything: a second writer must not trim the metrics of a live run
         self._lock = _Lock.acquire(self.path)
         try:
@@ -699,8 +707,8 @@ class RunDir:
         """Which checkpoint a failed write leaves for --resume (from the file names: nothing is decoded)."""
         files = checkpoint_files(self.path)
         if not files:
-            return "No checkpoint was written yet"
-        return f"The checkpoint {files[-1]} (iteration {_step_of(files[-1])}) is kept"
+            return "The run stopped before its first checkpoint"
+        return f"The run stopped; its checkpoint {files[-1]} (iteration {_step_of(files[-1])}) is kept"
 
     @contextlib.contextmanager
     def _writing(self, path: Path):
@@ -710,7 +718,7 @@ class RunDir:
         except RunDirWriteError:
             raise
         except OSError as err:
-            raise _write_failure(path, err, self._kept()) from None
+            raise write_failure(path, err, self._kept()) from None
 
     def close(self) -> None:
         """Release the run directory's lock (idempotent)."""

@@ -30,6 +30,7 @@ import json
 import math
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -112,6 +113,7 @@ class TrainConfig:
                 raise InvalidConfigError(f"TrainConfig.{name} must be an integer >= 1, got {value!r}")
         if not isinstance(self.seed, int):
             raise InvalidConfigError(f"TrainConfig.seed must be an integer, got {self.seed!r}")
+        configflags.check_fields(self)  # the types of the other fields (strings, ...)
         envs.make_config(self.env, self.env_options)
         mode = baselines.INPUT_MODE.get(self.algo, self.discriminator.input_mode)
         if self.discriminator.input_mode != mode:
@@ -146,6 +148,8 @@ def from_dict(data: dict[str, Any], source: str = "train config", flags: dict[st
     """A :class:`TrainConfig` from plain data (TOML or ``config.json``), naming ``source``, the
     ``[section] key``, the value and the expected type or range of any bad entry
     (:func:`trirl.continuous.experiment.build_config`)."""
+    if not isinstance(data, Mapping):
+        raise InvalidConfigError(f"{source}: expected a table of settings, got {type(data).__name__} {data!r}")
     data = dict(data)
     _baseline_input_mode(data, source)
     _entropy_from_beta(data)
@@ -160,9 +164,12 @@ def _entropy_from_beta(data: dict[str, Any]) -> None:
     ``[buffer] beta`` (a set one is validated against it by :class:`~trirl.continuous.trirl.TRIRLConfig`)."""
     if not str(data.get("algo", TrainConfig.algo)).startswith("trirl"):
         return
-    ppo = dict(data.get("ppo") or {})
-    beta = (data.get("buffer") or {}).get("beta", RewardBufferConfig.beta)
-    if "entropy_coef" in ppo or isinstance(beta, bool) or not isinstance(beta, (int, float)) or beta <= 0:
+    ppo, buffer = data.get("ppo", {}), data.get("buffer", {})
+    if not (isinstance(ppo, Mapping) and isinstance(buffer, Mapping)):
+        return  # ``ppo = 3``: build_config names the table it expected
+    beta = buffer.get("beta", RewardBufferConfig.beta)
+    if "entropy_coef" in ppo or isinstance(beta, bool) or not isinstance(beta, (int, float)) or not beta > 0 \
+            or not math.isfinite(beta):
         return  # set by the user, or a bad beta that build_config reports by name
     data["ppo"] = {**ppo, "entropy_coef": 1.0 / beta}
 
@@ -174,7 +181,10 @@ def _baseline_input_mode(data: dict[str, Any], source: str = "train config") -> 
     if algo not in baselines.INPUT_MODE:
         return
     wanted = baselines.INPUT_MODE[algo]
-    section = dict(data.get("discriminator") or {})
+    section = data.get("discriminator", {})
+    if not isinstance(section, Mapping):
+        return  # build_config names the table it expected
+    section = dict(section)
     given = section.setdefault("input_mode", wanted)
     if given != wanted:
         raise InvalidConfigError(

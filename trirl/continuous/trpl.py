@@ -44,14 +44,14 @@ state-independent log standard deviation.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from functools import partial
-from typing import NamedTuple
+from typing import ClassVar, NamedTuple
 
 import jax
 import jax.numpy as jnp
 
+from trirl.configflags import check_fields
 from trirl.errors import InvalidConfigError
 
 
@@ -81,23 +81,12 @@ class TrustRegionConfig:
     bisection_steps: int = 60
     line_search_steps: int = 20
 
+    #: ranges of the fields (:func:`trirl.configflags.check_fields` adds the types)
+    BOUNDS: ClassVar[dict[str, str]] = {"eps_mean": "> 0", "eps_cov": "> 0", "regression_coef": ">= 0",
+                                        "bisection_steps": "[1, 200]", "line_search_steps": "[1, 60]"}
+
     def __post_init__(self):
-        for name in ("eps_mean", "eps_cov"):
-            value = getattr(self, name)
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-                raise InvalidConfigError(f"TrustRegionConfig.{name} must be a finite number > 0, got {value!r}")
-        if not (isinstance(self.regression_coef, (int, float)) and self.regression_coef >= 0):
-            raise InvalidConfigError(
-                f"TrustRegionConfig.regression_coef must be a number >= 0, got {self.regression_coef!r}"
-            )
-        if not (isinstance(self.bisection_steps, int) and 1 <= self.bisection_steps <= 200):
-            raise InvalidConfigError(
-                f"TrustRegionConfig.bisection_steps must be an integer in [1, 200], got {self.bisection_steps!r}"
-            )
-        if not (isinstance(self.line_search_steps, int) and 1 <= self.line_search_steps <= 60):
-            raise InvalidConfigError(
-                f"TrustRegionConfig.line_search_steps must be an integer in [1, 60], got {self.line_search_steps!r}"
-            )
+        check_fields(self, self.BOUNDS)
 
 
 class KLParts(NamedTuple):
