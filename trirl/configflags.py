@@ -79,7 +79,8 @@ def add_config_flags(parser: argparse.ArgumentParser, cls, *, aliases: dict[str,
     aliases, choices = aliases or {}, choices or {}
     hints = typing.get_type_hints(cls)
     docs = field_docs(cls)
-    group = parser.add_argument_group(f"[{_section}] table of the config" if _section else f"{cls.__name__} fields")
+    title = f"[{_section}] table of the config" if _section else None if _options else f"{cls.__name__} fields"
+    group = parser.add_argument_group(title) if title else parser
     for field in dataclasses.fields(cls):
         dotted = f"{_section}.{field.name}" if _section else field.name
         if dotted in exclude:
@@ -110,7 +111,7 @@ def add_config_flags(parser: argparse.ArgumentParser, cls, *, aliases: dict[str,
             missing = field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING
             if missing:
                 options["required"] = True
-            elif field.default is not None and field.default is not dataclasses.MISSING:
+            elif field.default is not None and field.default is not dataclasses.MISSING and "default" not in text:
                 shown = field.default
                 if isinstance(shown, tuple):
                     shown = " ".join(map(str, shown))

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import math
 import sys
 import time
@@ -51,9 +50,10 @@ from trirl.continuous.rollout import MAY_BE_NAN
 from trirl.continuous.ppo import PPOConfig
 from trirl.continuous.reward import RewardBufferConfig
 from trirl.continuous.trpl import TrustRegionConfig
-from trirl.errors import InvalidConfigError, InvalidDemonstrationError, NonFiniteError
+from trirl.errors import InvalidConfigError, InvalidDemonstrationError, NonFiniteError, RunDirWriteError
 from trirl.learning_curves import write_learning_curves
-from trirl.rundir import RunDir, RunDirLockedError, interrupted_message, resume_command, write_json
+from trirl.rundir import (RunDir, RunDirLockedError, checkpoint_files, config_changes, interrupted_message,
+                          read_json, resume_command, saved_config, write_json)
 
 ALGOS = ("trirl", "trirl-tr-loss", "gail", "airl", "amp")
 EXPERTS_DIR = CONFIG_DIR / "experts"
@@ -209,10 +209,11 @@ def load_expert_returns(path: str | Path) -> tuple[float, float] | None:
     path = Path(path)
     if not path.exists():
         return None
+    expected = "a JSON object with numbers expert_return and random_return (trirl expert evaluate --out)"
+    data = read_json(path, expected)
     try:
-        data = json.loads(path.read_text())
         expert, random = float(data["expert_return"]), float(data["random_return"])
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
+    except (KeyError, TypeError, ValueError) as err:
         raise InvalidConfigError(f"expert_returns {path}: needs numbers expert_return and random_return ({err!r})") from None
     if not (math.isfinite(expert) and math.isfinite(random) and expert != random):
         raise InvalidConfigError(f"expert_returns {path}: expert_return {expert} and random_return {random} must be finite and differ")
@@ -252,6 +253,34 @@ def prepare(config: TrainConfig, demos_path: str | None = None):
     return demos, load_expert_returns(config.expert_returns)
 
 
+def check_resume(config: TrainConfig, out: str | Path) -> None:
+    """Before anything is compiled: ``--resume`` continues the run in ``out`` with the configuration
+    it was started with (only ``total_steps`` may grow).
+
+    Raises:
+        InvalidConfigError: ``out`` holds no run; a field differs from the run's (each named, dotted
+            inside tables: ``ppo.num_envs: 64 -> 8``); or ``total_steps`` ends before the run's
+            newest checkpoint (a resume would rewrite config.json and "finish" at once).
+    """
+    saved = saved_config(out)  # config.json, or the newest checkpoint's record of it
+    if saved is None:
+        raise InvalidConfigError(f"--resume: {out} holds no run (no config.json, no checkpoint); "
+                                 "drop --resume to start one there")
+    changes = config_changes(saved, config.to_dict(), ignore=("total_steps",))
+    if changes:
+        raise InvalidConfigError(
+            f"--resume: the run in {out} was started with another configuration; changed: {'; '.join(changes)}. "
+            "A resumed run keeps its configuration (only --total-steps may change): drop the changed flags, "
+            "or start a new run in another --out")
+    files = checkpoint_files(out)
+    step = int(files[-1].stem.split("_")[1]) if files else 0
+    if step > config.iterations:
+        raise InvalidConfigError(
+            f"--resume --total-steps {config.total_steps} is {config.iterations} iterations, but the run in {out} "
+            f"is already at iteration {step} ({step * config.ppo.batch_size} steps): pass --total-steps "
+            f">= {step * config.ppo.batch_size} to train on, or evaluate the run as it is")
+
+
 def check_finite(metrics, bad_leaves, iteration: int, name: str = "") -> None:
     """:func:`trirl.driver.check_finite` with :data:`MAY_BE_NAN` (raises :class:`NonFiniteError`)."""
     driver.check_finite(metrics, bad_leaves, iteration, name, MAY_BE_NAN)
@@ -268,6 +297,8 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, progress: 
     ``eval_every`` iterations) and the learning curves written when the run stops.
     """
     started = time.monotonic()
+    if resume:
+        check_resume(config, out)  # the run's own configuration, before its demonstrations are looked for
     demos, returns = prepare(config, demos_path)  # all validation before compiling
     if max_minutes is not None and not max_minutes > 0:
         raise InvalidConfigError(f"--max-minutes must be > 0, got {max_minutes}")
@@ -312,7 +343,10 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, progress: 
 
     def curves(status: str) -> None:
         stopped = " (stopped at a non-finite value)" if status == "nonfinite" else f", {config.seeds} seed(s)"
-        write_learning_curves(run.path, f"{config.algo} on {config.env}{stopped}")
+        try:
+            write_learning_curves(run.path, f"{config.algo} on {config.env}{stopped}")
+        except OSError as err:  # a figure is not worth the run: metrics and checkpoints are written
+            print(f"warning: learning_curves.png not written in {run.path}: {err.strerror or err}", file=sys.stderr)
 
     outcome = driver.run(
         driver.jitted(learner, config.seeds), config.iterations,
@@ -353,7 +387,7 @@ def main(argv: list[str] | None = None) -> int:
         config = config_from_args(args)
         summary = train(config, args.out, resume=args.resume, progress=not args.no_progress,
                         max_minutes=args.max_minutes)
-    except (InvalidConfigError, InvalidDemonstrationError, NonFiniteError, RunDirLockedError) as err:
+    except (InvalidConfigError, InvalidDemonstrationError, NonFiniteError, RunDirLockedError, RunDirWriteError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # a second Ctrl-C, or one before training started
