@@ -23,7 +23,11 @@ class UnreadableFileError(InvalidConfigError):
 
 class RunDirWriteError(TrirlError, OSError):
     """Writing into a run directory failed (no space left, a read-only folder, ...): the message
-    names the path, the operating system's reason and the checkpoint that is kept."""
+    names the path, the operating system's reason and the checkpoint that is kept; ``errno``,
+    ``strerror`` and ``filename`` are those of the failed write."""
+
+    def __str__(self) -> str:  # the message, not OSError's "[Errno N] ..." form
+        return str(self.args[0]) if self.args else super().__str__()
 
 
 class DamagedCheckpointWarning(UserWarning):
