@@ -376,3 +376,27 @@ def test_lock_holder_names_a_live_writer_and_none_after_it_ends(tmp_path):
         holder.kill()
         holder.wait(timeout=30)
     assert lock_holder(tmp_path) is None
+
+
+def test_the_progress_bar_times_its_rate_from_the_first_compiled_iteration(monkeypatch):
+    """The first iteration compiles (minutes on a GPU run): an ETA measured over it reads like
+    hours. After it the bar shows no ETA (``?``) until a compiled iteration has been timed."""
+    from test_driver import toy_learner
+
+    shown = []
+
+    class Recording(driver.tqdm):
+        def update(self, n=1):
+            shown.append(str(self))  # the bar as it reads before this update
+            return super().update(n)
+
+    learner = toy_learner()
+
+    def step(state, key=None):
+        time.sleep(1.0 if state.iteration == 0 else 0.01)  # the first iteration "compiles"
+        return learner.step(state, key)
+
+    monkeypatch.setattr(driver, "tqdm", Recording)
+    driver.run(learner._replace(step=step), 5, progress=True)
+    assert "<?" in shown[1], shown  # after the compiling iteration: no ETA yet (was 00:04)
+    assert "<00:00" in shown[2], shown  # then the rate of compiled iterations

@@ -605,6 +605,20 @@ def config_changes(saved: Mapping[str, Any], config: Mapping[str, Any], ignore: 
             if key not in ignore and key.split(".")[0] not in ignore and old.get(key) != new.get(key)]
 
 
+def check_new(run: str | os.PathLike) -> None:
+    """Refuse to start a new run in a folder that holds one (a CLI calls it before compiling).
+
+    Raises:
+        InvalidConfigError: naming the folder, ``--resume``, and a lost ``config.json``.
+    """
+    run = Path(run)
+    config_path = run / CONFIG_FILE
+    if config_path.exists() or (run / METRICS_FILE).exists() or checkpoint_files(run):
+        lost = "" if config_path.exists() else f" (its {CONFIG_FILE} is missing; --resume rebuilds it from the newest checkpoint)"
+        raise InvalidConfigError(
+            f"{run} already holds a run{lost}; pass --resume to continue it or choose another output folder")
+
+
 def lock_holder(run: str | os.PathLike) -> str | None:
     """Who is writing the run directory now (pid, host, start, command), or ``None`` when no live
     process holds its lock (the lock dies with its process, so a killed run holds none)."""
@@ -686,11 +700,7 @@ class RunDir:
             checkpoint = self.latest_checkpoint()
             self.truncate_metrics(checkpoint.step if checkpoint else -1)
         else:
-            if config_path.exists() or (self.path / METRICS_FILE).exists() or checkpoint_files(self.path):
-                lost = "" if config_path.exists() else f" (its {CONFIG_FILE} is missing; --resume rebuilds it from the newest checkpoint)"
-                raise InvalidConfigError(
-                    f"{self.path} already holds a run{lost}; pass --resume to continue it or choose another output folder"
-                )
+            check_new(self.path)
             with self._writing(self.path / METRICS_FILE):
                 (self.path / METRICS_FILE).touch()
         with self._writing(config_path):

@@ -52,7 +52,7 @@ from trirl.continuous.reward import RewardBufferConfig
 from trirl.continuous.trpl import TrustRegionConfig
 from trirl.errors import InvalidConfigError, InvalidDemonstrationError, NonFiniteError, RunDirWriteError
 from trirl.learning_curves import write_learning_curves
-from trirl.rundir import (RunDir, RunDirLockedError, checkpoint_files, config_changes, interrupted_message,
+from trirl.rundir import (RunDir, RunDirLockedError, check_new, checkpoint_files, config_changes, interrupted_message,
                           read_json, resume_command, saved_config, write_json)
 
 ALGOS = ("trirl", "trirl-tr-loss", "gail", "airl", "amp")
@@ -299,6 +299,8 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, progress: 
     started = time.monotonic()
     if resume:
         check_resume(config, out)  # the run's own configuration, before its demonstrations are looked for
+    else:
+        check_new(out)
     demos, returns = prepare(config, demos_path)  # all validation before compiling
     if max_minutes is not None and not max_minutes > 0:
         raise InvalidConfigError(f"--max-minutes must be > 0, got {max_minutes}")
