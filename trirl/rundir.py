@@ -463,11 +463,12 @@ def read_npz(path: str | os.PathLike, expected: str, schema: Mapping[str, tuple[
     if not path.exists():
         raise error(f"{path} does not exist; expected {expected}")
     try:
-        loaded = np.load(path, allow_pickle=False)
-        if not isinstance(loaded, np.lib.npyio.NpzFile):
-            raise error(f"{path} is a single .npy array, not an .npz archive; expected {expected}")
-        with loaded:
-            arrays = {name: loaded[name] for name in loaded.files}
+        with open(path, "rb") as handle:  # ours to close, whatever numpy raises
+            loaded = np.load(handle, allow_pickle=False)
+            if not isinstance(loaded, np.lib.npyio.NpzFile):
+                raise error(f"{path} is a single .npy array, not an .npz archive; expected {expected}")
+            with loaded:
+                arrays = {name: loaded[name] for name in loaded.files}
     except TrirlError:
         raise
     except (OSError, EOFError, zipfile.BadZipFile, zlib.error, ValueError, KeyError, RuntimeError) as err:
@@ -601,7 +602,8 @@ def config_changes(saved: Mapping[str, Any], config: Mapping[str, Any], ignore: 
     """``["ppo.num_envs: 64 -> 8", ...]``: the fields (dotted inside tables) whose values differ
     between a run's saved configuration and ``config``, except those in ``ignore``."""
     old, new = _dotted(to_jsonable(dict(saved))), _dotted(to_jsonable(dict(config)))
-    return [f"{key}: {old.get(key)!r} -> {new.get(key)!r}" for key in sorted(set(old) | set(new))
+    keys = [*new, *(key for key in old if key not in new)]  # in the config's order: env before what it implies
+    return [f"{key}: {old.get(key)!r} -> {new.get(key)!r}" for key in keys
             if key not in ignore and key.split(".")[0] not in ignore and old.get(key) != new.get(key)]
 
 

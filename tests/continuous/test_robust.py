@@ -139,7 +139,7 @@ def _saved_run(tmp_path, checkpoint_step=None):
 
 
 @pytest.mark.parametrize("argv, named", [
-    (["--env", "point_maze_mirrored"], "env: 'point_maze' -> 'point_maze_mirrored'"),
+    (["--env", "point_maze_mirrored"], "changed: env: 'point_maze' -> 'point_maze_mirrored'; demos:"),
     (["--ppo.num-envs", "8"], "ppo.num_envs: 4 -> 8"),
     (["--seed", "5"], "seed: 1 -> 5"),
 ])
