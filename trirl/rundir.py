@@ -622,13 +622,12 @@ def check_new(run: str | os.PathLike) -> None:
 
 
 def lock_holder(run: str | os.PathLike) -> str | None:
-    """Who is writing the run directory now (pid, host, start, command), or ``None`` when no live
-    process holds its lock (the lock dies with its process, so a killed run holds none)."""
+    """Who is writing the run directory now (pid, host, start, command), or ``None`` when no other
+    live process holds its lock (the lock dies with its process, so a killed run holds none; this
+    process's own runs are not being written while it reads them)."""
     run = Path(run)
-    if fcntl is None or not (run / LOCK_FILE).exists():
+    if fcntl is None or not (run / LOCK_FILE).exists() or os.path.realpath(run) in _Lock.held:
         return None
-    if os.path.realpath(run) in _Lock.held:
-        return f"this process (pid {os.getpid()})"
     with open(run / LOCK_FILE, "a+") as handle:
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)

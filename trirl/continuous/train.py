@@ -350,15 +350,18 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, progress: 
         except OSError as err:  # a figure is not worth the run: metrics and checkpoints are written
             print(f"warning: learning_curves.png not written in {run.path}: {err.strerror or err}", file=sys.stderr)
 
-    outcome = driver.run(
-        driver.jitted(learner, config.seeds), config.iterations,
-        init_key=jax.random.split(init_key, config.seeds), key=train_key, run_dir=run,
-        checkpoint_every=config.checkpoint_every, restore_optional=ckpt.OPTIONAL,
-        checkpoint_meta=lambda iteration, _: {"env_steps": iteration * config.ppo.batch_size, "algo": config.algo},
-        row=row, nonfinite=driver.jitted_nonfinite, may_be_nan=MAY_BE_NAN,
-        progress=progress, desc=f"{config.algo} {config.env} x{config.seeds}", postfix=postfix,
-        max_minutes=max_minutes, started=started, finish_on_interrupt=True, on_stop=curves,
-    )
+    try:
+        outcome = driver.run(
+            driver.jitted(learner, config.seeds), config.iterations,
+            init_key=jax.random.split(init_key, config.seeds), key=train_key, run_dir=run,
+            checkpoint_every=config.checkpoint_every, restore_optional=ckpt.OPTIONAL,
+            checkpoint_meta=lambda iteration, _: {"env_steps": iteration * config.ppo.batch_size, "algo": config.algo},
+            row=row, nonfinite=driver.jitted_nonfinite, may_be_nan=MAY_BE_NAN,
+            progress=progress, desc=f"{config.algo} {config.env} x{config.seeds}", postfix=postfix,
+            max_minutes=max_minutes, started=started, finish_on_interrupt=True, on_stop=curves,
+        )
+    finally:
+        run.close()  # the lock, at once (not when the object is collected)
     return {"status": outcome.status, "iterations": outcome.iteration, "last": outcome.last, "run": str(run.path)}
 
 
