@@ -400,3 +400,75 @@ def test_the_progress_bar_times_its_rate_from_the_first_compiled_iteration(monke
     driver.run(learner._replace(step=step), 5, progress=True)
     assert "<?" in shown[1], shown  # after the compiling iteration: no ETA yet (was 00:04)
     assert "<00:00" in shown[2], shown  # then the rate of compiled iterations
+
+
+# -- properties: whatever the bytes, the readers either read or name the file ----------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_VALID_NPZ = _npz_bytes(schema_version=np.int64(1), x=np.arange(64.0), flags=np.ones(8, bool))
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.one_of(st.binary(max_size=300),
+                 st.integers(0, len(_VALID_NPZ) - 1).map(lambda n: _VALID_NPZ[:n]),  # truncated
+                 st.tuples(st.integers(0, len(_VALID_NPZ) - 1), st.binary(min_size=1, max_size=4)).map(
+                     lambda c: _VALID_NPZ[:c[0]] + c[1] + _VALID_NPZ[c[0] + len(c[1]):])))  # corrupted
+def test_any_bytes_either_read_as_npz_or_raise_an_error_naming_the_file(tmp_path, content):
+    path = tmp_path / "any.npz"
+    path.write_bytes(content)
+    try:
+        arrays = read_npz(path, "an archive", schema={"schema_version": ((), "iu")})
+    except UnreadableFileError as err:
+        assert str(path) in str(err) and "expected an archive" in str(err)
+    else:
+        assert all(isinstance(a, np.ndarray) for a in arrays.values())
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.one_of(st.binary(max_size=80), st.text(max_size=80).map(str.encode),
+                 st.integers(0, 30).map(lambda n: b'{"seed": 1, "ppo": {"lr": 0.1}}'[:n])))
+def test_any_bytes_either_read_as_json_or_raise_an_error_naming_the_file(tmp_path, content):
+    path = tmp_path / "any.json"
+    path.write_bytes(content)
+    try:
+        value = read_json(path, "a configuration")
+    except UnreadableFileError as err:
+        assert str(path) in str(err) and "expected a configuration" in str(err)
+    else:
+        assert isinstance(value, dict)
+
+
+@settings(max_examples=30, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.binary(max_size=60), st.integers(1, 3))
+def test_resume_keeps_exactly_the_rows_up_to_the_checkpoint_whatever_follows(tmp_path_factory, tail, kept):
+    """Rows after the checkpoint, and any bytes after the last row kept (a cut row, garbage, a
+    row of a later iteration), are dropped; the rows up to the checkpoint stay as they were."""
+    path = tmp_path_factory.mktemp("run")
+    with RunDir(path, {"seed": 1}) as run:
+        for step in (1, 2, 3):
+            run.log({"iteration": step, "value": step / 2})
+            if step == kept:
+                run.save_checkpoint(step, {"x": np.zeros(1)})
+    with open(path / "metrics.jsonl", "ab") as handle:
+        handle.write(tail)
+    with RunDir(path, {"seed": 1}, resume=True) as run:
+        assert run.metrics() == [{"iteration": step, "value": step / 2} for step in range(1, kept + 1)]
+
+
+@given(st.dictionaries(st.sampled_from("abc"), st.one_of(st.integers(0, 2), st.dictionaries(
+    st.sampled_from("xy"), st.integers(0, 2), min_size=1)), min_size=1), st.data())
+def test_config_changes_name_exactly_the_dotted_fields_that_differ(saved, data):
+    new = data.draw(st.dictionaries(st.sampled_from("abc"), st.one_of(st.integers(0, 2), st.dictionaries(
+        st.sampled_from("xy"), st.integers(0, 2), min_size=1)), min_size=1))
+    flat_old, flat_new = rundir_dotted(saved), rundir_dotted(new)
+    differ = {k for k in set(flat_old) | set(flat_new) if flat_old.get(k) != flat_new.get(k)}
+    assert {change.split(":")[0] for change in config_changes(saved, new)} == differ
+
+
+def rundir_dotted(config, prefix=""):
+    out = {}
+    for key, value in config.items():
+        out.update(rundir_dotted(value, f"{prefix}{key}.") if isinstance(value, dict) else {f"{prefix}{key}": value})
+    return out

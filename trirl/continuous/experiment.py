@@ -298,6 +298,10 @@ def read_config(path: str | Path) -> tuple[Path, dict[str, Any]]:
             return path, tomllib.load(handle)
     except tomllib.TOMLDecodeError as err:
         raise InvalidConfigError(f"--config {path}: not valid TOML ({err})") from None
+    except UnicodeDecodeError:
+        raise InvalidConfigError(f"--config {path}: not UTF-8 text; expected a TOML file") from None
+    except OSError as err:
+        raise InvalidConfigError(f"--config {path}: cannot be read ({err.strerror or err}); expected a TOML file") from None
 
 
 def default_path(env: str) -> Path:
