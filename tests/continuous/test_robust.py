@@ -3,7 +3,6 @@ each is refused before anything compiles, with an error naming the file, field o
 of such faults, one regression test per case and a sweep per kind)."""
 
 import dataclasses
-import json
 import subprocess
 import sys
 import typing
@@ -13,7 +12,7 @@ import pytest
 
 jax = pytest.importorskip("jax")
 
-from test_train_cli import TINY, no_compilation, write  # noqa: E402,F401  (no_compilation: a fixture)
+from test_train_cli import no_compilation, write  # noqa: E402,F401  (no_compilation: a fixture)
 
 from trirl.continuous import evaluate as evaluate_cli  # noqa: E402
 from trirl.continuous import train as train_cli  # noqa: E402

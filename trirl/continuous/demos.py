@@ -27,7 +27,7 @@ import numpy as np
 
 from trirl.continuous.envs.base import EnvSpec
 from trirl.errors import InvalidDemonstrationError
-from trirl.rundir import read_npz, write_failure
+from trirl.files import read_npz, write_failure
 
 SCHEMA_VERSION = 1
 

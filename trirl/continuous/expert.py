@@ -20,7 +20,6 @@ does not compile the PPO iteration again.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import shlex
@@ -43,7 +42,7 @@ from trirl.continuous.rollout import MAY_BE_NAN
 from trirl.continuous.ppo import PPO, PPOState, make_ppo
 from trirl.errors import InvalidConfigError, TrirlError
 from trirl.learning_curves import write_learning_curves
-from trirl.rundir import (STATE_PREFIX, CHECKPOINT_DIR, RunDir, RunDirLockedError, interrupted_message, newest_checkpoint,
+from trirl.rundir import (STATE_PREFIX, RunDir, RunDirLockedError, interrupted_message, newest_checkpoint,
                           read_checkpoint, read_metrics, resume_command, saved_config, write_json)
 
 
