@@ -174,21 +174,32 @@ def test_resume_after_config_json_is_lost_uses_the_checkpoints_record(tmp_path, 
 # -- trirl evaluate: a run being written, another env, the result's record ------------------------
 
 def test_evaluate_refuses_a_run_that_is_being_written(tmp_path, capsys, monkeypatch):
+    """A live trirl train holds the run's lock: evaluate names it and refuses, unless --running."""
     out, _ = _saved_run(tmp_path, checkpoint_step=2)
-    monkeypatch.setattr(evaluate_cli, "build", lambda *a: pytest.fail("built the learner of a live run"))
+
+    class Built(Exception):
+        pass
+
+    def build(*args):
+        raise Built
+
+    monkeypatch.setattr(evaluate_cli, "build", build)
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import time; from trirl.rundir import RunDir; "
-         f"run = RunDir({str(out)!r}, {{}}, resume=True, ignore=('*',)) if False else None; "
-         "import fcntl; h = open(" + repr(str(out / ".lock")) + ", 'a+'); fcntl.flock(h, fcntl.LOCK_EX); "
+        [sys.executable, "-c", "import json, time; from trirl.rundir import RunDir; "
+         f"run = RunDir({str(out)!r}, json.load(open({str(out / 'config.json')!r})), resume=True); "
          "print('ready', flush=True); time.sleep(120)"],
         stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "ready"
         code, err = run_main(evaluate_cli, ["--run", str(out), "--steps", "32"], capsys)
+        with pytest.raises(Built):  # --running reads the newest checkpoint as it is and goes on
+            evaluate_cli.open_run(out, running=True)
     finally:
         holder.kill()
         holder.wait(timeout=30)
-    assert code == 2 and "is being written by a live trirl train" in err and "--running" in err, err
+    assert code == 2 and f"is being written by a live trirl train (pid {holder.pid}" in err and "--running" in err, err
+    with pytest.raises(Built):  # the lock died with its process
+        evaluate_cli.open_run(out)
 
 
 def test_evaluate_refuses_an_env_of_other_sizes_before_compilation(tmp_path, capsys, monkeypatch):

@@ -407,7 +407,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{summary['status']}: {summary['iterations']} iterations in {summary['run']}; "
           + ", ".join(f"{k} {last[k]:.3f}" for k in keys))
     if summary["status"] == "done":
-        write_json(Path(args.out) / "summary.json", summary)
+        try:
+            write_json(Path(args.out) / "summary.json", summary)
+        except RunDirWriteError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
     return 0
 
 
