@@ -201,9 +201,9 @@ def test_read_npz_names_the_file_the_fault_and_the_expected_content(tmp_path, co
 def test_read_npz_checks_the_schema_it_is_given(tmp_path):
     path = tmp_path / "d.npz"
     path.write_bytes(_npz_bytes(schema_version=np.array([1, 1]), names=np.array([1.0])))
-    with pytest.raises(UnreadableFileError, match=r"'schema_version' has shape \(2,\), expected a single number"):
+    with pytest.raises(UnreadableFileError, match=r"'schema_version' has shape \(2,\), not a single number"):
         read_npz(path, "x", schema={"schema_version": ((), "iu")})
-    with pytest.raises(UnreadableFileError, match="'names' has dtype float64, expected an unsigned integer array"):
+    with pytest.raises(UnreadableFileError, match="'names' has dtype float64, not an unsigned integer array"):
         read_npz(path, "x", schema={"names": ((None,), "u")})
 
 

@@ -148,8 +148,9 @@ def read_npz(path: str | os.PathLike, expected: str, schema: Mapping[str, tuple[
                 arrays = {name: loaded[name] for name in loaded.files}
     except TrirlError:
         raise
-    except Exception as err:  # noqa: BLE001 - numpy and zipfile raise a dozen kinds (BadZipFile, EOFError,
-        # zlib.error, ValueError, tokenize's TokenError from a damaged .npy header, ...): all say "cannot decode"
+    except Exception as err:  # noqa: BLE001
+        # numpy and zipfile raise a dozen kinds (BadZipFile, EOFError, zlib.error, ValueError, and
+        # tokenize's TokenError from a damaged .npy header): each means "cannot be decoded"
         if path.stat().st_size and zipfile.is_zipfile(path):
             pickled = isinstance(err, ValueError) and "pickle" in str(err)
             reason = ("it holds pickled Python objects, which trirl never loads" if pickled
@@ -162,12 +163,12 @@ def read_npz(path: str | os.PathLike, expected: str, schema: Mapping[str, tuple[
             continue
         value = arrays[name]
         if value.dtype.kind not in kinds:
-            raise error(f"{path}: {name!r} has dtype {value.dtype}, expected {_KINDS.get(kinds, kinds)} array; "
+            raise error(f"{path}: {name!r} has dtype {value.dtype}, not {_KINDS.get(kinds, kinds)} array; "
                         f"expected {expected}")
         if shape is not None and (value.ndim != len(shape)
                                   or any(n is not None and n != m for n, m in zip(shape, value.shape))):
             wanted = "a single number" if shape == () else f"shape {tuple('any' if n is None else n for n in shape)}"
-            raise error(f"{path}: {name!r} has shape {value.shape}, expected {wanted}; expected {expected}")
+            raise error(f"{path}: {name!r} has shape {value.shape}, not {wanted}; expected {expected}")
     return arrays
 
 

@@ -112,9 +112,9 @@ def _demo_file(tmp_path):
     (lambda p: p.write_bytes(b"garbage " * 40), "it is not a zip archive"),
     (lambda p: np.save(open(p, "wb"), np.zeros(3)), "single .npy array, not an .npz archive"),
     (lambda p: np.savez(p, **{**dict(np.load(p)), "schema_version": np.array([1, 1])}),
-     r"'schema_version' has shape \(2,\), expected a single number"),
+     r"'schema_version' has shape \(2,\), not a single number"),
     (lambda p: np.savez(p, **{**dict(np.load(p)), "schema_version": np.array(1.5)}),
-     "'schema_version' has dtype float64, expected an integer array"),
+     "'schema_version' has dtype float64, not an integer array"),
 ])
 def test_unreadable_demonstrations_name_the_file_and_what_is_wrong(tmp_path, damage, reason):
     path = _demo_file(tmp_path)
