@@ -472,3 +472,20 @@ def rundir_dotted(config, prefix=""):
     for key, value in config.items():
         out.update(rundir_dotted(value, f"{prefix}{key}.") if isinstance(value, dict) else {f"{prefix}{key}": value})
     return out
+
+
+def test_a_read_only_folder_is_named_before_anything_is_written(tmp_path, monkeypatch):
+    import builtins
+
+    import trirl.rundir as rundir
+
+    def read_only(path, *args, **kwargs):
+        if str(path).endswith(".lock"):
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+        return builtins.open(path, *args, **kwargs)
+
+    monkeypatch.setattr(rundir, "open", read_only, raising=False)
+    with pytest.raises(RunDirWriteError, match=rf"cannot write {tmp_path}/.lock: Read-only file system .* Nothing was "
+                                               "written; make the folder writable"):
+        RunDir(tmp_path, {"seed": 1})
+    assert not (tmp_path / "config.json").exists()

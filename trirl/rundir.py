@@ -122,10 +122,14 @@ class _Lock:
                 "Wait for that run to finish (or stop it: Ctrl-C keeps its checkpoint), then --resume; "
                 "or choose another output folder"
             ) from None
-        self.handle = handle
         holder = {"pid": os.getpid(), "host": socket.gethostname(),
                   "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "command": _command_line()}
-        _atomic_write_bytes(self.directory / HOLDER_FILE, (json.dumps(holder) + "\n").encode())
+        try:
+            _atomic_write_bytes(self.directory / HOLDER_FILE, (json.dumps(holder) + "\n").encode())
+        except OSError:
+            handle.close()  # releases the lock: this process will not write here
+            raise
+        self.handle = handle
 
     def release(self) -> None:
         self.count -= 1
@@ -525,7 +529,10 @@ class RunDir:
         except OSError as err:
             raise write_failure(self.path, err, "Nothing was written", "run the command again") from None
         # lock before reading anything: a second writer must not trim the metrics of a live run
-        self._lock = _Lock.acquire(self.path)
+        try:
+            self._lock = _Lock.acquire(self.path)
+        except OSError as err:  # a read-only folder: the lock file cannot be created
+            raise write_failure(self.path / LOCK_FILE, err, "Nothing was written", "run the command again") from None
         try:
             self._open(config_path, resume, ignore)
         except BaseException:

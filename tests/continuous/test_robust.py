@@ -3,6 +3,7 @@ each is refused before anything compiles, with an error naming the file, field o
 of such faults, one regression test per case and a sweep per kind)."""
 
 import dataclasses
+import json
 import subprocess
 import sys
 import typing
@@ -216,3 +217,32 @@ def test_evaluate_help_reads_as_help():
     flags = text.split("\n  --")[1:]
     for entry in flags:
         assert entry.count("default") <= 1, entry
+
+
+def test_evaluate_prints_its_result_when_the_file_cannot_be_written(tmp_path, capsys, monkeypatch):
+    """Retraining takes hours on a real task: a full disk at the end must not lose its result."""
+    import errno
+    import os
+
+    from trirl.files import write_failure
+
+    result = {"algo": "trirl", "source_env": "point_maze", "env": "point_maze", "seeds": 3,
+              "returns": [-8.0, -6.0, -7.0], "control_returns": [-5.0, -5.5, -6.0]}
+    record = {"checkpoint_iteration": 4, "run_iterations": 4, "run_state": "finished"}
+    monkeypatch.setattr(evaluate_cli, "open_run", lambda *args: (None, None, None, record))
+    monkeypatch.setattr(evaluate_cli, "diagnose", lambda *args, **kwargs: {})
+    monkeypatch.setattr(evaluate_cli, "retrain", lambda *args, **kwargs: dict(result))
+
+    def full_disk(path, obj):
+        raise write_failure(path, OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)), f"{path} was not changed",
+                            "run the command again")
+
+    monkeypatch.setattr(evaluate_cli, "write_json", full_disk)
+    code = evaluate_cli.main(["--run", str(tmp_path), "--out", str(tmp_path / "r.json")])
+    captured = capsys.readouterr()
+    assert code == 2 and "No space left on device" in captured.err and "the result is printed above" in captured.err
+    first, rest = captured.out.split("\n", 1)
+    assert first.startswith("return -7.000 (95% CI ") and "control -5.500 (95% CI" in first
+    assert "checkpoint iteration 4 (finished)" in first
+    printed = json.loads(rest)
+    assert printed["returns"] == result["returns"] and printed["checkpoint_iteration"] == 4 and printed["commit"]

@@ -55,6 +55,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import math
 import shlex
 import sys
@@ -484,8 +485,9 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(options.out) if options.out else Path(options.run) / f"evaluate_{result['env']}.json"
     try:
         write_json(out, result)
-    except RunDirWriteError as err:
-        print(f"trirl evaluate: error: {err}", file=sys.stderr)
+    except RunDirWriteError as err:  # the retraining is not lost: the result goes to stdout instead
+        print(f"{summary_line(result)}\n{json.dumps(result, indent=1)}")
+        print(f"trirl evaluate: error: {err}; the result is printed above", file=sys.stderr)
         return 2
     print(f"{summary_line(result)}\nwrote {out}")
     return 0
