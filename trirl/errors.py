@@ -1,6 +1,9 @@
 """The exceptions trirl raises. Each message names the offending field and the expected form."""
 
+import contextlib
 import math
+import sys
+import warnings
 
 
 class TrirlError(Exception):
@@ -81,3 +84,15 @@ def describe_sum(total: float, expected: float = 1.0) -> str:
     if math.isfinite(difference) and 0 < abs(difference) <= 1e-3 * max(1.0, abs(expected)):
         return f"{expected:.6g} {'+' if difference > 0 else '-'} {abs(difference):.2g}"
     return f"{total:.6g}"
+
+
+@contextlib.contextmanager
+def plain_warnings(program: str):
+    """Within the block, print warnings as ``program: warning: message`` on stderr (a command
+    line's user reads the message, not the source line that raised it)."""
+    with warnings.catch_warnings():
+        def show(message, category, filename, lineno, file=None, line=None):
+            print(f"{program}: warning: {message}", file=sys.stderr if file is None else file, flush=True)
+
+        warnings.showwarning = show
+        yield

@@ -77,7 +77,7 @@ from trirl.continuous.ppo import make_ppo
 from trirl.continuous.rollout import MAY_BE_NAN, Transition, env_reward
 from trirl.continuous.train import build, from_dict, iqm, load_expert_returns, prepare
 from trirl.continuous.discriminator import absorbing_sample, agent_inputs, input_dim
-from trirl.errors import InvalidConfigError, InvalidDemonstrationError, RunDirWriteError
+from trirl.errors import InvalidConfigError, InvalidDemonstrationError, RunDirWriteError, plain_warnings
 from trirl.rundir import STATE_PREFIX, lock_holder, newest_checkpoint, saved_config, write_json
 
 #: ``retrain(absorbing_reward=...)``: the absorbing state's learnt reward, or the probe below it
@@ -463,6 +463,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"trirl evaluate: error: {err}", file=sys.stderr)
         return 2
     compile_cache.from_args(args)
+    with plain_warnings("trirl evaluate"):
+        return _evaluate(options, argv)
+
+
+def _evaluate(options: EvaluateOptions, argv: list[str] | None) -> int:
     try:
         if options.expert_returns is not None and load_expert_returns(options.expert_returns) is None:  # before compiling
             raise InvalidConfigError(f"--expert-returns: {options.expert_returns} does not exist (a returns.json of trirl expert evaluate)")

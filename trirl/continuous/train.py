@@ -50,7 +50,8 @@ from trirl.continuous.rollout import MAY_BE_NAN
 from trirl.continuous.ppo import PPOConfig
 from trirl.continuous.reward import RewardBufferConfig
 from trirl.continuous.trpl import TrustRegionConfig
-from trirl.errors import InvalidConfigError, InvalidDemonstrationError, NonFiniteError, RunDirWriteError
+from trirl.errors import (InvalidConfigError, InvalidDemonstrationError, NonFiniteError, RunDirWriteError,
+                          plain_warnings)
 from trirl.learning_curves import write_learning_curves
 from trirl.rundir import (RunDir, RunDirLockedError, check_new, checkpoint_files, config_changes, interrupted_message,
                           read_json, resume_command, saved_config, write_json)
@@ -390,8 +391,9 @@ def main(argv: list[str] | None = None) -> int:
     compile_cache.from_args(args)
     try:
         config = config_from_args(args)
-        summary = train(config, args.out, resume=args.resume, progress=not args.no_progress,
-                        max_minutes=args.max_minutes)
+        with plain_warnings("trirl train"):
+            summary = train(config, args.out, resume=args.resume, progress=not args.no_progress,
+                            max_minutes=args.max_minutes)
     except (InvalidConfigError, InvalidDemonstrationError, NonFiniteError, RunDirLockedError, RunDirWriteError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
