@@ -489,3 +489,14 @@ def test_a_read_only_folder_is_named_before_anything_is_written(tmp_path, monkey
                                                "written; make the folder writable"):
         RunDir(tmp_path, {"seed": 1})
     assert not (tmp_path / "config.json").exists()
+
+
+def test_the_other_readers_use_the_one_reader(tmp_path):
+    """Grid-world trajectories (.npz) and a study's or report's results (JSON) name the file too."""
+    from trirl.errors import InvalidDemonstrationError
+    from trirl.tabular import demo_files
+
+    damaged = tmp_path / "trajectories.npz"
+    damaged.write_bytes(_npz_bytes(states=np.zeros((2, 3), int))[:60])
+    with pytest.raises(InvalidDemonstrationError, match="damaged or truncated zip archive .* expected trajectories"):
+        demo_files._read_npz(damaged)
