@@ -510,3 +510,11 @@ def test_the_other_readers_use_the_one_reader(tmp_path):
     (tmp_path / "retrain.json").write_bytes(b"\x00")
     with pytest.raises(UnreadableFileError, match="retrain.json is not valid JSON .* expected a result of trirl evaluate"):
         report.collect_run(tmp_path)
+
+
+def test_a_folder_with_only_metrics_says_how_to_start_afresh(tmp_path):
+    (tmp_path / "metrics.jsonl").write_text('{"iteration": 1}\n')
+    with pytest.raises(InvalidConfigError, match="stopped before its first checkpoint; delete that file"):
+        RunDir(tmp_path, {"seed": 1})
+    with pytest.raises(InvalidConfigError, match="holds no run"):
+        RunDir(tmp_path, {"seed": 1}, resume=True)

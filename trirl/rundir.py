@@ -477,6 +477,9 @@ def check_new(run: str | os.PathLike) -> None:
     run = Path(run)
     config_path = run / CONFIG_FILE
     if config_path.exists() or (run / METRICS_FILE).exists() or checkpoint_files(run):
+        if not config_path.exists() and not checkpoint_files(run):
+            raise InvalidConfigError(f"{run} holds the {METRICS_FILE} of a run that stopped before its first "
+                                     "checkpoint; delete that file to start afresh there, or choose another output folder")
         lost = "" if config_path.exists() else f" (its {CONFIG_FILE} is missing; --resume rebuilds it from the newest checkpoint)"
         raise InvalidConfigError(
             f"{run} already holds a run{lost}; pass --resume to continue it or choose another output folder")
