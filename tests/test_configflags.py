@@ -136,3 +136,61 @@ def test_option_flags_are_required_without_a_default_show_defaults_and_read_comm
         with pytest.raises(SystemExit):
             parser.parse_args(argv)
         assert message in capsys.readouterr().err, argv
+
+
+# -- validation generated from the field types ------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class Checked:
+    count: int = 1
+    rate: float = 0.1
+    shift: float = 0.0
+    widths: tuple[int, ...] = (4, 4)
+    name: str = "a"
+    flag: bool = True
+    limit: float | None = None
+
+
+BOUNDS = {"count": ">= 1", "rate": "(0, 1]", "widths": ">= 1", "limit": "> 0"}
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("count", 0, "Checked.count must be >= 1, got 0"),
+    ("count", 1.5, "Checked.count must be an integer >= 1, got 1.5"),
+    ("count", True, "Checked.count must be an integer >= 1, got True"),
+    ("rate", float("nan"), "Checked.rate must be a finite number in (0, 1], got nan"),
+    ("rate", 1.5, "Checked.rate must be in (0, 1], got 1.5"),
+    ("shift", float("-inf"), "Checked.shift must be a finite number, got -inf"),
+    ("shift", "0", "Checked.shift must be a finite number, got '0'"),
+    ("widths", (4, 0), "Checked.widths must be a list of integers >= 1, got (4, 0)"),
+    ("widths", 4, "Checked.widths must be a list of integers >= 1, got 4"),
+    ("name", 3, "Checked.name must be a string, got 3"),
+    ("flag", 1, "Checked.flag must be true or false, got 1"),
+    ("limit", -1.0, "Checked.limit must be > 0, got -1.0"),
+])
+def test_check_fields_validates_types_finiteness_and_bounds(field, value, message):
+    configflags.check_fields(Checked(), BOUNDS)  # the defaults pass; so do None for X | None and () widths
+    configflags.check_fields(Checked(limit=None, widths=()), BOUNDS)
+    with pytest.raises(configflags.InvalidConfigError) as info:
+        configflags.check_fields(Checked(**{field: value}), BOUNDS)
+    assert str(info.value) == message
+
+
+def test_options_help_has_no_class_heading_and_each_default_once():
+    @dataclasses.dataclass(frozen=True)
+    class Options:
+        """Attributes:
+            run: the run.
+            steps: steps (default 10, the protocol's).
+            seed: the seed.
+        """
+
+        run: str
+        steps: int = 10
+        seed: int = 3
+
+    parser = argparse.ArgumentParser(prog="x")
+    configflags.add_option_flags(parser, Options)
+    text = " ".join(parser.format_help().split())
+    assert "Options fields" not in text and "(default: 3)" in text
+    assert text.count("default") == 2  # steps' own words, seed's appended default

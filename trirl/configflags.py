@@ -24,10 +24,13 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import inspect
+import math
 import re
 import types
 import typing
 from typing import Any
+
+from trirl.errors import InvalidConfigError
 
 _PREFIX = "config:"
 _SCALARS = (int, float, str)
@@ -76,7 +79,8 @@ def add_config_flags(parser: argparse.ArgumentParser, cls, *, aliases: dict[str,
     aliases, choices = aliases or {}, choices or {}
     hints = typing.get_type_hints(cls)
     docs = field_docs(cls)
-    group = parser.add_argument_group(f"[{_section}] table of the config" if _section else f"{cls.__name__} fields")
+    title = f"[{_section}] table of the config" if _section else None if _options else f"{cls.__name__} fields"
+    group = parser.add_argument_group(title) if title else parser
     for field in dataclasses.fields(cls):
         dotted = f"{_section}.{field.name}" if _section else field.name
         if dotted in exclude:
@@ -107,7 +111,7 @@ def add_config_flags(parser: argparse.ArgumentParser, cls, *, aliases: dict[str,
             missing = field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING
             if missing:
                 options["required"] = True
-            elif field.default is not None and field.default is not dataclasses.MISSING:
+            elif field.default is not None and field.default is not dataclasses.MISSING and "default" not in text:
                 shown = field.default
                 if isinstance(shown, tuple):
                     shown = " ".join(map(str, shown))
@@ -197,3 +201,83 @@ def merge(data: dict[str, Any], updates: dict[str, Any]) -> dict[str, Any]:
         else:
             merged[key] = value
     return merged
+
+
+# -- validation generated from the field types ------------------------------------------------------
+
+_BOUND = re.compile(r"^\s*(?:(>=|>|<=|<)\s*(\S+)|([\[(])\s*(\S+)\s*,\s*(\S+)\s*([\])]))\s*$")
+
+
+def _within(value, bound: str) -> bool:
+    match = _BOUND.match(bound)
+    if match is None:
+        raise ValueError(f"bad bound {bound!r}: expected '> x', '>= x', '< x', '<= x' or an interval '[a, b)'")
+    if match[1]:
+        limit = float(match[2])
+        return {">": value > limit, ">=": value >= limit, "<": value < limit, "<=": value <= limit}[match[1]]
+    low, high = float(match[4]), float(match[5])
+    above = value >= low if match[3] == "[" else value > low
+    below = value <= high if match[6] == "]" else value < high
+    return above and below
+
+
+def _describe(kind, bound: str | None) -> str:
+    text = {int: "an integer", float: "a finite number", bool: "true or false", str: "a string"}[kind]
+    if bound is None:
+        return text
+    match = _BOUND.match(bound)
+    return f"{text} {bound.strip()}" if match[1] else f"{text} in {bound.strip()}"
+
+
+def check_fields(config, bounds: dict[str, str] | None = None) -> None:
+    """Validate every field of the frozen dataclass ``config`` from its type, then its ``bounds``.
+
+    Generated from the field types, so a new field is checked without a new line: an ``int`` is an
+    integer (not a bool), a ``float`` a finite number (NaN and infinities are refused), a ``bool``
+    a bool, a ``str`` a string, a ``tuple[int, ...]`` (``[float, ...]``) integers (finite
+    numbers); ``X | None`` may also be ``None``; nested dataclasses and tables are left to their
+    own checks. ``bounds`` adds a range by field name, checked for each item of a tuple:
+    ``"> 0"``, ``">= 1"``, ``"[0, 1)"`` (e.g. ``{"policy_hidden": ">= 1"}``: every width >= 1).
+
+    Raises:
+        InvalidConfigError: ``ClassName.field must be <expected>, got <value>`` (the form
+            :func:`trirl.continuous.experiment.build_config` turns into ``[section] key`` or the flag).
+    """
+    bounds = bounds or {}
+    hints = typing.get_type_hints(type(config))
+    for field in dataclasses.fields(config):
+        value, kind = getattr(config, field.name), hints[field.name]
+        optional = _unwrap_optional(kind) is not kind
+        kind = _unwrap_optional(kind)
+        if (optional and value is None) or dataclasses.is_dataclass(kind):
+            continue
+        item = typing.get_args(kind)[0] if typing.get_origin(kind) is tuple else None
+        bound = bounds.get(field.name)
+        where = f"{type(config).__name__}.{field.name}"
+        if item is not None:
+            expected = f"a list of {_PLURAL[item]}" + (f" {bound.strip()}" if bound else "")
+            items = value if isinstance(value, (tuple, list)) else None
+            if items is None or not all(_typed(v, item) and _in_bounds(v, bound) for v in items):
+                raise InvalidConfigError(f"{where} must be {expected}, got {value!r}")
+        elif kind in (int, float, bool, str):
+            if not _typed(value, kind):
+                raise InvalidConfigError(f"{where} must be {_describe(kind, bound)}, got {value!r}")
+            if not _in_bounds(value, bound):
+                shown = bound.strip() if _BOUND.match(bound)[1] else f"in {bound.strip()}"
+                raise InvalidConfigError(f"{where} must be {shown}, got {value!r}")
+
+
+_PLURAL = {int: "integers", float: "finite numbers", str: "strings", bool: "true or false values"}
+
+
+def _typed(value, kind) -> bool:
+    """``value`` is a ``kind`` (an int for a float too; a float must be finite; a bool is no number)."""
+    if kind is bool or kind is str:
+        return isinstance(value, kind)
+    if isinstance(value, bool) or not isinstance(value, int if kind is int else (int, float)):
+        return False
+    return kind is int or math.isfinite(value)
+
+
+def _in_bounds(value, bound: str | None) -> bool:
+    return bound is None or isinstance(value, (bool, str)) or _within(value, bound)

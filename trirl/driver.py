@@ -208,6 +208,16 @@ def default_row(iteration: int, state, metrics: Mapping[str, Any], seconds: floa
     return {"iteration": iteration, **{k: np.asarray(v).item() for k, v in metrics.items() if k != "iteration"}}
 
 
+def _restart_clock(bar: tqdm) -> None:
+    """Rate and ETA from now on: the first iteration compiles, and its minutes would read as an ETA
+    of hours (the bar shows ``?`` until the second iteration ends)."""
+    if bar.disable:
+        return
+    bar.initial = bar.last_print_n = bar.n
+    bar.last_print_t = bar.start_t = bar._time()
+    bar._ema_dn, bar._ema_dt = type(bar._ema_dn)(bar.smoothing), type(bar._ema_dt)(bar.smoothing)
+
+
 def run(
     learner: Learner,
     iterations: int,
@@ -342,6 +352,8 @@ def run(
                 if callback is not None:
                     callback(state, current)
                 bar.update(1)
+                if iteration == start + 1:
+                    _restart_clock(bar)
                 text = postfix(current) if postfix is not None else None
                 if text:
                     bar.set_postfix_str(text, refresh=False)
@@ -357,9 +369,12 @@ def run(
         # written after it (an interrupt between the write and the bookkeeping)
         bar.close()
         if run_dir is not None:
-            if saved != logged:
-                save(logged, state)
-            run_dir.truncate_metrics(logged)
+            try:
+                if saved != logged:
+                    save(logged, state)
+            finally:  # even when that save fails (a full disk): metrics.jsonl ends at the checkpoint kept
+                with contextlib.suppress(OSError):
+                    run_dir.truncate_metrics(saved if saved is not None else -1)
         if isinstance(err, NonFiniteError):
             if on_stop is not None:
                 on_stop("nonfinite")

@@ -23,28 +23,47 @@ for as long as its :class:`RunDir` is open, and the operating system releases it
 ends, crash or kill included. A second process that opens the same directory (a ``--resume``
 started while the run is alive) is refused with a :class:`RunDirLockedError` naming the holder
 (pid, host, start time, command, read from ``.lock.json``).
+
+Every file of a run is read through one reader (:func:`read_metrics`, :func:`read_checkpoint`,
+:func:`saved_config`, built on :mod:`trirl.files`) that turns any decoding failure (a truncated
+or empty file, a ``.npy`` renamed ``.npz``, text that is not JSON, a field of the wrong dtype or
+shape) into an :class:`~trirl.errors.UnreadableFileError` naming the file and what it should
+hold. A run directory is never left half-written: a damaged newest checkpoint falls back to the
+previous one (:class:`~trirl.errors.DamagedCheckpointWarning`, naming both), ``--resume`` drops
+every metrics row after the checkpoint whatever its state (a row cut in half by a full disk
+included), temporary files of a killed writer are removed when the directory is opened, every
+checkpoint records the run's configuration (so a lost ``config.json`` is rebuilt from it), and a
+failed write (no space, a read-only folder) raises :class:`~trirl.errors.RunDirWriteError` naming
+the path, the reason and the checkpoint kept.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
-import math
 import os
 import shlex
 import signal
 import socket
 import sys
-import tempfile
 import threading
 import time
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from trirl.errors import InvalidConfigError, TrirlError
+from trirl.errors import DamagedCheckpointWarning, InvalidConfigError, RunDirWriteError, TrirlError, UnreadableFileError
+from trirl.files import _atomic_write_bytes, read_json, read_npz, to_jsonable, write_failure, write_json
+
+# re-exported: the run directory's readers and writers have always been importable from here
+__all__ = ["Checkpoint", "RunDir", "RunDirLockedError", "check_new", "checkpoint_files", "config_changes", "flatten",
+           "interrupted_message", "lock_holder", "newest_checkpoint", "read_checkpoint", "read_json", "read_metrics",
+           "read_npz", "resume_command", "saved_config", "to_jsonable", "tree_leaves_with_path", "unflatten",
+           "write_failure", "write_json"]
 
 try:
     import fcntl
@@ -103,10 +122,14 @@ class _Lock:
                 "Wait for that run to finish (or stop it: Ctrl-C keeps its checkpoint), then --resume; "
                 "or choose another output folder"
             ) from None
-        self.handle = handle
         holder = {"pid": os.getpid(), "host": socket.gethostname(),
                   "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "command": _command_line()}
-        _atomic_write_bytes(self.directory / HOLDER_FILE, (json.dumps(holder) + "\n").encode())
+        try:
+            _atomic_write_bytes(self.directory / HOLDER_FILE, (json.dumps(holder) + "\n").encode())
+        except OSError:
+            handle.close()  # releases the lock: this process will not write here
+            raise
+        self.handle = handle
 
     def release(self) -> None:
         self.count -= 1
@@ -291,51 +314,7 @@ class Checkpoint(NamedTuple):
     step: int
     arrays: dict[str, np.ndarray]
     meta: dict[str, Any]
-
-
-def to_jsonable(value: Any) -> Any:
-    """numpy scalars and arrays, tuples and paths to plain JSON values; NaN and inf are refused."""
-    if isinstance(value, Mapping):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [to_jsonable(v) for v in value]
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, np.ndarray):
-        return to_jsonable(value.tolist())
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ValueError(f"refusing to write the non-finite value {value!r}")
-    return value
-
-
-def _file_mode() -> int:
-    """The mode ``open()`` would give a new file (0o666 less the umask); ``mkstemp``'s is 0o600."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, _file_mode())  # readable as any file the user writes, not private to the writer
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def write_json(path: Path, obj: Any) -> None:
-    """Write ``obj`` as indented JSON, atomically."""
-    text = json.dumps(to_jsonable(obj), indent=2, sort_keys=True, allow_nan=False)
-    _atomic_write_bytes(Path(path), (text + "\n").encode())
+    config: dict[str, Any] | None = None  #: the run's configuration when it was written (None: an older checkpoint)
 
 
 def read_metrics(path: Path) -> list[dict[str, Any]]:
@@ -346,16 +325,180 @@ def read_metrics(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     rows = []
-    with open(path) as handle:
-        for number, line in enumerate(handle, start=1):
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as err:
-                raise InvalidConfigError(f"{path}, line {number}: not valid JSON ({err.msg})") from None
+    for number, row in _metric_lines(path):
+        if isinstance(row, str):
+            raise UnreadableFileError(f"{path}, line {number}: {row}; expected one JSON object per line "
+                                      "(a run's metrics; --resume drops a damaged row after the last checkpoint)")
+        rows.append(row)
     return rows
+
+
+def _metric_lines(path: Path):
+    """``(line number, row dict or the reason it is not one)`` for the non-empty lines of ``path``."""
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise UnreadableFileError(f"{path} cannot be read ({err.strerror or err}); expected a run's metrics") from None
+    for number, raw in enumerate(data.split(b"\n"), start=1):
+        if not raw.strip():
+            continue
+        try:
+            row = json.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            yield number, "not UTF-8 text"
+            continue
+        except json.JSONDecodeError as err:
+            yield number, f"not valid JSON ({err.msg})"
+            continue
+        yield number, row if isinstance(row, dict) else f"a JSON {type(row).__name__}, not an object"
+
+
+
+def read_checkpoint(path: str | os.PathLike) -> Checkpoint:
+    """One checkpoint file (``step_XXXXXXXX.npz``): its step, arrays and metadata.
+
+    Raises:
+        UnreadableFileError: naming the file when it cannot be decoded.
+    """
+    path = Path(path)
+    expected = "a trirl checkpoint (an .npz archive of the learner's state, written by trirl train)"
+    arrays = read_npz(path, expected, schema={"__meta__": ((None,), "u"), "__config__": ((None,), "u")})
+    records = {}
+    for name in ("__meta__", "__config__"):
+        if name in arrays:
+            try:
+                records[name] = json.loads(arrays.pop(name).tobytes().decode())
+            except (UnicodeDecodeError, json.JSONDecodeError):
+                raise UnreadableFileError(f"{path}: its {name!r} record is not UTF-8 JSON; expected {expected}") from None
+            if not isinstance(records[name], dict):
+                raise UnreadableFileError(f"{path}: its {name!r} record is not a JSON object; expected {expected}")
+    return Checkpoint(_step_of(path), arrays, records.get("__meta__", {}), records.get("__config__"))
+
+
+def _json_bytes(value: Mapping[str, Any]) -> np.ndarray:
+    return np.frombuffer(json.dumps(to_jsonable(value), allow_nan=False).encode(), dtype=np.uint8)
+
+
+def _step_of(path: Path) -> int:
+    return int(path.stem.split("_")[1])
+
+
+def checkpoint_files(run: str | os.PathLike) -> list[Path]:
+    """The checkpoint files of a run directory, oldest first."""
+    return sorted((Path(run) / CHECKPOINT_DIR).glob("step_*.npz"))
+
+
+def newest_checkpoint(run: str | os.PathLike) -> Checkpoint | None:
+    """The newest readable checkpoint of a run directory (``None`` when it holds none).
+
+    A damaged newest checkpoint (a truncated file, a disk that filled during the write) falls
+    back to the previous one with a :class:`~trirl.errors.DamagedCheckpointWarning` naming both.
+
+    Raises:
+        UnreadableFileError: every checkpoint is damaged (naming each).
+    """
+    files = checkpoint_files(run)
+    damaged = []
+    for path in reversed(files):
+        try:
+            checkpoint = read_checkpoint(path)
+        except UnreadableFileError as err:
+            damaged.append(str(err))
+            continue
+        if damaged:
+            names = ", ".join(p.name for p in files[len(files) - len(damaged):])
+            warnings.warn(f"{Path(run) / CHECKPOINT_DIR}: the newest checkpoint{'s' if len(damaged) > 1 else ''} "
+                          f"{names} cannot be read ({'; '.join(damaged)}); using {path.name} "
+                          f"(iteration {checkpoint.step}) instead", DamagedCheckpointWarning, stacklevel=2)
+        return checkpoint
+    if damaged:
+        raise UnreadableFileError(f"{Path(run) / CHECKPOINT_DIR}: no checkpoint can be read: {'; '.join(damaged)}")
+    return None
+
+
+def saved_config(run: str | os.PathLike) -> dict[str, Any] | None:
+    """The configuration a run directory was started with: its ``config.json``, or, when that is
+    lost or damaged, the record in its newest checkpoint (with a warning); ``None`` when the
+    directory holds neither.
+
+    Raises:
+        UnreadableFileError: ``config.json`` is damaged and no checkpoint records the configuration.
+    """
+    run = Path(run)
+    path = run / CONFIG_FILE
+    problem = None
+    if path.exists():
+        try:
+            return read_json(path, "the run's configuration (written by trirl when the run started)")
+        except UnreadableFileError as err:
+            problem = str(err)
+    checkpoint = newest_checkpoint(run) if checkpoint_files(run) else None
+    record = checkpoint.config if checkpoint is not None else None
+    if record is not None:
+        why = "is damaged" if problem else "is missing"
+        warnings.warn(f"{path} {why}; using the configuration recorded in checkpoint "
+                      f"step_{checkpoint.step:08d}.npz", UserWarning, stacklevel=2)
+        return record
+    if problem:
+        raise UnreadableFileError(f"{problem}. No checkpoint records the configuration: restore {CONFIG_FILE} "
+                                  f"from a copy, or start a new run in another folder")
+    if checkpoint is not None:
+        raise UnreadableFileError(
+            f"{run} holds checkpoints but its {CONFIG_FILE} is missing, and they (written by an older trirl) do "
+            f"not record the configuration: restore {CONFIG_FILE} from a copy, or start a new run in another folder")
+    return None
+
+
+def _dotted(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out = {}
+    for key, value in config.items():
+        if isinstance(value, Mapping) and value:
+            out.update(_dotted(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def config_changes(saved: Mapping[str, Any], config: Mapping[str, Any], ignore: tuple[str, ...] = ()) -> list[str]:
+    """``["ppo.num_envs: 64 -> 8", ...]``: the fields (dotted inside tables) whose values differ
+    between a run's saved configuration and ``config``, except those in ``ignore``."""
+    old, new = _dotted(to_jsonable(dict(saved))), _dotted(to_jsonable(dict(config)))
+    keys = [*new, *(key for key in old if key not in new)]  # in the config's order: env before what it implies
+    return [f"{key}: {old.get(key)!r} -> {new.get(key)!r}" for key in keys
+            if key not in ignore and key.split(".")[0] not in ignore and old.get(key) != new.get(key)]
+
+
+def check_new(run: str | os.PathLike) -> None:
+    """Refuse to start a new run in a folder that holds one (a CLI calls it before compiling).
+
+    Raises:
+        InvalidConfigError: naming the folder, ``--resume``, and a lost ``config.json``.
+    """
+    run = Path(run)
+    config_path = run / CONFIG_FILE
+    if config_path.exists() or (run / METRICS_FILE).exists() or checkpoint_files(run):
+        if not config_path.exists() and not checkpoint_files(run):
+            raise InvalidConfigError(f"{run} holds the {METRICS_FILE} of a run that stopped before its first "
+                                     "checkpoint; delete that file to start afresh there, or choose another output folder")
+        lost = "" if config_path.exists() else f" (its {CONFIG_FILE} is missing; --resume rebuilds it from the newest checkpoint)"
+        raise InvalidConfigError(
+            f"{run} already holds a run{lost}; pass --resume to continue it or choose another output folder")
+
+
+def lock_holder(run: str | os.PathLike) -> str | None:
+    """Who is writing the run directory now (pid, host, start, command), or ``None`` when no other
+    live process holds its lock (the lock dies with its process, so a killed run holds none; this
+    process's own runs are not being written while it reads them)."""
+    run = Path(run)
+    if fcntl is None or not (run / LOCK_FILE).exists() or os.path.realpath(run) in _Lock.held:
+        return None
+    with open(run / LOCK_FILE, "a+") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:
+            return _describe_holder(run)
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    return None
 
 
 class RunDir:
@@ -382,11 +525,17 @@ class RunDir:
         self.keep = keep
         self.config = to_jsonable(dict(config))
         config_path = self.path / CONFIG_FILE
-        if resume and not config_path.exists():
-            raise InvalidConfigError(f"--resume: {self.path} holds no run ({CONFIG_FILE} missing)")
-        self.path.mkdir(parents=True, exist_ok=True)
+        if resume and not config_path.exists() and not checkpoint_files(self.path):
+            raise InvalidConfigError(f"--resume: {self.path} holds no run ({CONFIG_FILE} and checkpoints missing)")
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise write_failure(self.path, err, "Nothing was written", "run the command again") from None
         # lock before reading anything: a second writer must not trim the metrics of a live run
-        self._lock = _Lock.acquire(self.path)
+        try:
+            self._lock = _Lock.acquire(self.path)
+        except OSError as err:  # a read-only folder: the lock file cannot be created
+            raise write_failure(self.path / LOCK_FILE, err, "Nothing was written", "run the command again") from None
         try:
             self._open(config_path, resume, ignore)
         except BaseException:
@@ -395,26 +544,45 @@ class RunDir:
 
     def _open(self, config_path: Path, resume: bool, ignore: tuple[str, ...]) -> None:
         if resume:
-            saved = json.loads(config_path.read_text())
-            differ = sorted(
-                key
-                for key in set(saved) | set(self.config)
-                if key not in ignore and saved.get(key) != self.config.get(key)
-            )
-            if differ:
-                details = ", ".join(f"{k}: {saved.get(k)!r} -> {self.config.get(k)!r}" for k in differ)
+            self._remove_temporary_files()  # a killed writer's; the lock says none is alive
+            saved = saved_config(self.path)
+            changes = config_changes(saved, self.config, ignore)
+            if changes:
                 raise InvalidConfigError(
-                    f"--resume: the configuration differs from the one saved in {config_path} ({details})"
-                )
+                    f"--resume: the configuration differs from the one saved in {config_path} ({', '.join(changes)}); "
+                    "a resumed run keeps its configuration: start a new run in another folder to change it")
             checkpoint = self.latest_checkpoint()
             self.truncate_metrics(checkpoint.step if checkpoint else -1)
         else:
-            if config_path.exists() or (self.path / METRICS_FILE).exists():
-                raise InvalidConfigError(
-                    f"{self.path} already holds a run; pass --resume to continue it or choose another output folder"
-                )
-            (self.path / METRICS_FILE).touch()
-        write_json(config_path, self.config)
+            check_new(self.path)
+            with self._writing(self.path / METRICS_FILE):
+                (self.path / METRICS_FILE).touch()
+        with self._writing(config_path):
+            write_json(config_path, self.config)
+
+    def _remove_temporary_files(self) -> None:
+        """Delete the ``.<name>.*.tmp`` files of atomic writes a killed process left behind."""
+        for folder in (self.path, self.path / CHECKPOINT_DIR):
+            for tmp in folder.glob(".*.tmp"):
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
+
+    def _kept(self) -> str:
+        """Which checkpoint a failed write leaves for --resume (from the file names: nothing is decoded)."""
+        files = checkpoint_files(self.path)
+        if not files:
+            return "The run stopped before its first checkpoint"
+        return f"The run stopped; its checkpoint {files[-1]} (iteration {_step_of(files[-1])}) is kept"
+
+    @contextlib.contextmanager
+    def _writing(self, path: Path):
+        """Turn an ``OSError`` of a write into :class:`~trirl.errors.RunDirWriteError` (path, reason, checkpoint kept)."""
+        try:
+            yield
+        except RunDirWriteError:
+            raise
+        except OSError as err:
+            raise write_failure(path, err, self._kept()) from None
 
     def close(self) -> None:
         """Release the run directory's lock (idempotent)."""
@@ -435,46 +603,67 @@ class RunDir:
     def log(self, metrics: Mapping[str, Any]) -> None:
         """Append one row to ``metrics.jsonl`` (flushed and synced, so a killed run keeps it)."""
         line = json.dumps(to_jsonable(metrics), sort_keys=True, allow_nan=False)
-        with open(self.path / METRICS_FILE, "a") as handle:
-            handle.write(line + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
+        path = self.path / METRICS_FILE
+        with self._writing(path), open(path, "ab") as handle:
+            size = handle.tell()
+            try:
+                handle.write((line + "\n").encode())
+                handle.flush()
+                os.fsync(handle.fileno())
+            except OSError:  # no half row: cut the file back (truncating needs no space)
+                with contextlib.suppress(OSError):
+                    os.truncate(path, size)
+                raise
 
     def metrics(self) -> list[dict[str, Any]]:
         return read_metrics(self.path / METRICS_FILE)
 
     def truncate_metrics(self, last_iteration: int) -> None:
-        """Drop the rows of ``metrics.jsonl`` after ``last_iteration`` (atomically)."""
-        rows = [row for row in self.metrics() if row.get("iteration", -1) <= last_iteration]
+        """Drop the rows of ``metrics.jsonl`` after ``last_iteration`` (atomically), whatever their
+        state: a damaged line after the last row kept (a row cut in half by a full disk or a kill)
+        is dropped too; one before it is corruption of the kept history and is refused.
+
+        Raises:
+            UnreadableFileError: a damaged line among the rows kept, naming the line.
+        """
+        path = self.path / METRICS_FILE
+        rows, damaged = [], None
+        for number, row in (_metric_lines(path) if path.exists() else ()):
+            if isinstance(row, str):
+                damaged = damaged or (number, row)
+            elif row.get("iteration", -1) <= last_iteration:
+                if damaged:
+                    raise UnreadableFileError(
+                        f"{path}, line {damaged[0]}: {damaged[1]}, before the row of iteration {row.get('iteration')} "
+                        f"that the checkpoint keeps; expected one JSON object per line. Delete or repair that line, "
+                        f"then --resume")
+                rows.append(row)
         text = "".join(json.dumps(row, sort_keys=True) + "\n" for row in rows)
-        _atomic_write_bytes(self.path / METRICS_FILE, text.encode())
+        with self._writing(path):
+            _atomic_write_bytes(path, text.encode())
 
     # -- checkpoints -----------------------------------------------------------------------------
     def save_checkpoint(self, step: int, arrays: Mapping[str, Any], meta: Mapping[str, Any] | None = None) -> Path:
         """Write ``checkpoints/step_<step>.npz`` atomically and prune all but the newest ``keep``."""
         directory = self.path / CHECKPOINT_DIR
-        directory.mkdir(exist_ok=True)
         target = directory / f"step_{step:08d}.npz"
         payload = {name: np.asarray(value) for name, value in arrays.items()}
-        payload["__meta__"] = np.frombuffer(
-            json.dumps(to_jsonable(dict(meta or {})), allow_nan=False).encode(), dtype=np.uint8
-        )
+        payload["__meta__"] = _json_bytes(dict(meta or {}))
+        payload["__config__"] = _json_bytes(self.config)  # so that a lost config.json can be rebuilt (saved_config)
         buffer = io.BytesIO()
         np.savez(buffer, **payload)
-        _atomic_write_bytes(target, buffer.getvalue())
-        for old in sorted(directory.glob("step_*.npz"))[: -self.keep]:
-            old.unlink()
+        with self._writing(target):
+            directory.mkdir(exist_ok=True)
+            _atomic_write_bytes(target, buffer.getvalue())
+        for old in checkpoint_files(self.path)[: -self.keep]:
+            with contextlib.suppress(OSError):
+                old.unlink()
+        self._remove_temporary_files()
         return target
 
     def latest_checkpoint(self) -> Checkpoint | None:
-        """The newest checkpoint, or ``None`` when the run has none yet."""
-        files = sorted((self.path / CHECKPOINT_DIR).glob("step_*.npz"))
-        if not files:
-            return None
-        with np.load(files[-1]) as data:
-            arrays = {name: data[name] for name in data.files if name != "__meta__"}
-            meta = json.loads(data["__meta__"].tobytes().decode()) if "__meta__" in data.files else {}
-        return Checkpoint(int(files[-1].stem.split("_")[1]), arrays, meta)
+        """The newest readable checkpoint (:func:`newest_checkpoint`), or ``None`` when the run has none yet."""
+        return newest_checkpoint(self.path)
 
     def file(self, name: str) -> Path:
         """Path of a file (plot, table, summary) inside the run directory."""

@@ -174,10 +174,18 @@ def test_retraining_ratio_is_none_when_the_control_fails():
 
 
 @pytest.mark.slow  # compiles and trains
-def test_evaluate_cli_writes_the_command_and_the_machine(full_run, tmp_path):
+def test_evaluate_cli_writes_the_command_and_the_machine(full_run, tmp_path, capsys):
     out, figure = tmp_path / "retrain.json", tmp_path / "landscape.png"
     assert evaluate_cli.main(["--run", str(full_run), "--steps", "32", "--out", str(out), "--figure", str(figure)]) == 0
     result = json.loads(out.read_text())
+    # a one-line summary and the file, not the whole JSON
+    printed = capsys.readouterr().out.splitlines()
+    assert printed == [evaluate_cli.summary_line(result), f"wrote {out}"]
+    assert re.match(r"normalised return -?\d\.\d{3} \(95% CI .* to .*\); control -?\d\.\d{3} \(95% CI", printed[0])
+    assert "checkpoint iteration 4 (finished)" in printed[0]
+    # what was evaluated: the checkpoint, the run's state, the code
+    assert result["checkpoint_iteration"] == 4 and result["run_state"] == "finished" and result["run_iterations"] == 4
+    assert result["commit"] and "run_holder" not in result
     assert result["command"] == f"trirl evaluate --run {full_run} --steps 32 --out {out} --figure {figure}"
     assert figure.stat().st_size > 10_000  # the reward landscape, checked in test_landscape.py
     assert len(result["landscape_check"]) == 2  # one pre-retraining check per seed
@@ -373,3 +381,19 @@ def test_transfer_is_normalised_by_the_named_expert_returns(tmp_path, capsys):
         evaluate_cli.normalise(dict(result), tmp_path / "none.json", required=True)
     assert evaluate_cli.main(["--run", str(tmp_path), "--expert-returns", str(tmp_path / "none.json")]) == 2
     assert "--expert-returns" in capsys.readouterr().err
+
+
+@pytest.mark.slow  # the shared run's checkpoints (nothing compiles here)
+def test_evaluate_falls_back_from_a_damaged_newest_checkpoint_and_records_it(full_run, tmp_path):
+    import shutil
+
+    from trirl.errors import DamagedCheckpointWarning
+
+    run = tmp_path / "run"
+    shutil.copytree(full_run, run)
+    newest = run / "checkpoints" / "step_00000004.npz"
+    newest.write_bytes(newest.read_bytes()[: newest.stat().st_size // 2])  # cut by a full disk
+    with pytest.warns(DamagedCheckpointWarning, match="step_00000004.npz cannot be read .*using step_00000002.npz"):
+        config, _, state, record = evaluate_cli.open_run(run)
+    assert record == {"checkpoint_iteration": 2, "run_iterations": 4, "run_state": "stopped"}
+    assert jax.tree_util.tree_leaves(state)[0].shape[0] == config.seeds

@@ -267,3 +267,29 @@ def test_line_search_returns_the_largest_feasible_step():
     np.testing.assert_allclose(trpl.interpolate(old, new, 0.25)["w"], 0.25)
     with pytest.raises(InvalidConfigError, match="line_search_steps"):
         trpl.TrustRegionConfig(line_search_steps=0)
+
+
+def test_mean_projection_holds_its_bound_in_float32_for_tiny_old_standard_deviations():
+    """Sweep over old log-stds down to -80 (float32): where the allowed displacement is below the
+    spacing of the floats around the old mean, rounding the projected mean to the nearest float
+    overshot the bound (2.4x at old log std -15 with a proposed log std of 0, 6 % at -10 ->
+    -9.9999); the projection now rounds towards the old mean. The bound is checked in float64."""
+    config = trpl.TrustRegionConfig(eps_mean=1e-3, eps_cov=5e-4)
+    project = jax.jit(trpl.project, static_argnums=0)
+    gradient = jax.jit(jax.grad(lambda *a: jnp.sum(trpl.project(config, *a).mean), argnums=0))
+    rng = np.random.default_rng(0)
+    mean_scales = 10.0 ** np.arange(-8, 31, 2)
+    for old in (-80.0, -40.0, -20.0, -15.0, -12.0, -10.0, -7.0, -3.0):
+        for proposal in (0.0, old + 1e-4, old + 1.0, old - 1.0):
+            for _ in range(5):
+                old_log_std, log_std = np.full(2, old), np.full(2, proposal)
+                old_mean = rng.normal(size=(len(mean_scales), 2)) * rng.choice([1e-3, 1.0, 1e3])
+                direction = rng.normal(size=(len(mean_scales), 2))
+                direction /= np.linalg.norm(direction, axis=1, keepdims=True)
+                mean = old_mean + mean_scales[:, None] * direction * np.exp(old_log_std)
+                args = [np.asarray(a, np.float32) for a in (mean, log_std, old_mean, old_log_std)]
+                result = project(config, *args)
+                diff = np.asarray(result.mean, np.float64) - np.asarray(args[2], np.float64)
+                m = 0.5 * np.sum((diff * np.exp(-np.asarray(args[3], np.float64))) ** 2, axis=1)
+                assert np.all(m <= config.eps_mean * (1 + 1e-4)), (old, proposal, m.max() / config.eps_mean)
+                assert np.all(np.isfinite(np.asarray(gradient(*args)))), (old, proposal)

@@ -27,8 +27,13 @@ import numpy as np
 
 from trirl.continuous.envs.base import EnvSpec
 from trirl.errors import InvalidDemonstrationError
+from trirl.files import read_npz, write_failure
 
 SCHEMA_VERSION = 1
+
+#: what :func:`trirl.rundir.read_npz` checks when reading (the version must be one integer, the
+#: spec bytes); :func:`validate` then checks every array's shape and dtype against the others
+SCHEMA = {"schema_version": ((), "iu"), "env_spec": ((None,), "u")}
 
 
 class Demonstrations(NamedTuple):
@@ -58,13 +63,17 @@ def save_demonstrations(path: str | os.PathLike, demos: Demonstrations) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp.npz")
-    np.savez_compressed(
-        tmp,
-        schema_version=np.int64(SCHEMA_VERSION),
-        env_spec=np.frombuffer(json.dumps(demos.env_spec, sort_keys=True).encode(), dtype=np.uint8),
-        **{name: getattr(demos, name) for name in Demonstrations._fields if name != "env_spec"},
-    )
-    os.replace(tmp, path)
+    try:
+        np.savez_compressed(
+            tmp,
+            schema_version=np.int64(SCHEMA_VERSION),
+            env_spec=np.frombuffer(json.dumps(demos.env_spec, sort_keys=True).encode(), dtype=np.uint8),
+            **{name: getattr(demos, name) for name in Demonstrations._fields if name != "env_spec"},
+        )
+        os.replace(tmp, path)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        raise write_failure(path, err, f"{path} was not changed", "run the command again") from None
     return path
 
 
@@ -73,11 +82,8 @@ def load_demonstrations(path: str | os.PathLike, env_spec: EnvSpec | dict | None
     path = Path(path)
     if not path.exists():
         raise InvalidDemonstrationError(f"demonstrations: {path} does not exist")
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {name: data[name] for name in data.files}
-    except (OSError, ValueError) as err:
-        raise InvalidDemonstrationError(f"demonstrations: {path} is not a readable .npz file ({err})") from None
+    arrays = read_npz(path, f"demonstrations (schema version {SCHEMA_VERSION}, see trirl.continuous.demos)",
+                      schema=SCHEMA, error=InvalidDemonstrationError)
     for name in ("schema_version", "env_spec", *Demonstrations._fields):
         if name not in arrays:
             raise InvalidDemonstrationError(f"demonstrations {path}: the field {name!r} is missing")
@@ -90,6 +96,9 @@ def load_demonstrations(path: str | os.PathLike, env_spec: EnvSpec | dict | None
         spec = json.loads(arrays["env_spec"].tobytes().decode())
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise InvalidDemonstrationError(f"demonstrations {path}: env_spec is not UTF-8 JSON") from None
+    if not isinstance(spec, dict):
+        raise InvalidDemonstrationError(f"demonstrations {path}: env_spec is a JSON {type(spec).__name__}, "
+                                        "expected an object (EnvSpec.to_dict())")
     demos = Demonstrations(**{name: arrays[name] for name in Demonstrations._fields if name != "env_spec"}, env_spec=spec)
     validate(demos, where=str(path))
     if env_spec is not None:

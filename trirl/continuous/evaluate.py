@@ -77,33 +77,76 @@ from trirl.continuous.ppo import make_ppo
 from trirl.continuous.rollout import MAY_BE_NAN, Transition, env_reward
 from trirl.continuous.train import build, from_dict, iqm, load_expert_returns, prepare
 from trirl.continuous.discriminator import absorbing_sample, agent_inputs, input_dim
-from trirl.errors import InvalidConfigError, InvalidDemonstrationError
-from trirl.rundir import STATE_PREFIX, write_json
+from trirl.errors import InvalidConfigError, InvalidDemonstrationError, RunDirWriteError, plain_warnings
+from trirl.rundir import STATE_PREFIX, lock_holder, newest_checkpoint, saved_config, write_json
 
 #: ``retrain(absorbing_reward=...)``: the absorbing state's learnt reward, or the probe below it
 ABSORBING_REWARDS = ("learnt", "demonstrations-min")
 
 
-def load_run(path: str | Path):
-    """``(config, learner, state)`` of a run directory's newest checkpoint (state ``[seeds, ...]``)."""
+def load_run(path: str | Path, running: bool = False, env: str | None = None):
+    """``(config, learner, state)`` of a run directory's newest checkpoint (state ``[seeds, ...]``);
+    see :func:`open_run`."""
+    return open_run(path, running, env)[:3]
+
+
+def open_run(path: str | Path, running: bool = False, env: str | None = None):
+    """``(config, learner, state, record)`` of a run directory's newest readable checkpoint.
+
+    ``record`` says what was evaluated: ``checkpoint_iteration``, ``run_state`` (``"finished"``:
+    the checkpoint is the run's last iteration; ``"stopped"``: paused or interrupted before it;
+    ``"running"``: a live ``trirl train`` holds the run) and ``run_holder`` when running.
+    Everything is checked before the learner is built (nothing compiles): the run's lock (a run
+    being written is refused unless ``running``), its files, and that ``env`` (the retraining
+    environment) takes the states and actions of the run's.
+
+    Raises:
+        InvalidConfigError: naming ``--run`` (not a run, no checkpoint, being written), ``--env``
+            (other state or action sizes), or the damaged file.
+    """
     path = Path(path)
-    if not (path / "config.json").exists():
+    holder = lock_holder(path)
+    if holder is not None and not running:
+        raise InvalidConfigError(
+            f"--run: {path} is being written by a live trirl train ({holder}); its newest checkpoint may be "
+            "replaced while it is read and the result would describe an unfinished run. Wait for the run to "
+            "finish (or stop it: Ctrl-C keeps its checkpoint), or pass --running to evaluate its newest "
+            "checkpoint as it is now")
+    data = saved_config(path)  # config.json, or the newest checkpoint's record of it
+    if data is None:
         raise InvalidConfigError(f"--run: {path} is not a run directory (config.json missing)")
-    data = json.loads((path / "config.json").read_text())
     if data.get("algo") in INPUT_MODE and isinstance(data.get("discriminator"), dict):
         # runs written before config.json recorded the baseline's own input_mode hold the default there
         data["discriminator"].pop("input_mode", None)
     config = from_dict(data, str(path / "config.json"))
+    if env is not None:
+        check_transfer(config.env, env, config.env_options)
+    checkpoint = newest_checkpoint(path)  # a damaged newest one falls back to the previous (a warning)
+    if checkpoint is None:
+        raise InvalidConfigError(f"--run: {path} holds no checkpoint")
     demos, _ = prepare(config)
     learner = build(config, demos)
-    files = sorted((path / "checkpoints").glob("step_*.npz"))
-    if not files:
-        raise InvalidConfigError(f"--run: {path} holds no checkpoint")
     keys = jax.random.split(jax.random.PRNGKey(config.seed), config.seeds)
     template = jax.eval_shape(jax.vmap(learner.init), keys)
-    with np.load(files[-1]) as arrays:
-        state = ckpt.unflatten(template, {k: arrays[k] for k in arrays.files if k != "__meta__"}, STATE_PREFIX)
-    return config, learner, state
+    state = ckpt.unflatten(template, checkpoint.arrays, STATE_PREFIX)
+    state_name = "running" if holder is not None else "finished" if checkpoint.step >= config.iterations else "stopped"
+    record = {"checkpoint_iteration": checkpoint.step, "run_iterations": config.iterations, "run_state": state_name}
+    if holder is not None:
+        record["run_holder"] = holder
+    return config, learner, state, record
+
+
+def check_transfer(source: str, target: str, options: dict | None = None) -> None:
+    """The learnt reward of a ``source`` run takes ``source``'s observations and actions: refuse a
+    retraining ``target`` whose sizes differ (before anything compiles), naming ``--env``."""
+    have, want = envs.make(source, options).spec, envs.make(target, options).spec
+    if (have.observation_size, have.action_size) != (want.observation_size, want.action_size):
+        same = [name for name in envs.ENV_NAMES if name != source and name.startswith(source.split("_")[0])]
+        raise InvalidConfigError(
+            f"--env {target}: its observations have {want.observation_size} entries and its actions "
+            f"{want.action_size}, but the run's reward was learnt on {source} ({have.observation_size} and "
+            f"{have.action_size}); retrain in an environment of the same sizes"
+            + (f" (e.g. {', '.join(same)})" if same else ""))
 
 
 def retrain(config, learner, state, env_name: str | None = None, steps: int = 200_000, seed: int = 100,
@@ -299,7 +342,8 @@ class EvaluateOptions:
             fresh PPO seed j retrains on.
         env: retrain in this env (the transfer test, e.g. point_maze_mirrored); default: the run's.
         steps: PPO environment steps per seed (an integer >= 1; rounded up to whole PPO iterations).
-        init_log_std: initial log std of the fresh policies (a finite number; default 0, std 1).
+        init_log_std: initial log std of the fresh policies (a finite number; 0 is a standard
+            deviation of 1, the protocol's).
         seed: seed of the fresh PPO runs (their initial networks and environments).
         reward_scale: retrain on reward_scale * r + reward_shift (a probe; a finite number > 0).
         reward_shift: retrain on reward_scale * r + reward_shift (a probe; a finite number).
@@ -307,8 +351,10 @@ class EvaluateOptions:
             for a transfer, the target env's expert (e.g. continuous/experts/ant_disabled/returns.json).
         absorbing_reward: the absorbing state's reward in retraining: learnt, or (a probe)
             demonstrations-min, the lowest learnt reward on the demonstrations' transitions.
-        out: write the result as JSON here.
+        out: write the result as JSON here (default: evaluate_<env>.json in the run directory).
         figure: point maze: write the learnt reward's landscape (PNG) here.
+        running: evaluate a run that trirl train is still writing: its newest checkpoint as it is
+            now (the result records run_state "running"); without it such a run is refused.
 
     Raises:
         InvalidConfigError: naming the flag and the expected form.
@@ -325,6 +371,7 @@ class EvaluateOptions:
     absorbing_reward: str = "learnt"
     out: str | None = None
     figure: str | None = None
+    running: bool = False
 
     def __post_init__(self):
         if self.env is not None and self.env not in envs.ENV_NAMES:
@@ -356,6 +403,58 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def source_commit() -> str | None:
+    """The git commit of the trirl source that ran (``+dirty`` with uncommitted changes), or the
+    installed version when trirl is not a git checkout."""
+    import subprocess
+
+    import trirl
+
+    root = Path(trirl.__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
+                                timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return f"trirl {version('trirl')}"
+        except PackageNotFoundError:
+            return None
+    return commit + ("+dirty" if dirty else "")
+
+
+def summary_line(result: dict) -> str:
+    """One line: the retrained policies' normalised return with its 95 % bootstrap CI (the mean
+    over seeds, :func:`trirl.continuous.study.interval_estimates`), the control's, the ratio, and
+    what was evaluated."""
+    from trirl.continuous.study import interval_estimates
+
+    def scored(name: str, values) -> str:
+        if len(values) < 2:
+            return f"{name} {float(np.mean(values)):.3f}"
+        estimate = interval_estimates({name: np.asarray(values)}, reps=2000)[name]
+        low, high = estimate["mean_ci"]
+        return f"{name} {estimate['mean']:.3f} (95% CI {low:.3f} to {high:.3f})"
+
+    if "normalised_return" in result:
+        expert, random = load_expert_returns(result["expert_returns"])
+        parts = [scored("normalised return", normalized_return(np.asarray(result["returns"]), expert, random))]
+        if "control_returns" in result:
+            parts.append(scored("control", normalized_return(np.asarray(result["control_returns"]), expert, random)))
+            ratio_ = result.get("normalised_return_ratio")
+            parts.append("ratio " + ("n/a (the control does not beat random)" if ratio_ is None else f"{ratio_:.2f}"))
+    else:
+        parts = [scored("return", result["returns"])]
+        if "control_returns" in result:
+            parts.append(scored("control", result["control_returns"]))
+    where = (f"{result['algo']} on {result['source_env']} -> {result['env']}, {result['seeds']} seed(s), "
+             f"checkpoint iteration {result['checkpoint_iteration']} ({result['run_state']})")
+    return f"{'; '.join(parts)} [{where}]"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -364,10 +463,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"trirl evaluate: error: {err}", file=sys.stderr)
         return 2
     compile_cache.from_args(args)
+    with plain_warnings("trirl evaluate"):
+        return _evaluate(options, argv)
+
+
+def _evaluate(options: EvaluateOptions, argv: list[str] | None) -> int:
     try:
         if options.expert_returns is not None and load_expert_returns(options.expert_returns) is None:  # before compiling
             raise InvalidConfigError(f"--expert-returns: {options.expert_returns} does not exist (a returns.json of trirl expert evaluate)")
-        config, learner, state = load_run(options.run)
+        config, learner, state, record = open_run(options.run, options.running, options.env)
         checks = diagnose(config, learner, state, options.figure)
         start = time.monotonic()
         result = retrain(config, learner, state, options.env, options.steps, options.seed,
@@ -378,13 +482,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"trirl evaluate: error: {err}", file=sys.stderr)
         return 2
     result.update(checks)
+    result.update(record)
     argv = argv if argv is not None else sys.argv[1:]
     result.update(command=" ".join(["trirl evaluate", *map(shlex.quote, argv)]),
                   run=str(options.run), wall_clock_s=round(time.monotonic() - start, 1),
-                  date=datetime.now(UTC).isoformat(timespec="seconds"), machine=machine())
-    print(json.dumps(result, indent=1))
-    if options.out:
-        write_json(Path(options.out), result)
+                  date=datetime.now(UTC).isoformat(timespec="seconds"), commit=source_commit(), machine=machine())
+    out = Path(options.out) if options.out else Path(options.run) / f"evaluate_{result['env']}.json"
+    try:
+        write_json(out, result)
+    except RunDirWriteError as err:  # the retraining is not lost: the result goes to stdout instead
+        print(f"{summary_line(result)}\n{json.dumps(result, indent=1)}")
+        print(f"trirl evaluate: error: {err}; the result is printed above", file=sys.stderr)
+        return 2
+    print(f"{summary_line(result)}\nwrote {out}")
     return 0
 
 

@@ -55,6 +55,7 @@ class ExpertConfig:
         for name in ("total_steps", "eval_every", "eval_episodes", "checkpoint_every"):
             if getattr(self, name) < 1:
                 raise InvalidConfigError(f"ExpertConfig.{name} must be >= 1, got {getattr(self, name)}")
+        configflags.check_fields(self)  # the types of the other fields
         make_config(self.env, self.env_options)  # validates the env options now
 
     @property
@@ -72,9 +73,10 @@ OVERRIDE_FLAGS = {"total_steps": "--steps"}
 
 
 def _where(source: str, section: str | None, key: str, flags: Mapping[str, str]) -> str:
-    """``FILE: [section] key`` (or the flag that set a top-level key)."""
-    if section is None and key in flags:
-        return flags[key]
+    """``FILE: [section] key`` (or the command-line flag that set it)."""
+    dotted = key if section is None else f"{section}.{key}"
+    if dotted in flags:
+        return flags[dotted]
     return f"{source}: " + (f"[{section}] {key}" if section else key)
 
 
@@ -90,7 +92,7 @@ def _expected(kind) -> str:
         return f"a list of {item}s" if len(args) == 2 and args[1] is Ellipsis else f"a list of {len(args)} numbers"
     if origin in (dict, Mapping) or kind in (dict, Mapping):
         return "a table"
-    return {int: "an integer", float: "a number", bool: "true or false", str: "a string"}.get(kind, kind.__name__)
+    return {int: "an integer", float: "a finite number", bool: "true or false", str: "a string"}.get(kind, kind.__name__)
 
 
 def _coerce(value, kind):
@@ -129,8 +131,8 @@ def _coerce(value, kind):
         if isinstance(value, bool) or not isinstance(value, int):
             raise TypeError
         return value
-    if kind is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if kind is float:  # every float of every config is finite: NaN and infinities are refused by type
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             raise TypeError
         return float(value)
     if kind is str:
@@ -182,7 +184,7 @@ def build_config(cls, data: Mapping[str, Any], source: str = "config", *, sectio
         if dataclasses.is_dataclass(kind):
             if not isinstance(value, Mapping):
                 raise InvalidConfigError(f"{source}: {key} = {value!r}: expected a table [{inner}]")
-            kwargs[key] = build_config(kind, value, source, section=inner, skip=skip)
+            kwargs[key] = build_config(kind, value, source, section=inner, skip=skip, flags=flags)
             continue
         try:
             kwargs[key] = _coerce(value, kind)
@@ -220,8 +222,9 @@ def _locate(message: str, cls, source: str, section: str | None, flags, tables) 
 
     def where(match: re.Match) -> str:
         inner = sections[match[1]]
-        if inner is None and match[2] in flags:
-            return flags[match[2]]
+        dotted = match[2] if inner is None else f"{inner}.{match[2]}"
+        if dotted in flags:
+            return flags[dotted]
         return f"[{inner}] {match[2]}" if inner else match[2]
 
     pattern = r"\b(" + "|".join(map(re.escape, sections)) + r")\.(\w+)"
@@ -237,9 +240,17 @@ def from_dict(data: dict[str, Any], source: str = "expert config", flags: Mappin
     return build_config(ExpertConfig, data, source, tables={"env_options": env_config_class(data)}, flags=flags)
 
 
-def override_flags(overrides: Mapping[str, Any]) -> dict[str, str]:
-    """The command-line flag behind each non-None override (``total_steps`` is ``--steps``)."""
-    return {k: OVERRIDE_FLAGS.get(k, "--" + k.replace("_", "-")) for k, v in overrides.items() if v is not None}
+def override_flags(overrides: Mapping[str, Any], _section: str = "") -> dict[str, str]:
+    """The command-line flag behind each non-None override, by dotted field name (``total_steps``
+    is ``--steps``, ``ppo.value_coef`` is ``--ppo.value-coef``)."""
+    flags = {}
+    for key, value in overrides.items():
+        dotted = f"{_section}{key}"
+        if isinstance(value, Mapping):
+            flags.update(override_flags(value, f"{dotted}."))
+        elif value is not None:
+            flags[dotted] = OVERRIDE_FLAGS.get(dotted, "--" + dotted.replace("_", "-"))
+    return flags
 
 
 def env_config_class(data: Mapping[str, Any]):
@@ -287,6 +298,10 @@ def read_config(path: str | Path) -> tuple[Path, dict[str, Any]]:
             return path, tomllib.load(handle)
     except tomllib.TOMLDecodeError as err:
         raise InvalidConfigError(f"--config {path}: not valid TOML ({err})") from None
+    except UnicodeDecodeError:
+        raise InvalidConfigError(f"--config {path}: not UTF-8 text; expected a TOML file") from None
+    except OSError as err:
+        raise InvalidConfigError(f"--config {path}: cannot be read ({err.strerror or err}); expected a TOML file") from None
 
 
 def default_path(env: str) -> Path:

@@ -20,7 +20,6 @@ does not compile the PPO iteration again.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import shlex
@@ -43,8 +42,8 @@ from trirl.continuous.rollout import MAY_BE_NAN
 from trirl.continuous.ppo import PPO, PPOState, make_ppo
 from trirl.errors import InvalidConfigError, TrirlError
 from trirl.learning_curves import write_learning_curves
-from trirl.rundir import (STATE_PREFIX, CHECKPOINT_DIR, RunDir, RunDirLockedError, interrupted_message, read_metrics,
-                          resume_command, write_json)
+from trirl.rundir import (STATE_PREFIX, RunDir, RunDirLockedError, interrupted_message, newest_checkpoint,
+                          read_checkpoint, read_metrics, resume_command, saved_config, write_json)
 
 
 
@@ -120,17 +119,17 @@ def load_expert(path: str | Path) -> tuple[ExpertConfig, PPO, PPOState]:
     path = Path(path)
     run_path = path.parent.parent if path.suffix == ".npz" else path
     config_path = run_path / "config.json"
-    if not config_path.exists():
+    data = saved_config(run_path)  # config.json, or the newest checkpoint's record of it
+    if data is None:
         raise InvalidConfigError(f"--checkpoint: {run_path} is not a run directory ({config_path} missing)")
-    config = experiment.from_dict(json.loads(config_path.read_text()), str(config_path))
+    config = experiment.from_dict(data, str(config_path))
+    # before anything is built: the newest readable checkpoint (a damaged newest one falls back)
+    checkpoint = read_checkpoint(path) if path.suffix == ".npz" else newest_checkpoint(run_path)
+    if checkpoint is None:
+        raise InvalidConfigError(f"--checkpoint: {run_path} holds no checkpoint yet")
     ppo = build(config)
     template = jax.eval_shape(ppo.init, jax.random.PRNGKey(0))  # shapes only, no physics run
-    files = [path] if path.suffix == ".npz" else sorted((run_path / CHECKPOINT_DIR).glob("step_*.npz"))
-    if not files:
-        raise InvalidConfigError(f"--checkpoint: {run_path} holds no checkpoint yet")
-    with np.load(files[-1]) as data:
-        arrays = {name: data[name] for name in data.files if name != "__meta__"}
-    return config, ppo, ckpt.unflatten(template, arrays, STATE_PREFIX)
+    return config, ppo, ckpt.unflatten(template, checkpoint.arrays, STATE_PREFIX)
 
 
 def collect(config: ExpertConfig, ppo: PPO, state: PPOState, key, episodes: int, length: int | None,

@@ -23,12 +23,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import optax
 
+from trirl.configflags import check_fields
 from trirl.continuous import networks as nets
 from trirl.continuous.envs.base import Env, EnvState, auto_reset
 from trirl.continuous.gae import gae
@@ -64,23 +65,23 @@ class PPOConfig:
     normalize_advantages: bool = True  #: standardise advantages per minibatch
     normalize_observations: bool = True  #: keep running observation statistics
 
+    #: ranges of the fields (:func:`trirl.configflags.check_fields` adds the types: integers,
+    #: finite numbers, widths); a width of 0 would make a network ignore its input
+    BOUNDS: ClassVar[dict[str, str]] = {
+        "num_envs": ">= 1", "rollout_length": ">= 1", "num_epochs": ">= 1", "num_minibatches": ">= 1",
+        "learning_rate": "> 0", "gamma": "[0, 1)", "gae_lambda": "[0, 1]", "clip_eps": "> 0", "value_coef": ">= 0",
+        "entropy_coef": ">= 0", "max_grad_norm": "> 0", "policy_hidden": ">= 1", "value_hidden": ">= 1",
+    }
+
     def __post_init__(self):
-        for field in ("num_envs", "rollout_length", "num_epochs", "num_minibatches"):
-            if getattr(self, field) < 1:
-                raise InvalidConfigError(f"PPOConfig.{field} must be >= 1, got {getattr(self, field)}")
+        for name in ("policy_hidden", "value_hidden"):
+            if isinstance(getattr(self, name), list):  # from TOML or JSON
+                object.__setattr__(self, name, tuple(getattr(self, name)))
+        check_fields(self, self.BOUNDS)
         if self.batch_size % self.num_minibatches:
             raise InvalidConfigError(
                 f"PPOConfig.num_minibatches ({self.num_minibatches}) must divide rollout_length * num_envs ({self.batch_size})"
             )
-        if not 0.0 <= self.gamma < 1.0:
-            raise InvalidConfigError(f"PPOConfig.gamma must be in [0, 1), got {self.gamma}")
-        if not 0.0 <= self.gae_lambda <= 1.0:
-            raise InvalidConfigError(f"PPOConfig.gae_lambda must be in [0, 1], got {self.gae_lambda}")
-        for field in ("learning_rate", "clip_eps", "max_grad_norm"):
-            if getattr(self, field) <= 0:
-                raise InvalidConfigError(f"PPOConfig.{field} must be > 0, got {getattr(self, field)}")
-        object.__setattr__(self, "policy_hidden", tuple(self.policy_hidden))
-        object.__setattr__(self, "value_hidden", tuple(self.value_hidden))
 
     @property
     def batch_size(self) -> int:

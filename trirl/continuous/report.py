@@ -19,7 +19,6 @@ name), the expert at 1 and any ``--line`` references. ``make ant-cpu`` ends with
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 import sys
 import textwrap
@@ -27,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from trirl.errors import InvalidConfigError
-from trirl.rundir import read_metrics, write_json
+from trirl.rundir import read_json, read_metrics, write_json
 
 #: per-iteration diagnostics kept (every ``every`` iterations): what tells a failing IRL run apart
 DIAGNOSTICS = ("normalised_return", "episodes", "expert_accuracy", "agent_accuracy", "reward_mean",
@@ -54,7 +53,7 @@ def collect_run(path: Path, every: int = 25) -> dict[str, Any]:
     rows = read_metrics(path)
     if not rows:
         raise InvalidConfigError(f"--runs: {path} has no logged iteration (metrics.jsonl empty or missing)")
-    config = json.loads((path / "config.json").read_text())
+    config = read_json(path / "config.json", "the run's configuration (written by trirl train)")
     evals = [{"iteration": r["iteration"], "env_steps": r["env_steps"], "eval_return": r["eval_return"],
               "eval_normalised_return": r.get("eval_normalised_return")}
              for r in rows if "eval_return" in r]
@@ -71,7 +70,7 @@ def collect_run(path: Path, every: int = 25) -> dict[str, Any]:
     }
     for file in sorted(path.glob("*.json")):  # retrain.json, transfer.json and probes such as retrain_<what>.json
         if file.stem.split("_")[0] in ("retrain", "transfer"):
-            result = json.loads(file.read_text())
+            result = read_json(file, "a result of trirl evaluate")
             record[file.stem] = {k: result[k] for k in EVALUATE_KEYS if k in result}
     return record
 

@@ -77,7 +77,7 @@ from typing import Any
 import numpy as np
 
 from trirl.errors import InvalidConfigError, TrirlError
-from trirl.rundir import CHECKPOINT_DIR, CONFIG_FILE, RunDir, read_metrics, write_json
+from trirl.rundir import CHECKPOINT_DIR, CONFIG_FILE, RunDir, read_json, read_metrics, write_json
 
 STAGES = ("training", "retraining", "transfer")
 RESULT_FILE = "result.json"
@@ -333,7 +333,7 @@ def _completed(path: Path, record: dict[str, Any]) -> dict[str, Any] | None:
     result_path = path / RESULT_FILE
     if not result_path.exists():
         return None
-    result = json.loads(result_path.read_text())
+    result = read_json(result_path, "a completed stage's result (written by trirl bench table1)")
     saved = result.get("record", {})
     record = json.loads(json.dumps(record))  # the JSON form (tuples as lists)
     differ = sorted(k for k in set(saved) | set(record) if saved.get(k) != record.get(k))
@@ -354,7 +354,7 @@ def retraining_record(stage: str, env: str, train_path: Path, retrain_kwargs: di
     """What a retraining or transfer stage's ``result.json`` must record to count as done. It names
     the training stage by the hash of that stage's record (no paths: a study folder may move), so a
     retrained training invalidates it."""
-    training = json.loads((train_path / RESULT_FILE).read_text())["record"]
+    training = read_json(train_path / RESULT_FILE, "a completed stage's result (written by trirl bench table1)")["record"]
     digest = hashlib.sha256(json.dumps(training, sort_keys=True).encode()).hexdigest()[:16]
     return {"stage": stage, "env": env, "training_sha256": digest, "retrain": retrain_kwargs, "control": control}
 
@@ -567,7 +567,7 @@ def _saved_result(path: Path) -> dict[str, Any]:
     if not (path / RESULT_FILE).exists():
         raise InvalidConfigError(f"{path} holds no completed stage, and its true-reward control is needed: "
                                  f"run that variant too (--only)")
-    return json.loads((path / RESULT_FILE).read_text())
+    return read_json(path / RESULT_FILE, "a completed stage's result (written by trirl bench table1)")
 
 
 def _curve(path: Path, normalise) -> dict[str, Any]:

@@ -26,10 +26,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import math
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,9 +50,11 @@ from trirl.continuous.rollout import MAY_BE_NAN
 from trirl.continuous.ppo import PPOConfig
 from trirl.continuous.reward import RewardBufferConfig
 from trirl.continuous.trpl import TrustRegionConfig
-from trirl.errors import InvalidConfigError, InvalidDemonstrationError, NonFiniteError
+from trirl.errors import (InvalidConfigError, InvalidDemonstrationError, NonFiniteError, RunDirWriteError,
+                          plain_warnings)
 from trirl.learning_curves import write_learning_curves
-from trirl.rundir import RunDir, RunDirLockedError, interrupted_message, resume_command, write_json
+from trirl.rundir import (RunDir, RunDirLockedError, check_new, checkpoint_files, config_changes, interrupted_message,
+                          read_json, resume_command, saved_config, write_json)
 
 ALGOS = ("trirl", "trirl-tr-loss", "gail", "airl", "amp")
 EXPERTS_DIR = CONFIG_DIR / "experts"
@@ -112,6 +114,7 @@ class TrainConfig:
                 raise InvalidConfigError(f"TrainConfig.{name} must be an integer >= 1, got {value!r}")
         if not isinstance(self.seed, int):
             raise InvalidConfigError(f"TrainConfig.seed must be an integer, got {self.seed!r}")
+        configflags.check_fields(self)  # the types of the other fields (strings, ...)
         envs.make_config(self.env, self.env_options)
         mode = baselines.INPUT_MODE.get(self.algo, self.discriminator.input_mode)
         if self.discriminator.input_mode != mode:
@@ -146,6 +149,8 @@ def from_dict(data: dict[str, Any], source: str = "train config", flags: dict[st
     """A :class:`TrainConfig` from plain data (TOML or ``config.json``), naming ``source``, the
     ``[section] key``, the value and the expected type or range of any bad entry
     (:func:`trirl.continuous.experiment.build_config`)."""
+    if not isinstance(data, Mapping):
+        raise InvalidConfigError(f"{source}: expected a table of settings, got {type(data).__name__} {data!r}")
     data = dict(data)
     _baseline_input_mode(data, source)
     _entropy_from_beta(data)
@@ -160,9 +165,12 @@ def _entropy_from_beta(data: dict[str, Any]) -> None:
     ``[buffer] beta`` (a set one is validated against it by :class:`~trirl.continuous.trirl.TRIRLConfig`)."""
     if not str(data.get("algo", TrainConfig.algo)).startswith("trirl"):
         return
-    ppo = dict(data.get("ppo") or {})
-    beta = (data.get("buffer") or {}).get("beta", RewardBufferConfig.beta)
-    if "entropy_coef" in ppo or isinstance(beta, bool) or not isinstance(beta, (int, float)) or beta <= 0:
+    ppo, buffer = data.get("ppo", {}), data.get("buffer", {})
+    if not (isinstance(ppo, Mapping) and isinstance(buffer, Mapping)):
+        return  # ``ppo = 3``: build_config names the table it expected
+    beta = buffer.get("beta", RewardBufferConfig.beta)
+    if "entropy_coef" in ppo or isinstance(beta, bool) or not isinstance(beta, (int, float)) or not beta > 0 \
+            or not math.isfinite(beta):
         return  # set by the user, or a bad beta that build_config reports by name
     data["ppo"] = {**ppo, "entropy_coef": 1.0 / beta}
 
@@ -174,7 +182,10 @@ def _baseline_input_mode(data: dict[str, Any], source: str = "train config") -> 
     if algo not in baselines.INPUT_MODE:
         return
     wanted = baselines.INPUT_MODE[algo]
-    section = dict(data.get("discriminator") or {})
+    section = data.get("discriminator", {})
+    if not isinstance(section, Mapping):
+        return  # build_config names the table it expected
+    section = dict(section)
     given = section.setdefault("input_mode", wanted)
     if given != wanted:
         raise InvalidConfigError(
@@ -199,10 +210,11 @@ def load_expert_returns(path: str | Path) -> tuple[float, float] | None:
     path = Path(path)
     if not path.exists():
         return None
+    expected = "a JSON object with numbers expert_return and random_return (trirl expert evaluate --out)"
+    data = read_json(path, expected)
     try:
-        data = json.loads(path.read_text())
         expert, random = float(data["expert_return"]), float(data["random_return"])
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
+    except (KeyError, TypeError, ValueError) as err:
         raise InvalidConfigError(f"expert_returns {path}: needs numbers expert_return and random_return ({err!r})") from None
     if not (math.isfinite(expert) and math.isfinite(random) and expert != random):
         raise InvalidConfigError(f"expert_returns {path}: expert_return {expert} and random_return {random} must be finite and differ")
@@ -242,6 +254,34 @@ def prepare(config: TrainConfig, demos_path: str | None = None):
     return demos, load_expert_returns(config.expert_returns)
 
 
+def check_resume(config: TrainConfig, out: str | Path) -> None:
+    """Before anything is compiled: ``--resume`` continues the run in ``out`` with the configuration
+    it was started with (only ``total_steps`` may grow).
+
+    Raises:
+        InvalidConfigError: ``out`` holds no run; a field differs from the run's (each named, dotted
+            inside tables: ``ppo.num_envs: 64 -> 8``); or ``total_steps`` ends before the run's
+            newest checkpoint (a resume would rewrite config.json and "finish" at once).
+    """
+    saved = saved_config(out)  # config.json, or the newest checkpoint's record of it
+    if saved is None:
+        raise InvalidConfigError(f"--resume: {out} holds no run (no config.json, no checkpoint); "
+                                 "drop --resume to start one there")
+    changes = config_changes(saved, config.to_dict(), ignore=("total_steps",))
+    if changes:
+        raise InvalidConfigError(
+            f"--resume: the run in {out} was started with another configuration; changed: {'; '.join(changes)}. "
+            "A resumed run keeps its configuration (only --total-steps may change): drop the changed flags, "
+            "or start a new run in another --out")
+    files = checkpoint_files(out)
+    step = int(files[-1].stem.split("_")[1]) if files else 0
+    if step > config.iterations:
+        raise InvalidConfigError(
+            f"--resume --total-steps {config.total_steps} is {config.iterations} iterations, but the run in {out} "
+            f"is already at iteration {step} ({step * config.ppo.batch_size} steps): pass --total-steps "
+            f">= {step * config.ppo.batch_size} to train on, or evaluate the run as it is")
+
+
 def check_finite(metrics, bad_leaves, iteration: int, name: str = "") -> None:
     """:func:`trirl.driver.check_finite` with :data:`MAY_BE_NAN` (raises :class:`NonFiniteError`)."""
     driver.check_finite(metrics, bad_leaves, iteration, name, MAY_BE_NAN)
@@ -258,6 +298,10 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, progress: 
     ``eval_every`` iterations) and the learning curves written when the run stops.
     """
     started = time.monotonic()
+    if resume:
+        check_resume(config, out)  # the run's own configuration, before its demonstrations are looked for
+    else:
+        check_new(out)
     demos, returns = prepare(config, demos_path)  # all validation before compiling
     if max_minutes is not None and not max_minutes > 0:
         raise InvalidConfigError(f"--max-minutes must be > 0, got {max_minutes}")
@@ -302,17 +346,23 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, progress: 
 
     def curves(status: str) -> None:
         stopped = " (stopped at a non-finite value)" if status == "nonfinite" else f", {config.seeds} seed(s)"
-        write_learning_curves(run.path, f"{config.algo} on {config.env}{stopped}")
+        try:
+            write_learning_curves(run.path, f"{config.algo} on {config.env}{stopped}")
+        except OSError as err:  # a figure is not worth the run: metrics and checkpoints are written
+            print(f"warning: learning_curves.png not written in {run.path}: {err.strerror or err}", file=sys.stderr)
 
-    outcome = driver.run(
-        driver.jitted(learner, config.seeds), config.iterations,
-        init_key=jax.random.split(init_key, config.seeds), key=train_key, run_dir=run,
-        checkpoint_every=config.checkpoint_every, restore_optional=ckpt.OPTIONAL,
-        checkpoint_meta=lambda iteration, _: {"env_steps": iteration * config.ppo.batch_size, "algo": config.algo},
-        row=row, nonfinite=driver.jitted_nonfinite, may_be_nan=MAY_BE_NAN,
-        progress=progress, desc=f"{config.algo} {config.env} x{config.seeds}", postfix=postfix,
-        max_minutes=max_minutes, started=started, finish_on_interrupt=True, on_stop=curves,
-    )
+    try:
+        outcome = driver.run(
+            driver.jitted(learner, config.seeds), config.iterations,
+            init_key=jax.random.split(init_key, config.seeds), key=train_key, run_dir=run,
+            checkpoint_every=config.checkpoint_every, restore_optional=ckpt.OPTIONAL,
+            checkpoint_meta=lambda iteration, _: {"env_steps": iteration * config.ppo.batch_size, "algo": config.algo},
+            row=row, nonfinite=driver.jitted_nonfinite, may_be_nan=MAY_BE_NAN,
+            progress=progress, desc=f"{config.algo} {config.env} x{config.seeds}", postfix=postfix,
+            max_minutes=max_minutes, started=started, finish_on_interrupt=True, on_stop=curves,
+        )
+    finally:
+        run.close()  # the lock, at once (not when the object is collected)
     return {"status": outcome.status, "iterations": outcome.iteration, "last": outcome.last, "run": str(run.path)}
 
 
@@ -341,9 +391,10 @@ def main(argv: list[str] | None = None) -> int:
     compile_cache.from_args(args)
     try:
         config = config_from_args(args)
-        summary = train(config, args.out, resume=args.resume, progress=not args.no_progress,
-                        max_minutes=args.max_minutes)
-    except (InvalidConfigError, InvalidDemonstrationError, NonFiniteError, RunDirLockedError) as err:
+        with plain_warnings("trirl train"):
+            summary = train(config, args.out, resume=args.resume, progress=not args.no_progress,
+                            max_minutes=args.max_minutes)
+    except (InvalidConfigError, InvalidDemonstrationError, NonFiniteError, RunDirLockedError, RunDirWriteError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # a second Ctrl-C, or one before training started
@@ -358,7 +409,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{summary['status']}: {summary['iterations']} iterations in {summary['run']}; "
           + ", ".join(f"{k} {last[k]:.3f}" for k in keys))
     if summary["status"] == "done":
-        write_json(Path(args.out) / "summary.json", summary)
+        try:
+            write_json(Path(args.out) / "summary.json", summary)
+        except RunDirWriteError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
     return 0
 
 

@@ -44,14 +44,14 @@ state-independent log standard deviation.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from functools import partial
-from typing import NamedTuple
+from typing import ClassVar, NamedTuple
 
 import jax
 import jax.numpy as jnp
 
+from trirl.configflags import check_fields
 from trirl.errors import InvalidConfigError
 
 
@@ -81,23 +81,12 @@ class TrustRegionConfig:
     bisection_steps: int = 60
     line_search_steps: int = 20
 
+    #: ranges of the fields (:func:`trirl.configflags.check_fields` adds the types)
+    BOUNDS: ClassVar[dict[str, str]] = {"eps_mean": "> 0", "eps_cov": "> 0", "regression_coef": ">= 0",
+                                        "bisection_steps": "[1, 200]", "line_search_steps": "[1, 60]"}
+
     def __post_init__(self):
-        for name in ("eps_mean", "eps_cov"):
-            value = getattr(self, name)
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-                raise InvalidConfigError(f"TrustRegionConfig.{name} must be a finite number > 0, got {value!r}")
-        if not (isinstance(self.regression_coef, (int, float)) and self.regression_coef >= 0):
-            raise InvalidConfigError(
-                f"TrustRegionConfig.regression_coef must be a number >= 0, got {self.regression_coef!r}"
-            )
-        if not (isinstance(self.bisection_steps, int) and 1 <= self.bisection_steps <= 200):
-            raise InvalidConfigError(
-                f"TrustRegionConfig.bisection_steps must be an integer in [1, 200], got {self.bisection_steps!r}"
-            )
-        if not (isinstance(self.line_search_steps, int) and 1 <= self.line_search_steps <= 60):
-            raise InvalidConfigError(
-                f"TrustRegionConfig.line_search_steps must be an integer in [1, 60], got {self.line_search_steps!r}"
-            )
+        check_fields(self, self.BOUNDS)
 
 
 class KLParts(NamedTuple):
@@ -169,8 +158,24 @@ def project_mean(mean, old_mean, old_log_std, eps_mean):
     t = jnp.where(violated, bound / distance, 1.0)
     dtype = jnp.result_type(t)
     eta_mean = jnp.where(violated, jnp.minimum(distance / bound - 1.0, jnp.finfo(dtype).max), 0.0)
-    projected = jnp.where(violated, old_mean + (2.0 * t) * (0.5 * mean - 0.5 * old_mean), mean)
+    step = (2.0 * t) * (0.5 * mean - 0.5 * old_mean)  # mu~ - mu_old, the projected displacement
+    projected = jnp.where(violated, _toward_old(old_mean, step), mean)
     return projected, eta_mean
+
+
+def _toward_old(old_mean, step):
+    """``old_mean + step`` rounded towards ``old_mean`` wherever rounding to nearest overshoots.
+
+    With a small old standard deviation (``log_std_old < -10`` in float32) the allowed
+    displacement is below the spacing of the floats around ``old_mean``, and rounding the sum to
+    the nearest float can move farther than ``step`` (2.4x the mean bound at ``log_std_old = -15``);
+    the float next to it on ``old_mean``'s side lies between ``old_mean`` and the exact target, so
+    the bound holds. The gradient is that of ``old_mean + step`` (the correction is constant).
+    """
+    nearest = old_mean + step
+    value, old, exact = (jax.lax.stop_gradient(x) for x in (nearest, old_mean, step))
+    overshoots = jnp.abs(value - old) > jnp.abs(exact)
+    return nearest + jnp.where(overshoots, jnp.nextafter(value, old) - value, 0.0)
 
 
 def _log_var_ratio_along_path(eta, log_std, old_log_std):

@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from trirl.errors import InvalidDemonstrationError
+from trirl.files import read_npz
 from trirl.tabular.demos import Trajectories, check_trajectories, episode_ends
 from trirl.tabular.mdp import MDP
 
@@ -209,16 +210,11 @@ def _integer(path: Path, line: int, field: str, text: str, limit: int | None = N
 
 
 def _read_npz(path: Path) -> Trajectories:
-    try:
-        data = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as err:
-        raise InvalidDemonstrationError(f"{path} is not a readable .npz file ({err})") from None
-    with data:
-        unknown = sorted(set(data.files) - set(NPZ_FIELDS))
-        missing = [k for k in NPZ_FIELDS[:2] if k not in data.files]
-        if missing or unknown:
-            raise InvalidDemonstrationError(
-                f"{path}: arrays {sorted(data.files)}; missing {missing}, unknown {unknown}; expected states, actions[, lengths, absorbed]"
-            )
-        fields = {k: data[k] for k in data.files}
+    fields = read_npz(path, "trajectories: arrays states, actions[, lengths, absorbed]", error=InvalidDemonstrationError)
+    unknown = sorted(set(fields) - set(NPZ_FIELDS))
+    missing = [k for k in NPZ_FIELDS[:2] if k not in fields]
+    if missing or unknown:
+        raise InvalidDemonstrationError(
+            f"{path}: arrays {sorted(fields)}; missing {missing}, unknown {unknown}; expected states, actions[, lengths, absorbed]"
+        )
     return Trajectories(fields["states"], fields["actions"], fields.get("lengths"), fields.get("absorbed"))
