@@ -247,15 +247,20 @@ def profile_trirl(env_name: str, sizes: str, capacity: int, repeats: int, key) -
 
     def relabel(buf, params, obs, other):
         out = buffer_lib.rewards(bcfg, buf, params, obs, other, not_absorbing)
-        return out.intermediate, buffer_lib.rewards(bcfg, buf, params, *absorbing_input).intermediate[0]
+        return out.intermediate, buffer_lib.rewards(bcfg, buf, params, *absorbing_input).intermediate[0], out.corrected
 
     rewards = jax.jit(relabel)
-    intermediate, r_absorbing = rewards(state.buffer, disc_state.params, obs, other)
+    intermediate, r_absorbing, corrected = rewards(state.buffer, disc_state.params, obs, other)
     fit_idx = jax.random.randint(keys[2], (obs.shape[0],), 0, expert.obs.shape[0])
-    fit_inputs = (jnp.concatenate([obs, expert.obs[fit_idx]]),
-                  jnp.concatenate([other, expert.action_or_next_obs[fit_idx]]),
-                  jnp.concatenate([not_absorbing, expert.absorbing[fit_idx]]))
-    reward_fit = jax.jit(lambda buf, *inputs: buffer_lib.fit_reward(bcfg, buf, *inputs))
+    expert_fit = (expert.obs[fit_idx], expert.action_or_next_obs[fit_idx], expert.absorbing[fit_idx])
+
+    def fit(buf, corrected):  # as the step fits: the agent's corrected rewards come from ``rewards``
+        return buffer_lib.fit_reward(
+            bcfg, buf, jnp.concatenate([obs, expert_fit[0]]), jnp.concatenate([other, expert_fit[1]]),
+            jnp.concatenate([not_absorbing, expert_fit[2]]),
+            corrected=jnp.concatenate([corrected, buffer_lib.corrected_rewards(bcfg, buf, *expert_fit)]))
+
+    reward_fit = jax.jit(fit)
 
     def flat_batch(ps, transitions, rewards, r_absorbing):
         advantage, target = advantages(networks, ps.params, ps.normalizer, transitions,
@@ -297,7 +302,7 @@ def profile_trirl(env_name: str, sizes: str, capacity: int, repeats: int, key) -
         "rollout": functools.partial(collect, ps, keys[0]),
         "discriminator_update": functools.partial(discriminator_update, state.disc, transitions, keys[1]),
         "rewards": functools.partial(rewards, state.buffer, disc_state.params, obs, other),
-        "reward_fit": functools.partial(reward_fit, state.buffer, *fit_inputs),
+        "reward_fit": functools.partial(reward_fit, state.buffer, corrected),
         "gae": functools.partial(gae, ps, transitions, intermediate / bcfg.beta, r_absorbing / bcfg.beta),
         "ppo_epochs": functools.partial(epochs, ps, batch, keys[3]),
         "projection_and_line_search": functools.partial(projection, ps, new_params, batch),
