@@ -155,8 +155,9 @@ COMPONENTS = ("rollout", "discriminator_update", "rewards", "reward_fit", "gae",
 
 
 def _median_times(fns: dict, repeats: int) -> dict[str, dict[str, float]]:
-    """Median wall-clock and process CPU seconds per call of each ``fns[name]()`` (already compiled),
-    the functions called in turn ``repeats`` times so that a load from other jobs hits them alike."""
+    """Median wall-clock and process CPU seconds (all threads) per call of each ``fns[name]()``
+    (already compiled), the functions called in turn ``repeats`` times so that a load from other
+    jobs hits them alike."""
     import numpy as np
 
     samples = {name: ([], []) for name in fns}
@@ -170,20 +171,21 @@ def _median_times(fns: dict, repeats: int) -> dict[str, dict[str, float]]:
             for name, (wall, cpu) in samples.items()}
 
 
-def profile_config(env_name: str, sizes: str, capacity: int = 0):
-    """The :class:`~trirl.continuous.train.TrainConfig` a profile times: ``continuous/trirl_<env>.toml``
-    (else the defaults) with the networks of ``PROFILE_SIZES[sizes]`` and, if ``capacity``, that
-    many buffered discriminators."""
+def profile_config(env_name: str, sizes: str, capacity: int = 0, config_path: str | Path | None = None):
+    """The :class:`~trirl.continuous.train.TrainConfig` a profile times: ``config_path`` (default
+    ``continuous/trirl_<env>.toml``, else the defaults) with the networks of ``PROFILE_SIZES[sizes]``
+    and, if ``capacity``, that many buffered discriminators."""
     from trirl.continuous import train
 
-    path = experiment.CONFIG_DIR / f"trirl_{env_name}.toml"
+    path = Path(config_path) if config_path else experiment.CONFIG_DIR / f"trirl_{env_name}.toml"
     overrides = dict(PROFILE_SIZES[sizes])
     if capacity:
         overrides["buffer"] = {"capacity": capacity}
-    return train.load_config(path if path.exists() else None, env=env_name, **overrides)
+    return train.load_config(path if path.exists() else None, env=env_name, algo="trirl", **overrides)
 
 
-def profile_trirl(env_name: str, sizes: str, capacity: int, repeats: int, key) -> dict:
+def profile_trirl(env_name: str, sizes: str, capacity: int, repeats: int, key,
+                  config_path: str | Path | None = None) -> dict:
     """Seconds per TRIRL iteration (max-eta, the config's acting policy), per GAIL iteration and
     per PPO iteration on the same settings (:func:`profile_config`), one seed vmapped as
     ``trirl train`` runs it, and the seconds of each part of the TRIRL iteration (``COMPONENTS``)
@@ -202,7 +204,7 @@ def profile_trirl(env_name: str, sizes: str, capacity: int, repeats: int, key) -
     from trirl.continuous.ppo import Batch, advantages, absorbing_value, update
     from trirl.continuous.rollout import rollout
 
-    config = profile_config(env_name, sizes, capacity)
+    config = profile_config(env_name, sizes, capacity, config_path)
     learner_config = config.learner_config()
     env = envs.make(env_name, config.env_options)
     demos = synthetic_demos(env)
@@ -225,8 +227,6 @@ def profile_trirl(env_name: str, sizes: str, capacity: int, repeats: int, key) -
     k = learner_config.buffer.capacity
     full = states["trirl"].buffer._replace(count=jnp.full((1,), k, jnp.int32), pushes=jnp.full((1,), k + 1, jnp.int32))
     states["trirl"] = states["trirl"]._replace(buffer=full)
-    iteration_s = _median_times({name: functools.partial(steps[name], states[name], step_key) for name in learners},
-                                repeats)
 
     # the parts of the TRIRL iteration, each compiled on its own, on seed 0's state
     ppo, cfg = learners["trirl"].ppo, learner_config
@@ -310,7 +310,11 @@ def profile_trirl(env_name: str, sizes: str, capacity: int, repeats: int, key) -
     }
     for fn in parts.values():
         jax.block_until_ready(fn())  # compile
-    components = _median_times(parts, repeats)
+    # iterations and parts timed in turn in every round, so that the load of other jobs hits them alike
+    iterations = {name: functools.partial(steps[name], states[name], step_key) for name in learners}
+    times = _median_times({**{f"iteration {name}": fn for name, fn in iterations.items()}, **parts}, repeats)
+    iteration_s = {name: times[f"iteration {name}"] for name in learners}
+    components = {name: times[name] for name in parts}
     batch_size = config.ppo.batch_size
     return {
         "env": env_name, "sizes": sizes, "k": k, "acting_policy": cfg.acting_policy,
@@ -351,7 +355,8 @@ class BenchOptions:
         seed: seed of the timed runs.
         profile: instead of the above, profile one TRIRL iteration part by part beside GAIL and
             PPO (:func:`profile_trirl`) at these network sizes (``PROFILE_SIZES``: trirl, authors),
-            on continuous/trirl_<env>.toml's settings (--envs is not used; --trirl-k sets k).
+            on the settings of --config, a TRIRL TOML (default continuous/trirl_<env>.toml; --envs is
+            not used; --trirl-k sets k).
         repeats: timed calls per function in a profile (medians are reported; an integer >= 1).
 
     Raises:
@@ -438,14 +443,15 @@ def _profile_main(options: BenchOptions, command: str, key) -> int:
     for name in options.env:
         for sizes in options.profile:
             load = os.getloadavg()
-            row = profile_trirl(name, sizes, options.trirl_k, options.repeats, key)
+            row = profile_trirl(name, sizes, options.trirl_k, options.repeats, key, options.config)
             row["load_before_after"] = [load[0], os.getloadavg()[0]]
             profiles.append(row)
             rates = ", ".join(f"{algo} {rate:,.0f}" for algo, rate in row["env_steps_per_s"].items())
             print(f"{name} ({sizes} networks, k={row['k']}): env-steps/s {rates}; TRIRL/GAIL time per step "
-                  f"{row['trirl_over_gail']:.2f}", flush=True)
-            for part, times in row["components_s"].items():
-                print(f"    {part:>28}: {1e3 * times['wall_s']:9.1f} ms", flush=True)
+                  f"{row['trirl_over_gail']:.2f} (per CPU second {row['trirl_over_gail_cpu']:.2f})", flush=True)
+            for part, times in {**{f"{algo} iteration": t for algo, t in row["iteration_s"].items()},
+                                **row["components_s"]}.items():
+                print(f"    {part:>28}: {1e3 * times['wall_s']:9.1f} ms, {1e3 * times['cpu_s']:9.1f} CPU ms", flush=True)
     write_json(Path(options.out), {"command": command, "machine": machine(), "device": str(jax.devices()[0]),
                                    "profiles": profiles})
     return 0
