@@ -451,7 +451,8 @@ def _profile_main(options: BenchOptions, command: str, key) -> int:
                   f"{row['trirl_over_gail']:.2f} (per CPU second {row['trirl_over_gail_cpu']:.2f})", flush=True)
             for part, times in {**{f"{algo} iteration": t for algo, t in row["iteration_s"].items()},
                                 **row["components_s"]}.items():
-                print(f"    {part:>28}: {1e3 * times['wall_s']:9.1f} ms, {1e3 * times['cpu_s']:9.1f} CPU ms", flush=True)
+                print(f"    {part:>28}: {1e3 * times['wall_s']:9.1f} ms, {1e3 * times['cpu_s']:9.1f} CPU ms",
+                      flush=True)
     write_json(Path(options.out), {"command": command, "machine": machine(), "device": str(jax.devices()[0]),
                                    "profiles": profiles})
     return 0

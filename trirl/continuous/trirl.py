@@ -309,10 +309,12 @@ def make_trirl(env: Env, config: TRIRLConfig, demos: Demonstrations) -> Learner:
             # the fitted reward is also anchored where the expert goes (retraining starts far from it).
             fit_idx = jax.random.randint(fit_key, (obs.shape[0],), 0, expert.obs.shape[0])
             expert_fit = (expert.obs[fit_idx], expert.action_or_next_obs[fit_idx], expert.absorbing[fit_idx])
+            # the target r^(i): the agent's from ``out`` (the k discriminators run once per sample)
             buf, fit_metrics = buffer_lib.fit_reward(
                 bcfg, state.buffer, jnp.concatenate([obs, expert_fit[0]]), jnp.concatenate([other, expert_fit[1]]),
                 jnp.concatenate([not_absorbing, expert_fit[2]]),
-                corrected=jnp.concatenate([out.corrected, buffer_lib.corrected_rewards(bcfg, state.buffer, *expert_fit)]))
+                corrected=jnp.concatenate([out.corrected,
+                                           buffer_lib.corrected_rewards(bcfg, state.buffer, *expert_fit)]))
             metrics = {
                 "disc_loss": disc_metrics.loss,
                 "expert_accuracy": disc_metrics.expert_accuracy,
