@@ -30,6 +30,59 @@ def test_bench_times_trirl_tiny_on_cpu(tmp_path):
     assert row["trirl_over_ppo"] == pytest.approx(row["trirl_env_steps_per_s"] / row["ppo_env_steps_per_s"])
 
 
+PROFILE_TOML = """
+env = "point_maze"
+algo = "trirl"
+acting_policy = "line-search"
+[env_options]
+episode_length = 10
+[ppo]
+num_envs = 4
+rollout_length = 8
+num_epochs = 1
+num_minibatches = 2
+policy_hidden = [8]
+value_hidden = [8]
+[discriminator]
+hidden_sizes = [8]
+epochs = 1
+minibatch_size = 16
+[buffer]
+fit_steps = 2
+"""
+
+
+@pytest.mark.slow  # compiles three learners and the eight parts of an iteration
+def test_profile_times_every_part_of_a_trirl_iteration_beside_gail_and_ppo(tmp_path, capsys):
+    config = tmp_path / "tiny.toml"
+    config.write_text(PROFILE_TOML)
+    out = tmp_path / "profile.json"
+    assert bench.main(["--env", "point_maze", "--profile", "trirl", "--trirl-k", "12", "--repeats", "1",
+                       "--config", str(config), "--no-compile-cache", "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["command"].startswith("trirl bench continuous --env point_maze --profile trirl") and result["machine"]
+    row = result["profiles"][0]
+    assert (row["sizes"], row["k"], row["acting_policy"], row["policy_hidden"]) == ("trirl", 12, "line-search", [8])
+    assert set(row["components_s"]) == set(bench.COMPONENTS)
+    assert all(times["wall_s"] > 0 and times["cpu_s"] >= 0 for times in row["components_s"].values())
+    assert set(row["iteration_s"]) == {"trirl", "gail", "ppo"}
+    seconds = row["iteration_s"]
+    assert row["trirl_over_gail"] == pytest.approx(seconds["trirl"]["wall_s"] / seconds["gail"]["wall_s"])
+    assert row["env_steps_per_s"]["ppo"] == pytest.approx(32 / row["iteration_s"]["ppo"]["wall_s"])
+    printed = capsys.readouterr().out
+    assert "TRIRL/GAIL time per step" in printed and all(part in printed for part in bench.COMPONENTS)
+
+
+def test_profile_sizes_are_the_authors_networks_over_the_trirl_config():
+    config = bench.profile_config("point_maze", "authors", capacity=7)
+    assert config.ppo.policy_hidden == config.ppo.value_hidden == (512, 256, 128)
+    assert config.discriminator.hidden_sizes == (512, 256) and config.buffer.capacity == 7
+    mine = bench.profile_config("point_maze", "trirl")
+    assert (mine.ppo.num_envs, mine.ppo.rollout_length, mine.ppo.num_epochs, mine.ppo.num_minibatches,
+            mine.discriminator.epochs, mine.buffer.fit_steps) == (32, 32, 4, 4, 2, 10)
+    assert config.ppo.num_envs == mine.ppo.num_envs and config.buffer.fit_steps == mine.buffer.fit_steps
+
+
 def test_bench_flags_are_the_fields_of_bench_options():
     import dataclasses
 
@@ -52,6 +105,8 @@ def test_bench_flags_are_the_fields_of_bench_options():
     (["--physics-steps", "0"], "error: --physics-steps is 0, expected an integer >= 1"),
     (["--ppo-iterations", "0"], "error: --ppo-iterations is 0, expected an integer >= 1"),
     (["--trirl-k", "-1"], "error: --trirl-k is -1, expected an integer >= 0"),
+    (["--profile", "moon"], "argument --profile: expected names from trirl, authors"),
+    (["--repeats", "0"], "error: --repeats is 0, expected an integer >= 1"),
     ([], "the following arguments are required: --out"),
 ])
 def test_bad_bench_flags_are_named_and_nothing_is_timed(argv, message, tmp_path, monkeypatch, capsys):

@@ -72,14 +72,16 @@ def test_buffer_with_exact_fits_reproduces_the_full_history_recursion(jitted):
         np.testing.assert_allclose(np.asarray(got), features @ exact_w + exact_b, rtol=1e-5, atol=1e-5)
 
 
-def test_correction_recursion_matches_a_direct_numpy_computation(jitted):
-    """Arbitrary (inexact) fits: start at the fit stored with the oldest pair, then k steps."""
-    config = _config(capacity=3, eps=0.5, beta=1.5)
+@pytest.mark.parametrize("capacity", [3, 2 * reward.CHUNK + 3])  # one chunk; three, the last part-filled
+def test_correction_recursion_matches_a_direct_numpy_computation(jitted, capacity):
+    """Arbitrary (inexact) fits: start at the fit stored with the oldest pair, then k steps, with
+    the buffer filling (only the chunks that hold a pair run), full, and wrapped."""
+    config = _config(capacity=capacity, eps=0.5, beta=1.5)
     rng = np.random.default_rng(2)
     obs, act, absorbing, features = _inputs(3)
     state = reward.init(config, jax.random.PRNGKey(1), OBS_DIM, ACT_DIM)
     history = []  # (disc logits, eta, fit values) per push
-    for t in range(5):
+    for t in range(capacity + 2):
         w, b, eta = rng.normal(size=FEATURES), rng.normal(), rng.exponential()
         fw, fb = rng.normal(size=FEATURES), rng.normal()
         state = state._replace(fit_params=_linear_params(fw, fb))
@@ -161,6 +163,13 @@ def test_fit_reward_regresses_onto_the_corrected_reward(jitted):
     state = jitted["push"](state, _linear_params(rng.normal(size=FEATURES), rng.normal()), jnp.float32(1.0))
     fitted, metrics = jax.jit(reward.fit_reward, static_argnums=0)(config, state, obs, act, absorbing)
     assert float(metrics.mse_after) < 1e-3 * float(metrics.mse_before)
+    # the caller's corrected rewards (what ``rewards`` computed) give the same fit, bit for bit
+    given, given_metrics = jax.jit(reward.fit_reward, static_argnums=0)(
+        config, state, obs, act, absorbing, jitted["corrected"](config, state, obs, act, absorbing))
+    assert jax.tree.all(jax.tree.map(np.array_equal, given.fit_params, fitted.fit_params))
+    assert float(given_metrics.mse_after) == float(metrics.mse_after)
+    with pytest.raises(InvalidConfigError, match=r"corrected must have shape \[N\]"):
+        reward.fit_reward(config, state, obs, act, absorbing, jnp.zeros(3))
     # push records the fit as the base of the new slot.
     pushed = jitted["push"](fitted, state.fit_params, jnp.float32(0.0))
     np.testing.assert_array_equal(

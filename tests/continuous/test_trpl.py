@@ -265,6 +265,24 @@ def test_line_search_returns_the_largest_feasible_step():
     assert float(trpl.line_search(lambda a: 2.0 + a)) == 0.0
     old, new = {"w": jnp.zeros(3)}, {"w": jnp.ones(3)}
     np.testing.assert_allclose(trpl.interpolate(old, new, 0.25)["w"], 0.25)
+
+
+def test_line_search_runs_the_networks_once_when_the_whole_step_is_feasible():
+    """The bisection (one network run per step) only runs when the whole update leaves the
+    region; vmapped over seeds that need it and seeds that do not, each gets its own answer."""
+    calls = []
+
+    def search(scale):
+        def violation(alpha):
+            jax.debug.callback(lambda: calls.append(1))
+            return scale * alpha**2
+        return trpl.line_search(violation, steps=20)
+
+    assert float(jax.jit(search)(0.5)) == 1.0 and len(calls) == 1
+    calls.clear()
+    assert float(jax.jit(search)(9.0)) == pytest.approx(1.0 / 3.0, abs=2.0**-20) and len(calls) == 21
+    alphas = np.asarray(jax.jit(jax.vmap(search))(jnp.asarray([0.5, 9.0])))
+    assert alphas[0] == 1.0 and alphas[1] == pytest.approx(1.0 / 3.0, abs=2.0**-20)
     with pytest.raises(InvalidConfigError, match="line_search_steps"):
         trpl.TrustRegionConfig(line_search_steps=0)
 

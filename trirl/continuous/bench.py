@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import shlex
 import sys
 import time
@@ -38,6 +39,7 @@ import jax
 
 from trirl import configflags
 from trirl.continuous import compile_cache, envs, experiment
+from trirl.continuous import networks as nets
 from trirl.continuous.expert import machine
 from trirl.continuous.ppo import PPOConfig, make_ppo
 from trirl.errors import InvalidConfigError
@@ -140,6 +142,198 @@ def trirl_steps_per_second(env_name: str, num_envs: int, iterations: int, capaci
     return ppo_config.batch_size * iterations / _timed(run, state)[0]
 
 
+#: network sizes of the per-component profile (``--profile``), over ``continuous/trirl_<env>.toml``:
+#: trirl's own, and the TRIRL authors' (512-256-128 policy and critic, 512-256 discriminator)
+PROFILE_SIZES = {
+    "trirl": {},
+    "authors": {"ppo": {"policy_hidden": [512, 256, 128], "value_hidden": [512, 256, 128]},
+                "discriminator": {"hidden_sizes": [512, 256]}},
+}
+#: the parts of one TRIRL iteration (Algorithm 2), in order, as :func:`profile_trirl` times them
+COMPONENTS = ("rollout", "discriminator_update", "rewards", "reward_fit", "gae", "ppo_epochs",
+              "projection_and_line_search", "host_transfer")
+
+
+def _median_times(fns: dict, repeats: int) -> dict[str, dict[str, float]]:
+    """Median wall-clock and process CPU seconds (all threads) per call of each ``fns[name]()``
+    (already compiled), the functions called in turn ``repeats`` times so that a load from other
+    jobs hits them alike."""
+    import numpy as np
+
+    samples = {name: ([], []) for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            start, start_cpu = time.perf_counter(), time.process_time()
+            jax.block_until_ready(fn())
+            samples[name][0].append(time.perf_counter() - start)
+            samples[name][1].append(time.process_time() - start_cpu)
+    return {name: {"wall_s": float(np.median(wall)), "cpu_s": float(np.median(cpu))}
+            for name, (wall, cpu) in samples.items()}
+
+
+def profile_config(env_name: str, sizes: str, capacity: int = 0, config_path: str | Path | None = None):
+    """The :class:`~trirl.continuous.train.TrainConfig` a profile times: ``config_path`` (default
+    ``continuous/trirl_<env>.toml``, else the defaults) with the networks of ``PROFILE_SIZES[sizes]``
+    and, if ``capacity``, that many buffered discriminators."""
+    from trirl.continuous import train
+
+    path = Path(config_path) if config_path else experiment.CONFIG_DIR / f"trirl_{env_name}.toml"
+    overrides = dict(PROFILE_SIZES[sizes])
+    if capacity:
+        overrides["buffer"] = {"capacity": capacity}
+    return train.load_config(path if path.exists() else None, env=env_name, algo="trirl", **overrides)
+
+
+def profile_trirl(env_name: str, sizes: str, capacity: int, repeats: int, key,
+                  config_path: str | Path | None = None) -> dict:
+    """Seconds per TRIRL iteration (max-eta, the config's acting policy), per GAIL iteration and
+    per PPO iteration on the same settings (:func:`profile_config`), one seed vmapped as
+    ``trirl train`` runs it, and the seconds of each part of the TRIRL iteration (``COMPONENTS``)
+    compiled on its own (their sum exceeds the iteration, which XLA compiles as one program).
+
+    The buffer is full (``k = capacity`` valid pairs): its cost does not depend on its contents.
+    Demonstrations are :func:`synthetic_demos` (throughput does not depend on them).
+    """
+    import jax.numpy as jnp
+
+    from trirl import driver
+    from trirl.continuous import baselines, trirl
+    from trirl.continuous import discriminator as disc
+    from trirl.continuous import reward as buffer_lib
+    from trirl.continuous import trpl
+    from trirl.continuous.ppo import Batch, advantages, absorbing_value, update
+    from trirl.continuous.rollout import rollout
+
+    config = profile_config(env_name, sizes, capacity, config_path)
+    learner_config = config.learner_config()
+    env = envs.make(env_name, config.env_options)
+    demos = synthetic_demos(env)
+    learners = {
+        "trirl": trirl.make_trirl(env, learner_config, demos),
+        "gail": baselines.make_baseline(env, baselines.BaselineConfig(
+            algo="gail", ppo=config.ppo, discriminator=dataclasses.replace(config.discriminator,
+                                                                             input_mode="state_action")), demos),
+        "ppo": make_ppo(env, config.ppo),
+    }
+    init_key, step_key = jax.random.split(key)
+    states, steps = {}, {}
+    for name, learner in learners.items():
+        jitted = driver.jitted(learner, 1)
+        state = jitted.init(init_key[None])
+        for i in range(2):  # compile, and a state that has seen an update
+            state, _ = jitted.step(state, jax.random.fold_in(step_key, i))
+        states[name], steps[name] = state, jitted.step
+    # a full buffer of k valid pairs whose chain starts from R_fit
+    k = learner_config.buffer.capacity
+    full = states["trirl"].buffer._replace(count=jnp.full((1,), k, jnp.int32), pushes=jnp.full((1,), k + 1, jnp.int32))
+    states["trirl"] = states["trirl"]._replace(buffer=full)
+
+    # the parts of the TRIRL iteration, each compiled on its own, on seed 0's state
+    ppo, cfg = learners["trirl"].ppo, learner_config
+    networks, dcfg, bcfg, mode = ppo.networks, cfg.discriminator, cfg.buffer, cfg.discriminator.input_mode
+    state = jax.tree.map(lambda x: x[0], states["trirl"])
+    ps = state.ppo
+    expert = disc.expert_batch(demos, mode)
+    absorbing_input = disc.absorbing_sample(env.observation_size, disc.input_dim(env, mode))
+    keys = jax.random.split(step_key, 4)
+
+    collect = jax.jit(lambda ps, key: rollout(ppo.env, networks, ps.params, ps.normalizer, ps.env_state, key,
+                                              cfg.ppo.rollout_length)[1].transitions)
+    transitions = collect(ps, keys[0])
+    obs, other, _ = disc.agent_inputs(transitions, mode)
+    not_absorbing = jnp.zeros(obs.shape[0])
+    discriminator_update = jax.jit(lambda d, t, key: disc.update(dcfg, d, expert, disc.agent_batch(t, mode), key))
+    disc_state, _ = discriminator_update(state.disc, transitions, keys[1])
+
+    def relabel(buf, params, obs, other):
+        out = buffer_lib.rewards(bcfg, buf, params, obs, other, not_absorbing)
+        return out.intermediate, buffer_lib.rewards(bcfg, buf, params, *absorbing_input).intermediate[0], out.corrected
+
+    rewards = jax.jit(relabel)
+    intermediate, r_absorbing, corrected = rewards(state.buffer, disc_state.params, obs, other)
+    fit_idx = jax.random.randint(keys[2], (obs.shape[0],), 0, expert.obs.shape[0])
+    expert_fit = (expert.obs[fit_idx], expert.action_or_next_obs[fit_idx], expert.absorbing[fit_idx])
+
+    def fit(buf, corrected):  # as the step fits: the agent's corrected rewards come from ``rewards``
+        return buffer_lib.fit_reward(
+            bcfg, buf, jnp.concatenate([obs, expert_fit[0]]), jnp.concatenate([other, expert_fit[1]]),
+            jnp.concatenate([not_absorbing, expert_fit[2]]),
+            corrected=jnp.concatenate([corrected, buffer_lib.corrected_rewards(bcfg, buf, *expert_fit)]))
+
+    reward_fit = jax.jit(fit)
+
+    def flat_batch(ps, transitions, rewards, r_absorbing):
+        advantage, target = advantages(networks, ps.params, ps.normalizer, transitions,
+                                       rewards.reshape(transitions.reward.shape), cfg.ppo,
+                                       absorbing_value(cfg.ppo, r_absorbing))
+        flat = jax.tree_util.tree_map(lambda x: x.reshape(cfg.ppo.batch_size, *x.shape[2:]),
+                                      Batch(transitions.obs, transitions.action, transitions.log_prob, advantage,
+                                            target))
+        old_mean, _ = nets.policy_distribution(networks, ps.params.policy, ps.normalizer, flat.obs)
+        return flat._replace(old_mean=old_mean)
+
+    gae = jax.jit(flat_batch)
+    batch = gae(ps, transitions, intermediate / bcfg.beta, r_absorbing / bcfg.beta)
+    old_log_std = ps.params.policy.log_std
+
+    def ppo_epochs(ps, batch, key):
+        def loss_fn(params, minibatch):
+            return trirl.trpl_loss(networks, cfg, ps.normalizer, params, minibatch, old_log_std)
+        return update(networks, ppo.optimizer, cfg.ppo, ps.params, ps.opt_state, ps.normalizer, batch, key, loss_fn)
+
+    epochs = jax.jit(ppo_epochs)
+    new_params = epochs(ps, batch, keys[3])[0]
+
+    def projection_and_line_search(ps, new_params, batch):
+        new_mean, _ = nets.policy_distribution(networks, new_params.policy, ps.normalizer, batch.obs)
+        eta = trpl.project(cfg.trust_region, new_mean, new_params.policy.log_std, batch.old_mean, old_log_std).eta
+        if cfg.acting_policy != "line-search":
+            return eta
+        return eta, trirl.scale_back_policy(networks, cfg.trust_region, ps.params.policy, new_params.policy,
+                                            ps.normalizer, batch.obs, batch.old_mean, old_log_std)[1]
+
+    projection = jax.jit(projection_and_line_search)
+    new_state, metrics = steps["trirl"](states["trirl"], step_key)
+
+    def host_transfer():  # what the driver reads of every iteration
+        return driver.jitted_nonfinite(new_state), jax.device_get(metrics)
+
+    parts = {
+        "rollout": functools.partial(collect, ps, keys[0]),
+        "discriminator_update": functools.partial(discriminator_update, state.disc, transitions, keys[1]),
+        "rewards": functools.partial(rewards, state.buffer, disc_state.params, obs, other),
+        "reward_fit": functools.partial(reward_fit, state.buffer, corrected),
+        "gae": functools.partial(gae, ps, transitions, intermediate / bcfg.beta, r_absorbing / bcfg.beta),
+        "ppo_epochs": functools.partial(epochs, ps, batch, keys[3]),
+        "projection_and_line_search": functools.partial(projection, ps, new_params, batch),
+        "host_transfer": host_transfer,
+    }
+    for fn in parts.values():
+        jax.block_until_ready(fn())  # compile
+    # iterations and parts timed in turn in every round, so that the load of other jobs hits them alike
+    iterations = {name: functools.partial(steps[name], states[name], step_key) for name in learners}
+    times = _median_times({**{f"iteration {name}": fn for name, fn in iterations.items()}, **parts}, repeats)
+    iteration_s = {name: times[f"iteration {name}"] for name in learners}
+    components = {name: times[name] for name in parts}
+    batch_size = config.ppo.batch_size
+    return {
+        "env": env_name, "sizes": sizes, "k": k, "acting_policy": cfg.acting_policy,
+        "num_envs": config.ppo.num_envs, "rollout_length": config.ppo.rollout_length,
+        "num_epochs": config.ppo.num_epochs, "num_minibatches": config.ppo.num_minibatches,
+        "policy_hidden": list(config.ppo.policy_hidden), "value_hidden": list(config.ppo.value_hidden),
+        "discriminator_hidden": list(config.discriminator.hidden_sizes),
+        "discriminator_epochs": config.discriminator.epochs, "fit_steps": config.buffer.fit_steps,
+        "iteration_s": iteration_s,
+        "env_steps_per_s": {name: batch_size / t["wall_s"] for name, t in iteration_s.items()},
+        "trirl_over_gail": iteration_s["trirl"]["wall_s"] / iteration_s["gail"]["wall_s"],
+        "trirl_over_ppo": iteration_s["trirl"]["wall_s"] / iteration_s["ppo"]["wall_s"],
+        "trirl_over_gail_cpu": iteration_s["trirl"]["cpu_s"] / iteration_s["gail"]["cpu_s"],
+        "components_s": components,
+        "components_sum_s": sum(c["wall_s"] for c in components.values()),
+        "repeats": repeats,
+    }
+
+
 def peak_memory() -> int | None:
     stats = jax.devices()[0].memory_stats()
     return int(stats["peak_bytes_in_use"]) if stats and "peak_bytes_in_use" in stats else None
@@ -159,6 +353,11 @@ class BenchOptions:
         config: expert TOML whose [ppo] table to time: its rollout length, epochs, minibatch size
             and networks (default: continuous/<env>_expert.toml with minibatches of 512).
         seed: seed of the timed runs.
+        profile: instead of the above, profile one TRIRL iteration part by part beside GAIL and
+            PPO (:func:`profile_trirl`) at these network sizes (``PROFILE_SIZES``: trirl, authors),
+            on the settings of --config, a TRIRL TOML (default continuous/trirl_<env>.toml; --envs is
+            not used; --trirl-k sets k).
+        repeats: timed calls per function in a profile (medians are reported; an integer >= 1).
 
     Raises:
         InvalidConfigError: naming the flag and the expected form.
@@ -172,6 +371,8 @@ class BenchOptions:
     trirl_k: int = 0
     config: str | None = None
     seed: int = 0
+    profile: tuple[str, ...] = ()
+    repeats: int = 5
 
     def __post_init__(self):
         if not self.envs or any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in self.envs):
@@ -179,7 +380,10 @@ class BenchOptions:
         unknown = [name for name in self.env if name not in envs.ENV_NAMES]
         if not self.env or unknown:
             raise InvalidConfigError(f"--env is {list(self.env)}, expected names from {list(envs.ENV_NAMES)}")
-        for name, low in (("physics_steps", 1), ("ppo_iterations", 1), ("trirl_k", 0)):
+        unknown = [name for name in self.profile if name not in PROFILE_SIZES]
+        if unknown:
+            raise InvalidConfigError(f"--profile is {list(self.profile)}, expected names from {list(PROFILE_SIZES)}")
+        for name, low in (("physics_steps", 1), ("ppo_iterations", 1), ("trirl_k", 0), ("repeats", 1)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise InvalidConfigError(f"{configflags.flag(name)} is {value!r}, expected an integer >= {low}")
@@ -188,7 +392,7 @@ class BenchOptions:
 def build_parser() -> argparse.ArgumentParser:
     """``trirl bench continuous``'s flags: one per :class:`BenchOptions` field, and the compilation cache's."""
     parser = argparse.ArgumentParser(prog="trirl bench continuous", description=__doc__.split("\n")[0])
-    configflags.add_option_flags(parser, BenchOptions, choices={"env": envs.ENV_NAMES})
+    configflags.add_option_flags(parser, BenchOptions, choices={"env": envs.ENV_NAMES, "profile": tuple(PROFILE_SIZES)})
     compile_cache.add_arguments(parser)
     return parser
 
@@ -203,6 +407,8 @@ def main(argv: list[str] | None = None) -> int:
     compile_cache.from_args(args)
     command = "trirl bench continuous " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
     key = jax.random.PRNGKey(options.seed)
+    if options.profile:
+        return _profile_main(options, command, key)
     rows = []
     for name in options.env:
         for size in options.envs:
@@ -227,6 +433,28 @@ def main(argv: list[str] | None = None) -> int:
     write_json(Path(options.out), {"command": command, "machine": machine(), "device": str(jax.devices()[0]),
                                    "physics_steps": options.physics_steps, "ppo_iterations": options.ppo_iterations,
                                    "results": rows})
+    return 0
+
+
+def _profile_main(options: BenchOptions, command: str, key) -> int:
+    import os
+
+    profiles = []
+    for name in options.env:
+        for sizes in options.profile:
+            load = os.getloadavg()
+            row = profile_trirl(name, sizes, options.trirl_k, options.repeats, key, options.config)
+            row["load_before_after"] = [load[0], os.getloadavg()[0]]
+            profiles.append(row)
+            rates = ", ".join(f"{algo} {rate:,.0f}" for algo, rate in row["env_steps_per_s"].items())
+            print(f"{name} ({sizes} networks, k={row['k']}): env-steps/s {rates}; TRIRL/GAIL time per step "
+                  f"{row['trirl_over_gail']:.2f} (per CPU second {row['trirl_over_gail_cpu']:.2f})", flush=True)
+            for part, times in {**{f"{algo} iteration": t for algo, t in row["iteration_s"].items()},
+                                **row["components_s"]}.items():
+                print(f"    {part:>28}: {1e3 * times['wall_s']:9.1f} ms, {1e3 * times['cpu_s']:9.1f} CPU ms",
+                      flush=True)
+    write_json(Path(options.out), {"command": command, "machine": machine(), "device": str(jax.devices()[0]),
+                                   "profiles": profiles})
     return 0
 
 

@@ -65,7 +65,9 @@ def make_networks(action_size: int, policy_hidden: Sequence[int], value_hidden: 
 def init_params(networks: Networks, key: jax.Array, observation_size: int, action_size: int, init_log_std: float) -> ActorCriticParams:
     mean_key, value_key = jax.random.split(key)
     dummy = jnp.zeros((observation_size,))
-    policy = PolicyParams(networks.mean.init(mean_key, dummy), jnp.full((action_size,), init_log_std))
+    # a strong float dtype: a weak-typed log_std (from the Python float) would differ in type from
+    # the one an update returns, and every jitted step would compile twice more
+    policy = PolicyParams(networks.mean.init(mean_key, dummy), jnp.full((action_size,), init_log_std, float))
     return ActorCriticParams(policy, networks.value.init(value_key, dummy))
 
 

@@ -38,7 +38,9 @@ One TRIRL iteration uses this module as (Algorithm 2, max-eta variant)::
     buf = reward.push(buf, disc_state.params, eta)                                 # line 32
 
 Everything is a pure function of a ``RewardBufferState``; the buffer's parameters are stacked
-along a leading axis ``k`` so one ``jax.vmap`` runs every discriminator at once.
+along a leading axis ``k``, and ``jax.vmap`` runs them as one network over ``CHUNK`` stacked
+parameter sets at a time, only as many chunks as hold a pair (a buffer that is filling costs a
+fraction of a full one).
 """
 
 from __future__ import annotations
@@ -222,20 +224,34 @@ def _check_inputs(obs, action_or_next_obs, absorbing):
         )
 
 
+#: buffered discriminators evaluated at once (one vmapped network over their stacked parameters)
+CHUNK = 10
+
+
 def _corrected(config: RewardBufferConfig, state: RewardBufferState, obs, action_or_next_obs, absorbing):
     net = config.network
 
     def run(params):
         return discriminator.logits(net, params, obs, action_or_next_obs, absorbing)
 
+    capacity = state.etas.shape[0]
+    chunk = min(CHUNK, capacity)
     slots, valid = _chronological_slots(state)
-    logits = jax.vmap(run)(state.disc_params)[slots]  # [k, N], oldest first
-    etas = state.etas[slots]
     oldest_base = jax.tree.map(lambda x: x[slots[0]], state.base_params)
     # Until the buffer wraps, the chain starts at iteration 0, whose reward is exactly r^(0) = 0.
     # R_fit predicts r / beta (log-ratio units, where the network's outputs live) and is scaled back.
     base = jnp.where(state.pushes > state.count, config.beta * run(oldest_base), jnp.zeros(jnp.shape(obs)[:1]))
-    return correct(base, logits, etas, valid[:, None], config.eps, config.beta)
+
+    def correct_chunk(i, r):
+        # pairs i * chunk ... (i + 1) * chunk - 1 in chronological order; those past count are empty
+        position = i * chunk + jnp.arange(chunk)
+        slot = (state.index - state.count + position) % capacity
+        params = jax.tree.map(lambda x: x[slot], state.disc_params)
+        logits = jax.vmap(run)(params)  # [chunk, N]
+        return correct(r, logits, state.etas[slot], (position < state.count)[:, None], config.eps, config.beta)
+
+    # only the chunks that hold a valid pair are evaluated: while the buffer fills, a fraction of k
+    return jax.lax.fori_loop(0, (state.count + chunk - 1) // chunk, correct_chunk, base)
 
 
 def corrected_rewards(config: RewardBufferConfig, state: RewardBufferState, obs, action_or_next_obs, absorbing):
@@ -257,10 +273,12 @@ def rewards(
 
 
 def fit_reward(
-    config: RewardBufferConfig, state: RewardBufferState, obs, action_or_next_obs, absorbing
+    config: RewardBufferConfig, state: RewardBufferState, obs, action_or_next_obs, absorbing, corrected=None
 ) -> tuple[RewardBufferState, FitMetrics]:
     """Regress ``R_fit`` onto the corrected reward of the batch (Algorithm 2, line 25):
     ``config.fit_steps`` full-batch Adam steps on the mean squared error, warm started.
+    ``corrected [N]``: the batch's corrected reward :func:`corrected_rewards` if the caller has it
+    (e.g. from :func:`rewards`), so that the ``k`` discriminators do not run on it again.
 
     ``R_fit`` predicts ``r^(i) / beta`` (the scale of the logits), so that a large ``beta`` (the
     paper's ``1 / entropy_coef``, ~1e3) does not ask the regression for outputs of that size;
@@ -268,7 +286,11 @@ def fit_reward(
     _check_inputs(obs, action_or_next_obs, absorbing)
     # In log-ratio units: the corrected reward is beta times a combination of logits, so the fit
     # regresses onto r / beta and ``_corrected`` multiplies its prediction by beta (exact for beta = 1).
-    target = jax.lax.stop_gradient(_corrected(config, state, obs, action_or_next_obs, absorbing) / config.beta)
+    if corrected is None:
+        corrected = _corrected(config, state, obs, action_or_next_obs, absorbing)
+    elif jnp.shape(corrected) != jnp.shape(absorbing):
+        raise InvalidConfigError(f"corrected must have shape [N] = {jnp.shape(absorbing)}, got {jnp.shape(corrected)}")
+    target = jax.lax.stop_gradient(corrected / config.beta)
     optimizer = _fit_optimizer(config)
 
     def mse(params):

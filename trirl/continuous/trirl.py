@@ -222,6 +222,24 @@ def kl_penalty_loss(networks, config: TRIRLConfig, normalizer, params, batch: Ba
     return loss, {"policy_loss": policy_loss, "value_loss": value_loss, "entropy": entropy, "kl_penalty": kl}
 
 
+def scale_back_policy(networks, trust_region: trpl.TrustRegionConfig, old: nets.PolicyParams,
+                      candidate: nets.PolicyParams, normalizer, obs, old_mean, old_log_std):
+    """The policy update ``old -> candidate`` scaled by the largest ``alpha`` in [0, 1] that keeps
+    the next acting policy (with the next ``normalizer``) inside both bounds around the rollout
+    policy ``(old_mean [N, A], old_log_std [A])`` on every state ``obs [N, O]``
+    (:func:`trirl.continuous.trpl.line_search`); returns ``(policy, alpha [])``."""
+
+    def violation(alpha):
+        policy = trpl.interpolate(old, candidate, alpha)
+        mean, _ = nets.policy_distribution(networks, policy, normalizer, obs)
+        parts = jax.vmap(trpl.gaussian_kl_parts, in_axes=(0, None, 0, None))(mean, policy.log_std, old_mean,
+                                                                             old_log_std)
+        return jnp.maximum(jnp.max(parts.mean) / trust_region.eps_mean, jnp.max(parts.cov) / trust_region.eps_cov)
+
+    alpha = trpl.line_search(violation, trust_region.line_search_steps)
+    return trpl.interpolate(old, candidate, alpha), alpha
+
+
 # ---------------------------------------------------------------------------------------------
 
 
@@ -269,22 +287,10 @@ def make_trirl(env: Env, config: TRIRLConfig, demos: Demonstrations) -> Learner:
         return distribution
 
     def scale_back(ps: PPOState, new_ppo: PPOState, obs, old_mean, old_log_std):
-        """``new_ppo`` with its policy update scaled by the largest ``alpha`` in [0, 1] that keeps the
-        next acting policy (with the next normaliser) inside both bounds around the rollout policy
-        ``(old_mean [N, A], old_log_std [A])`` on every state ``obs [N, O]``; returns it and alpha."""
-        tr = config.trust_region
-        old, candidate = ps.params.policy, new_ppo.params.policy
-
-        def violation(alpha):
-            policy = trpl.interpolate(old, candidate, alpha)
-            mean, _ = nets.policy_distribution(networks, policy, new_ppo.normalizer, obs)
-            parts = jax.vmap(trpl.gaussian_kl_parts, in_axes=(0, None, 0, None))(mean, policy.log_std, old_mean,
-                                                                                 old_log_std)
-            return jnp.maximum(jnp.max(parts.mean) / tr.eps_mean, jnp.max(parts.cov) / tr.eps_cov)
-
-        alpha = trpl.line_search(violation, tr.line_search_steps)
-        params = new_ppo.params._replace(policy=trpl.interpolate(old, candidate, alpha))
-        return new_ppo._replace(params=params), alpha
+        """``new_ppo`` with its policy update scaled back into the trust region (:func:`scale_back_policy`)."""
+        policy, alpha = scale_back_policy(networks, config.trust_region, ps.params.policy, new_ppo.params.policy,
+                                          new_ppo.normalizer, obs, old_mean, old_log_std)
+        return new_ppo._replace(params=new_ppo.params._replace(policy=policy)), alpha
 
     def step(state: TRIRLState, key):
         rollout_key, disc_key, update_key, fit_key = jax.random.split(key, 4)
@@ -302,10 +308,13 @@ def make_trirl(env: Env, config: TRIRLConfig, demos: Demonstrations) -> Learner:
             # Line 25: R_fit regression onto r^(i), on the agent's and as many expert samples, so that
             # the fitted reward is also anchored where the expert goes (retraining starts far from it).
             fit_idx = jax.random.randint(fit_key, (obs.shape[0],), 0, expert.obs.shape[0])
+            expert_fit = (expert.obs[fit_idx], expert.action_or_next_obs[fit_idx], expert.absorbing[fit_idx])
+            # the target r^(i): the agent's from ``out`` (the k discriminators run once per sample)
             buf, fit_metrics = buffer_lib.fit_reward(
-                bcfg, state.buffer, jnp.concatenate([obs, expert.obs[fit_idx]]),
-                jnp.concatenate([other, expert.action_or_next_obs[fit_idx]]),
-                jnp.concatenate([not_absorbing, expert.absorbing[fit_idx]]))
+                bcfg, state.buffer, jnp.concatenate([obs, expert_fit[0]]), jnp.concatenate([other, expert_fit[1]]),
+                jnp.concatenate([not_absorbing, expert_fit[2]]),
+                corrected=jnp.concatenate([out.corrected,
+                                           buffer_lib.corrected_rewards(bcfg, state.buffer, *expert_fit)]))
             metrics = {
                 "disc_loss": disc_metrics.loss,
                 "expert_accuracy": disc_metrics.expert_accuracy,
@@ -373,5 +382,5 @@ def make_trirl(env: Env, config: TRIRLConfig, demos: Demonstrations) -> Learner:
     return Learner(f"trirl-{config.variant}", ppo, init, step, learnt_reward)
 
 
-__all__ = ["ACTING_POLICIES", "ETA_SOURCES", "VARIANTS", "Learner", "TRIRLConfig", "TRIRLState", "kl_penalty_loss", "make_trirl", "trpl_loss",
-           "validate_demos"]
+__all__ = ["ACTING_POLICIES", "ETA_SOURCES", "VARIANTS", "Learner", "TRIRLConfig", "TRIRLState", "kl_penalty_loss", "make_trirl",
+           "scale_back_policy", "trpl_loss", "validate_demos"]

@@ -332,14 +332,19 @@ def line_search(violation, steps: int = 20):
     (Schulman et al. 2015) with bisection instead of geometric shrinking.
     """
 
-    def bisection_step(_, bracket):
-        lo, hi = bracket
+    whole_step = violation(jnp.ones(())) <= 1.0
+
+    def searching(carry):  # no bisection (no network run) when the whole update is feasible
+        return (carry[0] < steps) & jnp.logical_not(whole_step)
+
+    def bisection_step(carry):
+        i, lo, hi = carry
         mid = 0.5 * (lo + hi)
         feasible = violation(mid) <= 1.0
-        return jnp.where(feasible, mid, lo), jnp.where(feasible, hi, mid)
+        return i + 1, jnp.where(feasible, mid, lo), jnp.where(feasible, hi, mid)
 
-    lo, _ = jax.lax.fori_loop(0, steps, bisection_step, (jnp.zeros(()), jnp.ones(())))
-    return jnp.where(violation(jnp.ones(())) <= 1.0, jnp.ones(()), lo)
+    _, lo, _ = jax.lax.while_loop(searching, bisection_step, (jnp.zeros((), jnp.int32), jnp.zeros(()), jnp.ones(())))
+    return jnp.where(whole_step, jnp.ones(()), lo)
 
 
 def trust_region_loss(config: TrustRegionConfig, mean, log_std, projection: Projection):

@@ -1,0 +1,102 @@
+"""Every continuous learner compiles its iteration once: the second and third iterations of a
+run (and the checks the driver makes on each state) run what the first compiled.
+
+A state whose leaves change type after an update (a weak-typed parameter, a Python scalar, a
+counter that turns from int to float, a buffer slot filled with another shape) makes ``jax.jit``
+trace and compile the whole iteration again; on MJX that is tens of seconds per retrace, paid
+again by every resumed piece of a run."""
+
+import logging
+from contextlib import contextmanager
+
+import pytest
+
+jax = pytest.importorskip("jax")
+
+from trirl import driver  # noqa: E402
+from trirl.continuous import train  # noqa: E402
+from trirl.continuous.ppo import make_ppo  # noqa: E402
+
+pytestmark = [pytest.mark.continuous, pytest.mark.slow]  # each case compiles one tiny iteration
+
+TINY = dict(env="point_maze", seeds=2, env_options={"episode_length": 10},
+            ppo={"num_envs": 4, "rollout_length": 8, "num_epochs": 2, "num_minibatches": 2,
+                 "policy_hidden": [8], "value_hidden": [8]},
+            discriminator={"hidden_sizes": [8], "epochs": 2, "minibatch_size": 16})
+# k = 2 buffered discriminators: iteration 3 is the first whose buffer has wrapped
+CASES = {
+    "trirl": dict(algo="trirl", buffer={"capacity": 2}),
+    "trirl-line-search": dict(algo="trirl", acting_policy="line-search", buffer={"capacity": 2}),
+    "trirl-projected": dict(algo="trirl", acting_policy="projected", buffer={"capacity": 2}),
+    "trirl-tr-loss": dict(algo="trirl-tr-loss", buffer={"capacity": 2}),
+    "gail": dict(algo="gail"),
+    "airl": dict(algo="airl"),
+}
+
+
+class _Count(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.compiled: list[str] = []
+
+    def emit(self, record):
+        message = record.getMessage()
+        if message.startswith("Compiling "):
+            self.compiled.append(message.split(" with ")[0])
+
+
+@contextmanager
+def counting_compilations():
+    """Yields the list of the programs XLA compiles inside the block (``jax.log_compiles``)."""
+    handler, logger = _Count(), logging.getLogger("jax")
+    logger.addHandler(handler)
+    try:
+        with jax.log_compiles(True):
+            yield handler.compiled
+    finally:
+        logger.removeHandler(handler)
+
+
+def iterations_compile(jitted, init_key, key) -> list[list[str]]:
+    """The programs compiled in each of three iterations of ``driver.run``'s loop (step, then
+    the non-finite check of the new state, as :func:`trirl.driver.run` makes it)."""
+    state = jitted.init(init_key)
+    compiled = []
+    for i in range(3):
+        with counting_compilations() as names:
+            state, metrics = jitted.step(state, jax.random.fold_in(key, i))
+            driver.jitted_nonfinite(state)
+            jax.block_until_ready(metrics)
+        compiled.append(names)
+    return compiled
+
+
+def test_the_counter_sees_a_compilation():
+    # the test below would pass vacuously if the log message changed: a new shape must count
+    f = jax.jit(lambda x: x + 1)
+    three, four = jax.numpy.zeros(3), jax.numpy.zeros(4)
+    with counting_compilations() as names:
+        f(three)
+        f(three)
+        f(four)
+    assert names == ["Compiling jit(<lambda>)"] * 2, names
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_learner_compiles_only_in_its_first_iteration(case):
+    config = train.load_config(None, **TINY, **CASES[case])
+    demos, _ = train.prepare(config)
+    learner = train.build(config, demos)
+    init_key, key = jax.random.split(jax.random.PRNGKey(0))
+    compiled = iterations_compile(driver.jitted(learner, config.seeds), jax.random.split(init_key, config.seeds),
+                                  key)
+    assert compiled[0], "the first iteration compiles the step"
+    assert compiled[1:] == [[], []], f"{case} compiled again after its first iteration: {compiled[1:]}"
+
+
+def test_ppo_compiles_only_in_its_first_iteration():
+    config = train.load_config(None, **TINY, algo="gail")
+    ppo = make_ppo(train.envs.make(config.env, config.env_options), config.ppo)
+    init_key, key = jax.random.split(jax.random.PRNGKey(0))
+    compiled = iterations_compile(driver.jitted(ppo, 2), jax.random.split(init_key, 2), key)
+    assert compiled[0] and compiled[1:] == [[], []], compiled
