@@ -180,3 +180,68 @@ def test_cli_import_and_inspect_print_episodes_returns_falls_and_ranges(tmp_path
     assert cli.main(["demos", "import", str(source), "--env", "hopper", "--out", str(out), "--env-option",
                      "version=1"]) == 2
     assert "LocomotionConfig.version of 'hopper' must be 2, got 1" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_minari_dataset_of_the_expert_in_gymnasiums_ant_trains_trirl_on_trirls_ant(tmp_path, monkeypatch):
+    # The pipeline a user with Minari data takes: record (here: the committed expert, trained on
+    # version 1's physics, acting in Gymnasium's Ant-v5 with its default 105-number observation),
+    # import into trirl's Ant version 2 (contact forces sliced off by name), train TRIRL on it.
+    import json
+
+    jax = pytest.importorskip("jax")
+    from trirl import cli
+    from trirl.continuous import train as train_cli
+    from trirl.continuous.evaluation import policy_act_fn
+    from trirl.continuous.expert import load_expert
+    from trirl.continuous.train import EXPERTS_DIR
+    from trirl.rundir import read_metrics
+
+    _, ppo, state = load_expert(EXPERTS_DIR / "ant")
+    act = jax.jit(policy_act_fn(ppo.networks, state.params.policy, state.normalizer))
+    key = jax.random.PRNGKey(0)
+    _record_minari(tmp_path, monkeypatch, "Ant-v5", episodes=3, steps=30,
+                   policy=lambda obs: np.asarray(act(obs[:27].astype(np.float32), key)))
+    demos_path = tmp_path / "ant_demos.npz"
+    assert cli.main(["demos", "import", "trirl/ant-test-v0", "--env", "ant", "--env-option", "version=2",
+                     "--env-option", "episode_length=30", "--out", str(demos_path)]) == 0
+    demos = load_demonstrations(demos_path)
+    assert demos.env_spec == {"name": "ant", "version": 2, "observation_size": 27, "action_size": 8,
+                              "episode_length": 30}
+    config = tmp_path / "trirl_ant_tiny.toml"
+    config.write_text(f"""
+env = "ant"
+algo = "trirl"
+seeds = 1
+total_steps = 64
+eval_every = 2
+eval_episodes = 1
+checkpoint_every = 2
+demos = {json.dumps(str(demos_path))}
+expert_returns = {json.dumps(str(tmp_path / "no_returns.json"))}
+
+[env_options]
+version = 2
+episode_length = 30
+
+[ppo]
+num_envs = 4
+rollout_length = 8
+num_epochs = 1
+num_minibatches = 2
+policy_hidden = [16]
+value_hidden = [16]
+
+[discriminator]
+hidden_sizes = [16]
+minibatch_size = 16
+epochs = 1
+
+[buffer]
+capacity = 2
+fit_steps = 2
+""")
+    out = tmp_path / "run"
+    assert train_cli.main(["--config", str(config), "--out", str(out), "--no-progress"]) == 0
+    rows = read_metrics(out)
+    assert len(rows) == 2 and all(np.isfinite(row["reverse_kl"]) for row in rows if "reverse_kl" in row)

@@ -3,17 +3,18 @@
 The reference is Gymnasium's own environment (``gymnasium.make(task.gym_id)``, C MuJoCo in float64,
 its model and solver as shipped: RK4, Newton with 100 iterations, PGS for Humanoid), with the
 transfer variant's change applied (wind, gravity, the disabled legs' model) and
-``include_cfrc_ext_in_observation`` as in trirl's config. Three measurements per task and MJX
-setting:
+``include_cfrc_ext_in_observation`` as in trirl's config. Everything is measured on **paired
+rollouts** (:func:`paired_rollouts`): episode ``i`` starts in both simulators from Gymnasium's
+``reset(seed=seed + i)`` state and applies the same uniform random action sequence (or, for a
+trained policy, runs it in closed loop), MJX vmapping the episodes in one compiled call:
 
-- :func:`k_step_errors`: from the same state (a Gymnasium reset, copied into MJX), the same random
-  action sequence; the largest absolute difference of the observations after ``k`` env steps
-  (median and maximum over starts) and of the rewards. Contacts make the dynamics chaotic and
-  MJX computes in float32, so the error grows with ``k``: agreement is to a tolerance over a few
-  steps, and statistical beyond.
-- :func:`returns`: mean and std of the returns of one policy (uniform random actions, or an
-  act function such as a trained expert's) over ``episodes`` full episodes in each simulator.
-- :func:`throughput`: env steps per second of the jitted, vmapped MJX step (``num_envs`` envs).
+- :func:`k_step_errors`: the largest absolute difference of the observations after ``k`` steps
+  (median and maximum over the episodes) and of the rewards. Contacts make the dynamics chaotic
+  and MJX computes in float32, so the error grows with ``k``: agreement is to a tolerance over a
+  few steps, and statistical beyond.
+- :func:`returns`: the returns' means and stds in both, and the mean paired difference with its
+  standard error (common random numbers: the difference is the simulators', not the sampling's).
+- :func:`throughput`: env steps per second of that compiled MJX call (``episodes`` envs vmapped).
 
 ``python -m trirl.continuous.envs.equivalence --out FILE`` runs them over the tasks and the MJX
 settings of :data:`SETTINGS` and writes JSON with the machine and the command
@@ -30,6 +31,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -81,125 +83,143 @@ def _mjx_state(env: Env, reset_state: EnvState, qpos: np.ndarray, qvel: np.ndarr
     return reset_state._replace(physics=data)
 
 
-def k_step_errors(config: LocomotionConfig, ks=(1, 2, 5, 10, 20), starts: int = 8, seed: int = 0) -> dict:
-    """Observation and reward differences after ``k`` steps from a common state (module docstring).
-
-    Returns ``{"k": [...], "obs_error_median": [...], "obs_error_max": [...], "reward_error_max":
-    [...], "obs_scale": ...}`` (errors in observation units, the largest over coordinates; the
-    scale is the median absolute observation, for reading them).
-    """
-    from mujoco import mjx
-
-    env = envs.make(config.robot, _options(config))
-    model = mjx.put_model(load_model(config))
-    reference = reference_env(config)
-    horizon = max(ks)
-    rng = np.random.default_rng(seed)
-    step = jax.jit(env.step)
-    reset_state = jax.jit(env.reset)(jax.random.PRNGKey(seed))
-    obs_errors, reward_errors, scales = [], [], []
-    for start in range(starts):
-        obs, _ = reference.reset(seed=seed + start)
-        data = reference.unwrapped.data
-        state = jax.jit(_mjx_state, static_argnums=0)(env, reset_state, data.qpos.copy(), data.qvel.copy(), model)
-        errors, r_errors = [], []
-        for _ in range(horizon):
-            action = rng.uniform(-1.0, 1.0, env.action_size)
-            obs, reward, _, _, _ = reference.step(config.action_scale * action)
-            state = step(state, jnp.asarray(action, jnp.float32))
-            errors.append(float(np.max(np.abs(np.asarray(state.obs) - obs))))
-            r_errors.append(abs(float(state.reward) - float(reward)))
-        obs_errors.append(errors)
-        reward_errors.append(r_errors)
-        scales.append(float(np.median(np.abs(obs))))
-    obs_errors, reward_errors = np.asarray(obs_errors), np.asarray(reward_errors)
-    index = [k - 1 for k in ks]
-    return {
-        "k": list(ks),
-        "obs_error_median": np.median(obs_errors[:, index], axis=0).tolist(),
-        "obs_error_max": np.max(obs_errors[:, index], axis=0).tolist(),
-        "reward_error_max": np.max(reward_errors[:, index], axis=0).tolist(),
-        "obs_scale": float(np.median(scales)),
-        "starts": starts,
-    }
-
-
 def _options(config: LocomotionConfig) -> dict:
     fields = ("version", "episode_length", "integrator", "solver_iterations", "ls_iterations", "contacts",
               "include_cfrc_ext_in_observation")
     return {name: getattr(config, name) for name in fields}
 
 
-def returns(config: LocomotionConfig, episodes: int = 10, seed: int = 0, act: Callable | None = None,
-            np_act: NpAct | None = None) -> dict:
-    """Returns of one policy in trirl's MJX task and in Gymnasium's (uniform random without ``act``).
+class Rollouts(NamedTuple):
+    """Paired episodes of both simulators (``[E, T, ...]``; steps after an episode's end are masked)."""
 
-    ``act`` is a jax act function ``(obs, key) -> action`` for MJX, ``np_act`` the same policy on
-    numpy for Gymnasium. Returns means, stds, mean episode lengths and the relative difference of
-    the means ``|mjx - gym| / |gym|``.
+    mjx_obs: np.ndarray  #: [E, T, O] observation after each step
+    gym_obs: np.ndarray  #: [E, T, O]
+    mjx_rewards: np.ndarray  #: [E, T] (0 after the end)
+    gym_rewards: np.ndarray  #: [E, T]
+    mjx_alive: np.ndarray  #: [E, T] bool, the step belongs to the episode
+    gym_alive: np.ndarray  #: [E, T]
+    mjx_seconds: float  #: wall-clock seconds of the (compiled) MJX call
+
+
+def paired_rollouts(config: LocomotionConfig, episodes: int = 10, seed: int = 0, act: Callable | None = None,
+                    np_act: NpAct | None = None, length: int | None = None) -> Rollouts:
+    """``episodes`` episodes in each simulator from the same initial states (module docstring).
+
+    Episode ``i`` starts in both from Gymnasium's ``reset(seed=seed + i)`` state. Without ``act``
+    both apply the **same** uniform random action sequence (common random numbers, so differences
+    are the simulators', not the sampling's); with ``act`` (jax ``(obs, key) -> action``) and
+    ``np_act`` (the same policy on numpy) each runs the policy in closed loop. One compiled MJX
+    function serves every measurement of a setting (compilation is what costs on a CPU).
     """
-    from trirl.continuous.evaluation import episode_returns, random_act_fn, run_episode
+    from mujoco import mjx
 
     env = envs.make(config.robot, _options(config))
-    act = act or random_act_fn(env.action_size)
-    if np_act is None:
-        def np_act(obs, rng):
-            return rng.uniform(-1.0, 1.0, env.action_size)
-
-    @jax.jit
-    def mjx_returns(key):
-        def one(episode_key):
-            states, _, _, alive = run_episode(env, act, episode_key, env.spec.episode_length)
-            return jnp.sum(jnp.where(alive, states.reward, 0.0)), jnp.sum(alive)
-
-        return jax.vmap(one)(jax.random.split(key, episodes))
-
-    del episode_returns
-    mjx_return, mjx_length = (np.asarray(x) for x in mjx_returns(jax.random.PRNGKey(seed)))
+    model = mjx.put_model(load_model(config))
     reference = reference_env(config)
+    length = length or config.episode_length
     rng = np.random.default_rng(seed)
-    gym_return, gym_length = [], []
+    open_loop = act is None
+    actions = rng.uniform(-1.0, 1.0, (episodes, length, env.action_size)).astype(np.float32)
+    gym_obs = np.zeros((episodes, length, env.observation_size))
+    gym_rewards = np.zeros((episodes, length))
+    gym_alive = np.zeros((episodes, length), bool)
+    starts = []
     for episode in range(episodes):
         obs, _ = reference.reset(seed=seed + episode)
-        total, steps, done = 0.0, 0, False
-        while not done:
-            obs, reward, terminated, truncated, _ = reference.step(config.action_scale * np_act(obs, rng))
-            total, steps, done = total + float(reward), steps + 1, terminated or truncated
-        gym_return.append(total)
-        gym_length.append(steps)
-    gym_return = np.asarray(gym_return)
+        starts.append((reference.unwrapped.data.qpos.copy(), reference.unwrapped.data.qvel.copy()))
+        for t in range(length):
+            action = actions[episode, t] if open_loop else np_act(obs, rng)
+            obs, reward, terminated, truncated, _ = reference.step(config.action_scale * np.asarray(action, np.float64))
+            gym_obs[episode, t], gym_rewards[episode, t], gym_alive[episode, t] = obs, reward, True
+            if terminated or truncated:
+                break
+    reset_state = env.reset(jax.random.PRNGKey(seed))
+
+    @jax.jit
+    @jax.vmap
+    def mjx_episode(qpos, qvel, episode_actions, key):
+        state = _mjx_state(env, reset_state, qpos, qvel, model)
+
+        def body(state, inputs):
+            action, step_key = inputs
+            alive = jnp.logical_not(state.done)
+            action = action if open_loop else act(state.obs, step_key)
+            after = env.step(state, action)
+            after = jax.tree_util.tree_map(lambda new, old: jnp.where(alive, new, old), after, state)
+            return after, (after.obs, jnp.where(alive, after.reward, 0.0), alive)
+
+        return jax.lax.scan(body, state, (episode_actions, jax.random.split(key, length)))[1]
+
+    qpos, qvel = (np.stack(x) for x in zip(*starts))
+    keys = jax.random.split(jax.random.PRNGKey(seed), episodes)
+    jax.block_until_ready(mjx_episode(qpos, qvel, actions, keys))  # compiles
+    started = time.perf_counter()
+    mjx_obs, mjx_rewards, mjx_alive = (np.asarray(x) for x in jax.block_until_ready(mjx_episode(qpos, qvel, actions, keys)))
+    return Rollouts(mjx_obs, gym_obs, mjx_rewards, gym_rewards * gym_alive, mjx_alive, gym_alive,
+                    time.perf_counter() - started)
+
+
+def k_step_errors(rollouts: Rollouts, ks=(1, 2, 5, 10, 20)) -> dict:
+    """Observation and reward differences after ``k`` steps of paired open-loop rollouts.
+
+    Returns ``{"k", "obs_error_median", "obs_error_max", "reward_error_max", "obs_scale"}``: the
+    largest absolute difference over the observation's coordinates after step ``k`` (median and
+    maximum over the episodes alive in both), the largest reward difference, and the median
+    absolute observation for reading them.
+    """
+    both = rollouts.mjx_alive & rollouts.gym_alive
+    obs_error = np.max(np.abs(rollouts.mjx_obs - rollouts.gym_obs), axis=-1)
+    reward_error = np.abs(rollouts.mjx_rewards - rollouts.gym_rewards)
+    out = {"k": list(ks), "obs_error_median": [], "obs_error_max": [], "reward_error_max": [], "episodes_alive": []}
+    for k in ks:
+        alive = both[:, k - 1]
+        out["episodes_alive"].append(int(alive.sum()))
+        errors = obs_error[alive, k - 1] if alive.any() else np.asarray([np.nan])
+        out["obs_error_median"].append(float(np.median(errors)))
+        out["obs_error_max"].append(float(np.max(errors)))
+        out["reward_error_max"].append(float(np.max(reward_error[alive, k - 1])) if alive.any() else float("nan"))
+    out["obs_scale"] = float(np.median(np.abs(rollouts.gym_obs[:, 0])))
+    return out
+
+
+def returns(rollouts: Rollouts) -> dict:
+    """Means and stds of the returns in both simulators, mean lengths, and their differences."""
+    mjx_return, gym_return = rollouts.mjx_rewards.sum(1), rollouts.gym_rewards.sum(1)
+    difference = mjx_return - gym_return
     return {
-        "episodes": episodes,
+        "episodes": len(mjx_return),
         "mjx_return_mean": float(mjx_return.mean()), "mjx_return_std": float(mjx_return.std()),
         "gym_return_mean": float(gym_return.mean()), "gym_return_std": float(gym_return.std()),
-        "mjx_length_mean": float(mjx_length.mean()), "gym_length_mean": float(np.mean(gym_length)),
+        "mjx_length_mean": float(rollouts.mjx_alive.sum(1).mean()),
+        "gym_length_mean": float(rollouts.gym_alive.sum(1).mean()),
         "relative_difference": float(abs(mjx_return.mean() - gym_return.mean()) / max(abs(gym_return.mean()), 1e-9)),
+        "paired_difference_mean": float(difference.mean()),
+        "paired_difference_sem": float(difference.std(ddof=1) / np.sqrt(len(difference))) if len(difference) > 1 else None,
     }
 
 
-def throughput(config: LocomotionConfig, num_envs: int = 64, steps: int = 50, seed: int = 0) -> dict:
-    """Env steps per second of the jitted, vmapped MJX step (random actions, auto-reset)."""
-    env = envs.auto_reset(envs.make(config.robot, _options(config)))
+def throughput(rollouts: Rollouts, frame_skip: int) -> dict:
+    """MJX env steps per second of the paired rollouts' compiled call (``E`` envs vmapped, no resets)."""
+    steps = rollouts.mjx_alive.size
+    return {"num_envs": rollouts.mjx_alive.shape[0], "steps": rollouts.mjx_alive.shape[1],
+            "env_steps_per_s": steps / rollouts.mjx_seconds,
+            "physics_steps_per_s": steps * frame_skip / rollouts.mjx_seconds}
 
-    @jax.jit
-    def run(state, key):
-        def body(state, step_key):
-            action = jax.random.uniform(step_key, (num_envs, env.action_size), minval=-1.0, maxval=1.0)
-            return jax.vmap(env.step)(state, action), None
 
-        return jax.lax.scan(body, state, jax.random.split(key, steps))[0]
+def expert_returns(config: LocomotionConfig, run: str, episodes: int = 10, seed: int = 0) -> dict:
+    """:func:`returns` of the deterministic policy of the expert in run directory ``run``, in closed loop."""
+    from trirl.continuous.evaluation import policy_act_fn
+    from trirl.continuous.expert import load_expert
 
+    _, ppo, state = load_expert(run)
+    act = policy_act_fn(ppo.networks, state.params.policy, state.normalizer)
+    act_jit = jax.jit(act)
     key = jax.random.PRNGKey(seed)
-    state = jax.jit(jax.vmap(env.reset))(jax.random.split(key, num_envs))
-    started = time.perf_counter()
-    state = jax.block_until_ready(run(state, key))
-    compile_and_run = time.perf_counter() - started
-    started = time.perf_counter()
-    jax.block_until_ready(run(state, jax.random.fold_in(key, 1)))
-    seconds = time.perf_counter() - started
-    return {"num_envs": num_envs, "steps": steps, "env_steps_per_s": num_envs * steps / seconds,
-            "physics_steps_per_s": num_envs * steps * config.frame_skip / seconds,
-            "first_call_s": compile_and_run}
+
+    def np_act(obs, rng):
+        return np.asarray(act_jit(jnp.asarray(obs, jnp.float32), key), np.float64)
+
+    return dict(returns(paired_rollouts(config, episodes, seed, act=act, np_act=np_act)), expert=str(run))
 
 
 def machine() -> str:
@@ -212,9 +232,11 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tasks", nargs="+", default=["half_cheetah", "hopper", "walker2d", "ant", "humanoid"])
     parser.add_argument("--settings", nargs="+", default=list(SETTINGS), help=f"of {list(SETTINGS)}")
-    parser.add_argument("--episodes", type=int, default=10)
-    parser.add_argument("--starts", type=int, default=8)
-    parser.add_argument("--num-envs", type=int, default=64)
+    parser.add_argument("--episodes", type=int, default=10, help="paired episodes per setting (MJX vmaps them)")
+    parser.add_argument("--length", type=int, default=None, help="steps per episode (default: the time limit, 1000)")
+    parser.add_argument("--expert", default=None,
+                        help="a trained expert's run directory: its returns (deterministic) in both simulators too")
+    parser.add_argument("--expert-only", action="store_true", help="measure only --expert's returns")
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     for name in args.settings:
@@ -227,15 +249,22 @@ def main(argv: list[str] | None = None) -> int:
         for name in args.settings:
             config = LocomotionConfig(robot=task, version=2, **SETTINGS[name])
             started = time.perf_counter()
-            entry = {"settings": SETTINGS[name], "throughput": throughput(config, args.num_envs),
-                     "k_steps": k_step_errors(config, starts=args.starts),
-                     "random_policy_returns": returns(config, args.episodes)}
+            entry, line = {"settings": SETTINGS[name]}, ""
+            if not args.expert_only:
+                rollouts = paired_rollouts(config, args.episodes, length=args.length)
+                entry.update(throughput=throughput(rollouts, config.frame_skip), k_steps=k_step_errors(rollouts),
+                             random_policy_returns=returns(rollouts))
+                r = entry["random_policy_returns"]
+                line = (f"{entry['throughput']['env_steps_per_s']:7.0f} env-steps/s ({args.episodes} envs)  obs error "
+                        f"k=1,2,5,10,20: {', '.join(f'{e:.2g}' for e in entry['k_steps']['obs_error_median'])}  "
+                        f"random returns mjx {r['mjx_return_mean']:.1f} gym {r['gym_return_mean']:.1f} "
+                        f"(paired difference {r['paired_difference_mean']:.1f} +- {r['paired_difference_sem']:.1f} s.e.)")
+            if args.expert:
+                entry["expert_returns"] = r = expert_returns(config, args.expert, args.episodes)
+                line += f"  expert {args.expert}: mjx {r['mjx_return_mean']:.1f} gym {r['gym_return_mean']:.1f}"
             entry["seconds"] = time.perf_counter() - started
-            results.setdefault(task, {})[name] = entry
-            print(f"{task:14s} {name:12s} {entry['throughput']['env_steps_per_s']:9.0f} env-steps/s  "
-                  f"obs error k=1,2,5,10,20: {', '.join(f'{e:.2g}' for e in entry['k_steps']['obs_error_median'])}  "
-                  f"random returns mjx {entry['random_policy_returns']['mjx_return_mean']:.1f} "
-                  f"gym {entry['random_policy_returns']['gym_return_mean']:.1f}", flush=True)
+            results.setdefault(task, {})[name] = dict(results.get(task, {}).get(name, {}), **entry)
+            print(f"{task:18s} {name:12s} {line}", flush=True)
             payload = {"machine": machine(), "command": "python -m trirl.continuous.envs.equivalence "
                        + " ".join(argv if argv is not None else sys.argv[1:]), "results": results}
             tmp = args.out + ".tmp"
