@@ -78,8 +78,8 @@ def reference_env(config: LocomotionConfig):
 def _mjx_state(env: Env, reset_state: EnvState, qpos: np.ndarray, qvel: np.ndarray, model) -> EnvState:
     from mujoco import mjx
 
-    data = mjx.forward(model, reset_state.physics.replace(qpos=jnp.asarray(qpos, jnp.float32),
-                                                          qvel=jnp.asarray(qvel, jnp.float32)))
+    dtype = reset_state.physics.qpos.dtype  # float32, or float64 under jax_enable_x64
+    data = mjx.forward(model, reset_state.physics.replace(qpos=jnp.asarray(qpos, dtype), qvel=jnp.asarray(qvel, dtype)))
     return reset_state._replace(physics=data)
 
 
@@ -237,11 +237,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--expert", default=None,
                         help="a trained expert's run directory: its returns (deterministic) in both simulators too")
     parser.add_argument("--expert-only", action="store_true", help="measure only --expert's returns")
+    parser.add_argument("--x64", action="store_true",
+                        help="MJX in float64 (jax_enable_x64; results stored as SETTING_x64): what float32 costs")
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     for name in args.settings:
         if name not in SETTINGS:
             raise InvalidConfigError(f"--settings: unknown setting {name!r}; choose from {list(SETTINGS)}")
+    if args.x64:
+        jax.config.update("jax_enable_x64", True)
     results = {}
     if os.path.exists(args.out):  # accumulate across sittings
         results = json.loads(open(args.out).read()).get("results", {})
@@ -263,8 +267,10 @@ def main(argv: list[str] | None = None) -> int:
                 entry["expert_returns"] = r = expert_returns(config, args.expert, args.episodes)
                 line += f"  expert {args.expert}: mjx {r['mjx_return_mean']:.1f} gym {r['gym_return_mean']:.1f}"
             entry["seconds"] = time.perf_counter() - started
-            results.setdefault(task, {})[name] = dict(results.get(task, {}).get(name, {}), **entry)
-            print(f"{task:18s} {name:12s} {line}", flush=True)
+            key = f"{name}_x64" if args.x64 else name
+            entry["float64"] = bool(args.x64)
+            results.setdefault(task, {})[key] = dict(results.get(task, {}).get(key, {}), **entry)
+            print(f"{task:18s} {key:16s} {line}", flush=True)
             payload = {"machine": machine(), "command": "python -m trirl.continuous.envs.equivalence "
                        + " ".join(argv if argv is not None else sys.argv[1:]), "results": results}
             tmp = args.out + ".tmp"

@@ -428,7 +428,7 @@ def make(config: LocomotionConfig = LocomotionConfig()) -> Env:
 
     def step(state: EnvState, action: jax.Array) -> EnvState:
         data = state.physics
-        ctrl = config.action_scale * jnp.clip(action, -1.0, 1.0)
+        ctrl = (config.action_scale * jnp.clip(action, -1.0, 1.0)).astype(data.ctrl.dtype)
         x_before = forward_position(config, model, data)
 
         def physics_step(d, _):
