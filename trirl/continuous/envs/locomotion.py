@@ -48,14 +48,33 @@ their actions are still charged the control cost.
 **MJX settings.** MJX runs MuJoCo in float32 and has no PGS solver; what it is asked to do costs
 throughput on a CPU. The config fields ``integrator`` (the model's, or ``"euler"``),
 ``solver_iterations``, ``ls_iterations`` and ``contacts`` (``"model"``: every pair the model
-collides; ``"floor"``: only geoms with the floor) choose it; their defaults are the cheapest
-settings whose returns and state distributions still agree with Gymnasium's C MuJoCo
-environment, measured per task by ``python -m trirl.continuous.envs.equivalence`` (results and
-throughput in ``continuous/results/suite_equivalence_cpu.json``; the agreement over k steps from a
-common state is tested in ``tests/continuous/test_suite_equivalence.py``). Contact forces
-``cfrc_ext`` are computed with MJX's ``rne_postconstraint`` only where the task needs them (the
-contact cost of Ant and Humanoid, or ``include_cfrc_ext_in_observation``); they differ from C
-MuJoCo's by the solver's tolerance, which the equivalence module reports.
+collides; ``"floor"``: only geoms with the floor) choose it. The defaults (Newton, 4 iterations,
+4 line-search iterations, the model's integrator and contacts) were measured against Gymnasium's C
+MuJoCo environment by ``python -m trirl.continuous.envs.equivalence`` on paired rollouts (same
+start, same random actions; ``continuous/results/suite_equivalence_cpu.json``, 2-core CPU shared
+with other jobs; the k-step agreement is tested in ``tests/continuous/test_suite_equivalence.py``):
+
+- Hopper, Walker2d: the largest observation difference stays below 1e-4 over 20 steps and the
+  returns agree to 1e-5 (random actions fall within about 20 steps).
+- HalfCheetah: below 2e-4 over 5 steps, 0.015 after 10; over 1,000 steps chaos takes over, and in
+  float32 the paired random-action returns differ by -51 +- 16 (s.e., 10 episodes; -285 against
+  -234). With ``jax_enable_x64`` the same MJX settings agree with C MuJoCo to 1e-10 over 20 steps
+  and the returns by -4 +- 12: the difference is MJX's float32, not its solver settings (C MuJoCo
+  with 4 Newton iterations gives Gymnasium's returns, +0.1 +- 18). float64 costs about a quarter of
+  the throughput (2,351 against 3,056 env-steps/s, 10 envs).
+- Ant (contacts with the floor every step): 1 Newton iteration is wrong after one step (0.37, and
+  in C MuJoCo too); Euler, the integrator of version 1, differs by order 1 after one step of C
+  MuJoCo; with 4 iterations the states agree to 1e-5 (median) for two steps and differ by order 1
+  after five, in float32 and in float64 alike, so precision is not the cause (C MuJoCo with 4
+  iterations drifts from its own 100 more slowly: 0.008 after five steps, and 20 iterations equal
+  100 there).
+  The returns agree statistically: random actions -80 against -84 (paired difference 4 +- 57
+  s.e.); the version-1 Ant expert, deterministic, 503 +- 225 here against 448 +- 298 in
+  Gymnasium's Ant-v5 (10 episodes; difference 56 +- 97 s.e.), where version 1 gives it 2,521.
+- Contact forces ``cfrc_ext`` are computed with MJX's ``rne_postconstraint`` only where the task
+  needs them (the contact cost of Ant and Humanoid, or ``include_cfrc_ext_in_observation``); they
+  equal C MuJoCo's from the same state (tested on Ant's observation) and follow the solver's
+  differences after it.
 
 **Version 1** (the old physics, kept so the committed Ant expert and its results reproduce): the
 models are trirl's own MJCF files in ``trirl/continuous/assets/`` (actuators in another order,
