@@ -54,7 +54,7 @@ MuJoCo environment by ``python -m trirl.continuous.envs.equivalence`` on paired 
 start, same random actions; ``continuous/results/suite_equivalence_cpu.json``, 2-core CPU shared
 with other jobs; the k-step agreement is tested in ``tests/continuous/test_suite_equivalence.py``):
 
-- Hopper, Walker2d: the largest observation difference stays below 1e-4 over 20 steps and the
+- Hopper, Walker2d: the largest observation difference stays below 2e-4 over 20 steps and the
   returns agree to 1e-5 (random actions fall within about 20 steps).
 - HalfCheetah: below 2e-4 over 5 steps, 0.015 after 10; over 1,000 steps chaos takes over, and in
   float32 the paired random-action returns differ by -51 +- 16 (s.e., 10 episodes; -285 against
