@@ -267,6 +267,8 @@ def main(argv: list[str] | None = None) -> int:
                 entry["expert_returns"] = r = expert_returns(config, args.expert, args.episodes)
                 line += f"  expert {args.expert}: mjx {r['mjx_return_mean']:.1f} gym {r['gym_return_mean']:.1f}"
             entry["seconds"] = time.perf_counter() - started
+            entry["command"] = "python -m trirl.continuous.envs.equivalence " + " ".join(
+                argv if argv is not None else sys.argv[1:])
             key = f"{name}_x64" if args.x64 else name
             entry["float64"] = bool(args.x64)
             results.setdefault(task, {})[key] = dict(results.get(task, {}).get(key, {}), **entry)

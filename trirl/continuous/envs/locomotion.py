@@ -77,7 +77,7 @@ with other jobs; the k-step agreement is tested in ``tests/continuous/test_suite
   s.e.); the version-1 Ant expert, deterministic, 503 +- 225 here against 448 +- 298 in
   Gymnasium's Ant-v5 (10 episodes; difference 56 +- 97 s.e.), where version 1 gives it 2,521.
 - Humanoid (Newton where Gymnasium's model asks for PGS): below 2e-4 over 20 steps, random-action
-  returns equal to 0.1 (they fall within about 20 steps), contact cost included.
+  returns agree to 0.1 (they fall within about 20 steps), contact cost included.
 - Contact forces ``cfrc_ext`` are computed with MJX's ``rne_postconstraint`` only where the task
   needs them (the contact cost of Ant and Humanoid, or ``include_cfrc_ext_in_observation``); they
   equal C MuJoCo's from the same state (tested on Ant's observation) and follow the solver's
