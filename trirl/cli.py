@@ -8,6 +8,7 @@
 ``trirl expert``    continuous: train a PPO expert, evaluate it, collect its demonstrations.
 ``trirl train``     continuous: IRL (TRIRL, GAIL, AIRL, AMP) from demonstrations.
 ``trirl evaluate``  continuous: retrain a policy on a learnt reward.
+``trirl demos``     continuous: import demonstrations from Minari, the authors' npz or imitation; inspect them.
 
 ``trirl COMMAND --help`` lists a command's flags.
 """
@@ -251,6 +252,8 @@ DELEGATED = (
     ("expert", "trirl.continuous.expert", "continuous: train a PPO expert, evaluate it, collect demonstrations"),
     ("train", "trirl.continuous.train", "continuous: TRIRL, GAIL, AIRL or AMP from demonstrations, seeds vmapped"),
     ("evaluate", "trirl.continuous.evaluate", "continuous: retrain PPO on a learnt reward (and its true-reward control)"),
+    ("demos", "trirl.continuous.demo_formats", "continuous: 'import' demonstrations (Minari, the TRIRL authors' npz, "
+              "imitation's npz) into trirl's schema; 'inspect' a file's episodes, returns, falls, ranges"),
 )
 
 

@@ -3,7 +3,8 @@
 ``make(name, **options)`` builds a registered environment (not yet auto-reset)::
 
     point_maze, point_maze_mirrored       pure JAX (envs/point_maze.py)
-    ant, ant_disabled, humanoid           MuJoCo MJX (envs/locomotion.py)
+    half_cheetah, half_cheetah_windy, half_cheetah_mars, hopper, walker2d,
+    ant, ant_disabled, humanoid           MuJoCo MJX, Gymnasium v5's tasks (envs/locomotion.py)
     lqr                                   soft LQ control, exact closed forms (envs/lqr.py)
 """
 
@@ -14,7 +15,9 @@ from typing import Any
 from trirl.continuous.envs.base import Env, EnvSpec, EnvState, auto_reset
 from trirl.errors import InvalidConfigError
 
-ENV_NAMES = ("point_maze", "point_maze_mirrored", "ant", "ant_disabled", "humanoid", "lqr")
+LOCOMOTION_NAMES = ("half_cheetah", "half_cheetah_windy", "half_cheetah_mars", "hopper", "walker2d",
+                    "ant", "ant_disabled", "humanoid")  # envs/locomotion.py TASK_NAMES, kept equal by a test
+ENV_NAMES = ("point_maze", "point_maze_mirrored", *LOCOMOTION_NAMES, "lqr")
 
 
 def make_config(name: str, options: dict[str, Any] | None = None):
@@ -25,7 +28,7 @@ def make_config(name: str, options: dict[str, Any] | None = None):
 
         options.setdefault("mirrored", name == "point_maze_mirrored")
         return PointMazeConfig(**options)
-    if name in ("ant", "ant_disabled", "humanoid"):
+    if name in LOCOMOTION_NAMES:
         from trirl.continuous.envs.locomotion import LocomotionConfig
 
         return LocomotionConfig(robot=name, **options)

@@ -52,6 +52,18 @@ What each set gives away (a reader comparing results must know):
   ``lqr:quadratic_NxM`` is the same map for ``N`` states and ``M`` actions (1..4 each). A
   quadratic reward ``theta^T phi + b`` is exactly the class the closed forms of
   :mod:`trirl.continuous.lq` handle (same order: ``lq.features``); it contains the true reward.
+
+- ``half_cheetah:paper``, ``hopper:paper``, ``walker2d:paper``, ``humanoid:paper``: the same
+  terms for the Gymnasium v5 suite (``envs/locomotion.py``): the forward velocity ``qvel[0]`` of
+  ``s``, ``-sum(clip(a)^2)`` and (not for HalfCheetah, which never falls) the height ``z``. For
+  HalfCheetah, Hopper and Walker2d they are the true reward's terms up to the one-step lag (the
+  healthy bonus is again the bias); the Humanoid's reward pays the centre of mass's velocity and
+  ``0.1 sum(ctrl^2)`` with ``ctrl = 0.4 clip(a)``, so its torso velocity is a proxy and the control
+  term is the true one up to scale. The transfer variants (``half_cheetah_windy``,
+  ``half_cheetah_mars``) observe the same layout, so ``theta`` transfers as is. These sets contain
+  the answer.
+- ``half_cheetah:generic``, ``hopper:generic``, ``walker2d:generic``, ``humanoid:generic``: the
+  observation, the clipped action and its squares, as ``ant:generic``.
 """
 
 from __future__ import annotations
@@ -151,6 +163,33 @@ def _quadratic_set(n: int, m: int) -> FeatureSet:
 
 FEATURE_SETS["lqr:quadratic"] = _quadratic_set(2, 2)
 FEATURE_SETS.update({f"lqr:quadratic_{n}x{m}": _quadratic_set(n, m) for n in range(1, 5) for m in range(1, 5)})
+
+def _reward_terms(velocity: int, height: int | None):
+    """``[v_x, -sum(clip(a)^2)(, z)]`` read at observation indices ``velocity`` and ``height``."""
+
+    def phi(obs, action):
+        ctrl = jnp.clip(action, -1.0, 1.0)
+        terms = [obs[..., velocity], -jnp.sum(jnp.square(ctrl), axis=-1)]
+        if height is not None:
+            terms.append(obs[..., height])
+        return jnp.stack(terms, axis=-1)
+
+    return phi
+
+
+# The Gymnasium v5 tasks (envs/locomotion.py, version 2): (family, observation size, action size,
+# index of the forward velocity, index of the height or None). Planar robots observe qpos[1:] ++ qvel,
+# so z is obs[0] and v_x = qvel[0] is obs[nq - 1]; the Humanoid observes qpos[2:] (22) first, and
+# its torso's v_x (obs[22]) stands in for the centre of mass's that its reward pays.
+_SUITE = (
+    ("half_cheetah", 17, 6, 8, None),
+    ("hopper", 11, 3, 5, 0),
+    ("walker2d", 17, 6, 8, 0),
+    ("humanoid", 270, 17, 22, 0),
+)
+for _family, _obs, _act, _vx, _z in _SUITE:
+    FEATURE_SETS[f"{_family}:paper"] = FeatureSet(_family, 2 + (_z is not None), _reward_terms(_vx, _z), _obs, _act)
+    FEATURE_SETS[f"{_family}:generic"] = FeatureSet(_family, _obs + 2 * _act, _ant_generic, _obs, _act)
 
 
 __all__ = ["FEATURE_SETS", "FeatureSet", "check_env", "get"]

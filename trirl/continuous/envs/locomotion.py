@@ -1,40 +1,108 @@
-"""Ant, Ant-Disabled and Humanoid on MuJoCo MJX with Gymnasium-v5 reward semantics.
+"""The MuJoCo locomotion suite on MJX: Gymnasium v5's tasks, and trirl's first Ant and Humanoid.
 
-The models are trirl's own MJCF files in ``trirl/continuous/assets/``. One step is
-``frame_skip`` MJX steps of the clipped, scaled action ``ctrl = action_scale * clip(a, -1, 1)``.
+Tasks (``make(name)`` in ``envs/__init__.py``; ``version`` is the :class:`EnvSpec` version)::
 
-Reward (Gymnasium v5, ``dt = timestep * frame_skip``)::
+    name                 version 2 (Gymnasium v5's model)        version 1 (trirl's own MJCF, the old physics)
+    half_cheetah         HalfCheetah-v5                          -
+    half_cheetah_windy   HalfCheetah-v5, 5 m/s head wind         -
+    half_cheetah_mars    HalfCheetah-v5, gravity 3.73 m/s^2      -
+    hopper               Hopper-v5                               -
+    walker2d             Walker2d-v5                             -
+    ant                  Ant-v5                                  default (the committed expert's physics)
+    ant_disabled         Ant-v5, front legs short and unpowered  default
+    humanoid             Humanoid-v5                             default
 
-    r = forward_reward_weight * (x' - x) / dt      Ant: torso x;  Humanoid: centre-of-mass x
-      + healthy_reward * healthy
-      - ctrl_cost_weight * sum(ctrl^2)
-      - contact_cost                                 always 0 here, see below
+**Version 2 is Gymnasium v5's task.** The model is Gymnasium's own XML, read at run time from the
+installed ``gymnasium`` package (MIT; ``gymnasium`` is a dependency of the ``continuous`` extra, so
+nothing is copied; :data:`GYMNASIUM_SHA256` pins the files, identical in gymnasium 1.0 to 1.4, and
+a changed file warns). Observation, reward, termination, reset noise and dt are v5's, with
+``exclude_current_positions_from_observation=True`` and, by default, without the contact forces
+``cfrc_ext`` in the observation (``include_cfrc_ext_in_observation``; v5's default includes them)::
 
-``healthy`` = every ``qpos``/``qvel`` entry finite and ``healthy_z_range[0] <= qpos[2] <= [1]``;
-an unhealthy step **terminates** the episode, and the transition is **absorbing** (paper C.4);
-reaching ``episode_length`` truncates it (not absorbing). Non-finite physics ends the episode
-(absorbing, reward 0, counted in ``metrics["non_finite"]``) even with
-``terminate_when_unhealthy=False`` (see ``envs/base.py``).
+    HalfCheetah (17)  qpos[1:] ++ qvel;                       r = v_x - 0.1 |a|^2;         no termination
+    Hopper (11)       qpos[1:] ++ clip(qvel, -10, 10);        r = v_x + 1 - 1e-3 |a|^2;    dt 0.008
+    Walker2d (17)     qpos[1:] ++ clip(qvel, -10, 10);        r = v_x + 1 - 1e-3 |a|^2;    dt 0.008
+    Ant (27 | 105)    qpos[2:] ++ qvel [++ clip(cfrc_ext[1:], -1, 1)];
+                      r = v_x(torso) + 1 - 0.5 |a|^2 - 5e-4 |clip(cfrc_ext, -1, 1)|^2
+    Humanoid (270 | 348)  qpos[2:] ++ qvel ++ cinert[1:] ++ cvel[1:] ++ qfrc_actuator[6:] [++ cfrc_ext[1:]];
+                      r = 1.25 v_x(centre of mass) + 5 - 0.1 |ctrl|^2 - min(5e-7 |cfrc_ext|^2, 10)
 
-Observation layouts (v5 with ``exclude_current_positions_from_observation=True``):
+Healthy (else the episode terminates, and the transition is absorbing, paper C.4): Hopper
+``z > 0.7``, ``|angle| < 0.2``, ``|qpos[2:], qvel| < 100``; Walker2d ``0.8 < z < 2``,
+``|angle| < 1``; Ant ``0.2 <= z <= 1`` and finite; Humanoid ``1 < z < 2``. Reset: ``qpos0 +
+U(-s, s)`` and ``qvel`` noise ``U(-s, s)`` (Hopper, Walker2d, Humanoid) or ``s N(0, 1)``
+(HalfCheetah, Ant), ``s`` = ``reset_noise_scale``. One step is ``frame_skip`` physics steps of
+``ctrl = action_scale * clip(a, -1, 1)``; velocities are ``(x' - x) / dt`` of ``qpos[0]``
+(planar robots), of the torso's ``xpos`` (Ant) or of the centre of mass (Humanoid), read after the
+step as Gymnasium reads them.
 
-- Ant, Ant-Disabled (27): ``qpos[2:]`` (13: torso z, torso quaternion, 8 joint angles) ++ ``qvel`` (14).
-- Humanoid (270): ``qpos[2:]`` (22) ++ ``qvel`` (23) ++ ``cinert[1:]`` (13 x 10) ++ ``cvel[1:]`` (13 x 6)
-  ++ ``qfrc_actuator[6:]`` (17).
+The transfer variants (paper Section 5.2, Table 1): ``half_cheetah_windy`` blows a constant
+``wind`` of 5 m/s against the direction of travel (MuJoCo's ``opt.wind = (-5, 0, 0)``) through
+air of density ``air_density`` 1.2 kg/m^3 (the paper gives the speed only; MuJoCo applies no wind
+force at its default density 0; so set, the wind lowers uniform random actions' return from
+-234 to -311 per 1,000 steps in Gymnasium's HalfCheetah); ``half_cheetah_mars`` has ``gravity`` 3.73 m/s^2;
+``ant_disabled`` (AIRL, Fu et al. 2018) shortens the thigh and shin of Ant-v5's two legs that point
+forward (+x: legs 1 and 4, whose hip and ankle are actions 2, 3 and 0, 1 in v5's actuator order
+``hip_4, ankle_4, hip_1, ankle_1, hip_2, ...``) to a quarter and sets their motors' gear to 0;
+their actions are still charged the control cost.
 
-Deviation from v5: MJX does not compute the external contact forces ``cfrc_ext``, so the contact
-cost (v5 weights: Ant 5e-4, Humanoid 5e-7) is zero and ``cfrc_ext`` is not observed, as in the
-brax ports of these tasks. Contacts are limited to the ``<pair>``s in the XML (feet with the floor).
+**MJX settings.** MJX runs MuJoCo in float32 and has no PGS solver (Gymnasium's Humanoid model
+asks for PGS; trirl solves it with Newton, as every task); what it is asked to do costs
+throughput on a CPU. The config fields ``integrator`` (the model's, or ``"euler"``),
+``solver_iterations``, ``ls_iterations`` and ``contacts`` (``"model"``: every pair the model
+collides; ``"floor"``: only geoms with the floor) choose it. The defaults (Newton, 4 iterations,
+4 line-search iterations, the model's integrator and contacts) were measured against Gymnasium's C
+MuJoCo environment by ``python -m trirl.continuous.envs.equivalence`` on paired rollouts (same
+start, same random actions; ``continuous/results/suite_equivalence_cpu.json``, 2-core CPU shared
+with other jobs; the k-step agreement is tested in ``tests/continuous/test_suite_equivalence.py``):
 
-MJX settings (``LocomotionConfig`` fields, applied to the loaded model): Newton solver with
-``solver_iterations=1`` and ``ls_iterations=4``, Euler damping disabled -- the cheap, GPU-friendly
-settings MuJoCo Playground uses for locomotion.
+- Hopper, Walker2d: the largest observation difference stays below 2e-4 over 20 steps and the
+  returns agree to 1e-5 (random actions fall within about 20 steps).
+- HalfCheetah: below 2e-4 over 5 steps, 0.015 after 10; over 1,000 steps chaos takes over, and in
+  float32 the paired random-action returns differ by -51 +- 16 (s.e., 10 episodes; -285 against
+  -234). With ``jax_enable_x64`` the same MJX settings agree with C MuJoCo to 1e-10 over 20 steps
+  and the returns by -4 +- 12: the difference is MJX's float32, not its solver settings (C MuJoCo
+  with 4 Newton iterations gives Gymnasium's returns, +0.1 +- 18). float64 costs about a quarter of
+  the throughput (2,351 against 3,056 env-steps/s, 10 envs).
+- Ant (contacts with the floor every step): 1 Newton iteration is wrong after one step (0.37, and
+  in C MuJoCo too); Euler, the integrator of version 1, differs by order 1 after one step of C
+  MuJoCo; with 4 iterations the states agree to 1e-5 (median) for two steps and differ by order 1
+  after five (median 0.56) in float32 and in float64 alike, and with Gymnasium's own solver
+  settings (100 iterations, 50 line-search iterations) in float64 as well, at 166 against 421
+  env-steps/s (10 envs): neither precision nor iterations are the cause, so 4 iterations is the
+  cheapest measured setting that keeps the agreement there is (C MuJoCo with 4 iterations drifts
+  from its own 100 more slowly, 0.008 after five steps, and 20 iterations equal 100 there).
+  Ant-Disabled agrees to 1e-4 for five steps and its random-action returns by 3 +- 13.
+  The returns agree statistically: random actions -80 against -84 (paired difference 4 +- 57
+  s.e.); the version-1 Ant expert, deterministic, 503 +- 225 here against 448 +- 298 in
+  Gymnasium's Ant-v5 (10 episodes; difference 56 +- 97 s.e.), where version 1 gives it 2,521.
+- Humanoid (Newton where Gymnasium's model asks for PGS): below 2e-4 over 20 steps, random-action
+  returns agree to 0.1 (they fall within about 20 steps), contact cost included.
+- Contact forces ``cfrc_ext`` are computed with MJX's ``rne_postconstraint`` only where the task
+  needs them (the contact cost of Ant and Humanoid, or ``include_cfrc_ext_in_observation``); they
+  equal C MuJoCo's from the same state (tested on Ant's observation) and follow the solver's
+  differences after it.
+
+**Version 1** (the old physics, kept so the committed Ant expert and its results reproduce): the
+models are trirl's own MJCF files in ``trirl/continuous/assets/`` (actuators in another order,
+Euler integrator, contacts only feet-floor, ``solver_iterations=1``, ``ls_iterations=4``),
+``cfrc_ext`` is not computed, so the contact cost is 0 and not observed, and the Humanoid's
+qvel reset noise is normal (v5: uniform). An expert trained on version 1's Ant scores 448 in
+Gymnasium's Ant-v5 against 2,521 in version 1: its numbers are not the literature's.
+
+Non-finite physics ends the episode (absorbing, reward 0, counted in ``metrics["non_finite"]``)
+even with ``terminate_when_unhealthy=False`` (see ``envs/base.py``).
 """
 
 from __future__ import annotations
 
+import hashlib
+import importlib.resources
+import warnings
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -45,70 +113,236 @@ from trirl.continuous.envs.base import Env, EnvSpec, EnvState, initial_state, tr
 from trirl.errors import InvalidConfigError
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
-VERSION = 1
+LATEST = 2  #: the version of Gymnasium's models
 
-#: Gymnasium v5 defaults per robot: (xml, frame_skip, forward weight, ctrl weight, healthy reward,
-#: healthy z range, reset noise, action scale)
-ROBOTS = {
-    "ant": ("ant.xml", 5, 1.0, 0.5, 1.0, (0.2, 1.0), 0.1, 1.0),
-    "ant_disabled": ("ant_disabled.xml", 5, 1.0, 0.5, 1.0, (0.2, 1.0), 0.1, 1.0),
-    "humanoid": ("humanoid.xml", 5, 1.25, 0.1, 5.0, (1.0, 2.0), 0.01, 0.4),
+
+class Task(NamedTuple):
+    """What defines one task: its model and Gymnasium v5's constants for it."""
+
+    gym_id: str  #: the Gymnasium environment it is equivalent to (version 2)
+    xml: str  #: Gymnasium's model file (under gymnasium/envs/mujoco/assets/)
+    v1_xml: str | None  #: trirl's own model (version 1), or None where there is none
+    frame_skip: int
+    forward_reward_weight: float
+    ctrl_cost_weight: float
+    contact_cost_weight: float  #: 0: no contact cost
+    healthy_reward: float
+    healthy_z_range: tuple[float, float] | None  #: None: never unhealthy (HalfCheetah)
+    healthy_angle_range: tuple[float, float] | None  #: planar robots: qpos[2]
+    reset_noise_scale: float
+    qvel_noise: str  #: "normal" (s N(0, 1)) or "uniform" (U(-s, s))
+    action_scale: float  #: ctrl = action_scale * clip(a, -1, 1) (the model's ctrlrange)
+    skipped_qpos: int  #: leading qpos entries left out of the observation (x; x, y)
+    progress: str  #: "qpos" (qpos[0]), "torso" (xpos of body 1), "com" (centre of mass x)
+
+
+TASKS: dict[str, Task] = {
+    "half_cheetah": Task("HalfCheetah-v5", "half_cheetah.xml", None, 5, 1.0, 0.1, 0.0, 0.0, None, None,
+                         0.1, "normal", 1.0, 1, "qpos"),
+    "hopper": Task("Hopper-v5", "hopper.xml", None, 4, 1.0, 1e-3, 0.0, 1.0, (0.7, float("inf")), (-0.2, 0.2),
+                   5e-3, "uniform", 1.0, 1, "qpos"),
+    "walker2d": Task("Walker2d-v5", "walker2d_v5.xml", None, 4, 1.0, 1e-3, 0.0, 1.0, (0.8, 2.0), (-1.0, 1.0),
+                     5e-3, "uniform", 1.0, 1, "qpos"),
+    "ant": Task("Ant-v5", "ant.xml", "ant.xml", 5, 1.0, 0.5, 5e-4, 1.0, (0.2, 1.0), None,
+                0.1, "normal", 1.0, 2, "torso"),
+    "humanoid": Task("Humanoid-v5", "humanoid.xml", "humanoid.xml", 5, 1.25, 0.1, 5e-7, 5.0, (1.0, 2.0), None,
+                     0.01, "uniform", 0.4, 2, "com"),
 }
+#: the transfer variants: (base task, what changes)
+VARIANTS = {
+    "half_cheetah_windy": "half_cheetah",
+    "half_cheetah_mars": "half_cheetah",
+    "ant_disabled": "ant",
+}
+TASK_NAMES = (*TASKS, *VARIANTS)
+#: tasks whose default is still version 1 (their committed experts were trained there)
+V1_DEFAULT = ("ant", "ant_disabled", "humanoid")
+#: Gymnasium's model files as read here (gymnasium 1.0.0 to 1.4.0 ship the same bytes)
+GYMNASIUM_SHA256 = {
+    "ant.xml": "cd5f83ef0ea35b0969e65d360c5bacd5b74ccaef6b27e4433b5168c605e3e2be",
+    "half_cheetah.xml": "11797a5d69e8ac955e89ca6fdd3a0087f1c990094fda401ac51420de1b6c5494",
+    "hopper.xml": "3ce93a055ffdcd83c0c701d2400768e40d2cbb9532f3c4ae33377c27f8b39f9e",
+    "walker2d_v5.xml": "6bed53a6cc3ca73c4fe8ac3486d3b4228927264a6454f4ef16d3eed3c58bc09d",
+    "humanoid.xml": "85816f372c826d2094b4a598918233bd9c5843b2439119eece2733bdc2e0d073",
+}
+#: Ant-v5's legs that point forward (+x): body names and the actuated joints of each
+_DISABLED_LEGS = {"front_left_leg": ("hip_1", "ankle_1"), "right_back_leg": ("hip_4", "ankle_4")}
+PAPER_WIND = (-5.0, 0.0, 0.0)  #: m/s, against the direction of travel (paper Section 5.2)
+MARS_GRAVITY = 3.73  #: m/s^2 (paper Section 5.2)
+INTEGRATORS = {"model": None, "euler": mujoco.mjtIntegrator.mjINT_EULER, "rk4": mujoco.mjtIntegrator.mjINT_RK4,
+               "implicitfast": mujoco.mjtIntegrator.mjINT_IMPLICITFAST}
+
+
+class GymnasiumModelWarning(UserWarning):
+    """The installed gymnasium's model file differs from the one trirl measured its equivalence on."""
 
 
 @dataclass(frozen=True)
 class LocomotionConfig:
-    """Options of an MJX locomotion task; ``None`` means the Gymnasium-v5 default of ``robot``."""
+    """Options of an MJX locomotion task; ``None`` means the default of ``robot`` and ``version``."""
 
-    robot: str = "ant"  #: "ant", "ant_disabled" (shortened, disabled front legs) or "humanoid"
+    robot: str = "ant"  #: a name of ``TASK_NAMES`` (the registry name of the task)
+    version: int | None = None  #: 2: Gymnasium v5's model; 1: trirl's own (ant, ant_disabled, humanoid); None: the task's default
     episode_length: int = 1000  #: time limit in steps (truncation, not absorbing)
-    frame_skip: int | None = None  #: physics steps per env step (v5: 5)
-    forward_reward_weight: float | None = None  #: weight of the x velocity (v5: Ant 1, Humanoid 1.25)
-    ctrl_cost_weight: float | None = None  #: weight of sum(ctrl^2) (v5: Ant 0.5, Humanoid 0.1)
-    healthy_reward: float | None = None  #: reward per healthy step (v5: Ant 1, Humanoid 5)
-    healthy_z_range: tuple[float, float] | None = None  #: allowed torso height (v5: Ant (0.2, 1), Humanoid (1, 2))
+    frame_skip: int | None = None  #: physics steps per env step (v5: 5; Hopper, Walker2d 4)
+    forward_reward_weight: float | None = None  #: weight of the x velocity
+    ctrl_cost_weight: float | None = None  #: weight of sum(ctrl^2)
+    contact_cost_weight: float | None = None  #: weight of the contact cost (version 1: 0, MJX had no cfrc_ext)
+    healthy_reward: float | None = None  #: reward per healthy step
+    healthy_z_range: tuple[float, float] | None = None  #: allowed torso height
     terminate_when_unhealthy: bool = True  #: end (absorbing) when unhealthy
-    reset_noise_scale: float | None = None  #: uniform qpos / normal qvel noise (v5: Ant 0.1, Humanoid 0.01)
+    reset_noise_scale: float | None = None  #: qpos / qvel reset noise scale
     action_scale: float | None = None  #: ctrl = action_scale * action (Humanoid: 0.4, the v5 ctrl range)
-    solver_iterations: int = 1  #: MJX Newton iterations (MuJoCo default 100; 1 suffices for locomotion)
-    ls_iterations: int = 4  #: MJX line-search iterations
-    disable_eulerdamp: bool = True  #: skip implicit joint damping in the Euler integrator (cheaper in MJX)
+    include_cfrc_ext_in_observation: bool = False  #: append clipped contact forces (v5's default: True)
+    integrator: str = "model"  #: "model" (Gymnasium: RK4, HalfCheetah Euler), "euler", "rk4" or "implicitfast"
+    solver_iterations: int | None = None  #: MJX Newton iterations (None: the measured default of the task)
+    ls_iterations: int | None = None  #: MJX line-search iterations (None: the measured default)
+    contacts: str = "model"  #: "model": the model's colliding pairs; "floor": only geoms against the floor
+    disable_eulerdamp: bool = True  #: skip implicit joint damping in the Euler integrator (version 1 only)
+    wind: tuple[float, float, float] | None = None  #: m/s (half_cheetah_windy: (-5, 0, 0); else 0)
+    air_density: float | None = None  #: kg/m^3, needed for wind to act (half_cheetah_windy: 1.2; else 0)
+    gravity: float | None = None  #: m/s^2, downwards (half_cheetah_mars: 3.73; else 9.81)
 
     def __post_init__(self):
-        if self.robot not in ROBOTS:
-            raise InvalidConfigError(f"LocomotionConfig.robot must be one of {sorted(ROBOTS)}, got {self.robot!r}")
+        if self.robot not in TASK_NAMES:
+            raise InvalidConfigError(f"LocomotionConfig.robot must be one of {list(TASK_NAMES)}, got {self.robot!r}")
+        version = self.version if self.version is not None else (1 if self.robot in V1_DEFAULT else LATEST)
+        object.__setattr__(self, "version", version)
+        if version not in (1, 2) or (version == 1 and self.robot not in V1_DEFAULT):
+            allowed = "1 or 2" if self.robot in V1_DEFAULT else "2"
+            raise InvalidConfigError(f"LocomotionConfig.version of {self.robot!r} must be {allowed}, got {self.version!r}")
         if self.episode_length < 1:
             raise InvalidConfigError(f"LocomotionConfig.episode_length must be >= 1, got {self.episode_length}")
-        for name in ("solver_iterations", "ls_iterations"):
-            if getattr(self, name) < 1:
-                raise InvalidConfigError(f"LocomotionConfig.{name} must be >= 1, got {getattr(self, name)}")
-        xml, skip, fwd, ctrl, healthy, z_range, noise, scale = ROBOTS[self.robot]
-        defaults = {"frame_skip": skip, "forward_reward_weight": fwd, "ctrl_cost_weight": ctrl,
-                    "healthy_reward": healthy, "healthy_z_range": z_range, "reset_noise_scale": noise,
-                    "action_scale": scale}
+        if self.integrator not in INTEGRATORS:
+            raise InvalidConfigError(f"LocomotionConfig.integrator must be one of {list(INTEGRATORS)}, got {self.integrator!r}")
+        if self.contacts not in ("model", "floor"):
+            raise InvalidConfigError(f"LocomotionConfig.contacts must be 'model' or 'floor', got {self.contacts!r}")
+        task = self.task
+        v1 = version == 1
+        defaults = {
+            "frame_skip": task.frame_skip, "forward_reward_weight": task.forward_reward_weight,
+            "ctrl_cost_weight": task.ctrl_cost_weight, "contact_cost_weight": 0.0 if v1 else task.contact_cost_weight,
+            "healthy_reward": task.healthy_reward, "healthy_z_range": task.healthy_z_range,
+            "reset_noise_scale": task.reset_noise_scale, "action_scale": task.action_scale,
+            "solver_iterations": 1 if v1 else DEFAULT_SOLVER[self.base][0],
+            "ls_iterations": 4 if v1 else DEFAULT_SOLVER[self.base][1],
+            "wind": PAPER_WIND if self.robot == "half_cheetah_windy" else (0.0, 0.0, 0.0),
+            "air_density": 1.2 if self.robot == "half_cheetah_windy" else 0.0,
+            "gravity": MARS_GRAVITY if self.robot == "half_cheetah_mars" else 9.81,
+        }
         for name, value in defaults.items():
             if getattr(self, name) is None:
                 object.__setattr__(self, name, value)
-        object.__setattr__(self, "healthy_z_range", tuple(self.healthy_z_range))
-        if self.frame_skip < 1:
-            raise InvalidConfigError(f"LocomotionConfig.frame_skip must be >= 1, got {self.frame_skip}")
-        low, high = self.healthy_z_range
-        if not low < high:
-            raise InvalidConfigError(f"LocomotionConfig.healthy_z_range must be (low, high) with low < high, got {self.healthy_z_range}")
+        if self.healthy_z_range is not None:
+            object.__setattr__(self, "healthy_z_range", tuple(float(z) for z in self.healthy_z_range))
+            low, high = self.healthy_z_range
+            if not low < high:
+                raise InvalidConfigError(
+                    f"LocomotionConfig.healthy_z_range must be (low, high) with low < high, got {self.healthy_z_range}")
+        object.__setattr__(self, "wind", tuple(float(w) for w in self.wind))
+        if len(self.wind) != 3:
+            raise InvalidConfigError(f"LocomotionConfig.wind must be 3 numbers (m/s), got {self.wind}")
+        for name in ("frame_skip", "solver_iterations", "ls_iterations"):
+            if getattr(self, name) < 1:
+                raise InvalidConfigError(f"LocomotionConfig.{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("ctrl_cost_weight", "contact_cost_weight", "reset_noise_scale", "action_scale", "air_density",
+                     "gravity"):
+            if not getattr(self, name) >= 0:
+                raise InvalidConfigError(f"LocomotionConfig.{name} must be >= 0, got {getattr(self, name)}")
+        if v1 and (self.include_cfrc_ext_in_observation or self.contact_cost_weight):
+            raise InvalidConfigError("LocomotionConfig: version 1 computes no contact forces; "
+                                     "include_cfrc_ext_in_observation and contact_cost_weight need version = 2")
 
     @property
-    def xml_path(self) -> Path:
-        return ASSETS / ROBOTS[self.robot][0]
+    def base(self) -> str:
+        """The task a transfer variant modifies (``half_cheetah_mars`` -> ``half_cheetah``)."""
+        return VARIANTS.get(self.robot, self.robot)
+
+    @property
+    def task(self) -> Task:
+        return TASKS[self.base]
+
+    @property
+    def needs_contact_forces(self) -> bool:
+        return self.include_cfrc_ext_in_observation or self.contact_cost_weight > 0
+
+
+#: (solver_iterations, ls_iterations) of version 2, the cheapest that keep the returns'
+#: agreement with Gymnasium (measured: continuous/results/suite_equivalence_cpu.json)
+DEFAULT_SOLVER = {"half_cheetah": (4, 4), "hopper": (4, 4), "walker2d": (4, 4), "ant": (4, 4), "humanoid": (4, 4)}
+
+
+def gymnasium_asset(xml: str) -> Path:
+    """The path of Gymnasium's model file ``xml`` in the installed ``gymnasium`` package."""
+    try:
+        root = importlib.resources.files("gymnasium")
+    except ModuleNotFoundError:
+        raise InvalidConfigError(
+            "the locomotion tasks of version 2 read Gymnasium's model files: pip install 'trirl[continuous]' "
+            "(it installs gymnasium)") from None
+    path = Path(str(root.joinpath("envs", "mujoco", "assets", xml)))
+    if not path.is_file():
+        raise InvalidConfigError(f"the installed gymnasium has no model file {path}")
+    return path
+
+
+def model_xml(config: LocomotionConfig) -> str:
+    """The task's MJCF text: Gymnasium's file (version 2, edited for ``ant_disabled``) or trirl's."""
+    if config.version == 1:
+        name = "ant_disabled.xml" if config.robot == "ant_disabled" else config.task.v1_xml
+        return (ASSETS / name).read_text()
+    path = gymnasium_asset(config.task.xml)
+    data = path.read_bytes()
+    if hashlib.sha256(data).hexdigest() != GYMNASIUM_SHA256[config.task.xml]:
+        warnings.warn(f"{path} differs from the file trirl's equivalence was measured on (gymnasium 1.0-1.4); "
+                      "its dynamics may differ", GymnasiumModelWarning, stacklevel=3)
+    text = data.decode()
+    if config.robot == "ant_disabled":
+        text = _disable_front_legs(text)
+    return text
+
+
+def _disable_front_legs(text: str) -> str:
+    """Ant-v5's two forward legs: thigh and shin shortened to a quarter (as trirl's version 1), gear 0.
+
+    The hip stays where it is (the ``aux`` geom from the torso keeps its length); every geom and
+    body offset below the hip is scaled by 1/4.
+    """
+    root = ET.fromstring(text)
+    for leg in root.iter("body"):
+        if leg.get("name") not in _DISABLED_LEGS:
+            continue
+        for hip in leg.findall("body"):
+            for element in hip.iter():
+                attribute = "fromto" if element.tag == "geom" else "pos" if element.tag == "body" else None
+                if element is hip or attribute is None or element.get(attribute) is None:
+                    continue
+                values = [0.25 * float(v) for v in element.get(attribute).split()]
+                element.set(attribute, " ".join(repr(v) for v in values))
+    disabled = {joint for joints in _DISABLED_LEGS.values() for joint in joints}
+    for motor in root.iter("motor"):
+        if motor.get("joint") in disabled:
+            motor.set("gear", "0")
+    return ET.tostring(root, encoding="unicode")
 
 
 def load_model(config: LocomotionConfig) -> mujoco.MjModel:
-    """The MuJoCo model of ``config.robot`` with the MJX solver options applied."""
-    model = mujoco.MjModel.from_xml_path(str(config.xml_path))
+    """The MuJoCo model of ``config`` with its MJX settings applied (the C reference uses it too)."""
+    model = mujoco.MjModel.from_xml_string(model_xml(config))
     model.opt.solver = mujoco.mjtSolver.mjSOL_NEWTON
     model.opt.iterations = config.solver_iterations
     model.opt.ls_iterations = config.ls_iterations
-    if config.disable_eulerdamp:
+    if INTEGRATORS[config.integrator] is not None:
+        model.opt.integrator = INTEGRATORS[config.integrator]
+    if config.version == 1 and config.disable_eulerdamp:
         model.opt.disableflags |= mujoco.mjtDisableBit.mjDSBL_EULERDAMP
+    if config.contacts == "floor":
+        floor = model.geom_bodyid == 0
+        model.geom_contype[:] = 1
+        model.geom_conaffinity[:] = floor.astype(model.geom_conaffinity.dtype)
+    model.opt.wind[:] = config.wind
+    model.opt.density = config.air_density
+    model.opt.gravity[:] = (0.0, 0.0, -config.gravity)
     return model
 
 
@@ -118,20 +352,77 @@ def _cinert(data: mjx.Data) -> jax.Array:
     return impl.cinert if impl is not None and hasattr(impl, "cinert") else data.cinert
 
 
-def observation(robot: str, data: mjx.Data) -> jax.Array:
-    """The documented observation layout of ``robot`` (module docstring)."""
-    parts = [data.qpos[2:], data.qvel]
-    if robot == "humanoid":
+def _cfrc_ext(data: mjx.Data) -> jax.Array:
+    impl = getattr(data, "_impl", None)
+    return impl.cfrc_ext if impl is not None and hasattr(impl, "cfrc_ext") else data.cfrc_ext
+
+
+def contact_forces(config: LocomotionConfig, data: mjx.Data) -> jax.Array:
+    """``[nbody, 6]`` external contact forces as the task uses them (Ant: clipped to [-1, 1])."""
+    forces = _cfrc_ext(data)
+    return jnp.clip(forces, -1.0, 1.0) if config.base == "ant" else forces
+
+
+def observation(config: LocomotionConfig, data: mjx.Data) -> jax.Array:
+    """The documented observation layout of ``config.robot`` (module docstring)."""
+    qvel = data.qvel
+    if config.base in ("hopper", "walker2d"):
+        qvel = jnp.clip(qvel, -10.0, 10.0)
+    parts = [data.qpos[config.task.skipped_qpos:], qvel]
+    if config.base == "humanoid":
         parts += [_cinert(data)[1:].ravel(), data.cvel[1:].ravel(), data.qfrc_actuator[6:]]
+    if config.include_cfrc_ext_in_observation:
+        parts.append(contact_forces(config, data)[1:].ravel())
     return jnp.concatenate(parts)
 
 
-def forward_position(robot: str, model: mjx.Model, data: mjx.Data) -> jax.Array:
-    """x of the torso (Ant) or of the centre of mass (Humanoid), as Gymnasium v5 measures progress."""
-    if robot == "humanoid":
+def observation_structure(config: LocomotionConfig, model: mujoco.MjModel) -> dict[str, int]:
+    """The observation's named blocks and their sizes, in order, as Gymnasium v5's ``observation_structure``.
+
+    ``{"qpos": 13, "qvel": 14}`` for Ant (``qpos`` without the ``skipped_qpos`` leading entries);
+    the demonstration importer (``trirl.continuous.demo_formats``) matches a dataset's blocks to
+    these by name.
+    """
+    blocks = {"qpos": model.nq - config.task.skipped_qpos, "qvel": model.nv}
+    if config.base == "humanoid":
+        blocks.update(cinert=(model.nbody - 1) * 10, cvel=(model.nbody - 1) * 6, qfrc_actuator=model.nv - 6)
+    if config.include_cfrc_ext_in_observation:
+        blocks["cfrc_ext"] = (model.nbody - 1) * 6
+    return blocks
+
+
+def observation_size(config: LocomotionConfig, model: mujoco.MjModel) -> int:
+    return sum(observation_structure(config, model).values())
+
+
+def forward_position(config: LocomotionConfig, model: mjx.Model, data: mjx.Data) -> jax.Array:
+    """The x that Gymnasium v5 measures progress by (module docstring)."""
+    if config.task.progress == "com":
         mass = model.body_mass
         return jnp.sum(mass * data.xipos[:, 0]) / jnp.sum(mass)
-    return data.xpos[1, 0]
+    if config.task.progress == "torso":
+        return data.xpos[1, 0]
+    return data.qpos[0]
+
+
+def is_healthy(config: LocomotionConfig, data: mjx.Data) -> jax.Array:
+    """Gymnasium v5's healthy condition of the task (module docstring); True for HalfCheetah."""
+    finite = jnp.all(jnp.isfinite(data.qpos)) & jnp.all(jnp.isfinite(data.qvel))
+    if config.healthy_z_range is None:
+        return finite
+    low, high = config.healthy_z_range
+    if config.base in ("hopper", "walker2d"):
+        z, angle = data.qpos[1], data.qpos[2]
+        a_low, a_high = config.task.healthy_angle_range
+        healthy = (low < z) & (z < high) & (a_low < angle) & (angle < a_high)
+        if config.base == "hopper":
+            state = jnp.concatenate([data.qpos[2:], data.qvel])
+            healthy &= jnp.all((-100.0 < state) & (state < 100.0))
+        return finite & healthy
+    z = data.qpos[2]
+    if config.base == "humanoid":
+        return finite & (low < z) & (z < high)
+    return finite & (low <= z) & (z <= high)
 
 
 def make(config: LocomotionConfig = LocomotionConfig()) -> Env:
@@ -139,46 +430,56 @@ def make(config: LocomotionConfig = LocomotionConfig()) -> Env:
     mj_model = load_model(config)
     model = mjx.put_model(mj_model)
     dt = mj_model.opt.timestep * config.frame_skip
-    low, high = config.healthy_z_range
-    obs_size = mj_model.nq - 2 + mj_model.nv
-    if config.robot == "humanoid":
-        obs_size += (mj_model.nbody - 1) * 16 + mj_model.nv - 6
-    spec = EnvSpec(config.robot, VERSION, obs_size, mj_model.nu, config.episode_length)
+    spec = EnvSpec(config.robot, config.version, observation_size(config, mj_model), mj_model.nu,
+                   config.episode_length)
     init_qpos = jnp.asarray(mj_model.qpos0)
-    zero_metrics = {name: jnp.zeros(()) for name in ("forward_reward", "healthy_reward", "ctrl_cost", "x_velocity", "z")}
+    metric_names = ("forward_reward", "healthy_reward", "ctrl_cost", "contact_cost", "x_velocity", "z")
+    zero_metrics = {name: jnp.zeros(()) for name in metric_names}
+    z_index = 1 if config.task.skipped_qpos == 1 else 2
+    contact_forces_needed = config.needs_contact_forces
 
-    def is_healthy(data: mjx.Data) -> jax.Array:
-        finite = jnp.all(jnp.isfinite(data.qpos)) & jnp.all(jnp.isfinite(data.qvel))
-        return finite & (data.qpos[2] >= low) & (data.qpos[2] <= high)
+    def with_contact_forces(data: mjx.Data) -> mjx.Data:
+        return mjx.rne_postconstraint(model, data) if contact_forces_needed else data
 
     def reset(key: jax.Array) -> EnvState:
         key, pos_key, vel_key = jax.random.split(key, 3)
         noise = config.reset_noise_scale
         qpos = init_qpos + jax.random.uniform(pos_key, (mj_model.nq,), minval=-noise, maxval=noise)
-        qvel = noise * jax.random.normal(vel_key, (mj_model.nv,))
-        data = mjx.forward(model, mjx.make_data(model).replace(qpos=qpos, qvel=qvel))
-        return initial_state(data, observation(config.robot, data), key, dict(zero_metrics, z=qpos[2]))
+        if config.task.qvel_noise == "uniform" and config.version == 2:
+            qvel = jax.random.uniform(vel_key, (mj_model.nv,), minval=-noise, maxval=noise)
+        else:
+            qvel = noise * jax.random.normal(vel_key, (mj_model.nv,))
+        data = with_contact_forces(mjx.forward(model, mjx.make_data(model).replace(qpos=qpos, qvel=qvel)))
+        return initial_state(data, observation(config, data), key, dict(zero_metrics, z=qpos[z_index]))
 
     def step(state: EnvState, action: jax.Array) -> EnvState:
         data = state.physics
-        ctrl = config.action_scale * jnp.clip(action, -1.0, 1.0)
-        x_before = forward_position(config.robot, model, data)
+        ctrl = (config.action_scale * jnp.clip(action, -1.0, 1.0)).astype(data.ctrl.dtype)
+        x_before = forward_position(config, model, data)
 
         def physics_step(d, _):
             return mjx.step(model, d.replace(ctrl=ctrl)), None
 
         data, _ = jax.lax.scan(physics_step, data, None, length=config.frame_skip)
-        x_velocity = (forward_position(config.robot, model, data) - x_before) / dt
-        healthy = is_healthy(data)
+        data = with_contact_forces(data)
+        x_velocity = (forward_position(config, model, data) - x_before) / dt
+        healthy = is_healthy(config, data)
         forward_reward = config.forward_reward_weight * x_velocity
         healthy_reward = config.healthy_reward * healthy
         ctrl_cost = config.ctrl_cost_weight * jnp.sum(ctrl**2)
-        reward = forward_reward + healthy_reward - ctrl_cost
+        if config.contact_cost_weight > 0:
+            contact_cost = config.contact_cost_weight * jnp.sum(jnp.square(contact_forces(config, data)))
+            if config.base == "humanoid":
+                contact_cost = jnp.minimum(contact_cost, 10.0)
+        else:
+            contact_cost = jnp.zeros(())
+        reward = forward_reward + healthy_reward - ctrl_cost - contact_cost
         absorbing = jnp.logical_not(healthy) & config.terminate_when_unhealthy
         metrics = {"forward_reward": forward_reward, "healthy_reward": healthy_reward.astype(jnp.float32),
-                   "ctrl_cost": ctrl_cost, "x_velocity": x_velocity, "z": data.qpos[2]}
+                   "ctrl_cost": ctrl_cost, "contact_cost": contact_cost, "x_velocity": x_velocity,
+                   "z": data.qpos[z_index]}
         physics_finite = jnp.all(jnp.isfinite(data.qpos)) & jnp.all(jnp.isfinite(data.qvel))
-        return transition_state(state, data, observation(config.robot, data), reward, absorbing, metrics,
+        return transition_state(state, data, observation(config, data), reward, absorbing, metrics,
                                 config.episode_length, physics_finite)
 
     return Env(spec=spec, reset=reset, step=step)
