@@ -98,8 +98,9 @@ class LQExplorer:
                               f"KL(pi_E || pi) to {trace.expert_kl[-1]:.3g}"
                               + ("" if math.isfinite(trace.dual[-1]) else " (inf: no finite soft value)"))
 
-    def static_panels(self) -> list:
-        """The summary and the panel as static IPython objects (for a viewer without a kernel)."""
-        from IPython.display import HTML, Image
+    def _repr_mimebundle_(self, **kwargs) -> dict:
+        """Display the explorer as its live widget, with the current panel as the static fallback
+        of the same output (:func:`~trirl.tabular.widgets.panels.live_bundle`)."""
+        from trirl.tabular.widgets.panels import live_bundle
 
-        return [HTML(self.summary.value), Image(self.image.value)]
+        return live_bundle(self.widget, self.summary.value, [self.image.value], **kwargs)
