@@ -201,3 +201,21 @@ def test_one_help_lists_every_command(capsys):
     text = capsys.readouterr().out
     for command in ("grid", "compare", "verify", "bench", "expert", "train", "evaluate"):
         assert re.search(rf"^\s+{command}\s+\S", text, flags=re.MULTILINE), command
+
+
+@pytest.mark.parametrize("argv", [["train", "--help"], ["bench", "table1", "--help"], ["demos", "inspect", "x.npz"]])
+def test_a_continuous_command_without_the_extra_says_what_to_install(argv, monkeypatch, capsys):
+    import importlib
+
+    real = importlib.import_module
+
+    def without_jax(name, *args, **kwargs):
+        if name.startswith(("trirl.continuous", "trirl.bench")):
+            raise ModuleNotFoundError("No module named 'jax'", name="jax")
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(importlib, "import_module", without_jax)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "needs the continuous extra (jax is not installed): pip install 'trirl[continuous]'" in err
+    assert "Traceback" not in err

@@ -263,10 +263,21 @@ def _add_delegated(sub) -> None:
         p.set_defaults(func=lambda args, module=module: _delegate(module, args.rest))
 
 
+#: the packages of the ``[continuous]`` extra (pyproject.toml): a command that needs one says so
+CONTINUOUS_PACKAGES = ("jax", "jaxlib", "flax", "optax", "mujoco", "rliable", "gymnasium")
+
+
 def _delegate(module: str, argv: list[str]) -> int:
     import importlib
 
-    return int(importlib.import_module(module).main(argv) or 0)
+    try:
+        return int(importlib.import_module(module).main(argv) or 0)
+    except ModuleNotFoundError as err:  # raised on import, by the command's module or by one it loads
+        if (err.name or "").split(".")[0] not in CONTINUOUS_PACKAGES:
+            raise
+        print(f"trirl: this command needs the continuous extra ({err.name} is not installed): "
+              f"pip install 'trirl[continuous]' (in a clone: pip install -e '.[continuous]')", file=sys.stderr)
+        return 2
 
 
 def main(argv: list[str] | None = None) -> int:
