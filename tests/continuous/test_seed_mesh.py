@@ -35,7 +35,7 @@ TRAIN = textwrap.dedent("""
                           max_minutes=1e-9 if pause else None)
     mesh = driver.seed_mesh(seeds)
     print(json.dumps({"devices": len(jax.devices()), "mesh": 0 if mesh is None else mesh.size,
-                      "status": summary["status"], "iterations": summary["iterations"]}))
+                      "status": summary["status"], "iterations": summary["iterations"], "used": summary["devices"]}))
 """)
 
 
@@ -57,13 +57,13 @@ def _numbers(path: Path) -> list[dict]:
 @pytest.mark.slow  # three tiny trainings in fresh processes
 def test_seeds_split_over_two_devices_match_one_device_and_a_run_resumes_on_another_count(tmp_path):
     one = _train(tmp_path / "one", devices=1)
-    assert one == {"devices": 1, "mesh": 0, "status": "done", "iterations": 4}
+    assert one == {"devices": 1, "mesh": 0, "status": "done", "iterations": 4, "used": 1}
 
     # paused after its first iteration on one device, resumed on two: each device holds one seed
     paused = _train(tmp_path / "moved", devices=1, pause=True)
     assert paused["status"] == "paused" and paused["iterations"] == 1
     resumed = _train(tmp_path / "moved", devices=2)
-    assert resumed == {"devices": 2, "mesh": 2, "status": "done", "iterations": 4}
+    assert resumed == {"devices": 2, "mesh": 2, "status": "done", "iterations": 4, "used": 2}
 
     expected, got = _numbers(tmp_path / "one"), _numbers(tmp_path / "moved")
     assert [row["iteration"] for row in got] == [row["iteration"] for row in expected] == [1, 2, 3, 4]

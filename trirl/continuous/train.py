@@ -363,7 +363,9 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, progress: 
         )
     finally:
         run.close()  # the lock, at once (not when the object is collected)
-    return {"status": outcome.status, "iterations": outcome.iteration, "last": outcome.last, "run": str(run.path)}
+    mesh = driver.seed_mesh(config.seeds)
+    return {"status": outcome.status, "iterations": outcome.iteration, "last": outcome.last, "run": str(run.path),
+            "devices": 1 if mesh is None else mesh.size}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -406,8 +408,8 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     last = summary["last"]
     keys = [k for k in ("eval_return", "eval_normalised_return", "eval_normalised_return_iqm") if k in last]
-    print(f"{summary['status']}: {summary['iterations']} iterations in {summary['run']}; "
-          + ", ".join(f"{k} {last[k]:.3f}" for k in keys))
+    print(f"{summary['status']}: {summary['iterations']} iterations in {summary['run']} "
+          f"({config.seeds} seed(s) on {summary['devices']} device(s)); " + ", ".join(f"{k} {last[k]:.3f}" for k in keys))
     if summary["status"] == "done":
         try:
             write_json(Path(args.out) / "summary.json", summary)
