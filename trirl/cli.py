@@ -33,7 +33,10 @@ DEFAULT_EPS, DEFAULT_BETA, DEFAULT_ETA = TRIRLConfig.eps, TRIRLConfig.beta, TRIR
 
 
 def _add_grid(sub) -> None:
-    p = sub.add_parser("grid", help="run TRIRL on a grid world (the main job)", description=__doc__,
+    p = sub.add_parser("grid", help="run TRIRL on a grid world (the main job)",
+                       description="TRIRL on a grid world against its soft-optimal expert (or your demonstrations): "
+                                   "progress, then a run directory with config.json, metrics.jsonl, figure2.png "
+                                   "and summary.txt.",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--world", default="icy_goal", help="a shipped world name or a path to a world .toml")
     p.add_argument("--variant", default=None, help="a perturbed variant of the world (windy, mirrored, slippery)")
@@ -44,7 +47,7 @@ def _add_grid(sub) -> None:
                    help="trust-region multiplier: a number, 'linear:START:END:STEPS' or 'exp:START:DECAY[:END]'")
     p.add_argument("--kl-bound", type=number(0, low_open=True), default=None,
                    help="solve eta from this KL bound zeta instead")
-    p.add_argument("--iterations", type=integer(0), default=100)
+    p.add_argument("--iterations", type=integer(0), default=100, help="TRIRL iterations")
     p.add_argument("--demos", type=integer(0), default=0,
                    help="learn from N sampled expert trajectories (0: exact occupancy)")
     p.add_argument("--demos-file", type=Path, default=None,
@@ -56,7 +59,7 @@ def _add_grid(sub) -> None:
     p.add_argument("--safeguard", choices=("on", "off", "auto"), default="on",
                    help="on: halve eps until the exact dual does not increase, so the dual is monotone on any world; "
                         "off: the paper's fixed step (its dual can rise, book/findings.md); auto: the same as on")
-    p.add_argument("--seed", type=integer(0), default=0)
+    p.add_argument("--seed", type=integer(0), default=0, help="seed of the sampled demonstrations")
     p.add_argument("--out", type=Path, default=None, help="run directory (default runs/grid-WORLD-TIME)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its newest checkpoint")
     p.add_argument("--quiet", action="store_true", help="no progress bar or per-iteration lines")
