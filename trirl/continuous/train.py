@@ -397,7 +397,7 @@ def main(argv: list[str] | None = None) -> int:
             summary = train(config, args.out, resume=args.resume, progress=not args.no_progress,
                             max_minutes=args.max_minutes)
     except (InvalidConfigError, InvalidDemonstrationError, NonFiniteError, RunDirLockedError, RunDirWriteError) as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"trirl train: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # a second Ctrl-C, or one before training started
         summary = {"status": "interrupted"}
@@ -414,7 +414,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             write_json(Path(args.out) / "summary.json", summary)
         except RunDirWriteError as err:
-            print(f"error: {err}", file=sys.stderr)
+            print(f"trirl train: error: {err}", file=sys.stderr)
             return 2
     return 0
 
