@@ -160,23 +160,21 @@ def jitted(learner, seeds: int | None = None, *step_args, name: str | None = Non
     """
     import jax
 
+    label = name or getattr(learner, "name", "")
     if seeds is None:
-        init, step = jax.jit(learner.init), jax.jit(learner.step)
-        return Jitted(name or getattr(learner, "name", ""), init, functools.partial(_call, step, step_args))
+        return Jitted(label, jax.jit(learner.init), functools.partial(_call, jax.jit(learner.step), step_args))
 
     def step_seeds(state, key, *args):
         return jax.vmap(learner.step)(state, jax.random.split(key, seeds), *args)
 
     mesh = seed_mesh(seeds, devices)
     if mesh is None:
-        init, step = jax.jit(jax.vmap(learner.init)), jax.jit(step_seeds)
-        return Jitted(name or getattr(learner, "name", ""), init, functools.partial(_call, step, step_args))
+        return Jitted(label, jax.jit(jax.vmap(learner.init)), functools.partial(_call, jax.jit(step_seeds), step_args))
     from jax.sharding import NamedSharding, PartitionSpec
 
     per_seed, replicated = NamedSharding(mesh, PartitionSpec("seeds")), NamedSharding(mesh, PartitionSpec())
     init_jit = jax.jit(jax.vmap(learner.init), out_shardings=per_seed)
     step_jit = jax.jit(step_seeds, out_shardings=per_seed)
-    step_args = jax.device_put(step_args, per_seed)
 
     def init(keys):
         return init_jit(jax.device_put(keys, per_seed))
@@ -184,7 +182,7 @@ def jitted(learner, seeds: int | None = None, *step_args, name: str | None = Non
     def step(state, key, *args):
         return step_jit(jax.device_put(state, per_seed), jax.device_put(key, replicated), *args)
 
-    return Jitted(name or getattr(learner, "name", ""), init, functools.partial(_call, step, step_args))
+    return Jitted(label, init, functools.partial(_call, step, jax.device_put(step_args, per_seed)))
 
 
 def _call(step, step_args, state, key):
