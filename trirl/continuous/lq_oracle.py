@@ -150,6 +150,23 @@ def evaluate_state(learner, state, config, beta: float, rng: np.random.Generator
     return row
 
 
+def lqr_instance(config, where: str, what: str):
+    """``(LQRConfig, problem)`` of a train config on ``lqr`` whose ``[ppo] gamma`` is the instance's discount.
+
+    Raises:
+        InvalidConfigError: naming ``where`` (``--run`` or ``config``) when the env is not ``lqr``
+            (``what`` says which it is) or the discounts differ.
+    """
+    if config.env != "lqr":
+        raise InvalidConfigError(f"{where}: {what}; the oracle needs env = 'lqr'")
+    env_config = lqr.LQRConfig(**config.env_options)
+    problem = env_config.problem
+    if not math.isclose(config.ppo.gamma, problem.gamma):
+        raise InvalidConfigError(f"{where}: [ppo] gamma = {config.ppo.gamma} differs from [env_options] discount = "
+                                 f"{problem.gamma}: the closed forms are for the instance's discount")
+    return env_config, problem
+
+
 def evaluate_run(path: str | Path, samples: int = 200_000, seed: int = 0) -> dict:
     """Every checkpoint of the run at ``path``: ``{"checkpoints": [{"step", "seeds": [row...]}], ...}``."""
     import jax
@@ -159,13 +176,7 @@ def evaluate_run(path: str | Path, samples: int = 200_000, seed: int = 0) -> dic
     from trirl.rundir import STATE_PREFIX
 
     config, learner, _ = load_run(path)
-    if config.env != "lqr":
-        raise InvalidConfigError(f"--run: {path} trained on {config.env!r}; the oracle needs env = 'lqr'")
-    env_config = lqr.LQRConfig(**config.env_options)
-    problem = env_config.problem
-    if not math.isclose(config.ppo.gamma, problem.gamma):
-        raise InvalidConfigError(f"--run: [ppo] gamma = {config.ppo.gamma} differs from [env_options] discount = "
-                                 f"{problem.gamma}: the closed forms are for the instance's discount")
+    env_config, problem = lqr_instance(config, "--run", f"{path} trained on {config.env!r}")
     rng = np.random.default_rng(seed)
     expert = lq.soft_optimal(problem, env_config.reward).policy
     feature_cov = np.cov(lq.features(lq.sample_occupancy(problem, expert, samples, rng)), rowvar=False)
@@ -193,13 +204,7 @@ def track(config, every: int, samples: int = 200_000, seed: int = 0, log=print, 
     from trirl import driver
     from trirl.continuous.train import build, prepare
 
-    if config.env != "lqr":
-        raise InvalidConfigError(f"config: env = {config.env!r}; the oracle needs env = 'lqr'")
-    env_config = lqr.LQRConfig(**config.env_options)
-    problem = env_config.problem
-    if not math.isclose(config.ppo.gamma, problem.gamma):
-        raise InvalidConfigError(f"config: [ppo] gamma = {config.ppo.gamma} differs from [env_options] discount = "
-                                 f"{problem.gamma}: the closed forms are for the instance's discount")
+    env_config, problem = lqr_instance(config, "config", f"env = {config.env!r}")
     demos, _ = prepare(config)
     learner = build(config, demos)
     rng = np.random.default_rng(seed)
