@@ -10,7 +10,7 @@ jax = pytest.importorskip("jax")
 mujoco = pytest.importorskip("mujoco")
 gymnasium = pytest.importorskip("gymnasium")
 pytest.importorskip("imageio")  # gymnasium[mujoco]
-from mujoco import mjx  # noqa: E402
+from trirl.continuous.envs.mjx import mjx  # noqa: E402
 
 from trirl.continuous import envs  # noqa: E402
 from trirl.continuous.envs import features, locomotion  # noqa: E402
@@ -153,3 +153,29 @@ def test_reset_noise_has_gymnasiums_distribution(task):
     # the shape: a normal with std s exceeds s about 32 % of the time, a uniform on [-s, s] never
     beyond = np.mean(np.abs(ours) > config.reset_noise_scale)
     assert beyond == pytest.approx(0.32, abs=0.04) if task == "half_cheetah" else beyond == 0
+
+
+def test_half_cheetah_total_mass_is_set_without_the_deprecated_compiler_attribute(capfd):
+    """Gymnasium's HalfCheetah asks for ``settotalmass="14"``: trirl's compilation gives the
+    same model bit for bit, and MuJoCo prints no deprecation warning on it."""
+    text = locomotion.model_xml(LocomotionConfig(robot="half_cheetah"))
+    assert 'settotalmass="14"' in text
+    capfd.readouterr()
+    ours = locomotion.compile_model(text)
+    assert "settotalmass" not in capfd.readouterr().out
+    reference = mujoco.MjModel.from_xml_string(text)
+    for field in ("body_mass", "body_inertia", "body_subtreemass", "dof_invweight0", "body_invweight0",
+                  "actuator_acc0", "dof_M0"):
+        assert np.array_equal(getattr(ours, field), getattr(reference, field)), field
+    assert np.isclose(ours.body_mass.sum(), 14.0)
+
+
+def test_importing_the_suite_prints_nothing():
+    """MJX's notice that its optional Warp backend is missing is not shown to trirl's users."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", "import trirl.continuous.envs.locomotion"],
+                          capture_output=True, text=True, check=True)
+    assert "warp" not in done.stdout.lower(), done.stdout
+    assert done.stdout == ""

@@ -76,7 +76,7 @@ def reference_env(config: LocomotionConfig):
 
 
 def _mjx_state(env: Env, reset_state: EnvState, qpos: np.ndarray, qvel: np.ndarray, model) -> EnvState:
-    from mujoco import mjx
+    from trirl.continuous.envs.mjx import mjx
 
     dtype = reset_state.physics.qpos.dtype  # float32, or float64 under jax_enable_x64
     data = mjx.forward(model, reset_state.physics.replace(qpos=jnp.asarray(qpos, dtype), qvel=jnp.asarray(qvel, dtype)))
@@ -111,7 +111,7 @@ def paired_rollouts(config: LocomotionConfig, episodes: int = 10, seed: int = 0,
     ``np_act`` (the same policy on numpy) each runs the policy in closed loop. One compiled MJX
     function serves every measurement of a setting (compilation is what costs on a CPU).
     """
-    from mujoco import mjx
+    from trirl.continuous.envs.mjx import mjx
 
     env = envs.make(config.robot, _options(config))
     model = mjx.put_model(load_model(config))

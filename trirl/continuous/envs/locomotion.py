@@ -98,6 +98,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.resources
+import re
 import warnings
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
@@ -107,7 +108,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import mujoco
-from mujoco import mjx
+from trirl.continuous.envs.mjx import mjx
 
 from trirl.continuous.envs.base import Env, EnvSpec, EnvState, initial_state, transition_state
 from trirl.errors import InvalidConfigError
@@ -326,9 +327,29 @@ def _disable_front_legs(text: str) -> str:
     return ET.tostring(root, encoding="unicode")
 
 
+def compile_model(text: str) -> mujoco.MjModel:
+    """Compile MJCF ``text``; a ``<compiler settotalmass=...>`` is applied as MuJoCo now asks.
+
+    MuJoCo (>= 3.3) deprecates the compiler attribute ``settotalmass`` (Gymnasium's
+    HalfCheetah model uses it) and prints a warning at every compilation; this removes the
+    attribute and calls ``mj_setTotalmass`` and ``mj_setConst`` on the compiled model instead,
+    which gives the same masses, inertias and constants bit for bit (tested).
+    """
+    match = _SETTOTALMASS.search(text)
+    if match is None:
+        return mujoco.MjModel.from_xml_string(text)
+    model = mujoco.MjModel.from_xml_string(text[:match.start()] + text[match.end():])
+    mujoco.mj_setTotalmass(model, float(match.group(1)))
+    mujoco.mj_setConst(model, mujoco.MjData(model))
+    return model
+
+
+_SETTOTALMASS = re.compile(r'\s+settotalmass="([^"]+)"')
+
+
 def load_model(config: LocomotionConfig) -> mujoco.MjModel:
     """The MuJoCo model of ``config`` with its MJX settings applied (the C reference uses it too)."""
-    model = mujoco.MjModel.from_xml_string(model_xml(config))
+    model = compile_model(model_xml(config))
     model.opt.solver = mujoco.mjtSolver.mjSOL_NEWTON
     model.opt.iterations = config.solver_iterations
     model.opt.ls_iterations = config.ls_iterations
