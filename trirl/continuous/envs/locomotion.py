@@ -51,44 +51,25 @@ asks for PGS; trirl solves it with Newton, as every task); what it is asked to d
 throughput on a CPU. The config fields ``integrator`` (the model's, or ``"euler"``),
 ``solver_iterations``, ``ls_iterations`` and ``contacts`` (``"model"``: every pair the model
 collides; ``"floor"``: only geoms with the floor) choose it. The defaults (Newton, 4 iterations,
-4 line-search iterations, the model's integrator and contacts) were measured against Gymnasium's C
-MuJoCo environment by ``python -m trirl.continuous.envs.equivalence`` on paired rollouts (same
-start, same random actions; ``continuous/results/suite_equivalence_cpu.json``, 2-core CPU shared
-with other jobs; the k-step agreement is tested in ``tests/continuous/test_suite_equivalence.py``):
-
-- Hopper, Walker2d: the largest observation difference stays below 2e-4 over 20 steps and the
-  returns agree to 1e-5 (random actions fall within about 20 steps).
-- HalfCheetah: below 2e-4 over 5 steps, 0.015 after 10; over 1,000 steps chaos takes over, and in
-  float32 the paired random-action returns differ by -51 +- 16 (s.e., 10 episodes; -285 against
-  -234). With ``jax_enable_x64`` the same MJX settings agree with C MuJoCo to 1e-10 over 20 steps
-  and the returns by -4 +- 12: the difference is MJX's float32, not its solver settings (C MuJoCo
-  with 4 Newton iterations gives Gymnasium's returns, +0.1 +- 18). float64 costs about a quarter of
-  the throughput (2,351 against 3,056 env-steps/s, 10 envs).
-- Ant (contacts with the floor every step): 1 Newton iteration is wrong after one step (0.37, and
-  in C MuJoCo too); Euler, the integrator of version 1, differs by order 1 after one step of C
-  MuJoCo; with 4 iterations the states agree to 1e-5 (median) for two steps and differ by order 1
-  after five (median 0.56) in float32 and in float64 alike, and with Gymnasium's own solver
-  settings (100 iterations, 50 line-search iterations) in float64 as well, at 166 against 421
-  env-steps/s (10 envs): neither precision nor iterations are the cause, so 4 iterations is the
-  cheapest measured setting that keeps the agreement there is (C MuJoCo with 4 iterations drifts
-  from its own 100 more slowly, 0.008 after five steps, and 20 iterations equal 100 there).
-  Ant-Disabled agrees to 1e-4 for five steps and its random-action returns by 3 +- 13.
-  The returns agree statistically: random actions -80 against -84 (paired difference 4 +- 57
-  s.e.); the version-1 Ant expert, deterministic, 503 +- 225 here against 448 +- 298 in
-  Gymnasium's Ant-v5 (10 episodes; difference 56 +- 97 s.e.), where version 1 gives it 2,521.
-- Humanoid (Newton where Gymnasium's model asks for PGS): below 2e-4 over 20 steps, random-action
-  returns agree to 0.1 (they fall within about 20 steps), contact cost included.
-- Contact forces ``cfrc_ext`` are computed with MJX's ``rne_postconstraint`` only where the task
-  needs them (the contact cost of Ant and Humanoid, or ``include_cfrc_ext_in_observation``); they
-  equal C MuJoCo's from the same state (tested on Ant's observation) and follow the solver's
-  differences after it.
+4 line-search iterations, the model's integrator and contacts) are the cheapest settings that
+keep the agreement with Gymnasium's C MuJoCo environment that any setting keeps, measured per task
+by ``python -m trirl.continuous.envs.equivalence`` on paired rollouts (same start, same random
+actions) into ``continuous/results/suite_equivalence_cpu.json``; ``continuous/README.md`` shows
+the table (the error after k steps, the returns, the throughput of each setting), and
+``tests/continuous/test_suite_equivalence.py`` tests the k-step agreement. In short: Hopper,
+Walker2d and Humanoid agree over 20 steps; HalfCheetah parts after about 10 steps through MJX's
+float32 (float64 agrees), so its random-action returns differ by a measured amount; Ant's states
+part after a few contact steps whatever the precision or the solver iterations, and its returns
+agree statistically. Contact forces ``cfrc_ext`` are computed with MJX's ``rne_postconstraint``
+only where the task needs them (the contact cost of Ant and Humanoid, or
+``include_cfrc_ext_in_observation``); from the same state they equal C MuJoCo's.
 
 **Version 1** (the old physics, kept so the committed Ant expert and its results reproduce): the
 models are trirl's own MJCF files in ``trirl/continuous/assets/`` (actuators in another order,
 Euler integrator, contacts only feet-floor, ``solver_iterations=1``, ``ls_iterations=4``),
 ``cfrc_ext`` is not computed, so the contact cost is 0 and not observed, and the Humanoid's
-qvel reset noise is normal (v5: uniform). An expert trained on version 1's Ant scores 448 in
-Gymnasium's Ant-v5 against 2,521 in version 1: its numbers are not the literature's.
+qvel reset noise is normal (v5: uniform). Its numbers are not the literature's: an expert trained
+there scores far less in Gymnasium's Ant-v5 (``continuous/README.md``).
 
 Non-finite physics ends the episode (absorbing, reward 0, counted in ``metrics["non_finite"]``)
 even with ``terminate_when_unhealthy=False`` (see ``envs/base.py``).
@@ -97,23 +78,21 @@ even with ``terminate_when_unhealthy=False`` (see ``envs/base.py``).
 from __future__ import annotations
 
 import hashlib
-import importlib.resources
-import re
 import warnings
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass
-from pathlib import Path
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import mujoco
-from trirl.continuous.envs.mjx import mjx
 
 from trirl.continuous.envs.base import Env, EnvSpec, EnvState, initial_state, transition_state
+from trirl.continuous.envs.mjx import mjx
+from trirl.continuous.envs.mujoco_models import (
+    ASSETS, GYMNASIUM_SHA256, GymnasiumModelWarning, compile_model, disable_front_legs, gymnasium_asset,
+)
 from trirl.errors import InvalidConfigError
 
-ASSETS = Path(__file__).resolve().parents[1] / "assets"
 LATEST = 2  #: the version of Gymnasium's models
 
 
@@ -158,24 +137,10 @@ VARIANTS = {
 TASK_NAMES = (*TASKS, *VARIANTS)
 #: tasks whose default is still version 1 (their committed experts were trained there)
 V1_DEFAULT = ("ant", "ant_disabled", "humanoid")
-#: Gymnasium's model files as read here (gymnasium 1.0.0 to 1.4.0 ship the same bytes)
-GYMNASIUM_SHA256 = {
-    "ant.xml": "cd5f83ef0ea35b0969e65d360c5bacd5b74ccaef6b27e4433b5168c605e3e2be",
-    "half_cheetah.xml": "11797a5d69e8ac955e89ca6fdd3a0087f1c990094fda401ac51420de1b6c5494",
-    "hopper.xml": "3ce93a055ffdcd83c0c701d2400768e40d2cbb9532f3c4ae33377c27f8b39f9e",
-    "walker2d_v5.xml": "6bed53a6cc3ca73c4fe8ac3486d3b4228927264a6454f4ef16d3eed3c58bc09d",
-    "humanoid.xml": "85816f372c826d2094b4a598918233bd9c5843b2439119eece2733bdc2e0d073",
-}
-#: Ant-v5's legs that point forward (+x): body names and the actuated joints of each
-_DISABLED_LEGS = {"front_left_leg": ("hip_1", "ankle_1"), "right_back_leg": ("hip_4", "ankle_4")}
 PAPER_WIND = (-5.0, 0.0, 0.0)  #: m/s, against the direction of travel (paper Section 5.2)
 MARS_GRAVITY = 3.73  #: m/s^2 (paper Section 5.2)
 INTEGRATORS = {"model": None, "euler": mujoco.mjtIntegrator.mjINT_EULER, "rk4": mujoco.mjtIntegrator.mjINT_RK4,
                "implicitfast": mujoco.mjtIntegrator.mjINT_IMPLICITFAST}
-
-
-class GymnasiumModelWarning(UserWarning):
-    """The installed gymnasium's model file differs from the one trirl measured its equivalence on."""
 
 
 @dataclass(frozen=True)
@@ -273,20 +238,6 @@ class LocomotionConfig:
 DEFAULT_SOLVER = {"half_cheetah": (4, 4), "hopper": (4, 4), "walker2d": (4, 4), "ant": (4, 4), "humanoid": (4, 4)}
 
 
-def gymnasium_asset(xml: str) -> Path:
-    """The path of Gymnasium's model file ``xml`` in the installed ``gymnasium`` package."""
-    try:
-        root = importlib.resources.files("gymnasium")
-    except ModuleNotFoundError:
-        raise InvalidConfigError(
-            "the locomotion tasks of version 2 read Gymnasium's model files: pip install 'trirl[continuous]' "
-            "(it installs gymnasium)") from None
-    path = Path(str(root.joinpath("envs", "mujoco", "assets", xml)))
-    if not path.is_file():
-        raise InvalidConfigError(f"the installed gymnasium has no model file {path}")
-    return path
-
-
 def model_xml(config: LocomotionConfig) -> str:
     """The task's MJCF text: Gymnasium's file (version 2, edited for ``ant_disabled``) or trirl's."""
     if config.version == 1:
@@ -299,52 +250,8 @@ def model_xml(config: LocomotionConfig) -> str:
                       "its dynamics may differ", GymnasiumModelWarning, stacklevel=3)
     text = data.decode()
     if config.robot == "ant_disabled":
-        text = _disable_front_legs(text)
+        text = disable_front_legs(text)
     return text
-
-
-def _disable_front_legs(text: str) -> str:
-    """Ant-v5's two forward legs: thigh and shin shortened to a quarter (as trirl's version 1), gear 0.
-
-    The hip stays where it is (the ``aux`` geom from the torso keeps its length); every geom and
-    body offset below the hip is scaled by 1/4.
-    """
-    root = ET.fromstring(text)
-    for leg in root.iter("body"):
-        if leg.get("name") not in _DISABLED_LEGS:
-            continue
-        for hip in leg.findall("body"):
-            for element in hip.iter():
-                attribute = "fromto" if element.tag == "geom" else "pos" if element.tag == "body" else None
-                if element is hip or attribute is None or element.get(attribute) is None:
-                    continue
-                values = [0.25 * float(v) for v in element.get(attribute).split()]
-                element.set(attribute, " ".join(repr(v) for v in values))
-    disabled = {joint for joints in _DISABLED_LEGS.values() for joint in joints}
-    for motor in root.iter("motor"):
-        if motor.get("joint") in disabled:
-            motor.set("gear", "0")
-    return ET.tostring(root, encoding="unicode")
-
-
-def compile_model(text: str) -> mujoco.MjModel:
-    """Compile MJCF ``text``; a ``<compiler settotalmass=...>`` is applied as MuJoCo now asks.
-
-    MuJoCo (>= 3.3) deprecates the compiler attribute ``settotalmass`` (Gymnasium's
-    HalfCheetah model uses it) and prints a warning at every compilation; this removes the
-    attribute and calls ``mj_setTotalmass`` and ``mj_setConst`` on the compiled model instead,
-    which gives the same masses, inertias and constants bit for bit (tested).
-    """
-    match = _SETTOTALMASS.search(text)
-    if match is None:
-        return mujoco.MjModel.from_xml_string(text)
-    model = mujoco.MjModel.from_xml_string(text[:match.start()] + text[match.end():])
-    mujoco.mj_setTotalmass(model, float(match.group(1)))
-    mujoco.mj_setConst(model, mujoco.MjData(model))
-    return model
-
-
-_SETTOTALMASS = re.compile(r'\s+settotalmass="([^"]+)"')
 
 
 def load_model(config: LocomotionConfig) -> mujoco.MjModel:
