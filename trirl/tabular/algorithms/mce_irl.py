@@ -14,7 +14,7 @@ Compare TRIRL, which moves in function space and replaces the full solve by a tr
 
 **Safeguard** (``safeguard=True``, the default, as TRIRL's). How small ``lr`` must be depends on
 the world: the default ``lr = 0.5`` lets the dual rise on about one generated user world in
-eight (``tests/test_monotone_defaults.py``). Since the dual is exact, a step whose dual would
+eight (``tests/tabular/test_monotone_defaults.py``). Since the dual is exact, a step whose dual would
 rise is retried with half of ``lr``, up to ``max_backtracks`` times (then rejected); the next
 iteration starts from twice the step accepted, at most ``lr``. The check costs nothing extra:
 the full solve gives ``V`` of the new reward. ``safeguard=False`` is the plain gradient step.
