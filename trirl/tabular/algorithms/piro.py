@@ -20,8 +20,8 @@ change ``change = ||delta r||_w`` adapts ``mu`` for the next iteration (PIRO's r
 (:func:`adapt_mu`), but never below ``mu_min`` (default: the initial ``mu``). Why the floor: the
 exact gradient vanishes at the optimum, so the bare rule keeps dividing ``mu`` until the reward
 moves by ``target`` every iteration, and on a 5x5 grid (discount 0.99) that step overshoots
-where the occupancies are small and the reverse KL jumps from 1e-4 back to 7 (measured); with the
-floor, ``mu`` only grows to damp large steps, the trust-region reading of TRRO's bound. The policy step is ML-IRL's: ``inner_steps`` warm-started soft steps
+where the occupancies are small and the reverse KL jumps back up (``book/results/tabular-engine.md``);
+with the floor, ``mu`` only grows to damp large steps, the trust-region reading of TRRO's bound. The policy step is ML-IRL's: ``inner_steps`` warm-started soft steps
 (:mod:`trirl.tabular.algorithms.ml_irl`); ``mu = 0`` (an unbounded step) is not allowed here, the
 ML-IRL limit is :func:`~trirl.tabular.algorithms.ml_irl.ml_irl`.
 """
