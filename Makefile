@@ -30,7 +30,7 @@ test: $(VENV)/.all
 
 ## test-thorough: the deep property sweep (>= 10,000 examples per property); hours on 2 cores
 test-thorough: $(VENV)/.all
-	HYPOTHESIS_PROFILE=thorough $(BIN)/python -m pytest -q tests/test_properties.py $(PYTEST_ARGS)
+	HYPOTHESIS_PROFILE=thorough $(BIN)/python -m pytest -q tests/tabular/test_properties.py $(PYTEST_ARGS)
 
 ## verify-thorough: `trirl verify` at 10,000 examples per property on both cores (about 40 min),
 ## into runs/verify-thorough.json; interrupted, the same command resumes where it stopped.

@@ -1,6 +1,6 @@
 """Helpers for the book's code cells: checks that cited tests and notebooks exist.
 
-The book cites the tests that check each claim (``tests/test_objectives.py::test_weak_duality``)
+The book cites the tests that check each claim (``tests/tabular/test_objectives.py::test_weak_duality``)
 and the notebooks that explore it. :func:`tested_by` fails the build when a cited test has
 been renamed or removed, so a citation cannot silently rot. Nothing here computes IRL: every
 number in the book comes from the ``trirl`` library.

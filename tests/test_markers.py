@@ -14,10 +14,10 @@ def collect(*args) -> set[str]:
 
 
 def test_slow_selects_the_long_tests_and_not_the_quick_ones():
-    files = ["tests/test_wheel.py", "tests/test_notebooks.py", "tests/test_layout.py"]
+    files = ["tests/test_wheel.py", "tests/test_notebooks.py", "tests/tabular/test_layout.py"]
     slow, quick = collect("-m", "slow", *files), collect("-m", "not slow", *files)
     assert "tests/test_wheel.py::test_installed_trirl_runs_grid_from_an_empty_folder" in slow
     assert "tests/test_notebooks.py::test_notebook_executes" in slow
-    assert "tests/test_layout.py::test_random_mdp_is_the_generator_the_book_and_benchmarks_pasted" in quick
+    assert "tests/tabular/test_layout.py::test_random_mdp_is_the_generator_the_book_and_benchmarks_pasted" in quick
     assert "tests/test_notebooks.py::test_notebooks_match_their_text_sources" in quick
     assert not slow & quick

@@ -116,10 +116,15 @@ def test_the_lock_is_released_when_the_holder_is_killed(tmp_path):
 
 def test_run_dirs_of_one_process_share_its_lock(tmp_path):
     first = RunDir(tmp_path, {"seed": 1})
-    second = RunDir(tmp_path, {"seed": 1}, resume=True)  # e.g. a notebook cell run twice
+    second = RunDir(tmp_path, {"seed": 1}, resume=True)  # e.g. a notebook cell run twice: not refused
+    assert json.loads((tmp_path / ".lock.json").read_text())["pid"] == os.getpid()
     first.close()
+    # the lock is counted: closing one RunDir keeps it, and its holder record, for the other
+    assert (tmp_path / ".lock.json").exists()
     second.log({"iteration": 0})
     second.close()
+    assert [row["iteration"] for row in read_metrics(tmp_path)] == [0]
+    assert not (tmp_path / ".lock.json").exists()  # the last one out releases it
 
 
 def test_interrupted_message_says_what_is_kept_and_what_resume_drops(tmp_path):

@@ -19,17 +19,34 @@ import argparse
 import shlex
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from trirl.argtypes import eta_schedule, integer, number
-from trirl.errors import TrirlError
+from trirl import core
+from trirl.argtypes import integer, number
+from trirl.errors import InvalidConfigError, TrirlError
 
 from trirl.tabular.algorithms.trirl import TRIRLConfig
 
-# the recommended values are TRIRLConfig's defaults (alpha = eps * beta / (1 + eta) = 0.1; its comment says why)
-DEFAULT_EPS, DEFAULT_BETA, DEFAULT_ETA = TRIRLConfig.eps, TRIRLConfig.beta, TRIRLConfig.eta
+
+class EtaFlag(NamedTuple):
+    """``--eta`` as typed (what ``config.json`` and the rerun command record) and its schedule,
+    parsed once (:func:`trirl.core.parse_eta_schedule`)."""
+
+    text: str
+    schedule: core.EtaSchedule
+
+
+def eta_flag(text: str) -> EtaFlag:
+    """The argparse type of ``--eta``: a number or a schedule; a bad one is an argparse error."""
+    try:
+        return EtaFlag(text, core.parse_eta_schedule(text))
+    except (TrirlError, ValueError) as err:
+        raise argparse.ArgumentTypeError(
+            f"{err} (expected a number >= 0, 'linear:START:END:STEPS' or 'exp:START:DECAY[:END]')") from None
 
 
 def _add_grid(sub) -> None:
@@ -40,10 +57,12 @@ def _add_grid(sub) -> None:
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--world", default="icy_goal", help="a shipped world name or a path to a world .toml")
     p.add_argument("--variant", default=None, help="a perturbed variant of the world (windy, mirrored, slippery)")
-    p.add_argument("--eps", type=number(0, 1, low_open=True), default=DEFAULT_EPS,
+    # the recommended values are TRIRLConfig's defaults (alpha = eps * beta / (1 + eta) = 0.1; its comment says why)
+    p.add_argument("--eps", type=number(0, 1, low_open=True), default=TRIRLConfig.eps,
                    help="function-space step of Eq. 2, in (0, 1]")
-    p.add_argument("--beta", type=number(0, low_open=True), default=DEFAULT_BETA, help="weight of the reverse KL in Eq. 1")
-    p.add_argument("--eta", type=eta_schedule, default=str(DEFAULT_ETA),
+    p.add_argument("--beta", type=number(0, low_open=True), default=TRIRLConfig.beta,
+                   help="weight of the reverse KL in Eq. 1")
+    p.add_argument("--eta", type=eta_flag, default=str(TRIRLConfig.eta),
                    help="trust-region multiplier: a number, 'linear:START:END:STEPS' or 'exp:START:DECAY[:END]'")
     p.add_argument("--kl-bound", type=number(0, low_open=True), default=None,
                    help="solve eta from this KL bound zeta instead")
@@ -66,46 +85,111 @@ def _add_grid(sub) -> None:
     p.set_defaults(func=cmd_grid)
 
 
+@dataclass(frozen=True)
+class GridOptions:
+    """``trirl grid``'s options, parsed once from its flags (:meth:`from_args`) and passed down.
+
+    ``config`` is the TRIRL configuration (``--eps``, ``--beta``, ``--eta``, ``--kl-bound``,
+    ``--safeguard``; built, and so validated, once); ``eta`` is ``--eta`` as typed. The other
+    fields are the flags of the same names.
+    """
+
+    world: str
+    variant: str | None
+    config: TRIRLConfig
+    eta: str
+    iterations: int
+    demos: int
+    demos_file: Path | None
+    horizon: int
+    smoothing: float
+    seed: int
+    out: Path | None
+    resume: bool
+    quiet: bool
+
+    @classmethod
+    def from_args(cls, args) -> GridOptions:
+        """The options of parsed flags (each already checked by its argparse type).
+
+        Raises:
+            InvalidConfigError: ``--demos-file`` together with ``--demos``.
+        """
+        if args.demos_file is not None and args.demos > 0:
+            raise InvalidConfigError("--demos-file and --demos are both given; expected one source of demonstrations")
+        # no fixed step is monotone on every world (book/findings.md): the safeguard is on unless turned off
+        config = TRIRLConfig(eps=args.eps, beta=args.beta, eta=args.eta.schedule, kl_bound=args.kl_bound,
+                             safeguard=args.safeguard != "off")
+        return cls(args.world, args.variant, config, args.eta.text, args.iterations, args.demos, args.demos_file,
+                   args.horizon, args.smoothing, args.seed, args.out, args.resume, args.quiet)
+
+    def rerun_argv(self) -> list[str]:
+        """The flags of the same run again, into a fresh run directory (so the command works as
+        written): every setting that changes the numbers, defaults included."""
+        parts = ["--world", str(self.world)]
+        if self.variant:
+            parts += ["--variant", self.variant]
+        parts += ["--eps", str(self.config.eps), "--beta", str(self.config.beta), "--eta", self.eta,
+                  "--iterations", str(self.iterations), "--seed", str(self.seed)]
+        if self.config.kl_bound:
+            parts += ["--kl-bound", str(self.config.kl_bound)]
+        if self.demos:
+            parts += ["--demos", str(self.demos), "--horizon", str(self.horizon), "--smoothing", str(self.smoothing)]
+        if self.demos_file:
+            parts += ["--demos-file", str(self.demos_file), "--smoothing", str(self.smoothing)]
+        if not self.config.safeguard:
+            parts += ["--safeguard", "off"]
+        return parts
+
+    def resume_command(self, out: Path) -> str:
+        """This run continued from its newest checkpoint in ``out`` (:func:`trirl.rundir.resume_command`)."""
+        from trirl.rundir import resume_command
+
+        return resume_command("trirl grid", [*self.rerun_argv(), "--out", str(out)])
+
+    def record(self, world, out: Path) -> dict[str, Any]:
+        """``config.json``: everything needed to rerun, with the world's settings."""
+        return {
+            "command": "trirl grid",
+            "world": self.world, "variant": self.variant, "eps": self.config.eps, "beta": self.config.beta,
+            "eta": self.eta, "kl_bound": self.config.kl_bound, "demos": self.demos, "horizon": self.horizon,
+            "smoothing": self.smoothing, "demos_file": str(self.demos_file) if self.demos_file else None,
+            "safeguard": self.config.safeguard, "seed": self.seed, "iterations": self.iterations,
+            "world_settings": world.settings(),
+            "rerun": shlex.join(["trirl", "grid", *self.rerun_argv()]), "resume": self.resume_command(out),
+        }
+
+
 def cmd_grid(args) -> int:
-    from trirl.errors import InvalidConfigError
     from trirl.tabular import gridworld
     from trirl.tabular.threads import blas_threads
 
+    options = GridOptions.from_args(args)  # everything is validated before a run directory is created
     try:
-        world = gridworld.load(args.world, args.variant)
+        world = gridworld.load(options.world, options.variant)
     except InvalidConfigError as err:  # say which flag led there; the file's own errors keep their line
-        flags = f"--world {args.world}" + (f" --variant {args.variant}" if args.variant else "")
+        flags = f"--world {options.world}" + (f" --variant {options.variant}" if options.variant else "")
         raise InvalidConfigError(f"{flags}: {err}") from None
     # one BLAS thread for small worlds (trirl.tabular.threads; TRIRL_BLAS_THREADS=off leaves it)
     with blas_threads(world.mdp.n_states):
-        return _run_grid(args, world)
+        return _run_grid(options, world)
 
 
-def _run_grid(args, world) -> int:
-    from trirl import core
+def _run_grid(options: GridOptions, world) -> int:
     from trirl.rundir import RunDir, interrupted_message
     from trirl.tabular import empirical_occupancy, expert_occupancy, load_trajectories, sample_trajectories, solve
     from trirl.tabular.occupancies import underflowed_pairs
-    from trirl.errors import InvalidConfigError
-    from trirl.tabular import TRIRLConfig
 
-    eta = core.parse_eta_schedule(args.eta)
-    # validate everything before a run directory is created
-    TRIRLConfig(args.eps, args.beta, eta, args.kl_bound)
-    if args.iterations < 0:
-        raise InvalidConfigError(f"--iterations is {args.iterations}, expected an integer >= 0")
-    if args.demos_file is not None and args.demos > 0:
-        raise InvalidConfigError("--demos-file and --demos are both given; expected one source of demonstrations")
     expert = solve(world.mdp, world.reward)
-    if args.demos_file is not None:
-        demos = load_trajectories(args.demos_file, world.mdp)
-        rho_expert = empirical_occupancy(world.mdp, demos, smoothing=args.smoothing)
-        source = (f"{len(demos.lengths)} demonstrations from {args.demos_file} ({int(demos.lengths.sum())} steps, "
+    if options.demos_file is not None:
+        demos = load_trajectories(options.demos_file, world.mdp)
+        rho_expert = empirical_occupancy(world.mdp, demos, smoothing=options.smoothing)
+        source = (f"{len(demos.lengths)} demonstrations from {options.demos_file} ({int(demos.lengths.sum())} steps, "
                   f"{int(demos.absorbed.sum())} ending in an absorbing state)")
-    elif args.demos > 0:
-        demos = sample_trajectories(world.mdp, expert.policy, args.demos, args.horizon, seed=args.seed)
-        rho_expert = empirical_occupancy(world.mdp, demos, smoothing=args.smoothing)
-        source = f"{args.demos} sampled trajectories of {args.horizon} steps"
+    elif options.demos > 0:
+        demos = sample_trajectories(world.mdp, expert.policy, options.demos, options.horizon, seed=options.seed)
+        rho_expert = empirical_occupancy(world.mdp, demos, smoothing=options.smoothing)
+        source = f"{options.demos} sampled trajectories of {options.horizon} steps"
     else:
         rho_expert = expert_occupancy(world.mdp, expert.log_policy)
         source = "the exact expert occupancy"
@@ -113,38 +197,29 @@ def _run_grid(args, world) -> int:
         if floored:
             source += (f" (at {floored} reachable state-action pairs its mass underflows float64, below 2.2e-308: "
                        "they count as outside the expert's support)")
-    # no fixed step is monotone on every world (book/findings.md): the safeguard is on unless turned off
-    safeguard = args.safeguard != "off"
-    out = args.out or Path("runs") / f"grid-{world.name}{'-' + world.variant if world.variant else ''}-{time.strftime('%Y%m%d-%H%M%S')}"
-    config = {
-        "command": "trirl grid",
-        "world": args.world, "variant": args.variant, "eps": args.eps, "beta": args.beta, "eta": args.eta,
-        "kl_bound": args.kl_bound, "demos": args.demos, "horizon": args.horizon, "smoothing": args.smoothing,
-        "demos_file": str(args.demos_file) if args.demos_file else None, "safeguard": safeguard,
-        "seed": args.seed, "iterations": args.iterations, "world_settings": world.settings(),
-        "rerun": _rerun_command(args), "resume": _resume_command(args, out),
-    }
-    run_dir = RunDir(out, config, resume=args.resume, ignore=("iterations", "rerun", "resume"))
+    out = options.out or Path("runs") / f"grid-{world.name}{'-' + world.variant if world.variant else ''}-{time.strftime('%Y%m%d-%H%M%S')}"
+    run_dir = RunDir(out, options.record(world, out), resume=options.resume, ignore=("iterations", "rerun", "resume"))
     try:
-        return _train_grid(args, world, expert, rho_expert, eta, safeguard, source, out, run_dir)
+        return _train_grid(options, world, expert, rho_expert, source, out, run_dir)
     except KeyboardInterrupt:
-        print(f"\ntrirl grid: {interrupted_message(out, _resume_command(args, out))}", file=sys.stderr)
+        print(f"\ntrirl grid: {interrupted_message(out, options.resume_command(out))}", file=sys.stderr)
         return 130
     finally:
         run_dir.close()
 
 
-def _train_grid(args, world, expert, rho_expert, eta, safeguard, source, out, run_dir) -> int:
+def _train_grid(options: GridOptions, world, expert, rho_expert, source, out, run_dir) -> int:
     import warnings
 
     from trirl.tabular import occupancy, plots, reverse_kl, solve, trirl
     from trirl.tabular.shaping import NoPreferenceError, NoPreferenceWarning, ShapingProjector
 
+    config = options.config
     print(f"TRIRL on {world!r}\n  expert: soft-optimal for the true reward, learning from {source}")
-    print(f"  eps={args.eps} beta={args.beta:g} eta={args.eta} (effective step eps*beta/(1+eta) for constant eta)"
-          + (f" kl_bound={args.kl_bound}" if args.kl_bound else ""))
+    print(f"  eps={config.eps} beta={config.beta:g} eta={options.eta} (effective step eps*beta/(1+eta) for constant eta)"
+          + (f" kl_bound={config.kl_bound}" if config.kl_bound else ""))
     print(f"  writing to {out}/")
-    if safeguard:
+    if config.safeguard:
         print("  safeguard on: eps is halved until the exact dual does not increase (--safeguard off: the paper's fixed step)")
     else:
         print("  safeguard off: the paper's fixed step; the dual may get worse on this world (--safeguard on to check it)")
@@ -158,9 +233,8 @@ def _train_grid(args, world, expert, rho_expert, eta, safeguard, source, out, ru
             "can be reached): TRIRL still matches the expert's occupancy, but the learned reward is not compared "
             "with the true one. To learn something, give the world a reachable goal or lava cell."), stacklevel=2)
     result = trirl(
-        world.mdp, rho_expert, eps=args.eps, beta=args.beta, eta=eta, iterations=args.iterations,
-        kl_bound=args.kl_bound, safeguard=safeguard, run_dir=run_dir, progress=not args.quiet,
-        print_every=0 if args.quiet else max(1, args.iterations // 20),
+        world.mdp, rho_expert, options.iterations, config=config, run_dir=run_dir, progress=not options.quiet,
+        print_every=0 if options.quiet else max(1, options.iterations // 20),
         observe=projector.metrics if projector is not None and projector.dense else None,
     )
     fit = projector(result.reward) if projector is not None else None
@@ -170,29 +244,6 @@ def _train_grid(args, world, expert, rho_expert, eta, safeguard, source, out, ru
     print(summary)
     print(f"wrote {out}/config.json, metrics.jsonl, figure2.png, summary.txt, checkpoints/")
     return 0
-
-
-def _rerun_command(args) -> str:
-    """The same run again, into a fresh run directory (so the command works as written)."""
-    parts = ["trirl", "grid", "--world", str(args.world)]
-    if args.variant:
-        parts += ["--variant", args.variant]
-    parts += ["--eps", str(args.eps), "--beta", str(args.beta), "--eta", str(args.eta),
-              "--iterations", str(args.iterations), "--seed", str(args.seed)]
-    if args.kl_bound:
-        parts += ["--kl-bound", str(args.kl_bound)]
-    if args.demos:
-        parts += ["--demos", str(args.demos), "--horizon", str(args.horizon), "--smoothing", str(args.smoothing)]
-    if args.demos_file:
-        parts += ["--demos-file", str(args.demos_file), "--smoothing", str(args.smoothing)]
-    if args.safeguard == "off":
-        parts += ["--safeguard", "off"]
-    return shlex.join(parts)
-
-
-def _resume_command(args, out: Path) -> str:
-    """This run continued from its newest checkpoint in ``out``."""
-    return f"{_rerun_command(args)} --out {shlex.quote(str(out))} --resume"
 
 
 def _shaping_line(fit) -> str:

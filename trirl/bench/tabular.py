@@ -51,60 +51,24 @@ from pathlib import Path
 import numpy as np
 
 from trirl.bench.machine import describe
+from trirl.bench.tabular_baselines import (
+    DENSE_ACTIONS,
+    DENSE_DISCOUNT,
+    DENSE_STATES,
+    MCE_HORIZON,
+    dense_problem,
+    dense_soft_value_iteration,
+    forward_occupancy,
+    imitation_baseline,
+    numpy_mce_irl_iteration,
+    taxi_problem,
+    teaching_trirl_iteration,
+    timed,
+)
 from trirl.tabular import gridworld, occupancy, solve, trirl
 from trirl.tabular.algorithms.trirl import TRIRLConfig, make_trirl
 from trirl.tabular.mdp import MDP
 from trirl.tabular.threads import blas_threads
-
-TOL = 1e-10
-
-
-def timed(fn, repeats: int) -> tuple[float, object]:
-    times, out = [], None
-    for _ in range(repeats):
-        tick = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - tick)
-    return statistics.median(times), out
-
-
-# -- the baseline: plain dense / iterative teaching code ---------------------------------------
-
-
-def dense_soft_value_iteration(P: np.ndarray, reward: np.ndarray, gamma: float, tol: float = TOL) -> np.ndarray:
-    v = np.zeros(P.shape[0])
-    while True:
-        q = reward + gamma * np.einsum("sat,t->sa", P, v)
-        top = q.max(axis=1)
-        v_new = top + np.log(np.exp(q - top[:, None]).sum(axis=1))
-        if np.max(np.abs(v_new - v)) * gamma / (1 - gamma) <= tol * max(1.0, np.abs(v_new).max()):
-            return q - v_new[:, None]
-        v = v_new
-
-
-def forward_occupancy(mdp: MDP, policy: np.ndarray, tol: float = TOL) -> np.ndarray:
-    """``d = sum_t gamma^t mu_t`` by propagating ``mu_t`` until the tail is below ``tol``."""
-    p_pi_t = mdp.policy_transitions(policy).T.tocsr()
-    mu, d, weight = mdp.initial.copy(), np.zeros(mdp.n_states), 1.0
-    while weight / (1 - mdp.discount) > tol:
-        d += weight * mu
-        mu = p_pi_t @ mu
-        weight *= mdp.discount
-    return d[:, None] * policy
-
-
-def teaching_trirl_iteration(mdp: MDP, reward, log_policy, log_rho_expert, eps, beta, eta):
-    """One TRIRL iteration as teaching code writes it: soft VI + forward-propagated occupancy."""
-    log_rho = np.log(np.maximum(forward_occupancy(mdp, np.exp(log_policy)), 1e-300))
-    ratio = log_rho_expert - log_rho
-    r_tilde = (1 - eps) * reward + eps * beta * ratio
-    r_eta = (r_tilde + eta * log_policy) / (1 + eta)
-    from trirl.tabular import soft_value_iteration
-
-    new = soft_value_iteration(mdp, r_eta, tol=TOL)
-    eps_tr = eps / (1 + eta)
-    return (1 - eps_tr) * reward + eps_tr * beta * ratio, new.log_policy
-
 
 # -- the three figures --------------------------------------------------------------------------
 
@@ -167,90 +131,6 @@ def bench_trirl_default_world(repeats: int) -> dict:
 
 # -- dense random MDPs, imitation's MCE-IRL, Taxi, the four_rooms CLI -----------------------------
 
-DENSE_STATES, DENSE_ACTIONS, DENSE_DISCOUNT, MCE_HORIZON = 1024, 4, 0.99, 100
-
-
-def dirichlet_transitions(seed: int, n_states: int, n_actions: int, concentration: float = 0.3) -> np.ndarray:
-    """``P[s, a, :] ~ Dirichlet(concentration)`` over all ``n_states`` next states: a dense random MDP."""
-    rng = np.random.default_rng(seed)
-    return rng.dirichlet(np.full(n_states, concentration), size=(n_states, n_actions))
-
-
-def dense_problem(seed: int = 0):
-    """The dense 1,024 x 4 MDP, a random reward, its expert occupancy (state-action, discounted)."""
-    P = dirichlet_transitions(seed, DENSE_STATES, DENSE_ACTIONS)
-    mu0 = np.full(DENSE_STATES, 1.0 / DENSE_STATES)
-    mdp = MDP(P, mu0, DENSE_DISCOUNT)
-    reward = np.random.default_rng(seed + 1).normal(size=mdp.shape)
-    return P, mu0, mdp, reward
-
-
-def numpy_mce_irl_iteration(P, mu0, theta, demo_state_om, horizon: int, lr: float = 1e-2):
-    """One iteration of finite-horizon MCE-IRL as imitation 1.0.1's ``MCEIRL._train_step`` does it,
-    in numpy: the soft backward pass (``mce_partition_fh``: ``Q_t = r + P V_{t+1}``, ``V_t =
-    logsumexp Q_t``), the forward state visitation (``mce_occupancy_measures``, undiscounted) and a
-    gradient step on a tabular state reward (plain gradient descent in place of Adam)."""
-    from scipy.special import logsumexp
-
-    S, A, _ = P.shape
-    V = np.empty((horizon, S))
-    Q = np.empty((horizon, S, A))
-    Q[-1] = theta[:, None]
-    V[-1] = logsumexp(Q[-1], axis=1)
-    for t in reversed(range(horizon - 1)):
-        Q[t] = theta[:, None] + P @ V[t + 1]
-        V[t] = logsumexp(Q[t], axis=1)
-    pi = np.exp(Q - V[:, :, None])
-    D = np.zeros((horizon + 1, S))
-    D[0] = mu0
-    for t in range(horizon):
-        for a in range(A):
-            D[t + 1] += (D[t] * pi[t, :, a]) @ P[:, a, :]
-    visitations = D.sum(axis=0)
-    return theta - lr * (visitations - demo_state_om), visitations
-
-
-def imitation_mce_iteration_seconds(seed: int, repeats: int) -> float:
-    """Median seconds of one ``MCEIRL._train_step`` of imitation on :func:`dense_problem` (needs imitation)."""
-    import torch as th
-    from imitation.algorithms import mce_irl
-    from imitation.rewards import reward_nets
-    from seals import base_envs
-
-    th.set_num_threads(1)  # as every figure here: one thread, the faster setting on a shared 2-core machine
-    P, mu0, _, reward = dense_problem(seed)
-    env = base_envs.TabularModelPOMDP(
-        transition_matrix=P, observation_matrix=np.eye(DENSE_STATES, dtype=np.float32),
-        reward_matrix=reward.max(axis=1), horizon=MCE_HORIZON, initial_state_dist=mu0,
-    )
-    _, demo_om = mce_irl.mce_occupancy_measures(env)
-    net = reward_nets.BasicRewardNet(env.observation_space, env.action_space, hid_sizes=[],
-                                     use_action=False, use_done=False, use_next_state=False)
-    trainer = mce_irl.MCEIRL(demo_om, env, net, rng=np.random.default_rng(seed), log_interval=None)
-    obs = th.as_tensor(env.observation_matrix, dtype=net.dtype, device=net.device)
-    trainer._train_step(obs)  # warm-up: torch's first call allocates
-    seconds, _ = timed(lambda: trainer._train_step(obs), repeats)
-    return seconds
-
-
-def _imitation_baseline(seed: int, repeats: int, path: Path | None) -> tuple[float | None, str]:
-    """imitation's iteration time, in process or from ``path`` in a subprocess; ``(None, why)`` if unavailable."""
-    try:
-        return imitation_mce_iteration_seconds(seed, repeats), "in process"
-    except ImportError as error:
-        if path is None:
-            return None, f"imitation not importable ({error}); pass --imitation-path DIR"
-    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
-           "PYTHONPATH": os.pathsep.join([str(path), str(Path(__file__).resolve().parents[2]),
-                                          os.environ.get("PYTHONPATH", "")])}
-    code = ("import json, sys; from trirl.bench.tabular import imitation_mce_iteration_seconds as f; "
-            f"print(json.dumps(f({seed}, {repeats})))")
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
-    if done.returncode != 0:
-        return None, f"imitation from {path} failed: {done.stderr.strip().splitlines()[-1:]}"
-    return float(done.stdout.strip().splitlines()[-1]), f"subprocess with {path} first on PYTHONPATH"
-
-
 def bench_dense_solve(repeats: int) -> dict:
     P, _, mdp, reward = dense_problem()
     ours, rho = timed(lambda: occupancy(mdp, solve(mdp, reward).policy), repeats)
@@ -286,7 +166,7 @@ def bench_dense_trirl_iteration(repeats: int, imitation_path: Path | None) -> di
     theta = np.zeros(DENSE_STATES)
     demo = np.full(DENSE_STATES, (MCE_HORIZON + 1) / DENSE_STATES)
     numpy_s, _ = timed(lambda: numpy_mce_irl_iteration(P, mu0, theta, demo, MCE_HORIZON), max(3, repeats))
-    imitation_s, how = _imitation_baseline(0, max(3, repeats), imitation_path)
+    imitation_s, how = imitation_baseline(0, max(3, repeats), imitation_path)
     row = {
         "name": f"one exact TRIRL iteration, dense random MDP (S={DENSE_STATES}, A={DENSE_ACTIONS}, "
                 f"P ~ Dirichlet(0.3), gamma={DENSE_DISCOUNT}), with its metrics (median of {len(times)} consecutive)",
@@ -304,17 +184,6 @@ def bench_dense_trirl_iteration(repeats: int, imitation_path: Path | None) -> di
     row["speedup"] = row["baseline_seconds"] / ours
     row["target_seconds"] = row["baseline_seconds"] / 5.0
     return row
-
-
-def taxi_problem():
-    import gymnasium
-
-    from trirl.tabular.gym import from_gymnasium
-
-    # Gymnasium 1.x renamed it Taxi-v4 (deterministic by default, as v3 was)
-    name = next(i for i in ("Taxi-v4", "Taxi-v3") if i in gymnasium.registry)
-    taxi = from_gymnasium(name, discount=0.99)
-    return name, taxi.mdp, taxi.reward
 
 
 def bench_taxi(repeats: int) -> list[dict]:

@@ -30,7 +30,7 @@ absorbing states, exact whenever the expert's policy there does not depend on th
 renormalised tail of a truncated episode is biased: with ``p_obs`` and ``p_tail`` the normalised
 observed and tail occupancies, ``E[rho_hat] - rho = Z gamma^L (p_obs - p_tail)`` in expectation,
 so ``||E[rho_hat] - rho||_1 <= 2 gamma^L / (1 - gamma)``: at most ``2 gamma^L`` of the
-normalised occupancy, which is what the warning reports. ``tests/test_tabular_demos.py`` checks
+normalised occupancy, which is what the warning reports. ``tests/tabular/test_tabular_demos.py`` checks
 both statements against Monte Carlo.
 
 Before this rule, the observed counts of all episodes were pooled and rescaled to ``1 / (1 - gamma)``;

@@ -38,7 +38,7 @@ soft values do not read as Gymnasium returns: on FrozenLake 4x4 at ``gamma = 0.9
 temperature 1, soft ``V(start)`` is about 138.64, close to ``log 4 / 0.01 = 138.63``, while no
 episode returns more than 1 (the best discounted return from the start is 0.54). Compare
 returns with the reward alone (``occupancy`` times ``reward``), not with soft values
-(``tests/test_gym.py::test_soft_values_keep_the_entropy_in_absorbing_states``).
+(``tests/tabular/test_gym.py::test_soft_values_keep_the_entropy_in_absorbing_states``).
 """
 
 from __future__ import annotations

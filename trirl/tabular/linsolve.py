@@ -1,7 +1,7 @@
 """The policy system ``(I - gamma P_pi) x = b`` and its transpose, factorised once per policy.
 
 Soft policy evaluation solves ``(I - gamma P_pi) V = r_pi`` and the exact occupancy solves
-``(I - gamma P_pi^T) d = mu0`` (DESIGN.md): the same matrix, transposed. One LU factorisation
+``(I - gamma P_pi^T) d = mu0`` (:mod:`trirl.tabular.occupancies`): the same matrix, transposed. One LU factorisation
 serves both, and every later solve with the same policy costs two triangular solves. The
 factorisation is chosen by the problem:
 
@@ -9,18 +9,17 @@ factorisation is chosen by the problem:
   :func:`~scipy.linalg.lu_solve` with ``trans=1`` for the transpose) when ``P`` is stored dense
   (:mod:`trirl.tabular.mdp`), or when the sparse LU of the policy matrix fills in: a random or
   Garnet MDP, even with one to four successors per pair, has no structure that SuperLU can keep
-  sparse (its factors hold 20-80 % of ``S^2`` entries) and the dense LU is then 1-4x faster;
+  sparse (its factors hold a large share of ``S^2`` entries) and the dense LU is then faster;
 - **sparse LU** (SuperLU, :func:`scipy.sparse.linalg.splu`, ``trans="T"`` for the transpose)
-  when its factors keep below ``FILL_FRACTION`` of ``S^2`` entries: grid worlds (2-6 % at
-  400-4,096 states, where SuperLU is 10-170x faster than a dense LU) and Gymnasium tables.
+  when its factors keep below ``FILL_FRACTION`` of ``S^2`` entries: grid worlds and Gymnasium
+  tables (the fills and timings behind the threshold: ``book/results/tabular-engine.md``).
 
 Dense problems of at least ``ITERATIVE_MIN_STATES`` states first try an iterative solve that
 needs no factorisation: Richardson iteration preconditioned by the rank-one ``M = I - gamma 1 w^T``
 (``w`` uniform; ``M^-1 y = y + gamma / (1 - gamma) mean(y)`` by Sherman-Morrison), which removes
 the slow direction of the constant vector, so the error shrinks by ``gamma |lambda_2(P_pi)|`` per
-step. A dense random MDP mixes fast (``|lambda_2| ~ 0.03-0.05`` at 1,024 states, Dirichlet(0.3)
-rows): 9-11 products with ``P_pi`` (2 ms) reach a residual at the rounding floor, against 30 ms
-for the LU. The iteration stops when ``||b - A x||_inf <= 4 eps (||b|| + 2 ||x||)``; when the
+step. A dense random MDP mixes fast (small ``|lambda_2|``), so a few products with ``P_pi`` reach
+a residual at the rounding floor, for less than the LU costs. The iteration stops when ``||b - A x||_inf <= 4 eps (||b|| + 2 ||x||)``; when the
 residual shrinks by less than half per step (a slowly mixing MDP) it gives up, the system is
 factorised, and the MDP uses the LU from then on. Either way the answer is exact to rounding.
 
@@ -45,7 +44,7 @@ import scipy.sparse.linalg as spla
 
 from trirl.tabular.mdp import MDP
 
-FILL_FRACTION = 0.15  # grids fill 2-6 % of S^2, random sparse MDPs 20-80 % (measured, module doc)
+FILL_FRACTION = 0.15  # between the fills of grids and of random sparse MDPs (book/results/tabular-engine.md)
 DENSE_SOLVE_MAX_STATES = 4096  # a dense LU of S x S floats: 128 MiB at 4,096 states
 ITERATIVE_MIN_STATES = 256  # below, an LU costs no more than the ~10 products of the iteration
 ITERATIVE_MAX_STEPS = 60  # 2 S^2 flops each: at 1,024 states still below a (2/3) S^3 LU

@@ -1,13 +1,12 @@
 """The finite MDP: transitions ``P[s, a, s']``, initial distribution ``mu0[s]``, discount ``gamma``.
 
 Transitions are stored once as a ``[S * A, S]`` matrix (row ``s * A + a``), dense or sparse by the
-problem (the rule, measured on a 2-core AMD EPYC with ``trirl bench tabular``):
+problem (the rule; the timings behind its thresholds are in ``book/results/tabular-engine.md``):
 
 - **dense** (a numpy array) when ``S * A * S <= DENSE_MAX_ENTRIES`` (tiny worlds), or when at least
   ``DENSE_MIN_DENSITY`` of the entries are non-zero and the array fits in ``DENSE_LIMIT_ENTRIES``
-  (random MDPs, Garnets with many successors): above that density a dense product ``P V`` and the
-  policy matrix ``P_pi`` cost less than their sparse forms (at 1,024 x 4, density 0.2: 1.6 ms
-  against 0.6 ms for ``P V`` but 1.8 ms against 33 ms for ``P_pi``; density 0.4: 1.6 against 3.6 ms);
+  (random MDPs, Garnets with many successors): above that density a dense product ``P V`` plus
+  the policy matrix ``P_pi`` cost less than their sparse forms;
 - **sparse** (scipy CSR) otherwise: grid worlds, Gymnasium tables, 16k-state grids.
 
 ``MDP(..., representation="dense" | "sparse")`` overrides the rule. The linear solves with

@@ -25,7 +25,7 @@ check repeats on every state (mass now reaches states the first solve left at 0)
 true mass is below float64's range (``< 1e-308``: a policy probability that underflowed on the
 only way in) stays 0, and :func:`log_occupancy` holds it at the smallest normal float. On the
 shipped worlds the first solve passes the check, which then costs one product with ``P``;
-``tests/test_monotone_defaults.py`` has a world where it does not (a dense LU returns 0 for a
+``tests/tabular/test_monotone_defaults.py`` has a world where it does not (a dense LU returns 0 for a
 true 1e-25).
 """
 

@@ -1,6 +1,6 @@
 """Soft (maximum causal entropy) dynamic programming, exact, in log space.
 
-With temperature ``T`` (1 unless a parameter says otherwise, DESIGN.md)::
+With temperature ``T`` (1 unless a parameter says otherwise, as everywhere in trirl)::
 
     Q(s, a) = r(s, a) + gamma * sum_s' P(s'|s, a) V(s')
     V(s)    = T * logsumexp_a Q(s, a) / T

@@ -2,9 +2,9 @@
 
 The tabular engine's BLAS calls are small (a grid world's ``P V`` has ~1e4 non-zeros, a
 1,024-state LU takes tens of milliseconds): a second thread gains little and, on a machine busy
-with other work, its threads wait for each other. ``trirl grid --world four_rooms`` learnt in
-8.7 s with the machine's default threads on a busy 2-core machine against 0.25 s with
-``OPENBLAS_NUM_THREADS=1`` (``trirl bench tabular`` measures both in one run).
+with other work, its threads wait for each other (``trirl bench tabular``'s figure 7 measures
+``trirl grid --world four_rooms`` with the machine's default threads and with one, in one run;
+``book/results/tabular-bench.json`` and ``book/results/tabular-engine.md``).
 
 :func:`blas_threads` is the policy, a context manager around a computation on one MDP. It
 wraps the tabular driver's loop (every algorithm's run), the ``trirl grid`` command, the

@@ -1,6 +1,6 @@
 """Hypothesis strategies for the exact engine: random MDPs, rewards, policies and TRIRL steps.
 
-One copy, shared by ``tests/test_properties.py`` and ``trirl verify``. Every MDP is built
+One copy, shared by ``tests/tabular/test_properties.py`` and ``trirl verify``. Every MDP is built
 through :class:`trirl.tabular.MDP`, so it passes the engine's own validation.
 
 The random arrays are drawn from a numpy generator seeded by hypothesis: shrinking then moves

@@ -32,17 +32,19 @@ import numpy as np
 from scipy.special import expit
 
 from trirl.tabular.algorithms.common import (
-    namedtuple_learner,
+    charge,
     check_inner_method,
-    check_iterations,
     check_positive,
     check_steps,
-    measure,
+    expert_record,
+    metrics_row,
+    namedtuple_learner,
+    runner,
     soft_policy_steps,
+    step_row,
 )
-from trirl.tabular.driver import Learner, Result, run
+from trirl.tabular.driver import Learner
 from trirl.tabular.mdp import MDP
-from trirl.tabular.objectives import check_expert_occupancy, policy_kl, safe_log
 from trirl.tabular.occupancies import log_occupancy
 from trirl.tabular.soft import solve
 
@@ -128,9 +130,7 @@ def discriminator_steps(mdp: MDP, trans: Transitions, g, h, log_policy, p_expert
 
 def make_airl(mdp: MDP, rho_expert, config: AIRLConfig = AIRLConfig()) -> Learner:
     """AIRL as a :class:`Learner` over :class:`AIRLState` (module doc)."""
-    rho_expert = check_expert_occupancy(mdp, rho_expert)
-    log_rho_expert = safe_log(rho_expert)
-    p_expert = (1.0 - mdp.discount) * rho_expert
+    expert = expert_record(mdp, rho_expert)
     trans = transitions(mdp)
 
     def init(key=None) -> AIRLState:
@@ -140,26 +140,19 @@ def make_airl(mdp: MDP, rho_expert, config: AIRLConfig = AIRLConfig()) -> Learne
         return AIRLState(0, g, h, reward, solution.log_policy, solution.v, solution.backups, solution.solves, 0.0)
 
     def metrics(state: AIRLState) -> dict[str, Any]:
-        return {
-            "iteration": state.iteration, "policy_kl": 0.0, "backups": state.backups, "solves": state.solves,
-            "wall_time": state.wall_time,
-            **measure(mdp, state.reward, state.log_policy, rho_expert, log_rho_expert, config.solver),
-        }
+        return metrics_row(mdp, expert, state, config.solver)
 
     def step(state: AIRLState, key=None) -> tuple[AIRLState, dict[str, Any]]:
         tick = time.perf_counter()
         p_policy = (1.0 - mdp.discount) * np.exp(log_occupancy(mdp, state.log_policy))
         g, h = discriminator_steps(
-            mdp, trans, state.g, state.h, state.log_policy, p_expert, p_policy, config.disc_steps, config.disc_lr
+            mdp, trans, state.g, state.h, state.log_policy, expert.p, p_policy, config.disc_steps, config.disc_lr
         )
         shaped = airl_shaped_reward(mdp, g, h)
         policy = soft_policy_steps(mdp, shaped, state.value, state.log_policy, config.inner_steps, config.inner_method)
-        new_state = AIRLState(
-            state.iteration + 1, g, h, np.broadcast_to(g[:, None], mdp.shape).copy(), policy.log_policy, policy.value,
-            state.backups + policy.backups, state.solves + policy.solves, state.wall_time + time.perf_counter() - tick,
-        )
-        kl = policy_kl(mdp, policy.log_policy, state.log_policy)
-        return new_state, {**metrics(new_state), "policy_kl": kl}
+        new_state = AIRLState(state.iteration + 1, g, h, np.broadcast_to(g[:, None], mdp.shape).copy(), policy.log_policy,
+                              policy.value, **charge(state, policy, tick))
+        return new_state, step_row(mdp, metrics, state, new_state)
 
     advice = ("Cause: AIRL does not descend the MCE dual: its state-only reward g comes from a discriminator trained "
               f"{config.disc_steps} steps per iteration, a moving target whose updates are not steps on G, so the dual "
@@ -168,26 +161,16 @@ def make_airl(mdp: MDP, rho_expert, config: AIRLConfig = AIRLConfig()) -> Learne
     return namedtuple_learner("airl", AIRLState, init, step, metrics, advice)
 
 
-def airl(
-    mdp: MDP,
-    rho_expert,
-    iterations: int = 100,
-    disc_steps: int = 10,
-    disc_lr: float = 20.0,
-    inner_steps: int = 5,
-    inner_method: str = "value_iteration",
-    solver: str = "auto",
-    run_dir=None,
-    progress: bool = False,
-    print_every: int = 0,
-    callback=None,
-) -> Result:
-    """Run tabular AIRL for ``iterations`` iterations; see :class:`AIRLConfig`.
+airl = runner(make_airl, AIRLConfig, "airl", """Run tabular AIRL: ``airl(mdp, rho_expert, iterations=100, *, **fields,
+config=None, **run_options)``.
 
-    History: ``iteration, reverse_kl, dual, policy_kl, backups, solves, wall_time``; ``reward``
-    is the learned state-only ``g`` broadcast over actions.
-    """
-    iterations = check_iterations(iterations)
-    config = AIRLConfig(disc_steps, disc_lr, inner_steps, inner_method, solver)
-    return run(make_airl(mdp, rho_expert, config), iterations, run_dir=run_dir, progress=progress,
-               print_every=print_every, callback=callback)
+The fields are :class:`AIRLConfig`'s (with its defaults), or ``config`` gives them all; the run
+options are :func:`trirl.tabular.driver.run`'s. ``rho_expert`` is ``[S, A]`` with mass
+``1 / (1 - gamma)``.
+
+History: ``iteration, reverse_kl, dual, policy_kl, backups, solves, wall_time``; ``reward``
+is the learned state-only ``g`` broadcast over actions ``[S, A]``.
+
+Raises:
+    InvalidConfigError: a bad field (named), ``iterations`` or ``rho_expert``.
+""")

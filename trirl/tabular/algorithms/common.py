@@ -1,6 +1,7 @@
-"""Pieces shared by the tabular algorithms: inexact policy steps, the MCE dual, learners.
+"""Pieces shared by the tabular algorithms: the expert record, the cost record, inexact policy
+steps, the MCE dual, measurements and the one wrapper that runs any of them from keywords.
 
-Cost accounting is the same everywhere: ``backups`` counts soft Bellman backups
+Cost accounting is the same everywhere (:data:`COSTS`, :func:`charge`): ``backups`` counts soft Bellman backups
 (:func:`~trirl.tabular.soft.soft_bellman_backup`, one per value-iteration sweep or per
 policy-improvement step) and ``solves`` counts linear policy-evaluation solves, both cumulative.
 The one occupancy solve per iteration that every method needs (the exact stand-in for sampling
@@ -15,16 +16,71 @@ reports ``factorisations``, cumulative, counting everything its iterations facto
 
 from __future__ import annotations
 
-from typing import NamedTuple
+import dataclasses
+import inspect
+import time
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from trirl.errors import InvalidConfigError
-from trirl.tabular.driver import Learner
+from trirl.tabular.driver import Learner, Result, run
 from trirl.tabular.mdp import MDP
+from trirl.tabular.objectives import check_expert_occupancy, policy_kl, safe_log
 from trirl.tabular.soft import soft_bellman_backup, soft_greedy, soft_policy_evaluation
 
 INNER_METHODS = ("value_iteration", "policy_iteration")
+
+
+class Expert(NamedTuple):
+    """The expert's occupancy as every learner reads it: ``rho`` ``[S, A]`` (validated, mass
+    ``1 / (1 - gamma)``), ``log_rho`` ``[S, A]`` (:func:`~trirl.tabular.objectives.safe_log`) and
+    the normalised ``p = (1 - gamma) rho`` ``[S, A]`` (mass 1) of the discriminators' losses."""
+
+    rho: np.ndarray
+    log_rho: np.ndarray
+    p: np.ndarray
+
+
+def expert_record(mdp: MDP, rho_expert) -> Expert:
+    """:class:`Expert` of ``rho_expert`` ``[S, A]``.
+
+    Raises:
+        InvalidConfigError: as :func:`~trirl.tabular.objectives.check_expert_occupancy`.
+    """
+    rho = check_expert_occupancy(mdp, rho_expert)
+    return Expert(rho, safe_log(rho), (1.0 - mdp.discount) * rho)
+
+
+# -- the one cost record ------------------------------------------------------------------------
+
+#: the cumulative cost fields of every tabular learner's state and metrics (module doc)
+COSTS = ("backups", "solves", "wall_time")
+
+
+class Work(NamedTuple):
+    """The work of one piece of an iteration: soft Bellman ``backups`` and linear ``solves``
+    (:class:`PolicySteps`, :class:`~trirl.tabular.soft.SoftSolution` and TRIRL's step carry the
+    same two fields)."""
+
+    backups: int = 0
+    solves: int = 0
+
+    def plus(self, other) -> Work:
+        return Work(self.backups + other.backups, self.solves + other.solves)
+
+
+def charge(state, work, tick: float) -> dict[str, Any]:
+    """The cost fields of ``state`` after ``work`` (anything with ``backups`` and ``solves``)
+    begun at ``tick`` (:func:`time.perf_counter`, seconds): keywords for the next state."""
+    return {"backups": state.backups + work.backups, "solves": state.solves + work.solves,
+            "wall_time": state.wall_time + time.perf_counter() - tick}
+
+
+def costs(state) -> dict[str, Any]:
+    """The cost metrics of a state, :data:`COSTS` (cumulative; ``wall_time`` in seconds)."""
+    return {name: getattr(state, name) for name in COSTS}
 
 
 class PolicySteps(NamedTuple):
@@ -159,3 +215,81 @@ def measure(mdp: MDP, reward, log_policy, rho_expert, log_rho_expert, solver: st
         "reverse_kl": reverse_kl_from_logs(log_occupancy(mdp, log_policy), log_rho_expert),
         "dual": mce_dual(mdp, reward, rho_expert, value),
     }
+
+
+def metrics_row(mdp: MDP, expert: Expert, state, solver: str = "auto", value=None, **extra) -> dict[str, Any]:
+    """The metrics of a state with ``iteration``, ``reward`` and ``log_policy`` fields and the
+    cost record: ``iteration, policy_kl`` (0, the step's own is added by :func:`step_row`),
+    ``extra``, :data:`COSTS` and :func:`measure`'s ``reverse_kl, dual``."""
+    return {"iteration": state.iteration, "policy_kl": 0.0, **extra, **costs(state),
+            **measure(mdp, state.reward, state.log_policy, expert.rho, expert.log_rho, solver, value)}
+
+
+def step_row(mdp: MDP, metrics: Callable[[Any], dict], state, new_state, **extra) -> dict[str, Any]:
+    """``metrics(new_state)`` with the step's ``policy_kl`` (new policy against ``state``'s,
+    :func:`~trirl.tabular.objectives.policy_kl`) and ``extra``."""
+    return {**metrics(new_state), **extra, "policy_kl": policy_kl(mdp, new_state.log_policy, state.log_policy)}
+
+
+# -- the one wrapper: run an algorithm from keywords ---------------------------------------------
+
+#: the keywords that go to :func:`trirl.tabular.driver.run`, not to the algorithm's config
+RUN_OPTIONS = {"run_dir": None, "progress": False, "print_every": 0, "callback": None, "until": None, "observe": None}
+
+
+def configured(config_type: type, config, overrides: dict[str, Any], name: str):
+    """``config`` as given, or ``config_type(**overrides)``; an unknown keyword is named.
+
+    Raises:
+        InvalidConfigError: for both a ``config`` and field keywords, or a keyword that is neither
+            a field of ``config_type`` nor a run option.
+    """
+    fields = [f.name for f in dataclasses.fields(config_type)]
+    unknown = sorted(set(overrides) - set(fields))
+    if unknown:
+        raise InvalidConfigError(f"{name}() got {', '.join(map(repr, unknown))}, expected fields of "
+                                 f"{config_type.__name__} ({', '.join(fields)}) or run options ({', '.join(RUN_OPTIONS)})")
+    if config is None:
+        return config_type(**overrides)
+    if overrides:
+        raise InvalidConfigError(f"{name}() got config= and {', '.join(sorted(overrides))}; expected one or the other")
+    if not isinstance(config, config_type):
+        raise InvalidConfigError(f"{name}(config=...) is a {type(config).__name__}, expected a {config_type.__name__}")
+    return config
+
+
+def runner(make: Callable[..., Learner], config_type: type, name: str, doc: str) -> Callable[..., Result]:
+    """The function that runs ``make``'s learner: ``name(mdp, rho_expert, iterations=100, *,
+    config=None, **fields, features=None, **run_options) -> Result``.
+
+    The config is ``config`` or ``config_type(**fields)`` (its defaults are the function's,
+    stated once in the dataclass); ``features`` go to ``make`` where it takes them; the run options
+    (:data:`RUN_OPTIONS`) go to :func:`trirl.tabular.driver.run`. ``iterations`` is an integer
+    ``>= 0`` (:class:`~trirl.errors.InvalidConfigError` otherwise, as for a bad field).
+    """
+    takes_features = "features" in inspect.signature(make).parameters
+
+    def run_algorithm(mdp: MDP, rho_expert, iterations: int = 100, *, config=None, features=None, **keywords) -> Result:
+        options = {key: keywords.pop(key) for key in RUN_OPTIONS if key in keywords}
+        iterations = check_iterations(iterations)
+        config = configured(config_type, config, keywords, name)
+        if features is not None and not takes_features:
+            raise InvalidConfigError(f"{name}() got features, expected none: its reward is not linear in features")
+        learner = make(mdp, rho_expert, config, **({"features": features} if takes_features else {}))
+        return run(learner, iterations, **options)
+
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    parameters = [
+        inspect.Parameter("mdp", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=MDP),
+        inspect.Parameter("rho_expert", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+        inspect.Parameter("iterations", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=100, annotation=int),
+        *(inspect.Parameter(f.name, keyword, default=f.default, annotation=f.type) for f in dataclasses.fields(config_type)),
+        inspect.Parameter("config", keyword, default=None, annotation=f"{config_type.__name__} | None"),
+        *([inspect.Parameter("features", keyword, default=None)] if takes_features else []),
+        *(inspect.Parameter(key, keyword, default=default) for key, default in RUN_OPTIONS.items()),
+    ]
+    run_algorithm.__signature__ = inspect.Signature(parameters, return_annotation=Result)
+    run_algorithm.__name__ = run_algorithm.__qualname__ = name
+    run_algorithm.__module__ = make.__module__
+    run_algorithm.__doc__ = doc
+    return run_algorithm

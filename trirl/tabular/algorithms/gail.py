@@ -33,17 +33,20 @@ from scipy.special import expit, log_expit
 
 from trirl.errors import InvalidConfigError
 from trirl.tabular.algorithms.common import (
-    namedtuple_learner,
+    charge,
     check_inner_method,
-    check_iterations,
     check_positive,
     check_steps,
-    measure,
+    expert_record,
+    metrics_row,
+    namedtuple_learner,
+    runner,
     soft_policy_steps,
+    step_row,
 )
-from trirl.tabular.driver import Learner, Result, run
+from trirl.tabular.driver import Learner
 from trirl.tabular.mdp import MDP
-from trirl.tabular.objectives import check_expert_occupancy, log_ratio, policy_kl, safe_log
+from trirl.tabular.objectives import log_ratio
 from trirl.tabular.occupancies import log_occupancy
 from trirl.tabular.soft import solve
 
@@ -123,9 +126,7 @@ def gail_reward(logits, form: str, scale: float) -> np.ndarray:
 
 def make_gail(mdp: MDP, rho_expert, config: GAILConfig = GAILConfig()) -> Learner:
     """GAIL as a :class:`Learner` over :class:`GAILState` (module doc)."""
-    rho_expert = check_expert_occupancy(mdp, rho_expert)
-    log_rho_expert = safe_log(rho_expert)
-    p_expert = (1.0 - mdp.discount) * rho_expert
+    expert = expert_record(mdp, rho_expert)
 
     def init(key=None) -> GAILState:
         # an undecided discriminator (D = 1/2, a constant reward) and its uniform soft-optimal policy
@@ -135,28 +136,21 @@ def make_gail(mdp: MDP, rho_expert, config: GAILConfig = GAILConfig()) -> Learne
         return GAILState(0, logits, reward, solution.log_policy, solution.v, solution.backups, solution.solves, 0.0)
 
     def metrics(state: GAILState) -> dict[str, Any]:
-        return {
-            "iteration": state.iteration, "policy_kl": 0.0, "backups": state.backups, "solves": state.solves,
-            "wall_time": state.wall_time,
-            **measure(mdp, state.reward, state.log_policy, rho_expert, log_rho_expert, config.solver),
-        }
+        return metrics_row(mdp, expert, state, config.solver)
 
     def step(state: GAILState, key=None) -> tuple[GAILState, dict[str, Any]]:
         tick = time.perf_counter()
         log_rho = log_occupancy(mdp, state.log_policy)
         if config.discriminator == "exact":
-            logits = exact_discriminator_logits(log_rho_expert, log_rho)
+            logits = exact_discriminator_logits(expert.log_rho, log_rho)
         else:
             p_policy = (1.0 - mdp.discount) * np.exp(log_rho)
-            logits = logistic_steps(state.logits, p_expert, p_policy, config.disc_steps, config.disc_lr)
+            logits = logistic_steps(state.logits, expert.p, p_policy, config.disc_steps, config.disc_lr)
         reward = gail_reward(logits, config.reward_form, config.reward_scale)
         policy = soft_policy_steps(mdp, reward, state.value, state.log_policy, config.inner_steps, config.inner_method)
-        new_state = GAILState(
-            state.iteration + 1, logits, reward, policy.log_policy, policy.value,
-            state.backups + policy.backups, state.solves + policy.solves, state.wall_time + time.perf_counter() - tick,
-        )
-        kl = policy_kl(mdp, policy.log_policy, state.log_policy)
-        return new_state, {**metrics(new_state), "policy_kl": kl}
+        new_state = GAILState(state.iteration + 1, logits, reward, policy.log_policy, policy.value,
+                              **charge(state, policy, tick))
+        return new_state, step_row(mdp, metrics, state, new_state)
 
     advice = ("Cause: GAIL does not descend the MCE dual: its reward comes from a discriminator trained "
               f"{config.disc_steps} steps per iteration, a moving target whose updates are not steps on G, so the dual "
@@ -165,29 +159,16 @@ def make_gail(mdp: MDP, rho_expert, config: GAILConfig = GAILConfig()) -> Learne
     return namedtuple_learner("gail", GAILState, init, step, metrics, advice)
 
 
-def gail(
-    mdp: MDP,
-    rho_expert,
-    iterations: int = 100,
-    discriminator: str = "logistic",
-    disc_steps: int = 10,
-    disc_lr: float = 10.0,
-    reward_form: str = "log_d",
-    reward_scale: float = 3.0,
-    inner_steps: int = 1,
-    inner_method: str = "value_iteration",
-    solver: str = "auto",
-    run_dir=None,
-    progress: bool = False,
-    print_every: int = 0,
-    callback=None,
-) -> Result:
-    """Run tabular GAIL for ``iterations`` iterations; see :class:`GAILConfig`.
+gail = runner(make_gail, GAILConfig, "gail", """Run tabular GAIL: ``gail(mdp, rho_expert, iterations=100, *, **fields,
+config=None, **run_options)``.
 
-    History: ``iteration, reverse_kl, dual, policy_kl, backups, solves, wall_time``; ``reward``
-    is the last local (discriminator) reward.
-    """
-    iterations = check_iterations(iterations)
-    config = GAILConfig(discriminator, disc_steps, disc_lr, reward_form, reward_scale, inner_steps, inner_method, solver)
-    return run(make_gail(mdp, rho_expert, config), iterations, run_dir=run_dir, progress=progress,
-               print_every=print_every, callback=callback)
+The fields are :class:`GAILConfig`'s (with its defaults), or ``config`` gives them all; the run
+options are :func:`trirl.tabular.driver.run`'s. ``rho_expert`` is ``[S, A]`` with mass
+``1 / (1 - gamma)``.
+
+History: ``iteration, reverse_kl, dual, policy_kl, backups, solves, wall_time``; ``reward``
+is the last local (discriminator) reward ``[S, A]``.
+
+Raises:
+    InvalidConfigError: a bad field (named), ``iterations`` or ``rho_expert``.
+""")

@@ -14,7 +14,7 @@ Compare TRIRL, which moves in function space and replaces the full solve by a tr
 
 **Safeguard** (``safeguard=True``, the default, as TRIRL's). How small ``lr`` must be depends on
 the world: the default ``lr = 0.5`` lets the dual rise on about one generated user world in
-eight (``tests/test_monotone_defaults.py``). Since the dual is exact, a step whose dual would
+eight (``tests/tabular/test_monotone_defaults.py``). Since the dual is exact, a step whose dual would
 rise is retried with half of ``lr``, up to ``max_backtracks`` times (then rejected); the next
 iteration starts from twice the step accepted, at most ``lr``. The check costs nothing extra:
 the full solve gives ``V`` of the new reward. ``safeguard=False`` is the plain gradient step.
@@ -30,18 +30,21 @@ import numpy as np
 
 from trirl.tabular.algorithms.common import (
     DUAL_RTOL,
+    Work,
+    charge,
+    check_positive,
+    expert_record,
     mce_dual,
+    metrics_row,
     namedtuple_learner,
     RewardGradientState,
-    check_iterations,
-    check_positive,
-    measure,
+    runner,
+    step_row,
     warm,
 )
 from trirl.errors import InvalidConfigError
-from trirl.tabular.driver import Learner, Result, run
+from trirl.tabular.driver import Learner
 from trirl.tabular.mdp import MDP
-from trirl.tabular.objectives import check_expert_occupancy, policy_kl, safe_log
 from trirl.tabular.occupancies import log_occupancy
 from trirl.tabular.rewards import make_reward_class
 from trirl.tabular.soft import solve
@@ -77,8 +80,7 @@ class MCEIRLConfig:
 
 def make_mce_irl(mdp: MDP, rho_expert, config: MCEIRLConfig = MCEIRLConfig(), features=None) -> Learner:
     """MCE-IRL as a :class:`Learner` over :class:`RewardGradientState` (module doc)."""
-    rho_expert = check_expert_occupancy(mdp, rho_expert)
-    log_rho_expert = safe_log(rho_expert)
+    expert = expert_record(mdp, rho_expert)
     reward_class = make_reward_class(mdp, config.reward_class, features)
 
     def init(key=None) -> RewardGradientState:
@@ -89,11 +91,7 @@ def make_mce_irl(mdp: MDP, rho_expert, config: MCEIRLConfig = MCEIRLConfig(), fe
                                    next_lr=float(config.lr))
 
     def metrics(state: RewardGradientState) -> dict[str, Any]:
-        row = {
-            "iteration": state.iteration, "policy_kl": 0.0, "backups": state.backups, "solves": state.solves,
-            "wall_time": state.wall_time,
-            **measure(mdp, state.reward, state.log_policy, rho_expert, log_rho_expert, value=state.value),
-        }
+        row = metrics_row(mdp, expert, state, value=state.value)
         if config.safeguard:
             row["total_backtracks"] = state.backtracks
         return row
@@ -101,19 +99,19 @@ def make_mce_irl(mdp: MDP, rho_expert, config: MCEIRLConfig = MCEIRLConfig(), fe
     def step(state: RewardGradientState, key=None) -> tuple[RewardGradientState, dict[str, Any]]:
         tick = time.perf_counter()
         rho = np.exp(log_occupancy(mdp, state.log_policy))
-        direction = reward_class.adjoint(rho_expert - rho)
+        direction = reward_class.adjoint(expert.rho - rho)
         start = min(float(config.lr), float(state.next_lr)) if config.safeguard and state.next_lr > 0 else float(config.lr)
-        lr, halvings, backups, solves = start, 0, 0, 0
-        previous = mce_dual(mdp, state.reward, rho_expert, state.value) if config.safeguard else None
+        lr, halvings, work = start, 0, Work()
+        previous = mce_dual(mdp, state.reward, expert.rho, state.value) if config.safeguard else None
         while True:
             params = state.params + lr * direction
             reward = reward_class.reward(params)
             solution = solve(mdp, reward, method=config.solver, warm_start=warm(state.value, state.log_policy))
-            backups, solves = backups + solution.backups, solves + solution.solves
+            work = work.plus(solution)
             if not config.safeguard:
                 break
             # the full solve gives V of the new reward: the exact dual costs one dot product
-            if mce_dual(mdp, reward, rho_expert, solution.v) <= previous + DUAL_RTOL * max(1.0, abs(previous)):
+            if mce_dual(mdp, reward, expert.rho, solution.v) <= previous + DUAL_RTOL * max(1.0, abs(previous)):
                 break
             if halvings == config.max_backtracks:  # reject: keep the current MCE pair
                 params, reward, lr = state.params, state.reward, 0.0
@@ -122,13 +120,11 @@ def make_mce_irl(mdp: MDP, rho_expert, config: MCEIRLConfig = MCEIRLConfig(), fe
             lr, halvings = 0.5 * lr, halvings + 1
         next_lr = min(float(config.lr), 2.0 * lr) if lr > 0 else start * 0.5 ** config.max_backtracks
         new_state = RewardGradientState(
-            state.iteration + 1, params, reward, solution.log_policy, solution.v,
-            state.backups + backups, state.solves + solves,
-            state.wall_time + time.perf_counter() - tick, next_lr=next_lr, backtracks=state.backtracks + halvings,
+            state.iteration + 1, params, reward, solution.log_policy, solution.v, **charge(state, work, tick),
+            next_lr=next_lr, backtracks=state.backtracks + halvings,
         )
-        kl = policy_kl(mdp, solution.log_policy, state.log_policy)
         extra = {"lr": lr, "backtracks": halvings} if config.safeguard else {}
-        return new_state, {**metrics(new_state), "policy_kl": kl, **extra}
+        return new_state, step_row(mdp, metrics, state, new_state, **extra)
 
     advice = (f"Cause: the reward gradient step lr={config.lr} is too large for the curvature of the dual here "
               "(it grows with 1 / (1 - gamma) and where rho_expert is tiny, e.g. smoothed sampled demonstrations). "
@@ -139,28 +135,17 @@ def make_mce_irl(mdp: MDP, rho_expert, config: MCEIRLConfig = MCEIRLConfig(), fe
     return namedtuple_learner("mce-irl", RewardGradientState, init, step, metrics, advice)
 
 
-def mce_irl(
-    mdp: MDP,
-    rho_expert,
-    lr: float = 0.5,
-    iterations: int = 100,
-    reward_class: str = "tabular",
-    features=None,
-    solver: str = "auto",
-    safeguard: bool = MCEIRLConfig.safeguard,
-    max_backtracks: int = 30,
-    run_dir=None,
-    progress: bool = False,
-    print_every: int = 0,
-    callback=None,
-) -> Result:
-    """Run MCE-IRL by reward gradient for ``iterations`` iterations; see :class:`MCEIRLConfig`.
+mce_irl = runner(make_mce_irl, MCEIRLConfig, "mce_irl", """Run MCE-IRL by reward gradient: ``mce_irl(mdp, rho_expert,
+iterations=100, *, **fields, config=None, features=None, **run_options)``.
 
-    History: ``iteration, reverse_kl, dual, policy_kl, backups, solves, wall_time`` (no
-    ``eta`` / ``eps_tr``: there is no trust region); with the safeguard also ``lr`` (the step
-    accepted), ``backtracks`` and ``total_backtracks``.
-    """
-    iterations = check_iterations(iterations)
-    config = MCEIRLConfig(lr, reward_class, solver, safeguard, max_backtracks)
-    learner = make_mce_irl(mdp, rho_expert, config, features=features)
-    return run(learner, iterations, run_dir=run_dir, progress=progress, print_every=print_every, callback=callback)
+The fields are :class:`MCEIRLConfig`'s (with its defaults), or ``config`` gives them all;
+``features`` serve ``reward_class="linear"``; the run options are
+:func:`trirl.tabular.driver.run`'s. ``rho_expert`` is ``[S, A]`` with mass ``1 / (1 - gamma)``.
+
+History: ``iteration, reverse_kl, dual, policy_kl, backups, solves, wall_time`` (no
+``eta`` / ``eps_tr``: there is no trust region); with the safeguard also ``lr`` (the step
+accepted), ``backtracks`` and ``total_backtracks``.
+
+Raises:
+    InvalidConfigError: a bad field (named), ``iterations`` or ``rho_expert``.
+""")

@@ -24,18 +24,20 @@ from typing import Any
 import numpy as np
 
 from trirl.tabular.algorithms.common import (
-    namedtuple_learner,
+    charge,
     check_inner_method,
-    RewardGradientState,
-    check_iterations,
     check_positive,
     check_steps,
-    measure,
+    expert_record,
+    metrics_row,
+    namedtuple_learner,
+    RewardGradientState,
+    runner,
     soft_policy_steps,
+    step_row,
 )
-from trirl.tabular.driver import Learner, Result, run
+from trirl.tabular.driver import Learner
 from trirl.tabular.mdp import MDP
-from trirl.tabular.objectives import check_expert_occupancy, policy_kl, safe_log
 from trirl.tabular.occupancies import log_occupancy
 from trirl.tabular.rewards import make_reward_class
 from trirl.tabular.soft import solve
@@ -81,29 +83,20 @@ def improve_policy(mdp: MDP, state: RewardGradientState, inner_steps: int, inner
 
 def make_ml_irl(mdp: MDP, rho_expert, config: MLIRLConfig = MLIRLConfig(), features=None) -> Learner:
     """ML-IRL as a :class:`Learner` over :class:`RewardGradientState` (module doc)."""
-    rho_expert = check_expert_occupancy(mdp, rho_expert)
-    log_rho_expert = safe_log(rho_expert)
+    expert = expert_record(mdp, rho_expert)
     reward_class = make_reward_class(mdp, config.reward_class, features)
 
     def metrics(state: RewardGradientState) -> dict[str, Any]:
-        return {
-            "iteration": state.iteration, "policy_kl": 0.0, "backups": state.backups, "solves": state.solves,
-            "wall_time": state.wall_time,
-            **measure(mdp, state.reward, state.log_policy, rho_expert, log_rho_expert, config.solver),
-        }
+        return metrics_row(mdp, expert, state, config.solver)
 
     def step(state: RewardGradientState, key=None) -> tuple[RewardGradientState, dict[str, Any]]:
         tick = time.perf_counter()
         policy = improve_policy(mdp, state, config.inner_steps, config.inner_method)
         rho = np.exp(log_occupancy(mdp, policy.log_policy))
-        params = state.params + config.lr * reward_class.adjoint(rho_expert - rho)
-        new_state = RewardGradientState(
-            state.iteration + 1, params, reward_class.reward(params), policy.log_policy, policy.value,
-            state.backups + policy.backups, state.solves + policy.solves,
-            state.wall_time + time.perf_counter() - tick,
-        )
-        kl = policy_kl(mdp, policy.log_policy, state.log_policy)
-        return new_state, {**metrics(new_state), "policy_kl": kl}
+        params = state.params + config.lr * reward_class.adjoint(expert.rho - rho)
+        new_state = RewardGradientState(state.iteration + 1, params, reward_class.reward(params), policy.log_policy,
+                                        policy.value, **charge(state, policy, tick))
+        return new_state, step_row(mdp, metrics, state, new_state)
 
     advice = (f"Cause: the reward gradient step lr={config.lr} is too large, or inner_steps={config.inner_steps} "
               "leave the policy too far from the reward's soft-optimal one for its gradient to point downhill. "
@@ -113,26 +106,15 @@ def make_ml_irl(mdp: MDP, rho_expert, config: MLIRLConfig = MLIRLConfig(), featu
     )
 
 
-def ml_irl(
-    mdp: MDP,
-    rho_expert,
-    lr: float = 0.5,
-    inner_steps: int = 5,
-    iterations: int = 100,
-    inner_method: str = "value_iteration",
-    reward_class: str = "tabular",
-    features=None,
-    solver: str = "auto",
-    run_dir=None,
-    progress: bool = False,
-    print_every: int = 0,
-    callback=None,
-) -> Result:
-    """Run ML-IRL for ``iterations`` iterations; see :class:`MLIRLConfig`.
+ml_irl = runner(make_ml_irl, MLIRLConfig, "ml_irl", """Run ML-IRL: ``ml_irl(mdp, rho_expert, iterations=100, *, **fields,
+config=None, features=None, **run_options)``.
 
-    History: ``iteration, reverse_kl, dual, policy_kl, backups, solves, wall_time``.
-    """
-    iterations = check_iterations(iterations)
-    config = MLIRLConfig(lr, inner_steps, inner_method, reward_class, solver)
-    learner = make_ml_irl(mdp, rho_expert, config, features=features)
-    return run(learner, iterations, run_dir=run_dir, progress=progress, print_every=print_every, callback=callback)
+The fields are :class:`MLIRLConfig`'s (with its defaults), or ``config`` gives them all;
+``features`` serve ``reward_class="linear"``; the run options are
+:func:`trirl.tabular.driver.run`'s. ``rho_expert`` is ``[S, A]`` with mass ``1 / (1 - gamma)``.
+
+History: ``iteration, reverse_kl, dual, policy_kl, backups, solves, wall_time``.
+
+Raises:
+    InvalidConfigError: a bad field (named), ``iterations`` or ``rho_expert``.
+""")

@@ -20,8 +20,8 @@ change ``change = ||delta r||_w`` adapts ``mu`` for the next iteration (PIRO's r
 (:func:`adapt_mu`), but never below ``mu_min`` (default: the initial ``mu``). Why the floor: the
 exact gradient vanishes at the optimum, so the bare rule keeps dividing ``mu`` until the reward
 moves by ``target`` every iteration, and on a 5x5 grid (discount 0.99) that step overshoots
-where the occupancies are small and the reverse KL jumps from 1e-4 back to 7 (measured); with the
-floor, ``mu`` only grows to damp large steps, the trust-region reading of TRRO's bound. The policy step is ML-IRL's: ``inner_steps`` warm-started soft steps
+where the occupancies are small and the reverse KL jumps back up (``book/results/tabular-engine.md``);
+with the floor, ``mu`` only grows to damp large steps, the trust-region reading of TRRO's bound. The policy step is ML-IRL's: ``inner_steps`` warm-started soft steps
 (:mod:`trirl.tabular.algorithms.ml_irl`); ``mu = 0`` (an unbounded step) is not allowed here, the
 ML-IRL limit is :func:`~trirl.tabular.algorithms.ml_irl.ml_irl`.
 """
@@ -36,18 +36,20 @@ import numpy as np
 
 from trirl.errors import InvalidConfigError
 from trirl.tabular.algorithms.common import (
-    namedtuple_learner,
+    charge,
     check_inner_method,
-    RewardGradientState,
-    check_iterations,
     check_positive,
     check_steps,
-    measure,
+    expert_record,
+    metrics_row,
+    namedtuple_learner,
+    RewardGradientState,
+    runner,
+    step_row,
 )
 from trirl.tabular.algorithms.ml_irl import improve_policy, initial_state
-from trirl.tabular.driver import Learner, Result, run
+from trirl.tabular.driver import Learner
 from trirl.tabular.mdp import MDP
-from trirl.tabular.objectives import check_expert_occupancy, policy_kl, safe_log
 from trirl.tabular.occupancies import log_occupancy
 from trirl.tabular.rewards import make_reward_class, projection_weights
 
@@ -102,69 +104,44 @@ def adapt_mu(mu: float, change: float, target: float, x: float, y: float, mu_min
 
 def make_piro(mdp: MDP, rho_expert, config: PIROConfig = PIROConfig(), features=None) -> Learner:
     """PIRO as a :class:`Learner` over :class:`RewardGradientState` (module doc)."""
-    rho_expert = check_expert_occupancy(mdp, rho_expert)
-    log_rho_expert = safe_log(rho_expert)
+    expert = expert_record(mdp, rho_expert)
     reward_class = make_reward_class(mdp, config.reward_class, features)
-    p_expert = (1.0 - mdp.discount) * rho_expert
 
     def init(key=None) -> RewardGradientState:
         return initial_state(mdp, reward_class, config.solver)._replace(mu=float(config.mu))
 
     def metrics(state: RewardGradientState) -> dict[str, Any]:
-        return {
-            "iteration": state.iteration, "policy_kl": 0.0, "mu": state.mu, "reward_change": state.change,
-            "backups": state.backups, "solves": state.solves, "wall_time": state.wall_time,
-            **measure(mdp, state.reward, state.log_policy, rho_expert, log_rho_expert, config.solver),
-        }
+        return metrics_row(mdp, expert, state, config.solver, mu=state.mu, reward_change=state.change)
 
     def step(state: RewardGradientState, key=None) -> tuple[RewardGradientState, dict[str, Any]]:
         tick = time.perf_counter()
         policy = improve_policy(mdp, state, config.inner_steps, config.inner_method)
         p_pi = (1.0 - mdp.discount) * np.exp(log_occupancy(mdp, policy.log_policy))
-        weights = projection_weights(mdp, p_pi / (1.0 - mdp.discount), rho_expert)
-        delta = reward_class.metric_solve(reward_class.adjoint(p_expert - p_pi), weights) / (2.0 * state.mu)
+        weights = projection_weights(mdp, p_pi / (1.0 - mdp.discount), expert.rho)
+        delta = reward_class.metric_solve(reward_class.adjoint(expert.p - p_pi), weights) / (2.0 * state.mu)
         params = state.params + delta
         reward = reward_class.reward(params)
         change = float(np.sqrt(np.sum(weights * (reward - state.reward) ** 2) / weights.sum()))
         mu = adapt_mu(state.mu, change, config.target, config.x, config.y, config.mu if config.mu_min is None else config.mu_min)
-        new_state = RewardGradientState(
-            state.iteration + 1, params, reward, policy.log_policy, policy.value,
-            state.backups + policy.backups, state.solves + policy.solves,
-            state.wall_time + time.perf_counter() - tick, mu, change,
-        )
-        kl = policy_kl(mdp, policy.log_policy, state.log_policy)
+        new_state = RewardGradientState(state.iteration + 1, params, reward, policy.log_policy, policy.value,
+                                        **charge(state, policy, tick), mu=mu, change=change)
         # report the mu used by this step (the adapted one is in the state for the next)
-        return new_state, {**metrics(new_state), "mu": state.mu, "policy_kl": kl}
+        return new_state, step_row(mdp, metrics, state, new_state, mu=state.mu)
 
     advice = (f"Cause: the proximal weight (mu={config.mu}, mu_min={config.mu_min}) lets the reward step too far, or "
               f"inner_steps={config.inner_steps} leave the policy inexact. Remedy: a larger mu (and mu_min) or more inner_steps.")
     return namedtuple_learner("piro", RewardGradientState, init, step, metrics, advice)
 
 
-def piro(
-    mdp: MDP,
-    rho_expert,
-    mu: float = 2.0,
-    target: float = 0.1,
-    iterations: int = 100,
-    x: float = 1.5,
-    y: float = 2.0,
-    mu_min: float | None = None,
-    inner_steps: int = 5,
-    inner_method: str = "value_iteration",
-    reward_class: str = "tabular",
-    features=None,
-    solver: str = "auto",
-    run_dir=None,
-    progress: bool = False,
-    print_every: int = 0,
-    callback=None,
-) -> Result:
-    """Run PIRO for ``iterations`` iterations; see :class:`PIROConfig`.
+piro = runner(make_piro, PIROConfig, "piro", """Run PIRO: ``piro(mdp, rho_expert, iterations=100, *, **fields, config=None,
+features=None, **run_options)``.
 
-    History: ``iteration, reverse_kl, dual, policy_kl, mu, reward_change, backups, solves, wall_time``.
-    """
-    iterations = check_iterations(iterations)
-    config = PIROConfig(mu, target, x, y, mu_min, inner_steps, inner_method, reward_class, solver)
-    learner = make_piro(mdp, rho_expert, config, features=features)
-    return run(learner, iterations, run_dir=run_dir, progress=progress, print_every=print_every, callback=callback)
+The fields are :class:`PIROConfig`'s (with its defaults), or ``config`` gives them all;
+``features`` serve ``reward_class="linear"``; the run options are
+:func:`trirl.tabular.driver.run`'s. ``rho_expert`` is ``[S, A]`` with mass ``1 / (1 - gamma)``.
+
+History: ``iteration, reverse_kl, dual, policy_kl, mu, reward_change, backups, solves, wall_time``.
+
+Raises:
+    InvalidConfigError: a bad field (named), ``iterations`` or ``rho_expert``.
+""")

@@ -1,37 +1,18 @@
 """Every tabular algorithm under one name, with defaults tuned to work out of the box.
 
-``ALGORITHMS[name](mdp, rho_expert, iterations, **overrides) -> Result``. The defaults were tuned
-on 8-state random MDPs (discount 0.95) and a 5x5 slippery grid with an absorbing goal (discounts
-0.9, 0.95, 0.99); ``python -m trirl.tabular.algorithms.registry`` re-measures them (iterations
-and cumulative soft backups until the reverse KL stays at or below ``1e-3``). Keep the defaults
-and the table below in step with that command. Measured with 300 iterations
-(``iterations/backups``; ``-`` = not reached, final reverse KL in brackets):
+``ALGORITHMS[name](mdp, rho_expert, iterations, **overrides) -> Result`` (the overrides win over
+the registered defaults; the result is labelled with the registry name). The defaults were
+tuned on 8-state random MDPs (discount 0.95) and a 5x5 slippery grid with an absorbing goal
+(discounts 0.9, 0.95, 0.99); ``python -m trirl.tabular.algorithms.registry [ITERATIONS [NAME ...]]``
+re-measures them (iterations and cumulative soft backups until the reverse KL stays at or below
+``1e-3``), and ``book/results/tabular-engine.md`` holds the last table it printed: keep the
+defaults and that table in step.
 
-===========  =========  =========  ==========  ===========  ===========
-algorithm    random1    random2    grid5-0.9   grid5-0.95   grid5-0.99
-===========  =========  =========  ==========  ===========  ===========
-trirl        26/97      26/96      18/74       17/71        12/53
-trirl-fixed  26/71      26/70      18/56       17/54        12/41
-trirl-safe   2/10       2/10       6/55        6/56         3/31
-mce-irl      84/185     136/287    98/224      50/119       44/96
-ml-irl       85/426     137/686    99/496      32/161       84/421
-piro         14/71      15/76      10/51       9/46         8/41
-gail         - (0.14)   - (0.16)   - (0.029)   - (0.015)    - (0.006)
-airl         - (0.71)   - (1.9)    - (0.28)    - (0.051)    - (0.0015)
-===========  =========  =========  ==========  ===========  ===========
-
-``trirl`` and ``trirl-fixed`` take the same steps on these problems (the safeguard never halves
-``eps`` there); the difference in backups is the one backup per iteration that confirms ``V`` of
-the corrected reward for the safeguard's dual, which the fixed step computes too but does not
-count. The trirl and mce-irl rows were re-measured with their safeguarded defaults (MCE-IRL's
-safeguard halves ``lr`` where its exact dual would rise); the others are unchanged. ML-IRL and
-PIRO keep their plain steps: their iterates are not MCE pairs (``k`` soft backups per
+ML-IRL and PIRO keep their plain steps: their iterates are not MCE pairs (``k`` soft backups per
 iteration), so checking their dual would take the full solve per iteration that these methods
 exist to avoid; PIRO's proximal weight is its own step control. GAIL and AIRL do not descend the
-dual at all (below).
-
-GAIL and AIRL are biased (local rewards; AIRL's reward is state-only, the random experts' are
-not) and oscillate; the table measures where they end, not a failure of the tuning.
+dual at all: they are biased (local rewards; AIRL's reward is state-only) and oscillate, so the
+table measures where they end, not a failure of the tuning.
 """
 
 from __future__ import annotations

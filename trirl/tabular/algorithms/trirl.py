@@ -70,19 +70,20 @@ from scipy.optimize import brentq
 
 from trirl import core
 from trirl.errors import InvalidConfigError
-from trirl.tabular.driver import Learner, Result, run
+from trirl.tabular.driver import Learner
 from trirl.tabular.mdp import MDP
 from trirl.tabular.objectives import (
     check_beta,
     _expert_term,
-    check_expert_occupancy,
     dual_from_logs,
     log_ratio,
     policy_kl,
     reverse_kl_from_logs,
     safe_log,
 )
-from trirl.tabular.algorithms.common import DUAL_RTOL, check_inner_method, soft_policy_steps
+from trirl.tabular.algorithms.common import (
+    DUAL_RTOL, Work, check_inner_method, costs, expert_record, runner, soft_policy_steps,
+)
 from trirl.tabular.occupancies import log_occupancy, log_occupancy_from_state, state_occupancy
 from trirl.tabular.rewards import REWARD_CLASSES, RewardClass, log_mean_weights, make_reward_class, projection_error
 from trirl.tabular.soft import SoftSolution, solve
@@ -154,22 +155,6 @@ class TRIRLConfig:
     @property
     def eta_schedule(self) -> Callable[[int], float]:
         return core.as_eta_schedule(self.eta)
-
-    def describe(self) -> dict[str, Any]:
-        """A JSON-able description (schedules by their repr)."""
-        eta = self.eta if isinstance(self.eta, (int, float)) else repr(self.eta)
-        return {
-            "eps": self.eps,
-            "beta": self.beta,
-            "eta": eta,
-            "kl_bound": self.kl_bound,
-            "inner_steps": self.inner_steps,
-            "inner_method": self.inner_method,
-            "solver": self.solver,
-            "safeguard": self.safeguard,
-            "max_backtracks": self.max_backtracks,
-            "reward_class": self.reward_class,
-        }
 
 
 class TRIRLState(NamedTuple):
@@ -291,15 +276,14 @@ def make_trirl(mdp: MDP, rho_expert, config: TRIRLConfig, features=None) -> Lear
 
     ``features`` (``[S, F]`` or ``[S, A, F]``) are required by ``config.reward_class="linear"``.
     """
-    rho_expert = check_expert_occupancy(mdp, rho_expert)
-    log_rho_expert = safe_log(rho_expert)
+    expert = expert_record(mdp, rho_expert)
     schedule = config.eta_schedule
     beta = float(config.beta)
     reward_class = make_reward_class(mdp, config.reward_class, features)
     tabular = reward_class.kind == "tabular"
     name = "trirl" if config.safeguard else "trirl-fixed"
 
-    log_expert = safe_log(rho_expert / mdp.mass)
+    log_expert = safe_log(expert.rho / mdp.mass)
     # the last accepted reward and its dual, so that the safeguard does not evaluate it twice; kept
     # here, not in the state, which a learner rebuilt with another beta (the stepper's sliders) reuses
     checked: dict[str, Any] = {"reward": None, "dual": None}
@@ -310,7 +294,7 @@ def make_trirl(mdp: MDP, rho_expert, config: TRIRLConfig, features=None) -> Lear
         return dual_from_logs(mdp, state.reward, log_expert, beta, state.value)
 
     def measure(state: TRIRLState) -> dict[str, Any]:
-        return {"reverse_kl": reverse_kl_from_logs(state.log_rho, log_rho_expert), "dual": state_dual(state)}
+        return {"reverse_kl": reverse_kl_from_logs(state.log_rho, expert.log_rho), "dual": state_dual(state)}
 
     def init(key=None) -> TRIRLState:
         # r^(0) = 0 (in every class) and its MCE policy, the uniform one (V is the same in every state)
@@ -324,8 +308,7 @@ def make_trirl(mdp: MDP, rho_expert, config: TRIRLConfig, features=None) -> Lear
     def initial_metrics(state: TRIRLState) -> dict[str, Any]:
         metrics = {
             "iteration": 0, "eta": 0.0, "eps_tr": 0.0, "policy_kl": 0.0, "correction_gap": 0.0,
-            "backups": state.backups, "solves": state.solves, "factorisations": state.factorisations,
-            "wall_time": 0.0, **measure(state),
+            **costs(state), "factorisations": state.factorisations, **measure(state),
         }
         if config.safeguard:
             metrics.update(eps=0.0, backtracks=0, total_backtracks=0)
@@ -342,25 +325,25 @@ def make_trirl(mdp: MDP, rho_expert, config: TRIRLConfig, features=None) -> Lear
     def step(state: TRIRLState, key=None) -> tuple[TRIRLState, dict[str, Any]]:
         tick = time.perf_counter()
         factorised = mdp.factorisations
-        ratio = log_ratio(log_rho_expert, state.log_rho)
+        ratio = log_ratio(expert.log_rho, state.log_rho)
         weights = None
         if not tabular:
-            _, tilted = _expert_term(mdp, state.reward, rho_expert, beta)
+            _, tilted = _expert_term(mdp, state.reward, expert.rho, beta)
             weights = log_mean_weights(mdp, np.exp(state.log_rho), tilted)
         # the safeguard starts from the step its last iteration earned (module doc)
         start = min(float(config.eps), float(state.next_eps)) if config.safeguard and state.next_eps > 0 else float(config.eps)
-        eps, halvings, backups, solves = start, 0, 0, 0
+        eps, halvings, work = start, 0, Work()
         previous_dual = state_dual(state) if config.safeguard else None
         while True:
             trial = attempt(state, ratio, weights, eps)
-            backups, solves = backups + trial.backups, solves + trial.solves
+            work = work.plus(trial)
             # V of the corrected reward: the warm start is (by Theorem 3.2) its MCE policy already
             reference = solve(mdp, trial.reward, method=config.solver,
                               warm_start=SoftSolution(None, state.value, trial.log_policy, None, 0, 0.0, 0, 0))
             if not config.safeguard:
                 break
             # the safeguard needs this solve to evaluate the dual: it is part of the algorithm's cost
-            backups, solves = backups + reference.backups, solves + reference.solves
+            work = work.plus(reference)
             new_dual = dual_from_logs(mdp, trial.reward, log_expert, beta, reference.v)
             if new_dual <= previous_dual + DUAL_RTOL * max(1.0, abs(previous_dual)):
                 checked.update(reward=trial.reward, dual=new_dual)
@@ -383,14 +366,13 @@ def make_trirl(mdp: MDP, rho_expert, config: TRIRLConfig, features=None) -> Lear
         kl_step = policy_kl(mdp, log_pi, state.log_policy, state_weights=d)
         new_state = TRIRLState(
             state.iteration + 1, trial.reward, log_pi, log_rho, reference.v,
-            state.backups + backups, state.solves + solves, state.wall_time + elapsed,
+            state.backups + work.backups, state.solves + work.solves, state.wall_time + elapsed,
             state.backtracks + halvings, state.factorisations + mdp.factorisations - factorised,
             _next_eps(config, eps, start),
         )
         metrics = {
             "eta": trial.eta, "eps_tr": trial.eps_tr, "policy_kl": kl_step, "correction_gap": gap,
-            "backups": new_state.backups, "solves": new_state.solves,
-            "factorisations": new_state.factorisations, "wall_time": new_state.wall_time,
+            **costs(new_state), "factorisations": new_state.factorisations,
             **measure(new_state),
         }
         if config.safeguard:
@@ -437,42 +419,25 @@ def dual_advice(config: TRIRLConfig) -> str:
             "kl_bound); with demonstrations, also a smaller smoothing.")
 
 
-def trirl(
-    mdp: MDP,
-    rho_expert,
-    eps: float = TRIRLConfig.eps,
-    beta: float = TRIRLConfig.beta,
-    eta: Any = TRIRLConfig.eta,
-    iterations: int = 100,
-    kl_bound: float | None = None,
-    inner_steps: int | None = None,
-    inner_method: str = "value_iteration",
-    solver: str = "auto",
-    safeguard: bool = TRIRLConfig.safeguard,
-    max_backtracks: int = 30,
-    reward_class: str = "tabular",
-    features=None,
-    run_dir=None,
-    progress: bool = False,
-    print_every: int = 0,
-    callback=None,
-    until=None,
-    observe=None,
-) -> Result:
-    """Run exact TRIRL (Algorithm 1) for ``iterations`` iterations; see :class:`TRIRLConfig`
-    (whose defaults, the recommended ``eps = 0.5, beta = 1e4, eta = 49_999`` with the safeguard
-    on, are these; ``safeguard=False`` is the paper's fixed step).
+trirl = runner(make_trirl, TRIRLConfig, "trirl", """Run exact TRIRL (Algorithm 1): ``trirl(mdp, rho_expert, iterations=100, *,
+**fields, config=None, features=None, run_dir=None, progress=False, print_every=0, callback=None,
+until=None, observe=None)``.
 
-    Returns a :class:`~trirl.tabular.driver.Result` with the final (corrected) ``reward``, its
-    MCE ``policy`` and the per-iteration ``history`` (``iteration, eta, eps_tr, reverse_kl,
-    policy_kl, dual, correction_gap, backups, solves, factorisations, wall_time``; with ``safeguard`` also
-    ``eps, backtracks, total_backtracks``; with a non-tabular ``reward_class`` also
-    ``projection_error``). ``until(metrics)`` stops early; ``observe(reward)`` adds metrics of
-    each iteration's reward (:func:`trirl.tabular.driver.run`).
-    """
-    if not (isinstance(iterations, int) and iterations >= 0):
-        raise InvalidConfigError(f"iterations is {iterations!r}, expected an integer >= 0")
-    config = TRIRLConfig(eps, beta, eta, kl_bound, inner_steps, inner_method, solver, safeguard, max_backtracks, reward_class)
-    learner = make_trirl(mdp, rho_expert, config, features=features)
-    return run(learner, iterations, run_dir=run_dir, progress=progress, print_every=print_every, callback=callback, until=until,
-               observe=observe)
+``mdp`` has ``S`` states and ``A`` actions; ``rho_expert`` ``[S, A]`` is the expert occupancy
+(mass ``1 / (1 - gamma)``); the fields are :class:`TRIRLConfig`'s, with its defaults (the
+recommended ``eps = 0.5, beta = 1e4, eta = 49_999`` with the safeguard on;
+``safeguard=False`` is the paper's fixed step), or ``config`` gives them all; ``features``
+(``[S, F]`` or ``[S, A, F]``) serve ``reward_class="linear"``; the run options are
+:func:`trirl.tabular.driver.run`'s (``until(metrics)`` stops early, ``observe(reward)`` adds
+metrics of each iteration's reward).
+
+Returns a :class:`~trirl.tabular.driver.Result` with the final (corrected) ``reward`` ``[S, A]``,
+its MCE ``policy`` and the per-iteration ``history`` (``iteration, eta, eps_tr, reverse_kl,
+policy_kl, dual, correction_gap, backups, solves, factorisations, wall_time``; with ``safeguard``
+also ``eps, backtracks, total_backtracks``; with a non-tabular ``reward_class`` also
+``projection_error``).
+
+Raises:
+    InvalidConfigError: a bad field (named), ``iterations`` not an integer ``>= 0``, a bad
+        ``rho_expert``, or an eta schedule that gives a non-finite value.
+""")

@@ -2,12 +2,12 @@
 
 Each ``check_*`` function states one claim (with its domain) in its docstring and returns the
 size of the violation: ``0`` (or rounding) when the claim holds, a positive number that grows
-with the error otherwise. Tests (``tests/test_properties.py``) and ``trirl verify`` both call
+with the error otherwise. Tests (``tests/tabular/test_properties.py``) and ``trirl verify`` both call
 these functions and compare with the tolerance in :data:`PROPERTIES` (one copy).
 
 The engine is reached through module attributes (``core.corrected_step``,
 ``occ.state_occupancy``, ...) so that a test can swap in a deliberately broken piece and see
-the property fail (``tests/test_properties_catch_bugs.py``). The independent side of every
+the property fail (``tests/tabular/test_properties_catch_bugs.py``). The independent side of every
 comparison lives in :mod:`trirl.verify.reference`.
 
 Notation: ``Z = 1 / (1 - gamma)``; "scale" of a value function is ``max(1, ||V||_inf)``.

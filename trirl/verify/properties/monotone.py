@@ -118,7 +118,7 @@ def resolvable_expert(case: vs.IRLCase) -> bool:
     """The expert's normalised occupancy is at least :data:`MIN_EXPERT_PROBABILITY` on every
     reachable pair. Below that, ``beta log(rho_E / rho_pi)`` reaches rewards of ``1e6`` and more
     (``log 1e-300 = -690`` times ``beta``), soft values lose their last digits in float64, and the
-    reverse KL jumps (``tests/test_findings.py::test_reverse_kl_jumps_when_the_expert_underflows``:
+    reverse KL jumps (``tests/tabular/test_findings.py::test_reverse_kl_jumps_when_the_expert_underflows``:
     from 0 to 30 at iteration 6 with ``nu = 1.0``). The domain excludes such experts on purpose."""
     p = (1.0 - case.mdp.discount) * case.rho_expert
     return bool(np.min(p[case.mdp.reachable]) >= MIN_EXPERT_PROBABILITY)
@@ -135,7 +135,7 @@ def check_monotone_reverse_kl(case: vs.IRLCase) -> float:
     optimum of Eq. 1 is not the expert, and a deep run found a step landing closer to the expert
     than that optimum, after which the KL rises past it and settles back (``beta = 9``, ``nu =
     0.75``: ``KL`` 0.118, 5.6e-5, 7.7e-5, 9.2e-5, 9.447e-5, then down to ``KL_inf = 9.36e-5``;
-    ``book/findings.md``, ``tests/test_findings.py``). The bias ``KL_inf`` vanishes as ``beta ->
+    ``book/findings.md``, ``tests/tabular/test_findings.py``). The bias ``KL_inf`` vanishes as ``beta ->
     infinity``, where this statement becomes the paper's.
 
     Domain: ``nu = eps_tr + alpha lambda_max(J) <= 0.9`` (:data:`MONOTONE_KL_NU`; ``lambda_max`` the larger of

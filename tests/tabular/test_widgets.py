@@ -166,7 +166,7 @@ def test_grid_editor_rejects_a_map_without_start_and_keeps_the_last_world():
 
 def test_grid_editor_labels_follow_the_cells():
     """Every button shows its cell's letter (S, G, L) or a blank; a blank is a no-break space, since
-    the browser keeps a button's old text when its description becomes empty (tests/test_browser.py
+    the browser keeps a button's old text when its description becomes empty (tests/tabular/test_browser.py
     checks the page itself)."""
     from trirl.tabular.widgets.editor import BLANK_LABEL
 

@@ -45,7 +45,7 @@ def test_reverse_kl_fails_below_kappa_one_at_high_discount():
     ],
 )
 def test_example_mdp_large_beta(alpha, dual_monotone, kl_increase_range):
-    """The 8-state problem of tests/test_trirl.py with eps = 0.5, beta = 1e4 and eta chosen for
+    """The 8-state problem of tests/tabular/test_trirl.py with eps = 0.5, beta = 1e4 and eta chosen for
     alpha (eps_tr ~ 1e-4, the MCE-IRL limit): the dual survives alpha = 1; the reverse KL
     already rises at alpha = 1, by an amount of the order of KL(rho* || rho_E) = 2.3e-9 of
     the finite-beta optimum rho*, and both fail at alpha = 1.75."""

@@ -106,7 +106,7 @@ def _notebook_code(name):
     from pathlib import Path
 
     jupytext = pytest.importorskip("jupytext")
-    notebook = jupytext.read(Path(__file__).resolve().parents[1] / "notebooks" / f"{name}.md")
+    notebook = jupytext.read(Path(__file__).resolve().parents[2] / "notebooks" / f"{name}.md")
     return [cell.source for cell in notebook.cells if cell.cell_type == "code"]
 
 

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 
-from trirl.bench.tabular import forward_occupancy
+from trirl.bench.tabular_baselines import forward_occupancy
 from trirl.cli import main
 from trirl.errors import DualIncreaseWarning
 from trirl.rundir import read_metrics
@@ -142,7 +142,7 @@ def test_shipped_worlds_and_variants_are_monotone_under_the_defaults(name):
 def test_toy_text_worlds_run_and_are_monotone_under_the_defaults(env):
     gym = pytest.importorskip("gymnasium")
     from trirl.bench.demos import frozen_lake
-    from trirl.bench.tabular import taxi_problem
+    from trirl.bench.tabular_baselines import taxi_problem
     from trirl.tabular.gym import from_gymnasium
 
     if env == "Taxi":
@@ -245,22 +245,6 @@ def test_grid_notes_pairs_whose_expert_mass_underflows(tmp_path, capsys):
     assert "its mass underflows float64" in printed and "outside the expert's support" in printed
     assert "smooth" not in printed
     assert json.loads((out / "config.json").read_text())["safeguard"] is True
-
-
-def test_the_safeguard_benchmark_row_compares_like_with_like():
-    """Figure 8 of ``trirl bench tabular``: a target only where the fixed step is monotone."""
-    from trirl.bench.tabular import safeguard_row
-
-    maze = student_maze()
-    row = safeguard_row("student_maze", maze.mdp, maze.reward, iterations=30, repeats=1)
-    assert not row["fixed_step_monotone"] and row["target_seconds"] is None
-    assert row["fixed"]["dual_rises"] > 0 and row["safeguarded"]["dual_rises"] == 0
-    world = gridworld.load("open_room")
-    row = safeguard_row("open_room", world.mdp, world.reward, iterations=10, repeats=1)
-    assert row["fixed_step_monotone"] and row["target_seconds"] == pytest.approx(1.3 * row["baseline_seconds"])
-    assert row["safeguarded"]["halvings"] == 0
-    assert row["fixed"]["final_reverse_kl"] == row["safeguarded"]["final_reverse_kl"]  # the same steps
-    assert row["safeguarded"]["backups"] - row["fixed"]["backups"] == 10  # the counted solve for V, per iteration
 
 
 def test_figure2_of_a_world_without_preference_says_so():
