@@ -216,11 +216,16 @@ def track(config, every: int, samples: int = 200_000, seed: int = 0, log=print, 
     rows, started = [], time.monotonic()
     result = {"env_options": config.env_options, "beta": config.buffer.beta, "feature_cov_samples": samples,
               "config": config.to_dict(), "rows": rows, "complete": False}
+    window = []
     for iteration in range(1, config.iterations + 1):
-        state, _ = jitted.step(state, jax.random.fold_in(train_key, iteration - 1))
+        state, metrics = jitted.step(state, jax.random.fold_in(train_key, iteration - 1))
+        window.append({k: np.asarray(metrics[k], float) for k in LEARNER_METRICS if k in metrics})
         if iteration % every == 0 or iteration == config.iterations:
             seeds = [evaluate_state(learner, jax.tree_util.tree_map(lambda x, j=j: x[j], state), config,
                                     config.buffer.beta, rng, feature_cov) for j in range(config.seeds)]
+            for j, row in enumerate(seeds):  # the learner's own metrics, averaged since the last row
+                row.update({f"mean_{k}": float(np.mean([w[k][j] for w in window])) for k in window[0]})
+            window = []
             rows.append({"iteration": iteration, "env_steps": iteration * config.ppo.batch_size, "seeds": seeds})
             log(f"iteration {iteration} ({time.monotonic() - started:.0f} s): " + "; ".join(
                 " ".join(f"{k}={v:.4g}" for k, v in row.items()) for row in seeds))
@@ -229,6 +234,10 @@ def track(config, every: int, samples: int = 200_000, seed: int = 0, log=print, 
             if on_row is not None:
                 on_row(result)
     return result
+
+
+#: the learner's metrics that ``track`` averages between evaluations (``mean_<name>`` in each row)
+LEARNER_METRICS = ("eta", "eps_tr", "step_fraction", "rollout_kl")
 
 
 def discriminator_noise_floor(config, iterations: int = 100, seed: int = 0) -> dict:
@@ -276,6 +285,42 @@ def discriminator_noise_floor(config, iterations: int = 100, seed: int = 0) -> d
             "eps": eps, "beta": beta, "agent_batch": n}
 
 
+def swaps(config, instances: tuple[int, ...], seeds: int, iterations: int, every: int = 10,
+          samples: int = 200_000, log=print) -> dict:
+    """The exact iteration with each log-ratio of :data:`trirl.continuous.lq_swaps.LOG_RATIOS` on each
+    instance (``[env_options] instance`` replaced), at the config's ``eps``, ``beta``, starting
+    policy and trust region (``eps_mean + eps_cov`` as the KL bound); ``"trained"`` once per seed
+    (the discriminator's initialisation, updates and samples), the exact ones once."""
+    import dataclasses
+
+    from trirl.continuous import lq_swaps
+
+    rows = []
+    for instance in instances:
+        env_config = dataclasses.replace(lqr.LQRConfig(**config.env_options), instance=instance)
+        problem = env_config.problem
+        expert = lq.soft_optimal(problem, env_config.reward).policy
+        rng = np.random.default_rng(instance)
+        feature_cov = np.cov(lq.features(lq.sample_occupancy(problem, expert, samples, rng)), rowvar=False)
+        start = lq_swaps.start_policy(problem, config.ppo.init_log_std)
+        demos = lqr.expert_demonstrations(env_config, 64, 0)
+        kl_bound = config.trust_region.eps_mean + config.trust_region.eps_cov
+        for name in lq_swaps.LOG_RATIOS:
+            for seed in range(seeds if name == "trained" else 1):
+                log_ratio = name if name != "trained" else lq_swaps.TrainedLogRatio(
+                    problem, demos, config.discriminator, config.ppo.batch_size, env_config.episode_length, seed)
+                trace = lq_swaps.swap_trace(problem, expert, env_config.reward, start, config.buffer.eps,
+                                            config.buffer.beta, None, iterations, feature_cov, log_ratio,
+                                            env_config.episode_length, every, kl_bound)
+                rows.append({"instance": instance, "log_ratio": name, "seed": seed,
+                             "iterations": list(range(0, iterations + 1, every))[:len(trace.residual)],
+                             "residual": trace.residual.tolist(), "scale": trace.scale.tolist(),
+                             "expert_kl": trace.expert_kl.tolist(), "left_domain": trace.left_domain})
+                log(f"instance {instance} {name} seed {seed}: residual " + " ".join(f"{r:.3f}" for r in trace.residual))
+    return {"env_options": config.env_options, "eps": config.buffer.eps, "beta": config.buffer.beta,
+            "kl_bound": config.trust_region.eps_mean + config.trust_region.eps_cov, "rows": rows}
+
+
 def _finite_json(value):
     """``value`` with every non-finite float written as the string ``"inf"``, ``"-inf"`` or ``"nan"``
     (JSON has none; a learnt reward without a finite soft value has ``dual = inf``)."""
@@ -312,6 +357,18 @@ def main(argv=None) -> int:
     t.add_argument("--hidden", type=int, nargs="*", default=None,
                    help="[discriminator] hidden_sizes: an MLP reward on the features, compared through its least-squares "
                         "quadratic (linear_fit_error says how far it is from one)")
+    w = sub.add_parser("swaps", help="the exact iteration with each log-ratio swapped in (lq_swaps)")
+    w.add_argument("--config", required=True)
+    w.add_argument("--instances", type=int, nargs="+", default=[0])
+    w.add_argument("--seeds", type=int, default=3, help="seeds of the trained discriminator")
+    w.add_argument("--iterations", type=int, default=200)
+    w.add_argument("--every", type=int, default=10)
+    w.add_argument("--json", default=None)
+    t.add_argument("--normalize-advantages", default=None, choices=("true", "false"),
+                   help="[ppo] normalize_advantages (default: the config's); standardised advantages change "
+                        "the weight of PPO's entropy bonus against the reward (the temperature 1 / beta of Eq. 1)")
+    t.add_argument("--eta-from", default=None, choices=("projection", "step"),
+                   help="eta_from (default: the config's): the multiplier Theorem 3.2's correction uses")
     t.add_argument("--json", default=None)
     args = parser.parse_args(argv)
     if args.command == "track":
@@ -324,7 +381,9 @@ def main(argv=None) -> int:
         buffer = {k: v for k, v in (("eps", args.eps), ("beta", args.beta), ("capacity", args.capacity)) if v is not None}
         discriminator = None if args.hidden is None else {"hidden_sizes": args.hidden}
         config = load_config(args.config, total_steps=args.steps, seeds=args.seeds, buffer=buffer or None,
-                             discriminator=discriminator)
+                             discriminator=discriminator, eta_from=args.eta_from,
+                             ppo=None if args.normalize_advantages is None else
+                             {"normalize_advantages": args.normalize_advantages == "true"})
         command = "python -m trirl.continuous.lq_oracle " + " ".join(argv if argv is not None else sys.argv[1:])
         machine = f"{platform.platform()} / {platform.machine()} / {os.cpu_count()} CPU cores"
 
@@ -340,6 +399,19 @@ def main(argv=None) -> int:
                 write_json(Path(args.json), _finite_json({**result, "command": command, "machine": machine}))
 
         track(config, args.every, on_row=save)
+        return 0
+    if args.command == "swaps":
+        import platform
+        import sys
+
+        from trirl.continuous.train import load_config
+        from trirl.rundir import write_json
+
+        result = swaps(load_config(args.config), tuple(args.instances), args.seeds, args.iterations, args.every)
+        if args.json:
+            command = "python -m trirl.continuous.lq_oracle " + " ".join(argv if argv is not None else sys.argv[1:])
+            machine = f"{platform.platform()} / {platform.machine()} / {os.cpu_count()} CPU cores"
+            write_json(Path(args.json), _finite_json({**result, "command": command, "machine": machine}))
         return 0
     if args.command == "expert":
         print(json.dumps(write_expert(args.out, episodes=args.episodes, seed=args.seed), indent=1))
