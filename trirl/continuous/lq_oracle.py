@@ -286,16 +286,19 @@ def discriminator_noise_floor(config, iterations: int = 100, seed: int = 0) -> d
 
 
 def swaps(config, instances: tuple[int, ...], seeds: int, iterations: int, every: int = 10,
-          samples: int = 200_000, log=print) -> dict:
+          samples: int = 200_000, log=print, on_row=None) -> dict:
     """The exact iteration with each log-ratio of :data:`trirl.continuous.lq_swaps.LOG_RATIOS` on each
     instance (``[env_options] instance`` replaced), at the config's ``eps``, ``beta``, starting
     policy and trust region (``eps_mean + eps_cov`` as the KL bound); ``"trained"`` once per seed
-    (the discriminator's initialisation, updates and samples), the exact ones once."""
+    (the discriminator's initialisation, updates and samples), the exact ones once; ``on_row(result)``
+    is called with the result so far after each trace."""
     import dataclasses
 
     from trirl.continuous import lq_swaps
 
     rows = []
+    result = {"env_options": config.env_options, "eps": config.buffer.eps, "beta": config.buffer.beta,
+              "kl_bound": config.trust_region.eps_mean + config.trust_region.eps_cov, "rows": rows}
     for instance in instances:
         env_config = dataclasses.replace(lqr.LQRConfig(**config.env_options), instance=instance)
         problem = env_config.problem
@@ -317,8 +320,9 @@ def swaps(config, instances: tuple[int, ...], seeds: int, iterations: int, every
                              "residual": trace.residual.tolist(), "scale": trace.scale.tolist(),
                              "expert_kl": trace.expert_kl.tolist(), "left_domain": trace.left_domain})
                 log(f"instance {instance} {name} seed {seed}: residual " + " ".join(f"{r:.3f}" for r in trace.residual))
-    return {"env_options": config.env_options, "eps": config.buffer.eps, "beta": config.buffer.beta,
-            "kl_bound": config.trust_region.eps_mean + config.trust_region.eps_cov, "rows": rows}
+                if on_row is not None:
+                    on_row(result)
+    return result
 
 
 def _finite_json(value):
@@ -407,11 +411,15 @@ def main(argv=None) -> int:
         from trirl.continuous.train import load_config
         from trirl.rundir import write_json
 
-        result = swaps(load_config(args.config), tuple(args.instances), args.seeds, args.iterations, args.every)
-        if args.json:
-            command = "python -m trirl.continuous.lq_oracle " + " ".join(argv if argv is not None else sys.argv[1:])
-            machine = f"{platform.platform()} / {platform.machine()} / {os.cpu_count()} CPU cores"
-            write_json(Path(args.json), _finite_json({**result, "command": command, "machine": machine}))
+        command = "python -m trirl.continuous.lq_oracle " + " ".join(argv if argv is not None else sys.argv[1:])
+        machine = f"{platform.platform()} / {platform.machine()} / {os.cpu_count()} CPU cores"
+
+        def save_swaps(result):
+            if args.json:
+                write_json(Path(args.json), _finite_json({**result, "command": command, "machine": machine}))
+
+        swaps(load_config(args.config), tuple(args.instances), args.seeds, args.iterations, args.every,
+              on_row=save_swaps)
         return 0
     if args.command == "expert":
         print(json.dumps(write_expert(args.out, episodes=args.episodes, seed=args.seed), indent=1))

@@ -149,14 +149,17 @@ def trust_region_eta(problem: lq.LQProblem, reward: lq.Quadratic, old: lq.Linear
 def swap_trace(problem: lq.LQProblem, expert: lq.LinearGaussian, true_reward: lq.Quadratic, start: lq.LinearGaussian,
                eps: float, beta: float, eta: float | None, iterations: int, feature_cov: np.ndarray,
                log_ratio: str | Callable[[lq.LinearGaussian], lq.Quadratic] = "discounted",
-               episode_length: int = 200, every: int = 1, kl_bound: float = 7e-3) -> SwapTrace:
+               episode_length: int = 200, every: int = 1, kl_bound: float = 7e-3,
+               correction_eta: float | None = None) -> SwapTrace:
     """The exact iteration from ``r^(0) = 0`` and the policy ``start`` (as ``trirl train`` starts),
     with ``D^(i)`` given by ``log_ratio`` (a name of :data:`LOG_RATIOS` other than ``"trained"``, or
     a callable ``policy -> Quadratic`` such as :class:`TrainedLogRatio`):
     ``r~ = U_eps r`` (Eq. 2), ``pi^(i+1)`` the trust-region policy of ``r~`` around ``pi^(i)`` with
     multiplier ``eta`` (Lemma 3.1; ``eta = None``: :func:`trust_region_eta` with ``kl_bound``, the
     trust region ``trirl train`` enforces), ``r^(i+1) = U_{eps/(1+eta)} r^(i)`` (Theorem 3.2). Records every
-    ``every`` iterations.
+    ``every`` iterations. ``correction_eta`` (default: the policy step's own ``eta``) swaps in another
+    multiplier for Theorem 3.2's correction only: a learner whose reported ``eta`` is not that of the
+    step its policy took.
 
     Raises:
         ValueError: ``log_ratio`` is an unknown name.
@@ -193,7 +196,7 @@ def swap_trace(problem: lq.LQProblem, expert: lq.LinearGaussian, true_reward: lq
             lq.occupancy_moments(problem, policy)
         except (lq.NotSoftSolvableError, ValueError, np.linalg.LinAlgError):
             return SwapTrace(np.array(residual), np.array(scale), np.array(kl), True)
-        reward = lq.corrected_reward(reward, D, eps, beta, step_eta)
+        reward = lq.corrected_reward(reward, D, eps, beta, step_eta if correction_eta is None else correction_eta)
     return SwapTrace(np.array(residual), np.array(scale), np.array(kl), False)
 
 
@@ -201,3 +204,65 @@ def start_policy(problem: lq.LQProblem, init_log_std: float) -> lq.LinearGaussia
     """The policy ``trirl train`` starts from, as a linear-Gaussian: mean 0, std ``exp(init_log_std)``."""
     return lq.LinearGaussian(np.zeros((problem.m, problem.n)), np.zeros(problem.m),
                              math.exp(2.0 * init_log_std) * np.eye(problem.m))
+
+
+# -- the measured results (continuous/results/lqr/) ----------------------------------------------
+def learner_residuals(track: dict) -> tuple[np.ndarray, np.ndarray]:
+    """``(iterations [R], residuals [R, seeds])`` of a ``lq_oracle track`` result; a reward without a
+    finite soft value keeps its residual (the distance needs none)."""
+    iterations = np.array([row["iteration"] for row in track["rows"]])
+    residuals = np.array([[float(seed["reward_residual"]) for seed in row["seeds"]] for row in track["rows"]])
+    return iterations, residuals
+
+
+def swap_residuals(swaps: dict, instance: int, log_ratio: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(iterations [R], residuals [R, seeds])`` of one instance and log-ratio of a ``lq_oracle swaps``
+    result, cut to the shortest seed (a seed that left the domain stops early).
+
+    Raises:
+        KeyError: the result holds no row of that instance and log-ratio.
+    """
+    rows = [row for row in swaps["rows"] if row["instance"] == instance and row["log_ratio"] == log_ratio]
+    if not rows:
+        raise KeyError(f"no swap trace of instance {instance} with log_ratio {log_ratio!r}")
+    length = min(len(row["residual"]) for row in rows)
+    return (np.array(rows[0]["iterations"][:length]),
+            np.array([[float(v) for v in row["residual"][:length]] for row in rows]).T)
+
+
+def final_spread(residuals: np.ndarray, last: int = 3) -> dict:
+    """The residual over the last ``last`` records of each seed (``residuals [R, seeds]``): the
+    median over seeds of each seed's mean, and the smallest and largest single value."""
+    tail = residuals[-last:]
+    return {"median": float(np.median(tail.mean(0))), "min": float(tail.min()), "max": float(tail.max()),
+            "seeds": int(residuals.shape[1])}
+
+
+def plot_residuals(swaps: dict, track: dict | None = None, target: float = 0.05):
+    """One panel per instance of ``swaps``: the residual of the reward (up to shaping and scale) along
+    the exact iteration with each log-ratio (median over seeds, band from the smallest to the largest
+    seed) and, on the panel of ``track``'s instance, along ``trirl train``; a dashed line at ``target``.
+    Returns the matplotlib figure."""
+    import matplotlib.pyplot as plt
+
+    instances = sorted({row["instance"] for row in swaps["rows"]})
+    fig, axes = plt.subplots(1, len(instances), figsize=(5.5 * len(instances), 4), squeeze=False, sharey=True)
+    track_instance = None if track is None else int(track["env_options"].get("instance", 0))
+    labels = {"discounted": "exact iteration", "uniform": "exact, uniform-in-time target",
+              "trained": "exact, trained discriminator"}
+    for ax, instance in zip(axes[0], instances):
+        curves = [(labels[name], *swap_residuals(swaps, instance, name)) for name in LOG_RATIOS]
+        if instance == track_instance:
+            curves.append(("trirl train", *learner_residuals(track)))
+        for label, iterations, residuals in curves:
+            line, = ax.plot(iterations, np.median(residuals, 1), label=f"{label} ({residuals.shape[1]} seeds)")
+            if residuals.shape[1] > 1:
+                ax.fill_between(iterations, residuals.min(1), residuals.max(1), color=line.get_color(), alpha=0.2)
+        ax.axhline(target, color="k", linestyle="--", linewidth=1, label=f"target {target}")
+        ax.set_yscale("log")
+        ax.set_xlabel("iteration")
+        ax.set_title(f"instance {instance}")
+    axes[0][0].set_ylabel("reward residual (up to shaping and scale)")
+    axes[0][-1].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
