@@ -286,19 +286,23 @@ def discriminator_noise_floor(config, iterations: int = 100, seed: int = 0) -> d
 
 
 def swaps(config, instances: tuple[int, ...], seeds: int, iterations: int, every: int = 10,
-          samples: int = 200_000, log=print, on_row=None) -> dict:
+          samples: int = 200_000, log=print, on_row=None, log_ratios: tuple[str, ...] | None = None,
+          kl_bound: float | None = None, correction_eta: float | None = None) -> dict:
     """The exact iteration with each log-ratio of :data:`trirl.continuous.lq_swaps.LOG_RATIOS` on each
     instance (``[env_options] instance`` replaced), at the config's ``eps``, ``beta``, starting
-    policy and trust region (``eps_mean + eps_cov`` as the KL bound); ``"trained"`` once per seed
+    policy and trust region (``kl_bound``, default ``eps_mean + eps_cov``); ``"trained"`` once per seed
     (the discriminator's initialisation, updates and samples), the exact ones once; ``on_row(result)``
-    is called with the result so far after each trace."""
+    is called with the result so far after each trace; ``correction_eta`` as in
+    :func:`~trirl.continuous.lq_swaps.swap_trace`."""
     import dataclasses
 
     from trirl.continuous import lq_swaps
 
     rows = []
+    if kl_bound is None:
+        kl_bound = config.trust_region.eps_mean + config.trust_region.eps_cov
     result = {"env_options": config.env_options, "eps": config.buffer.eps, "beta": config.buffer.beta,
-              "kl_bound": config.trust_region.eps_mean + config.trust_region.eps_cov, "rows": rows}
+              "kl_bound": kl_bound, "correction_eta": correction_eta, "rows": rows}
     for instance in instances:
         env_config = dataclasses.replace(lqr.LQRConfig(**config.env_options), instance=instance)
         problem = env_config.problem
@@ -307,14 +311,13 @@ def swaps(config, instances: tuple[int, ...], seeds: int, iterations: int, every
         feature_cov = np.cov(lq.features(lq.sample_occupancy(problem, expert, samples, rng)), rowvar=False)
         start = lq_swaps.start_policy(problem, config.ppo.init_log_std)
         demos = lqr.expert_demonstrations(env_config, 64, 0)
-        kl_bound = config.trust_region.eps_mean + config.trust_region.eps_cov
-        for name in lq_swaps.LOG_RATIOS:
+        for name in log_ratios or lq_swaps.LOG_RATIOS:
             for seed in range(seeds if name == "trained" else 1):
                 log_ratio = name if name != "trained" else lq_swaps.TrainedLogRatio(
                     problem, demos, config.discriminator, config.ppo.batch_size, env_config.episode_length, seed)
                 trace = lq_swaps.swap_trace(problem, expert, env_config.reward, start, config.buffer.eps,
                                             config.buffer.beta, None, iterations, feature_cov, log_ratio,
-                                            env_config.episode_length, every, kl_bound)
+                                            env_config.episode_length, every, kl_bound, correction_eta)
                 rows.append({"instance": instance, "log_ratio": name, "seed": seed,
                              "iterations": list(range(0, iterations + 1, every))[:len(trace.residual)],
                              "residual": trace.residual.tolist(), "scale": trace.scale.tolist(),
@@ -367,6 +370,10 @@ def main(argv=None) -> int:
     w.add_argument("--seeds", type=int, default=3, help="seeds of the trained discriminator")
     w.add_argument("--iterations", type=int, default=200)
     w.add_argument("--every", type=int, default=10)
+    w.add_argument("--log-ratios", nargs="+", default=None, choices=("discounted", "uniform", "trained"))
+    w.add_argument("--kl-bound", type=float, default=None, help="default: [trust_region] eps_mean + eps_cov")
+    w.add_argument("--correction-eta", type=float, default=None,
+                   help="the eta of Theorem 3.2's correction (default: the policy step's own)")
     w.add_argument("--json", default=None)
     t.add_argument("--normalize-advantages", default=None, choices=("true", "false"),
                    help="[ppo] normalize_advantages (default: the config's); standardised advantages change "
@@ -419,7 +426,8 @@ def main(argv=None) -> int:
                 write_json(Path(args.json), _finite_json({**result, "command": command, "machine": machine}))
 
         swaps(load_config(args.config), tuple(args.instances), args.seeds, args.iterations, args.every,
-              on_row=save_swaps)
+              on_row=save_swaps, log_ratios=args.log_ratios and tuple(args.log_ratios), kl_bound=args.kl_bound,
+              correction_eta=args.correction_eta)
         return 0
     if args.command == "expert":
         print(json.dumps(write_expert(args.out, episodes=args.episodes, seed=args.seed), indent=1))

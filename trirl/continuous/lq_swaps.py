@@ -263,6 +263,35 @@ def plot_residuals(swaps: dict, track: dict | None = None, target: float = 0.05)
         ax.set_xlabel("iteration")
         ax.set_title(f"instance {instance}")
     axes[0][0].set_ylabel("reward residual (up to shaping and scale)")
-    axes[0][-1].legend(fontsize=8)
+    for ax in axes[0]:
+        ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def main(argv=None) -> int:
+    """``python -m trirl.continuous.lq_swaps --results DIR --out PNG``: the figure of the committed results."""
+    import argparse
+    import json
+    from pathlib import Path
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    parser = argparse.ArgumentParser(prog="python -m trirl.continuous.lq_swaps", description=main.__doc__)
+    parser.add_argument("--results", default="continuous/results/lqr",
+                        help="a folder with swaps_trirl_lqr_instance*.json and track_trirl_lqr_seeds3.json")
+    parser.add_argument("--out", required=True, help="the PNG to write")
+    args = parser.parse_args(argv)
+    results = Path(args.results)
+    paths = sorted(results.glob("swaps_trirl_lqr_instance*.json"))
+    if not paths:
+        raise SystemExit(f"--results {results}: no swaps_trirl_lqr_instance*.json (python -m trirl.continuous.lq_oracle swaps)")
+    swaps = {"rows": [row for path in paths for row in json.loads(path.read_text())["rows"]]}
+    track = json.loads((results / "track_trirl_lqr_seeds3.json").read_text())
+    plot_residuals(swaps, track).savefig(args.out, dpi=100)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
