@@ -84,3 +84,19 @@ def test_the_figure_shows_the_committed_results():
         np.testing.assert_allclose(lines[label].get_ydata(), np.median(r, 1))
     assert lines["target 0.05"].get_ydata()[0] == 0.05
     assert len(panel.collections) == 2  # bands: the trained discriminator's seeds and the learner's
+
+
+@pytest.mark.slow
+@pytest.mark.continuous
+def test_oracle_swaps_runs_every_log_ratio_and_saves_as_it_goes():
+    from trirl.continuous import lq_oracle
+    from trirl.continuous.train import load_config
+
+    saved = []
+    result = lq_oracle.swaps(load_config("trirl_lqr"), (0,), seeds=2, iterations=3, every=2, samples=5_000,
+                             log=lambda *_: None, on_row=lambda r: saved.append(len(r["rows"])))
+    assert [(row["log_ratio"], row["seed"]) for row in result["rows"]] == [
+        ("discounted", 0), ("uniform", 0), ("trained", 0), ("trained", 1)]
+    assert saved == [1, 2, 3, 4] and result["kl_bound"] == pytest.approx(7e-3)
+    for row in result["rows"]:
+        assert row["iterations"] == [0, 2, 3] and len(row["residual"]) == 3 and row["residual"][0] == 1.0

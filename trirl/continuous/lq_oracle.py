@@ -5,6 +5,7 @@
     python -m trirl.continuous.lq_oracle expert --out continuous/experts/lqr [--episodes 64]
     python -m trirl.continuous.lq_oracle evaluate --run runs/lqr [--json FILE]
     python -m trirl.continuous.lq_oracle track --config trirl_lqr [--every 20] [--steps N] [--json FILE]
+    python -m trirl.continuous.lq_oracle swaps --config trirl_lqr [--instances 0 1] [--seeds 3] [--json FILE]
 
 ``expert`` writes the demonstrations of the soft-optimal (temperature 1) policy of the true
 reward, sampled exactly (:func:`trirl.continuous.envs.lqr.expert_demonstrations`), and its
@@ -25,7 +26,11 @@ features and reports, per seed and checkpoint:
 
 ``track`` trains exactly as ``trirl train --config ...`` does (the same learner, keys
 ``fold_in(train_key, i - 1)`` and seeds, without the run directory) and evaluates the oracle every
-``--every`` iterations: the exact dual and distances *along* the run.
+``--every`` iterations: the exact dual and distances *along* the run, and the learner's ``eta``,
+``eps_tr``, ``step_fraction`` and ``rollout_kl`` averaged in between (``mean_<name>``).
+
+``swaps`` runs the exact iteration with one piece swapped for the learner's
+(:mod:`trirl.continuous.lq_swaps`) on random instances: which component deviates.
 
 The learnt ``theta`` is read by evaluating the learner's corrected reward at ``4 F`` points and
 solving the linear system (exact for a linear head; ``linear_fit_error`` reports the misfit, which
@@ -38,6 +43,8 @@ import argparse
 import json
 import math
 import os
+import platform
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -319,7 +326,8 @@ def swaps(config, instances: tuple[int, ...], seeds: int, iterations: int, every
                                             config.buffer.beta, None, iterations, feature_cov, log_ratio,
                                             env_config.episode_length, every, kl_bound, correction_eta)
                 rows.append({"instance": instance, "log_ratio": name, "seed": seed,
-                             "iterations": list(range(0, iterations + 1, every))[:len(trace.residual)],
+                             "iterations": [i for i in range(iterations + 1) if i % every == 0 or i == iterations
+                                            ][:len(trace.residual)],
                              "residual": trace.residual.tolist(), "scale": trace.scale.tolist(),
                              "expert_kl": trace.expert_kl.tolist(), "left_domain": trace.left_domain})
                 log(f"instance {instance} {name} seed {seed}: residual " + " ".join(f"{r:.3f}" for r in trace.residual))
@@ -376,27 +384,23 @@ def main(argv=None) -> int:
                    help="the eta of Theorem 3.2's correction (default: the policy step's own)")
     w.add_argument("--json", default=None)
     t.add_argument("--normalize-advantages", default=None, choices=("true", "false"),
-                   help="[ppo] normalize_advantages (default: the config's); standardised advantages change "
-                        "the weight of PPO's entropy bonus against the reward (the temperature 1 / beta of Eq. 1)")
-    t.add_argument("--eta-from", default=None, choices=("projection", "step"),
-                   help="eta_from (default: the config's): the multiplier Theorem 3.2's correction uses")
+                   help="[ppo] normalize_advantages (default: the config's)")
+    t.add_argument("--eta-from", default=None, choices=("projection", "step"))
+    t.add_argument("--acting-policy", default=None, choices=("network", "projected", "line-search"))
     t.add_argument("--json", default=None)
     args = parser.parse_args(argv)
+    command = "python -m trirl.continuous.lq_oracle " + " ".join(argv if argv is not None else sys.argv[1:])
+    machine = f"{platform.platform()} / {platform.machine()} / {os.cpu_count()} CPU cores"
     if args.command == "track":
-        import platform
-        import sys
-
         from trirl.continuous.train import load_config
         from trirl.rundir import write_json
 
         buffer = {k: v for k, v in (("eps", args.eps), ("beta", args.beta), ("capacity", args.capacity)) if v is not None}
         discriminator = None if args.hidden is None else {"hidden_sizes": args.hidden}
         config = load_config(args.config, total_steps=args.steps, seeds=args.seeds, buffer=buffer or None,
-                             discriminator=discriminator, eta_from=args.eta_from,
+                             discriminator=discriminator, eta_from=args.eta_from, acting_policy=args.acting_policy,
                              ppo=None if args.normalize_advantages is None else
                              {"normalize_advantages": args.normalize_advantages == "true"})
-        command = "python -m trirl.continuous.lq_oracle " + " ".join(argv if argv is not None else sys.argv[1:])
-        machine = f"{platform.platform()} / {platform.machine()} / {os.cpu_count()} CPU cores"
 
         if args.noise_floor:
             result = discriminator_noise_floor(config, config.iterations)
@@ -412,14 +416,9 @@ def main(argv=None) -> int:
         track(config, args.every, on_row=save)
         return 0
     if args.command == "swaps":
-        import platform
-        import sys
-
         from trirl.continuous.train import load_config
         from trirl.rundir import write_json
 
-        command = "python -m trirl.continuous.lq_oracle " + " ".join(argv if argv is not None else sys.argv[1:])
-        machine = f"{platform.platform()} / {platform.machine()} / {os.cpu_count()} CPU cores"
 
         def save_swaps(result):
             if args.json:
