@@ -5,6 +5,7 @@
     python -m trirl.continuous.lq_oracle expert --out continuous/experts/lqr [--episodes 64]
     python -m trirl.continuous.lq_oracle evaluate --run runs/lqr [--json FILE]
     python -m trirl.continuous.lq_oracle track --config trirl_lqr [--every 20] [--steps N] [--json FILE]
+    python -m trirl.continuous.lq_oracle swaps --config trirl_lqr [--instances 0 1] [--seeds 3] [--json FILE]
 
 ``expert`` writes the demonstrations of the soft-optimal (temperature 1) policy of the true
 reward, sampled exactly (:func:`trirl.continuous.envs.lqr.expert_demonstrations`), and its
@@ -25,7 +26,11 @@ features and reports, per seed and checkpoint:
 
 ``track`` trains exactly as ``trirl train --config ...`` does (the same learner, keys
 ``fold_in(train_key, i - 1)`` and seeds, without the run directory) and evaluates the oracle every
-``--every`` iterations: the exact dual and distances *along* the run.
+``--every`` iterations: the exact dual and distances *along* the run, and the learner's ``eta``,
+``eps_tr``, ``step_fraction`` and ``rollout_kl`` averaged in between (``mean_<name>``).
+
+``swaps`` runs the exact iteration with one piece swapped for the learner's
+(:mod:`trirl.continuous.lq_swaps`) on random instances: which component deviates.
 
 The learnt ``theta`` is read by evaluating the learner's corrected reward at ``4 F`` points and
 solving the linear system (exact for a linear head; ``linear_fit_error`` reports the misfit, which
@@ -38,6 +43,8 @@ import argparse
 import json
 import math
 import os
+import platform
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -216,11 +223,16 @@ def track(config, every: int, samples: int = 200_000, seed: int = 0, log=print, 
     rows, started = [], time.monotonic()
     result = {"env_options": config.env_options, "beta": config.buffer.beta, "feature_cov_samples": samples,
               "config": config.to_dict(), "rows": rows, "complete": False}
+    window = []
     for iteration in range(1, config.iterations + 1):
-        state, _ = jitted.step(state, jax.random.fold_in(train_key, iteration - 1))
+        state, metrics = jitted.step(state, jax.random.fold_in(train_key, iteration - 1))
+        window.append({k: np.asarray(metrics[k], float) for k in LEARNER_METRICS if k in metrics})
         if iteration % every == 0 or iteration == config.iterations:
             seeds = [evaluate_state(learner, jax.tree_util.tree_map(lambda x, j=j: x[j], state), config,
                                     config.buffer.beta, rng, feature_cov) for j in range(config.seeds)]
+            for j, row in enumerate(seeds):  # the learner's own metrics, averaged since the last row
+                row.update({f"mean_{k}": float(np.mean([w[k][j] for w in window])) for k in window[0]})
+            window = []
             rows.append({"iteration": iteration, "env_steps": iteration * config.ppo.batch_size, "seeds": seeds})
             log(f"iteration {iteration} ({time.monotonic() - started:.0f} s): " + "; ".join(
                 " ".join(f"{k}={v:.4g}" for k, v in row.items()) for row in seeds))
@@ -229,6 +241,10 @@ def track(config, every: int, samples: int = 200_000, seed: int = 0, log=print, 
             if on_row is not None:
                 on_row(result)
     return result
+
+
+#: the learner's metrics that ``track`` averages between evaluations (``mean_<name>`` in each row)
+LEARNER_METRICS = ("eta", "eps_tr", "step_fraction", "rollout_kl")
 
 
 def discriminator_noise_floor(config, iterations: int = 100, seed: int = 0) -> dict:
@@ -276,6 +292,50 @@ def discriminator_noise_floor(config, iterations: int = 100, seed: int = 0) -> d
             "eps": eps, "beta": beta, "agent_batch": n}
 
 
+def swaps(config, instances: tuple[int, ...], seeds: int, iterations: int, every: int = 10,
+          samples: int = 200_000, log=print, on_row=None, log_ratios: tuple[str, ...] | None = None,
+          kl_bound: float | None = None, correction_eta: float | None = None) -> dict:
+    """The exact iteration with each log-ratio of :data:`trirl.continuous.lq_swaps.LOG_RATIOS` on each
+    instance (``[env_options] instance`` replaced), at the config's ``eps``, ``beta``, starting
+    policy and trust region (``kl_bound``, default ``eps_mean + eps_cov``); ``"trained"`` once per seed
+    (the discriminator's initialisation, updates and samples), the exact ones once; ``on_row(result)``
+    is called with the result so far after each trace; ``correction_eta`` as in
+    :func:`~trirl.continuous.lq_swaps.swap_trace`."""
+    import dataclasses
+
+    from trirl.continuous import lq_swaps
+
+    rows = []
+    if kl_bound is None:
+        kl_bound = config.trust_region.eps_mean + config.trust_region.eps_cov
+    result = {"env_options": config.env_options, "eps": config.buffer.eps, "beta": config.buffer.beta,
+              "kl_bound": kl_bound, "correction_eta": correction_eta, "rows": rows}
+    for instance in instances:
+        env_config = dataclasses.replace(lqr.LQRConfig(**config.env_options), instance=instance)
+        problem = env_config.problem
+        expert = lq.soft_optimal(problem, env_config.reward).policy
+        rng = np.random.default_rng(instance)
+        feature_cov = np.cov(lq.features(lq.sample_occupancy(problem, expert, samples, rng)), rowvar=False)
+        start = lq_swaps.start_policy(problem, config.ppo.init_log_std)
+        demos = lqr.expert_demonstrations(env_config, 64, 0)
+        for name in log_ratios or lq_swaps.LOG_RATIOS:
+            for seed in range(seeds if name == "trained" else 1):
+                log_ratio = name if name != "trained" else lq_swaps.TrainedLogRatio(
+                    problem, demos, config.discriminator, config.ppo.batch_size, env_config.episode_length, seed)
+                trace = lq_swaps.swap_trace(problem, expert, env_config.reward, start, config.buffer.eps,
+                                            config.buffer.beta, None, iterations, feature_cov, log_ratio,
+                                            env_config.episode_length, every, kl_bound, correction_eta)
+                rows.append({"instance": instance, "log_ratio": name, "seed": seed,
+                             "iterations": [i for i in range(iterations + 1) if i % every == 0 or i == iterations
+                                            ][:len(trace.residual)],
+                             "residual": trace.residual.tolist(), "scale": trace.scale.tolist(),
+                             "expert_kl": trace.expert_kl.tolist(), "left_domain": trace.left_domain})
+                log(f"instance {instance} {name} seed {seed}: residual " + " ".join(f"{r:.3f}" for r in trace.residual))
+                if on_row is not None:
+                    on_row(result)
+    return result
+
+
 def _finite_json(value):
     """``value`` with every non-finite float written as the string ``"inf"``, ``"-inf"`` or ``"nan"``
     (JSON has none; a learnt reward without a finite soft value has ``dual = inf``)."""
@@ -312,21 +372,35 @@ def main(argv=None) -> int:
     t.add_argument("--hidden", type=int, nargs="*", default=None,
                    help="[discriminator] hidden_sizes: an MLP reward on the features, compared through its least-squares "
                         "quadratic (linear_fit_error says how far it is from one)")
+    w = sub.add_parser("swaps", help="the exact iteration with each log-ratio swapped in (lq_swaps)")
+    w.add_argument("--config", required=True)
+    w.add_argument("--instances", type=int, nargs="+", default=[0])
+    w.add_argument("--seeds", type=int, default=3, help="seeds of the trained discriminator")
+    w.add_argument("--iterations", type=int, default=200)
+    w.add_argument("--every", type=int, default=10)
+    w.add_argument("--log-ratios", nargs="+", default=None, choices=("discounted", "uniform", "trained"))
+    w.add_argument("--kl-bound", type=float, default=None, help="default: [trust_region] eps_mean + eps_cov")
+    w.add_argument("--correction-eta", type=float, default=None,
+                   help="the eta of Theorem 3.2's correction (default: the policy step's own)")
+    w.add_argument("--json", default=None)
+    t.add_argument("--normalize-advantages", default=None, choices=("true", "false"),
+                   help="[ppo] normalize_advantages (default: the config's)")
+    t.add_argument("--eta-from", default=None, choices=("projection", "step"))
+    t.add_argument("--acting-policy", default=None, choices=("network", "projected", "line-search"))
     t.add_argument("--json", default=None)
     args = parser.parse_args(argv)
+    command = "python -m trirl.continuous.lq_oracle " + " ".join(argv if argv is not None else sys.argv[1:])
+    machine = f"{platform.platform()} / {platform.machine()} / {os.cpu_count()} CPU cores"
     if args.command == "track":
-        import platform
-        import sys
-
         from trirl.continuous.train import load_config
         from trirl.rundir import write_json
 
         buffer = {k: v for k, v in (("eps", args.eps), ("beta", args.beta), ("capacity", args.capacity)) if v is not None}
         discriminator = None if args.hidden is None else {"hidden_sizes": args.hidden}
         config = load_config(args.config, total_steps=args.steps, seeds=args.seeds, buffer=buffer or None,
-                             discriminator=discriminator)
-        command = "python -m trirl.continuous.lq_oracle " + " ".join(argv if argv is not None else sys.argv[1:])
-        machine = f"{platform.platform()} / {platform.machine()} / {os.cpu_count()} CPU cores"
+                             discriminator=discriminator, eta_from=args.eta_from, acting_policy=args.acting_policy,
+                             ppo=None if args.normalize_advantages is None else
+                             {"normalize_advantages": args.normalize_advantages == "true"})
 
         if args.noise_floor:
             result = discriminator_noise_floor(config, config.iterations)
@@ -340,6 +414,19 @@ def main(argv=None) -> int:
                 write_json(Path(args.json), _finite_json({**result, "command": command, "machine": machine}))
 
         track(config, args.every, on_row=save)
+        return 0
+    if args.command == "swaps":
+        from trirl.continuous.train import load_config
+        from trirl.rundir import write_json
+
+
+        def save_swaps(result):
+            if args.json:
+                write_json(Path(args.json), _finite_json({**result, "command": command, "machine": machine}))
+
+        swaps(load_config(args.config), tuple(args.instances), args.seeds, args.iterations, args.every,
+              on_row=save_swaps, log_ratios=args.log_ratios and tuple(args.log_ratios), kl_bound=args.kl_bound,
+              correction_eta=args.correction_eta)
         return 0
     if args.command == "expert":
         print(json.dumps(write_expert(args.out, episodes=args.episodes, seed=args.seed), indent=1))
