@@ -500,7 +500,7 @@ def test_the_other_readers_use_the_one_reader(tmp_path):
     damaged.write_bytes(_npz_bytes(states=np.zeros((2, 3), int))[:60])
     with pytest.raises(InvalidDemonstrationError, match="damaged or truncated zip archive .* expected trajectories"):
         demo_files._read_npz(damaged)
-    from trirl.continuous import report  # imports no JAX
+    from trirl.bench import report  # imports no JAX
 
     (tmp_path / "config.json").write_text("{")
     (tmp_path / "metrics.jsonl").write_text('{"iteration": 1, "env_steps": 8}\n')

@@ -75,10 +75,12 @@ from trirl.continuous.baselines import INPUT_MODE
 from trirl.continuous.evaluation import normalized_return, policy_act_fn, run_episode
 from trirl.continuous.ppo import make_ppo
 from trirl.continuous.rollout import MAY_BE_NAN, Transition, env_reward
-from trirl.continuous.train import build, from_dict, iqm, load_expert_returns, prepare
+from trirl.continuous.train import build, from_dict, load_expert_returns, prepare
 from trirl.continuous.discriminator import absorbing_sample, agent_inputs, input_dim
 from trirl.errors import InvalidConfigError, InvalidDemonstrationError, RunDirWriteError, plain_warnings
+from trirl.provenance import machine, source_commit
 from trirl.rundir import STATE_PREFIX, lock_holder, newest_checkpoint, saved_config, write_json
+from trirl.stats import interval_estimates, iqm
 
 #: ``retrain(absorbing_reward=...)``: the absorbing state's learnt reward, or the probe below it
 ABSORBING_REWARDS = ("learnt", "demonstrations-min")
@@ -157,7 +159,7 @@ def retrain(config, learner, state, env_name: str | None = None, steps: int = 20
     true reward (same seeds, steps and config); evaluate both (see the module doc).
     ``control=False`` skips the control (the result then has no ``control_*`` entries and no
     ratio): a study whose variants share the seeds, steps and PPO config trains it once
-    (:mod:`trirl.continuous.study`).
+    (:mod:`trirl.bench.table1`).
 
     ``reward_scale`` and ``reward_shift`` retrain on ``reward_scale * r + reward_shift`` instead
     of ``r`` (absorbing state included): a learnt reward is only defined up to such constants,
@@ -323,16 +325,6 @@ def ratio(learnt: float, control: float) -> float | None:
     return learnt / control if control > 0 else None
 
 
-def machine() -> dict:
-    """The machine, the versions and the accelerator the retraining ran on."""
-    from trirl.bench.machine import describe
-
-    info = describe()
-    info.pop("command")  # the result records its own command
-    info.update(jax=jax.__version__, jax_backend=jax.default_backend(), jax_devices=[str(d) for d in jax.devices()])
-    return info
-
-
 @dataclass(frozen=True)
 class EvaluateOptions:
     """``trirl evaluate``'s options: one flag per field (:mod:`trirl.configflags`), validated here.
@@ -403,34 +395,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def source_commit() -> str | None:
-    """The git commit of the trirl source that ran (``+dirty`` with uncommitted changes), or the
-    installed version when trirl is not a git checkout."""
-    import subprocess
-
-    import trirl
-
-    root = Path(trirl.__file__).resolve().parent.parent
-    try:
-        commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
-                                timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=10, check=True).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        from importlib.metadata import PackageNotFoundError, version
-
-        try:
-            return f"trirl {version('trirl')}"
-        except PackageNotFoundError:
-            return None
-    return commit + ("+dirty" if dirty else "")
-
-
 def summary_line(result: dict) -> str:
     """One line: the retrained policies' normalised return with its 95 % bootstrap CI (the mean
-    over seeds, :func:`trirl.continuous.study.interval_estimates`), the control's, the ratio, and
+    over seeds, :func:`trirl.stats.interval_estimates`), the control's, the ratio, and
     what was evaluated."""
-    from trirl.continuous.study import interval_estimates
 
     def scored(name: str, values) -> str:
         if len(values) < 2:
@@ -486,7 +454,8 @@ def _evaluate(options: EvaluateOptions, argv: list[str] | None) -> int:
     argv = argv if argv is not None else sys.argv[1:]
     result.update(command=" ".join(["trirl evaluate", *map(shlex.quote, argv)]),
                   run=str(options.run), wall_clock_s=round(time.monotonic() - start, 1),
-                  date=datetime.now(UTC).isoformat(timespec="seconds"), commit=source_commit(), machine=machine())
+                  date=datetime.now(UTC).isoformat(timespec="seconds"), commit=source_commit(),
+                  machine=machine(accelerator=True, command=False))
     out = Path(options.out) if options.out else Path(options.run) / f"evaluate_{result['env']}.json"
     try:
         write_json(out, result)
