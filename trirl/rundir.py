@@ -50,7 +50,7 @@ import sys
 import threading
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -60,7 +60,8 @@ from trirl.errors import DamagedCheckpointWarning, InvalidConfigError, RunDirWri
 from trirl.files import _atomic_write_bytes, read_json, read_npz, to_jsonable, write_failure, write_json
 
 # re-exported: the run directory's readers and writers have always been importable from here
-__all__ = ["Checkpoint", "RunDir", "RunDirLockedError", "check_new", "checkpoint_files", "config_changes", "flatten",
+__all__ = ["Checkpoint", "RunDir", "RunDirLockedError", "check_new", "checkpoint_file", "checkpoint_files", "checkpoints",
+           "config_changes", "flatten", "newest_checkpoint_step",
            "interrupted_message", "lock_holder", "newest_checkpoint", "read_checkpoint", "read_json", "read_metrics",
            "read_npz", "resume_command", "saved_config", "to_jsonable", "tree_leaves_with_path", "unflatten",
            "write_failure", "write_json"]
@@ -165,9 +166,9 @@ def interrupted_message(out: str | os.PathLike, resume: str) -> str:
     """What a CLI prints on Ctrl-C: which checkpoint of ``out`` is kept and the command to resume."""
     if not (Path(out) / CONFIG_FILE).exists():
         return f"interrupted before {out} held a run; nothing to resume"
-    files = sorted((Path(out) / CHECKPOINT_DIR).glob("step_*.npz"))
-    step = int(files[-1].stem.split("_")[1]) if files else 0
-    kept = f"the checkpoint of iteration {step}" if files else "no checkpoint yet"
+    step = newest_checkpoint_step(out)
+    kept = "no checkpoint yet" if step is None else f"the checkpoint of iteration {step}"
+    step = step or 0
     rows = read_metrics(out)
     later = rows and rows[-1].get("iteration", step) > step
     metrics = "--resume drops the metrics rows after it" if later else "metrics.jsonl ends there"
@@ -383,9 +384,31 @@ def _step_of(path: Path) -> int:
     return int(path.stem.split("_")[1])
 
 
+def checkpoint_file(run: str | os.PathLike, step: int) -> Path:
+    """The checkpoint file of iteration ``step`` in a run directory (``checkpoints/step_XXXXXXXX.npz``)."""
+    return Path(run) / CHECKPOINT_DIR / f"step_{step:08d}.npz"
+
+
 def checkpoint_files(run: str | os.PathLike) -> list[Path]:
     """The checkpoint files of a run directory, oldest first."""
     return sorted((Path(run) / CHECKPOINT_DIR).glob("step_*.npz"))
+
+
+def newest_checkpoint_step(run: str | os.PathLike) -> int | None:
+    """The iteration of a run directory's newest checkpoint file (from its name: nothing is decoded),
+    or ``None`` when it holds none."""
+    files = checkpoint_files(run)
+    return _step_of(files[-1]) if files else None
+
+
+def checkpoints(run: str | os.PathLike) -> Iterator[Checkpoint]:
+    """Every checkpoint of a run directory, oldest first (:func:`read_checkpoint`).
+
+    Raises:
+        UnreadableFileError: naming a checkpoint that cannot be decoded.
+    """
+    for path in checkpoint_files(run):
+        yield read_checkpoint(path)
 
 
 def newest_checkpoint(run: str | os.PathLike) -> Checkpoint | None:
@@ -646,7 +669,7 @@ class RunDir:
     def save_checkpoint(self, step: int, arrays: Mapping[str, Any], meta: Mapping[str, Any] | None = None) -> Path:
         """Write ``checkpoints/step_<step>.npz`` atomically and prune all but the newest ``keep``."""
         directory = self.path / CHECKPOINT_DIR
-        target = directory / f"step_{step:08d}.npz"
+        target = checkpoint_file(self.path, step)
         payload = {name: np.asarray(value) for name, value in arrays.items()}
         payload["__meta__"] = _json_bytes(dict(meta or {}))
         payload["__config__"] = _json_bytes(self.config)  # so that a lost config.json can be rebuilt (saved_config)

@@ -216,6 +216,8 @@ BAD_SPECS = [
     ("[retrain]\nstepz = 5\n", "study.toml: [retrain] unknown key stepz; the known keys are absorbing_reward, eval_episodes, "),
     ('[retrain]\nsteps = "many"\n', "study.toml: [retrain] steps = 'many': expected an integer"),
     ("[retrain]\nsteps = 0\n", "study.toml: [retrain] steps = 0: expected an integer >= 1"),
+    ("[retrain]\nreward_scale = 0\n", "study.toml: [retrain] reward_scale = 0: expected a finite number > 0"),
+    ('[retrain]\nabsorbing_reward = "zero"\n', "study.toml: [retrain] absorbing_reward = 'zero': expected one of"),
     ('[variants.x]\nlabel = "X"\n', "study.toml: [variants.x] config missing"),
     ('[variants.x]\nconfig = "table1_tiny_train.toml"\nalgo = "dqn"\n', "study.toml: [variants.x] config = 'table1_tiny_train.toml' (algo = dqn)"),
     ('[variants.x]\nconfig = "nowhere.toml"\n', "study.toml: [variants.x] config = 'nowhere.toml' (algo = its own): --config: nowhere.toml does not exist"),

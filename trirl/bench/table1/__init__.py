@@ -14,9 +14,9 @@ seeds and budgets, and the paper's numbers. For every variant the command runs t
     :func:`trirl.continuous.train.train`, all seeds vmapped; the score of a seed is its final
     deterministic evaluation.
 ``retraining``
-    :func:`trirl.continuous.evaluate.retrain`: fresh PPO seeds (``[retrain] seed``) on the frozen
+    :func:`trirl.continuous.retrain.retrain`: fresh PPO seeds (``[retrain] seed``) on the frozen
     learnt reward of each seed, in the training environment; before it,
-    :func:`~trirl.continuous.evaluate.diagnose` (point maze: where the reward overpays, and the
+    :func:`~trirl.continuous.retrain.diagnose` (point maze: where the reward overpays, and the
     landscape figure of seed 0).
 ``transfer``
     the same in ``transfer_env`` (the paper: the flipped maze, the disabled Ant).
@@ -52,7 +52,7 @@ expert's mean scores above 1 (the paper's training values of 1.03 suggest its sc
 the commit, the budgets and the wall clock of every stage), ``table1.png`` (per stage, IQM with CI
 per variant, every seed, the control's band and the paper's value) and ``learning_curves.png``
 (paper Fig. 8 style: every seed a thin line, the IQM bold), plus ``landscape_<variant>.png`` where
-:func:`~trirl.continuous.evaluate.diagnose` draws one.
+:func:`~trirl.continuous.retrain.diagnose` draws one.
 """
 
 

@@ -15,8 +15,6 @@ from trirl.errors import InvalidConfigError
 
 STAGES = ("training", "retraining", "transfer")
 RESULT_FILE = "result.json"
-#: retrain's parameters the study sets itself (the rest are the spec's ``[retrain]`` table)
-_RETRAIN_OWN = ("config", "learner", "state", "env_name", "control")
 
 
 @dataclass(frozen=True)
@@ -78,7 +76,7 @@ class Study:
         transfer_env: the environment of the transfer stage; empty: no transfer stage.
         bootstrap_reps: bootstrap replications of each confidence interval.
         train: :class:`TrainBudget`.
-        retrain: keyword arguments of :func:`trirl.continuous.evaluate.retrain` (``steps``,
+        retrain: keyword arguments of :func:`trirl.continuous.retrain.retrain` (``steps``,
             ``seed``, ``eval_episodes``, ...), shared by the learnt rewards and the control.
         variants: name -> :class:`Variant` (TOML: ``[variants.NAME]`` tables, in order).
         paper: row -> stage -> ``(value, plus_minus)`` as the paper prints them.
@@ -170,26 +168,23 @@ def _variants(tables: dict[str, Any], source: str) -> dict[str, Variant]:
 
 
 def _retrain_kwargs(table: dict[str, Any], source: str) -> dict[str, Any]:
-    from trirl.continuous import evaluate
+    """``[retrain]`` as keyword arguments of :func:`trirl.continuous.retrain.retrain`, each checked by
+    its rule (:data:`trirl.continuous.retrain.RETRAIN_OPTIONS`); whole numbers given for a float
+    option become floats."""
+    from trirl.continuous.retrain import RETRAIN_OPTIONS, retrain, retrain_option_problem
 
-    parameters = {name: p.default for name, p in inspect.signature(evaluate.retrain).parameters.items()
-                  if name not in _RETRAIN_OWN}
-    unknown = sorted(set(table) - set(parameters))
+    unknown = sorted(set(table) - set(RETRAIN_OPTIONS))
     if unknown:
         raise InvalidConfigError(f"{source}: [retrain] unknown key{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; "
-                                 f"the known keys are {', '.join(sorted(parameters))} (trirl.continuous.evaluate.retrain)")
+                                 f"the known keys are {', '.join(sorted(RETRAIN_OPTIONS))} (trirl.continuous.retrain.retrain)")
+    defaults = inspect.signature(retrain).parameters
     kwargs = {}
-    for key, value in table.items():
-        default = parameters[key]
-        kind = type(default) if default is not None and default is not inspect.Parameter.empty else None
-        ok = kind is None or isinstance(value, kind) and not (isinstance(value, bool) and kind is not bool)
-        if kind is float and isinstance(value, int) and not isinstance(value, bool):
-            value, ok = float(value), True
-        if not ok:
-            expected = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}.get(kind, kind.__name__)
-            raise InvalidConfigError(f"{source}: [retrain] {key} = {value!r}: expected {expected}")
-        if kind is int and key in ("steps", "eval_episodes") and value < 1:
-            raise InvalidConfigError(f"{source}: [retrain] {key} = {value!r}: expected an integer >= 1")
+    for key, given in table.items():
+        whole = isinstance(given, int) and not isinstance(given, bool)
+        value = float(given) if whole and isinstance(defaults[key].default, float) else given
+        expected = retrain_option_problem(key, value)
+        if expected:
+            raise InvalidConfigError(f"{source}: [retrain] {key} = {given!r}: expected {expected}")
         kwargs[key] = value
     return kwargs
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from trirl.bench.table1.spec import RESULT_FILE, Study, train_config
 from trirl.errors import InvalidConfigError
-from trirl.rundir import CHECKPOINT_DIR, CONFIG_FILE, RunDir, read_json, read_metrics, write_json
+from trirl.rundir import CONFIG_FILE, RunDir, newest_checkpoint_step, read_json, read_metrics, write_json
 
 
 class StudyInterrupted(Exception):
@@ -65,8 +65,7 @@ def run_training(config, path: Path, progress: bool, log=print) -> dict[str, Any
     start = time.monotonic()
     resume = (path / CONFIG_FILE).exists()
     if resume:
-        saved = sorted((path / CHECKPOINT_DIR).glob("step_*.npz"))
-        log(f"  resuming {path} from iteration {int(saved[-1].stem.split('_')[1]) if saved else 0}")
+        log(f"  resuming {path} from iteration {newest_checkpoint_step(path) or 0}")
     summary = train.train(config, path, resume=resume, progress=progress)
     if summary["status"] != "done":
         raise StudyInterrupted(f"training of {path} stopped at iteration {summary['iterations']} (checkpoint kept)")
@@ -82,7 +81,7 @@ def run_training(config, path: Path, progress: bool, log=print) -> dict[str, Any
 
 def run_retraining(stage: str, train_path: Path, env: str, path: Path, retrain_kwargs: dict[str, Any],
                    control: bool) -> dict[str, Any]:
-    """The retraining or transfer stage: :func:`~trirl.continuous.evaluate.retrain` on the frozen
+    """The retraining or transfer stage: :func:`~trirl.continuous.retrain.retrain` on the frozen
     rewards of ``train_path`` in ``env`` (with the true-reward control when ``control``; its record:
     :func:`retraining_record`)."""
     from trirl.continuous import evaluate
@@ -94,9 +93,9 @@ def run_retraining(stage: str, train_path: Path, env: str, path: Path, retrain_k
     start = time.monotonic()
     # the lock: another invocation on this folder is refused while this one retrains
     with RunDir(path, record, resume=(path / CONFIG_FILE).exists()):
-        config, learner, state = evaluate.load_run(train_path)
-        checks = evaluate.diagnose(config, learner, state, path / "landscape.png") if stage == "retraining" else {}
-        result = evaluate.retrain(config, learner, state, env, control=control, **retrain_kwargs)
+        run = evaluate.load_run(train_path)
+        checks = evaluate.diagnose(run, path / "landscape.png") if stage == "retraining" else {}
+        result = evaluate.retrain(run, env, control=control, **retrain_kwargs)
         result.update(checks, record=record, wall_clock_s=round(time.monotonic() - start, 1))
         write_json(path / RESULT_FILE, result)
     return result
