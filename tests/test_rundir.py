@@ -257,7 +257,7 @@ def test_a_damaged_row_among_the_kept_rows_is_refused_naming_the_line(tmp_path):
 @pytest.mark.parametrize("code, reason", [(errno.ENOSPC, "No space left on device"),
                                           (errno.EROFS, "Read-only file system")])
 def test_write_failures_name_the_path_the_reason_and_the_checkpoint_kept(tmp_path, monkeypatch, code, reason):
-    import trirl.rundir as rundir
+    import trirl.rundir.writer as rundir  # where the patched name is looked up
 
     _run_with_checkpoints(tmp_path, steps=(1, 2))
     run = RunDir(tmp_path, {"seed": 1}, resume=True)
@@ -301,7 +301,7 @@ def test_write_failures_name_the_path_the_reason_and_the_checkpoint_kept(tmp_pat
 def test_a_run_stopped_by_a_full_disk_resumes_once_space_is_freed(tmp_path, monkeypatch):
     """The driver's own save after the failure fails too: metrics.jsonl still ends at the checkpoint
     kept (or --resume drops what is after it), and the resumed run reproduces the uninterrupted one."""
-    import trirl.rundir as rundir
+    import trirl.rundir.writer as rundir  # where the patched name is looked up
 
     from test_driver import toy_learner
 
@@ -477,7 +477,7 @@ def rundir_dotted(config, prefix=""):
 def test_a_read_only_folder_is_named_before_anything_is_written(tmp_path, monkeypatch):
     import builtins
 
-    import trirl.rundir as rundir
+    import trirl.rundir.lock as rundir  # where the patched name is looked up
 
     def read_only(path, *args, **kwargs):
         if str(path).endswith(".lock"):
