@@ -377,3 +377,20 @@ def test_saved_results_list_missing_stages_and_a_control_another_variant_has_not
     results, missing = study_lib.saved_results(spec, runs)
     assert missing == {"trirl": ["transfer"], "gail": ["transfer (its true-reward control, trained by trirl)"]}
     assert results == {}
+
+
+def test_each_variants_train_config_is_built_once_per_study(tmp_path, monkeypatch):
+    """load_study builds every variant's TrainConfig (checking them all before anything runs); the
+    stages, the controls and the aggregate take them from the study instead of parsing again."""
+    from trirl.continuous import train
+
+    parsed = []
+    load_config = train.load_config
+    monkeypatch.setattr(train, "load_config", lambda *args, **kwargs: parsed.append(args) or load_config(*args, **kwargs))
+    spec = study_lib.load_study(TINY)
+    assert len(parsed) == len(spec.variants) and set(spec.configs) == set(spec.variants)
+    assert spec.configs["gail"] == study_lib.train_config(spec, spec.variants["gail"])  # one copy of the rules
+    parsed.clear()
+    study_lib.control_owners(spec)
+    results, missing = study_lib.saved_results(spec, tmp_path / "runs")
+    assert not parsed and not results and set(missing) == set(spec.variants)

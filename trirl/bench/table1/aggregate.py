@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from trirl.bench.table1.spec import RESULT_FILE, Study, train_config
+from trirl.bench.table1.spec import RESULT_FILE, Study
 from trirl.errors import InvalidConfigError
 from trirl.rundir import read_json, read_metrics
 from trirl.stats import interval_estimates
@@ -42,7 +42,7 @@ def aggregate(study: Study, results: dict[str, dict[str, Any]], runs: Path) -> d
     for variant in study.variants.values():
         if variant.name not in results:  # left out by --only
             continue
-        config = train_config(study, variant)
+        config = study.configs[variant.name]
         expert_random = load_expert_returns(config.expert_returns)
         if expert_random is None:
             raise InvalidConfigError(f"{config.expert_returns} does not exist: the table needs expert and random returns "

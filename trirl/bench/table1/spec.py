@@ -81,6 +81,8 @@ class Study:
         variants: name -> :class:`Variant` (TOML: ``[variants.NAME]`` tables, in order).
         paper: row -> stage -> ``(value, plus_minus)`` as the paper prints them.
         source: the file it was read from.
+        configs: variant name -> its :class:`~trirl.continuous.train.TrainConfig` with the study's
+            budget (:func:`train_config`), built once by :func:`load_study` and used by every stage.
     """
 
     name: str
@@ -92,6 +94,7 @@ class Study:
     variants: dict[str, Any] = field(default_factory=dict)
     paper: dict[str, Any] = field(default_factory=dict)
     source: str = ""
+    configs: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self):
         from trirl.continuous.envs import ENV_NAMES
@@ -134,7 +137,7 @@ def load_study(path: str | Path) -> Study:
         missing = [key for key in ("name", "env") if key not in data]
         raise InvalidConfigError(f"{source}: {', '.join(missing)} missing; expected e.g. name = \"table1_point_maze\", "
                                  f"env = \"point_maze\" at the top of the file")
-    study = dataclasses.replace(build_config(Study, data, source, skip=("source",)), source=source)
+    study = dataclasses.replace(build_config(Study, data, source, skip=("source", "configs")), source=source)
     variants = _variants(study.variants, source)
     retrain = _retrain_kwargs(study.retrain, source)
     paper = _paper(study.paper, source)
@@ -143,9 +146,8 @@ def load_study(path: str | Path) -> Study:
             raise InvalidConfigError(f"{source}: [variants.{variant.name}] paper = {variant.paper!r}: no [paper.{variant.paper}] "
                                      f"table; the rows are {', '.join(paper) or 'none'}")
     study = dataclasses.replace(study, variants=variants, retrain=retrain, paper=paper)
-    for variant in variants.values():
-        train_config(study, variant)  # every config error before anything runs
-    return study
+    # every config error before anything runs; the configs are built here once
+    return dataclasses.replace(study, configs={name: train_config(study, variant) for name, variant in variants.items()})
 
 
 def _variants(tables: dict[str, Any], source: str) -> dict[str, Variant]:

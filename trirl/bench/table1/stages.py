@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from trirl.bench.table1.spec import RESULT_FILE, Study, train_config
+from trirl.bench.table1.spec import RESULT_FILE, Study
 from trirl.errors import InvalidConfigError
 from trirl.rundir import CONFIG_FILE, RunDir, newest_checkpoint_step, read_json, read_metrics, write_json
 
@@ -111,7 +111,7 @@ def control_owners(study: Study) -> dict[tuple[str, str], str]:
     first in the spec that needs it (whichever variants a process runs)."""
     owners: dict[tuple[str, str], str] = {}
     for variant in study.variants.values():
-        config = train_config(study, variant)
+        config = study.configs[variant.name]
         for stage in study.stages[1:]:
             env = study.env if stage == "retraining" else study.transfer_env
             owners.setdefault((stage, _control_key(config, env)), variant.name)
@@ -161,7 +161,7 @@ def saved_results(study: Study, runs: Path) -> tuple[dict[str, dict[str, Any]], 
     results: dict[str, dict[str, Any]] = {}
     missing: dict[str, list[str]] = {}
     for variant in study.variants.values():
-        config = train_config(study, variant)
+        config = study.configs[variant.name]
         train_path = runs / variant.name / "training"
         done = _completed(train_path, training_record(config))
         if done is None:
@@ -205,7 +205,7 @@ def run_study(study: Study, runs: Path, progress: bool = True, log=print,
     for variant in study.variants.values():
         if only and variant.name not in only:
             continue
-        config = train_config(study, variant)
+        config = study.configs[variant.name]
         stage_results = results[variant.name] = {}
         train_path = runs / variant.name / "training"
         log(f"[{variant.name}] training: {config.algo}, {config.seeds} seeds x {config.iterations} iterations -> {train_path}")
