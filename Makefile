@@ -86,7 +86,7 @@ ant-cpu: $(VENV)/.all
 	  test -f $(ANT)/$$run/retrain_absorbing_probe.json || $(BIN)/trirl evaluate --run $(ANT)/$$run $(ANT_RETRAIN) \
 	      --absorbing-reward demonstrations-min --out $(ANT)/$$run/retrain_absorbing_probe.json || exit 1; \
 	done
-	$(BIN)/python -m trirl.continuous.report --runs $(ANT) --out continuous/results/ant_cpu/ant_cpu.json \
+	$(BIN)/trirl bench report --runs $(ANT) --out continuous/results/ant_cpu/ant_cpu.json \
 	    --figure continuous/results/ant_cpu/learning_curves.png --line "standing still=0.43" \
 	    --note "TRIRL (linear in ant:paper, encoder of ant:generic, MLP of (s, a)) and GAIL on Ant from the CPU expert's 30 demonstrations, one seed each, 2-core CPU"
 

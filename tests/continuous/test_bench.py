@@ -4,7 +4,7 @@ import pytest
 
 pytest.importorskip("jax")
 
-from trirl.continuous import bench  # noqa: E402
+from trirl.bench import continuous as bench  # noqa: E402
 
 pytestmark = pytest.mark.continuous
 

@@ -1,4 +1,4 @@
-"""The runs report (``python -m trirl.continuous.report``): what the JSON holds and the figure shows."""
+"""The runs report (``trirl bench report``): what the JSON holds and the figure shows."""
 
 import json
 
@@ -7,7 +7,7 @@ import pytest
 
 pytest.importorskip("jax")
 
-from trirl.continuous import report  # noqa: E402
+from trirl.bench import report  # noqa: E402
 
 pytestmark = pytest.mark.continuous
 
@@ -43,7 +43,7 @@ def test_report_collects_every_run_and_draws_its_curve(tmp_path, capsys):
                         "--line", "standing still=0.43", "--note", "test runs"]) == 0
     assert "wrote" in capsys.readouterr().out and figure.read_bytes()[:4] == b"\x89PNG"
     data = json.loads(out.read_text())
-    assert data["what"] == "test runs" and data["command"].startswith("python -m trirl.continuous.report --runs")
+    assert data["what"] == "test runs" and data["command"].startswith("trirl bench report --runs")
     assert set(data["runs"]) == {"trirl", "gail"}
     trirl, gail = data["runs"]["trirl"], data["runs"]["gail"]
     assert trirl["finished"] and not gail["finished"] and trirl["features"] == "ant:paper"

@@ -194,13 +194,13 @@ def test_evaluate_refuses_a_run_that_is_being_written(tmp_path, capsys, monkeypa
         assert holder.stdout.readline().strip() == "ready"
         code, err = run_main(evaluate_cli, ["--run", str(out), "--steps", "32"], capsys)
         with pytest.raises(Built):  # --running reads the newest checkpoint as it is and goes on
-            evaluate_cli.open_run(out, running=True)
+            evaluate_cli.load_run(out, running=True)
     finally:
         holder.kill()
         holder.wait(timeout=30)
     assert code == 2 and f"is being written by a live trirl train (pid {holder.pid}" in err and "--running" in err, err
     with pytest.raises(Built):  # the lock died with its process
-        evaluate_cli.open_run(out)
+        evaluate_cli.load_run(out)
 
 
 def test_evaluate_refuses_an_env_of_other_sizes_before_compilation(tmp_path, capsys, monkeypatch):
@@ -229,7 +229,8 @@ def test_evaluate_prints_its_result_when_the_file_cannot_be_written(tmp_path, ca
     result = {"algo": "trirl", "source_env": "point_maze", "env": "point_maze", "seeds": 3,
               "returns": [-8.0, -6.0, -7.0], "control_returns": [-5.0, -5.5, -6.0]}
     record = {"checkpoint_iteration": 4, "run_iterations": 4, "run_state": "finished"}
-    monkeypatch.setattr(evaluate_cli, "open_run", lambda *args: (None, None, None, record))
+    run = evaluate_cli.LoadedRun(None, None, None, None, None, "returns.json", record)
+    monkeypatch.setattr(evaluate_cli, "load_run", lambda *args: run)
     monkeypatch.setattr(evaluate_cli, "diagnose", lambda *args, **kwargs: {})
     monkeypatch.setattr(evaluate_cli, "retrain", lambda *args, **kwargs: dict(result))
 

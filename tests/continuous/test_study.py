@@ -1,4 +1,4 @@
-"""trirl bench table1 (trirl.continuous.study): the Table 1 study end to end through the CLI
+"""trirl bench table1 (trirl.bench.table1): the Table 1 study end to end through the CLI
 (resume, skip), what its figures show, and the errors of a bad study spec."""
 
 import json
@@ -12,7 +12,8 @@ jax = pytest.importorskip("jax")
 
 from trirl import cli  # noqa: E402
 from trirl.continuous import compile_cache  # noqa: E402
-from trirl.continuous import study as study_lib  # noqa: E402
+from trirl.bench import table1 as study_lib  # noqa: E402
+from trirl.bench.table1 import stages as stages_lib  # noqa: E402
 from trirl.continuous import train as train_lib  # noqa: E402
 from trirl.errors import InvalidConfigError  # noqa: E402
 from trirl.rundir import read_metrics  # noqa: E402
@@ -128,7 +129,7 @@ def test_table1_command_resumes_writes_json_and_figures_then_skips(tiny_study, c
 
 
 def _summary(values: dict[str, dict[str, list[float]]], curves: dict[str, list[list[float]]]) -> dict:
-    """A study summary in :func:`trirl.continuous.study.aggregate`'s form from per-seed values."""
+    """A study summary in :func:`trirl.bench.table1.aggregate`'s form from per-seed values."""
     stages = ["training", "retraining", "transfer"]
     scores = {f"{n}/{s}": v for n, rows in values.items() for s, v in rows.items()}
     scores.update({f"control/{s}": [0.9, 1.0, 0.95, 1.02] for s in stages[1:]})
@@ -199,15 +200,6 @@ def test_learning_curves_draw_every_seed_thin_and_the_iqm_bold():
     assert "every seed" in fig._suptitle.get_text()
 
 
-def test_interval_estimates_are_rliables_iqm_and_mean_with_cis():
-    est = study_lib.interval_estimates({"a": np.arange(1.0, 9.0), "same": [0.5] * 5}, reps=2000)
-    assert est["a"]["iqm"] == pytest.approx(4.5) and est["a"]["mean"] == pytest.approx(4.5)  # 25 % trimmed: 3..6
-    assert est["a"]["iqm_ci"][0] < 4.5 < est["a"]["iqm_ci"][1]
-    assert est["same"]["iqm_ci"] == pytest.approx([0.5, 0.5])
-    again = study_lib.interval_estimates({"a": np.arange(1.0, 9.0)}, reps=2000)
-    assert again["a"] == est["a"]  # a fixed bootstrap seed: the committed CIs are reproducible
-
-
 def _spec(tmp_path, text: str) -> Path:
     shutil.copy(DATA / "table1_tiny_train.toml", tmp_path / "table1_tiny_train.toml")
     path = tmp_path / "study.toml"
@@ -224,6 +216,8 @@ BAD_SPECS = [
     ("[retrain]\nstepz = 5\n", "study.toml: [retrain] unknown key stepz; the known keys are absorbing_reward, eval_episodes, "),
     ('[retrain]\nsteps = "many"\n', "study.toml: [retrain] steps = 'many': expected an integer"),
     ("[retrain]\nsteps = 0\n", "study.toml: [retrain] steps = 0: expected an integer >= 1"),
+    ("[retrain]\nreward_scale = 0\n", "study.toml: [retrain] reward_scale = 0: expected a finite number > 0"),
+    ('[retrain]\nabsorbing_reward = "zero"\n', "study.toml: [retrain] absorbing_reward = 'zero': expected one of"),
     ('[variants.x]\nlabel = "X"\n', "study.toml: [variants.x] config missing"),
     ('[variants.x]\nconfig = "table1_tiny_train.toml"\nalgo = "dqn"\n', "study.toml: [variants.x] config = 'table1_tiny_train.toml' (algo = dqn)"),
     ('[variants.x]\nconfig = "nowhere.toml"\n', "study.toml: [variants.x] config = 'nowhere.toml' (algo = its own): --config: nowhere.toml does not exist"),
@@ -284,10 +278,10 @@ def test_a_stage_completed_with_another_configuration_is_refused(tmp_path):
     from trirl.rundir import write_json
 
     write_json(tmp_path / study_lib.RESULT_FILE, {"record": {"stage": "retraining", "env": "point_maze"}, "returns": [1.0]})
-    assert study_lib._completed(tmp_path, {"stage": "retraining", "env": "point_maze"})["returns"] == [1.0]
+    assert stages_lib._completed(tmp_path, {"stage": "retraining", "env": "point_maze"})["returns"] == [1.0]
     with pytest.raises(InvalidConfigError, match=r"was completed with another configuration \(env: 'point_maze' -> "
                                                  r"'point_maze_mirrored'\); delete that folder"):
-        study_lib._completed(tmp_path, {"stage": "retraining", "env": "point_maze_mirrored"})
+        stages_lib._completed(tmp_path, {"stage": "retraining", "env": "point_maze_mirrored"})
 
 
 def test_ctrl_c_in_a_training_stage_says_how_to_continue(tmp_path, capsys, monkeypatch):
@@ -305,14 +299,6 @@ def test_shipped_table1_spec_loads_with_ten_or_more_seeds_and_the_papers_point_m
     assert spec.paper["TRIRL"] == {"training": [1.03, 0.01], "retraining": [0.98, 0.01], "transfer": [0.96, 0.001]}
     assert spec.paper["AIRL"]["transfer"] == [0.06, 0.64]
     assert study_lib.train_config(spec, spec.variants["airl"]).discriminator.input_mode == "state_transition"
-
-
-def test_interval_estimates_leave_the_global_numpy_generator_alone():
-    np.random.seed(7)
-    expected = np.random.rand()
-    np.random.seed(7)
-    study_lib.interval_estimates({"a": [0.1, 0.5, 0.9]}, reps=200)
-    assert np.random.rand() == expected
 
 
 def test_only_names_known_variants(tmp_path, capsys):
@@ -391,3 +377,20 @@ def test_saved_results_list_missing_stages_and_a_control_another_variant_has_not
     results, missing = study_lib.saved_results(spec, runs)
     assert missing == {"trirl": ["transfer"], "gail": ["transfer (its true-reward control, trained by trirl)"]}
     assert results == {}
+
+
+def test_each_variants_train_config_is_built_once_per_study(tmp_path, monkeypatch):
+    """load_study builds every variant's TrainConfig (checking them all before anything runs); the
+    stages, the controls and the aggregate take them from the study instead of parsing again."""
+    from trirl.continuous import train
+
+    parsed = []
+    load_config = train.load_config
+    monkeypatch.setattr(train, "load_config", lambda *args, **kwargs: parsed.append(args) or load_config(*args, **kwargs))
+    spec = study_lib.load_study(TINY)
+    assert len(parsed) == len(spec.variants) and set(spec.configs) == set(spec.variants)
+    assert spec.configs["gail"] == study_lib.train_config(spec, spec.variants["gail"])  # one copy of the rules
+    parsed.clear()
+    study_lib.control_owners(spec)
+    results, missing = study_lib.saved_results(spec, tmp_path / "runs")
+    assert not parsed and not results and set(missing) == set(spec.variants)

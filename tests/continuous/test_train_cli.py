@@ -10,6 +10,7 @@ import pytest
 jax = pytest.importorskip("jax")
 
 from trirl.continuous import evaluate as evaluate_cli  # noqa: E402
+from trirl.continuous import retrain as retrain_lib  # noqa: E402
 from trirl.continuous import train as train_cli  # noqa: E402
 from trirl.continuous.demos import load_demonstrations, save_demonstrations  # noqa: E402
 from trirl.continuous.discriminator import absorbing_sample  # noqa: E402
@@ -110,9 +111,10 @@ def test_paused_and_resumed_run_reproduces_the_uninterrupted_metrics(full_run, t
 
 @pytest.mark.slow  # compiles and trains
 def test_retraining_on_the_learnt_reward_and_transfer_with_the_true_reward_control(full_run, tmp_path, monkeypatch):
-    config, learner, state = evaluate_cli.load_run(full_run)
+    run = evaluate_cli.load_run(full_run)
+    config, learner, state = run.config, run.learner, run.state
     built = []
-    make_ppo = evaluate_cli.make_ppo
+    make_ppo = retrain_lib.make_ppo
 
     def spy(env, ppo_config, reward_fn=None, absorbing_reward_fn=None):
         built.append((reward_fn, absorbing_reward_fn))
@@ -120,8 +122,8 @@ def test_retraining_on_the_learnt_reward_and_transfer_with_the_true_reward_contr
         assert ppo_config.init_log_std == 0.0 and config.ppo.init_log_std == -0.5
         return make_ppo(env, ppo_config, reward_fn, absorbing_reward_fn)
 
-    monkeypatch.setattr(evaluate_cli, "make_ppo", spy)
-    result = evaluate_cli.retrain(config, learner, state, "point_maze_mirrored", steps=64, eval_episodes=2)
+    monkeypatch.setattr(retrain_lib, "make_ppo", spy)
+    result = evaluate_cli.retrain(run, "point_maze_mirrored", steps=64, eval_episodes=2)
     assert result["env"] == "point_maze_mirrored" and len(result["returns"]) == 2
     assert result["init_log_std"] == 0.0 and result["eval_episodes"] == 2
     for key in ("normalised_return", "control_normalised_return", "mean_return", "control_mean_return"):
@@ -132,7 +134,7 @@ def test_retraining_on_the_learnt_reward_and_transfer_with_the_true_reward_contr
     assert result["normalised_return_ratio"] == expected
     # the learnt PPO bootstraps terminations from seed j's learnt r(s_a), as in training; the control from 0
     (_, absorbing_reward_fn), (control_reward_fn, control_absorbing) = built
-    assert control_reward_fn is evaluate_cli.env_reward and control_absorbing is None
+    assert control_reward_fn is retrain_lib.env_reward and control_absorbing is None
     abs_input = absorbing_sample(2, 2)
     for j in range(config.seeds):
         seed_state = jax.tree_util.tree_map(lambda x, j=j: x[j], state)
@@ -143,18 +145,18 @@ def test_retraining_on_the_learnt_reward_and_transfer_with_the_true_reward_contr
 
 @pytest.mark.slow  # compiles and trains
 def test_absorbing_reward_probe_pays_s_a_the_lowest_learnt_reward_on_the_demonstrations(full_run, monkeypatch):
-    config, learner, state = evaluate_cli.load_run(full_run)
+    run = evaluate_cli.load_run(full_run)
+    config, learner, state = run.config, run.learner, run.state
     built = []
-    make_ppo = evaluate_cli.make_ppo
+    make_ppo = retrain_lib.make_ppo
 
     def spy(env, ppo_config, reward_fn=None, absorbing_reward_fn=None):
         built.append(absorbing_reward_fn)
         return make_ppo(env, ppo_config, reward_fn, absorbing_reward_fn)
 
-    monkeypatch.setattr(evaluate_cli, "make_ppo", spy)
-    result = evaluate_cli.retrain(config, learner, state, steps=32, eval_episodes=2, control=False,
-                                  absorbing_reward="demonstrations-min")
-    obs, actions, _, absorbing = evaluate_cli.prepare(config)[0].flat()
+    monkeypatch.setattr(retrain_lib, "make_ppo", spy)
+    result = evaluate_cli.retrain(run, steps=32, eval_episodes=2, control=False, absorbing_reward="demonstrations-min")
+    obs, actions, _, absorbing = run.demos.flat()
     visited = ~absorbing.astype(bool)
     for j in range(config.seeds):
         seed_state = jax.tree_util.tree_map(lambda x, j=j: x[j], state)
@@ -164,8 +166,6 @@ def test_absorbing_reward_probe_pays_s_a_the_lowest_learnt_reward_on_the_demonst
         assert result["absorbing_reward_used"][j] == pytest.approx(lowest, rel=1e-5)
         assert result["absorbing_reward"][j] != pytest.approx(lowest)  # the learnt r(s_a) is still reported
     assert result["absorbing_reward_probe"] == "demonstrations-min"
-    with pytest.raises(InvalidConfigError, match="absorbing_reward"):
-        evaluate_cli.retrain(config, learner, state, steps=32, absorbing_reward="zero")
 
 
 def test_retraining_ratio_is_none_when_the_control_fails():
@@ -180,7 +180,8 @@ def test_evaluate_cli_writes_the_command_and_the_machine(full_run, tmp_path, cap
     result = json.loads(out.read_text())
     # a one-line summary and the file, not the whole JSON
     printed = capsys.readouterr().out.splitlines()
-    assert printed == [evaluate_cli.summary_line(result), f"wrote {out}"]
+    assert printed == [evaluate_cli.summary_line(result, train_cli.load_expert_returns(result["expert_returns"])),
+                       f"wrote {out}"]
     assert re.match(r"normalised return -?\d\.\d{3} \(95% CI .* to .*\); control -?\d\.\d{3} \(95% CI", printed[0])
     assert "checkpoint iteration 4 (finished)" in printed[0]
     # what was evaluated: the checkpoint, the run's state, the code
@@ -194,8 +195,20 @@ def test_evaluate_cli_writes_the_command_and_the_machine(full_run, tmp_path, cap
     assert "control_normalised_return" in result and result["date"]
     assert evaluate_cli.main(["--run", str(full_run), "--steps", "0"]) == 2
     assert evaluate_cli.main(["--run", str(full_run), "--reward-scale", "0"]) == 2
-    with pytest.raises(InvalidConfigError, match="reward_shift"):
-        evaluate_cli.retrain(*evaluate_cli.load_run(full_run), reward_shift=float("nan"))
+
+
+def test_retrain_options_are_checked_where_they_come_in_by_one_rule_each():
+    """EvaluateOptions (the flags) and a study's [retrain] table check retrain's options by the same
+    rules (RETRAIN_OPTIONS); retrain trusts them."""
+    with pytest.raises(InvalidConfigError, match=r"--absorbing-reward is 'zero', expected one of \['learnt', "):
+        evaluate_cli.EvaluateOptions(run="r", absorbing_reward="zero")
+    with pytest.raises(InvalidConfigError, match="--seed is 1.5, expected an integer"):
+        evaluate_cli.EvaluateOptions(run="r", seed=1.5)
+    import inspect
+
+    taken = set(inspect.signature(evaluate_cli.retrain).parameters) - {"run", "env_name", "control"}
+    assert taken == set(evaluate_cli.RETRAIN_OPTIONS)
+    assert set(evaluate_cli.EvaluateOptions(run="r").retrain_options()) <= taken
 
 
 def test_evaluate_flags_are_the_fields_of_evaluate_options():
@@ -345,11 +358,6 @@ def test_check_finite_names_metrics_and_leaves():
         train_cli.check_finite(dict(ok, eta=np.array([1.0, np.nan])), {".disc.params": np.array(True)}, 3)
 
 
-def test_iqm():
-    assert train_cli.iqm([1.0, 2.0, 3.0, 100.0]) == 2.5
-    assert train_cli.iqm([1.0, 3.0]) == 2.0
-
-
 def test_ctrl_c_finishes_the_iteration_checkpoints_it_and_the_printed_resume_command_works(tmp_path, interrupt):
     import shlex
 
@@ -373,12 +381,15 @@ def test_transfer_is_normalised_by_the_named_expert_returns(tmp_path, capsys):
     target = tmp_path / "returns.json"
     target.write_text(json.dumps({"expert_return": 1000.0, "random_return": 0.0}))
     result = {"returns": [500.0, 700.0], "control_returns": [1000.0, 800.0]}
-    out = evaluate_cli.normalise(dict(result), target)
+    run = evaluate_cli.LoadedRun(None, None, None, None, (1.0, 0.0), "own/returns.json", {})
+    run = evaluate_cli.with_expert_returns(run, target)
+    assert run.returns == (1000.0, 0.0) and run.returns_file == str(target)
+    out = evaluate_cli.normalise(dict(result), run.returns, run.returns_file)
     assert out["normalised_return"] == pytest.approx(0.6) and out["control_normalised_return"] == pytest.approx(0.9)
     assert out["normalised_return_ratio"] == pytest.approx(0.6 / 0.9) and out["expert_returns"] == str(target)
-    assert "normalised_return" not in evaluate_cli.normalise(dict(result), tmp_path / "none.json")
+    assert "normalised_return" not in evaluate_cli.normalise(dict(result), None, tmp_path / "none.json")
     with pytest.raises(InvalidConfigError, match="--expert-returns: .*none.json does not exist"):
-        evaluate_cli.normalise(dict(result), tmp_path / "none.json", required=True)
+        evaluate_cli.with_expert_returns(run, tmp_path / "none.json")
     assert evaluate_cli.main(["--run", str(tmp_path), "--expert-returns", str(tmp_path / "none.json")]) == 2
     assert "--expert-returns" in capsys.readouterr().err
 
@@ -394,6 +405,7 @@ def test_evaluate_falls_back_from_a_damaged_newest_checkpoint_and_records_it(ful
     newest = run / "checkpoints" / "step_00000004.npz"
     newest.write_bytes(newest.read_bytes()[: newest.stat().st_size // 2])  # cut by a full disk
     with pytest.warns(DamagedCheckpointWarning, match="step_00000004.npz cannot be read .*using step_00000002.npz"):
-        config, _, state, record = evaluate_cli.open_run(run)
+        loaded = evaluate_cli.load_run(run)
+    config, state, record = loaded.config, loaded.state, loaded.record
     assert record == {"checkpoint_iteration": 2, "run_iterations": 4, "run_state": "stopped"}
     assert jax.tree_util.tree_leaves(state)[0].shape[0] == config.seeds

@@ -25,7 +25,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from trirl.bench.machine import describe
+from trirl.provenance import machine
 
 # FrozenLake's +1 at the goal is small against the entropy (log 4 per step for ~50 steps): the
 # soft-optimal policy of the raw reward is nearly uniform (discounted return 0.0012 against the
@@ -203,7 +203,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     size = SIZES["quick" if args.quick else "default"]
     report = study(size, args.worlds, args.algorithms)
-    report = {"suite": "demos", "machine": describe(), "size": {"name": "quick" if args.quick else "default", **size},
+    report = {"suite": "demos", "machine": machine(), "size": {"name": "quick" if args.quick else "default", **size},
               "frozen_lake_reward_scale": FROZEN_LAKE_REWARD_SCALE, "smoothing": 1e-2, **report}
     report["demonstrations_needed"] = demonstrations_needed(report)
     args.out.mkdir(parents=True, exist_ok=True)

@@ -50,7 +50,6 @@ from pathlib import Path
 
 import numpy as np
 
-from trirl.bench.machine import describe
 from trirl.bench.tabular_baselines import (
     DENSE_ACTIONS,
     DENSE_DISCOUNT,
@@ -65,6 +64,7 @@ from trirl.bench.tabular_baselines import (
     teaching_trirl_iteration,
     timed,
 )
+from trirl.provenance import machine
 from trirl.tabular import gridworld, occupancy, solve, trirl
 from trirl.tabular.algorithms.trirl import TRIRLConfig, make_trirl
 from trirl.tabular.mdp import MDP
@@ -388,7 +388,7 @@ def main(argv=None) -> int:
                     f" target {row['target_seconds'] * 1e3:.0f} ms"
             print(f"{row['name']}\n  ours {row['seconds'] * 1e3:9.1f} ms   baseline ({row['baseline']}) "
                   f"{row['baseline_seconds'] * 1e3:9.1f} ms   ratio {row['speedup']:.2f}x   {status}", flush=True)
-    report = {"suite": "tabular", "machine": describe(), "repeats": args.repeats, "results": results}
+    report = {"suite": "tabular", "machine": machine(), "repeats": args.repeats, "results": results}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {args.out}")

@@ -20,8 +20,6 @@ does not compile the PPO iteration again.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import shlex
 import sys
 import time
@@ -42,15 +40,10 @@ from trirl.continuous.rollout import MAY_BE_NAN
 from trirl.continuous.ppo import PPO, PPOState, make_ppo
 from trirl.errors import InvalidConfigError, TrirlError
 from trirl.learning_curves import write_learning_curves
+from trirl.provenance import machine
 from trirl.rundir import (STATE_PREFIX, RunDir, RunDirLockedError, interrupted_message, newest_checkpoint,
                           read_checkpoint, read_metrics, resume_command, saved_config, write_json)
 
-
-
-def machine() -> str:
-    """A one-line description of the machine (for results files)."""
-    device = jax.devices()[0]
-    return f"{platform.machine()} {platform.system()}, {os.cpu_count()} CPU cores, jax {jax.__version__} on {device.platform}: {device.device_kind}"
 
 
 def build(config: ExpertConfig) -> PPO:
@@ -246,7 +239,8 @@ def main(argv: list[str] | None = None) -> int:
     config, ppo, state = load_expert(args.checkpoint)
     key = jax.random.PRNGKey(args.seed)
     if args.command == "evaluate":
-        result = dict(expert_and_random_returns(config, ppo, state, key, args.episodes), command=command, machine=machine())
+        result = dict(expert_and_random_returns(config, ppo, state, key, args.episodes), command=command,
+                      machine=machine(accelerator=True, command=False))
         print({k: v for k, v in result.items() if k != "command"})
         if args.out:
             write_json(Path(args.out), result)

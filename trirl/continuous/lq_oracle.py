@@ -178,24 +178,20 @@ def evaluate_run(path: str | Path, samples: int = 200_000, seed: int = 0) -> dic
     """Every checkpoint of the run at ``path``: ``{"checkpoints": [{"step", "seeds": [row...]}], ...}``."""
     import jax
 
-    from trirl.continuous import checkpoint as ckpt
-    from trirl.continuous.evaluate import load_run
-    from trirl.rundir import STATE_PREFIX
+    from trirl.continuous.evaluate import checkpoint_states, load_run
+    from trirl.rundir import checkpoint_file
 
-    config, learner, _ = load_run(path)
+    run = load_run(path)
+    config, learner = run.config, run.learner
     env_config, problem = lqr_instance(config, "--run", f"{path} trained on {config.env!r}")
     rng = np.random.default_rng(seed)
     expert = lq.soft_optimal(problem, env_config.reward).policy
     feature_cov = np.cov(lq.features(lq.sample_occupancy(problem, expert, samples, rng)), rowvar=False)
-    keys = jax.random.split(jax.random.PRNGKey(config.seed), config.seeds)
-    template = jax.eval_shape(jax.vmap(learner.init), keys)
     checkpoints = []
-    for file in sorted(Path(path, "checkpoints").glob("step_*.npz")):
-        with np.load(file) as arrays:
-            state = ckpt.unflatten(template, {k: arrays[k] for k in arrays.files if k != "__meta__"}, STATE_PREFIX)
+    for step, state in checkpoint_states(path, run):
         seeds = [evaluate_state(learner, jax.tree_util.tree_map(lambda x, j=j: x[j], state), config,
                                 config.buffer.beta, rng, feature_cov) for j in range(config.seeds)]
-        checkpoints.append({"checkpoint": file.name, "seeds": seeds})
+        checkpoints.append({"checkpoint": checkpoint_file(path, step).name, "seeds": seeds})
     return {"run": str(path), "env_options": config.env_options, "beta": config.buffer.beta,
             "feature_cov_samples": samples, "checkpoints": checkpoints}
 

@@ -53,6 +53,7 @@ from trirl.continuous.trpl import TrustRegionConfig
 from trirl.errors import (InvalidConfigError, InvalidDemonstrationError, NonFiniteError, RunDirWriteError,
                           plain_warnings)
 from trirl.learning_curves import write_learning_curves
+from trirl.stats import iqm
 from trirl.rundir import (RunDir, RunDirLockedError, check_new, checkpoint_files, config_changes, interrupted_message,
                           read_json, resume_command, saved_config, write_json)
 
@@ -219,16 +220,6 @@ def load_expert_returns(path: str | Path) -> tuple[float, float] | None:
     if not (math.isfinite(expert) and math.isfinite(random) and expert != random):
         raise InvalidConfigError(f"expert_returns {path}: expert_return {expert} and random_return {random} must be finite and differ")
     return expert, random
-
-
-def iqm(values) -> float:
-    """Interquartile mean over seeds (the mean of the middle 50%; the plain mean for < 4 values)."""
-    values = np.sort(np.asarray(values, np.float64).ravel())
-    values = values[np.isfinite(values)]
-    if values.size == 0:
-        return float("nan")
-    cut = values.size // 4
-    return float(values[cut: values.size - cut].mean())
 
 
 def build(config: TrainConfig, demos: Demonstrations) -> trirl_lib.Learner:

@@ -199,10 +199,10 @@ def main(argv=None) -> int:
         text += ["\n## Transfer: learned rewards re-optimised in perturbed worlds\n",
                  markdown_table(transfer, ["world", "variant", "method", "normalised_return", "reverse_kl_to_expert"])]
     (out / "compare.md").write_text("\n".join(text) + "\n")
-    from trirl.bench.machine import describe
+    from trirl.provenance import machine
 
     (out / "compare.json").write_text(json.dumps(
-        {"machine": describe(), "iterations": args.iterations, "table": table, "transfer": transfer,
+        {"machine": machine(), "iterations": args.iterations, "table": table, "transfer": transfer,
          "total_seconds": time.perf_counter() - started}, indent=2) + "\n")
     print("\n".join(text[2:]))
     print(f"wrote {out}/compare.md, compare.json and the plots")

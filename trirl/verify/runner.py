@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
-import platform
 import sys
 import time
 from collections.abc import Callable
@@ -34,6 +33,7 @@ from tqdm import tqdm
 
 from trirl.argtypes import integer
 from trirl.errors import InvalidConfigError
+from trirl.provenance import machine
 from trirl.rundir import write_json
 from trirl.verify.properties import BY_NAME as TABULAR_BY_NAME
 from trirl.verify.properties import PROPERTIES, Property
@@ -131,10 +131,6 @@ def _run_by_name(name: str, max_examples: int, seed: int | None, shrink: bool, o
     return run_property(BY_NAME[name], max_examples, seed, shrink, on_example)
 
 
-def _machine() -> str:
-    return f"{platform.platform()} / {platform.processor() or platform.machine()} / python {platform.python_version()}"
-
-
 def _resumed_rows(path: Path, n: int, seed: int | None) -> dict[str, Report]:
     """The rows of an earlier ``--json`` file run with the same examples and seed."""
     if not path.exists():
@@ -210,7 +206,7 @@ def main(argv=None) -> int:
                 "command": command,
                 "examples_per_property": n,
                 "seed": args.seed,
-                "machine": _machine(),
+                "machine": machine(command=False),
                 "complete": len(rows) == len(selected),
                 "properties": rows,
             })

@@ -13,7 +13,7 @@ import jax, jax.numpy as jnp, numpy as np
 from trirl import driver
 from trirl.continuous import envs, train, trirl, baselines, experiment
 from trirl.continuous.ppo import make_ppo
-from trirl.continuous.bench import synthetic_demos
+from trirl.bench.profile_trirl import synthetic_demos
 
 sizes, k, full, repeats = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1", int(sys.argv[4])
 SIZES = {"trirl": {}, "authors": {"ppo": {"policy_hidden": [512, 256, 128], "value_hidden": [512, 256, 128]},

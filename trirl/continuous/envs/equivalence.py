@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -41,6 +40,7 @@ from trirl.continuous import envs
 from trirl.continuous.envs.base import Env, EnvState
 from trirl.continuous.envs.locomotion import LocomotionConfig, load_model, model_xml
 from trirl.errors import InvalidConfigError
+from trirl.provenance import machine
 
 #: MJX settings measured per task (LocomotionConfig fields); "gymnasium" is the model as shipped
 SETTINGS = {
@@ -222,11 +222,6 @@ def expert_returns(config: LocomotionConfig, run: str, episodes: int = 10, seed:
     return dict(returns(paired_rollouts(config, episodes, seed, act=act, np_act=np_act)), expert=str(run))
 
 
-def machine() -> str:
-    return (f"{platform.machine()} {platform.system()}, {os.cpu_count()} CPU cores, jax {jax.__version__} "
-            f"on {jax.default_backend()}")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m trirl.continuous.envs.equivalence", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -273,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
             entry["float64"] = bool(args.x64)
             results.setdefault(task, {})[key] = dict(results.get(task, {}).get(key, {}), **entry)
             print(f"{task:18s} {key:16s} {line}", flush=True)
-            payload = {"machine": machine(), "command": "python -m trirl.continuous.envs.equivalence "
+            payload = {"machine": machine(accelerator=True, command=False), "command": "python -m trirl.continuous.envs.equivalence "
                        + " ".join(argv if argv is not None else sys.argv[1:]), "results": results}
             tmp = args.out + ".tmp"
             with open(tmp, "w") as file:

@@ -2,7 +2,7 @@
 
 ::
 
-    python -m trirl.continuous.report --runs runs/ant_cpu --out continuous/results/ant_cpu/ant_cpu.json \
+    trirl bench report --runs runs/ant_cpu --out continuous/results/ant_cpu/ant_cpu.json \
         [--figure continuous/results/ant_cpu/learning_curves.png] [--line "standing still=0.43"]
 
 A run is a subfolder of ``--runs`` holding ``config.json`` and ``metrics.jsonl`` (``trirl train``
@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from trirl.errors import InvalidConfigError
+from trirl.provenance import machine
 from trirl.rundir import read_json, read_metrics, write_json
 
 #: per-iteration diagnostics kept (every ``every`` iterations): what tells a failing IRL run apart
@@ -129,7 +130,7 @@ def _line(text: str) -> tuple[str, float]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m trirl.continuous.report", description=__doc__.split("\n\n")[0].replace("\n", " "))
+    p = argparse.ArgumentParser(prog="trirl bench report", description=__doc__.split("\n\n")[0].replace("\n", " "))
     p.add_argument("--runs", type=Path, required=True, help="folder whose subfolders are run directories")
     p.add_argument("--out", type=Path, required=True, help="the results JSON to write")
     p.add_argument("--figure", type=Path, default=None, help="the learning-curve PNG to write")
@@ -140,8 +141,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from trirl.continuous.evaluate import machine
-
     args = build_parser().parse_args(argv)
     if args.every < 1:
         print(f"error: --every is {args.every}, expected an integer >= 1", file=sys.stderr)
@@ -153,8 +152,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     argv = sys.argv[1:] if argv is None else argv
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    write_json(args.out, {"what": args.note, "command": shlex.join(["python", "-m", "trirl.continuous.report", *argv]),
-                          "machine": machine(), "runs": records})
+    write_json(args.out, {"what": args.note, "command": shlex.join(["trirl", "bench", "report", *argv]),
+                          "machine": machine(accelerator=True, command=False), "runs": records})
     written = [args.out]
     if args.figure is not None:
         fig = plot(records, dict(args.line), title=args.note)

@@ -2,7 +2,7 @@
 
 ::
 
-    python -m trirl.continuous.bench_compile --config continuous/ant_expert_cpu.toml \
+    trirl bench compile --config continuous/ant_expert_cpu.toml \
         --out continuous/results/compile_cache_ant_cpu.json
 
 A resumed piece of ``trirl expert train`` starts a fresh process that
@@ -62,7 +62,7 @@ def compile_seconds(config_path: str) -> dict[str, float]:
 
 
 def _child(config_path: str, cache: str | None) -> dict[str, float]:
-    command = [sys.executable, "-m", "trirl.continuous.bench_compile", "--child", "--config", config_path]
+    command = [sys.executable, "-m", "trirl.bench.compile", "--child", "--config", config_path]
     command += ["--compile-cache", cache] if cache else ["--no-compile-cache"]
     result = subprocess.run(command, check=True, capture_output=True, text=True, env=dict(os.environ))
     return json.loads(result.stdout.strip().splitlines()[-1])
@@ -71,7 +71,7 @@ def _child(config_path: str, cache: str | None) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> int:
     from trirl.continuous import compile_cache
 
-    parser = argparse.ArgumentParser(prog="python -m trirl.continuous.bench_compile", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="trirl bench compile", description=__doc__.split("\n")[0])
     parser.add_argument("--config", required=True, help="expert TOML (e.g. continuous/ant_expert_cpu.toml)")
     parser.add_argument("--out", help="JSON results file")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
@@ -85,10 +85,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if not args.out:
         raise InvalidConfigError("--out is required")
-    from trirl.continuous.expert import machine
+    from trirl.provenance import machine
     from trirl.rundir import write_json
 
-    command = "python -m trirl.continuous.bench_compile " + " ".join(
+    command = "trirl bench compile " + " ".join(
         shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
     with tempfile.TemporaryDirectory() as folder:
         no_cache = _child(args.config, None)
@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         warm = _child(args.config, folder)
         print(f"warm cache: {warm}", flush=True)
         cache_bytes = sum(p.stat().st_size for p in Path(folder).rglob("*") if p.is_file())
-    result = {"command": command, "machine": machine(), "config": args.config, "no_cache_s": no_cache,
+    result = {"command": command, "machine": machine(accelerator=True, command=False), "config": args.config, "no_cache_s": no_cache,
               "cold_cache_s": cold, "warm_cache_s": warm, "cache_bytes": cache_bytes,
               "warm_over_no_cache": warm["total"] / no_cache["total"],
               "warm_over_no_cache_cpu": warm["total_cpu"] / no_cache["total_cpu"]}
