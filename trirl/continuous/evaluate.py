@@ -71,7 +71,7 @@ import numpy as np
 from trirl import configflags, driver
 from trirl.continuous import checkpoint as ckpt
 from trirl.continuous import compile_cache, envs
-from trirl.continuous.baselines import INPUT_MODE
+from trirl.continuous import baselines
 from trirl.continuous.evaluation import normalized_return, policy_act_fn, run_episode
 from trirl.continuous.ppo import make_ppo
 from trirl.continuous.rollout import MAY_BE_NAN, Transition, env_reward
@@ -115,7 +115,7 @@ def open_run(path: str | Path, running: bool = False, env: str | None = None):
     data = saved_config(path)  # config.json, or the newest checkpoint's record of it
     if data is None:
         raise InvalidConfigError(f"--run: {path} is not a run directory (config.json missing)")
-    if data.get("algo") in INPUT_MODE and isinstance(data.get("discriminator"), dict):
+    if baselines.input_mode(data.get("algo")) and isinstance(data.get("discriminator"), dict):
         # runs written before config.json recorded the baseline's own input_mode hold the default there
         data["discriminator"].pop("input_mode", None)
     config = from_dict(data, str(path / "config.json"))
@@ -262,7 +262,7 @@ def retrain(config, learner, state, env_name: str | None = None, steps: int = 20
     for name, values in arrays.items():
         if not np.all(np.isfinite(values)):
             raise FloatingPointError(f"retrain: {name} is not finite ({values.tolist()})")
-    return normalise(result, expert_returns or config.expert_returns, required=expert_returns is not None)
+    return normalise(result, expert_returns or config.expert_returns_file, required=expert_returns is not None)
 
 
 def normalise(result: dict, expert_returns: str | Path, required: bool = False) -> dict:

@@ -178,7 +178,7 @@ class Study:
 
 def resolve_study(path: str | Path) -> Path:
     """A spec by path, or a shipped one by name (``table1_point_maze`` under ``continuous/``)."""
-    from trirl.continuous.experiment import resolve_config
+    from trirl.configfile import resolve_config
 
     return resolve_config(path, flag="--study", pattern="table*.toml", kind="study")
 
@@ -190,7 +190,7 @@ def load_study(path: str | Path) -> Study:
         InvalidConfigError: naming the file, the ``[section] key``, the value and the expected
             form (or, for a variant's train config, the variant and that file's own error).
     """
-    from trirl.continuous.experiment import build_config
+    from trirl.configfile import build_config
 
     path = resolve_study(path)
     source = str(path)
@@ -217,7 +217,7 @@ def load_study(path: str | Path) -> Study:
 
 
 def _variants(tables: dict[str, Any], source: str) -> dict[str, Variant]:
-    from trirl.continuous.experiment import build_config
+    from trirl.configfile import build_config
 
     if not tables:
         raise InvalidConfigError(f"{source}: no [variants.NAME] table; expected at least one, e.g. "
@@ -304,8 +304,8 @@ def train_config(study: Study, variant: Variant):
         overrides["demos"] = str(study_demos(study))
     if variant.algo:
         overrides["algo"] = variant.algo
-        if variant.algo in baselines.INPUT_MODE:  # the baseline's own input, whatever the config says
-            overrides["discriminator"] = {"input_mode": baselines.INPUT_MODE[variant.algo]}
+        if baselines.input_mode(variant.algo):  # the baseline's own input, whatever the config says
+            overrides["discriminator"] = {"input_mode": baselines.input_mode(variant.algo)}
     where = f"{study.source}: [variants.{variant.name}]"
     beside = Path(study.source).parent / variant.config  # a config next to the spec file
     try:
@@ -589,9 +589,9 @@ def aggregate(study: Study, results: dict[str, dict[str, Any]], runs: Path) -> d
         if variant.name not in results:  # left out by --only
             continue
         config = train_config(study, variant)
-        expert_random = load_expert_returns(config.expert_returns)
+        expert_random = load_expert_returns(config.expert_returns_file)
         if expert_random is None:
-            raise InvalidConfigError(f"{config.expert_returns} does not exist: the table needs expert and random returns "
+            raise InvalidConfigError(f"{config.expert_returns_file} does not exist: the table needs expert and random returns "
                                      f"of {config.env} to normalise (trirl expert evaluate writes it)")
 
         def normalise(returns, one=expert_random[0], zero=expert_random[1]):
@@ -599,7 +599,7 @@ def aggregate(study: Study, results: dict[str, dict[str, Any]], runs: Path) -> d
 
         # The demonstrations' own mean return as 1 (same env only): a score the paper's > 1 training
         # values suggest (a stochastic demonstrator scores below its deterministic mean policy).
-        demonstrations_return = float(np.mean(load_demonstrations(config.demos).returns)) if config.demos else None
+        demonstrations_return = float(np.mean(load_demonstrations(config.demos_file).returns))
 
         stages = {}
         for stage in study.stages:
