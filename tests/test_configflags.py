@@ -9,6 +9,35 @@ import pytest
 from trirl import configflags
 
 
+def test_sub_configs_check_derived_fields_and_never_rewrite_them():
+    pytest.importorskip("jax")
+    from trirl.continuous import baselines, train
+    from trirl.continuous import trirl as T
+    from trirl.continuous.discriminator import DiscriminatorConfig
+    from trirl.continuous.reward import RewardBufferConfig
+    from trirl.errors import InvalidConfigError
+
+    # one rule for the baselines' discriminator input
+    assert baselines.input_mode("gail") == "state_action"
+    assert baselines.input_mode("airl") == baselines.input_mode("amp") == "state_transition"
+    assert baselines.input_mode("trirl") is None and baselines.input_mode("trirl", "state_transition") == "state_transition"
+    with pytest.raises(InvalidConfigError, match=r"^DiscriminatorConfig.input_mode = 'state_action', but airl uses"):
+        baselines.BaselineConfig(algo="airl")
+    # R_fit shares the discriminator's config: TRIRLConfig refuses another one instead of replacing it
+    small = DiscriminatorConfig(hidden_sizes=(8,))
+    with pytest.raises(InvalidConfigError, match=r"^TRIRLConfig.buffer.network must be TRIRLConfig.discriminator"):
+        T.TRIRLConfig(discriminator=small)
+    assert T.TRIRLConfig(discriminator=small, buffer=RewardBufferConfig(network=small)).buffer.network == small
+    # ... and trirl train builds it once, from [discriminator]; buffer.network is no key of its own
+    config = train.load_config(None, discriminator={"hidden_sizes": [8]})
+    assert config.learner_config().buffer.network == small and config.learner_config() is config.learner_config()
+    assert "network" not in config.to_dict()["buffer"]
+    with pytest.raises(InvalidConfigError, match=r"^TrainConfig.buffer.network cannot be set"):
+        train.TrainConfig(buffer=RewardBufferConfig(network=small))
+    with pytest.raises(InvalidConfigError, match=r"^defaults: \[buffer\] unknown key network"):
+        train.load_config(None, buffer={"network": {}})
+
+
 @dataclasses.dataclass(frozen=True)
 class Inner:
     """A nested table.
@@ -74,7 +103,7 @@ def test_trirl_train_flags_override_the_config_file_field_by_field(tmp_path):
     config = train.config_from_args(args)
     shipped = train.load_config("trirl_point_maze")
     assert (config.total_steps, config.seeds, config.ppo.learning_rate) == (2048, 2, 0.002)
-    assert config.discriminator.hidden_sizes == (8,) and config.buffer.network.hidden_sizes == (8,)
+    assert config.discriminator.hidden_sizes == (8,) and config.learner_config().buffer.network.hidden_sizes == (8,)
     # the rest of each table is the file's
     assert config.ppo.num_envs == shipped.ppo.num_envs == 32
     assert config.discriminator.minibatch_size == shipped.discriminator.minibatch_size
@@ -92,8 +121,9 @@ def test_baselines_record_their_input_mode_and_refuse_a_conflicting_one(tmp_path
         train.load_config("gail_ant", algo="airl")
     args = train.build_parser().parse_args(["--out", str(tmp_path), "--config", "gail_ant", "--algo", "airl",
                                             "--discriminator.input-mode", "state_transition"])
-    assert train.config_from_args(args).buffer.network.input_mode == "state_transition"
-    with pytest.raises(InvalidConfigError, match="TrainConfig.discriminator.input_mode"):
+    assert train.config_from_args(args).learner_config().discriminator.input_mode == "state_transition"
+    # a config built in code is checked, never rewritten: the error names the field
+    with pytest.raises(InvalidConfigError, match=r"^DiscriminatorConfig.input_mode = 'state_action', but amp uses"):
         train.TrainConfig(algo="amp")
 
 

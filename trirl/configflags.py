@@ -241,7 +241,7 @@ def check_fields(config, bounds: dict[str, str] | None = None) -> None:
 
     Raises:
         InvalidConfigError: ``ClassName.field must be <expected>, got <value>`` (the form
-            :func:`trirl.continuous.experiment.build_config` turns into ``[section] key`` or the flag).
+            :func:`trirl.configfile.build_config` turns into ``[section] key`` or the flag).
     """
     bounds = bounds or {}
     hints = typing.get_type_hints(type(config))

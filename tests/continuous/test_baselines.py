@@ -31,9 +31,9 @@ def test_baseline_runs_with_finite_metrics(algo, demos):
         algo=algo,
         ppo=PPOConfig(num_envs=4, rollout_length=8, num_epochs=1, num_minibatches=2, policy_hidden=(8,),
                       value_hidden=(8,)),
-        discriminator=DiscriminatorConfig(hidden_sizes=(8,), minibatch_size=16, epochs=1, grad_penalty=0.0),
+        discriminator=DiscriminatorConfig(hidden_sizes=(8,), minibatch_size=16, epochs=1, grad_penalty=0.0,
+                                          input_mode=B.input_mode(algo)),
     )
-    assert config.discriminator.input_mode == B.INPUT_MODE[algo]
     learner = B.make_baseline(env, config, demos)
     state = jax.vmap(learner.init)(jax.random.split(jax.random.PRNGKey(0), 2))
     step = jax.jit(jax.vmap(learner.step))

@@ -4,7 +4,7 @@ import pytest
 
 pytest.importorskip("jax")
 
-from trirl.continuous import experiment  # noqa: E402
+from trirl.continuous import expert  # noqa: E402
 from trirl.continuous.train import CONFIG_DIR, load_config  # noqa: E402
 
 pytestmark = pytest.mark.continuous
@@ -21,7 +21,7 @@ def test_shipped_config_loads(path):
         assert spec.variants and spec.train.seeds >= 10
         return
     if "expert" in path.stem:
-        config = experiment.load(path)
+        config = expert.load_config(path)
         assert path.stem.startswith(config.env + "_expert")
     else:
         config = load_config(path)
@@ -32,5 +32,5 @@ def test_cpu_configs_match_each_other():
     """TRIRL and GAIL on the CPU share the budget and policy settings (a fair comparison)."""
     trirl, gail = load_config(CONFIG_DIR / "trirl_ant_cpu.toml"), load_config(CONFIG_DIR / "gail_ant_cpu.toml")
     assert (trirl.ppo, trirl.discriminator, trirl.total_steps) == (gail.ppo, gail.discriminator, gail.total_steps)
-    expert, disabled = (experiment.load(CONFIG_DIR / f"{e}_expert_cpu.toml") for e in ("ant", "ant_disabled"))
-    assert expert.ppo == disabled.ppo
+    ant, disabled = (expert.load_config(CONFIG_DIR / f"{e}_expert_cpu.toml") for e in ("ant", "ant_disabled"))
+    assert ant.ppo == disabled.ppo

@@ -70,22 +70,38 @@ def test_new_run_refuses_existing_directory_and_config_env_mismatch(tmp_path):
     (tmp_path / "run" / "config.json").write_text("{}")
     with pytest.raises(InvalidConfigError, match="already holds a run"):
         expert.main(["train", "--env", "point_maze", "--config", write_config(tmp_path, 32), "--out", str(tmp_path / "run")])
-    with pytest.raises(InvalidConfigError, match="is for 'point_maze'"):
+    with pytest.raises(InvalidConfigError, match=r"^--env ant, but .*pm_32.toml: env = 'point_maze'; drop --env"):
         expert.main(["train", "--env", "ant", "--config", write_config(tmp_path, 32), "--out", str(tmp_path / "x")])
     with pytest.raises(InvalidConfigError, match="not a run directory"):
         expert.main(["collect", "--checkpoint", str(tmp_path), "--out", str(tmp_path / "d.npz")])
+
+
+def test_env_flag_fills_a_config_without_env_and_flags_override_the_file(tmp_path):
+    path = tmp_path / "no_env.toml"
+    path.write_text(CONFIG.format(steps=64).replace('env = "point_maze"\n', ""))
+    parser = expert.build_parser()
+    args = parser.parse_args(["train", "--env", "point_maze", "--config", str(path), "--out", str(tmp_path / "run"),
+                              "--steps", "96", "--ppo.num-envs", "8"])
+    config = expert.config_from_args(args)
+    assert (config.env, config.total_steps, config.seed) == ("point_maze", 96, 3)
+    assert (config.ppo.num_envs, config.ppo.rollout_length) == (8, 8)  # the flag, then the file's table
+    with pytest.raises(InvalidConfigError, match=r"^--env is required"):
+        expert.config_from_args(parser.parse_args(["train", "--config", str(path), "--out", str(tmp_path / "run")]))
+    # the library's loader has no --env: the file's own missing key is named, not a TypeError
+    with pytest.raises(InvalidConfigError, match=rf"^{path}: missing key env \(expected a string\)$"):
+        expert.load_config(path)
 
 
 def test_expert_config_errors_name_the_file_section_key_and_value(tmp_path):
     path = tmp_path / "bad.toml"
     path.write_text(CONFIG.format(steps=64).replace("num_envs = 4", 'num_envs = "32"'))
     with pytest.raises(InvalidConfigError, match=rf"^{path}: \[ppo\] num_envs = '32': expected an integer$"):
-        expert.experiment.load(path)
+        expert.load_config(path)
     path.write_text(CONFIG.format(steps=64).replace("num_envs = 4", "num_envs = 4\nlearning_rate = -0.001"))
     with pytest.raises(InvalidConfigError, match=rf"^{path}: \[ppo\] learning_rate must be > 0, got -0.001$"):
-        expert.experiment.load(path)
+        expert.load_config(path)
     with pytest.raises(InvalidConfigError, match="^--steps must be >= 1, got 0$"):
-        expert.experiment.load(write_config(tmp_path, 64), total_steps=0)
+        expert.load_config(write_config(tmp_path, 64), total_steps=0)
 
 
 def test_ctrl_c_during_expert_training_keeps_the_iteration_and_prints_the_resume_command(tmp_path, interrupt):

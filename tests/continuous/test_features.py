@@ -83,7 +83,7 @@ def test_feature_based_trirl_configs_load_and_step():
     small = T.TRIRLConfig(
         ppo=PPOConfig(num_envs=4, rollout_length=8, num_epochs=1, num_minibatches=2, policy_hidden=(8,),
                       value_hidden=(8,), entropy_coef=config.ppo.entropy_coef),
-        discriminator=config.discriminator, buffer=config.buffer, trust_region=config.trust_region)
+        discriminator=config.discriminator, buffer=config.learner_config().buffer, trust_region=config.trust_region)
     learner = T.make_trirl(envs.make("point_maze_mirrored", {"episode_length": 10}), small, demos)
     state = learner.init(jax.random.PRNGKey(0))
     for i in range(2):

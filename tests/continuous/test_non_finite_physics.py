@@ -87,10 +87,11 @@ def test_ppo_and_trirl_never_see_nan_from_the_environment():
     # 4 envs x 8 steps: the step at time 5 (the 6th) meets non-finite physics in each env
     assert float(metrics["non_finite_steps"]) == 4.0
 
+    disc = DiscriminatorConfig(hidden_sizes=(8,), minibatch_size=16, epochs=1, grad_penalty=0.0)
     config = T.TRIRLConfig(
         ppo=dataclasses.replace(TINY, entropy_coef=1.0),  # Eq. 1: 1 / beta for the default beta = 1
-        discriminator=DiscriminatorConfig(hidden_sizes=(8,), minibatch_size=16, epochs=1, grad_penalty=0.0),
-        buffer=RewardBufferConfig(capacity=2, eps=0.5, fit_steps=2),
+        discriminator=disc,
+        buffer=RewardBufferConfig(capacity=2, eps=0.5, fit_steps=2, network=disc),  # R_fit shares D's config
     )
     learner = T.make_trirl(env, config, load_demonstrations(EXPERTS_DIR / "point_maze" / "demos.npz"))
     state = learner.init(jax.random.PRNGKey(0))

@@ -254,7 +254,7 @@ def test_train_demos_name_a_shipped_file_or_a_path_for_every_variant(tmp_path):
     given = study_lib.load_study(_spec(tmp_path, head + f'[train]\ndemos = "{own}"\n'))
     assert Path(study_lib.train_config(given, given.variants["ok"]).demos) == own
     default = study_lib.load_study(_spec(tmp_path, head))
-    assert Path(study_lib.train_config(default, default.variants["ok"]).demos).name == "demos.npz"
+    assert study_lib.train_config(default, default.variants["ok"]).demos_file.name == "demos.npz"
 
 
 def test_a_spec_without_variants_and_a_variant_on_another_env_are_refused(tmp_path):

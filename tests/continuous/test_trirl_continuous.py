@@ -21,6 +21,7 @@ from trirl.errors import InvalidConfigError, InvalidDemonstrationError  # noqa: 
 pytestmark = pytest.mark.continuous
 
 DEMOS = EXPERTS_DIR / "point_maze" / "demos.npz"
+DISC = DiscriminatorConfig(hidden_sizes=(16,), minibatch_size=16, epochs=1, grad_penalty=0.0)
 
 
 def tiny(variant="max-eta", **kw):
@@ -28,8 +29,8 @@ def tiny(variant="max-eta", **kw):
         variant=variant,
         ppo=PPOConfig(num_envs=4, rollout_length=8, num_epochs=2, num_minibatches=2, policy_hidden=(16,),
                       value_hidden=(16,), entropy_coef=1.0),  # 1 / beta
-        discriminator=DiscriminatorConfig(hidden_sizes=(16,), minibatch_size=16, epochs=1, grad_penalty=0.0),
-        buffer=RewardBufferConfig(capacity=2, eps=0.5, fit_steps=2),
+        discriminator=DISC,
+        buffer=RewardBufferConfig(capacity=2, eps=0.5, fit_steps=2, network=DISC),  # R_fit shares D's config
         **kw,
     )
 

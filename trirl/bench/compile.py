@@ -37,10 +37,10 @@ def compile_seconds(config_path: str) -> dict[str, float]:
     """Seconds to compile the PPO iteration and the evaluation of ``config_path`` (this process)."""
     import jax
 
-    from trirl.continuous import envs, experiment, expert
+    from trirl.continuous import envs, expert
     from trirl.continuous.evaluation import episode_returns, policy_act_fn
 
-    config = experiment.load(config_path)
+    config = expert.load_config(config_path)
     ppo = expert.build(config)
     key = jax.random.PRNGKey(0)
     state = jax.eval_shape(ppo.init, key)  # shapes only, as a resumed run restores the arrays

@@ -37,7 +37,9 @@ from pathlib import Path
 import jax
 
 from trirl import configflags
-from trirl.continuous import compile_cache, envs, experiment
+from trirl.configfile import CONFIG_DIR
+from trirl.continuous import compile_cache, envs
+from trirl.continuous.expert import default_path, load_config as load_expert_config
 from trirl.continuous.ppo import PPOConfig, make_ppo
 from trirl.bench.profile_trirl import PROFILE_SIZES, COMPONENTS, profile_config, profile_main, synthetic_demos  # noqa: F401
 from trirl.errors import InvalidConfigError
@@ -78,8 +80,8 @@ def physics_steps_per_second(env_name: str, num_envs: int, steps: int, key) -> t
 def ppo_config_for(env_name: str, num_envs: int, config_path: str | Path | None = None) -> PPOConfig:
     """The ``[ppo]`` table of ``config_path`` (default ``continuous/<env>_expert.toml``) with
     ``num_envs`` environments and the same minibatch size (512 for the default files)."""
-    path = Path(config_path) if config_path else experiment.default_path(env_name)
-    base = experiment.load(path).ppo if path.exists() else PPOConfig()
+    path = Path(config_path) if config_path else default_path(env_name)
+    base = load_expert_config(path).ppo if path.exists() else PPOConfig()
     size = base.minibatch_size if config_path else 512
     batch = num_envs * base.rollout_length
     minibatches = batch // size if batch % size == 0 and batch >= size else 1
@@ -107,14 +109,14 @@ def trirl_steps_per_second(env_name: str, num_envs: int, iterations: int, capaci
     """Env-steps/s of full TRIRL iterations with a buffer of ``capacity`` discriminators."""
     from trirl.continuous import train, trirl
 
-    path = experiment.CONFIG_DIR / f"trirl_{env_name}.toml"
+    path = CONFIG_DIR / f"trirl_{env_name}.toml"
     config = train.load_config(path if path.exists() else None, env=env_name)
     ppo_config = ppo_config_for(env_name, num_envs)
     ppo_config = dataclasses.replace(config.ppo, num_envs=num_envs, num_minibatches=ppo_config.num_minibatches)
     if ppo_config.batch_size % ppo_config.num_minibatches:
         ppo_config = dataclasses.replace(ppo_config, num_minibatches=1)
     learner_config = dataclasses.replace(config.learner_config(), ppo=ppo_config,
-                                         buffer=dataclasses.replace(config.buffer, capacity=capacity))
+                                         buffer=dataclasses.replace(config.learner_config().buffer, capacity=capacity))
     env = envs.make(env_name, config.env_options)
     learner = trirl.make_trirl(env, learner_config, synthetic_demos(env))
     state = jax.jit(learner.init)(key)

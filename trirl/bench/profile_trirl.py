@@ -12,7 +12,8 @@ from pathlib import Path
 
 import jax
 
-from trirl.continuous import envs, experiment
+from trirl.configfile import CONFIG_DIR
+from trirl.continuous import envs
 from trirl.continuous import networks as nets
 from trirl.continuous.ppo import make_ppo
 from trirl.provenance import machine
@@ -67,7 +68,7 @@ def profile_config(env_name: str, sizes: str, capacity: int = 0, config_path: st
     and, if ``capacity``, that many buffered discriminators."""
     from trirl.continuous import train
 
-    path = Path(config_path) if config_path else experiment.CONFIG_DIR / f"trirl_{env_name}.toml"
+    path = Path(config_path) if config_path else CONFIG_DIR / f"trirl_{env_name}.toml"
     overrides = dict(PROFILE_SIZES[sizes])
     if capacity:
         overrides["buffer"] = {"capacity": capacity}

@@ -23,7 +23,6 @@ Absorbing states are handled exactly as in :mod:`trirl.continuous.trirl` (C.4), 
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -41,18 +40,47 @@ from trirl.continuous.trirl import Learner, validate_demos
 from trirl.errors import InvalidConfigError
 
 ALGOS = ("gail", "airl", "amp")
-#: the discriminator input each baseline needs
+#: the discriminator input each baseline needs (read it through :func:`input_mode`)
 INPUT_MODE = {"gail": "state_action", "airl": "state_transition", "amp": "state_transition"}
+
+
+def input_mode(algo: str, given: str | None = None) -> str | None:
+    """The discriminator input ``algo`` runs with: GAIL's ``(s, a)``, AIRL's and AMP's ``(s, s')``
+    are fixed by the method; any other algorithm (TRIRL) keeps ``given``, its config's choice.
+
+    The one place this rule lives: ``trirl train`` fills an unset ``[discriminator] input_mode``
+    with it, and :class:`BaselineConfig` and ``TrainConfig`` check theirs with it.
+
+    Args:
+        algo: the algorithm's name (anything that is not a baseline's name: not fixed).
+        given: the configured input mode, or ``None`` when the config leaves it out.
+
+    Returns:
+        The fixed input mode, or ``given`` when ``algo`` fixes none.
+
+    Raises:
+        InvalidConfigError: ``given`` differs from the input ``algo`` fixes, naming
+            ``DiscriminatorConfig.input_mode`` (``[discriminator] input_mode`` in a file).
+    """
+    fixed = INPUT_MODE.get(algo) if isinstance(algo, str) else None
+    if fixed is None or given is None:
+        return fixed or given
+    if given != fixed:
+        raise InvalidConfigError(
+            f"DiscriminatorConfig.input_mode = {given!r}, but {algo} uses {fixed!r}; leave it out or set it to "
+            f"{fixed!r} (--discriminator.input-mode {fixed})")
+    return fixed
 
 
 @dataclass(frozen=True)
 class BaselineConfig:
-    """A baseline: which one, its PPO and its discriminator (``input_mode`` is set by ``algo``).
+    """A baseline: which one, its PPO and its discriminator.
 
     Attributes:
         algo: ``"gail"``, ``"airl"`` or ``"amp"``.
         ppo: the policy optimiser (the same as TRIRL's).
-        discriminator: architecture, optimiser and gradient penalty of the discriminator.
+        discriminator: architecture, optimiser and gradient penalty of the discriminator; its
+            ``input_mode`` must be the one ``algo`` fixes (:func:`input_mode`).
     """
 
     algo: str = "gail"
@@ -66,9 +94,7 @@ class BaselineConfig:
             raise InvalidConfigError("BaselineConfig.ppo must be a PPOConfig")
         if not isinstance(self.discriminator, disc.DiscriminatorConfig):
             raise InvalidConfigError("BaselineConfig.discriminator must be a DiscriminatorConfig")
-        if self.discriminator.input_mode != INPUT_MODE[self.algo]:
-            object.__setattr__(self, "discriminator",
-                               dataclasses.replace(self.discriminator, input_mode=INPUT_MODE[self.algo]))
+        input_mode(self.algo, self.discriminator.input_mode)
 
 
 class BaselineState(NamedTuple):

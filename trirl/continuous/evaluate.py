@@ -38,7 +38,7 @@ import numpy as np
 from trirl import configflags
 from trirl.continuous import checkpoint as ckpt
 from trirl.continuous import compile_cache, envs
-from trirl.continuous.baselines import INPUT_MODE
+from trirl.continuous import baselines
 from trirl.continuous.evaluation import normalized_return
 from trirl.continuous.retrain import (ABSORBING_REWARDS, RETRAIN_OPTIONS, LoadedRun, diagnose, normalise,  # noqa: F401
                                       ratio, read_expert_returns, retrain, retrain_option_problem,
@@ -82,7 +82,7 @@ def load_run(path: str | Path, running: bool = False, env: str | None = None,
     data = saved_config(path)  # config.json, or the newest checkpoint's record of it
     if data is None:
         raise InvalidConfigError(f"--run: {path} is not a run directory (config.json missing)")
-    if data.get("algo") in INPUT_MODE and isinstance(data.get("discriminator"), dict):
+    if baselines.input_mode(data.get("algo")) and isinstance(data.get("discriminator"), dict):
         # runs written before config.json recorded the baseline's own input_mode hold the default there
         data["discriminator"].pop("input_mode", None)
     config = from_dict(data, str(path / "config.json"))
@@ -92,7 +92,7 @@ def load_run(path: str | Path, running: bool = False, env: str | None = None,
     if checkpoint is None:
         raise InvalidConfigError(f"--run: {path} holds no checkpoint")
     demos, returns = prepare(config)
-    returns_file = str(config.expert_returns) if target is None else str(expert_returns)
+    returns_file = str(config.expert_returns_file) if target is None else str(expert_returns)
     learner = build(config, demos)
     state = ckpt.unflatten(state_template(config, learner), checkpoint.arrays, STATE_PREFIX)
     state_name = "running" if holder is not None else "finished" if checkpoint.step >= config.iterations else "stopped"

@@ -20,30 +20,111 @@ does not compile the PPO iteration again.
 from __future__ import annotations
 
 import argparse
+import math
 import shlex
 import sys
 import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from trirl import configflags, driver
+from trirl.configfile import CONFIG_DIR, build_config, override_flags, read_config, resolve_config
 from trirl.continuous import checkpoint as ckpt
 from trirl.continuous import compile_cache
-from trirl.continuous import envs, experiment
+from trirl.continuous import envs
 from trirl.continuous.demos import Demonstrations, save_demonstrations
 from trirl.continuous.evaluation import episode_returns, policy_act_fn, random_act_fn, run_episode
-from trirl.continuous.experiment import ExpertConfig
 from trirl.continuous.rollout import MAY_BE_NAN
-from trirl.continuous.ppo import PPO, PPOState, make_ppo
+from trirl.continuous.ppo import PPO, PPOConfig, PPOState, make_ppo
 from trirl.errors import InvalidConfigError, TrirlError
 from trirl.learning_curves import write_learning_curves
 from trirl.provenance import machine
 from trirl.rundir import (STATE_PREFIX, RunDir, RunDirLockedError, interrupted_message, newest_checkpoint,
                           read_checkpoint, read_metrics, resume_command, saved_config, write_json)
+#: flags whose name differs from the config field they set (``trirl expert train``, ``trirl train``)
+ALIASES = {"total_steps": ("--steps",)}
 
+
+@dataclass(frozen=True)
+class ExpertConfig:
+    """Training a PPO expert on the true reward (TOML: ``continuous/<env>_expert.toml``; top-level
+    keys plus the ``[env_options]`` and ``[ppo]`` tables)."""
+
+    env: str  #: environment name (``trirl.continuous.envs.ENV_NAMES``)
+    seed: int = 0  #: seed of parameters, environments and sampling
+    total_steps: int = 200_000  #: environment steps to train for (rounded up to whole iterations)
+    eval_every: int = 10  #: iterations between deterministic evaluations
+    eval_episodes: int = 32  #: episodes per evaluation
+    checkpoint_every: int = 10  #: iterations between checkpoints (and always at the end)
+    env_options: dict[str, Any] = field(default_factory=dict)  #: fields of the env's config dataclass
+    ppo: PPOConfig = PPOConfig()  #: PPO hyperparameters
+
+    def __post_init__(self):
+        if self.env not in envs.ENV_NAMES:
+            raise InvalidConfigError(f"ExpertConfig.env: unknown environment {self.env!r}; choose one of {envs.ENV_NAMES}")
+        configflags.check_fields(self, {name: ">= 1" for name in
+                                        ("total_steps", "eval_every", "eval_episodes", "checkpoint_every")})
+        envs.make_config(self.env, self.env_options)  # validates the env options now
+
+    @property
+    def iterations(self) -> int:
+        return math.ceil(self.total_steps / self.ppo.batch_size)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def env_config_class(data: Mapping[str, Any], default: str = "point_maze"):
+    """The config dataclass of ``data["env"]`` (it checks ``[env_options]``), if the env is known."""
+    env = data.get("env", default)
+    return type(envs.make_config(env)) if isinstance(env, str) and env in envs.ENV_NAMES else None
+
+
+def from_dict(data: Mapping[str, Any], source: str = "expert config", flags: Mapping[str, str] | None = None) -> ExpertConfig:
+    """An :class:`ExpertConfig` from plain data (a TOML table or a run's ``config.json``); ``source``
+    names it in errors, ``flags`` the command-line flags that set keys (:func:`trirl.configfile.build_config`)."""
+    return build_config(ExpertConfig, data, source, tables={"env_options": env_config_class(data)}, flags=flags)
+
+
+def load_config(path: str | Path, **overrides) -> ExpertConfig:
+    """Read an :class:`ExpertConfig` from TOML (a path or a shipped name,
+    :func:`trirl.configfile.resolve_config`); ``overrides`` (e.g. ``total_steps``, or ``ppo={...}``
+    merged key by key) win, and errors name them by their flag (``--steps``)."""
+    path, data = read_config(path)
+    return from_dict(configflags.merge(data, overrides), str(path), override_flags(overrides, ALIASES))
+
+
+def default_path(env: str) -> Path:
+    """The shipped ``continuous/<env>_expert.toml`` (it may not exist for every env)."""
+    return CONFIG_DIR / f"{env}_expert.toml"
+
+
+def config_from_args(args: argparse.Namespace) -> ExpertConfig:
+    """The config ``trirl expert train`` runs, parsed once: ``--config`` (default: the shipped
+    ``<env>_expert.toml`` if there is one, else the defaults) with the flags the user set.
+
+    Raises:
+        InvalidConfigError: ``--env`` is missing; the file names another env than ``--env``
+            (naming both); or any bad value (naming the file's ``[section] key`` or the flag).
+    """
+    given = configflags.overrides(args)
+    env = given.get("env")
+    if env is None:
+        raise InvalidConfigError(f"--env is required: the environment to train on, one of {', '.join(envs.ENV_NAMES)}")
+    path = resolve_config(args.config) if args.config else default_path(env)
+    if not args.config and not path.exists():
+        return from_dict(given, "defaults", override_flags(given, ALIASES))
+    path, data = read_config(path)
+    if data.get("env", env) != env:
+        raise InvalidConfigError(f"--env {env}, but {path}: env = {data['env']!r}; drop --env or pass a config for {env}")
+    merged = configflags.merge(data, given)  # --env fills a file without an env key
+    return from_dict(merged, str(path), override_flags(given, ALIASES))
 
 
 def build(config: ExpertConfig) -> PPO:
@@ -115,7 +196,7 @@ def load_expert(path: str | Path) -> tuple[ExpertConfig, PPO, PPOState]:
     data = saved_config(run_path)  # config.json, or the newest checkpoint's record of it
     if data is None:
         raise InvalidConfigError(f"--checkpoint: {run_path} is not a run directory ({config_path} missing)")
-    config = experiment.from_dict(data, str(config_path))
+    config = from_dict(data, str(config_path))
     # before anything is built: the newest readable checkpoint (a damaged newest one falls back)
     checkpoint = read_checkpoint(path) if path.suffix == ".npz" else newest_checkpoint(run_path)
     if checkpoint is None:
@@ -175,7 +256,8 @@ def expert_and_random_returns(config: ExpertConfig, ppo: PPO, state: PPOState, k
     }
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """``trirl expert``'s subcommands and flags (``train`` has one per :class:`ExpertConfig` field)."""
     parser = argparse.ArgumentParser(prog="trirl expert", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p_train = sub.add_parser("train", help="train a PPO expert on the true reward")
@@ -183,8 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     p_train.add_argument("--config", help="TOML config: a path or a shipped name (default: the shipped "
                                           "<env>_expert.toml); the flags below override its fields")
     p_train.add_argument("--resume", action="store_true", help="continue the run in --out")
-    configflags.add_config_flags(p_train, ExpertConfig, aliases={"total_steps": ("--steps",)},
-                                 choices={"env": envs.ENV_NAMES})
+    configflags.add_config_flags(p_train, ExpertConfig, aliases=ALIASES, choices={"env": envs.ENV_NAMES})
     p_train.add_argument("--max-minutes", type=float,
                          help="checkpoint and exit after this much wall clock (continue with --resume)")
     p_eval = sub.add_parser("evaluate", help="expert and random-policy returns (Table 8 normalisation)")
@@ -201,21 +282,16 @@ def main(argv: list[str] | None = None) -> int:
     p_collect.add_argument("--deterministic", action="store_true", help="act with the policy mean")
     for sub_parser in (p_train, p_eval, p_collect):
         compile_cache.add_arguments(sub_parser)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     compile_cache.from_args(args)
     command = "trirl expert " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
 
     if args.command == "train":
-        given = configflags.overrides(args)
-        if given.get("env") is None:
-            p_train.error("the following arguments are required: --env")
-        config_path = experiment.resolve_config(args.config) if args.config else experiment.default_path(given["env"])
-        if config_path.exists():
-            config = experiment.load(config_path, **{k: v for k, v in given.items() if k != "env"})  # --env selects
-        else:
-            config = experiment.from_dict(given)
-        if config.env != given["env"]:
-            raise InvalidConfigError(f"--env {given['env']} but the config {config_path} is for {config.env!r}")
+        config = config_from_args(args)
         try:
             train(config, args.out, resume=args.resume, max_minutes=args.max_minutes)
         except KeyboardInterrupt:

@@ -25,12 +25,12 @@ anything is compiled.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import math
 import sys
 import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -39,19 +39,20 @@ import jax.numpy as jnp
 import numpy as np
 
 from trirl import configflags, driver
+from trirl.configfile import CONFIG_DIR, build_config, override_flags, read_config
 from trirl.continuous import baselines, compile_cache, envs
 from trirl.continuous import checkpoint as ckpt
 from trirl.continuous import trirl as trirl_lib
 from trirl.continuous.demos import Demonstrations, load_demonstrations
 from trirl.continuous.discriminator import DiscriminatorConfig
 from trirl.continuous.evaluation import episode_returns, normalized_return, policy_act_fn
-from trirl.continuous.experiment import CONFIG_DIR, build_config, env_config_class, override_flags, read_config
+from trirl.continuous.envs.base import Env
+from trirl.continuous.expert import ALIASES, env_config_class
 from trirl.continuous.rollout import MAY_BE_NAN
 from trirl.continuous.ppo import PPOConfig
 from trirl.continuous.reward import RewardBufferConfig
 from trirl.continuous.trpl import TrustRegionConfig
-from trirl.errors import (InvalidConfigError, InvalidDemonstrationError, NonFiniteError, RunDirWriteError,
-                          plain_warnings)
+from trirl.errors import InvalidConfigError, InvalidDemonstrationError, NonFiniteError, RunDirWriteError, plain_warnings
 from trirl.learning_curves import write_learning_curves
 from trirl.stats import iqm
 from trirl.rundir import (RunDir, RunDirLockedError, check_new, checkpoint_files, config_changes, interrupted_message,
@@ -59,6 +60,9 @@ from trirl.rundir import (RunDir, RunDirLockedError, check_new, checkpoint_files
 
 ALGOS = ("trirl", "trirl-tr-loss", "gail", "airl", "amp")
 EXPERTS_DIR = CONFIG_DIR / "experts"
+#: fields that are no key of a config file, a flag or ``config.json``: R_fit and the buffered
+#: discriminators share the newest discriminator's config (:meth:`TrainConfig.learner_config`)
+DERIVED = ("buffer.network",)
 
 
 @dataclass(frozen=True)
@@ -75,14 +79,16 @@ class TrainConfig:
         eval_every: iterations between deterministic evaluations (and at the end).
         eval_episodes: episodes per seed and evaluation.
         checkpoint_every: iterations between checkpoints (and at the end).
-        demos: demonstration file (default ``continuous/experts/<env>/demos.npz``).
+        demos: demonstration file (empty: ``continuous/experts/<env>/demos.npz``, see ``demos_file``).
         expert_returns: JSON with ``expert_return`` and ``random_return`` for the
-            normalised return (default ``continuous/experts/<env>/returns.json``; if absent, no
-            normalised return is logged).
+            normalised return (empty: ``continuous/experts/<env>/returns.json``; if the file is
+            absent, no normalised return is logged).
         eta_schedule: tr-loss variant's schedule (``trirl.core.parse_eta_schedule``).
         acting_policy: TRIRL max-eta: ``"network"``, ``"projected"`` or ``"line-search"``
             (``TRIRLConfig.acting_policy``).
         eta_from: TRIRL line search: ``"projection"`` or ``"step"`` (``TRIRLConfig.eta_from``).
+        buffer: the ``[buffer]`` table; its ``network`` is no key (:data:`DERIVED`): the learner's
+            is ``discriminator`` (:meth:`learner_config`).
     """
 
     env: str = "point_maze"
@@ -117,93 +123,107 @@ class TrainConfig:
             raise InvalidConfigError(f"TrainConfig.seed must be an integer, got {self.seed!r}")
         configflags.check_fields(self)  # the types of the other fields (strings, ...)
         envs.make_config(self.env, self.env_options)
-        mode = baselines.INPUT_MODE.get(self.algo, self.discriminator.input_mode)
-        if self.discriminator.input_mode != mode:
-            raise InvalidConfigError(f"TrainConfig.discriminator.input_mode is {self.discriminator.input_mode!r}, "
-                                     f"but {self.algo} uses {mode!r}")
-        if not self.demos:
-            object.__setattr__(self, "demos", str(EXPERTS_DIR / self.env / "demos.npz"))
-        if not self.expert_returns:
-            object.__setattr__(self, "expert_returns", str(EXPERTS_DIR / self.env / "returns.json"))
-        self.learner_config()  # validates the combination now
+        baselines.input_mode(self.algo, self.discriminator.input_mode)
+        if self.buffer.network != type(self.discriminator)():
+            raise InvalidConfigError("TrainConfig.buffer.network cannot be set: R_fit and the buffered discriminators "
+                                     "share [discriminator] (set that table instead)")
+        self.learner_config()  # validates the combination now (built once, then kept)
+
+    @property
+    def demos_file(self) -> Path:
+        """``demos``, or the shipped expert's ``continuous/experts/<env>/demos.npz``."""
+        return Path(self.demos or EXPERTS_DIR / self.env / "demos.npz")
+
+    @property
+    def expert_returns_file(self) -> Path:
+        """``expert_returns``, or the shipped expert's ``continuous/experts/<env>/returns.json``."""
+        return Path(self.expert_returns or EXPERTS_DIR / self.env / "returns.json")
 
     @property
     def iterations(self) -> int:
         return math.ceil(self.total_steps / self.ppo.batch_size)
 
-    def learner_config(self):
+    def learner_config(self) -> trirl_lib.TRIRLConfig | baselines.BaselineConfig:
+        """The learner's config, built once per config (a frozen config never changes it).
+
+        TRIRL's buffer gets ``network = discriminator``: R_fit and the buffered discriminators
+        share the newest discriminator's architecture and input (the one place this is set).
+        """
+        return self._learner_config
+
+    @cached_property
+    def _learner_config(self) -> trirl_lib.TRIRLConfig | baselines.BaselineConfig:
         if self.algo.startswith("trirl"):
             return trirl_lib.TRIRLConfig(
                 variant="tr-loss" if self.algo == "trirl-tr-loss" else "max-eta", ppo=self.ppo,
-                discriminator=self.discriminator, buffer=self.buffer, trust_region=self.trust_region,
-                eta_schedule=self.eta_schedule, iterations=self.iterations, acting_policy=self.acting_policy,
-                eta_from=self.eta_from)
+                discriminator=self.discriminator, buffer=replace(self.buffer, network=self.discriminator),
+                trust_region=self.trust_region, eta_schedule=self.eta_schedule, iterations=self.iterations,
+                acting_policy=self.acting_policy, eta_from=self.eta_from)
         return baselines.BaselineConfig(algo=self.algo, ppo=self.ppo, discriminator=self.discriminator)
 
     def to_dict(self) -> dict[str, Any]:
+        """Every field, as ``config.json`` records it (defaulted files named, :data:`DERIVED` left out)."""
         data = asdict(self)
-        data["buffer"].pop("network", None)
+        data["demos"], data["expert_returns"] = str(self.demos_file), str(self.expert_returns_file)
+        for dotted in DERIVED:
+            section, key = dotted.split(".")
+            data[section].pop(key)
         return data
 
 
-def from_dict(data: dict[str, Any], source: str = "train config", flags: dict[str, str] | None = None) -> TrainConfig:
-    """A :class:`TrainConfig` from plain data (TOML or ``config.json``), naming ``source``, the
-    ``[section] key``, the value and the expected type or range of any bad entry
-    (:func:`trirl.continuous.experiment.build_config`)."""
-    if not isinstance(data, Mapping):
-        raise InvalidConfigError(f"{source}: expected a table of settings, got {type(data).__name__} {data!r}")
-    data = dict(data)
-    _baseline_input_mode(data, source)
-    _entropy_from_beta(data)
-    config = build_config(TrainConfig, data, source, skip=("buffer.network",),
-                          tables={"env_options": env_config_class(data)}, flags=flags)
-    # R_fit shares the discriminators' architecture and input mode
-    return dataclasses.replace(config, buffer=dataclasses.replace(config.buffer, network=config.discriminator))
+def from_dict(data: Mapping[str, Any], source: str = "train config", flags: Mapping[str, str] | None = None) -> TrainConfig:
+    """A :class:`TrainConfig` from plain data (TOML or ``config.json``), built once.
+
+    Two values follow from others before it is built: an unset ``[discriminator] input_mode`` of
+    GAIL, AIRL and AMP is theirs (:func:`~trirl.continuous.baselines.input_mode`), so that
+    ``config.json`` records what runs; an unset TRIRL ``[ppo] entropy_coef`` is ``1 / [buffer] beta``.
+
+    Raises:
+        InvalidConfigError: naming ``source``, the ``[section] key`` (or the flag in ``flags``
+            that set it), the value and the expected type or range
+            (:func:`trirl.configfile.build_config`).
+    """
+    if isinstance(data, Mapping):
+        data = _entropy_from_beta(_baseline_input_mode(dict(data)))
+    return build_config(TrainConfig, data, source, skip=DERIVED, tables={"env_options": env_config_class(data)},
+                        flags=flags)
 
 
-def _entropy_from_beta(data: dict[str, Any]) -> None:
+def _entropy_from_beta(data: dict[str, Any]) -> dict[str, Any]:
     """Eq. 1: TRIRL's entropy weight is ``1 / beta``; fill an unset ``[ppo] entropy_coef`` from
     ``[buffer] beta`` (a set one is validated against it by :class:`~trirl.continuous.trirl.TRIRLConfig`)."""
     if not str(data.get("algo", TrainConfig.algo)).startswith("trirl"):
-        return
+        return data
     ppo, buffer = data.get("ppo", {}), data.get("buffer", {})
     if not (isinstance(ppo, Mapping) and isinstance(buffer, Mapping)):
-        return  # ``ppo = 3``: build_config names the table it expected
+        return data  # ``ppo = 3``: build_config names the table it expected
     beta = buffer.get("beta", RewardBufferConfig.beta)
     if "entropy_coef" in ppo or isinstance(beta, bool) or not isinstance(beta, (int, float)) or not beta > 0 \
             or not math.isfinite(beta):
-        return  # set by the user, or a bad beta that build_config reports by name
-    data["ppo"] = {**ppo, "entropy_coef": 1.0 / beta}
+        return data  # set by the user, or a bad beta that build_config reports by name
+    return {**data, "ppo": {**ppo, "entropy_coef": 1.0 / beta}}
 
 
-def _baseline_input_mode(data: dict[str, Any], source: str = "train config") -> None:
-    """GAIL, AIRL and AMP fix the discriminator's input: fill ``[discriminator] input_mode`` in when
-    the config leaves it out (so ``config.json`` records what runs), refuse a conflicting one."""
-    algo = data.get("algo", TrainConfig.algo)
-    if algo not in baselines.INPUT_MODE:
-        return
-    wanted = baselines.INPUT_MODE[algo]
+def _baseline_input_mode(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` with a baseline's fixed ``[discriminator] input_mode`` where the table leaves it out
+    (a conflicting one is refused when the config is built)."""
     section = data.get("discriminator", {})
-    if not isinstance(section, Mapping):
-        return  # build_config names the table it expected
-    section = dict(section)
-    given = section.setdefault("input_mode", wanted)
-    if given != wanted:
-        raise InvalidConfigError(
-            f"{source}: [discriminator] input_mode = {given!r}, but {algo} uses {wanted!r}; remove the key "
-            f"or set it to {wanted!r} (--discriminator.input-mode {wanted})")
-    data["discriminator"] = section
+    fixed = baselines.input_mode(data.get("algo", TrainConfig.algo))
+    if fixed is None or not isinstance(section, Mapping) or "input_mode" in section:
+        return data  # not a baseline, a table build_config refuses by name, or the user's choice
+    return {**data, "discriminator": {**section, "input_mode": fixed}}
 
 
 def load_config(path: str | Path | None, **overrides) -> TrainConfig:
-    """Read a TOML config (a path or a shipped name, :func:`~trirl.continuous.experiment.resolve_config`;
-    ``None`` starts from the defaults), then apply non-None ``overrides`` (tables such as ``ppo={...}`` merge key by key)."""
+    """Read a TOML config (a path or a shipped name, :func:`~trirl.configfile.resolve_config`;
+    ``None`` starts from the defaults), then apply non-None ``overrides`` (tables such as
+    ``ppo={...}`` merge key by key; errors name them by their flag)."""
     data: dict[str, Any] = {}
     source = "defaults"
     if path is not None:
         path, data = read_config(path)
         source = str(path)
-    return from_dict(configflags.merge(data, overrides), source, override_flags(overrides))
+    return from_dict(configflags.merge(data, overrides), source, override_flags(overrides, ALIASES))
 
 
 def load_expert_returns(path: str | Path) -> tuple[float, float] | None:
@@ -222,18 +242,20 @@ def load_expert_returns(path: str | Path) -> tuple[float, float] | None:
     return expert, random
 
 
-def build(config: TrainConfig, demos: Demonstrations) -> trirl_lib.Learner:
-    env = envs.make(config.env, config.env_options)
+def build(config: TrainConfig, demos: Demonstrations, env: Env | None = None) -> trirl_lib.Learner:
+    """The learner of ``config`` on ``env`` (the env of ``config``, built here when not given)."""
+    env = env or envs.make(config.env, config.env_options)
     learner_config = config.learner_config()
     if isinstance(learner_config, trirl_lib.TRIRLConfig):
         return trirl_lib.make_trirl(env, learner_config, demos)
     return baselines.make_baseline(env, learner_config, demos)
 
 
-def prepare(config: TrainConfig, demos_path: str | None = None):
-    """Every check that needs no compilation: the demos, their env and the expert returns."""
-    env = envs.make(config.env, config.env_options)
-    path = Path(demos_path or config.demos)
+def prepare(config: TrainConfig, demos_path: str | None = None, env: Env | None = None):
+    """Every check that needs no compilation: the demos, their env (``env``, or the env of
+    ``config`` built here) and the expert returns; returns ``(demos, (expert, random) or None)``."""
+    env = env or envs.make(config.env, config.env_options)
+    path = Path(demos_path or config.demos_file)
     if not path.exists():
         run = f"runs/{config.env}_expert"
         raise InvalidDemonstrationError(
@@ -242,7 +264,7 @@ def prepare(config: TrainConfig, demos_path: str | None = None):
             f"`trirl expert collect --checkpoint {run} --out {path}`")
     demos = load_demonstrations(path, env.spec)
     trirl_lib.validate_demos(demos, env)
-    return demos, load_expert_returns(config.expert_returns)
+    return demos, load_expert_returns(config.expert_returns_file)
 
 
 def check_resume(config: TrainConfig, out: str | Path) -> None:
@@ -273,11 +295,6 @@ def check_resume(config: TrainConfig, out: str | Path) -> None:
             f">= {step * config.ppo.batch_size} to train on, or evaluate the run as it is")
 
 
-def check_finite(metrics, bad_leaves, iteration: int, name: str = "") -> None:
-    """:func:`trirl.driver.check_finite` with :data:`MAY_BE_NAN` (raises :class:`NonFiniteError`)."""
-    driver.check_finite(metrics, bad_leaves, iteration, name, MAY_BE_NAN)
-
-
 def train(config: TrainConfig, out: str | Path, resume: bool = False, progress: bool = True,
           demos_path: str | None = None, max_minutes: float | None = None) -> dict[str, Any]:
     """Train (or continue) ``config.seeds`` seeds; returns a summary dict (``status`` is
@@ -293,19 +310,19 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, progress: 
         check_resume(config, out)  # the run's own configuration, before its demonstrations are looked for
     else:
         check_new(out)
-    demos, returns = prepare(config, demos_path)  # all validation before compiling
+    env = envs.make(config.env, config.env_options)  # one env: checks, learner and evaluation
+    demos, returns = prepare(config, demos_path, env)  # all validation before compiling
     if max_minutes is not None and not max_minutes > 0:
         raise InvalidConfigError(f"--max-minutes must be > 0, got {max_minutes}")
-    learner = build(config, demos)
+    learner = build(config, demos, env)
     run = RunDir(out, config.to_dict(), resume=resume, ignore=("total_steps",))
     init_key, train_key, eval_key = jax.random.split(jax.random.PRNGKey(config.seed), 3)
-    eval_env = envs.make(config.env, config.env_options)
 
     @jax.jit
     def evaluate(state, key):
         def one(ppo_state, seed_key):
             act = policy_act_fn(learner.ppo.networks, ppo_state.params.policy, ppo_state.normalizer)
-            return jnp.mean(episode_returns(eval_env, act, seed_key, config.eval_episodes))
+            return jnp.mean(episode_returns(env, act, seed_key, config.eval_episodes))
         return jax.vmap(one)(state.ppo, jax.random.split(key, config.seeds))
 
     def normalise(values):
@@ -368,14 +385,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--resume", action="store_true", help="continue the run in --out")
     parser.add_argument("--max-minutes", type=float, help="checkpoint and exit after this much wall clock")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    configflags.add_config_flags(parser, TrainConfig, aliases={"total_steps": ("--steps",)},
-                                 choices={"env": envs.ENV_NAMES, "algo": ALGOS}, exclude=("buffer.network",))
+    configflags.add_config_flags(parser, TrainConfig, aliases=ALIASES, choices={"env": envs.ENV_NAMES, "algo": ALGOS},
+                                 exclude=DERIVED)
     compile_cache.add_arguments(parser)
     return parser
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    """The config ``trirl train`` runs: ``--config`` (or the defaults) with the flags the user set."""
+    """The config ``trirl train`` runs, parsed once: ``--config`` (or the defaults) with the flags the user set."""
     return load_config(args.config, **configflags.overrides(args))
 
 

@@ -38,7 +38,6 @@ expert_accuracy, agent_accuracy, episode_return, env_steps`` plus diagnostics.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -77,8 +76,8 @@ class TRIRLConfig:
             units, as the paper's code does), so ``r~ / beta + H / beta`` is Eq. 1's soft
             objective ``r~ + H`` scaled by ``1 / beta``.
         discriminator: the newest discriminator ``D^(i)`` (architecture, inputs, optimiser).
-        buffer: the discriminator buffer: ``k``, ``eps``, ``beta``, ``R_fit`` (its ``network``
-            is replaced by ``discriminator`` so buffered and newest discriminators agree).
+        buffer: the discriminator buffer: ``k``, ``eps``, ``beta``, ``R_fit``; its ``network``
+            must be ``discriminator``, so that buffered and newest discriminators agree.
         trust_region: TRPL bounds and regression weight (max-eta variant).
         eta_schedule: a :func:`trirl.core.parse_eta_schedule` string (tr-loss variant).
         iterations: number of iterations the schedule table covers (the train driver sets it).
@@ -141,11 +140,9 @@ class TRIRLConfig:
                 f"{1.0 / self.buffer.beta!r} (Eq. 1's entropy weight is 1 / beta; set one from the other)"
             )
         if self.buffer.network != self.discriminator:
-            object.__setattr__(self, "buffer", _replace(self.buffer, network=self.discriminator))
-
-
-def _replace(config, **changes):
-    return dataclasses.replace(config, **changes)
+            raise InvalidConfigError("TRIRLConfig.buffer.network must be TRIRLConfig.discriminator: R_fit and the "
+                                     "buffered discriminators share its architecture and input (build the buffer "
+                                     "with network=discriminator)")
 
 
 class TRIRLState(NamedTuple):

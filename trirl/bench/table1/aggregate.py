@@ -43,9 +43,9 @@ def aggregate(study: Study, results: dict[str, dict[str, Any]], runs: Path) -> d
         if variant.name not in results:  # left out by --only
             continue
         config = study.configs[variant.name]
-        expert_random = load_expert_returns(config.expert_returns)
+        expert_random = load_expert_returns(config.expert_returns_file)
         if expert_random is None:
-            raise InvalidConfigError(f"{config.expert_returns} does not exist: the table needs expert and random returns "
+            raise InvalidConfigError(f"{config.expert_returns_file} does not exist: the table needs expert and random returns "
                                      f"of {config.env} to normalise (trirl expert evaluate writes it)")
 
         def normalise(returns, one=expert_random[0], zero=expert_random[1]):
@@ -53,7 +53,7 @@ def aggregate(study: Study, results: dict[str, dict[str, Any]], runs: Path) -> d
 
         # The demonstrations' own mean return as 1 (same env only): a score the paper's > 1 training
         # values suggest (a stochastic demonstrator scores below its deterministic mean policy).
-        demonstrations_return = float(np.mean(load_demonstrations(config.demos).returns)) if config.demos else None
+        demonstrations_return = float(np.mean(load_demonstrations(config.demos_file).returns))
 
         stages = {}
         for stage in study.stages:

@@ -27,7 +27,7 @@ class Variant:
             or a shipped name (``trirl_point_maze_goal``).
         label: how figures and the table name it (default: ``name``).
         algo: replaces the config's ``algo`` (``gail``, ``airl``: they then take their own
-            discriminator input, ``trirl.continuous.baselines.INPUT_MODE``); empty keeps it.
+            discriminator input, ``trirl.continuous.baselines.input_mode``); empty keeps it.
         paper: the ``[paper.ROW]`` this variant is compared with; empty for none.
     """
 
@@ -113,7 +113,7 @@ class Study:
 
 def resolve_study(path: str | Path) -> Path:
     """A spec by path, or a shipped one by name (``table1_point_maze`` under ``continuous/``)."""
-    from trirl.continuous.experiment import resolve_config
+    from trirl.configfile import resolve_config
 
     return resolve_config(path, flag="--study", pattern="table*.toml", kind="study")
 
@@ -125,7 +125,7 @@ def load_study(path: str | Path) -> Study:
         InvalidConfigError: naming the file, the ``[section] key``, the value and the expected
             form (or, for a variant's train config, the variant and that file's own error).
     """
-    from trirl.continuous.experiment import build_config
+    from trirl.configfile import build_config
 
     path = resolve_study(path)
     source = str(path)
@@ -151,7 +151,7 @@ def load_study(path: str | Path) -> Study:
 
 
 def _variants(tables: dict[str, Any], source: str) -> dict[str, Variant]:
-    from trirl.continuous.experiment import build_config
+    from trirl.configfile import build_config
 
     if not tables:
         raise InvalidConfigError(f"{source}: no [variants.NAME] table; expected at least one, e.g. "
@@ -235,8 +235,8 @@ def train_config(study: Study, variant: Variant):
         overrides["demos"] = str(study_demos(study))
     if variant.algo:
         overrides["algo"] = variant.algo
-        if variant.algo in baselines.INPUT_MODE:  # the baseline's own input, whatever the config says
-            overrides["discriminator"] = {"input_mode": baselines.INPUT_MODE[variant.algo]}
+        if baselines.input_mode(variant.algo):  # the baseline's own input, whatever the config says
+            overrides["discriminator"] = {"input_mode": baselines.input_mode(variant.algo)}
     where = f"{study.source}: [variants.{variant.name}]"
     beside = Path(study.source).parent / variant.config  # a config next to the spec file
     try:

@@ -1,16 +1,15 @@
-"""Expert-training experiment configs, read from TOML files under ``continuous/``.
+"""Config files into frozen config dataclasses: the file half of the configuration layer.
 
-A file looks like ``continuous/point_maze_expert.toml``::
+:mod:`trirl.configflags` makes a command's flags from a config dataclass and checks every field
+from its type; this module reads the TOML (or a run's ``config.json``) that the flags override
+and builds the dataclass from it, so that a command parses its configuration once::
 
-    env = "point_maze"          # a name from trirl.continuous.envs.ENV_NAMES
-    seed = 0
-    total_steps = 200_000       # environment steps (rounded up to whole iterations)
-    eval_every = 10             # iterations between evaluations
-    eval_episodes = 32
-    checkpoint_every = 10       # iterations between checkpoints (and always at the end)
+    path, data = read_config("trirl_point_maze")            # a path, or a shipped name
+    data = configflags.merge(data, configflags.overrides(args))  # the flags the user set win
+    config = build_config(TrainConfig, data, str(path), flags=override_flags(...))
 
-    [env_options]               # fields of the env's config dataclass
-    [ppo]                       # fields of PPOConfig
+Every error names where the bad value came from: ``FILE: [section] key = value: expected ...``,
+or the flag that set it (``--ppo.learning-rate must be > 0, got -1.0``).
 """
 
 from __future__ import annotations
@@ -22,54 +21,14 @@ import tomllib
 import types
 import typing
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from trirl import configflags
-from trirl.continuous.envs import ENV_NAMES, make_config
-from trirl.continuous.ppo import PPOConfig
 from trirl.errors import InvalidConfigError
 from trirl.resources import data_dir
 
-#: the shipped configs and experts: ``continuous/`` of a checkout, or the wheel's copy
+#: the shipped experiment configs and experts: ``continuous/`` of a checkout, or the wheel's copy
 CONFIG_DIR = data_dir("continuous")
-
-
-@dataclass(frozen=True)
-class ExpertConfig:
-    """Training a PPO expert on the true reward."""
-
-    env: str  #: environment name
-    seed: int = 0  #: seed of parameters, environments and sampling
-    total_steps: int = 200_000  #: environment steps to train for
-    eval_every: int = 10  #: iterations between deterministic evaluations
-    eval_episodes: int = 32  #: episodes per evaluation
-    checkpoint_every: int = 10  #: iterations between checkpoints
-    env_options: dict[str, Any] = field(default_factory=dict)  #: env config overrides
-    ppo: PPOConfig = PPOConfig()  #: PPO hyperparameters
-
-    def __post_init__(self):
-        if self.env not in ENV_NAMES:
-            raise InvalidConfigError(f"ExpertConfig.env: unknown environment {self.env!r}; choose one of {ENV_NAMES}")
-        for name in ("total_steps", "eval_every", "eval_episodes", "checkpoint_every"):
-            if getattr(self, name) < 1:
-                raise InvalidConfigError(f"ExpertConfig.{name} must be >= 1, got {getattr(self, name)}")
-        configflags.check_fields(self)  # the types of the other fields
-        make_config(self.env, self.env_options)  # validates the env options now
-
-    @property
-    def iterations(self) -> int:
-        return math.ceil(self.total_steps / self.ppo.batch_size)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-# -- TOML tables into frozen config dataclasses, checked against the field types -----------------
-
-#: command-line flags whose name differs from the config field they override
-OVERRIDE_FLAGS = {"total_steps": "--steps"}
 
 
 def _where(source: str, section: str | None, key: str, flags: Mapping[str, str]) -> str:
@@ -170,6 +129,8 @@ def build_config(cls, data: Mapping[str, Any], source: str = "config", *, sectio
             the expected type or range (or the command-line flag in ``flags`` that set a top-level key).
     """
     flags = flags or {}
+    if not isinstance(data, Mapping):
+        raise InvalidConfigError(f"{source}: expected a table of settings, got {type(data).__name__} {data!r}")
     hints = typing.get_type_hints(cls)
     known = [f.name for f in dataclasses.fields(cls)
              if f.init and (f.name if section is None else f"{section}.{f.name}") not in skip]
@@ -193,6 +154,12 @@ def build_config(cls, data: Mapping[str, Any], source: str = "config", *, sectio
                                      f"expected {_expected(kind)}") from None
         if tables and tables.get(key) is not None:  # keys and types now; the ranges when cls is built
             _check_table(tables[key], kwargs[key], source, inner)
+    missing = [f.name for f in dataclasses.fields(cls) if f.init and f.name not in kwargs
+               and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    if missing:
+        where = f"{source}: " + (f"[{section}] " if section else "")
+        raise InvalidConfigError(f"{where}missing key{'s' if len(missing) > 1 else ''} " + ", ".join(
+            f"{key} (expected {_expected(hints[key])})" for key in missing))
     try:
         return cls(**kwargs)
     except InvalidConfigError as err:
@@ -234,34 +201,25 @@ def _locate(message: str, cls, source: str, section: str | None, flags, tables) 
     return located if located.startswith("--") else f"{source}: {located}"
 
 
-def from_dict(data: dict[str, Any], source: str = "expert config", flags: Mapping[str, str] | None = None) -> ExpertConfig:
-    """An :class:`ExpertConfig` from plain data (``source`` names it in errors, ``flags`` the
-    command-line flags that set top-level keys)."""
-    return build_config(ExpertConfig, data, source, tables={"env_options": env_config_class(data)}, flags=flags)
-
-
-def override_flags(overrides: Mapping[str, Any], _section: str = "") -> dict[str, str]:
-    """The command-line flag behind each non-None override, by dotted field name (``total_steps``
-    is ``--steps``, ``ppo.value_coef`` is ``--ppo.value-coef``)."""
+def override_flags(overrides: Mapping[str, Any], aliases: Mapping[str, tuple[str, ...]] | None = None,
+                   _section: str = "") -> dict[str, str]:
+    """The command-line flag behind each non-None override, by dotted field name: the field's
+    own (``ppo.value_coef`` is ``--ppo.value-coef``) or its first alias (``aliases={"total_steps":
+    ("--steps",)}``: ``--steps``), the form :func:`trirl.configflags.add_config_flags` takes."""
+    aliases = aliases or {}
     flags = {}
     for key, value in overrides.items():
         dotted = f"{_section}{key}"
         if isinstance(value, Mapping):
-            flags.update(override_flags(value, f"{dotted}."))
+            flags.update(override_flags(value, aliases, f"{dotted}."))
         elif value is not None:
-            flags[dotted] = OVERRIDE_FLAGS.get(dotted, "--" + dotted.replace("_", "-"))
+            flags[dotted] = aliases.get(dotted, ("--" + dotted.replace("_", "-"),))[0]
     return flags
-
-
-def env_config_class(data: Mapping[str, Any]):
-    """The config dataclass of ``data["env"]`` (checks ``[env_options]``), if the env is known."""
-    env = data.get("env", "point_maze")
-    return type(make_config(env)) if env in ENV_NAMES else None
 
 
 def resolve_config(path: str | Path, flag: str = "--config", pattern: str = "*.toml", kind: str = "config") -> Path:
     """A config file by path, or a shipped config by name (``trirl_point_maze`` or
-    ``trirl_point_maze.toml`` under ``continuous/``).
+    ``trirl_point_maze.toml`` under :data:`CONFIG_DIR`).
 
     ``flag`` names the option in the error, ``pattern`` selects the shipped files it lists and
     ``kind`` says what they are (``trirl bench table1 --study`` passes ``"table*.toml"``, ``"study"``).
@@ -279,31 +237,19 @@ def resolve_config(path: str | Path, flag: str = "--config", pattern: str = "*.t
     raise InvalidConfigError(f"{flag}: {path} does not exist and is not a shipped {kind}; shipped: {names}")
 
 
-def load(path: str | Path, **overrides) -> ExpertConfig:
-    """Read an :class:`ExpertConfig` from TOML (a path or a shipped name, :func:`resolve_config`);
-    ``overrides`` (e.g. ``total_steps``, or ``ppo={...}`` merged key by key) win."""
-    path, data = read_config(path)
-    return from_dict(configflags.merge(data, overrides), str(path), override_flags(overrides))
-
-
-def read_config(path: str | Path) -> tuple[Path, dict[str, Any]]:
-    """The TOML table of ``--config`` (a path or a shipped name, :func:`resolve_config`) and its path.
+def read_config(path: str | Path, flag: str = "--config") -> tuple[Path, dict[str, Any]]:
+    """The TOML table of ``flag`` (a path or a shipped name, :func:`resolve_config`) and its path.
 
     Raises:
-        InvalidConfigError: naming ``--config`` when the file is missing or not valid TOML.
+        InvalidConfigError: naming ``flag`` when the file is missing or not valid TOML.
     """
-    path = resolve_config(path)
+    path = resolve_config(path, flag)
     try:
         with open(path, "rb") as handle:
             return path, tomllib.load(handle)
     except tomllib.TOMLDecodeError as err:
-        raise InvalidConfigError(f"--config {path}: not valid TOML ({err})") from None
+        raise InvalidConfigError(f"{flag} {path}: not valid TOML ({err})") from None
     except UnicodeDecodeError:
-        raise InvalidConfigError(f"--config {path}: not UTF-8 text; expected a TOML file") from None
+        raise InvalidConfigError(f"{flag} {path}: not UTF-8 text; expected a TOML file") from None
     except OSError as err:
-        raise InvalidConfigError(f"--config {path}: cannot be read ({err.strerror or err}); expected a TOML file") from None
-
-
-def default_path(env: str) -> Path:
-    """The shipped ``continuous/<env>_expert.toml`` (it may not exist for every env)."""
-    return CONFIG_DIR / f"{env}_expert.toml"
+        raise InvalidConfigError(f"{flag} {path}: cannot be read ({err.strerror or err}); expected a TOML file") from None
