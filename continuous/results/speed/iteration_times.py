@@ -11,14 +11,15 @@ buffer after two iterations, as while it fills). ab.sh runs it for the trees bef
 import dataclasses, json, sys, time, os
 import jax, jax.numpy as jnp, numpy as np
 from trirl import driver
-from trirl.continuous import envs, train, trirl, baselines, experiment
+from trirl.configfile import CONFIG_DIR
+from trirl.continuous import envs, train, trirl, baselines
 from trirl.continuous.ppo import make_ppo
 from trirl.bench.profile_trirl import synthetic_demos
 
 sizes, k, full, repeats = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1", int(sys.argv[4])
 SIZES = {"trirl": {}, "authors": {"ppo": {"policy_hidden": [512, 256, 128], "value_hidden": [512, 256, 128]},
                                   "discriminator": {"hidden_sizes": [512, 256]}}}
-config = train.load_config(experiment.CONFIG_DIR / "trirl_point_maze.toml", buffer={"capacity": k}, **SIZES[sizes])
+config = train.load_config(CONFIG_DIR / "trirl_point_maze.toml", buffer={"capacity": k}, **SIZES[sizes])
 env = envs.make("point_maze", config.env_options)
 demos = synthetic_demos(env)
 learners = {"trirl": trirl.make_trirl(env, config.learner_config(), demos),
