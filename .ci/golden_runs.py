@@ -9,7 +9,8 @@ demonstrations and the safeguard, ``trirl train`` for every algorithm, ``trirl e
 write: every numeric value of ``metrics.jsonl`` (wall-clock fields left out) and every array of
 every checkpoint. ``check`` fails with the names of the runs whose digests differ. Bitwise
 comparison is only meaningful on one machine with one XLA build: record and check here, back
-to back. About 4 minutes on a 2-core CPU.
+to back (two checkouts may be compared: paths inside the checkout are written as REPO). About 4
+minutes on a 2-core CPU.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
+#: the checkout whose trirl runs (paths inside it are written as REPO, so two checkouts compare)
+REPO = Path(subprocess.run([sys.executable, "-c", "import trirl, pathlib; print(pathlib.Path(trirl.__file__).resolve().parents[1])"],
+                           capture_output=True, text=True, check=True).stdout.strip())
 TIME_WORDS = ("time", "seconds", "wall", "per_s", "per_sec", "elapsed", "minutes", "duration")
 
 TRAIN = """
@@ -104,7 +108,8 @@ def digest_run(path: Path, root: Path) -> dict[str, str]:
             for key in sorted(k for k in data.files if not any(w in k for w in TIME_WORDS)):
                 arr = np.ascontiguousarray(data[key])
                 if key.startswith("__"):  # JSON text (config, meta): the run's folder is a fresh temporary one
-                    texts.update(key.encode() + arr.tobytes().decode().replace(str(root), "TMP").encode())
+                    text = arr.tobytes().decode().replace(str(root), "TMP").replace(str(REPO), "REPO")
+                    texts.update(key.encode() + text.encode())
                 else:
                     arrays.update(key.encode() + str(arr.dtype).encode() + str(arr.shape).encode() + arr.tobytes())
         out[str(ckpt.relative_to(path))] = arrays.hexdigest()
@@ -133,7 +138,7 @@ def digest_json(path: Path) -> dict[str, str]:
 
 def record_all(tmp: Path) -> dict[str, dict[str, str]]:
     runs: dict[str, dict[str, str]] = {}
-    repo = Path(__file__).resolve().parents[1]
+    repo = REPO
 
     trirl("grid", "--world", "open_room", "--iterations", "15", "--out", str(tmp / "grid"), "--quiet")
     trirl("grid", "--world", "open_room", "--iterations", "15", "--safeguard", "off", "--out",
