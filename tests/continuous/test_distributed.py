@@ -106,3 +106,60 @@ def test_two_processes_resume_a_one_process_run_and_match_it_with_one_writer(tmp
             assert want[name].shape == have[name].shape, name
             if want[name].dtype.kind == "f":
                 np.testing.assert_allclose(have[name], want[name], rtol=RTOL, atol=ATOL, err_msg=name)
+
+
+def test_settings_come_from_the_flags_then_the_environment_and_name_what_is_wrong():
+    assert distributed.settings(environ={}) is None  # one process: nothing to start
+    assert distributed.settings(environ={"SLURM_STEP_NUM_TASKS": "1", "SLURM_JOB_ID": "7"}) is None  # an array task
+    assert distributed.settings(environ={"SLURM_STEP_NUM_TASKS": "4"}) == (None, None, None, "Slurm")
+    assert distributed.settings("node1:29500", 2, 1, environ={}) == ("node1:29500", 2, 1, "flags")
+    environ = {"JAX_COORDINATOR_ADDRESS": "node1:29500", "JAX_NUM_PROCESSES": "4", "JAX_PROCESS_ID": "3"}
+    assert distributed.settings(environ=environ) == ("node1:29500", 4, 3, "environment")
+    assert distributed.settings(process_id=0, environ=environ) == ("node1:29500", 4, 0, "flags")  # a flag wins
+
+    with pytest.raises(InvalidConfigError, match=r"--num-processes \(\$JAX_NUM_PROCESSES\), --process-id"):
+        distributed.settings("node1:29500", environ={})
+    with pytest.raises(InvalidConfigError, match=r"--coordinator-address .*expected HOST:PORT.*got 'node1'"):
+        distributed.settings("node1", 2, 0, environ={})
+    with pytest.raises(InvalidConfigError, match=r"--process-id .*expected 0 to 1 .*got 2"):
+        distributed.settings("node1:29500", 2, 2, environ={})
+    with pytest.raises(InvalidConfigError, match=r"--num-processes .*expected an integer >= 1, got 'two'"):
+        distributed.settings(environ={**environ, "JAX_NUM_PROCESSES": "two"})
+    with pytest.raises(InvalidConfigError, match="--max-minutes with several processes"):
+        distributed.initialize("node1:29500", 2, 0, max_minutes=5.0)
+
+
+def test_a_follower_reads_the_run_up_to_its_checkpoint_and_writes_nothing(tmp_path):
+    from trirl.rundir import RunDir
+
+    with RunDir(tmp_path / "run", {"seed": 0}) as run:
+        for iteration in (1, 2, 3):
+            run.log({"iteration": iteration, "loss": float(iteration)})
+        run.save_checkpoint(2, {"state.w": np.arange(3.0)})
+    before = _files(tmp_path)
+
+    follower = distributed.Follower(tmp_path / "run", resume=True)
+    assert follower.latest_checkpoint().step == 2
+    np.testing.assert_array_equal(follower.latest_checkpoint().arrays["state.w"], np.arange(3.0))
+    assert [row["iteration"] for row in follower.metrics()] == [1, 2]  # row 3 comes after the checkpoint
+    follower.log({"iteration": 3, "loss": 0.0})
+    follower.save_checkpoint(3, {"state.w": np.zeros(3)})
+    follower.truncate_metrics(0)
+    np.savez(follower.file("nonfinite_state.npz"), w=np.zeros(3))
+    follower.close()
+    assert _files(tmp_path) == before
+
+    fresh = distributed.Follower(tmp_path / "new")  # a new run: process 0 creates it, a follower nothing
+    assert fresh.latest_checkpoint() is None and fresh.metrics() == []
+    fresh.log({"iteration": 1})
+    assert not (tmp_path / "new").exists()
+
+
+@pytest.mark.continuous
+def test_importing_the_commands_computes_nothing_with_jax():
+    """``jax.distributed.initialize`` must come before JAX's backend starts: no import may start it."""
+    code = ("from jax._src import xla_bridge; import trirl.continuous.train, trirl.continuous.study, "
+            "trirl.continuous.evaluate, trirl.continuous.expert; print(bool(xla_bridge._backends))")
+    done = subprocess.run([sys.executable, "-c", code], env=_environment(), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip() == "False"

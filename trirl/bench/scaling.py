@@ -28,12 +28,12 @@ from __future__ import annotations
 
 import argparse
 import json
-from importlib.metadata import version
 import os
 import shlex
 import subprocess
 import sys
 import time
+from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
