@@ -133,7 +133,8 @@ def seed_mesh(seeds: int, devices=None):
     It spans the largest number ``d`` of ``devices`` (default: every local device,
     ``jax.local_devices()``) that divides ``seeds``, so every device holds ``seeds / d`` whole seeds and
     nothing is padded; ``None`` when ``d`` is 1 (one device, or a prime number of seeds above the
-    device count), where nothing is sharded.
+    device count), where nothing is sharded. Over several processes (``jax.distributed``) the default
+    is every process's devices (:func:`trirl.continuous.distributed.seed_mesh`).
     """
     import jax
     from jax.sharding import Mesh

@@ -6,9 +6,10 @@
                         [--out continuous/results/scaling_cpu.json]
 
 Each device count ``N`` runs in its own process with ``XLA_FLAGS=--xla_force_host_platform_device_count=N``
-(CPU devices; on a GPU node the process sees the node's GPUs instead and ``--devices`` must not
-exceed their number): the config's learner, ``--seeds`` seeds on :func:`trirl.driver.seed_mesh`
-(:func:`trirl.driver.jitted`), one compiling iteration untimed, then ``--iterations`` timed ones.
+(``N`` CPU devices; on a GPU node the flag changes nothing and the process uses the first ``N`` of
+the node's GPUs): the config's learner, ``--seeds`` seeds on :func:`trirl.driver.seed_mesh` over
+those ``N`` devices (:func:`trirl.driver.jitted`), one compiling iteration untimed, then
+``--iterations`` timed ones.
 It reports per configuration:
 
 - ``env_steps_per_second``: ``seeds * batch_size * iterations / wall seconds`` (and per process CPU
@@ -46,18 +47,26 @@ from trirl.rundir import write_json
 DEFAULT_OUT = Path("continuous") / "results" / "scaling_cpu.json"
 
 
-def measure(config_name: str, seeds: int, iterations: int) -> dict:
+def measure(config_name: str, seeds: int, iterations: int, devices: int) -> dict:
     """Run in the worker process: time ``iterations`` iterations of ``seeds`` seeds on this process's
-    devices (after one compiling iteration); returns the rates, the mesh and every metric
-    (``{name: [iterations, seeds]}``)."""
+    first ``devices`` devices (after one compiling iteration); returns the rates, the mesh and every
+    metric (``{name: [iterations, seeds]}``).
+
+    Raises:
+        InvalidConfigError: the process has fewer than ``devices`` devices (naming ``--devices``).
+    """
     import jax
 
     from trirl import driver
     from trirl.continuous import train
 
+    local = jax.local_devices()
+    if len(local) < devices:
+        raise InvalidConfigError(f"--devices {devices}: this process has {len(local)} {jax.default_backend()} device(s)")
+    local = local[:devices]
     config = train.load_config(config_name, seeds=seeds)
     demos, _ = train.prepare(config)
-    learner = driver.jitted(train.build(config, demos), seeds)
+    learner = driver.jitted(train.build(config, demos), seeds, devices=local)
     init_key, step_key, _ = jax.random.split(jax.random.PRNGKey(config.seed), 3)
     state = learner.init(jax.random.split(init_key, seeds))
     state, _ = learner.step(state, jax.random.fold_in(step_key, 0))  # compiles
@@ -70,8 +79,8 @@ def measure(config_name: str, seeds: int, iterations: int) -> dict:
     jax.block_until_ready((state, metrics))
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     steps = seeds * config.ppo.batch_size * iterations
-    mesh = driver.seed_mesh(seeds)
-    return {"devices": len(jax.devices()), "mesh": 1 if mesh is None else mesh.size, "platform": jax.default_backend(),
+    mesh = driver.seed_mesh(seeds, local)
+    return {"devices": len(local), "mesh": 1 if mesh is None else mesh.size, "platform": jax.default_backend(),
             "wall_seconds": wall, "cpu_seconds": cpu, "env_steps": steps,
             "env_steps_per_second": steps / wall, "env_steps_per_cpu_second": steps / cpu,
             "metrics": {name: np.stack([np.asarray(row[name], np.float64) for row in metrics]).tolist()
@@ -84,8 +93,8 @@ def run_devices(devices: int, config_name: str, seeds: int, iterations: int, tim
     flags = [f for f in env.get("XLA_FLAGS", "").split() if not f.startswith("--xla_force_host_platform_device_count")]
     env["XLA_FLAGS"] = " ".join([*flags, f"--xla_force_host_platform_device_count={devices}"])
     code = ("import json, sys; from trirl.bench.scaling import measure; "
-            "print(json.dumps(measure(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))))")
-    done = subprocess.run([sys.executable, "-c", code, config_name, str(seeds), str(iterations)], env=env,
+            "print(json.dumps(measure(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))))")
+    done = subprocess.run([sys.executable, "-c", code, config_name, str(seeds), str(iterations), str(devices)], env=env,
                           capture_output=True, text=True, timeout=timeout)
     if done.returncode != 0:
         raise RuntimeError(f"trirl bench scaling: the run on {devices} device(s) failed:\n{done.stderr[-3000:]}")
@@ -126,7 +135,20 @@ def scaling(devices: list[int], config_name: str, seeds: int, iterations: int, c
                  "no speedup is possible, and other jobs on the machine slow every configuration; the figures "
                  "show that the sharded program runs and agrees, and what splitting costs.")
     return {"benchmark": "scaling", "config": config_name, "seeds": seeds, "timed_iterations": iterations,
-            "machine": {**describe(), "command": command, "jax": version("jax"), "jax_platform": runs[0]["platform"]}, "command": command, "note": note, "configurations": entries}
+            "machine": {**describe(), "command": command, "jax": version("jax"), "jax_backend": runs[0]["platform"]}, "command": command, "note": note, "configurations": entries}
+
+
+def table(result: dict) -> str:
+    """A Markdown table of a result of :func:`scaling` (as written to JSON): one row per device
+    count with the devices holding seeds, env-steps per wall and per CPU second, the speedup against
+    the first count and the largest relative difference of the metrics."""
+    lines = ["| devices | holding seeds | env-steps/s | speedup | env-steps per CPU second | max. relative difference |",
+             "|---:|---:|---:|---:|---:|---:|"]
+    for entry in result["configurations"]:
+        lines.append(f"| {entry['devices']} | {entry['mesh']} | {entry['env_steps_per_second']:,.0f} | "
+                     f"{entry['speedup']:.2f} | {entry['env_steps_per_cpu_second']:,.0f} | "
+                     f"{entry['max_relative_difference']:.1e} |")
+    return "\n".join(lines)
 
 
 def _counts(text: str) -> list[int]:
