@@ -40,9 +40,10 @@ def test_device_counts_are_checked_where_they_are_read(capsys):
 
 
 def test_the_largest_relative_difference_counts_nan_only_where_both_are_nan():
-    assert scaling.max_relative_difference({"a": [[1.0, 2.2]]}, {"a": [[1.0, 2.0]]}) == pytest.approx(0.1)
-    assert scaling.max_relative_difference({"a": [[float("nan")]]}, {"a": [[float("nan")]]}) == 0.0
-    assert scaling.max_relative_difference({"a": [[float("nan")]]}, {"a": [[1.0]]}) == float("inf")
+    value, name = scaling.max_relative_difference({"a": [[1.0, 2.2]], "b": [[3.0]]}, {"a": [[1.0, 2.0]], "b": [[3.0]]})
+    assert (value, name) == (pytest.approx(0.1), "a")
+    assert scaling.max_relative_difference({"a": [[float("nan")]]}, {"a": [[float("nan")]]}) == (0.0, "")
+    assert scaling.max_relative_difference({"a": [[float("nan")]]}, {"a": [[1.0]]}) == (float("inf"), "a")
 
 
 def test_the_table_shows_each_device_count_with_its_rate_speedup_and_agreement():

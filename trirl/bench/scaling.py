@@ -101,18 +101,21 @@ def run_devices(devices: int, config_name: str, seeds: int, iterations: int, tim
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def max_relative_difference(metrics: dict, baseline: dict) -> float:
-    """The largest ``|x - x_1| / max(|x_1|, 1e-6)`` over the metrics both runs report (NaN entries,
-    e.g. a mean over no finished episode, count where both are NaN and only there)."""
-    worst = 0.0
+def max_relative_difference(metrics: dict, baseline: dict) -> tuple[float, str]:
+    """The largest ``|x - x_1| / max(|x_1|, 1e-6)`` over the metrics both runs report, and the
+    metric where it occurs (``(0.0, "")`` when all agree exactly). NaN entries (e.g. a mean over no
+    finished episode) count where both runs have NaN and only there."""
+    worst, where = 0.0, ""
     for name in baseline:
         want, have = np.asarray(baseline[name], np.float64), np.asarray(metrics[name], np.float64)
         if not np.array_equal(np.isnan(want), np.isnan(have)):
-            return float("inf")
+            return float("inf"), name
         ok = ~np.isnan(want)
         if ok.any():
-            worst = max(worst, float(np.max(np.abs(have[ok] - want[ok]) / np.maximum(np.abs(want[ok]), 1e-6))))
-    return worst
+            value = float(np.max(np.abs(have[ok] - want[ok]) / np.maximum(np.abs(want[ok]), 1e-6)))
+            if value > worst:
+                worst, where = value, name
+    return worst, where
 
 
 def scaling(devices: list[int], config_name: str, seeds: int, iterations: int, command: str = "") -> dict:
@@ -126,7 +129,8 @@ def scaling(devices: list[int], config_name: str, seeds: int, iterations: int, c
     entries = [{"devices": count, **{k: v for k, v in run.items() if k not in ("metrics", "devices")},
                 "speedup": run["env_steps_per_second"] / base["env_steps_per_second"],
                 "cpu_speedup": run["env_steps_per_cpu_second"] / base["env_steps_per_cpu_second"],
-                "max_relative_difference": max_relative_difference(run["metrics"], base["metrics"])}
+                **dict(zip(("max_relative_difference", "max_relative_difference_metric"),
+                           max_relative_difference(run["metrics"], base["metrics"])))}
                for count, run in zip(devices, runs)]
     note = (f"{len(devices)} device counts in separate processes, same seeds and keys; speedup against "
             f"{devices[0]} device(s) measured in the same run.")
@@ -135,7 +139,8 @@ def scaling(devices: list[int], config_name: str, seeds: int, iterations: int, c
                  "no speedup is possible, and other jobs on the machine slow every configuration; the figures "
                  "show that the sharded program runs and agrees, and what splitting costs.")
     return {"benchmark": "scaling", "config": config_name, "seeds": seeds, "timed_iterations": iterations,
-            "machine": {**describe(), "command": command, "jax": version("jax"), "jax_backend": runs[0]["platform"]}, "command": command, "note": note, "configurations": entries}
+            "machine": {**describe(), "command": command, "jax": version("jax"), "jax_backend": runs[0]["platform"]},
+            "command": command, "note": note, "configurations": entries}
 
 
 def table(result: dict) -> str:
@@ -166,8 +171,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--devices", type=_counts, default=[1, 2, 4],
                         help="device counts, the first the baseline (default 1,2,4)")
     parser.add_argument("--config", default="trirl_point_maze", help="train config: a path or a shipped name")
-    parser.add_argument("--seeds", type=integer(1), default=4, help="seeds, the same in every configuration (default 4)")
-    parser.add_argument("--iterations", type=integer(1), default=5, help="timed iterations after the compiling one (default 5)")
+    parser.add_argument("--seeds", type=integer(1), default=4,
+                        help="seeds, the same in every configuration (default 4)")
+    parser.add_argument("--iterations", type=integer(1), default=5,
+                        help="timed iterations after the compiling one (default 5)")
     parser.add_argument("--out", default=str(DEFAULT_OUT), help=f"JSON to write (default {DEFAULT_OUT})")
     return parser
 
@@ -176,13 +183,15 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
     try:
-        result = scaling(args.devices, args.config, args.seeds, args.iterations, shlex.join(["trirl", "bench", "scaling", *argv]))
+        command = shlex.join(["trirl", "bench", "scaling", *argv])
+        result = scaling(args.devices, args.config, args.seeds, args.iterations, command)
     except (InvalidConfigError, RuntimeError) as err:
         print(f"trirl bench scaling: error: {err}", file=sys.stderr)
         return 2
     for entry in result["configurations"]:
         print(f"{entry['devices']} device(s), {entry['mesh']} holding seeds: {entry['env_steps_per_second']:,.0f} "
-              f"env-steps/s ({entry['speedup']:.2f}x), max relative difference {entry['max_relative_difference']:.1e}")
+              f"env-steps/s ({entry['speedup']:.2f}x), max relative difference {entry['max_relative_difference']:.1e} "
+              f"({entry['max_relative_difference_metric'] or '-'})")
     write_json(args.out, result)
     print(f"wrote {args.out}")
     return 0
