@@ -50,8 +50,9 @@ def test_the_table_shows_each_device_count_with_its_rate_speedup_and_agreement()
     entry = {"devices": 1, "mesh": 1, "env_steps_per_second": 12345.6, "speedup": 1.0,
              "env_steps_per_cpu_second": 6000.0, "max_relative_difference": 0.0}
     result = {"configurations": [entry, {**entry, "devices": 4, "mesh": 4, "env_steps_per_second": 6172.8,
-                                         "speedup": 0.5, "max_relative_difference": 2.5e-6}]}
+                                         "speedup": 0.5, "max_relative_difference": 2.5e-6,
+                                         "max_relative_difference_metric": "policy_loss"}]}
     lines = scaling.table(result).splitlines()
     assert lines[0].startswith("| devices | holding seeds | env-steps/s | speedup")
     assert lines[2] == "| 1 | 1 | 12,346 | 1.00 | 6,000 | 0.0e+00 |"
-    assert lines[3] == "| 4 | 4 | 6,173 | 0.50 | 6,000 | 2.5e-06 |"
+    assert lines[3] == "| 4 | 4 | 6,173 | 0.50 | 6,000 | 2.5e-06 (`policy_loss`) |"

@@ -146,14 +146,19 @@ def scaling(devices: list[int], config_name: str, seeds: int, iterations: int, c
 def table(result: dict) -> str:
     """A Markdown table of a result of :func:`scaling` (as written to JSON): one row per device
     count with the devices holding seeds, env-steps per wall and per CPU second, the speedup against
-    the first count and the largest relative difference of the metrics."""
+    the first count and the largest relative difference of the metrics (and which metric)."""
     lines = ["| devices | holding seeds | env-steps/s | speedup | env-steps per CPU second | max. relative difference |",
-             "|---:|---:|---:|---:|---:|---:|"]
+             "|---:|---:|---:|---:|---:|:---|"]
     for entry in result["configurations"]:
         lines.append(f"| {entry['devices']} | {entry['mesh']} | {entry['env_steps_per_second']:,.0f} | "
                      f"{entry['speedup']:.2f} | {entry['env_steps_per_cpu_second']:,.0f} | "
-                     f"{entry['max_relative_difference']:.1e} |")
+                     f"{entry['max_relative_difference']:.1e} {_metric(entry)}|")
     return "\n".join(lines)
+
+
+def _metric(entry: dict) -> str:
+    name = entry.get("max_relative_difference_metric", "")
+    return f"(`{name}`) " if name else ""
 
 
 def _counts(text: str) -> list[int]:
