@@ -302,7 +302,8 @@ def _add_compare(sub) -> None:
 # (name, module, one-line help). Their flags are defined once, in the module.
 DELEGATED = (
     ("bench", "trirl.bench.__main__", "benchmarks: 'tabular' (exact engine), 'demos', 'continuous' (JAX/MJX), 'table1' "
-              "(the paper's Table 1 row: train, retrain, transfer, IQM with CIs); JSON with the machine"),
+              "(the paper's Table 1 row: train, retrain, transfer, IQM with CIs), 'scaling' (seeds on 1, 2, 4 devices); "
+              "JSON with the machine"),
     ("expert", "trirl.continuous.expert", "continuous: train a PPO expert, evaluate it, collect demonstrations"),
     ("train", "trirl.continuous.train", "continuous: TRIRL, GAIL, AIRL or AMP from demonstrations, seeds vmapped"),
     ("evaluate", "trirl.continuous.evaluate", "continuous: retrain PPO on a learnt reward (and its true-reward control)"),

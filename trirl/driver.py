@@ -133,11 +133,15 @@ def seed_mesh(seeds: int, devices=None):
     It spans the largest number ``d`` of ``devices`` (default: every local device,
     ``jax.local_devices()``) that divides ``seeds``, so every device holds ``seeds / d`` whole seeds and
     nothing is padded; ``None`` when ``d`` is 1 (one device, or a prime number of seeds above the
-    device count), where nothing is sharded.
+    device count), where nothing is sharded. Over several processes (``jax.distributed``) the default
+    is every process's devices (:func:`trirl.continuous.distributed.seed_mesh`).
     """
     import jax
     from jax.sharding import Mesh
 
+    if devices is None and jax.process_count() > 1:  # jax.distributed: every process's devices
+        from trirl.continuous.distributed import seed_mesh as global_seed_mesh
+        return global_seed_mesh(seeds)
     devices = jax.local_devices() if devices is None else list(devices)
     count = max(d for d in range(1, len(devices) + 1) if seeds % d == 0)
     return Mesh(np.array(devices[:count]), ("seeds",)) if count > 1 else None
@@ -174,7 +178,7 @@ def jitted(learner, seeds: int | None = None, *step_args, name: str | None = Non
 
     per_seed, replicated = NamedSharding(mesh, PartitionSpec("seeds")), NamedSharding(mesh, PartitionSpec())
     init_jit = jax.jit(jax.vmap(learner.init), out_shardings=per_seed)
-    step_jit = jax.jit(step_seeds, out_shardings=per_seed)
+    step_jit = jax.jit(step_seeds, out_shardings=(per_seed, replicated))  # metrics readable on every host
 
     def init(keys):
         return init_jit(jax.device_put(keys, per_seed))
@@ -280,9 +284,11 @@ def run(
     if max_minutes is not None and not max_minutes > 0:
         raise InvalidConfigError(f"max_minutes (--max-minutes) must be > 0, got {max_minutes}")
     started = time.monotonic() if started is None else started
-    fold_in = None
+    fold_in, to_host = None, lambda tree: tree
     if key is not None:
         import jax
+
+        from trirl.continuous.distributed import to_host  # a state spread over processes, gathered
 
         fold_in = jax.random.fold_in
     name = getattr(learner, "name", "")
@@ -293,7 +299,7 @@ def run(
     def save(iteration: int, state) -> None:
         nonlocal saved
         meta = dict(checkpoint_meta(iteration, state)) if checkpoint_meta is not None else {}
-        run_dir.save_checkpoint(iteration, flatten(state, STATE_PREFIX), {"iteration": iteration, **meta})
+        run_dir.save_checkpoint(iteration, flatten(to_host(state), STATE_PREFIX), {"iteration": iteration, **meta})
         saved = iteration
 
     if checkpoint is not None:
@@ -334,7 +340,7 @@ def run(
                                  iteration, name)
                 except NonFiniteError:
                     if run_dir is not None:
-                        np.savez(run_dir.file("nonfinite_state.npz"), **flatten(new_state, STATE_PREFIX))
+                        np.savez(run_dir.file("nonfinite_state.npz"), **flatten(to_host(new_state), STATE_PREFIX))
                     raise
                 history.append(current)
                 if run_dir is not None:

@@ -31,7 +31,7 @@ def test_point_maze_goal_features_are_the_true_reward_terms():
 
 def test_point_maze_rbf_features_peak_at_their_centres_and_know_no_goal():
     rbf = features.get("point_maze:rbf")
-    obs = rbf_centres = np.asarray(features._RBF_CENTRES)
+    obs = rbf_centres = np.asarray(features._rbf_centres())
     phi = np.asarray(rbf.fn(jnp.asarray(obs), jnp.zeros((len(obs), 2))))
     assert phi.shape == (25, rbf.size) == (25, 27)
     np.testing.assert_allclose(np.diag(phi[:, :25]), 1.0)  # each bump is 1 at its own centre

@@ -9,14 +9,18 @@ steps never touch them and a discriminator can share them.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import NamedTuple
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
-LOG_2PI = jnp.log(2.0 * jnp.pi)
+# float32 log(2 pi), the value jnp.log gave, as a Python float: JAX computes nothing at import
+# (jax.distributed starts after the imports, trirl.continuous.distributed)
+LOG_2PI = float(np.float32(math.log(2.0 * math.pi)))
 
 
 class MLP(nn.Module):

@@ -40,7 +40,7 @@ import numpy as np
 
 from trirl import configflags, driver
 from trirl.configfile import CONFIG_DIR, build_config, override_flags, read_config
-from trirl.continuous import baselines, compile_cache, envs
+from trirl.continuous import baselines, compile_cache, distributed, envs
 from trirl.continuous import checkpoint as ckpt
 from trirl.continuous import trirl as trirl_lib
 from trirl.continuous.demos import Demonstrations, load_demonstrations
@@ -308,14 +308,17 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, progress: 
     started = time.monotonic()
     if resume:
         check_resume(config, out)  # the run's own configuration, before its demonstrations are looked for
-    else:
+    elif distributed.is_writer():  # process 0 creates the run; the others follow it
         check_new(out)
     env = envs.make(config.env, config.env_options)  # one env: checks, learner and evaluation
     demos, returns = prepare(config, demos_path, env)  # all validation before compiling
     if max_minutes is not None and not max_minutes > 0:
         raise InvalidConfigError(f"--max-minutes must be > 0, got {max_minutes}")
     learner = build(config, demos, env)
-    run = RunDir(out, config.to_dict(), resume=resume, ignore=("total_steps",))
+    mesh = driver.seed_mesh(config.seeds)  # over several processes: checks --seeds before anything is written
+    writer = distributed.is_writer()
+    run = RunDir(out, config.to_dict(), resume=resume, ignore=("total_steps",)) if writer else \
+        distributed.Follower(out, resume)
     init_key, train_key, eval_key = jax.random.split(jax.random.PRNGKey(config.seed), 3)
 
     @jax.jit
@@ -340,7 +343,7 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, progress: 
             row["normalised_return"] = float(np.nanmean(values))
             row["normalised_return_iqm"] = iqm(values)
         if iteration % config.eval_every == 0 or iteration == config.iterations:
-            evals = np.asarray(evaluate(state, jax.random.fold_in(eval_key, iteration - 1)))
+            evals = np.asarray(distributed.to_host(evaluate(state, jax.random.fold_in(eval_key, iteration - 1))))
             row["eval_return"] = float(evals.mean())
             row["eval_return_iqm"] = iqm(evals)
             row["eval_return_per_seed"] = evals.tolist()
@@ -367,13 +370,12 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, progress: 
             checkpoint_meta=lambda iteration, _: {"env_steps": iteration * config.ppo.batch_size, "algo": config.algo},
             row=row, nonfinite=driver.jitted_nonfinite, may_be_nan=MAY_BE_NAN,
             progress=progress, desc=f"{config.algo} {config.env} x{config.seeds}", postfix=postfix,
-            max_minutes=max_minutes, started=started, finish_on_interrupt=True, on_stop=curves,
+            max_minutes=max_minutes, started=started, finish_on_interrupt=True, on_stop=curves if writer else None,
         )
     finally:
         run.close()  # the lock, at once (not when the object is collected)
-    mesh = driver.seed_mesh(config.seeds)
     return {"status": outcome.status, "iterations": outcome.iteration, "last": outcome.last, "run": str(run.path),
-            "devices": 1 if mesh is None else mesh.size}
+            "devices": 1 if mesh is None else mesh.size, "writer": writer}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -388,6 +390,7 @@ def build_parser() -> argparse.ArgumentParser:
     configflags.add_config_flags(parser, TrainConfig, aliases=ALIASES, choices={"env": envs.ENV_NAMES, "algo": ALGOS},
                                  exclude=DERIVED)
     compile_cache.add_arguments(parser)
+    distributed.add_arguments(parser)
     return parser
 
 
@@ -400,6 +403,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     compile_cache.from_args(args)
     try:
+        distributed.from_args(args)  # before JAX computes anything
         config = config_from_args(args)
         with plain_warnings("trirl train"):
             summary = train(config, args.out, resume=args.resume, progress=not args.no_progress,
@@ -418,7 +422,7 @@ def main(argv: list[str] | None = None) -> int:
     keys = [k for k in ("eval_return", "eval_normalised_return", "eval_normalised_return_iqm") if k in last]
     print(f"{summary['status']}: {summary['iterations']} iterations in {summary['run']} "
           f"({config.seeds} seed(s) on {summary['devices']} device(s)); " + ", ".join(f"{k} {last[k]:.3f}" for k in keys))
-    if summary["status"] == "done":
+    if summary["status"] == "done" and summary["writer"]:
         try:
             write_json(Path(args.out) / "summary.json", summary)
         except RunDirWriteError as err:

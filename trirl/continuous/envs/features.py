@@ -68,6 +68,7 @@ What each set gives away (a reader comparing results must know):
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -88,8 +89,16 @@ class FeatureSet(NamedTuple):
 
 
 _POINT_MAZE_GOAL = (0.5, 0.8)  # trirl.continuous.envs.point_maze.GOAL (kept equal by a test)
-_RBF_CENTRES = jnp.stack(jnp.meshgrid(jnp.linspace(0.1, 0.9, 5), jnp.linspace(0.1, 0.9, 5), indexing="xy"),
+
+
+@functools.cache
+def _rbf_centres():
+    """The ``[25, 2]`` RBF centres, computed on first use: JAX computes nothing at import, so that
+    ``jax.distributed`` can start after it (:mod:`trirl.continuous.distributed`)."""
+    with jax.ensure_compile_time_eval():  # a concrete array even when first used inside jit
+        return jnp.stack(jnp.meshgrid(jnp.linspace(0.1, 0.9, 5), jnp.linspace(0.1, 0.9, 5), indexing="xy"),
                          axis=-1).reshape(-1, 2)
+
 _RBF_WIDTH = 0.25
 
 
@@ -99,7 +108,7 @@ def _point_maze_goal(obs, action):
 
 
 def _point_maze_rbf(obs, action):
-    squared = jnp.sum(jnp.square(obs[..., None, :2] - _RBF_CENTRES), axis=-1)
+    squared = jnp.sum(jnp.square(obs[..., None, :2] - _rbf_centres()), axis=-1)
     return jnp.concatenate([jnp.exp(-0.5 * squared / _RBF_WIDTH**2), jnp.square(action)], axis=-1)
 
 
