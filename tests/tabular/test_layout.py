@@ -41,24 +41,3 @@ def test_strategies_do_not_import_properties():
     imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
     assert not {m for m in imported if m and m.startswith("trirl.verify")}, imported
     assert "trirl.tabular.analysis" in imported
-
-
-def test_the_library_does_not_import_the_applications():
-    """trirl.tabular and trirl.continuous are the library; trirl.bench (studies, reports and
-    benchmarks) sits above them and may import them, never the other way round."""
-    import ast
-    from pathlib import Path
-
-    import trirl
-
-    root = Path(trirl.__file__).parent
-    offenders = []
-    for path in sorted([*(root / "tabular").rglob("*.py"), *(root / "continuous").rglob("*.py")]):
-        for node in ast.walk(ast.parse(path.read_text())):
-            names = ([node.module or ""] if isinstance(node, ast.ImportFrom) else
-                     [alias.name for alias in node.names] if isinstance(node, ast.Import) else [])
-            if isinstance(node, ast.ImportFrom) and node.module == "trirl":
-                names = [f"trirl.{alias.name}" for alias in node.names]
-            offenders += [f"{path.relative_to(root)}:{node.lineno} imports {name}" for name in names
-                          if name == "trirl.bench" or name.startswith("trirl.bench.")]
-    assert not offenders, offenders
