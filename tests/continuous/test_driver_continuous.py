@@ -55,8 +55,9 @@ def rows(iteration, state, metrics, seconds, previous):
 
 def run(learner, iterations, run_dir=None, **kw):
     init_key, key = jax.random.split(jax.random.PRNGKey(0))
-    return driver.run(learner, iterations, init_key=jax.random.split(init_key, 2), key=key, run_dir=run_dir, row=rows,
-                      nonfinite=driver.jitted_nonfinite, may_be_nan={"episode_return": "episodes"}, **kw)
+    hooks = driver.Hooks(row=rows, nonfinite=driver.jitted_nonfinite, may_be_nan={"episode_return": "episodes"})
+    return driver.run(learner, iterations, init_key=jax.random.split(init_key, 2), key=key, run_dir=run_dir,
+                      hooks=hooks, **kw)
 
 
 def test_resume_of_a_vmapped_jax_learner_continues_bit_for_bit(tmp_path):
