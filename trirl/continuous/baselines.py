@@ -88,8 +88,7 @@ class AIRLParams(NamedTuple):
 
 
 def _state_features(obs, absorbing):
-    absorbing = jnp.asarray(absorbing, jnp.result_type(obs, float))
-    return jnp.concatenate([obs * (1.0 - absorbing)[..., None], absorbing[..., None]], axis=-1)
+    return disc.encode_absorbing(absorbing, obs)
 
 
 def _airl_init(config: disc.DiscriminatorConfig, key, obs_dim: int) -> AIRLParams:

@@ -76,7 +76,7 @@ from trirl.continuous.evaluation import normalized_return, policy_act_fn, run_ep
 from trirl.continuous.ppo import make_ppo
 from trirl.continuous.rollout import MAY_BE_NAN, Transition, env_reward
 from trirl.continuous.train import build, from_dict, iqm, load_expert_returns, prepare
-from trirl.continuous.discriminator import absorbing_sample, agent_inputs, input_dim
+from trirl.continuous.discriminator import absorbing_sample, agent_inputs, input_dim, transition_input
 from trirl.errors import InvalidConfigError, InvalidDemonstrationError, RunDirWriteError, plain_warnings
 from trirl.rundir import STATE_PREFIX, lock_holder, newest_checkpoint, saved_config, write_json
 
@@ -190,8 +190,7 @@ def retrain(config, learner, state, env_name: str | None = None, steps: int = 20
 
     def episode_inputs(obs, actions, states):
         """The learnt reward's inputs of one evaluation episode (``[T, ...]``), as in ``agent_inputs``."""
-        other = actions if mode == "state_action" else jnp.where(states.absorbing[:, None], 0.0, states.next_obs)
-        return obs, other, jnp.zeros(obs.shape[0])
+        return obs, transition_input(mode, actions, states.next_obs, states.absorbing), jnp.zeros(obs.shape[0])
 
     def reward_fn(learner_state, transitions: Transition):
         obs, other, _ = agent_inputs(transitions, mode)
@@ -222,8 +221,9 @@ def retrain(config, learner, state, env_name: str | None = None, steps: int = 20
     def train_and_evaluate(ppo):
         # seed j of the fresh PPO trains on seed j's frozen reward (``state`` carries the seed axis)
         ppo_state = driver.run(driver.jitted(ppo, config.seeds, state, name="retrain"), iterations,
-                               init_key=seed_keys, key=train_key, row=lambda iteration, *_: {"iteration": iteration},
-                               nonfinite=driver.jitted_nonfinite, may_be_nan=MAY_BE_NAN).state
+                               init_key=seed_keys, key=train_key,
+                               hooks=driver.Hooks(row=lambda iteration, *_: {"iteration": iteration},
+                                                  nonfinite=driver.jitted_nonfinite, may_be_nan=MAY_BE_NAN)).state
 
         @jax.jit
         def evaluate(ppo_state):
