@@ -33,7 +33,7 @@ import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -45,10 +45,14 @@ from trirl.rundir import STATE_PREFIX, RunDir, StopOnInterrupt, flatten, tree_le
 STATUSES = ("done", "stopped", "paused", "interrupted")
 
 
+@runtime_checkable
 class Learner(Protocol):
-    """The protocol every learner of either half follows (module doc); NamedTuples of functions
-    (``trirl.tabular.driver.Learner``, ``trirl.continuous.trirl.Learner``, ``trirl.continuous.ppo.PPO``)
-    satisfy it."""
+    """The one learner shape of either half (module doc), as optax's ``GradientTransformation``
+    is the one shape of an optimiser: ``name``, ``init(key) -> state`` and
+    ``step(state, key) -> (state, metrics)``. The tabular learners
+    (``trirl.tabular.driver.Learner``), the continuous IRL learners (``trirl.continuous.trirl.Learner``:
+    TRIRL, GAIL, AIRL, AMP), PPO (``trirl.continuous.ppo.PPO``) and :class:`Jitted` satisfy it;
+    their extra fields (a reward, a policy, the networks) are what their own callers read."""
 
     name: str
 

@@ -123,6 +123,7 @@ class PPO(NamedTuple):
     optimizer: optax.GradientTransformation
     init: Callable[[jax.Array], PPOState]
     step: Callable[..., tuple[PPOState, dict[str, jax.Array]]]
+    name: str = "ppo"  #: the learner's name (:class:`trirl.driver.Learner`)
 
 
 def make_optimizer(config: PPOConfig) -> optax.GradientTransformation:
