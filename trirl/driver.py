@@ -311,7 +311,8 @@ class _Loop:
             check_finite(metrics, hooks.nonfinite(new_state) if hooks.nonfinite is not None else {}, iteration,
                          self.name, hooks.may_be_nan)
             row = hooks.row(iteration, new_state, metrics, seconds, self.history[-1] if self.history else None)
-            check_finite({k: v for k, v in row.items() if isinstance(v, (float, np.floating))}, {}, iteration, self.name)
+            floats = {k: v for k, v in row.items() if isinstance(v, (float, np.floating))}
+            check_finite(floats, {}, iteration, self.name)
         except NonFiniteError:
             if self.run_dir is not None:
                 np.savez(self.run_dir.file("nonfinite_state.npz"), **flatten(new_state, STATE_PREFIX))
