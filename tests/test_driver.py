@@ -109,7 +109,7 @@ def test_a_non_finite_metric_or_leaf_stops_the_run_naming_it_and_keeps_the_last_
     run = RunDir(tmp_path, {})
     with pytest.raises(NonFiniteError) as info:
         driver.run(toy_learner(bad_at=3, bad=bad), 10, run_dir=run, checkpoint_every=5,
-                   first_row=lambda state: {"iteration": 0})
+                   hooks=driver.Hooks(first_row=lambda state: {"iteration": 0}))
     message = str(info.value)
     assert f"toy: non-finite values at iteration 3: " in message and named.replace("\\", "") in message.replace("\\", "")
     assert f"the last finite state is checkpoint step 2 in {tmp_path}" in message
@@ -127,9 +127,10 @@ def test_a_log_leaf_may_be_minus_infinity():
 
 
 def test_resume_continues_bit_for_bit(tmp_path):
-    full = driver.run(toy_learner(), 7, first_row=lambda state: {"iteration": 0})
-    driver.run(toy_learner(), 4, run_dir=RunDir(tmp_path, {}), checkpoint_every=3, first_row=lambda s: {"iteration": 0})
-    resumed = driver.run(toy_learner(), 7, run_dir=RunDir(tmp_path, {}, resume=True), first_row=lambda s: {"iteration": 0})
+    hooks = driver.Hooks(first_row=lambda state: {"iteration": 0})
+    full = driver.run(toy_learner(), 7, hooks=hooks)
+    driver.run(toy_learner(), 4, run_dir=RunDir(tmp_path, {}), checkpoint_every=3, hooks=hooks)
+    resumed = driver.run(toy_learner(), 7, run_dir=RunDir(tmp_path, {}, resume=True), hooks=hooks)
     assert_trees_equal(resumed.state, full.state)
     assert resumed.history == full.history == read_metrics(tmp_path)
 
@@ -168,7 +169,8 @@ def test_first_ctrl_c_finishes_the_iteration_and_returns_interrupted(tmp_path, c
 
 def test_max_minutes_pauses_after_the_iteration_with_a_checkpoint(tmp_path):
     stops = []
-    outcome = driver.run(toy_learner(), 10, run_dir=RunDir(tmp_path, {}), max_minutes=1e-9, on_stop=stops.append)
+    outcome = driver.run(toy_learner(), 10, run_dir=RunDir(tmp_path, {}), max_minutes=1e-9,
+                         hooks=driver.Hooks(on_stop=stops.append))
     assert outcome.status == "paused" and outcome.iteration == 1 and stops == ["paused"]
     assert RunDir(tmp_path, {}, resume=True).latest_checkpoint().step == 1
     with pytest.raises(InvalidConfigError, match="max_minutes"):
@@ -176,7 +178,7 @@ def test_max_minutes_pauses_after_the_iteration_with_a_checkpoint(tmp_path):
 
 
 def test_until_stops_with_a_checkpoint(tmp_path):
-    outcome = driver.run(toy_learner(), 10, run_dir=RunDir(tmp_path, {}), until=lambda row: row["iteration"] == 3)
+    outcome = driver.run(toy_learner(), 10, run_dir=RunDir(tmp_path, {}), hooks=driver.Hooks(until=lambda row: row["iteration"] == 3))
     assert outcome.status == "stopped" and RunDir(tmp_path, {}, resume=True).latest_checkpoint().step == 3
 
 

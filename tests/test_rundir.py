@@ -402,7 +402,7 @@ def test_the_progress_bar_times_its_rate_from_the_first_compiled_iteration(monke
         return learner.step(state, key)
 
     monkeypatch.setattr(driver, "tqdm", Recording)
-    driver.run(learner._replace(step=step), 5, progress=True)
+    driver.run(learner._replace(step=step), 5, progress=driver.Progress(True))
     assert "<?" in shown[1], shown  # after the compiling iteration: no ETA yet (was 00:04)
     assert "<00:00" in shown[2], shown  # then the rate of compiled iterations
 

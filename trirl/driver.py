@@ -15,10 +15,11 @@ dicts, lists, tuples of numpy or JAX arrays and scalars): :func:`run` checkpoint
 (``metrics.jsonl`` of a :class:`~trirl.rundir.RunDir`), periodic checkpoints, resumption from the
 newest one, a wall-clock budget (``max_minutes``), Ctrl-C and the stop at the first NaN or
 infinity (:class:`~trirl.errors.NonFiniteError`, naming the metrics and state leaves and the
-iteration). What differs between the halves comes in as small hooks: the row written for an
-iteration (``row``: the tabular half adds measurements of the reward, the continuous one averages
-over seeds and evaluates every few iterations), the first row, checkpoint metadata, a context
-for the loop (the tabular half's BLAS threads) and what to do when the run stops.
+iteration). What differs between the halves comes in as one :class:`Hooks` record: the row
+written for an iteration (``row``: the tabular half adds measurements of the reward, the
+continuous one averages over seeds and evaluates every few iterations), the first row,
+checkpoint metadata, a context for the loop (the tabular half's BLAS threads) and what to do when
+the run stops; the bar is one :class:`Progress` record.
 
 Iteration ``i`` (1-based) steps with ``fold_in(key, i - 1)``, so a resumed run reproduces the
 uninterrupted one bit for bit. This module imports no JAX unless a key is given.
@@ -31,7 +32,8 @@ import functools
 import math
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, NamedTuple, Protocol
+from dataclasses import dataclass
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -43,10 +45,14 @@ from trirl.rundir import STATE_PREFIX, RunDir, StopOnInterrupt, flatten, tree_le
 STATUSES = ("done", "stopped", "paused", "interrupted")
 
 
+@runtime_checkable
 class Learner(Protocol):
-    """The protocol every learner of either half follows (module doc); NamedTuples of functions
-    (``trirl.tabular.driver.Learner``, ``trirl.continuous.trirl.Learner``, ``trirl.continuous.ppo.PPO``)
-    satisfy it."""
+    """The one learner shape of either half (module doc), as optax's ``GradientTransformation``
+    is the one shape of an optimiser: ``name``, ``init(key) -> state`` and
+    ``step(state, key) -> (state, metrics)``. The tabular learners
+    (``trirl.tabular.driver.Learner``), the continuous IRL learners (``trirl.continuous.trirl.Learner``:
+    TRIRL, GAIL, AIRL, AMP), PPO (``trirl.continuous.ppo.PPO``) and :class:`Jitted` satisfy it;
+    their extra fields (a reward, a policy, the networks) are what their own callers read."""
 
     name: str
 
@@ -142,6 +148,7 @@ def seed_mesh(seeds: int, devices=None):
     if devices is None and jax.process_count() > 1:  # jax.distributed: every process's devices
         from trirl.continuous.distributed import seed_mesh as global_seed_mesh
         return global_seed_mesh(seeds)
+
     devices = jax.local_devices() if devices is None else list(devices)
     count = max(d for d in range(1, len(devices) + 1) if seeds % d == 0)
     return Mesh(np.array(devices[:count]), ("seeds",)) if count > 1 else None
@@ -220,32 +227,120 @@ def _restart_clock(bar: tqdm) -> None:
     bar._ema_dn, bar._ema_dt = type(bar._ema_dn)(bar.smoothing), type(bar._ema_dt)(bar.smoothing)
 
 
-def run(
-    learner: Learner,
-    iterations: int,
-    *,
-    init_key=None,
-    key=None,
-    run_dir: RunDir | None = None,
-    checkpoint_every: int = 10,
-    checkpoint_meta: Callable[[int, Any], Mapping[str, Any]] | None = None,
-    restore_optional: tuple[str, ...] = (),
-    first_row: Callable[[Any], dict[str, Any]] | None = None,
-    row: Callable[..., dict[str, Any]] = default_row,
-    nonfinite: Callable[[Any], Mapping[str, Any]] | None = nonfinite_leaves,
-    may_be_nan: Mapping[str, str] | None = None,
-    progress: bool | None = False,
-    desc: str | None = None,
-    postfix: Callable[[dict[str, Any]], str | None] | None = None,
-    print_every: int = 0,
-    callback: Callable[[Any, dict[str, Any]], None] | None = None,
-    until: Callable[[dict[str, Any]], bool] | None = None,
-    max_minutes: float | None = None,
-    started: float | None = None,
-    finish_on_interrupt: bool = False,
-    context: Callable[[Any], contextlib.AbstractContextManager] | None = None,
-    on_stop: Callable[[str], None] | None = None,
-) -> Outcome:
+@dataclass(frozen=True)
+class Hooks:
+    """What a caller adds to :func:`run`'s loop; every field is optional.
+
+    Attributes:
+        first_row: ``first_row(state)``, the row of iteration 0 (``init``'s state), logged and
+            checkpointed; ``None``: rows start at iteration 1.
+        row: ``row(iteration, state, metrics, seconds, previous)``, the row logged for an
+            iteration (``seconds``: the step's wall time, ``previous``: the row logged before, or
+            ``None``); default :func:`default_row`.
+        checkpoint_meta: ``checkpoint_meta(iteration, state)``, JSON metadata stored with a checkpoint.
+        nonfinite: ``{leaf: flag}`` of a new state (:func:`nonfinite_leaves`, or
+            :func:`jitted_nonfinite`); ``may_be_nan``: see :func:`check_finite`.
+        callback: ``callback(state, row)`` after each logged iteration.
+        until: ``until(row)`` true stops the run (status ``"stopped"``).
+        context: ``context(state)``, a context manager around the loop (e.g. BLAS threads).
+        on_stop: ``on_stop(status)`` when the loop ends (``"nonfinite"`` included), e.g. plots.
+    """
+
+    first_row: Callable[[Any], dict[str, Any]] | None = None
+    row: Callable[..., dict[str, Any]] = default_row
+    checkpoint_meta: Callable[[int, Any], Mapping[str, Any]] | None = None
+    nonfinite: Callable[[Any], Mapping[str, Any]] | None = nonfinite_leaves
+    may_be_nan: Mapping[str, str] | None = None
+    callback: Callable[[Any, dict[str, Any]], None] | None = None
+    until: Callable[[dict[str, Any]], bool] | None = None
+    context: Callable[[Any], contextlib.AbstractContextManager] | None = None
+    on_stop: Callable[[str], None] | None = None
+
+
+@dataclass(frozen=True)
+class Progress:
+    """The progress display of :func:`run`: ``show`` the bar ``True`` always, ``None`` on
+    terminals only, ``False`` never; ``desc`` its label (default the learner's name),
+    ``postfix(row)`` its status text; ``print_every``: also write a line every so many iterations."""
+
+    show: bool | None = False
+    desc: str | None = None
+    postfix: Callable[[dict[str, Any]], str | None] | None = None
+    print_every: int = 0
+
+
+class _Loop:
+    """The bookkeeping of one :func:`run`: the run directory, the rows and the checkpoint kept."""
+
+    def __init__(self, learner, run_dir: RunDir | None, hooks: Hooks, restore_optional: tuple[str, ...]):
+        self.learner, self.run_dir, self.hooks, self.restore_optional = learner, run_dir, hooks, restore_optional
+        self.name = getattr(learner, "name", "")
+        self.history: list[dict[str, Any]] = []
+        self.saved: int | None = None
+        self.gather = lambda tree: tree  #: a state spread over processes, gathered before it is written
+
+    def save(self, iteration: int, state) -> None:
+        meta = self.hooks.checkpoint_meta
+        meta = dict(meta(iteration, state)) if meta is not None else {}
+        self.run_dir.save_checkpoint(iteration, flatten(self.gather(state), STATE_PREFIX), {"iteration": iteration, **meta})
+        self.saved = iteration
+
+    def log(self, row: dict[str, Any]) -> None:
+        self.history.append(row)
+        if self.run_dir is not None:
+            self.run_dir.log(row)
+
+    def begin(self, init_key) -> tuple[Any, int]:
+        """The state to continue from and its iteration: the newest checkpoint's, or ``init``'s."""
+        checkpoint = self.run_dir.latest_checkpoint() if self.run_dir is not None else None
+        if checkpoint is not None:
+            if init_key is None:
+                template = self.learner.init(None)
+            else:  # shapes only: nothing runs, nothing is compiled
+                import jax
+
+                template = jax.eval_shape(self.learner.init, init_key)
+            self.history = self.run_dir.metrics()
+            self.saved = checkpoint.step
+            return unflatten(template, checkpoint.arrays, STATE_PREFIX, optional=self.restore_optional), checkpoint.step
+        state = self.learner.init(init_key)
+        if self.hooks.first_row is not None:
+            self.log(self.hooks.first_row(state))
+            if self.run_dir is not None:
+                self.save(0, state)
+        return state, 0
+
+    def checked_row(self, iteration: int, new_state, metrics, seconds: float) -> dict[str, Any]:
+        """The row of a new state, or :class:`NonFiniteError` (the bad state kept beside the run)."""
+        hooks = self.hooks
+        try:
+            check_finite(metrics, hooks.nonfinite(new_state) if hooks.nonfinite is not None else {}, iteration,
+                         self.name, hooks.may_be_nan)
+            row = hooks.row(iteration, new_state, metrics, seconds, self.history[-1] if self.history else None)
+            floats = {k: v for k, v in row.items() if isinstance(v, (float, np.floating))}
+            check_finite(floats, {}, iteration, self.name)
+        except NonFiniteError:
+            if self.run_dir is not None:
+                np.savez(self.run_dir.file("nonfinite_state.npz"), **flatten(self.gather(new_state), STATE_PREFIX))
+            raise
+        return row
+
+    def keep_work(self, logged: int, state) -> None:
+        """After any error: the last logged state is checkpointed and ``metrics.jsonl`` ends at it."""
+        if self.run_dir is None:
+            return
+        try:
+            if self.saved != logged:
+                self.save(logged, state)
+        finally:  # even when that save fails (a full disk): metrics.jsonl ends at the checkpoint kept
+            with contextlib.suppress(OSError):
+                self.run_dir.truncate_metrics(self.saved if self.saved is not None else -1)
+
+
+def run(learner: Learner, iterations: int, *, init_key=None, key=None, run_dir: RunDir | None = None,
+        checkpoint_every: int = 10, restore_optional: tuple[str, ...] = (), hooks: Hooks = Hooks(),
+        progress: Progress = Progress(), max_minutes: float | None = None, started: float | None = None,
+        finish_on_interrupt: bool = False) -> Outcome:
     """Run ``learner`` up to iteration ``iterations``, resuming from ``run_dir``'s newest checkpoint.
 
     Args:
@@ -254,29 +349,19 @@ def run(
         run_dir: where rows (``metrics.jsonl``) and checkpoints (the whole state,
             :data:`~trirl.rundir.STATE_PREFIX`-prefixed) go; a checkpoint in it is resumed from.
         checkpoint_every: iterations between checkpoints; the last iteration and every stop are
-            checkpointed too. ``checkpoint_meta(iteration, state)``: JSON metadata stored with one.
-        restore_optional: leaf-name substrings that may be missing from a checkpoint (start at 0).
-        first_row: the row of iteration 0 (``init``'s state), logged and checkpointed; ``None``:
-            rows start at iteration 1.
-        row: ``row(iteration, state, metrics, seconds, previous)``, the row logged for an
-            iteration (``seconds``: the step's wall time, ``previous``: the row logged before,
-            or ``None``); default :func:`default_row`.
-        nonfinite: ``{leaf: flag}`` of a new state (:func:`nonfinite_leaves`, or a jitted one);
-            ``may_be_nan``: see :func:`check_finite`.
-        progress: the bar: ``True`` always, ``None`` on terminals only, ``False`` never;
-            ``desc`` its label, ``postfix(row)`` its status text. ``print_every``: also write
-            a line every so many iterations.
-        callback: ``callback(state, row)`` after each logged iteration; ``until(row)`` true stops.
+            checkpointed too. ``restore_optional``: leaf-name substrings that may be missing from
+            a checkpoint (start at 0).
+        hooks: rows, checkpoint metadata, the non-finite check, callbacks (:class:`Hooks`);
+            ``progress``: the bar (:class:`Progress`).
         max_minutes: stop (checkpointed, status ``"paused"``) after the iteration that crosses this
             much wall clock since ``started`` (``time.monotonic()``; default: now).
         finish_on_interrupt: the first Ctrl-C lets the iteration under way finish, checkpoints it
             and returns ``"interrupted"`` (:class:`~trirl.rundir.StopOnInterrupt`); otherwise
             ``KeyboardInterrupt`` propagates at once. Either way the last logged state is
             checkpointed and ``metrics.jsonl`` ends at it.
-        context: ``context(state)``, a context manager around the loop (e.g. BLAS threads).
-        on_stop: ``on_stop(status)`` when the loop ends (``"nonfinite"`` included), e.g. plots.
 
     Raises:
+        InvalidConfigError: ``max_minutes`` is not > 0.
         NonFiniteError: a metric or state leaf became NaN or infinite; the last finite state is
             checkpointed, the bad one written to ``nonfinite_state.npz``, and the message names
             the metrics, the leaves, the iteration and the checkpoint kept.
@@ -284,85 +369,39 @@ def run(
     if max_minutes is not None and not max_minutes > 0:
         raise InvalidConfigError(f"max_minutes (--max-minutes) must be > 0, got {max_minutes}")
     started = time.monotonic() if started is None else started
-    fold_in, to_host = None, lambda tree: tree
+    fold_in = None
+    loop = _Loop(learner, run_dir, hooks, restore_optional)
     if key is not None:
         import jax
 
-        from trirl.continuous.distributed import to_host  # a state spread over processes, gathered
+        from trirl.continuous.distributed import to_host
 
-        fold_in = jax.random.fold_in
-    name = getattr(learner, "name", "")
-    history: list[dict[str, Any]] = []
-    checkpoint = run_dir.latest_checkpoint() if run_dir is not None else None
-    saved: int | None = None
-
-    def save(iteration: int, state) -> None:
-        nonlocal saved
-        meta = dict(checkpoint_meta(iteration, state)) if checkpoint_meta is not None else {}
-        run_dir.save_checkpoint(iteration, flatten(to_host(state), STATE_PREFIX), {"iteration": iteration, **meta})
-        saved = iteration
-
-    if checkpoint is not None:
-        if init_key is None:
-            template = learner.init(None)
-        else:  # shapes only: nothing runs, nothing is compiled
-            import jax
-
-            template = jax.eval_shape(learner.init, init_key)
-        state = unflatten(template, checkpoint.arrays, STATE_PREFIX, optional=restore_optional)
-        history = run_dir.metrics()
-        start = saved = checkpoint.step
-    else:
-        state = learner.init(init_key)
-        start = 0
-        if first_row is not None:
-            history.append(first_row(state))
-            if run_dir is not None:
-                run_dir.log(history[-1])
-                save(0, state)
+        fold_in, loop.gather = jax.random.fold_in, to_host
+    state, start = loop.begin(init_key)
     # ``state`` is always the state whose row was logged last (iteration ``logged``), so whatever
     # stops the loop (Ctrl-C, an error, a NaN), its checkpoint matches metrics.jsonl
     logged, status = start, "done"
     stop = StopOnInterrupt() if finish_on_interrupt else None
-    bar = tqdm(total=iterations, initial=start, desc=desc or name, disable=None if progress is None else not progress,
-               dynamic_ncols=True, unit="it")
+    bar = tqdm(total=iterations, initial=start, desc=progress.desc or loop.name, dynamic_ncols=True, unit="it",
+               disable=None if progress.show is None else not progress.show)
     try:
-        with context(state) if context is not None else contextlib.nullcontext():
+        with hooks.context(state) if hooks.context is not None else contextlib.nullcontext():
             for iteration in range(start + 1, iterations + 1):
                 tick = time.perf_counter()
                 new_state, metrics = learner.step(state, None if key is None else fold_in(key, iteration - 1))
-                seconds = time.perf_counter() - tick
-                bad = nonfinite(new_state) if nonfinite is not None else {}
-                try:
-                    check_finite(metrics, bad, iteration, name, may_be_nan)
-                    current = row(iteration, new_state, metrics, seconds, history[-1] if history else None)
-                    check_finite({k: v for k, v in current.items() if isinstance(v, (float, np.floating))}, {},
-                                 iteration, name)
-                except NonFiniteError:
-                    if run_dir is not None:
-                        np.savez(run_dir.file("nonfinite_state.npz"), **flatten(to_host(new_state), STATE_PREFIX))
-                    raise
-                history.append(current)
-                if run_dir is not None:
-                    run_dir.log(current)
+                current = loop.checked_row(iteration, new_state, metrics, time.perf_counter() - tick)
+                loop.log(current)
                 state, logged = new_state, iteration
                 out_of_time = max_minutes is not None and time.monotonic() - started > 60 * max_minutes
                 interrupted = stop is not None and stop.requested
-                done = until is not None and until(current)
+                done = hooks.until is not None and hooks.until(current)
                 last = iteration == iterations
                 if run_dir is not None and (iteration % checkpoint_every == 0 or last or out_of_time or interrupted
                                             or done):
-                    save(iteration, state)
-                if callback is not None:
-                    callback(state, current)
-                bar.update(1)
-                if iteration == start + 1:
-                    _restart_clock(bar)
-                text = postfix(current) if postfix is not None else None
-                if text:
-                    bar.set_postfix_str(text, refresh=False)
-                if print_every and (iteration % print_every == 0 or last or done):
-                    bar.write(f"iter {iteration:4d}  {text or ''}")
+                    loop.save(iteration, state)
+                if hooks.callback is not None:
+                    hooks.callback(state, current)
+                _show(bar, progress, current, iteration, first=iteration == start + 1, line=last or done)
                 if last:
                     break
                 if done or out_of_time or interrupted:
@@ -372,16 +411,10 @@ def run(
         # never lose work: keep the last logged state, whatever stopped the run, and drop a row
         # written after it (an interrupt between the write and the bookkeeping)
         bar.close()
-        if run_dir is not None:
-            try:
-                if saved != logged:
-                    save(logged, state)
-            finally:  # even when that save fails (a full disk): metrics.jsonl ends at the checkpoint kept
-                with contextlib.suppress(OSError):
-                    run_dir.truncate_metrics(saved if saved is not None else -1)
+        loop.keep_work(logged, state)
         if isinstance(err, NonFiniteError):
-            if on_stop is not None:
-                on_stop("nonfinite")
+            if hooks.on_stop is not None:
+                hooks.on_stop("nonfinite")
             if run_dir is not None:
                 raise NonFiniteError(f"{err}; the last finite state is checkpoint step {logged} in {run_dir.path}",
                                      iteration=err.iteration, metrics=err.metrics, leaves=err.leaves) from None
@@ -390,6 +423,18 @@ def run(
         bar.close()
         if stop is not None:
             stop.restore()
-    if on_stop is not None:
-        on_stop(status)
-    return Outcome(state, history, status, logged)
+    if hooks.on_stop is not None:
+        hooks.on_stop(status)
+    return Outcome(state, loop.history, status, logged)
+
+
+def _show(bar: tqdm, progress: Progress, row: dict[str, Any], iteration: int, first: bool, line: bool) -> None:
+    """Advance the bar by one iteration, with its status text and the periodic printed line."""
+    bar.update(1)
+    if first:
+        _restart_clock(bar)
+    text = progress.postfix(row) if progress.postfix is not None else None
+    if text:
+        bar.set_postfix_str(text, refresh=False)
+    if progress.print_every and (iteration % progress.print_every == 0 or line):
+        bar.write(f"iter {iteration:4d}  {text or ''}")

@@ -55,8 +55,9 @@ def rows(iteration, state, metrics, seconds, previous):
 
 def run(learner, iterations, run_dir=None, **kw):
     init_key, key = jax.random.split(jax.random.PRNGKey(0))
-    return driver.run(learner, iterations, init_key=jax.random.split(init_key, 2), key=key, run_dir=run_dir, row=rows,
-                      nonfinite=driver.jitted_nonfinite, may_be_nan={"episode_return": "episodes"}, **kw)
+    hooks = driver.Hooks(row=rows, nonfinite=driver.jitted_nonfinite, may_be_nan={"episode_return": "episodes"})
+    return driver.run(learner, iterations, init_key=jax.random.split(init_key, 2), key=key, run_dir=run_dir,
+                      hooks=hooks, **kw)
 
 
 def test_resume_of_a_vmapped_jax_learner_continues_bit_for_bit(tmp_path):
@@ -88,3 +89,19 @@ def test_the_numpy_walker_names_and_orders_leaves_as_jax_does():
     leaves, _ = jax.tree_util.tree_flatten_with_path(tree)
     assert [name for name, _ in ours] == [jax.tree_util.keystr(path) for path, _ in leaves]
     assert [id(leaf) for _, leaf in ours] == [id(leaf) for _, leaf in leaves]
+
+
+def test_the_learners_of_both_halves_have_the_one_learner_shape():
+    from trirl.continuous import train
+    from trirl.tabular.driver import Learner as TabularLearner
+
+    config = train.load_config(None, env="point_maze", seeds=2, env_options={"episode_length": 10},
+                               ppo={"num_envs": 4, "rollout_length": 8, "policy_hidden": [8], "value_hidden": [8]},
+                               discriminator={"hidden_sizes": [8]}, buffer={"capacity": 2})
+    demos, _ = train.prepare(config)
+    irl = train.build(config, demos)
+    tabular = TabularLearner("tabular", lambda key=None: 0, lambda state, key=None: (state, {}), dict, abs, abs)
+    for learner in (tabular, irl, irl.ppo, driver.jitted(irl, 2), tiny_learner()):
+        assert isinstance(learner, driver.Learner), type(learner)
+    assert (irl.name, irl.ppo.name) == ("trirl-max-eta", "ppo")
+    assert not isinstance(object(), driver.Learner)

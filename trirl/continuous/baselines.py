@@ -35,7 +35,7 @@ from trirl.continuous import networks as nets
 from trirl.continuous.demos import Demonstrations
 from trirl.continuous.envs import features as feature_sets
 from trirl.continuous.envs.base import Env
-from trirl.continuous.ppo import PPOConfig, PPOState, iteration, make_ppo
+from trirl.continuous.ppo import PPOConfig, PPOState, collect, improve, make_ppo
 from trirl.continuous.trirl import Learner, validate_demos
 from trirl.errors import InvalidConfigError
 
@@ -114,8 +114,7 @@ class AIRLParams(NamedTuple):
 
 
 def _state_features(obs, absorbing):
-    absorbing = jnp.asarray(absorbing, jnp.result_type(obs, float))
-    return jnp.concatenate([obs * (1.0 - absorbing)[..., None], absorbing[..., None]], axis=-1)
+    return disc.encode_absorbing(absorbing, obs)
 
 
 def _airl_init(config: disc.DiscriminatorConfig, key, obs_dim: int) -> AIRLParams:
@@ -250,7 +249,8 @@ def make_baseline(env: Env, config: BaselineConfig, demos: Demonstrations) -> Le
         rollout_key, disc_key, update_key = jax.random.split(key, 3)
         ps = state.ppo
 
-        def relabel(transitions):
+        def update_and_relabel(transitions):
+            """The discriminator update on expert vs agent samples, then the rollout's rewards."""
             agent = disc.agent_batch(transitions, mode)
             obs, other, terminated = disc.agent_inputs(transitions, mode)
             if algo == "gail":
@@ -282,11 +282,12 @@ def make_baseline(env: Env, config: BaselineConfig, demos: Demonstrations) -> Le
                 r_absorbing = reward_of(disc_state.params, *absorbing_input)[0]
             metrics = {"disc_loss": dm.loss, "expert_accuracy": dm.expert_accuracy,
                        "agent_accuracy": dm.agent_accuracy}
-            return rewards.reshape(transitions.reward.shape), r_absorbing, (disc_state, metrics)
+            return disc_state, rewards.reshape(transitions.reward.shape), r_absorbing, metrics
 
-        new_ppo, result = iteration(ppo, ps, rollout_key, update_key, relabel)
-        disc_state, disc_metrics = result.aux
-        metrics = {**result.metrics, **disc_metrics, "iteration": state.iteration + 1}
+        acted, collected = collect(ppo, ps, rollout_key)
+        disc_state, rewards, r_absorbing, disc_metrics = update_and_relabel(collected.transitions)
+        new_ppo, improved = improve(ppo, acted, collected, rewards, r_absorbing, update_key)
+        metrics = {**improved.metrics, **disc_metrics, "iteration": state.iteration + 1}
         return BaselineState(new_ppo, disc_state, state.iteration + 1), metrics
 
     def learnt_reward(state: BaselineState, obs, other, absorbing):

@@ -24,7 +24,8 @@ declared by the environment (:mod:`trirl.continuous.envs.features`) instead of `
 
 The module also turns the learners' data into discriminator samples: :func:`expert_batch`
 (demonstrations, with one ``s_a`` sample per terminated episode), :func:`agent_inputs` and
-:func:`agent_batch` (a rollout) and :func:`absorbing_sample`.
+:func:`agent_batch` (a rollout) and :func:`absorbing_sample`; :func:`transition_input` writes
+``s'`` of ``s_a`` as zeros, and :func:`encode_absorbing` is the one encoding of ``s_a`` a network sees.
 
 The same MLP (``MLP``) also serves as the fitted reward network ``R_fit`` of the discriminator
 buffer (``trirl.continuous.reward``), so rewards and logits share inputs and code.
@@ -40,7 +41,6 @@ from typing import Any, NamedTuple
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 
 from trirl.continuous.demos import Demonstrations
@@ -167,15 +167,22 @@ def _network(config: DiscriminatorConfig) -> MLP:
     return MLP(hidden_sizes=tuple(config.hidden_sizes))
 
 
+def encode_absorbing(absorbing, *inputs):
+    """The absorbing-state encoding of a network input (Appendix C.4, module doc):
+    ``[x_1 (1 - a), ..., x_n (1 - a), a]`` for inputs ``x_j [..., D_j]`` and the indicator
+    ``a [...]`` (1.0 where the sample is ``s_a``), so that every ``s_a`` sample is one input.
+    Every discriminator and AIRL's state-only networks see their samples through it."""
+    absorbing = jnp.asarray(absorbing, dtype=jnp.result_type(inputs[0], float))
+    keep = (1.0 - absorbing)[..., None]
+    return jnp.concatenate([*(x * keep for x in inputs), absorbing[..., None]], axis=-1)
+
+
 def _features(config: DiscriminatorConfig, obs, action_or_next_obs, absorbing):
     """Network input with the absorbing state masked: ``[obs, action_or_next_obs, absorbing]``,
     or ``[phi(obs, action), absorbing]`` with a base-feature set (``config.features``)."""
-    absorbing = jnp.asarray(absorbing, dtype=jnp.result_type(obs, float))
-    keep = (1.0 - absorbing)[..., None]
     if config.features:
-        phi = feature_sets.get(config.features).fn(obs, action_or_next_obs)
-        return jnp.concatenate([phi * keep, absorbing[..., None]], axis=-1)
-    return jnp.concatenate([obs * keep, action_or_next_obs * keep, absorbing[..., None]], axis=-1)
+        return encode_absorbing(absorbing, feature_sets.get(config.features).fn(obs, action_or_next_obs))
+    return encode_absorbing(absorbing, obs, action_or_next_obs)
 
 
 def init_params(config: DiscriminatorConfig, key, obs_dim: int, input_dim: int):
@@ -332,12 +339,19 @@ def expert_batch(demos: Demonstrations, input_mode: str) -> DiscriminatorBatch:
     obs, actions, next_obs, absorbing = demos.flat()
     if obs.shape[0] == 0:
         raise InvalidDemonstrationError("demonstrations hold no steps")
-    other = actions if input_mode == "state_action" else np.where(absorbing[:, None], 0.0, next_obs)
-    n_abs = int(absorbing.sum())
-    obs = np.concatenate([obs, np.zeros((n_abs, obs.shape[1]), obs.dtype)])
-    other = np.concatenate([other, np.zeros((n_abs, other.shape[1]), other.dtype)])
-    flags = np.concatenate([np.zeros(len(absorbing), np.float32), np.ones(n_abs, np.float32)])
-    return DiscriminatorBatch(jnp.asarray(obs, jnp.float32), jnp.asarray(other, jnp.float32), jnp.asarray(flags))
+    other = transition_input(input_mode, actions, next_obs, absorbing)
+    s_a = absorbing_sample(obs.shape[1], other.shape[1], int(absorbing.sum()))
+    return DiscriminatorBatch(jnp.concatenate([jnp.asarray(obs, jnp.float32), s_a[0]]),
+                              jnp.concatenate([jnp.asarray(other, jnp.float32), s_a[1]]),
+                              jnp.concatenate([jnp.zeros(len(absorbing)), s_a[2]]))
+
+
+def transition_input(input_mode: str, action, next_obs, terminated):
+    """``action_or_next_obs [..., D]`` of samples: the action (``state_action``) or the next state,
+    zeros where it is the absorbing state ``s_a`` (``terminated [...]``, ``state_transition``)."""
+    if input_mode == "state_action":
+        return action
+    return jnp.where(jnp.asarray(terminated)[..., None], 0.0, next_obs)
 
 
 def agent_inputs(transitions: Transition, input_mode: str):
@@ -345,12 +359,8 @@ def agent_inputs(transitions: Transition, input_mode: str):
     actions in ``state_action`` mode; ``s'`` with ``s_a`` as zeros in ``state_transition``)."""
     obs = transitions.obs.reshape(-1, transitions.obs.shape[-1])
     terminated = transitions.absorbing.reshape(-1)
-    if input_mode == "state_action":
-        other = jnp.clip(transitions.action, -1.0, 1.0).reshape(-1, transitions.action.shape[-1])
-    else:
-        next_obs = transitions.next_obs.reshape(obs.shape)
-        other = jnp.where(terminated[:, None], 0.0, next_obs)
-    return obs, other, terminated
+    action = jnp.clip(transitions.action, -1.0, 1.0).reshape(-1, transitions.action.shape[-1])
+    return obs, transition_input(input_mode, action, transitions.next_obs.reshape(obs.shape), terminated), terminated
 
 
 def agent_batch(transitions: Transition, input_mode: str) -> DiscriminatorBatch:
@@ -365,9 +375,9 @@ def agent_batch(transitions: Transition, input_mode: str) -> DiscriminatorBatch:
     )
 
 
-def absorbing_sample(obs_dim: int, input_dim: int):
-    """The single absorbing-state input ``(obs [1, O], x [1, D], absorbing [1])``."""
-    return jnp.zeros((1, obs_dim)), jnp.zeros((1, input_dim)), jnp.ones(1)
+def absorbing_sample(obs_dim: int, input_dim: int, count: int = 1):
+    """``count`` copies of the absorbing-state input ``(obs [count, O], x [count, D], absorbing [count])``."""
+    return jnp.zeros((count, obs_dim)), jnp.zeros((count, input_dim)), jnp.ones(count)
 
 
 def input_dim(env: Env, input_mode: str) -> int:

@@ -176,12 +176,14 @@ def train(config: ExpertConfig, out: str | Path, resume: bool = False, progress:
     outcome = driver.run(
         driver.jitted(ppo, name=f"PPO {config.env}"), config.iterations, init_key=init_key, key=train_key,
         run_dir=run, checkpoint_every=config.checkpoint_every, restore_optional=ckpt.OPTIONAL,
-        checkpoint_meta=lambda iteration, _: {"env_spec": base_env.spec.to_dict(),
-                                              "env_steps": iteration * config.ppo.batch_size},
-        row=row, nonfinite=driver.jitted_nonfinite, may_be_nan=MAY_BE_NAN, progress=progress,
-        postfix=lambda row: f"eval_return={row['eval_return']:.1f}" if "eval_return" in row else None,
+        hooks=driver.Hooks(
+            checkpoint_meta=lambda iteration, _: {"env_spec": base_env.spec.to_dict(),
+                                                  "env_steps": iteration * config.ppo.batch_size},
+            row=row, nonfinite=driver.jitted_nonfinite, may_be_nan=MAY_BE_NAN,
+            on_stop=lambda status: write_learning_curves(run.path, f"PPO expert on {config.env}")),
+        progress=driver.Progress(
+            progress, postfix=lambda row: f"eval_return={row['eval_return']:.1f}" if "eval_return" in row else None),
         max_minutes=max_minutes, started=started, finish_on_interrupt=True,
-        on_stop=lambda status: write_learning_curves(run.path, f"PPO expert on {config.env}"),
     )
     if outcome.status == "interrupted":
         raise KeyboardInterrupt

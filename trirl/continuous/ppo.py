@@ -1,22 +1,27 @@
-"""Proximal policy optimisation (Schulman et al., 2017) and the one training iteration every
-continuous learner shares.
+"""Proximal policy optimisation (Schulman et al., 2017) in the two pieces every continuous
+learner shares: :func:`collect` and :func:`improve`.
 
-:func:`iteration` is the training iteration of PPO, TRIRL, GAIL, AIRL and AMP, written once:
+A training iteration of PPO, TRIRL, GAIL, AIRL or AMP reads, in its learner's ``step``::
 
-1. :func:`~trirl.continuous.rollout.rollout` collects ``[T, B]`` transitions,
-2. ``relabel(transitions)`` gives the rewards ``[T, B]``, the reward ``r(s_a)`` of the absorbing
-   state and anything the learner wants back (an IRL learner updates its discriminator here),
-3. :func:`advantages` runs GAE with the absorbing bootstrap (paper C.4: ``V(s_a) = 0`` for the
+    acted, collected = collect(ppo, state, rollout_key)            # [T, B] transitions
+    rewards, r_absorbing = ...                                     # the learner's own part
+    state, improved = improve(ppo, acted, collected, rewards, r_absorbing, update_key, loss)
+
+1. :func:`collect` rolls the policy out for ``[T, B]`` steps
+   (:func:`~trirl.continuous.rollout.rollout`; TRIRL may act with a projected policy);
+2. the learner computes the rewards ``[T, B]`` and the reward ``r(s_a)`` of the absorbing state
+   (PPO alone: the environment's, or a frozen learnt reward; an IRL learner updates its
+   discriminator first);
+3. :func:`improve` runs GAE with the absorbing bootstrap (paper C.4: ``V(s_a) = 0`` for the
    environment reward, :func:`absorbing_value` ``= gamma / (1 - gamma) r(s_a)`` for a learnt one),
-4. :func:`update` takes ``num_epochs`` passes of ``num_minibatches`` steps on a policy loss
-   (default :func:`ppo_loss`; TRIRL passes its TRPL-projected or KL-penalised loss),
-5. the KL between the new and the rollout policy is measured on the batch and the observation
-   normaliser absorbs the rollout (after the update, so that the ratio ``pi / pi_old`` starts at
-   exactly 1).
+   takes ``num_epochs`` passes of ``num_minibatches`` steps on a policy loss (:func:`update`;
+   default :func:`ppo_loss`, TRIRL passes its TRPL-projected or KL-penalised loss), measures the
+   KL between the new and the rollout policy on the batch and lets the observation normaliser
+   absorb the rollout (after the update, so that the ratio ``pi / pi_old`` starts at exactly 1).
 
-A learner supplies only what differs: ``relabel`` and, optionally, the policy loss. PPO itself
-(:func:`make_ppo`) is ``step(state, key, reward_params) -> (state, metrics)`` with a pluggable
-``reward_fn``; ``jax.vmap(step)`` over a batch of states and keys trains several seeds at once.
+PPO itself (:func:`make_ppo`) is ``step(state, key, reward_params) -> (state, metrics)`` with a
+pluggable ``reward_fn``; ``jax.vmap(step)`` over a batch of states and keys trains several seeds
+at once.
 """
 
 from __future__ import annotations
@@ -37,10 +42,8 @@ from trirl.continuous.rollout import Rollout, Transition, env_reward, episode_me
 from trirl.errors import InvalidConfigError
 
 RewardFn = Callable[[Any, Transition], jax.Array]
-#: transitions [T, B] -> (rewards [T, B], r(s_a) [], anything the learner wants back)
-Relabel = Callable[[Transition], tuple[jax.Array, jax.Array, Any]]
-#: (params, minibatch, rollout state) -> (loss [], metrics)
-PolicyLoss = Callable[[Any, "Batch", "PPOState"], tuple[jax.Array, dict[str, jax.Array]]]
+#: (params, minibatch) -> (loss [], metrics)
+PolicyLoss = Callable[[Any, "Batch"], tuple[jax.Array, dict[str, jax.Array]]]
 AbsorbingRewardFn = Callable[[Any], jax.Array]  #: reward_params -> r(s_a) []
 
 
@@ -120,6 +123,7 @@ class PPO(NamedTuple):
     optimizer: optax.GradientTransformation
     init: Callable[[jax.Array], PPOState]
     step: Callable[..., tuple[PPOState, dict[str, jax.Array]]]
+    name: str = "ppo"  #: the learner's name (:class:`trirl.driver.Learner`)
 
 
 def make_optimizer(config: PPOConfig) -> optax.GradientTransformation:
@@ -205,58 +209,68 @@ def absorbing_value(config: PPOConfig, absorbing_reward) -> jax.Array:
     return config.gamma / (1.0 - config.gamma) * absorbing_reward
 
 
-class Iteration(NamedTuple):
-    """What one :func:`iteration` leaves for the learner to read besides the new state."""
+def collect(ppo: PPO, state: PPOState, key: jax.Array, distribution=None) -> tuple[PPOState, Rollout]:
+    """Roll the policy of ``state`` out for ``[T, B] = [rollout_length, num_envs]`` steps; jittable.
 
-    rollout: Rollout  #: the collected [T, B] transitions and episode returns
-    batch: Batch  #: the flat [T * B] PPO batch (with the rollout policy's means)
+    Args:
+        ppo: the environment, networks and config (from :func:`make_ppo`).
+        state: the rollout policy ``pi_old``, its critic, normaliser and environments.
+        key: the rollout's key (one action sample per step and environment).
+        distribution: ``obs [O] -> (mean [A], log_std [A])`` of the policy that acts, if it is not
+            the policy network (TRIRL's projected policy); ``Transition.log_prob`` is then its
+            log-likelihood.
+
+    Returns:
+        ``state`` with its environments advanced (policy, critic, optimiser and normaliser
+        unchanged) and the :class:`~trirl.continuous.rollout.Rollout` (leaves ``[T, B, ...]``).
+    """
+    env_state, collected = rollout(ppo.env, ppo.networks, state.params, state.normalizer, state.env_state, key,
+                                   ppo.config.rollout_length, distribution)
+    return state._replace(env_state=env_state), collected
+
+
+class Improvement(NamedTuple):
+    """What :func:`improve` leaves for the learner to read besides the new state."""
+
+    batch: Batch  #: the flat [T * B] PPO batch (with the rollout policy's means ``old_mean`` [T * B, A])
     new_mean: jax.Array  #: [T * B, A] mean of the updated policy on ``batch.obs``
-    aux: Any  #: what ``relabel`` returned besides the rewards
-    metrics: dict[str, jax.Array]  #: the shared metrics (see :func:`iteration`)
+    metrics: dict[str, jax.Array]  #: the shared metrics (see :func:`improve`)
 
 
-def iteration(ppo: PPO, state: PPOState, rollout_key: jax.Array, update_key: jax.Array, relabel: Relabel,
-              loss: PolicyLoss | None = None, distribution=None) -> tuple[PPOState, Iteration]:
-    """One training iteration (module doc, steps 1-5) of a policy ``state``; jittable, vmappable.
+def improve(ppo: PPO, state: PPOState, collected: Rollout, rewards: jax.Array, absorbing_reward: jax.Array,
+            key: jax.Array, loss: PolicyLoss | None = None) -> tuple[PPOState, Improvement]:
+    """Improve the policy of ``state`` on the rollout ``collected`` relabelled with ``rewards``; jittable.
+
+    GAE with the absorbing bootstrap, ``num_epochs`` x ``num_minibatches`` gradient steps
+    (:func:`update`), the KL to the rollout policy and the normaliser update (module doc, step 3).
 
     Args:
         ppo: the environment, networks, optimiser and config (from :func:`make_ppo`).
-        state: the rollout policy ``pi_old``, its critic, optimiser, normaliser and environments.
-        rollout_key, update_key: keys of the rollout and of the minibatch shuffling.
-        relabel: ``transitions [T, B] -> (rewards [T, B], r_absorbing [], aux)``.
-        loss: ``(params, minibatch, state) -> (loss, metrics)``; default the clipped
-            :func:`ppo_loss`.
-        distribution: ``obs [O] -> (mean, log_std)`` of the policy that acts, if it is not the
-            policy network (see :func:`~trirl.continuous.rollout.rollout`); ``batch.log_prob``
-            is then its log-likelihood, while ``batch.old_mean`` stays the network's mean.
+        state: the rollout policy ``pi_old`` (as :func:`collect` returned it).
+        collected: its ``[T, B]`` rollout.
+        rewards: ``[T, B]`` the rewards PPO optimises; ``absorbing_reward`` ``[]`` the reward
+            ``r(s_a)`` of the absorbing state (0 for the environment's reward).
+        key: the key of the minibatch shuffling.
+        loss: ``(params, minibatch) -> (loss [], metrics)``; default the clipped :func:`ppo_loss`.
 
     Returns:
-        the new :class:`PPOState` and an :class:`Iteration` with the metrics ``iteration``,
-        ``policy_kl`` (mean ``KL(pi_new || pi_old)`` over the batch), ``reward_mean``,
-        ``absorbing_reward``, ``log_std_mean``, the loss's metrics and ``episode_return``,
-        ``episodes``.
+        the new :class:`PPOState` (iteration + 1) and an :class:`Improvement` with the metrics
+        ``iteration``, ``policy_kl`` (mean ``KL(pi_new || pi_old)`` over the batch),
+        ``reward_mean``, ``absorbing_reward``, ``log_std_mean``, the loss's metrics and
+        ``episode_return``, ``episodes``, ``non_finite_steps`` of the rollout.
     """
     config, networks = ppo.config, ppo.networks
-    env_state, collected = rollout(ppo.env, networks, state.params, state.normalizer, state.env_state,
-                                   rollout_key, config.rollout_length, distribution)
     transitions = collected.transitions
-    rewards, r_absorbing, aux = relabel(transitions)
     advantage, target = advantages(networks, state.params, state.normalizer, transitions, rewards, config,
-                                   absorbing_value(config, r_absorbing))
+                                   absorbing_value(config, absorbing_reward))
     flat = jax.tree_util.tree_map(
         lambda x: x.reshape(config.batch_size, *x.shape[2:]),
         Batch(transitions.obs, transitions.action, transitions.log_prob, advantage, target),
     )
     old_mean, old_log_std = nets.policy_distribution(networks, state.params.policy, state.normalizer, flat.obs)
     batch = flat._replace(old_mean=jax.lax.stop_gradient(old_mean))
-    if loss is None:
-        def loss_fn(params, minibatch):
-            return ppo_loss(networks, config, params, state.normalizer, minibatch)
-    else:
-        def loss_fn(params, minibatch):
-            return loss(params, minibatch, state)
     params, opt_state, loss_metrics = update(networks, ppo.optimizer, config, state.params, state.opt_state,
-                                             state.normalizer, batch, update_key, loss_fn)
+                                             state.normalizer, batch, key, loss)
     new_mean, new_log_std = nets.policy_distribution(networks, params.policy, state.normalizer, batch.obs)
     kl = jnp.mean(nets.gaussian_kl(new_mean, new_log_std, batch.old_mean, old_log_std))
     normalizer = state.normalizer
@@ -266,13 +280,13 @@ def iteration(ppo: PPO, state: PPOState, rollout_key: jax.Array, update_key: jax
         "iteration": state.iteration + 1,
         "policy_kl": kl,
         "reward_mean": jnp.mean(rewards),
-        "absorbing_reward": r_absorbing,
+        "absorbing_reward": absorbing_reward,
         "log_std_mean": jnp.mean(params.policy.log_std),
         **loss_metrics,
         **episode_metrics(collected),
     }
-    new_state = PPOState(params, opt_state, normalizer, env_state, state.iteration + 1)
-    return new_state, Iteration(collected, batch, new_mean, aux, metrics)
+    new_state = PPOState(params, opt_state, normalizer, state.env_state, state.iteration + 1)
+    return new_state, Improvement(batch, new_mean, metrics)
 
 
 def make_ppo(env: Env, config: PPOConfig, reward_fn: RewardFn = env_reward,
@@ -298,13 +312,11 @@ def make_ppo(env: Env, config: PPOConfig, reward_fn: RewardFn = env_reward,
 
     def step(state: PPOState, key: jax.Array, reward_params=None):
         rollout_key, update_key = jax.random.split(key)
-
-        def relabel(transitions):
-            r_absorbing = jnp.zeros(()) if absorbing_reward_fn is None else absorbing_reward_fn(reward_params)
-            return reward_fn(reward_params, transitions), r_absorbing, None
-
-        new_state, result = iteration(ppo, state, rollout_key, update_key, relabel)
-        return new_state, result.metrics
+        acted, collected = collect(ppo, state, rollout_key)
+        r_absorbing = jnp.zeros(()) if absorbing_reward_fn is None else absorbing_reward_fn(reward_params)
+        rewards = reward_fn(reward_params, collected.transitions)
+        new_state, improved = improve(ppo, acted, collected, rewards, r_absorbing, update_key)
+        return new_state, improved.metrics
 
     ppo = PPO(config, env, networks, optimizer, init, step)
     return ppo

@@ -49,7 +49,7 @@ import numpy as np
 from trirl import driver
 from trirl.continuous import envs
 from trirl.continuous.demos import Demonstrations
-from trirl.continuous.discriminator import absorbing_sample, agent_inputs, input_dim
+from trirl.continuous.discriminator import absorbing_sample, agent_inputs, input_dim, transition_input
 from trirl.continuous.evaluation import normalized_return, policy_act_fn, run_episode
 from trirl.continuous.ppo import make_ppo
 from trirl.continuous.rollout import MAY_BE_NAN, Transition, env_reward
@@ -188,8 +188,7 @@ def retrain(run: LoadedRun, env_name: str | None = None, steps: int = 200_000, s
 
     def episode_inputs(obs, actions, states):
         """The learnt reward's inputs of one evaluation episode (``[T, ...]``), as in ``agent_inputs``."""
-        other = actions if mode == "state_action" else jnp.where(states.absorbing[:, None], 0.0, states.next_obs)
-        return obs, other, jnp.zeros(obs.shape[0])
+        return obs, transition_input(mode, actions, states.next_obs, states.absorbing), jnp.zeros(obs.shape[0])
 
     def reward_fn(learner_state, transitions: Transition):
         obs, other, _ = agent_inputs(transitions, mode)
@@ -220,8 +219,9 @@ def retrain(run: LoadedRun, env_name: str | None = None, steps: int = 200_000, s
     def train_and_evaluate(ppo):
         # seed j of the fresh PPO trains on seed j's frozen reward (``state`` carries the seed axis)
         ppo_state = driver.run(driver.jitted(ppo, config.seeds, state, name="retrain"), iterations,
-                               init_key=seed_keys, key=train_key, row=lambda iteration, *_: {"iteration": iteration},
-                               nonfinite=driver.jitted_nonfinite, may_be_nan=MAY_BE_NAN).state
+                               init_key=seed_keys, key=train_key,
+                               hooks=driver.Hooks(row=lambda iteration, *_: {"iteration": iteration},
+                                                  nonfinite=driver.jitted_nonfinite, may_be_nan=MAY_BE_NAN)).state
 
         @jax.jit
         def evaluate(ppo_state):

@@ -367,10 +367,12 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, progress: 
             driver.jitted(learner, config.seeds), config.iterations,
             init_key=jax.random.split(init_key, config.seeds), key=train_key, run_dir=run,
             checkpoint_every=config.checkpoint_every, restore_optional=ckpt.OPTIONAL,
-            checkpoint_meta=lambda iteration, _: {"env_steps": iteration * config.ppo.batch_size, "algo": config.algo},
-            row=row, nonfinite=driver.jitted_nonfinite, may_be_nan=MAY_BE_NAN,
-            progress=progress, desc=f"{config.algo} {config.env} x{config.seeds}", postfix=postfix,
-            max_minutes=max_minutes, started=started, finish_on_interrupt=True, on_stop=curves if writer else None,
+            hooks=driver.Hooks(
+                checkpoint_meta=lambda iteration, _: {"env_steps": iteration * config.ppo.batch_size,
+                                                      "algo": config.algo},
+                row=row, nonfinite=driver.jitted_nonfinite, may_be_nan=MAY_BE_NAN, on_stop=curves if writer else None),
+            progress=driver.Progress(progress, f"{config.algo} {config.env} x{config.seeds}", postfix),
+            max_minutes=max_minutes, started=started, finish_on_interrupt=True,
         )
     finally:
         run.close()  # the lock, at once (not when the object is collected)

@@ -1,19 +1,24 @@
 """The TRIRL learner on continuous control (paper Section 4, Algorithm 2).
 
 One iteration is one pure, jittable ``step(state, key) -> (state, metrics)`` (``jax.vmap`` over
-a leading seed axis trains several seeds at once):
+a leading seed axis trains several seeds at once) that reads as Algorithm 2:
 
-1. roll out the current policy ``pi^(i)`` for ``[T, B]`` steps (:func:`~trirl.continuous.rollout.rollout`);
-2. update the newest discriminator ``D^(i) ~ log(rho_E / rho_pi^(i))`` on expert demonstrations
-   vs the agent's transitions (Alg. 2 line 8, :mod:`trirl.continuous.discriminator`);
-3. relabel the rollout with the intermediate reward ``r~ = (1 - eps) r^(i) + eps beta D^(i)``
-   built from the buffer's corrected reward ``r^(i)`` (lines 17-24, :func:`trirl.continuous.reward.rewards`);
-4. regress ``R_fit`` on ``r^(i)`` (line 25) over the agent's samples and as many expert samples
-   (our choice: it anchors the fitted reward where the expert goes, which retraining needs);
-5. PPO epochs on ``r~`` whose policy passes through the TRPL projection around the rollout
-   policy (Section 4.3; :mod:`trirl.continuous.trpl`), with the trust-region regression loss;
-6. read off ``eta^(i+1)`` = the max-eta multiplier of the final projection on the whole batch,
-   and push ``(D^(i), eta^(i+1))`` into the buffer (line 32).
+1. **collect**: roll out the current policy ``pi^(i)`` for ``[T, B]`` steps
+   (:func:`trirl.continuous.ppo.collect`);
+2. **discriminator update**: ``D^(i) ~ log(rho_E / rho_pi^(i))`` on expert demonstrations vs the
+   agent's transitions (Alg. 2 line 8, :mod:`trirl.continuous.discriminator`);
+3. **rewards**: relabel the rollout with the intermediate reward ``r~ = (1 - eps) r^(i) + eps beta
+   D^(i)`` built from the buffer's corrected reward ``r^(i)``, the k-discriminator correction
+   (lines 17-24, :func:`trirl.continuous.reward.rewards`);
+4. **reward fit**: regress ``R_fit`` on ``r^(i)`` (line 25) over the agent's samples and as many
+   expert samples (our choice: it anchors the fitted reward where the expert goes, which
+   retraining needs);
+5. **policy improvement**: PPO epochs on ``r~`` (:func:`trirl.continuous.ppo.improve`) whose
+   policy passes through the TRPL projection around the rollout policy (Section 4.3;
+   :mod:`trirl.continuous.trpl`), with the trust-region regression loss;
+6. **eta**: read off ``eta^(i+1)`` = the max-eta multiplier of the final projection on the whole
+   batch (line 30);
+7. **buffer push** of the completed pair ``(D^(i), eta^(i+1))`` (line 32).
 
 Variants (``TRIRLConfig.variant``):
 
@@ -38,6 +43,7 @@ expert_accuracy, agent_accuracy, episode_return, env_steps`` plus diagnostics.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -53,7 +59,7 @@ from trirl.continuous import trpl
 from trirl.continuous.demos import Demonstrations
 from trirl.continuous.envs import features as feature_sets
 from trirl.continuous.envs.base import Env
-from trirl.continuous.ppo import PPO, Batch, PPOConfig, PPOState, iteration, make_ppo, normalised_advantage
+from trirl.continuous.ppo import PPO, Batch, PPOConfig, PPOState, collect, improve, make_ppo, normalised_advantage
 from trirl.core import corrected_step, parse_eta_schedule
 from trirl.errors import InvalidConfigError, InvalidDemonstrationError
 
@@ -162,6 +168,16 @@ class TRIRLState(NamedTuple):
     buffer: buffer_lib.RewardBufferState
     iteration: jax.Array
     anchor: nets.PolicyParams
+
+
+class Relabelled(NamedTuple):
+    """The rewards of one rollout (Algorithm 2, lines 17-24), before the division by ``beta``."""
+
+    obs: jax.Array  #: [T * B, O] the agent's samples as the discriminators see them
+    other: jax.Array  #: [T * B, D] their actions or next states
+    corrected: jax.Array  #: [T * B] the corrected reward r^(i) (the fit's target)
+    intermediate: jax.Array  #: [T * B] the intermediate reward r~^(i+1) PPO optimises
+    absorbing: jax.Array  #: [] r~^(i+1)(s_a), the absorbing state's intermediate reward
 
 
 class Learner(NamedTuple):
@@ -289,58 +305,61 @@ def make_trirl(env: Env, config: TRIRLConfig, demos: Demonstrations) -> Learner:
                                           new_ppo.normalizer, obs, old_mean, old_log_std)
         return new_ppo._replace(params=new_ppo.params._replace(policy=policy)), alpha
 
+    def relabel(buffer, newest_params, transitions) -> Relabelled:
+        """Lines 17-24: the corrected ``r^(i)`` and intermediate ``r~^(i+1)`` rewards of the rollout
+        and of ``s_a`` from the buffer and the newest discriminator ``D^(i)``."""
+        obs, other, _ = disc.agent_inputs(transitions, mode)
+        not_absorbing = jnp.zeros(obs.shape[0])
+        out = buffer_lib.rewards(bcfg, buffer, newest_params, obs, other, not_absorbing)
+        r_absorbing = buffer_lib.rewards(bcfg, buffer, newest_params, *absorbing_input).intermediate[0]
+        return Relabelled(obs, other, out.corrected, out.intermediate, r_absorbing)
+
+    def fit(buffer, relabelled: Relabelled, key):
+        """Line 25: ``R_fit`` regressed onto ``r^(i)`` on the agent's and as many expert samples, so
+        that the fitted reward is also anchored where the expert goes (retraining starts far from it).
+        The agent's target comes from ``relabel`` (the k discriminators run once per sample)."""
+        obs, other = relabelled.obs, relabelled.other
+        not_absorbing = jnp.zeros(obs.shape[0])
+        fit_idx = jax.random.randint(key, (obs.shape[0],), 0, expert.obs.shape[0])
+        expert_fit = (expert.obs[fit_idx], expert.action_or_next_obs[fit_idx], expert.absorbing[fit_idx])
+        return buffer_lib.fit_reward(
+            bcfg, buffer, jnp.concatenate([obs, expert_fit[0]]), jnp.concatenate([other, expert_fit[1]]),
+            jnp.concatenate([not_absorbing, expert_fit[2]]),
+            corrected=jnp.concatenate([relabelled.corrected,
+                                       buffer_lib.corrected_rewards(bcfg, buffer, *expert_fit)]))
+
+    def policy_loss(ps: PPOState, old_log_std, scheduled_eta):
+        """The policy loss of the variant around the rollout policy of ``ps``."""
+        if config.variant == "max-eta":
+            return functools.partial(trpl_loss, networks, config, ps.normalizer, old_log_std=old_log_std)
+        return functools.partial(kl_penalty_loss, networks, config, ps.normalizer, old_log_std=old_log_std,
+                                 eta=scheduled_eta)
+
     def step(state: TRIRLState, key):
+        """One iteration of Algorithm 2, in its order (module doc, steps 1-7)."""
         rollout_key, disc_key, update_key, fit_key = jax.random.split(key, 4)
         ps = state.ppo
-
-        def relabel(transitions):
-            # Alg. 2 line 8: the newest discriminator on expert vs pi^(i) samples.
-            disc_state, disc_metrics = disc.update(dcfg, state.disc, expert, disc.agent_batch(transitions, mode),
-                                                   disc_key)
-            # Lines 17-24: corrected and intermediate rewards of the rollout and of s_a.
-            obs, other, _ = disc.agent_inputs(transitions, mode)
-            not_absorbing = jnp.zeros(obs.shape[0])
-            out = buffer_lib.rewards(bcfg, state.buffer, disc_state.params, obs, other, not_absorbing)
-            r_absorbing = buffer_lib.rewards(bcfg, state.buffer, disc_state.params, *absorbing_input).intermediate[0]
-            # Line 25: R_fit regression onto r^(i), on the agent's and as many expert samples, so that
-            # the fitted reward is also anchored where the expert goes (retraining starts far from it).
-            fit_idx = jax.random.randint(fit_key, (obs.shape[0],), 0, expert.obs.shape[0])
-            expert_fit = (expert.obs[fit_idx], expert.action_or_next_obs[fit_idx], expert.absorbing[fit_idx])
-            # the target r^(i): the agent's from ``out`` (the k discriminators run once per sample)
-            buf, fit_metrics = buffer_lib.fit_reward(
-                bcfg, state.buffer, jnp.concatenate([obs, expert_fit[0]]), jnp.concatenate([other, expert_fit[1]]),
-                jnp.concatenate([not_absorbing, expert_fit[2]]),
-                corrected=jnp.concatenate([out.corrected,
-                                           buffer_lib.corrected_rewards(bcfg, state.buffer, *expert_fit)]))
-            metrics = {
-                "disc_loss": disc_metrics.loss,
-                "expert_accuracy": disc_metrics.expert_accuracy,
-                "agent_accuracy": disc_metrics.agent_accuracy,
-                "corrected_reward_mean": jnp.mean(out.corrected),
-                "fit_mse": fit_metrics.mse_after,
-            }
-            # PPO optimises r~ / beta with entropy weight 1 / beta (Eq. 1 scaled by 1 / beta).
-            rewards = out.intermediate.reshape(transitions.reward.shape) / bcfg.beta
-            return rewards, r_absorbing / bcfg.beta, (disc_state, buf, metrics)
-
         scheduled_eta = eta_table[jnp.minimum(state.iteration, eta_table.shape[0] - 1)]
         old_log_std = jax.lax.stop_gradient(ps.params.policy.log_std)
-
-        def loss(params, minibatch, rollout_state):
-            if config.variant == "max-eta":
-                return trpl_loss(networks, config, rollout_state.normalizer, params, minibatch, old_log_std)
-            return kl_penalty_loss(networks, config, rollout_state.normalizer, params, minibatch, old_log_std,
-                                   scheduled_eta)
-
         distribution = acting_distribution(ps, state.anchor) if config.acting_policy == "projected" else None
-        new_ppo, result = iteration(ppo, ps, rollout_key, update_key, relabel, loss, distribution)
-        disc_state, buf, relabel_metrics = result.aux
-        batch, new_log_std = result.batch, new_ppo.params.policy.log_std
-        extra = {}
+        # 1. collect: roll out pi^(i) (lines 4-6)
+        acted, collected = collect(ppo, ps, rollout_key, distribution)
+        transitions = collected.transitions
+        # 2. discriminator update: D^(i) on expert vs pi^(i) samples (line 8)
+        disc_state, disc_metrics = disc.update(dcfg, state.disc, expert, disc.agent_batch(transitions, mode), disc_key)
+        # 3. rewards with the k-discriminator correction (lines 17-24)
+        relabelled = relabel(state.buffer, disc_state.params, transitions)
+        # 4. reward fit (line 25)
+        buf, fit_metrics = fit(state.buffer, relabelled, fit_key)
+        # 5. policy improvement on r~ / beta with entropy weight 1 / beta (Eq. 1 scaled by 1 / beta)
+        rewards = relabelled.intermediate.reshape(transitions.reward.shape) / bcfg.beta
+        new_ppo, improved = improve(ppo, acted, collected, rewards, relabelled.absorbing / bcfg.beta, update_key,
+                                    policy_loss(ps, old_log_std, scheduled_eta))
+        batch, extra = improved.batch, {}
+        # 6. eta^(i+1) (line 30): max-eta, the max over the batch of the final projection (Section 4.3)
         if config.variant == "max-eta":
-            # Line 30: eta^(i+1) of the final policy, the max over the batch (Section 4.3).
-            final = trpl.project(config.trust_region, result.new_mean, new_log_std, batch.old_mean, old_log_std)
-            eta = final.eta
+            eta = trpl.project(config.trust_region, improved.new_mean, new_ppo.params.policy.log_std, batch.old_mean,
+                               old_log_std).eta
         else:
             eta = scheduled_eta
         if config.acting_policy == "line-search":
@@ -348,28 +367,36 @@ def make_trirl(env: Env, config: TRIRLConfig, demos: Demonstrations) -> Learner:
             extra["step_fraction"] = alpha
             if config.eta_from == "step":
                 eta = (1.0 - alpha) / jnp.maximum(alpha, jnp.finfo(alpha.dtype).tiny)
-        # KL between consecutive acting policies on the rollout's states, each with its normaliser.
+        rollout_kl = acting_kl(ps, new_ppo, state.anchor, distribution, batch, old_log_std)
+        eta = jax.lax.stop_gradient(eta)
+        # 7. buffer push of the completed pair (D^(i), eta^(i+1)) (line 32)
+        buf = buffer_lib.push(buf, disc_state.params, eta)
+        metrics = {
+            **improved.metrics,
+            "disc_loss": disc_metrics.loss,
+            "expert_accuracy": disc_metrics.expert_accuracy,
+            "agent_accuracy": disc_metrics.agent_accuracy,
+            "corrected_reward_mean": jnp.mean(relabelled.corrected),
+            "fit_mse": fit_metrics.mse_after,
+            "iteration": state.iteration + 1,
+            "eta": eta,
+            "eps_tr": corrected_step(bcfg.eps, eta),
+            "rollout_kl": jnp.mean(rollout_kl),
+            "rollout_kl_max": jnp.max(rollout_kl),
+            **extra,
+        }
+        return TRIRLState(new_ppo, disc_state, buf, state.iteration + 1, ps.params.policy), metrics
+
+    def acting_kl(ps: PPOState, new_ppo: PPOState, anchor, distribution, batch: Batch, old_log_std):
+        """``KL(pi_act^(i+1) || pi_act^(i))`` ``[T * B]`` between consecutive acting policies on the
+        rollout's states, each with its normaliser (the trust region Theorem 3.2 assumes)."""
         if config.acting_policy == "projected":
             act_mean, act_log_std = jax.vmap(distribution)(batch.obs)
             new_act = jax.vmap(acting_distribution(new_ppo, ps.params.policy))(batch.obs)
         else:
             act_mean, act_log_std = batch.old_mean, jnp.broadcast_to(old_log_std, batch.old_mean.shape)
             new_act = nets.policy_distribution(networks, new_ppo.params.policy, new_ppo.normalizer, batch.obs)
-        kl = nets.gaussian_kl(*new_act, act_mean, act_log_std)
-        rollout_kl, rollout_kl_max = jnp.mean(kl), jnp.max(kl)
-        eta = jax.lax.stop_gradient(eta)
-        buf = buffer_lib.push(buf, disc_state.params, eta)  # line 32
-        metrics = {
-            **result.metrics,
-            **relabel_metrics,
-            "iteration": state.iteration + 1,
-            "eta": eta,
-            "eps_tr": corrected_step(bcfg.eps, eta),
-            "rollout_kl": rollout_kl,
-            "rollout_kl_max": rollout_kl_max,
-            **extra,
-        }
-        return TRIRLState(new_ppo, disc_state, buf, state.iteration + 1, ps.params.policy), metrics
+        return nets.gaussian_kl(*new_act, act_mean, act_log_std)
 
     def learnt_reward(state: TRIRLState, obs, other, absorbing):
         """The corrected reward ``r^(i) / beta`` of the buffer (what retraining and transfer use;

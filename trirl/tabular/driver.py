@@ -134,13 +134,14 @@ def run(
                 warned = True
         return row
 
-    outcome = driver.run(
-        learner, iterations, run_dir=run_dir, checkpoint_every=checkpoint_every, first_row=first_row, row=row,
-        progress=None if progress else False, postfix=format_metrics, print_every=print_every,
-        callback=callback, until=until,
+    hooks = driver.Hooks(
+        first_row=first_row, row=row, callback=callback, until=until,
         # small problems run with one BLAS thread (trirl.tabular.threads; TRIRL_BLAS_THREADS=off leaves it)
         context=lambda state: blas_threads(np.shape(learner.reward(state))[0]),
     )
+    shown = driver.Progress(None if progress else False, postfix=format_metrics, print_every=print_every)
+    outcome = driver.run(learner, iterations, run_dir=run_dir, checkpoint_every=checkpoint_every, hooks=hooks,
+                         progress=shown)
     state = outcome.state
     return Result(learner.name, learner.reward(state), learner.log_policy(state), outcome.history, state)
 
