@@ -150,3 +150,19 @@ def test_python_m_form_reports_bad_config_without_a_traceback(tmp_path):
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr
     assert f"error: {bad}: [ppo] num_envs = '32': expected an integer" in done.stderr
+
+
+def test_shipped_half_cheetah_expert_demonstrates_without_falls_at_its_evaluated_return():
+    """The committed CPU HalfCheetah expert (Gymnasium's HalfCheetah-v5 on MJX): 30 deterministic
+    demonstrations, all of the full 1,000 steps and none absorbing, whose mean return is the
+    evaluated expert return of returns.json (within 5 %), far above the uniform-random policy's."""
+    from pathlib import Path
+
+    root = Path(__file__).parents[2] / "continuous" / "experts" / "half_cheetah"
+    returns = json.loads((root / "returns.json").read_text())
+    demos = load_demonstrations(root / "demos.npz")
+    assert len(demos.lengths) == 30 and set(demos.lengths.tolist()) == {1000}
+    assert not demos.absorbing.any()
+    assert demos.env_spec["name"] == "half_cheetah" and demos.env_spec["version"] == 2
+    assert abs(float(demos.returns.mean()) - returns["expert_return"]) <= 0.05 * returns["expert_return"]
+    assert returns["expert_return"] >= 3000 > 0 > returns["random_return"]
