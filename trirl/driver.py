@@ -1,9 +1,13 @@
 """One learner protocol and one driver for both halves: loop, log, checkpoint, resume, stop.
 
-A learner is a named bundle of pure functions (STYLE.md 3, optax's ``GradientTransformation``)::
+A learner is a named bundle of pure functions (as optax's ``GradientTransformation``)::
 
     init(key) -> state                      iteration 0
     step(state, key) -> (state, metrics)    one iteration; metrics: name -> number or array
+
+Both halves name their metrics alike: ``iteration, eta, eps_tr, reverse_kl, policy_kl, dual`` mean
+the same in each (exact in the tabular half, estimated or absent in the continuous one; book
+chapter 6), plus what a learner or an environment adds.
 
 The tabular half ignores the key (``key=None``; it needs neither JAX nor randomness), the
 continuous half jits and vmaps the same two functions. The state is any pytree (NamedTuples,

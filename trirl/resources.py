@@ -1,7 +1,7 @@
 """The data trirl ships: grid worlds, continuous experiment configs, committed experts and demos.
 
 In a source checkout they are the top-level folders ``gridworlds/`` and ``continuous/`` (the
-layout of DESIGN.md). The wheel carries the same files as package data under
+layout of the repository). The wheel carries the same files as package data under
 ``trirl/_data/<folder>/`` (``pyproject.toml`` maps the folders there, no copy in git); they are
 found through :mod:`importlib.resources`. An installed wheel wins over a checkout so that an
 installed ``trirl`` never reads a stray folder next to ``site-packages``.

@@ -7,7 +7,7 @@ of size ``d = n + m``)::
     r(s, a) = z^T M z + g^T z + c                  (a :class:`Quadratic` in z)
     pi(a | s) = N(K s + k, Sigma)                   (a :class:`LinearGaussian` policy)
 
-Soft (max-ent) RL with temperature 1 as everywhere in trirl (DESIGN.md):
+Soft (max-ent) RL with temperature 1 as everywhere in trirl (book chapter 2):
 ``Q = r + gamma E[V(s')]``, ``V = log int exp Q da``, ``log pi = Q - V``.
 
 What is exact here (closed form, up to rounding) and where each formula comes from:
@@ -36,7 +36,7 @@ What is exact here (closed form, up to rounding) and where each formula comes fr
 - :func:`dual_feature_matching` ``G_inf(theta) = E_mu0[V_theta(s_0)] - theta^T E_rhoE[phi]``
   (the ``beta -> infinity`` limit of the dual with a reward linear in ``phi``, Ziebart's MCE-IRL
   dual) and its gradient ``E_rho_theta[phi] - E_rhoE[phi]``: exact.
-- :func:`dual` ``G_beta(theta)`` (DESIGN.md's dual restricted to ``r = theta^T phi``):
+- :func:`dual` ``G_beta(theta)`` (the dual of book chapter 3, restricted to ``r = theta^T phi``):
   ``G = E_mu0[V_theta(s_0)] + beta Z log E_{p_E}[exp(-r / beta)]`` with ``p_E = rho_E / Z``. The
   normalised occupancy is the mixture ``p_E = sum_t (1 - gamma) gamma^t N(m_t, S_t)`` of the
   expert's time marginals of ``z``; each term's ``E[exp(-r / beta)]`` is a Gaussian integral

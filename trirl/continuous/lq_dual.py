@@ -87,7 +87,7 @@ def _log_gaussian_expectation(mean: np.ndarray, cov: np.ndarray, J: np.ndarray, 
 
 def dual(problem: LQProblem, theta: np.ndarray, expert: LinearGaussian, beta: float, tail: float = 1e-13,
          bias: float = 0.0) -> DualValue:
-    """DESIGN.md's dual for ``r = theta^T phi + bias``:
+    """The dual (book chapter 3) for ``r = theta^T phi + bias``:
     ``G(r) = E_mu0[V_r(s_0)] + beta Z log E_{z ~ rho_E / Z}[exp(-r(z) / beta)]``.
 
     The expectation is over the mixture ``sum_t (1 - gamma) gamma^t N(m_t, S_t)`` of the expert's

@@ -21,7 +21,7 @@ features and reports, per seed and checkpoint:
   soft-optimal policy of the learnt reward at its best scale (whether the reward *induces* the expert);
 - ``policy_kl``: ``E_{d_net}[KL(pi_net || pi_E)]`` normalised, the acting network's policy against
   the expert, by Monte Carlo over the network's own states (``policy_kl_se`` its standard error);
-- ``dual``: ``G_beta(theta)`` of DESIGN.md at the run's ``beta`` for the learnt reward, exact up to
+- ``dual``: ``G_beta(theta)`` (book chapter 3) at the run's ``beta`` for the learnt reward, exact up to
   the stated truncation (``inf`` where the reward's soft value is infinite).
 
 ``track`` trains exactly as ``trirl train --config ...`` does (the same learner, keys

@@ -36,7 +36,7 @@ replaced by the ``s_a`` sample (the others are duplicated), so ``s_a`` appears o
 termination as in the expert data. In GAE the absorbing bootstrap is
 ``V(s_a) gamma = gamma / (1 - gamma) r(s_a)``, with ``r(s_a)`` the intermediate reward of ``s_a``.
 
-Metrics (shared names, see DESIGN.md): ``iteration, eta, eps_tr, policy_kl, disc_loss,
+Metrics (the names both halves share, :mod:`trirl.driver`): ``iteration, eta, eps_tr, policy_kl, disc_loss,
 expert_accuracy, agent_accuracy, episode_return, env_steps`` plus diagnostics.
 ``reverse_kl`` and ``dual`` are not estimated on continuous tasks and are therefore absent.
 """

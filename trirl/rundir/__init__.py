@@ -3,7 +3,7 @@
 A run directory holds everything needed to inspect and rerun a run::
 
     config.json        the full configuration, seed included (``trirl`` rereads it on --resume)
-    metrics.jsonl      one JSON object per iteration, shared metric names (DESIGN.md)
+    metrics.jsonl      one JSON object per iteration, metric names shared by both halves (trirl.driver)
     checkpoints/       step_XXXXXXXX.npz, written atomically, the newest ``keep`` kept
     *.png              plots
 

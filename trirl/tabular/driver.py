@@ -1,6 +1,6 @@
 """The tabular half's learners and its use of the one driver (:mod:`trirl.driver`).
 
-An algorithm is a :class:`Learner`, a named bundle of pure functions (STYLE.md: ``init`` +
+An algorithm is a :class:`Learner`, a named bundle of pure functions (``init`` +
 ``step``, the protocol of :class:`trirl.driver.Learner`; the key is ignored); :func:`run` hands it
 to :func:`trirl.driver.run`, which owns everything with side effects (the progress bar, the run
 directory, checkpoints of the whole state, resumption), and adds the tabular hooks: the row of

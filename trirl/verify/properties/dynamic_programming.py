@@ -12,7 +12,7 @@ from trirl.verify.properties.measures import EPS, scale
 
 
 def check_occupancy_flow(mdp, policy) -> float:
-    """Occupancy measures (DESIGN.md): for every MDP and every policy ``pi``, ``rho = occupancy(pi)``
+    """Occupancy measures (book chapter 2): for every MDP and every policy ``pi``, ``rho = occupancy(pi)``
     satisfies the Bellman flow constraints ``sum_a rho(s', a) = mu0(s') + gamma sum_{s,a}
     P(s'|s, a) rho(s, a)``, is non-negative, has ``rho(s, a) = pi(a|s) d(s)`` and mass
     ``1 / (1 - gamma)``. Violation: the largest of these errors, relative to ``Z``."""
