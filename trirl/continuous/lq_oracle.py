@@ -42,13 +42,12 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import platform
 import sys
 from pathlib import Path
 
 import numpy as np
 
+from trirl import provenance
 from trirl.continuous import lq
 from trirl.continuous.envs import lqr
 from trirl.errors import InvalidConfigError
@@ -386,7 +385,7 @@ def main(argv=None) -> int:
     t.add_argument("--json", default=None)
     args = parser.parse_args(argv)
     command = "python -m trirl.continuous.lq_oracle " + " ".join(argv if argv is not None else sys.argv[1:])
-    machine = f"{platform.platform()} / {platform.machine()} / {os.cpu_count()} CPU cores"
+    machine = provenance.machine(accelerator=True, command=False)
     if args.command == "track":
         from trirl.continuous.train import load_config
         from trirl.rundir import write_json
