@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -125,14 +124,10 @@ def load_study(path: str | Path) -> Study:
         InvalidConfigError: naming the file, the ``[section] key``, the value and the expected
             form (or, for a variant's train config, the variant and that file's own error).
     """
-    from trirl.configfile import build_config
+    from trirl.configfile import build_config, read_config
 
-    path = resolve_study(path)
+    path, data = read_config(resolve_study(path), flag="--study")  # the one TOML reader
     source = str(path)
-    try:
-        data = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as err:
-        raise InvalidConfigError(f"--study {path}: not valid TOML ({err})") from None
     if "name" not in data or "env" not in data:
         missing = [key for key in ("name", "env") if key not in data]
         raise InvalidConfigError(f"{source}: {', '.join(missing)} missing; expected e.g. name = \"table1_point_maze\", "
