@@ -159,7 +159,7 @@ def test_a_follower_reads_the_run_up_to_its_checkpoint_and_writes_nothing(tmp_pa
 @pytest.mark.continuous
 def test_importing_the_commands_computes_nothing_with_jax():
     """``jax.distributed.initialize`` must come before JAX's backend starts: no import may start it."""
-    code = ("from jax._src import xla_bridge; import trirl.continuous.train, trirl.continuous.study, "
+    code = ("from jax._src import xla_bridge; import trirl.continuous.train, trirl.bench.table1, "
             "trirl.continuous.evaluate, trirl.continuous.expert; print(bool(xla_bridge._backends))")
     done = subprocess.run([sys.executable, "-c", code], env=_environment(), capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]

@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from trirl.argtypes import integer
-from trirl.bench.machine import describe
+from trirl.provenance import machine
 from trirl.errors import InvalidConfigError
 from trirl.rundir import write_json
 
@@ -125,7 +125,7 @@ def scaling(devices: list[int], config_name: str, seeds: int, iterations: int, c
         print(f"{count} device(s) ...", flush=True)
         runs.append(run_devices(count, config_name, seeds, iterations))
     base = runs[0]
-    cores = describe()["cores"]
+    cores = machine(command=False)["cores"]
     entries = [{"devices": count, **{k: v for k, v in run.items() if k not in ("metrics", "devices")},
                 "speedup": run["env_steps_per_second"] / base["env_steps_per_second"],
                 "cpu_speedup": run["env_steps_per_cpu_second"] / base["env_steps_per_cpu_second"],
@@ -139,7 +139,7 @@ def scaling(devices: list[int], config_name: str, seeds: int, iterations: int, c
                  "no speedup is possible, and other jobs on the machine slow every configuration; the figures "
                  "show that the sharded program runs and agrees, and what splitting costs.")
     return {"benchmark": "scaling", "config": config_name, "seeds": seeds, "timed_iterations": iterations,
-            "machine": {**describe(), "command": command, "jax": version("jax"), "jax_backend": runs[0]["platform"]},
+            "machine": {**machine(command=False), "command": command, "jax": version("jax"), "jax_backend": runs[0]["platform"]},
             "command": command, "note": note, "configurations": entries}
 
 
