@@ -90,7 +90,6 @@ def profile_trirl(env_name: str, sizes: str, capacity: int, repeats: int, key,
     from trirl import driver
     from trirl.continuous import baselines, trirl
     from trirl.continuous import discriminator as disc
-    from trirl.continuous import reward as buffer_lib
     from trirl.continuous import trpl
     from trirl.continuous.ppo import Batch, advantages, absorbing_value, update
     from trirl.continuous.rollout import rollout
@@ -125,33 +124,19 @@ def profile_trirl(env_name: str, sizes: str, capacity: int, repeats: int, key,
     state = jax.tree.map(lambda x: x[0], states["trirl"])
     ps = state.ppo
     expert = disc.expert_batch(demos, mode)
-    absorbing_input = disc.absorbing_sample(env.observation_size, disc.input_dim(env, mode))
     keys = jax.random.split(step_key, 4)
 
     collect = jax.jit(lambda ps, key: rollout(ppo.env, networks, ps.params, ps.normalizer, ps.env_state, key,
                                               cfg.ppo.rollout_length)[1].transitions)
     transitions = collect(ps, keys[0])
-    obs, other, _ = disc.agent_inputs(transitions, mode)
-    not_absorbing = jnp.zeros(obs.shape[0])
     discriminator_update = jax.jit(lambda d, t, key: disc.update(dcfg, d, expert, disc.agent_batch(t, mode), key))
     disc_state, _ = discriminator_update(state.disc, transitions, keys[1])
 
-    def relabel(buf, params, obs, other):
-        out = buffer_lib.rewards(bcfg, buf, params, obs, other, not_absorbing)
-        return out.intermediate, buffer_lib.rewards(bcfg, buf, params, *absorbing_input).intermediate[0], out.corrected
-
-    rewards = jax.jit(relabel)
-    intermediate, r_absorbing, corrected = rewards(state.buffer, disc_state.params, obs, other)
-    fit_idx = jax.random.randint(keys[2], (obs.shape[0],), 0, expert.obs.shape[0])
-    expert_fit = (expert.obs[fit_idx], expert.action_or_next_obs[fit_idx], expert.absorbing[fit_idx])
-
-    def fit(buf, corrected):  # as the step fits: the agent's corrected rewards come from ``rewards``
-        return buffer_lib.fit_reward(
-            bcfg, buf, jnp.concatenate([obs, expert_fit[0]]), jnp.concatenate([other, expert_fit[1]]),
-            jnp.concatenate([not_absorbing, expert_fit[2]]),
-            corrected=jnp.concatenate([corrected, buffer_lib.corrected_rewards(bcfg, buf, *expert_fit)]))
-
-    reward_fit = jax.jit(fit)
+    learner = learners["trirl"]  # the step's own parts, each compiled on its own
+    rewards = jax.jit(learner.relabel)
+    relabelled = rewards(state.buffer, disc_state.params, transitions)
+    intermediate, r_absorbing = relabelled.intermediate, relabelled.absorbing
+    reward_fit = jax.jit(learner.fit)
 
     def flat_batch(ps, transitions, rewards, r_absorbing):
         advantage, target = advantages(networks, ps.params, ps.normalizer, transitions,
@@ -192,8 +177,8 @@ def profile_trirl(env_name: str, sizes: str, capacity: int, repeats: int, key,
     parts = {
         "rollout": functools.partial(collect, ps, keys[0]),
         "discriminator_update": functools.partial(discriminator_update, state.disc, transitions, keys[1]),
-        "rewards": functools.partial(rewards, state.buffer, disc_state.params, obs, other),
-        "reward_fit": functools.partial(reward_fit, state.buffer, corrected),
+        "rewards": functools.partial(rewards, state.buffer, disc_state.params, transitions),
+        "reward_fit": functools.partial(reward_fit, state.buffer, relabelled, keys[2]),
         "gae": functools.partial(gae, ps, transitions, intermediate / bcfg.beta, r_absorbing / bcfg.beta),
         "ppo_epochs": functools.partial(epochs, ps, batch, keys[3]),
         "projection_and_line_search": functools.partial(projection, ps, new_params, batch),

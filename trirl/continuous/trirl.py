@@ -185,6 +185,9 @@ class Learner(NamedTuple):
 
     ``reward(state, obs, x, absorbing) -> [N]`` is the learnt reward a fresh PPO can be retrained
     on (TRIRL: the corrected reward of the buffer); ``ppo`` holds the env and networks.
+    TRIRL also offers two of its step's parts, so that they can be timed alone (``trirl bench
+    continuous --profile``): ``relabel(buffer, newest_params, transitions) -> Relabelled`` (lines
+    17-24) and ``fit(buffer, relabelled, key) -> (buffer, metrics)`` (line 25); None for the baselines.
     """
 
     name: str
@@ -192,6 +195,8 @@ class Learner(NamedTuple):
     init: Callable[[jax.Array], Any]
     step: Callable[[Any, jax.Array], tuple[Any, dict[str, jax.Array]]]
     reward: Callable[..., jax.Array]
+    relabel: Callable[..., Relabelled] | None = None
+    fit: Callable[..., tuple[Any, dict[str, jax.Array]]] | None = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -403,7 +408,7 @@ def make_trirl(env: Env, config: TRIRLConfig, demos: Demonstrations) -> Learner:
         divided by ``beta`` like the rewards PPO is trained on, entropy weight ``1 / beta``)."""
         return buffer_lib.corrected_rewards(bcfg, state.buffer, obs, other, absorbing) / bcfg.beta
 
-    return Learner(f"trirl-{config.variant}", ppo, init, step, learnt_reward)
+    return Learner(f"trirl-{config.variant}", ppo, init, step, learnt_reward, relabel, fit)
 
 
 __all__ = ["ACTING_POLICIES", "ETA_SOURCES", "VARIANTS", "Learner", "TRIRLConfig", "TRIRLState", "kl_penalty_loss", "make_trirl",
