@@ -57,16 +57,3 @@ def number(low: float | None = None, high: float | None = None, *, low_open: boo
 
     parse.__name__ = expected
     return parse
-
-
-def eta_schedule(text: str) -> str:
-    """An eta given as a number or a schedule (:func:`trirl.core.parse_eta_schedule`); kept as text."""
-    from trirl import core
-    from trirl.errors import TrirlError
-
-    try:
-        core.parse_eta_schedule(text)
-    except (TrirlError, ValueError) as err:
-        raise argparse.ArgumentTypeError(
-            f"{err} (expected a number >= 0, 'linear:START:END:STEPS' or 'exp:START:DECAY[:END]')") from None
-    return text

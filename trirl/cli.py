@@ -27,7 +27,7 @@ import numpy as np
 
 from trirl import core
 from trirl.argtypes import integer, number
-from trirl.errors import InvalidConfigError, TrirlError
+from trirl.errors import InvalidConfigError, TrirlError, plain_warnings
 
 from trirl.tabular.algorithms.trirl import TRIRLConfig
 
@@ -45,8 +45,8 @@ def eta_flag(text: str) -> EtaFlag:
     try:
         return EtaFlag(text, core.parse_eta_schedule(text))
     except (TrirlError, ValueError) as err:
-        raise argparse.ArgumentTypeError(
-            f"{err} (expected a number >= 0, 'linear:START:END:STEPS' or 'exp:START:DECAY[:END]')") from None
+        expected = "a number >= 0, 'linear:START:END:STEPS' or 'exp:START:DECAY[:END]'"
+        raise argparse.ArgumentTypeError(str(err) if "expected" in str(err) else f"{err} (expected {expected})") from None
 
 
 def _add_grid(sub) -> None:
@@ -171,7 +171,8 @@ def cmd_grid(args) -> int:
         flags = f"--world {options.world}" + (f" --variant {options.variant}" if options.variant else "")
         raise InvalidConfigError(f"{flags}: {err}") from None
     # one BLAS thread for small worlds (trirl.tabular.threads; TRIRL_BLAS_THREADS=off leaves it)
-    with blas_threads(world.mdp.n_states):
+    # warnings read as the command's own lines (``trirl grid: warning: ...``), not as source lines
+    with blas_threads(world.mdp.n_states), plain_warnings("trirl grid"):
         return _run_grid(options, world)
 
 
@@ -302,7 +303,8 @@ def _add_compare(sub) -> None:
 # (name, module, one-line help). Their flags are defined once, in the module.
 DELEGATED = (
     ("bench", "trirl.bench.__main__", "benchmarks: 'tabular' (exact engine), 'demos', 'continuous' (JAX/MJX), 'table1' "
-              "(the paper's Table 1 row: train, retrain, transfer, IQM with CIs), 'scaling' (seeds on 1, 2, 4 devices); "
+              "(the paper's Table 1 row: train, retrain, transfer, IQM with CIs), 'scaling' (seeds on 1, 2, 4 devices), "
+              "'report' (a folder of continuous runs as one JSON and figure), 'compile' (compilation seconds); "
               "JSON with the machine"),
     ("expert", "trirl.continuous.expert", "continuous: train a PPO expert, evaluate it, collect demonstrations"),
     ("train", "trirl.continuous.train", "continuous: TRIRL, GAIL, AIRL or AMP from demonstrations, seeds vmapped"),
