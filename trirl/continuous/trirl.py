@@ -277,7 +277,7 @@ def make_trirl(env: Env, config: TRIRLConfig, demos: Demonstrations) -> Learner:
     if config.discriminator.features:
         feature_sets.check_env(config.discriminator.features, env.spec.name)
     ppo = make_ppo(env, config.ppo)
-    networks, ppo_cfg, dcfg, bcfg = ppo.networks, config.ppo, config.discriminator, config.buffer
+    networks, dcfg, bcfg = ppo.networks, config.discriminator, config.buffer
     mode = dcfg.input_mode
     expert = disc.expert_batch(demos, mode)
     obs_dim, x_dim = env.observation_size, disc.input_dim(env, mode)
