@@ -30,6 +30,7 @@ from trirl.argtypes import integer, number
 from trirl.errors import InvalidConfigError, TrirlError, plain_warnings
 
 from trirl.tabular.algorithms.trirl import TRIRLConfig
+from trirl.tabular.gridworld.files import portable
 
 
 class EtaFlag(NamedTuple):
@@ -125,8 +126,9 @@ class GridOptions:
 
     def rerun_argv(self) -> list[str]:
         """The flags of the same run again, into a fresh run directory (so the command works as
-        written): every setting that changes the numbers, defaults included."""
-        parts = ["--world", str(self.world)]
+        written, from any folder: the paths it names are absolute): every setting that changes the
+        numbers, defaults included."""
+        parts = ["--world", portable(self.world)]
         if self.variant:
             parts += ["--variant", self.variant]
         parts += ["--eps", str(self.config.eps), "--beta", str(self.config.beta), "--eta", self.eta,
@@ -136,24 +138,26 @@ class GridOptions:
         if self.demos:
             parts += ["--demos", str(self.demos), "--horizon", str(self.horizon), "--smoothing", str(self.smoothing)]
         if self.demos_file:
-            parts += ["--demos-file", str(self.demos_file), "--smoothing", str(self.smoothing)]
+            parts += ["--demos-file", str(self.demos_file.resolve()), "--smoothing", str(self.smoothing)]
         if not self.config.safeguard:
             parts += ["--safeguard", "off"]
         return parts
 
     def resume_command(self, out: Path) -> str:
-        """This run continued from its newest checkpoint in ``out`` (:func:`trirl.rundir.resume_command`)."""
+        """This run continued from its newest checkpoint in ``out`` (:func:`trirl.rundir.resume_command`),
+        from any folder (every path absolute)."""
         from trirl.rundir import resume_command
 
-        return resume_command("trirl grid", [*self.rerun_argv(), "--out", str(out)])
+        return resume_command("trirl grid", [*self.rerun_argv(), "--out", str(Path(out).resolve())])
 
     def record(self, world, out: Path) -> dict[str, Any]:
-        """``config.json``: everything needed to rerun, with the world's settings."""
+        """``config.json``: everything needed to rerun, with the world's settings (paths absolute, so
+        that a run resumed from another folder compares equal)."""
         return {
             "command": "trirl grid",
-            "world": self.world, "variant": self.variant, "eps": self.config.eps, "beta": self.config.beta,
+            "world": portable(self.world), "variant": self.variant, "eps": self.config.eps, "beta": self.config.beta,
             "eta": self.eta, "kl_bound": self.config.kl_bound, "demos": self.demos, "horizon": self.horizon,
-            "smoothing": self.smoothing, "demos_file": str(self.demos_file) if self.demos_file else None,
+            "smoothing": self.smoothing, "demos_file": str(self.demos_file.resolve()) if self.demos_file else None,
             "safeguard": self.config.safeguard, "seed": self.seed, "iterations": self.iterations,
             "world_settings": world.settings(),
             "rerun": shlex.join(["trirl", "grid", *self.rerun_argv()]), "resume": self.resume_command(out),
@@ -183,7 +187,7 @@ def _run_grid(options: GridOptions, world) -> int:
 
     expert = solve(world.mdp, world.reward)
     if options.demos_file is not None:
-        demos = load_trajectories(options.demos_file, world.mdp)
+        demos = load_trajectories(options.demos_file, world.mdp, world.action_names)
         rho_expert = empirical_occupancy(world.mdp, demos, smoothing=options.smoothing)
         source = (f"{len(demos.lengths)} demonstrations from {options.demos_file} ({int(demos.lengths.sum())} steps, "
                   f"{int(demos.absorbed.sum())} ending in an absorbing state)")

@@ -54,6 +54,10 @@ class StopOnInterrupt:
 
 
 def resume_command(program: str, argv: list[str]) -> str:
-    """``program argv`` with ``--resume`` added: how a CLI whose ``--out`` is required continues."""
+    """``program argv`` with ``--resume`` added: how a CLI whose ``--out`` is required continues.
+
+    ``argv`` is taken as given: a command saved to be run from another folder (``config.json``'s
+    ``resume``) passes its paths absolute (``trirl grid`` does), one printed for the same shell may
+    keep them as typed."""
     argv = list(argv)
     return shlex.join([*shlex.split(program), *argv, *([] if "--resume" in argv else ["--resume"])])

@@ -15,8 +15,9 @@ Two formats, chosen by the file's suffix.
 - ``step``: ``0, 1, 2, ...`` within an episode, in order.
 - ``state``: the state index ``s_t`` (``0 <= s_t < S``, the MDP's state order; for a grid world
   ``world.state_index[row, col]`` gives the state of a cell, ``world.action_names`` the actions).
-- ``action``: the action index ``a_t`` taken in ``s_t``; **empty on an episode's last row**, which
-  holds the state the episode ended in (so an episode of ``L`` actions has ``L + 1`` rows).
+- ``action``: the action index ``a_t`` taken in ``s_t`` (or, when the caller gives the action names,
+  e.g. a grid world's ``up, down, left, right, stay``, its name); **empty on an episode's last
+  row**, which holds the state the episode ended in (so an episode of ``L`` actions has ``L + 1`` rows).
 - ``absorbing`` (optional column, ``0``/``1``, empty = 0): ``1`` on an episode's last row says the
   episode ended by entering an absorbing state (the goal, a hole); the world must agree. Episodes
   that end elsewhere were cut short (truncated); how the estimator treats both is in
@@ -33,6 +34,7 @@ Every error is an :class:`~trirl.errors.InvalidDemonstrationError` that names th
 from __future__ import annotations
 
 import csv
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -47,13 +49,14 @@ OPTIONAL_COLUMNS = ("absorbing",)
 NPZ_FIELDS = ("states", "actions", "lengths", "absorbed")
 
 
-def load_trajectories(path, mdp: MDP | None = None) -> Trajectories:
+def load_trajectories(path, mdp: MDP | None = None, action_names: Sequence[str] | None = None) -> Trajectories:
     """Read demonstrations from a ``.csv`` or ``.npz`` file (module doc).
 
     With ``mdp``, indices are checked against its state and action counts and ``absorbing``
     flags against ``mdp.absorbing`` (errors name the line), and ``absorbed`` also marks the episodes
-    that reach an absorbing state without a flag. Returns ``Trajectories`` with ``lengths`` and
-    ``absorbed`` filled in.
+    that reach an absorbing state without a flag. With ``action_names`` (``[A]``, e.g. a grid world's
+    ``world.action_names``), a CSV's action may be a name as well as an index, and a bad one's error
+    lists them. Returns ``Trajectories`` with ``lengths`` and ``absorbed`` filled in.
 
     Raises:
         InvalidDemonstrationError: a missing file, an unknown suffix, or a malformed entry.
@@ -63,7 +66,7 @@ def load_trajectories(path, mdp: MDP | None = None) -> Trajectories:
         raise InvalidDemonstrationError(f"demonstrations file {path} does not exist")
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        demos = _read_csv(path, mdp)
+        demos = _read_csv(path, mdp, action_names)
     elif suffix == ".npz":
         demos = _read_npz(path)
     else:
@@ -106,7 +109,7 @@ def save_trajectories(path, trajectories: Trajectories) -> Path:
     return path
 
 
-def _read_csv(path: Path, mdp: MDP | None) -> Trajectories:
+def _read_csv(path: Path, mdp: MDP | None, action_names: Sequence[str] | None = None) -> Trajectories:
     with path.open(newline="") as f:
         reader = csv.reader(f)
         header = next(reader, None)
@@ -130,7 +133,7 @@ def _read_csv(path: Path, mdp: MDP | None) -> Trajectories:
             cell = {name: row[i].strip() for name, i in where.items()}
             step = _integer(path, line, "step", cell["step"])
             state = _integer(path, line, "state", cell["state"], mdp.n_states if mdp is not None else None)
-            action = None if cell["action"] == "" else _integer(path, line, "action", cell["action"], mdp.n_actions if mdp is not None else None)
+            action = None if cell["action"] == "" else _action(path, line, cell["action"], mdp, action_names)
             flag = cell.get("absorbing", "")
             if flag not in ("", "0", "1"):
                 raise InvalidDemonstrationError(f"{path} line {line}: absorbing is {flag!r}, expected 0, 1 or empty")
@@ -198,15 +201,25 @@ def _close(path: Path, episode: dict, mdp: MDP | None) -> None:
         raise InvalidDemonstrationError(f"{path} line {bad}: action is empty before the end of episode {episode['label']!r}")
 
 
-def _integer(path: Path, line: int, field: str, text: str, limit: int | None = None) -> int:
+def _integer(path: Path, line: int, field: str, text: str, limit: int | None = None, names: str = "") -> int:
     try:
         value = int(text)
     except ValueError:
-        raise InvalidDemonstrationError(f"{path} line {line}: {field} is {text!r}, expected an integer") from None
+        raise InvalidDemonstrationError(f"{path} line {line}: {field} is {text!r}, expected an integer{names}") from None
     if value < 0 or (limit is not None and value >= limit):
         bound = f"[0, {limit})" if limit is not None else ">= 0"
-        raise InvalidDemonstrationError(f"{path} line {line}: {field} is {value}, expected an index in {bound}")
+        raise InvalidDemonstrationError(f"{path} line {line}: {field} is {value}, expected an index in {bound}{names}")
     return value
+
+
+def _action(path: Path, line: int, text: str, mdp: MDP | None, action_names: Sequence[str] | None) -> int:
+    """An action index, or with ``action_names`` a name (its index); a bad one's error lists them."""
+    if not action_names:
+        return _integer(path, line, "action", text, mdp.n_actions if mdp is not None else None)
+    if text in action_names:
+        return list(action_names).index(text)
+    names = ", ".join(f"{i} {name}" for i, name in enumerate(action_names))
+    return _integer(path, line, "action", text, len(action_names), f" or an action name ({names})")
 
 
 def _read_npz(path: Path) -> Trajectories:

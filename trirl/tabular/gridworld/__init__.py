@@ -47,7 +47,7 @@ The package, one responsibility per module:
 """
 
 from trirl.tabular.gridworld.build import from_cells, open_grid
-from trirl.tabular.gridworld.files import DEFAULT_WORLD, GRIDWORLDS_DIR, load, names, variants
+from trirl.tabular.gridworld.files import DEFAULT_WORLD, GRIDWORLDS_DIR, load, names, portable, variants
 from trirl.tabular.gridworld.spec import (
     ACTION_DELTAS,
     ACTION_NAMES,
@@ -84,6 +84,7 @@ __all__ = [
     "from_cells",
     "load",
     "names",
+    "portable",
     "open_grid",
     "variants",
 ]

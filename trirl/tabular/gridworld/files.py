@@ -82,9 +82,21 @@ def load(name_or_path: str | Path = DEFAULT_WORLD, variant: str | None = None) -
         raise InvalidConfigError(f"{map_path}: {error}") from None
 
 
+def _is_path(name_or_path) -> bool:
+    """A world given by path (a ``.toml`` suffix or a folder), not by a shipped name."""
+    given = Path(name_or_path)
+    return given.suffix == ".toml" or given.parent != Path(".")
+
+
+def portable(name_or_path) -> str:
+    """``name_or_path`` as it loads from any working folder: a path made absolute, a shipped name as it is
+    (what a saved rerun or resume command records)."""
+    return str(Path(name_or_path).resolve()) if _is_path(name_or_path) else str(name_or_path)
+
+
 def _resolve(name_or_path) -> Path:
     given = Path(name_or_path)
-    if given.suffix == ".toml" or given.parent != Path("."):
+    if _is_path(given):
         if not given.is_file():
             raise InvalidConfigError(f"grid world file {given} does not exist")
         return given

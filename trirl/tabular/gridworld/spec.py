@@ -118,7 +118,11 @@ class GridSpec:
         if not 0.0 <= discount < 1.0:
             raise FieldError("discount", f"discount is {discount}, expected a number in [0, 1)")
         rewards = _per_type("rewards", self.rewards)
-        slip = {t: _probability(t, f"slip.{t}", p) for t, p in _per_type("slip", self.slip).items()}
+        if isinstance(self.slip, int | float) and not isinstance(self.slip, bool):
+            # one number for every cell type: checked, and blamed, as the key the file holds
+            slip = dict.fromkeys(CELL_TYPES, _probability("slip", "slip", self.slip))
+        else:
+            slip = {t: _probability(t, f"slip.{t}", p) for t, p in _per_type("slip", self.slip).items()}
         if not isinstance(self.wind, Wind):
             raise FieldError("wind", f"wind is {self.wind!r}, expected a Wind(direction, probability)")
         absorbing = self.absorbing
