@@ -244,7 +244,10 @@ def _train_grid(options: GridOptions, world, expert, rho_expert, source, out, ru
     )
     fit = projector(result.reward) if projector is not None else None
     plots.save(plots.figure2(world, expert.policy, world.reward, result, fit), run_dir.file("figure2.png"))
-    summary = _summary(world, expert, rho_expert, result, occupancy, reverse_kl, solve) + "\n" + _shaping_line(fit)
+    target = "the expert's exact occupancy" if options.demos == 0 and options.demos_file is None else \
+        "the demonstrations' occupancy"
+    summary = (_summary(world, expert, rho_expert, result, occupancy, reverse_kl, solve, target, projector is not None)
+               + "\n" + _shaping_line(fit))
     (out / "summary.txt").write_text(summary + "\n")
     print(summary)
     print(f"wrote {out}/config.json, metrics.jsonl, figure2.png, summary.txt, checkpoints/")
@@ -262,8 +265,12 @@ def _shaping_line(fit) -> str:
             f"unrelated rewards ~0.71)")
 
 
-def _summary(world, expert, rho_expert, result, occupancy, reverse_kl, solve) -> str:
-    from trirl.tabular.compare import normalised_return
+def _summary(world, expert, rho_expert, result, occupancy, reverse_kl, solve, target: str, preference: bool) -> str:
+    """The summary's lines; ``target`` names ``rho_expert`` (the exact occupancy or the demonstrations'),
+    ``preference``: the true reward prefers some policy (else a warning has said so already)."""
+    import warnings
+
+    from trirl.tabular.compare import normalised_return, reference_returns
 
     mdp = world.mdp
     kl = result.metric("reverse_kl")
@@ -273,16 +280,27 @@ def _summary(world, expert, rho_expert, result, occupancy, reverse_kl, solve) ->
     reoptimised = solve(mdp, result.reward)
     true_return = float(np.sum(rho_learned * world.reward))
     expert_return = float(np.sum(occupancy(mdp, expert.policy) * world.reward))
+    uniform_return = reference_returns(world)[0]
+    score = normalised_return(world, result.policy)
+    if np.isnan(score):  # R_expert = R_uniform: no scale to normalise by, whatever the policy learned
+        normalised = "expert-normalised: n/a, the expert's return cannot be told from the uniform policy's"
+        if preference:
+            warnings.warn(f"{world.name}: the expert's true return ({expert_return:.4g}) and the uniform policy's "
+                          f"({uniform_return:.4g}) differ by less than 1e-9, so the expert-normalised return is "
+                          "undefined (reported as n/a)",
+                          UserWarning, stacklevel=2)
+    else:
+        normalised = f"expert-normalised {score:.3g}; uniform policy = 0, expert = 1"
     lines = [
         "summary",
         f"  reverse KL(rho_pi || rho_E): {kl[0]:.3g} (uniform policy) -> {kl[-1]:.3g} after {len(kl) - 1} iterations",
         f"  dual G(r): {dual[0]:.6g} -> {dual[-1]:.6g}; iterations where it got worse: {worse}",
         f"  largest |pi_learned - pi_expert|: {np.abs(result.policy - expert.policy).max():.3g}",
         f"  learned reward re-optimised from scratch: largest |pi - pi_expert| = "
-        f"{np.abs(reoptimised.policy - expert.policy).max():.3g}, reverse KL to the demonstrations "
+        f"{np.abs(reoptimised.policy - expert.policy).max():.3g}, reverse KL to {target} "
         f"{reverse_kl(occupancy(mdp, reoptimised.policy), rho_expert):.3g}",
-        f"  true discounted return: learned policy {true_return:.4g}, expert {expert_return:.4g}"
-        f" (expert-normalised {normalised_return(world, result.policy):.3g}; uniform policy = 0, expert = 1)",
+        f"  true discounted return: learned policy {true_return:.4g}, expert {expert_return:.4g}, uniform policy "
+        f"{uniform_return:.4g} ({normalised})",
         f"  soft Bellman backups used: {result.history[-1]['backups']}, wall time {result.history[-1]['wall_time']:.2f} s",
     ]
     if "total_backtracks" in result.history[-1]:

@@ -95,16 +95,26 @@ def transfer_reward(source, target, reward) -> np.ndarray:
     return moved
 
 
+def true_return(world, policy) -> float:
+    """The true discounted return ``sum_{s,a} rho_pi(s, a) r(s, a)`` of ``policy`` ``[S, A]`` in ``world``."""
+    return float(np.sum(occupancy(world.mdp, policy) * world.reward))
+
+
+def reference_returns(world) -> tuple[float, float]:
+    """``(R_uniform, R_expert)``: the true discounted returns of the uniform policy and of the
+    soft-optimal expert, the 0 and 1 of :func:`normalised_return`."""
+    expert, _ = expert_of(world)
+    return true_return(world, np.full(world.mdp.shape, 1.0 / world.mdp.n_actions)), true_return(world, expert.policy)
+
+
 def normalised_return(world, policy) -> float:
     """``(R - R_uniform) / (R_expert - R_uniform)`` with the true reward of ``world``; ``nan`` when the
-    expert is no better than the uniform policy (to 1e-9 relative: a reward without preference)."""
-    def ret(pi):
-        return float(np.sum(occupancy(world.mdp, pi) * world.reward))
-
-    expert, _ = expert_of(world)
-    uniform = np.full(world.mdp.shape, 1.0 / world.mdp.n_actions)
-    low, high = ret(uniform), ret(expert.policy)
-    return (ret(policy) - low) / (high - low) if abs(high - low) > 1e-9 * max(1.0, abs(high)) else float("nan")
+    expert is no better than the uniform policy (to 1e-9 relative: a reward without preference), where
+    no scale exists (callers report it as undefined)."""
+    low, high = reference_returns(world)
+    if abs(high - low) > 1e-9 * max(1.0, abs(high)):
+        return (true_return(world, policy) - low) / (high - low)
+    return float("nan")
 
 
 def transfer_rows(world, name, result) -> list[dict]:
