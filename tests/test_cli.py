@@ -113,6 +113,67 @@ def test_the_saved_rerun_command_works_as_written(tmp_path):
     assert len(read_metrics(again)) == 4
 
 
+def test_the_saved_commands_work_from_another_folder(tmp_path):
+    """A world and demonstrations given by relative paths: config.json's rerun and resume name them
+    absolute, so both run as written from any folder."""
+    home, elsewhere = tmp_path / "home", tmp_path / "elsewhere"
+    home.mkdir(), elsewhere.mkdir()
+    (home / "tiny.txt").write_text("S..\n..G\n")
+    (home / "tiny.toml").write_text("step_cost = -0.1\n")
+    (home / "demos.csv").write_text("episode,step,state,action\n0,0,0,right\n0,1,1,down\n0,2,4,right\n0,3,5,\n")
+    first = subprocess.run(_as_python("trirl grid --world tiny.toml --demos-file demos.csv --iterations 2 --quiet "
+                                      "--out run"), cwd=home, env=ENV, capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr
+    config = json.loads((home / "run" / "config.json").read_text())
+    assert config["world"] == str(home / "tiny.toml") and config["demos_file"] == str(home / "demos.csv")
+    resume = config["resume"].replace("--iterations 2", "--iterations 3")
+    resumed = subprocess.run(_as_python(resume), cwd=elsewhere, env=ENV, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    assert [row["iteration"] for row in read_metrics(home / "run")] == [0, 1, 2, 3]
+    rerun = subprocess.run(_as_python(config["rerun"]), cwd=elsewhere, env=ENV, capture_output=True, text=True,
+                           timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    (again,) = (elsewhere / "runs").glob("grid-tiny-*")
+    assert [r["dual"] for r in read_metrics(again)] == [r["dual"] for r in read_metrics(home / "run")][:3]
+
+
+def _grid_summary(folder, capsys, cells: str, toml: str, *flags: str) -> tuple[str, str]:
+    """``trirl grid`` on a world ``w`` of ``cells`` and ``toml`` in a new ``folder``: (its summary.txt, its stderr)."""
+    folder.mkdir()
+    (folder / "w.txt").write_text(cells)
+    (folder / "w.toml").write_text(toml)
+    out = folder / "run"
+    assert main(["grid", "--world", str(folder / "w.toml"), "--iterations", "3", "--out", str(out), "--quiet",
+                 *flags]) == 0
+    return (out / "summary.txt").read_text(), capsys.readouterr().err
+
+
+def test_the_expert_normalised_return_is_n_a_where_the_expert_is_no_better_than_uniform(tmp_path, capsys):
+    # no goal, no lava: every policy has the same return; the no-preference warning says why
+    summary, err = _grid_summary(tmp_path / "flat", capsys, "S..\n...\n", "step_cost = -0.1\n")
+    assert ("uniform policy -2 (expert-normalised: n/a, the expert's return cannot be told from the uniform "
+            "policy's)") in summary
+    assert "nan" not in summary and "the true reward gives no preference" in err
+    # lava 40 cells away at discount 0.5: the reward prefers, but no return can tell the policies apart
+    summary, err = _grid_summary(tmp_path / "far", capsys, "S" + "." * 40 + "L\n", "discount = 0.5\n")
+    assert "expert-normalised: n/a" in summary and "nan" not in summary
+    assert re.search(r"^trirl grid: warning: w: the expert's true return \(\S+\) and the uniform policy's \(\S+\) "
+                     r"differ by less than 1e-9, so the expert-normalised return is undefined", err, re.M)
+    # lava only, near: returns of about 0 for the expert and the learner, well below 0 for the uniform
+    # policy, so the learner's normalised 1 is defined, and the line shows why
+    summary, err = _grid_summary(tmp_path / "near", capsys, "S...L\n", "discount = 0.9\n")
+    line = next(line for line in summary.splitlines() if "true discounted return" in line)
+    assert re.search(r"uniform policy -2\.4\d* \(expert-normalised 1; uniform policy = 0, expert = 1\)", line), line
+    assert "warning" not in err
+
+
+def test_the_summary_names_what_the_reverse_kl_is_measured_to(tmp_path, capsys):
+    exact, _ = _grid_summary(tmp_path / "exact", capsys, "S..\n..G\n", "step_cost = -0.1\n")
+    assert "reverse KL to the expert's exact occupancy" in exact and "demonstrations" not in exact
+    sampled, _ = _grid_summary(tmp_path / "sampled", capsys, "S..\n..G\n", "step_cost = -0.1\n", "--demos", "5")
+    assert "reverse KL to the demonstrations' occupancy" in sampled and "exact occupancy" not in sampled
+
+
 def test_ctrl_c_keeps_the_checkpoint_and_prints_a_resume_command_that_works(tmp_path):
     out = tmp_path / "run"
     process = subprocess.Popen(_as_python(f"trirl grid --world open_room --iterations 1000000 --quiet --out {out}"),

@@ -181,6 +181,25 @@ def test_bad_demonstration_files_name_the_line_and_field(tmp_path, text, message
         load_trajectories(path, gridworld.load("open_room").mdp)
 
 
+def test_a_csv_may_name_its_actions_and_a_bad_name_lists_them(tmp_path, capsys):
+    world = gridworld.load("open_room")
+    by_index, by_name = tmp_path / "index.csv", tmp_path / "name.csv"
+    by_index.write_text("episode,step,state,action\n0,0,0,3\n0,1,1,1\n0,2,7,\n")
+    by_name.write_text("episode,step,state,action\n0,0,0,right\n0,1,1,down\n0,2,7,\n")
+    named = load_trajectories(by_name, world.mdp, world.action_names)
+    np.testing.assert_array_equal(named.actions, load_trajectories(by_index, world.mdp).actions)
+    # what a user of trirl grid sees for a misspelt name: the line, the field and every name allowed
+    by_name.write_text("episode,step,state,action\n0,0,0,rigth\n0,1,1,\n")
+    assert main(["grid", "--world", "open_room", "--demos-file", str(by_name), "--out", str(tmp_path / "run"),
+                 "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert ("name.csv line 2: action is 'rigth', expected an integer or an action name "
+            "(0 up, 1 down, 2 left, 3 right, 4 stay)") in err
+    by_name.write_text("episode,step,state,action\n0,0,0,right\n0,1,1,\n")
+    with pytest.raises(InvalidDemonstrationError, match=r"action is 'right', expected an integer$"):
+        load_trajectories(by_name, world.mdp)  # without the names, only indices
+
+
 def test_grid_refuses_two_sources_and_a_missing_file(tmp_path, capsys):
     assert main(["grid", "--demos", "5", "--demos-file", str(tmp_path / "x.csv"), "--out", str(tmp_path / "a"), "--quiet"]) == 2
     assert "--demos-file and --demos" in capsys.readouterr().err

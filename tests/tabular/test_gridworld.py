@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from trirl.errors import InvalidConfigError
 from trirl.tabular import gridworld
-from trirl.tabular.gridworld import ACTION_NAMES, GridSpec, Wind, correspondence, from_cells, load, names, open_grid, variants
+from trirl.tabular.gridworld import ACTION_NAMES, CELL_TYPES, GridSpec, Wind, correspondence, from_cells, load, names, open_grid, variants
 
 UP, DOWN, LEFT, RIGHT, STAY = range(5)
 SHIPPED = [(name, variant) for name in names() for variant in [None, *variants(name)]]
@@ -270,6 +270,8 @@ def test_unknown_variant_and_unknown_world():
     [
         ("discount = 1.0\n", r"line 1: discount is 1.0, expected a number in \[0, 1\)"),
         ("[slip]\nfloor = 1.5\n", r"line 2: slip.floor is 1.5"),
+        # one number for every cell type: blamed as the key written, not as its expansion slip.floor
+        ("discount = 0.9\nslip = 2\n", r"w\.toml, line 2: slip is 2\.0, expected a probability in \[0, 1\]"),
         ("[rewards]\nmud = 1\n", r"line 2: rewards has unknown cell type 'mud'"),
         ("wind = { direction = 'sideways' }\n", r"line 1: wind.direction is 'sideways'"),
         ("absorbing = ['goal', 'exit']\n", r"line 1: absorbing is"),
@@ -286,6 +288,9 @@ def test_specs_and_maps_built_in_code_are_validated_too():
         GridSpec(discount=1.2)
     with pytest.raises(InvalidConfigError, match=r"slip.ice is 2.0"):
         GridSpec(slip={"ice": 2.0})
+    with pytest.raises(InvalidConfigError, match=r"^slip is -0.5, expected a probability"):
+        GridSpec(slip=-0.5)
+    assert GridSpec(slip=0.25).slip == dict.fromkeys(CELL_TYPES, 0.25)
     with pytest.raises(InvalidConfigError, match=r"wind.probability is -0.1"):
         Wind("up", -0.1)
     with pytest.raises(InvalidConfigError, match=r"mirror is 'diagonal'"):
