@@ -42,6 +42,7 @@ from typing import Any, NamedTuple, Protocol, runtime_checkable
 import numpy as np
 from tqdm.auto import tqdm
 
+from trirl.devices import seed_mesh, to_host  # noqa: F401  (seed_mesh: part of the driver's interface)
 from trirl.errors import InvalidConfigError, NonFiniteError
 from trirl.rundir import STATE_PREFIX, RunDir, StopOnInterrupt, flatten, tree_leaves_with_path, unflatten
 
@@ -137,27 +138,6 @@ class Jitted(NamedTuple):
     step: Callable[[Any, Any], tuple[Any, Mapping[str, Any]]]
 
 
-def seed_mesh(seeds: int, devices=None):
-    """The one-axis device mesh (axis ``"seeds"``) that a batch of ``seeds`` vmapped seeds is split over.
-
-    It spans the largest number ``d`` of ``devices`` (default: every local device,
-    ``jax.local_devices()``) that divides ``seeds``, so every device holds ``seeds / d`` whole seeds and
-    nothing is padded; ``None`` when ``d`` is 1 (one device, or a prime number of seeds above the
-    device count), where nothing is sharded. Over several processes (``jax.distributed``) the default
-    is every process's devices (:func:`trirl.continuous.distributed.seed_mesh`).
-    """
-    import jax
-    from jax.sharding import Mesh
-
-    if devices is None and jax.process_count() > 1:  # jax.distributed: every process's devices
-        from trirl.continuous.distributed import seed_mesh as global_seed_mesh
-        return global_seed_mesh(seeds)
-
-    devices = jax.local_devices() if devices is None else list(devices)
-    count = max(d for d in range(1, len(devices) + 1) if seeds % d == 0)
-    return Mesh(np.array(devices[:count]), ("seeds",)) if count > 1 else None
-
-
 def jitted(learner, seeds: int | None = None, *step_args, name: str | None = None, devices=None) -> Jitted:
     """``learner`` with ``init`` and ``step`` jitted, for :func:`run` (imports JAX).
 
@@ -166,7 +146,7 @@ def jitted(learner, seeds: int | None = None, *step_args, name: str | None = Non
     the state and key in every call of ``learner.step`` (e.g. the frozen reward PPO retrains on;
     with ``seeds``, they carry the seed axis too: seed ``j`` gets their slice ``j``).
 
-    The seed axis of the state, the metrics and ``step_args`` lives on :func:`seed_mesh` over
+    The seed axis of the state, the metrics and ``step_args`` lives on :func:`~trirl.devices.seed_mesh` over
     ``devices`` (default: all local devices): each device steps its own seeds, the key is
     replicated, and a seed's numbers do not depend on the device count (up to the float rounding of
     XLA's kernels for another batch size). Whatever comes in (a checkpoint's host arrays, a state
@@ -377,8 +357,6 @@ def run(learner: Learner, iterations: int, *, init_key=None, key=None, run_dir: 
     loop = _Loop(learner, run_dir, hooks, restore_optional)
     if key is not None:
         import jax
-
-        from trirl.continuous.distributed import to_host
 
         fold_in, loop.gather = jax.random.fold_in, to_host
     state, start = loop.begin(init_key)

@@ -1,7 +1,7 @@
 """Seeds over two processes with ``jax.distributed`` (:mod:`trirl.continuous.distributed`): two CPU
 processes on localhost (gloo collectives, one device each: XLA crashes when CPU collectives meet
 forced host devices, so this file never forces any) give a one-process run's numbers, resume its
-checkpoint, and only process 0 writes the run directory."""
+checkpoint (gathered by :func:`trirl.devices.to_host`), and only process 0 writes the run directory."""
 
 import json
 import os
@@ -107,6 +107,22 @@ def test_two_processes_resume_a_one_process_run_and_match_it_with_one_writer(tmp
             assert want[name].shape == have[name].shape, name
             if want[name].dtype.kind == "f":
                 np.testing.assert_allclose(have[name], want[name], rtol=RTOL, atol=ATOL, err_msg=name)
+
+
+@pytest.mark.continuous
+def test_the_gather_and_the_process_mesh_are_the_ground_floor_s(monkeypatch):
+    """:func:`trirl.devices.to_host` (the checkpoint's gather in the test above) and the mesh over
+    processes are generic JAX that the driver calls; this module only starts the processes."""
+    jax = pytest.importorskip("jax")
+    from trirl import devices, driver
+
+    assert driver.to_host is devices.to_host and driver.seed_mesh is devices.seed_mesh
+    assert not hasattr(distributed, "to_host") and not hasattr(distributed, "seed_mesh")  # one copy
+    tree = {"w": jax.numpy.arange(3.0), "n": np.ones(2), "k": 3}
+    assert devices.to_host(tree) is tree  # one process: every array is addressable here already
+    monkeypatch.setattr(jax, "process_count", lambda: 2)
+    with pytest.raises(InvalidConfigError, match=r"--seeds 3: a run over 2 processes .*e\.g\. --seeds 4"):
+        driver.seed_mesh(3)
 
 
 def test_settings_come_from_the_flags_then_the_environment_and_name_what_is_wrong():

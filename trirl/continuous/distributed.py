@@ -1,6 +1,6 @@
 """Seeds across processes and hosts: one run of ``trirl train`` over ``jax.distributed``.
 
-On one host the seed axis already lives on a mesh of the local devices (:func:`trirl.driver.seed_mesh`).
+On one host the seed axis already lives on a mesh of the local devices (:func:`trirl.devices.seed_mesh`).
 Over several processes (one per host, or one per GPU), JAX's own runtime joins them into one
 program: :func:`initialize` starts ``jax.distributed`` from the flags ::
 
@@ -13,12 +13,12 @@ array's single task starts nothing) and Open MPI (``OMPI_COMM_WORLD_SIZE`` > 1).
 
 Then, for ``seeds`` seeds over ``P`` processes:
 
-* the mesh (:func:`seed_mesh`) spans every process's devices, the same number ``k`` of each,
+* the mesh (:func:`trirl.devices.process_seed_mesh`) spans every process's devices, the same number ``k`` of each,
   process by process, so process ``p`` owns seeds ``p * seeds / P`` to ``(p + 1) * seeds / P - 1``
   (``seeds`` must be a multiple of ``P``; ``k`` is the largest count that divides the rest);
 * every process runs the same :func:`trirl.driver.run` loop with the same keys, so seed ``j``'s numbers
   do not depend on the process count (up to XLA's float rounding for another batch size, as on one
-  host); the metrics come back replicated, and :func:`to_host` gathers a state (a checkpoint) or an
+  host); the metrics come back replicated, and :func:`trirl.devices.to_host` gathers a state (a checkpoint) or an
   evaluation to every host, a collective that all processes make together;
 * process 0 is the one writer of the run directory (``config.json``, ``metrics.jsonl``, checkpoints,
   figures); the others hold a :class:`Follower`, which reads the run (``--resume``: the newest
@@ -37,15 +37,11 @@ installed JAX, set explicitly here). XLA crashes when CPU collectives meet force
 from __future__ import annotations
 
 import argparse
-import functools
 import io
-import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
-
-import numpy as np
 
 from trirl.argtypes import integer
 from trirl.errors import InvalidConfigError
@@ -163,55 +159,6 @@ def is_writer() -> bool:
     import jax
 
     return jax.process_index() == 0
-
-
-def seed_mesh(seeds: int):
-    """The one-axis mesh (axis ``"seeds"``) over all processes' devices for ``seeds`` seeds.
-
-    Each process contributes its first ``k`` devices (by id), processes in order, so process ``p``
-    holds the ``p``-th block of ``seeds / P`` seeds; ``k`` is the largest count, at most every
-    process's device count, such that ``k * P`` divides ``seeds``.
-
-    Raises:
-        InvalidConfigError: ``seeds`` is not a multiple of the process count (naming ``--seeds``).
-    """
-    import jax
-    from jax.sharding import Mesh
-
-    processes = jax.process_count()
-    if seeds % processes:
-        wanted = math.ceil(seeds / processes) * processes
-        raise InvalidConfigError(f"--seeds {seeds}: a run over {processes} processes needs a multiple of {processes} "
-                                 f"seeds (each process owns an equal block), e.g. --seeds {wanted}")
-    by_process = [sorted((d for d in jax.devices() if d.process_index == p), key=lambda d: d.id)
-                  for p in range(processes)]
-    most = min(len(devices) for devices in by_process)
-    count = max(k for k in range(1, most + 1) if seeds % (k * processes) == 0)
-    return Mesh(np.array([d for devices in by_process for d in devices[:count]]), ("seeds",))
-
-
-@functools.cache
-def _replicate(mesh):
-    import jax
-    from jax.sharding import NamedSharding, PartitionSpec
-
-    return jax.jit(lambda leaves: leaves, out_shardings=NamedSharding(mesh, PartitionSpec()))
-
-
-def to_host(tree):
-    """``tree`` with every array that spans several processes gathered, in full, to numpy on every
-    process (one collective, which every process must make); other leaves unchanged, so on one
-    process ``tree`` comes back as it is."""
-    import jax
-
-    leaves, treedef = jax.tree.flatten(tree)
-    spread = [i for i, leaf in enumerate(leaves) if isinstance(leaf, jax.Array) and not leaf.is_fully_addressable]
-    if not spread:
-        return tree
-    gathered = _replicate(leaves[spread[0]].sharding.mesh)([leaves[i] for i in spread])
-    for i, leaf in zip(spread, gathered):
-        leaves[i] = np.asarray(leaf)
-    return jax.tree.unflatten(treedef, leaves)
 
 
 class Follower:

@@ -38,7 +38,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from trirl import configflags, driver
+from trirl import configflags, devices, driver
 from trirl.configfile import CONFIG_DIR, build_config, override_flags, read_config
 from trirl.continuous import baselines, compile_cache, distributed, envs
 from trirl.continuous import checkpoint as ckpt
@@ -343,7 +343,7 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, progress: 
             row["normalised_return"] = float(np.nanmean(values))
             row["normalised_return_iqm"] = iqm(values)
         if iteration % config.eval_every == 0 or iteration == config.iterations:
-            evals = np.asarray(distributed.to_host(evaluate(state, jax.random.fold_in(eval_key, iteration - 1))))
+            evals = np.asarray(devices.to_host(evaluate(state, jax.random.fold_in(eval_key, iteration - 1))))
             row["eval_return"] = float(evals.mean())
             row["eval_return_iqm"] = iqm(evals)
             row["eval_return_per_seed"] = evals.tolist()
