@@ -227,8 +227,8 @@ def test_one_help_lists_every_command(capsys):
         assert re.search(rf"^\s+{command}\s+\S", text, flags=re.MULTILINE), command
 
 
-@pytest.mark.parametrize("argv", [["train", "--help"], ["bench", "table1", "--help"], ["demos", "inspect", "x.npz"]])
-def test_a_continuous_command_without_the_extra_says_what_to_install(argv, monkeypatch, capsys):
+def _without_the_extra(monkeypatch):
+    """The continuous commands' modules as they import where the continuous extra is missing."""
     import importlib
 
     real = importlib.import_module
@@ -239,7 +239,50 @@ def test_a_continuous_command_without_the_extra_says_what_to_install(argv, monke
         return real(name, *args, **kwargs)
 
     monkeypatch.setattr(importlib, "import_module", without_jax)
+
+
+@pytest.mark.parametrize("argv", [["train", "--out", "run"], ["bench", "table1"], ["demos", "inspect", "x.npz"],
+                                  ["bench", "compile", "--config", "x.toml"]])
+def test_a_continuous_command_without_the_extra_says_what_to_install(argv, monkeypatch, capsys):
+    _without_the_extra(monkeypatch)
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert "needs the continuous extra (jax is not installed): pip install 'trirl[continuous]'" in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["train", "--help"], ("train",)), (["bench", "continuous", "--help"], ("bench", "continuous")),
+    (["bench", "compile", "-h"], ("bench", "compile")), (["expert", "train", "--out", "x", "--help"], ("expert", "train")),
+])
+def test_a_continuous_command_s_help_lists_its_flags_without_the_extra(argv, words, monkeypatch, capsys):
+    from trirl.helptext import help_file
+
+    _without_the_extra(monkeypatch)
+    assert main(argv) == 0
+    out, err = capsys.readouterr()
+    assert out == help_file(words).read_text() and out.startswith(f"usage: trirl {' '.join(words)} [-h]")
+    assert "pip install" not in out + err
+
+
+def test_help_without_jax_in_a_fresh_interpreter():
+    """The same where importing JAX itself fails, as in an install without the extra."""
+    block = "import sys; sys.modules.update(dict.fromkeys(('jax', 'flax', 'optax', 'mujoco'))); from trirl.cli import main; "
+    for argv, flag in ((["train", "--help"], "--ppo.learning-rate LEARNING_RATE"), (["bench", "continuous", "--help"],
+                       "--physics-steps"), (["bench", "compile", "--help"], "--no-compile-cache")):
+        done = subprocess.run([sys.executable, "-c", block + f"sys.exit(main({argv!r}))"], env=ENV, capture_output=True,
+                              text=True, timeout=120)
+        assert done.returncode == 0 and flag in done.stdout and not done.stderr, (argv, done.stderr[-2000:])
+    ran = subprocess.run([sys.executable, "-c", block + "sys.exit(main(['train', '--out', 'run']))"], env=ENV,
+                         capture_output=True, text=True, timeout=120)
+    assert ran.returncode == 2 and "pip install 'trirl[continuous]'" in ran.stderr and not ran.stdout
+
+
+@pytest.mark.continuous
+def test_the_help_kept_for_an_install_without_the_extra_is_what_the_parsers_print():
+    pytest.importorskip("jax")
+    from trirl.helptext import COMMANDS, help_file, live_help
+
+    stale = [str(help_file(words)) for words in COMMANDS
+             if not help_file(words).is_file() or help_file(words).read_text() != live_help(words)]
+    assert not stale, f"out of date (a flag changed): {stale}; rewrite them with: python -m trirl.helptext"

@@ -76,6 +76,7 @@ def test_wheel_holds_every_module_and_the_shipped_data(wheel):
     shipped = [*(ROOT / "gridworlds").glob("*.toml"), *(ROOT / "gridworlds").glob("*.txt"),
                *(ROOT / "continuous").glob("*.toml"), *(p for p in (ROOT / "continuous" / "experts").rglob("*") if p.is_file())]
     wanted = {f"trirl/_data/{p.relative_to(ROOT).as_posix()}" for p in shipped}
+    wanted |= {p.relative_to(ROOT).as_posix() for p in (ROOT / "trirl" / "help").glob("*.txt")}  # trirl.helptext
     assert len(wanted) > 10 and not wanted - names, f"data missing from the wheel: {sorted(wanted - names)}"
     assert not any(n.startswith(("gridworlds/", "continuous/", "tests/")) for n in names)
 

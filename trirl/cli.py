@@ -339,14 +339,16 @@ DELEGATED = (
 def _add_delegated(sub) -> None:
     for name, module, text in DELEGATED:
         p = sub.add_parser(name, help=text, add_help=False)
-        p.set_defaults(func=lambda args, module=module: _delegate(module, args.rest))
+        p.set_defaults(func=lambda args, module=module, name=name: _delegate(module, args.rest, name))
 
 
 #: the packages of the ``[continuous]`` extra (pyproject.toml): a command that needs one says so
 CONTINUOUS_PACKAGES = ("jax", "jaxlib", "flax", "optax", "mujoco", "rliable", "gymnasium")
 
 
-def _delegate(module: str, argv: list[str]) -> int:
+def _delegate(module: str, argv: list[str], name: str = "") -> int:
+    """``module.main(argv)``; without the continuous extra, ``--help`` prints the flags kept for
+    ``trirl NAME`` (:mod:`trirl.helptext`) and running the command says what to install."""
     import importlib
 
     try:
@@ -354,6 +356,13 @@ def _delegate(module: str, argv: list[str]) -> int:
     except ModuleNotFoundError as err:  # raised on import, by the command's module or by one it loads
         if (err.name or "").split(".")[0] not in CONTINUOUS_PACKAGES:
             raise
+        if "-h" in argv or "--help" in argv:
+            from trirl.helptext import saved_help
+
+            text = saved_help(name, argv)
+            if text is not None:
+                print(text, end="")
+                return 0
         print(f"trirl: this command needs the continuous extra ({err.name} is not installed): "
               f"pip install 'trirl[continuous]' (in a clone: pip install -e '.[continuous]')", file=sys.stderr)
         return 2
