@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from trirl.tabular import gridworld, solve
-from trirl.tabular.compare import main, normalised_return, transfer_reward
+from trirl.tabular.compare import main, markdown_table, normalised_return, reference_returns, transfer_reward
 
 
 def test_normalised_return_is_0_for_uniform_and_1_for_the_expert():
@@ -16,6 +16,18 @@ def test_normalised_return_is_0_for_uniform_and_1_for_the_expert():
     uniform = np.full(world.mdp.shape, 1.0 / world.mdp.n_actions)
     assert normalised_return(world, uniform) == pytest.approx(0.0, abs=1e-12)
     assert normalised_return(world, solve(world.mdp, world.reward).policy) == pytest.approx(1.0, abs=1e-12)
+
+
+def test_the_normalised_return_is_undefined_where_the_expert_is_no_better_than_uniform(tmp_path):
+    (tmp_path / "flat.txt").write_text("S..\n...\n")
+    (tmp_path / "flat.toml").write_text("step_cost = -0.1\n")  # no goal, no lava: every policy returns the same
+    world = gridworld.load(tmp_path / "flat.toml")
+    low, high = reference_returns(world)
+    assert low == pytest.approx(high, abs=1e-12)
+    assert np.isnan(normalised_return(world, solve(world.mdp, world.reward).policy))
+    # where a table shows it, it reads n/a, not nan
+    table = markdown_table([{"world": "flat", "normalised_return": float("nan")}], ["world", "normalised_return"])
+    assert table.splitlines()[-1] == "| flat | n/a |"
 
 
 @pytest.mark.parametrize("name", ["icy_goal", "four_rooms"])

@@ -141,8 +141,8 @@ def markdown_table(rows: list[dict], columns: list[str]) -> str:
             return "-"
         if isinstance(v, bool):
             return "yes" if v else "no"
-        if isinstance(v, float):
-            return f"{v:.3g}"
+        if isinstance(v, float):  # nan: undefined (a normalised return where the expert is no better than uniform)
+            return "n/a" if v != v else f"{v:.3g}"
         return str(v)
 
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
