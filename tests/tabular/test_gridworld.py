@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 
 from trirl.errors import InvalidConfigError
 from trirl.tabular import gridworld
-from trirl.tabular.gridworld import ACTION_NAMES, CELL_TYPES, GridSpec, Wind, correspondence, from_cells, load, names, open_grid, variants
+from trirl.tabular.gridworld import (ACTION_NAMES, CELL_TYPES, GridSpec, Wind, correspondence, from_cells, load, names,
+                                     open_grid, variants)
 
 UP, DOWN, LEFT, RIGHT, STAY = range(5)
 SHIPPED = [(name, variant) for name in names() for variant in [None, *variants(name)]]
