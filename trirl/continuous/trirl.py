@@ -65,7 +65,7 @@ from trirl.errors import InvalidConfigError, InvalidDemonstrationError
 
 VARIANTS = ("max-eta", "tr-loss")
 ACTING_POLICIES = ("network", "projected", "line-search")
-ETA_SOURCES = ("projection", "step")
+ETA_SOURCES = ("projection", "step", "scaled-step")
 
 
 @dataclass(frozen=True)
@@ -106,7 +106,12 @@ class TRIRLConfig:
             policy (the multiplier that brings the update into the trust region, Section 4.3);
             ``"step"``, ``1 / alpha - 1`` for the accepted step ``alpha`` (the mean projection's
             ``mu~ = mu_old + (mu - mu_old) / (1 + eta)`` read in parameter space), so that
-            ``eps_tr = eps alpha``.
+            ``eps_tr = eps alpha``; ``"scaled-step"``, the multiplier of the step the acting policy
+            took, the fraction ``alpha`` of the projected step (:func:`scaled_step_eta`:
+            ``eta = (1 + eta_p) / alpha - 1``, ``eps_tr = eps alpha / (1 + eta_p)``). The first two
+            use the multiplier of a step larger than the one taken (the line search keeps about
+            ``1 / (1 + eta_p)`` of the update), so the corrected reward runs ahead of the policy
+            (book chapter 10, the LQ iteration with a partial step).
     """
 
     variant: str = "max-eta"
@@ -131,8 +136,9 @@ class TRIRLConfig:
             raise InvalidConfigError("TRIRLConfig.acting_policy = 'line-search' needs variant 'max-eta' (a trust region)")
         if self.eta_from not in ETA_SOURCES:
             raise InvalidConfigError(f"TRIRLConfig.eta_from must be one of {ETA_SOURCES}, got {self.eta_from!r}")
-        if self.eta_from == "step" and self.acting_policy != "line-search":
-            raise InvalidConfigError("TRIRLConfig.eta_from = 'step' needs acting_policy = 'line-search' (a step size)")
+        if self.eta_from != "projection" and self.acting_policy != "line-search":
+            raise InvalidConfigError(f"TRIRLConfig.eta_from = {self.eta_from!r} needs acting_policy = 'line-search' "
+                                     f"(a step size); with acting_policy = {self.acting_policy!r} use 'projection'")
         for name, kind in (("ppo", PPOConfig), ("discriminator", disc.DiscriminatorConfig),
                            ("buffer", buffer_lib.RewardBufferConfig), ("trust_region", trpl.TrustRegionConfig)):
             if not isinstance(getattr(self, name), kind):
@@ -238,6 +244,17 @@ def kl_penalty_loss(networks, config: TRIRLConfig, normalizer, params, batch: Ba
     entropy = jnp.mean(nets.gaussian_entropy(log_std))
     loss = policy_loss + eta * kl + ppo_cfg.value_coef * value_loss - ppo_cfg.entropy_coef * entropy
     return loss, {"policy_loss": policy_loss, "value_loss": value_loss, "entropy": entropy, "kl_penalty": kl}
+
+
+def scaled_step_eta(eta, alpha):
+    """Theorem 3.2's multiplier for the fraction ``alpha`` of a projected step of multiplier ``eta``:
+    the mean projection ``mu~ = mu_old + (mu - mu_old) / (1 + eta)`` scaled by ``alpha`` is
+    ``mu_old + (mu - mu_old) alpha / (1 + eta)``, the projection of multiplier ``eta_eff`` with
+    ``1 / (1 + eta_eff) = alpha / (1 + eta)``, so ``eta_eff = (1 + eta) / alpha - 1`` and
+    ``eps_tr = eps alpha / (1 + eta)``. ``alpha`` is floored at the dtype's resolution (``alpha = 0``,
+    no step, gives a large finite ``eta_eff``: the reward stays). Scalars or arrays, numpy or jax."""
+    floor = jnp.finfo(jnp.result_type(alpha, jnp.float32)).eps
+    return (1.0 + eta) / jnp.maximum(alpha, floor) - 1.0
 
 
 def scale_back_policy(networks, trust_region: trpl.TrustRegionConfig, old: nets.PolicyParams,
@@ -369,9 +386,11 @@ def make_trirl(env: Env, config: TRIRLConfig, demos: Demonstrations) -> Learner:
             eta = scheduled_eta
         if config.acting_policy == "line-search":
             new_ppo, alpha = scale_back(ps, new_ppo, batch.obs, batch.old_mean, old_log_std)
-            extra["step_fraction"] = alpha
+            extra["step_fraction"], extra["projection_eta"] = alpha, eta
             if config.eta_from == "step":
                 eta = (1.0 - alpha) / jnp.maximum(alpha, jnp.finfo(alpha.dtype).tiny)
+            elif config.eta_from == "scaled-step":
+                eta = scaled_step_eta(eta, alpha)
         rollout_kl = acting_kl(ps, new_ppo, state.anchor, distribution, batch, old_log_std)
         eta = jax.lax.stop_gradient(eta)
         # 7. buffer push of the completed pair (D^(i), eta^(i+1)) (line 32)
@@ -412,4 +431,4 @@ def make_trirl(env: Env, config: TRIRLConfig, demos: Demonstrations) -> Learner:
 
 
 __all__ = ["ACTING_POLICIES", "ETA_SOURCES", "VARIANTS", "Learner", "TRIRLConfig", "TRIRLState", "kl_penalty_loss", "make_trirl",
-           "scale_back_policy", "trpl_loss", "validate_demos"]
+           "scale_back_policy", "scaled_step_eta", "trpl_loss", "validate_demos"]
