@@ -59,6 +59,12 @@ def test_swap_trace_refuses_an_unknown_log_ratio():
     with pytest.raises(ValueError, match="log_ratio"):
         lq_swaps.swap_trace(problem, expert, config.reward, expert, 0.6, 10.0, 1.0, 1, np.eye(lq.feature_size(4)),
                             "mixture")
+    with pytest.raises(ValueError, match="eta_rule must be one of"):
+        lq_swaps.swap_trace(problem, expert, config.reward, expert, 0.6, 10.0, 1.0, 1, np.eye(lq.feature_size(4)),
+                            step_fraction=0.3, eta_rule="kl")
+    with pytest.raises(ValueError, match=r"step_fraction must be in \(0, 1\]"):
+        lq_swaps.swap_trace(problem, expert, config.reward, expert, 0.6, 10.0, 1.0, 1, np.eye(lq.feature_size(4)),
+                            step_fraction=0.0)
 
 
 def test_the_figure_shows_the_committed_results():

@@ -198,10 +198,14 @@ def swap_trace(problem: lq.LQProblem, expert: lq.LinearGaussian, true_reward: lq
     correction's multiplier by ``eta_rule`` (:func:`partial_step_eta`).
 
     Raises:
-        ValueError: ``log_ratio`` is an unknown name.
+        ValueError: ``log_ratio`` or ``eta_rule`` is an unknown name, or ``step_fraction`` is not in ``(0, 1]``.
     """
     if isinstance(log_ratio, str) and log_ratio not in ("discounted", "uniform"):
         raise ValueError(f"log_ratio must be one of ('discounted', 'uniform') or a callable, got {log_ratio!r}")
+    if eta_rule not in ETA_RULES:
+        raise ValueError(f"eta_rule must be one of {ETA_RULES}, got {eta_rule!r}")
+    if step_fraction is not None and not 0.0 < step_fraction <= 1.0:
+        raise ValueError(f"step_fraction must be in (0, 1], got {step_fraction!r}")
     if log_ratio == "discounted":
         target = lq.occupancy_moments(problem, expert)
         moments = lambda policy: lq.occupancy_moments(problem, policy)  # noqa: E731
