@@ -130,7 +130,6 @@ def test_partial_step_moves_the_parameters_the_fraction_alpha():
 
 
 @pytest.mark.slow
-@pytest.mark.continuous  # scaled_step_eta is the learner's (trirl.continuous.trirl, which imports JAX)
 def test_a_partial_step_needs_the_multiplier_of_the_step_taken():
     """The exact iteration whose policy takes only 0.3 of each trust-region step (as the learner's
     line search does) stays near its fixed point only when Theorem 3.2's correction uses the

@@ -38,7 +38,7 @@ from trirl.continuous import lq
 LOG_RATIOS = ("discounted", "uniform", "trained")
 #: Theorem 3.2's multiplier for a policy that took the fraction ``alpha`` of its projected step:
 #: the projection's own (``eta_p``), ``"step"`` (``1 / alpha - 1``), ``"scaled-step"``
-#: (``(1 + eta_p) / alpha - 1``, :func:`trirl.continuous.trirl.scaled_step_eta`) and ``"exact"``
+#: (``(1 + eta_p) / alpha - 1``, :func:`trirl.core.scaled_step_eta`) and ``"exact"``
 #: (the trust-region multiplier whose exact policy moves the same expected KL; oracle only).
 ETA_RULES = ("projection", "step", "scaled-step", "exact")
 
@@ -171,7 +171,7 @@ def partial_step_eta(rule: str, eta_p: float, alpha: float, exact: Callable[[], 
     Raises:
         ValueError: ``rule`` is not one of :data:`ETA_RULES`.
     """
-    from trirl.continuous.trirl import scaled_step_eta
+    from trirl.core import scaled_step_eta
 
     if rule not in ETA_RULES:
         raise ValueError(f"eta rule must be one of {ETA_RULES}, got {rule!r}")

@@ -60,7 +60,7 @@ from trirl.continuous.demos import Demonstrations
 from trirl.continuous.envs import features as feature_sets
 from trirl.continuous.envs.base import Env
 from trirl.continuous.ppo import PPO, Batch, PPOConfig, PPOState, collect, improve, make_ppo, normalised_advantage
-from trirl.core import corrected_step, parse_eta_schedule
+from trirl.core import corrected_step, parse_eta_schedule, scaled_step_eta
 from trirl.errors import InvalidConfigError, InvalidDemonstrationError
 
 VARIANTS = ("max-eta", "tr-loss")
@@ -107,7 +107,7 @@ class TRIRLConfig:
             ``"step"``, ``1 / alpha - 1`` for the accepted step ``alpha`` (the mean projection's
             ``mu~ = mu_old + (mu - mu_old) / (1 + eta)`` read in parameter space), so that
             ``eps_tr = eps alpha``; ``"scaled-step"``, the multiplier of the step the acting policy
-            took, the fraction ``alpha`` of the projected step (:func:`scaled_step_eta`:
+            took, the fraction ``alpha`` of the projected step (:func:`trirl.core.scaled_step_eta`:
             ``eta = (1 + eta_p) / alpha - 1``, ``eps_tr = eps alpha / (1 + eta_p)``). The first two
             use the multiplier of a step larger than the one taken (the line search keeps about
             ``1 / (1 + eta_p)`` of the update), so the corrected reward runs ahead of the policy
@@ -246,17 +246,6 @@ def kl_penalty_loss(networks, config: TRIRLConfig, normalizer, params, batch: Ba
     return loss, {"policy_loss": policy_loss, "value_loss": value_loss, "entropy": entropy, "kl_penalty": kl}
 
 
-def scaled_step_eta(eta, alpha):
-    """Theorem 3.2's multiplier for the fraction ``alpha`` of a projected step of multiplier ``eta``:
-    the mean projection ``mu~ = mu_old + (mu - mu_old) / (1 + eta)`` scaled by ``alpha`` is
-    ``mu_old + (mu - mu_old) alpha / (1 + eta)``, the projection of multiplier ``eta_eff`` with
-    ``1 / (1 + eta_eff) = alpha / (1 + eta)``, so ``eta_eff = (1 + eta) / alpha - 1`` and
-    ``eps_tr = eps alpha / (1 + eta)``. ``alpha`` is floored at the dtype's resolution (``alpha = 0``,
-    no step, gives a large finite ``eta_eff``: the reward stays). Scalars or arrays, numpy or jax."""
-    floor = jnp.finfo(jnp.result_type(alpha, jnp.float32)).eps
-    return (1.0 + eta) / jnp.maximum(alpha, floor) - 1.0
-
-
 def scale_back_policy(networks, trust_region: trpl.TrustRegionConfig, old: nets.PolicyParams,
                       candidate: nets.PolicyParams, normalizer, obs, old_mean, old_log_std):
     """The policy update ``old -> candidate`` scaled by the largest ``alpha`` in [0, 1] that keeps
@@ -389,8 +378,8 @@ def make_trirl(env: Env, config: TRIRLConfig, demos: Demonstrations) -> Learner:
             extra["step_fraction"], extra["projection_eta"] = alpha, eta
             if config.eta_from == "step":
                 eta = (1.0 - alpha) / jnp.maximum(alpha, jnp.finfo(alpha.dtype).tiny)
-            elif config.eta_from == "scaled-step":
-                eta = scaled_step_eta(eta, alpha)
+            elif config.eta_from == "scaled-step":  # alpha = 0 (no step): a large finite eta, the reward stays
+                eta = scaled_step_eta(eta, jnp.maximum(alpha, jnp.finfo(alpha.dtype).eps))
         rollout_kl = acting_kl(ps, new_ppo, state.anchor, distribution, batch, old_log_std)
         eta = jax.lax.stop_gradient(eta)
         # 7. buffer push of the completed pair (D^(i), eta^(i+1)) (line 32)
@@ -431,4 +420,4 @@ def make_trirl(env: Env, config: TRIRLConfig, demos: Demonstrations) -> Learner:
 
 
 __all__ = ["ACTING_POLICIES", "ETA_SOURCES", "VARIANTS", "Learner", "TRIRLConfig", "TRIRLState", "kl_penalty_loss", "make_trirl",
-           "scale_back_policy", "scaled_step_eta", "trpl_loss", "validate_demos"]
+           "scale_back_policy", "trpl_loss", "validate_demos"]
