@@ -106,12 +106,13 @@ class TRIRLConfig:
             policy (the multiplier that brings the update into the trust region, Section 4.3);
             ``"step"``, ``1 / alpha - 1`` for the accepted step ``alpha`` (the mean projection's
             ``mu~ = mu_old + (mu - mu_old) / (1 + eta)`` read in parameter space), so that
-            ``eps_tr = eps alpha``; ``"scaled-step"``, the multiplier of the step the acting policy
-            took, the fraction ``alpha`` of the projected step (:func:`trirl.core.scaled_step_eta`:
-            ``eta = (1 + eta_p) / alpha - 1``, ``eps_tr = eps alpha / (1 + eta_p)``). The first two
-            use the multiplier of a step larger than the one taken (the line search keeps about
-            ``1 / (1 + eta_p)`` of the update), so the corrected reward runs ahead of the policy
-            (book chapter 10, the LQ iteration with a partial step).
+            ``eps_tr = eps alpha``; ``"scaled-step"``, the projection's step scaled by the line
+            search (:func:`trirl.core.scaled_step_eta`: ``eta = (1 + eta_p) / alpha - 1``,
+            ``eps_tr = eps alpha / (1 + eta_p)``), which counts both shrinkages of the update and
+            so is the conservative reading (``alpha`` scales the unprojected update). In the exact
+            LQ iteration whose policy takes the fraction ``alpha`` of a trust-region step it holds
+            the fixed point where the other two let the reward run ahead; ``trirl train`` on
+            ``lqr`` does about as well with ``"projection"`` (book chapter 10).
     """
 
     variant: str = "max-eta"
