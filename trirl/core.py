@@ -35,6 +35,14 @@ def corrected_step(eps, eta):
     return eps / (1.0 + eta)
 
 
+def scaled_step_eta(eta, alpha):
+    """The multiplier of the fraction ``alpha`` (in ``(0, 1]``) of a trust-region step of multiplier
+    ``eta``: the mean projection ``mu~ = mu_old + (mu - mu_old) / (1 + eta)`` (TRPL, Section 4.3)
+    scaled by ``alpha`` is the projection with ``1 / (1 + eta_eff) = alpha / (1 + eta)``, so
+    ``eta_eff = (1 + eta) / alpha - 1`` and Theorem 3.2's ``eps_tr = eps alpha / (1 + eta)``."""
+    return (1.0 + eta) / alpha - 1.0
+
+
 def trust_region_reward(reward, log_policy_old, eta):
     """Lemma 3.1: the optimum of the reverse-KL-penalised soft RL problem with multiplier
     ``eta`` around ``pi_old`` is the soft-optimal policy of

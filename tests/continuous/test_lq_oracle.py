@@ -51,3 +51,29 @@ def test_discriminator_noise_floor_is_reported_per_iteration():
     assert all(0.0 < value < 1.0 for value in result["logit_std"])
     assert result["reward_std"][0] == pytest.approx(result["eps"] * result["beta"] * result["logit_std"][0])
     assert result["true_reward_std"] > 0.5
+
+
+def test_evaluate_reads_every_checkpoint_as_tracks_rows(tmp_path):
+    """`lq_oracle evaluate` gives one row per checkpoint, in track's format (iteration, env_steps,
+    one entry per seed), each seed's row with the learner's metrics averaged over the
+    checkpoint_every iterations before it (read from the run's metrics.jsonl)."""
+    from trirl.continuous.train import train
+    from trirl.rundir import read_metrics
+
+    config = load_config("trirl_lqr", total_steps=4 * 256, seeds=2, checkpoint_every=2, eval_every=4,
+                         ppo={"num_envs": 8, "rollout_length": 32, "policy_hidden": [8], "value_hidden": [8]})
+    train(config, tmp_path / "run", progress=False)
+    result = lq_oracle.evaluate_run(tmp_path / "run", samples=5_000)
+    history = read_metrics(tmp_path / "run")
+    assert [row["iteration"] for row in result["rows"]] == [2, 4]
+    assert [row["env_steps"] for row in result["rows"]] == [512, 1024]
+    assert result["config"]["eta_from"] == "scaled-step"
+    for row in result["rows"]:
+        assert len(row["seeds"]) == 2
+        window = [m for m in history if row["iteration"] - 2 < m["iteration"] <= row["iteration"]]
+        for seed in row["seeds"]:
+            assert 0.0 <= seed["reward_residual"] <= 1.0 + 1e-9
+            for name in ("eta", "eps_tr", "step_fraction", "projection_eta", "rollout_kl"):
+                assert seed[f"mean_{name}"] == pytest.approx(np.mean([m[name] for m in window]))
+            # the logged multiplier is the scaled step's (per seed, averaged: checked on the means' bound)
+            assert seed["mean_eta"] >= seed["mean_projection_eta"] - 1e-6

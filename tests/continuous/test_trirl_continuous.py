@@ -142,7 +142,7 @@ def test_line_search_keeps_consecutive_rollout_policies_inside_the_trust_region(
     from trirl.continuous.rollout import rollout
 
     bounds = trpl.TrustRegionConfig(eps_mean=1e-3, eps_cov=5e-4)
-    for acting, eta_from in (("line-search", "step"), ("network", "projection")):
+    for acting, eta_from in (("line-search", "step"), ("line-search", "scaled-step"), ("network", "projection")):
         config = tiny(acting_policy=acting, eta_from=eta_from, trust_region=bounds)
         # a large step, so that the network's own update would leave the trust region
         config = dataclasses.replace(config, ppo=dataclasses.replace(config.ppo, learning_rate=3e-2))
@@ -167,14 +167,40 @@ def test_line_search_keeps_consecutive_rollout_policies_inside_the_trust_region(
             assert float(metrics["rollout_kl"]) == pytest.approx(float(jnp.mean(parts.mean + parts.cov)), rel=1e-3)
             if eta_from == "step":
                 assert float(metrics["eps_tr"]) == pytest.approx(0.5 * float(metrics["step_fraction"]), rel=1e-4)
+            if eta_from == "scaled-step":  # eps_tr = eps alpha / (1 + eta_p), eta_p the projection's
+                alpha, eta_p = float(metrics["step_fraction"]), float(metrics["projection_eta"])
+                assert alpha < 1.0 and eta_p > 0.0  # the step was scaled back, the update was projected
+                assert float(metrics["eps_tr"]) == pytest.approx(0.5 * alpha / (1.0 + eta_p), rel=1e-4)
         if acting == "line-search":
             assert worst <= 1.0 + 1e-4, worst
         else:
             assert worst > 2.0, worst  # the unchecked network leaves the trust region
     with pytest.raises(InvalidConfigError, match="acting_policy = 'line-search' needs variant 'max-eta'"):
         T.TRIRLConfig(variant="tr-loss", acting_policy="line-search")
-    with pytest.raises(InvalidConfigError, match="eta_from = 'step' needs acting_policy = 'line-search'"):
-        T.TRIRLConfig(eta_from="step")
+    for eta_from in ("step", "scaled-step"):
+        with pytest.raises(InvalidConfigError, match=f"eta_from = '{eta_from}' needs acting_policy = 'line-search'"):
+            T.TRIRLConfig(eta_from=eta_from)
+    with pytest.raises(InvalidConfigError, match=r"eta_from must be one of \('projection', 'step', 'scaled-step'\)"):
+        T.TRIRLConfig(acting_policy="line-search", eta_from="kl")
+
+
+def test_scaled_step_eta_is_the_multiplier_of_the_step_taken():
+    """A projected step (multiplier eta_p, trpl.project_mean) of which the acting policy keeps the
+    fraction alpha is the projection of the same update with multiplier scaled_step_eta(eta_p, alpha):
+    mu_old + alpha (mu~ - mu_old) = mu_old + (mu - mu_old) / (1 + eta), so eps_tr = eps alpha / (1 + eta_p)."""
+    from trirl.continuous import trpl
+    from trirl.core import corrected_step, scaled_step_eta
+
+    old_mean, old_log_std = jnp.array([0.3, -1.0]), jnp.array([-1.0, -0.5])
+    mean = jnp.array([1.5, 0.4])  # far outside a trust region of 1e-2
+    projected, eta_p = trpl.project_mean(mean, old_mean, old_log_std, 1e-2)
+    assert float(eta_p) > 1.0
+    for alpha in (1.0, 0.5, 0.3, 0.01):
+        eta = scaled_step_eta(eta_p, alpha)
+        np.testing.assert_allclose(old_mean + (mean - old_mean) / (1.0 + eta), old_mean + alpha * (projected - old_mean),
+                                   rtol=1e-5, atol=1e-6)
+        assert float(corrected_step(0.6, eta)) == pytest.approx(0.6 * alpha / (1.0 + float(eta_p)), rel=1e-5)
+    assert float(scaled_step_eta(eta_p, 1.0)) == pytest.approx(float(eta_p), rel=1e-6)  # a whole step: eta_p
 
 
 def test_entropy_weight_is_one_over_beta():

@@ -86,17 +86,15 @@ def write_expert(out: str | Path, config: lqr.LQRConfig = lqr.LQRConfig(), episo
 
 
 def learnt_theta(learner, state, problem: lq.LQProblem, rng: np.random.Generator) -> tuple[np.ndarray, float, float]:
-    """``(theta [F], bias, linear_fit_error)`` of the learner's corrected reward (one seed's state)."""
+    """``(theta [F], bias, linear_fit_error)`` of the learner's corrected reward (one seed's state),
+    by :func:`trirl.continuous.lq_swaps.quadratic_of` on ``[-1, 1]^d``."""
     import jax.numpy as jnp
 
-    F = lq.feature_size(problem.d)
-    z = rng.uniform(-1.0, 1.0, (4 * F, problem.d))
-    values = np.asarray(learner.reward(state, jnp.asarray(z[:, :problem.n], jnp.float32),
-                                       jnp.asarray(z[:, problem.n:], jnp.float32), jnp.zeros(len(z))), float)
-    design = np.concatenate([lq.features(z), np.ones((len(z), 1))], axis=1)
-    solution, *_ = np.linalg.lstsq(design, values, rcond=None)
-    misfit = float(np.max(np.abs(design @ solution - values)) / max(1.0, np.max(np.abs(values))))
-    return solution[:-1], float(solution[-1]), misfit
+    from trirl.continuous.lq_swaps import quadratic_of
+
+    n = problem.n
+    return quadratic_of(lambda z: learner.reward(state, jnp.asarray(z[:, :n], jnp.float32), jnp.asarray(z[:, n:], jnp.float32),
+                                                 jnp.zeros(len(z))), problem.d, rng)
 
 
 def policy_kl_network(learner, state, config, expert: lq.LinearGaussian, steps: int = 64, key=0):
@@ -174,11 +172,13 @@ def lqr_instance(config, where: str, what: str):
 
 
 def evaluate_run(path: str | Path, samples: int = 200_000, seed: int = 0) -> dict:
-    """Every checkpoint of the run at ``path``: ``{"checkpoints": [{"step", "seeds": [row...]}], ...}``."""
+    """Every checkpoint of the run at ``path`` as ``track``'s rows (``{"rows": [{"iteration", "env_steps",
+    "checkpoint", "seeds": [row...]}], ...}``); each seed's row has the learner's ``mean_<name>`` of
+    :data:`LEARNER_METRICS` over the ``checkpoint_every`` iterations before (``metrics.jsonl``: a mean over seeds)."""
     import jax
 
     from trirl.continuous.evaluate import checkpoint_states, load_run
-    from trirl.rundir import checkpoint_file
+    from trirl.rundir import checkpoint_file, read_metrics
 
     run = load_run(path)
     config, learner = run.config, run.learner
@@ -186,13 +186,17 @@ def evaluate_run(path: str | Path, samples: int = 200_000, seed: int = 0) -> dic
     rng = np.random.default_rng(seed)
     expert = lq.soft_optimal(problem, env_config.reward).policy
     feature_cov = np.cov(lq.features(lq.sample_occupancy(problem, expert, samples, rng)), rowvar=False)
-    checkpoints = []
+    history, rows = read_metrics(Path(path)), []
     for step, state in checkpoint_states(path, run):
         seeds = [evaluate_state(learner, jax.tree_util.tree_map(lambda x, j=j: x[j], state), config,
                                 config.buffer.beta, rng, feature_cov) for j in range(config.seeds)]
-        checkpoints.append({"checkpoint": checkpoint_file(path, step).name, "seeds": seeds})
+        window = [m for m in history if step - config.checkpoint_every < m["iteration"] <= step]
+        for row in seeds:
+            row.update({f"mean_{k}": float(np.mean([m[k] for m in window])) for k in LEARNER_METRICS if k in window[-1]})
+        rows.append({"iteration": step, "env_steps": step * config.ppo.batch_size,
+                     "checkpoint": checkpoint_file(path, step).name, "seeds": seeds})
     return {"run": str(path), "env_options": config.env_options, "beta": config.buffer.beta,
-            "feature_cov_samples": samples, "checkpoints": checkpoints}
+            "feature_cov_samples": samples, "config": config.to_dict(), "rows": rows}
 
 
 def track(config, every: int, samples: int = 200_000, seed: int = 0, log=print, on_row=None) -> dict:
@@ -239,7 +243,7 @@ def track(config, every: int, samples: int = 200_000, seed: int = 0, log=print, 
 
 
 #: the learner's metrics that ``track`` averages between evaluations (``mean_<name>`` in each row)
-LEARNER_METRICS = ("eta", "eps_tr", "step_fraction", "rollout_kl")
+LEARNER_METRICS = ("eta", "eps_tr", "step_fraction", "projection_eta", "rollout_kl")
 
 
 def discriminator_noise_floor(config, iterations: int = 100, seed: int = 0) -> dict:
@@ -289,13 +293,14 @@ def discriminator_noise_floor(config, iterations: int = 100, seed: int = 0) -> d
 
 def swaps(config, instances: tuple[int, ...], seeds: int, iterations: int, every: int = 10,
           samples: int = 200_000, log=print, on_row=None, log_ratios: tuple[str, ...] | None = None,
-          kl_bound: float | None = None, correction_eta: float | None = None) -> dict:
+          kl_bound: float | None = None, correction_eta: float | None = None, step_fraction: float | None = None,
+          eta_rule: str = "projection") -> dict:
     """The exact iteration with each log-ratio of :data:`trirl.continuous.lq_swaps.LOG_RATIOS` on each
     instance (``[env_options] instance`` replaced), at the config's ``eps``, ``beta``, starting
     policy and trust region (``kl_bound``, default ``eps_mean + eps_cov``); ``"trained"`` once per seed
     (the discriminator's initialisation, updates and samples), the exact ones once; ``on_row(result)``
-    is called with the result so far after each trace; ``correction_eta`` as in
-    :func:`~trirl.continuous.lq_swaps.swap_trace`."""
+    is called with the result so far after each trace; ``correction_eta``, ``step_fraction`` and
+    ``eta_rule`` as in :func:`~trirl.continuous.lq_swaps.swap_trace`."""
     import dataclasses
 
     from trirl.continuous import lq_swaps
@@ -304,7 +309,8 @@ def swaps(config, instances: tuple[int, ...], seeds: int, iterations: int, every
     if kl_bound is None:
         kl_bound = config.trust_region.eps_mean + config.trust_region.eps_cov
     result = {"env_options": config.env_options, "eps": config.buffer.eps, "beta": config.buffer.beta,
-              "kl_bound": kl_bound, "correction_eta": correction_eta, "rows": rows}
+              "kl_bound": kl_bound, "correction_eta": correction_eta, "step_fraction": step_fraction,
+              "eta_rule": eta_rule, "rows": rows}
     for instance in instances:
         env_config = dataclasses.replace(lqr.LQRConfig(**config.env_options), instance=instance)
         problem = env_config.problem
@@ -319,7 +325,8 @@ def swaps(config, instances: tuple[int, ...], seeds: int, iterations: int, every
                     problem, demos, config.discriminator, config.ppo.batch_size, env_config.episode_length, seed)
                 trace = lq_swaps.swap_trace(problem, expert, env_config.reward, start, config.buffer.eps,
                                             config.buffer.beta, None, iterations, feature_cov, log_ratio,
-                                            env_config.episode_length, every, kl_bound, correction_eta)
+                                            env_config.episode_length, every, kl_bound, correction_eta,
+                                            step_fraction, eta_rule)
                 rows.append({"instance": instance, "log_ratio": name, "seed": seed,
                              "iterations": [i for i in range(iterations + 1) if i % every == 0 or i == iterations
                                             ][:len(trace.residual)],
@@ -377,10 +384,12 @@ def main(argv=None) -> int:
     w.add_argument("--kl-bound", type=float, default=None, help="default: [trust_region] eps_mean + eps_cov")
     w.add_argument("--correction-eta", type=float, default=None,
                    help="the eta of Theorem 3.2's correction (default: the policy step's own)")
+    w.add_argument("--step-fraction", type=float, default=None, help="the policy takes this part of each step")
+    w.add_argument("--eta-rule", default="projection", choices=("projection", "step", "scaled-step", "exact"))
     w.add_argument("--json", default=None)
     t.add_argument("--normalize-advantages", default=None, choices=("true", "false"),
                    help="[ppo] normalize_advantages (default: the config's)")
-    t.add_argument("--eta-from", default=None, choices=("projection", "step"))
+    t.add_argument("--eta-from", default=None, choices=("projection", "step", "scaled-step"))
     t.add_argument("--acting-policy", default=None, choices=("network", "projected", "line-search"))
     t.add_argument("--json", default=None)
     args = parser.parse_args(argv)
@@ -414,26 +423,25 @@ def main(argv=None) -> int:
         from trirl.continuous.train import load_config
         from trirl.rundir import write_json
 
-
         def save_swaps(result):
             if args.json:
                 write_json(Path(args.json), _finite_json({**result, "command": command, "machine": machine}))
 
         swaps(load_config(args.config), tuple(args.instances), args.seeds, args.iterations, args.every,
               on_row=save_swaps, log_ratios=args.log_ratios and tuple(args.log_ratios), kl_bound=args.kl_bound,
-              correction_eta=args.correction_eta)
+              correction_eta=args.correction_eta, step_fraction=args.step_fraction, eta_rule=args.eta_rule)
         return 0
     if args.command == "expert":
         print(json.dumps(write_expert(args.out, episodes=args.episodes, seed=args.seed), indent=1))
         return 0
     result = evaluate_run(args.run)
-    for checkpoint in result["checkpoints"]:
+    for checkpoint in result["rows"]:
         for j, row in enumerate(checkpoint["seeds"]):
             print(checkpoint["checkpoint"], j, " ".join(f"{k}={v:.4g}" for k, v in row.items()))
     if args.json:
         from trirl.rundir import write_json
 
-        write_json(Path(args.json), _finite_json(result))
+        write_json(Path(args.json), _finite_json({**result, "command": command, "machine": machine}))
     return 0
 
 

@@ -36,6 +36,11 @@ import numpy as np
 from trirl.continuous import lq
 
 LOG_RATIOS = ("discounted", "uniform", "trained")
+#: Theorem 3.2's multiplier for a policy that took the fraction ``alpha`` of its projected step:
+#: the projection's own (``eta_p``), ``"step"`` (``1 / alpha - 1``), ``"scaled-step"``
+#: (``(1 + eta_p) / alpha - 1``, :func:`trirl.core.scaled_step_eta`) and ``"exact"``
+#: (the trust-region multiplier whose exact policy moves the same expected KL; oracle only).
+ETA_RULES = ("projection", "step", "scaled-step", "exact")
 
 
 def quadratic_of(fn: Callable[[np.ndarray], np.ndarray], d: int, rng: np.random.Generator,
@@ -146,11 +151,40 @@ def trust_region_eta(problem: lq.LQProblem, reward: lq.Quadratic, old: lq.Linear
     return math.exp(high), best
 
 
+def partial_step(old: lq.LinearGaussian, new: lq.LinearGaussian, alpha: float) -> lq.LinearGaussian:
+    """The policy ``alpha`` of the way from ``old`` to ``new`` in its parameters, as the learner's line
+    search scales its update: ``K`` and ``k`` linearly, the covariance's matrix logarithm linearly
+    (the learner's log std, for diagonal covariances)."""
+
+    def log_cov(cov):
+        w, v = np.linalg.eigh(cov)
+        return (v * np.log(w)) @ v.T
+
+    w, v = np.linalg.eigh((1.0 - alpha) * log_cov(old.cov) + alpha * log_cov(new.cov))
+    return lq.LinearGaussian(old.K + alpha * (new.K - old.K), old.k + alpha * (new.k - old.k), (v * np.exp(w)) @ v.T)
+
+
+def partial_step_eta(rule: str, eta_p: float, alpha: float, exact: Callable[[], float]) -> float:
+    """Theorem 3.2's multiplier by ``rule`` (:data:`ETA_RULES`) for the step ``alpha`` of a projected
+    step of multiplier ``eta_p``; ``exact()`` gives the oracle's (``"exact"``).
+
+    Raises:
+        ValueError: ``rule`` is not one of :data:`ETA_RULES`.
+    """
+    from trirl.core import scaled_step_eta
+
+    if rule not in ETA_RULES:
+        raise ValueError(f"eta rule must be one of {ETA_RULES}, got {rule!r}")
+    return {"projection": lambda: eta_p, "step": lambda: 1.0 / alpha - 1.0,
+            "scaled-step": lambda: float(scaled_step_eta(eta_p, alpha)), "exact": exact}[rule]()
+
+
 def swap_trace(problem: lq.LQProblem, expert: lq.LinearGaussian, true_reward: lq.Quadratic, start: lq.LinearGaussian,
                eps: float, beta: float, eta: float | None, iterations: int, feature_cov: np.ndarray,
                log_ratio: str | Callable[[lq.LinearGaussian], lq.Quadratic] = "discounted",
                episode_length: int = 200, every: int = 1, kl_bound: float = 7e-3,
-               correction_eta: float | None = None) -> SwapTrace:
+               correction_eta: float | None = None, step_fraction: float | None = None,
+               eta_rule: str = "projection") -> SwapTrace:
     """The exact iteration from ``r^(0) = 0`` and the policy ``start`` (as ``trirl train`` starts),
     with ``D^(i)`` given by ``log_ratio`` (a name of :data:`LOG_RATIOS` other than ``"trained"``, or
     a callable ``policy -> Quadratic`` such as :class:`TrainedLogRatio`):
@@ -159,13 +193,19 @@ def swap_trace(problem: lq.LQProblem, expert: lq.LinearGaussian, true_reward: lq
     trust region ``trirl train`` enforces), ``r^(i+1) = U_{eps/(1+eta)} r^(i)`` (Theorem 3.2). Records every
     ``every`` iterations. ``correction_eta`` (default: the policy step's own ``eta``) swaps in another
     multiplier for Theorem 3.2's correction only: a learner whose reported ``eta`` is not that of the
-    step its policy took.
+    step its policy took. ``step_fraction = alpha`` moves the policy only ``alpha`` of the way to the
+    trust-region policy (:func:`partial_step`, as the learner's line search does) and takes the
+    correction's multiplier by ``eta_rule`` (:func:`partial_step_eta`).
 
     Raises:
-        ValueError: ``log_ratio`` is an unknown name.
+        ValueError: ``log_ratio`` or ``eta_rule`` is an unknown name, or ``step_fraction`` is not in ``(0, 1]``.
     """
     if isinstance(log_ratio, str) and log_ratio not in ("discounted", "uniform"):
         raise ValueError(f"log_ratio must be one of ('discounted', 'uniform') or a callable, got {log_ratio!r}")
+    if eta_rule not in ETA_RULES:
+        raise ValueError(f"eta_rule must be one of {ETA_RULES}, got {eta_rule!r}")
+    if step_fraction is not None and not 0.0 < step_fraction <= 1.0:
+        raise ValueError(f"step_fraction must be in (0, 1], got {step_fraction!r}")
     if log_ratio == "discounted":
         target = lq.occupancy_moments(problem, expert)
         moments = lambda policy: lq.occupancy_moments(problem, policy)  # noqa: E731
@@ -187,12 +227,18 @@ def swap_trace(problem: lq.LQProblem, expert: lq.LinearGaussian, true_reward: lq
         if i == iterations:
             break
         D = log_ratio(policy) if callable(log_ratio) else lq.gaussian_log_ratio(target, moments(policy))
+        previous = policy
         try:
             intermediate = lq.function_space_update(reward, D, eps, beta)
             if eta is None:
                 step_eta, policy = trust_region_eta(problem, intermediate, policy, kl_bound)
             else:
                 step_eta, policy = eta, lq.trust_region_policy(problem, intermediate, policy, eta).policy
+            if step_fraction is not None:
+                policy = partial_step(previous, policy, step_fraction)
+                moved = lq.expected_kl(problem, previous, policy) / problem.mass
+                step_eta = partial_step_eta(eta_rule, step_eta, step_fraction,
+                                            lambda: trust_region_eta(problem, intermediate, previous, moved)[0])
             lq.occupancy_moments(problem, policy)
         except (lq.NotSoftSolvableError, ValueError, np.linalg.LinAlgError):
             return SwapTrace(np.array(residual), np.array(scale), np.array(kl), True)
@@ -238,22 +284,14 @@ def final_spread(residuals: np.ndarray, last: int = 3) -> dict:
             "seeds": int(residuals.shape[1])}
 
 
-def plot_residuals(swaps: dict, track: dict | None = None, target: float = 0.05):
-    """One panel per instance of ``swaps``: the residual of the reward (up to shaping and scale) along
-    the exact iteration with each log-ratio (median over seeds, band from the smallest to the largest
-    seed) and, on the panel of ``track``'s instance, along ``trirl train``; a dashed line at ``target``.
-    Returns the matplotlib figure."""
+def plot_panels(panels: dict[int, list[tuple[str, np.ndarray, np.ndarray]]], target: float = 0.05):
+    """One panel per instance: each curve ``(label, iterations [R], residuals [R, seeds])`` as its median
+    over seeds with a band from the smallest to the largest seed, and a dashed line at ``target``
+    (log scale). Returns the matplotlib figure."""
     import matplotlib.pyplot as plt
 
-    instances = sorted({row["instance"] for row in swaps["rows"]})
-    fig, axes = plt.subplots(1, len(instances), figsize=(5.5 * len(instances), 4), squeeze=False, sharey=True)
-    track_instance = None if track is None else int(track["env_options"].get("instance", 0))
-    labels = {"discounted": "exact iteration", "uniform": "exact, uniform-in-time target",
-              "trained": "exact, trained discriminator"}
-    for ax, instance in zip(axes[0], instances):
-        curves = [(labels[name], *swap_residuals(swaps, instance, name)) for name in LOG_RATIOS]
-        if instance == track_instance:
-            curves.append(("trirl train", *learner_residuals(track)))
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4), squeeze=False, sharey=True)
+    for ax, (instance, curves) in zip(axes[0], sorted(panels.items())):
         for label, iterations, residuals in curves:
             line, = ax.plot(iterations, np.median(residuals, 1), label=f"{label} ({residuals.shape[1]} seeds)")
             if residuals.shape[1] > 1:
@@ -262,15 +300,46 @@ def plot_residuals(swaps: dict, track: dict | None = None, target: float = 0.05)
         ax.set_yscale("log")
         ax.set_xlabel("iteration")
         ax.set_title(f"instance {instance}")
+        ax.legend(fontsize=7)
     axes[0][0].set_ylabel("reward residual (up to shaping and scale)")
-    for ax in axes[0]:
-        ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
 
 
+def plot_residuals(swaps: dict, learners=(), target: float = 0.05):
+    """:func:`plot_panels` of ``swaps`` (the exact iteration with each log-ratio) and, on the panel of
+    each ``(label, result)`` of ``learners`` (an ``lq_oracle track`` or ``evaluate`` result, placed by
+    its ``[env_options] instance``), ``trirl train``'s residual along the run."""
+    labels = {"discounted": "exact iteration", "uniform": "exact, uniform-in-time target",
+              "trained": "exact, trained discriminator"}
+    panels = {instance: [(labels[name], *swap_residuals(swaps, instance, name)) for name in LOG_RATIOS]
+              for instance in sorted({row["instance"] for row in swaps["rows"]})}
+    for label, result in learners:
+        panels[int(result["env_options"].get("instance", 0))].append((label, *learner_residuals(result)))
+    return plot_panels(panels, target)
+
+
+def plot_eta_rules(rules: dict[str, dict], target: float = 0.05):
+    """:func:`plot_panels` of the exact iteration with a partial policy step, one curve per
+    :data:`ETA_RULES` entry of ``rules`` (rule -> ``lq_oracle swaps --step-fraction`` result)."""
+    panels: dict[int, list] = {}
+    for rule, result in rules.items():
+        for instance in sorted({row["instance"] for row in result["rows"]}):
+            iterations, residuals = swap_residuals(result, instance, "discounted")
+            panels.setdefault(instance, []).append((f"eta rule {rule!r}", iterations, residuals))
+    return plot_panels(panels, target)
+
+
+#: the learner's committed runs in the figure: (label, file of continuous/results/lqr/)
+LEARNER_RUNS = (("trirl train, eta_from 'projection'", "train_trirl_lqr_instance0_projection.json"),
+                ("trirl train, eta_from 'projection'", "train_trirl_lqr_instance1_projection.json"),
+                ("trirl train, eta_from 'scaled-step'", "train_trirl_lqr_instance0.json"),
+                ("trirl train, eta_from 'scaled-step'", "train_trirl_lqr_instance1.json"))
+
+
 def main(argv=None) -> int:
-    """``python -m trirl.continuous.lq_swaps --results DIR --out PNG``: the figure of the committed results."""
+    """``python -m trirl.continuous.lq_swaps --results DIR --out PNG [--rules-out PNG]``: the figures of
+    the committed results (the swaps with the learner's runs; the eta rules with a partial step)."""
     import argparse
     import json
     from pathlib import Path
@@ -280,16 +349,20 @@ def main(argv=None) -> int:
     matplotlib.use("Agg")
     parser = argparse.ArgumentParser(prog="python -m trirl.continuous.lq_swaps", description=main.__doc__)
     parser.add_argument("--results", default="continuous/results/lqr",
-                        help="a folder with swaps_trirl_lqr_instance*.json and track_trirl_lqr_seeds3.json")
+                        help="a folder with swaps_trirl_lqr_instance*.json and the files of LEARNER_RUNS")
     parser.add_argument("--out", required=True, help="the PNG to write")
+    parser.add_argument("--rules-out", default=None, help="the PNG of swaps_trirl_lqr_alpha0.3_<rule>.json")
     args = parser.parse_args(argv)
     results = Path(args.results)
     paths = sorted(results.glob("swaps_trirl_lqr_instance*.json"))
     if not paths:
         raise SystemExit(f"--results {results}: no swaps_trirl_lqr_instance*.json (python -m trirl.continuous.lq_oracle swaps)")
     swaps = {"rows": [row for path in paths for row in json.loads(path.read_text())["rows"]]}
-    track = json.loads((results / "track_trirl_lqr_seeds3.json").read_text())
-    plot_residuals(swaps, track).savefig(args.out, dpi=100)
+    learners = [(label, json.loads((results / name).read_text())) for label, name in LEARNER_RUNS]
+    plot_residuals(swaps, learners).savefig(args.out, dpi=100)
+    if args.rules_out:
+        rules = {rule: json.loads((results / f"swaps_trirl_lqr_alpha0.3_{rule}.json").read_text()) for rule in ETA_RULES}
+        plot_eta_rules(rules).savefig(args.rules_out, dpi=100)
     return 0
 
 

@@ -86,7 +86,7 @@ class TrainConfig:
         eta_schedule: tr-loss variant's schedule (``trirl.core.parse_eta_schedule``).
         acting_policy: TRIRL max-eta: ``"network"``, ``"projected"`` or ``"line-search"``
             (``TRIRLConfig.acting_policy``).
-        eta_from: TRIRL line search: ``"projection"`` or ``"step"`` (``TRIRLConfig.eta_from``).
+        eta_from: TRIRL line search: ``"projection"``, ``"step"`` or ``"scaled-step"`` (``TRIRLConfig.eta_from``).
         buffer: the ``[buffer]`` table; its ``network`` is no key (:data:`DERIVED`): the learner's
             is ``discriminator`` (:meth:`learner_config`).
     """

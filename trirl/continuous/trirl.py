@@ -60,12 +60,12 @@ from trirl.continuous.demos import Demonstrations
 from trirl.continuous.envs import features as feature_sets
 from trirl.continuous.envs.base import Env
 from trirl.continuous.ppo import PPO, Batch, PPOConfig, PPOState, collect, improve, make_ppo, normalised_advantage
-from trirl.core import corrected_step, parse_eta_schedule
+from trirl.core import corrected_step, parse_eta_schedule, scaled_step_eta
 from trirl.errors import InvalidConfigError, InvalidDemonstrationError
 
 VARIANTS = ("max-eta", "tr-loss")
 ACTING_POLICIES = ("network", "projected", "line-search")
-ETA_SOURCES = ("projection", "step")
+ETA_SOURCES = ("projection", "step", "scaled-step")
 
 
 @dataclass(frozen=True)
@@ -106,7 +106,13 @@ class TRIRLConfig:
             policy (the multiplier that brings the update into the trust region, Section 4.3);
             ``"step"``, ``1 / alpha - 1`` for the accepted step ``alpha`` (the mean projection's
             ``mu~ = mu_old + (mu - mu_old) / (1 + eta)`` read in parameter space), so that
-            ``eps_tr = eps alpha``.
+            ``eps_tr = eps alpha``; ``"scaled-step"``, the projection's step scaled by the line
+            search (:func:`trirl.core.scaled_step_eta`: ``eta = (1 + eta_p) / alpha - 1``,
+            ``eps_tr = eps alpha / (1 + eta_p)``), which counts both shrinkages of the update and
+            so is the conservative reading (``alpha`` scales the unprojected update). In the exact
+            LQ iteration whose policy takes the fraction ``alpha`` of a trust-region step it holds
+            the fixed point where the other two let the reward run ahead; ``trirl train`` on
+            ``lqr`` does about as well with ``"projection"`` (book chapter 10).
     """
 
     variant: str = "max-eta"
@@ -131,8 +137,9 @@ class TRIRLConfig:
             raise InvalidConfigError("TRIRLConfig.acting_policy = 'line-search' needs variant 'max-eta' (a trust region)")
         if self.eta_from not in ETA_SOURCES:
             raise InvalidConfigError(f"TRIRLConfig.eta_from must be one of {ETA_SOURCES}, got {self.eta_from!r}")
-        if self.eta_from == "step" and self.acting_policy != "line-search":
-            raise InvalidConfigError("TRIRLConfig.eta_from = 'step' needs acting_policy = 'line-search' (a step size)")
+        if self.eta_from != "projection" and self.acting_policy != "line-search":
+            raise InvalidConfigError(f"TRIRLConfig.eta_from = {self.eta_from!r} needs acting_policy = 'line-search' "
+                                     f"(a step size); with acting_policy = {self.acting_policy!r} use 'projection'")
         for name, kind in (("ppo", PPOConfig), ("discriminator", disc.DiscriminatorConfig),
                            ("buffer", buffer_lib.RewardBufferConfig), ("trust_region", trpl.TrustRegionConfig)):
             if not isinstance(getattr(self, name), kind):
@@ -369,9 +376,11 @@ def make_trirl(env: Env, config: TRIRLConfig, demos: Demonstrations) -> Learner:
             eta = scheduled_eta
         if config.acting_policy == "line-search":
             new_ppo, alpha = scale_back(ps, new_ppo, batch.obs, batch.old_mean, old_log_std)
-            extra["step_fraction"] = alpha
+            extra["step_fraction"], extra["projection_eta"] = alpha, eta
             if config.eta_from == "step":
                 eta = (1.0 - alpha) / jnp.maximum(alpha, jnp.finfo(alpha.dtype).tiny)
+            elif config.eta_from == "scaled-step":  # alpha = 0 (no step): a large finite eta, the reward stays
+                eta = scaled_step_eta(eta, jnp.maximum(alpha, jnp.finfo(alpha.dtype).eps))
         rollout_kl = acting_kl(ps, new_ppo, state.anchor, distribution, batch, old_log_std)
         eta = jax.lax.stop_gradient(eta)
         # 7. buffer push of the completed pair (D^(i), eta^(i+1)) (line 32)
