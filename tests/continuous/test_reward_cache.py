@@ -48,18 +48,20 @@ def _filled(config, pushes, fixed, seed=0):
     return state
 
 
-@pytest.mark.parametrize("pushes", [1, 3, 7])  # filling, full, wrapped (the chain starts at R_fit)
-def test_cached_corrected_rewards_equal_freshly_evaluated_ones(pushes):
+def test_cached_corrected_rewards_equal_freshly_evaluated_ones():
     config = reward.RewardBufferConfig(capacity=4, eps=0.6, beta=3.0, network=NETWORK)
     fixed = _fixed()
-    state = _filled(config, pushes, fixed)
     indices = jnp.asarray(np.random.default_rng(1).integers(0, M, 64))  # with repeats, as the fit draws them
     inputs = tuple(x[indices] for x in fixed)
-    cached = np.asarray(jax.jit(reward.corrected_fixed, static_argnums=0)(config, state, indices, *inputs))
-    fresh = np.asarray(jax.jit(reward.corrected_rewards, static_argnums=0)(config, state, *inputs))
-    scale = np.max(np.abs(fresh))
-    assert scale > 0.1  # the rewards are not trivially zero
-    np.testing.assert_allclose(cached, fresh, rtol=ULPS, atol=ULPS * scale)
+    cached_fn = jax.jit(reward.corrected_fixed, static_argnums=0)
+    fresh_fn = jax.jit(reward.corrected_rewards, static_argnums=0)
+    for pushes in (1, 4, 7):  # filling, full, wrapped (the chain starts at R_fit)
+        state = _filled(config, pushes, fixed)
+        cached = np.asarray(cached_fn(config, state, indices, *inputs))
+        fresh = np.asarray(fresh_fn(config, state, *inputs))
+        scale = np.max(np.abs(fresh))
+        assert scale > 0.1  # the rewards are not trivially zero
+        np.testing.assert_allclose(cached, fresh, rtol=ULPS, atol=ULPS * scale, err_msg=f"after {pushes} pushes")
 
 
 def test_push_needs_the_logits_of_a_caching_buffer_and_refill_rebuilds_them():
@@ -89,36 +91,78 @@ def test_the_cache_is_kept_only_where_it_saves_work_and_fits_in_memory():
     assert reward.fixed_cache_size(config, 10**6, 2**16) == 0  # 400 MB of logits
 
 
+@pytest.mark.slow
 def test_a_checkpoint_without_the_cache_resumes_with_it_refilled(tmp_path):
     """A TRIRL run checkpointed without the cache's leaves (as before it existed) resumes: the
-    learner's restore refills the cache, and the resumed run continues as the uninterrupted one."""
+    leaves restore as "not ready", the learner's restore refills the cache with the logits the
+    checkpoint had, and training continues."""
+    from trirl.continuous import checkpoint as ckpt
+    from trirl.continuous import envs
     from trirl.continuous import train
-    from trirl.rundir import checkpoint_files
+    from trirl.rundir import STATE_PREFIX, checkpoint_files, read_metrics
 
     config = train.load_config(
-        None, env="point_maze", algo="trirl", total_steps=4 * 32, eval_every=4, eval_episodes=2, checkpoint_every=2,
+        None, env="point_maze", algo="trirl", total_steps=3 * 32, eval_every=3, eval_episodes=2, checkpoint_every=2,
         seeds=2, env_options={"episode_length": 10},
         ppo={"num_envs": 4, "rollout_length": 8, "num_epochs": 1, "num_minibatches": 2, "policy_hidden": [8],
              "value_hidden": [8]},
-        discriminator={"hidden_sizes": [8], "epochs": 1, "minibatch_size": 16}, buffer={"capacity": 2})
-    full = tmp_path / "full"
-    train.train(config, full, progress=False)
-    piece = tmp_path / "piece"
-    train.train(dataclasses.replace(config, total_steps=2 * 32), piece, progress=False)
-    (checkpoint,) = checkpoint_files(piece)
-    with np.load(checkpoint) as arrays:
-        kept = {name: arrays[name] for name in arrays.files if ".buffer.fixed_" not in name}
-    assert len(kept) < len(np.load(checkpoint).files)  # the cache's leaves were there, and are gone
-    np.savez(checkpoint, **kept)
-    train.train(config, piece, resume=True, progress=False)
-    rows = [train_rows(run) for run in (full, piece)]
-    assert [row["iteration"] for row in rows[1]] == [1, 2, 3, 4]
-    for got, expected in zip(rows[1][2:], rows[0][2:]):
-        for name in ("disc_loss", "fit_mse", "corrected_reward_mean", "episode_return"):
-            np.testing.assert_allclose(got[name], expected[name], rtol=1e-5, err_msg=name)
+        discriminator={"hidden_sizes": [8], "epochs": 1, "minibatch_size": 16},
+        buffer={"capacity": 100})  # k x 32 samples >= the 3,001 fixed inputs: the cache is kept
+    run = tmp_path / "run"
+    train.train(dataclasses.replace(config, total_steps=2 * 32), run, progress=False)
+    (path,) = checkpoint_files(run)
+    with np.load(path) as arrays:
+        written = dict(arrays)
+    kept = {name: array for name, array in written.items() if ".buffer.fixed_" not in name}
+    assert len(kept) == len(written) - 2  # fixed_logits and fixed_ready were there, and are gone
+    np.savez(path, **kept)
+
+    env = envs.make(config.env, config.env_options)
+    learner = train.build(config, train.prepare(config, None, env)[0], env)
+    template = jax.eval_shape(jax.vmap(learner.init), jax.random.split(jax.random.PRNGKey(0), 2))
+    stale = ckpt.unflatten(template, kept, STATE_PREFIX)
+    assert not np.any(stale.buffer.fixed_ready)
+    restored = learner.restore(stale)
+    assert np.all(restored.buffer.fixed_ready)
+    cache = written[STATE_PREFIX + ".buffer.fixed_logits"]
+    assert cache.shape[1:] == (100, 3001) and np.any(cache != 0)  # the expert set and s_a, two pairs pushed
+    np.testing.assert_allclose(restored.buffer.fixed_logits, cache, rtol=ULPS, atol=ULPS * np.max(np.abs(cache)))
+
+    train.train(config, run, resume=True, progress=False)
+    rows = read_metrics(run)
+    assert [row["iteration"] for row in rows] == [1, 2, 3] and np.isfinite(rows[-1]["fit_mse"])
 
 
-def train_rows(run):
-    from trirl.rundir import read_metrics
+@pytest.mark.slow
+def test_the_learner_with_the_cache_trains_as_without_it(monkeypatch):
+    """TRIRL's iterations read the fit's expert half and r(s_a) off the cache; the same iterations
+    with the k networks run afresh (no cache) give the same metrics to the tolerance above."""
+    from trirl.continuous import trirl
+    from trirl.continuous.demos import load_demonstrations
+    from trirl.continuous.envs import make
+    from trirl.continuous.ppo import PPOConfig
+    from trirl.continuous.train import EXPERTS_DIR
 
-    return read_metrics(run)
+    network = disc.DiscriminatorConfig(hidden_sizes=(16,), minibatch_size=16, epochs=1)
+    config = trirl.TRIRLConfig(
+        ppo=PPOConfig(num_envs=4, rollout_length=8, num_epochs=1, num_minibatches=2, policy_hidden=(8,),
+                      value_hidden=(8,), entropy_coef=0.5),
+        discriminator=network, buffer=reward.RewardBufferConfig(capacity=100, beta=2.0, fit_steps=2, network=network),
+        acting_policy="line-search")
+    env, demos = make("point_maze", {"episode_length": 10}), load_demonstrations(EXPERTS_DIR / "point_maze" / "demos.npz")
+    runs = {}
+    for cached in (True, False):
+        if not cached:
+            monkeypatch.setattr(reward, "fixed_cache_size", lambda *args: 0)
+        learner = trirl.make_trirl(env, config, demos)
+        state, step = learner.init(jax.random.PRNGKey(0)), jax.jit(learner.step)
+        assert state.buffer.fixed_logits.shape == ((100, 3001) if cached else (100, 0))
+        rows = []
+        for i in range(3):
+            state, metrics = step(state, jax.random.PRNGKey(i))
+            rows.append({name: float(value) for name, value in metrics.items()})
+        runs[cached] = rows
+    for i, (got, expected) in enumerate(zip(runs[True], runs[False])):
+        for name in ("corrected_reward_mean", "fit_mse", "disc_loss", "value_loss", "policy_loss", "eta"):
+            np.testing.assert_allclose(got[name], expected[name], rtol=ULPS, atol=ULPS * abs(expected[name]),
+                                       err_msg=f"{name} in iteration {i + 1}")
