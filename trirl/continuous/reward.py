@@ -40,7 +40,9 @@ One TRIRL iteration uses this module as (Algorithm 2, max-eta variant)::
 Everything is a pure function of a ``RewardBufferState``; the buffer's parameters are stacked
 along a leading axis ``k``, and ``jax.vmap`` runs them as one network over ``CHUNK`` stacked
 parameter sets at a time, only as many chunks as hold a pair (a buffer that is filling costs a
-fraction of a full one).
+fraction of a full one). Inputs that never change (TRIRL's expert set and ``s_a``) need no
+network at all after the push: ``push`` stores the pair's logits on them (``fixed_logits``) and
+:func:`corrected_fixed` reads the chain off that cache.
 """
 
 from __future__ import annotations
