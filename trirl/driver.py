@@ -228,6 +228,8 @@ class Hooks:
         until: ``until(row)`` true stops the run (status ``"stopped"``).
         context: ``context(state)``, a context manager around the loop (e.g. BLAS threads).
         on_stop: ``on_stop(status)`` when the loop ends (``"nonfinite"`` included), e.g. plots.
+        restored: ``restored(state)``, the state read from a checkpoint made ready for ``step``
+            (e.g. a cache whose leaf the checkpoint predates, refilled).
     """
 
     first_row: Callable[[Any], dict[str, Any]] | None = None
@@ -239,6 +241,7 @@ class Hooks:
     until: Callable[[dict[str, Any]], bool] | None = None
     context: Callable[[Any], contextlib.AbstractContextManager] | None = None
     on_stop: Callable[[str], None] | None = None
+    restored: Callable[[Any], Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -286,7 +289,8 @@ class _Loop:
                 template = jax.eval_shape(self.learner.init, init_key)
             self.history = self.run_dir.metrics()
             self.saved = checkpoint.step
-            return unflatten(template, checkpoint.arrays, STATE_PREFIX, optional=self.restore_optional), checkpoint.step
+            state = unflatten(template, checkpoint.arrays, STATE_PREFIX, optional=self.restore_optional)
+            return (state if self.hooks.restored is None else self.hooks.restored(state)), checkpoint.step
         state = self.learner.init(init_key)
         if self.hooks.first_row is not None:
             self.log(self.hooks.first_row(state))

@@ -40,7 +40,9 @@ One TRIRL iteration uses this module as (Algorithm 2, max-eta variant)::
 Everything is a pure function of a ``RewardBufferState``; the buffer's parameters are stacked
 along a leading axis ``k``, and ``jax.vmap`` runs them as one network over ``CHUNK`` stacked
 parameter sets at a time, only as many chunks as hold a pair (a buffer that is filling costs a
-fraction of a full one).
+fraction of a full one). Inputs that never change (TRIRL's expert set and ``s_a``) need no
+network at all after the push: ``push`` stores the pair's logits on them (``fixed_logits``) and
+:func:`corrected_fixed` reads the chain off that cache.
 """
 
 from __future__ import annotations
@@ -113,6 +115,12 @@ class RewardBufferState(NamedTuple):
         pushes: number of pairs pushed so far (``int32``).
         fit_params: the current ``R_fit`` parameters (copied into a slot by ``push``).
         fit_opt_state: Adam state of the ``R_fit`` regression.
+        fixed_logits: ``[k, M]`` logits of each slot's ``D^(j)`` on ``M`` fixed inputs (e.g. the
+            expert set), written by ``push`` so that :func:`corrected_fixed` reads them instead of
+            running the ``k`` networks again; ``M = 0`` keeps no cache.
+        fixed_ready: ``[]`` bool, true when ``fixed_logits`` belongs to ``disc_params``; false in a
+            state restored from a checkpoint written before the cache (the leaf was missing and
+            starts at zero): :func:`refill_fixed` recomputes it.
     """
 
     disc_params: Any
@@ -123,6 +131,8 @@ class RewardBufferState(NamedTuple):
     pushes: jax.Array
     fit_params: Any
     fit_opt_state: Any
+    fixed_logits: jax.Array
+    fixed_ready: jax.Array
 
 
 class BufferRewards(NamedTuple):
@@ -151,8 +161,9 @@ def _fit_optimizer(config: RewardBufferConfig) -> optax.GradientTransformation:
     return optax.adam(config.fit_learning_rate)
 
 
-def init(config: RewardBufferConfig, key, obs_dim: int, input_dim: int) -> RewardBufferState:
-    """An empty buffer (all slots invalid) and a freshly initialised ``R_fit``."""
+def init(config: RewardBufferConfig, key, obs_dim: int, input_dim: int, num_fixed: int = 0) -> RewardBufferState:
+    """An empty buffer (all slots invalid) and a freshly initialised ``R_fit``, caching the logits
+    of ``num_fixed`` fixed inputs (0: no cache; :func:`fixed_cache_size` chooses it)."""
     template = discriminator.init_params(config.network, key, obs_dim, input_dim)
     stacked_zeros = jax.tree.map(lambda x: jnp.zeros((config.capacity,) + x.shape, x.dtype), template)
     return RewardBufferState(
@@ -164,18 +175,47 @@ def init(config: RewardBufferConfig, key, obs_dim: int, input_dim: int) -> Rewar
         pushes=jnp.zeros((), jnp.int32),
         fit_params=template,
         fit_opt_state=_fit_optimizer(config).init(template),
+        fixed_logits=jnp.zeros((config.capacity, num_fixed)),
+        fixed_ready=jnp.ones((), bool),
     )
 
 
-def push(state: RewardBufferState, disc_params, eta) -> RewardBufferState:
+#: largest cache of fixed-input logits (``[k, M]`` float32) a buffer keeps, in bytes
+CACHE_MAX_BYTES = 64 * 2**20
+
+
+def fixed_cache_size(config: RewardBufferConfig, num_fixed: int, samples_per_iteration: int) -> int:
+    """``M`` for :func:`init`: ``num_fixed`` when caching the buffered discriminators' logits on
+    ``num_fixed`` fixed inputs saves work and fits :data:`CACHE_MAX_BYTES`, else 0 (no cache).
+
+    The cache costs one network on the ``M`` inputs per ``push``; it saves ``k`` networks on the
+    ``samples_per_iteration`` fixed samples an iteration reads (e.g. the expert half of the fit)."""
+    saves = num_fixed <= config.capacity * samples_per_iteration
+    return num_fixed if saves and 4 * config.capacity * num_fixed <= CACHE_MAX_BYTES else 0
+
+
+def fixed_logits(config: RewardBufferConfig, disc_params, fixed) -> jax.Array:
+    """Logits ``[M]`` of one discriminator on the fixed inputs ``fixed = (obs [M, O], x [M, D],
+    absorbing [M])`` (what :func:`push` stores in the slot)."""
+    return discriminator.logits(config.network, disc_params, *fixed)
+
+
+def push(state: RewardBufferState, disc_params, eta, logits_fixed=None) -> RewardBufferState:
     """Append the completed pair ``(D^(i), eta^(i+1))``, overwriting the oldest when full.
 
     The slot also records the current ``R_fit`` (call ``fit_reward`` before ``push`` so that it
-    approximates ``r^(i)``, the reward this pair corrects).
+    approximates ``r^(i)``, the reward this pair corrects) and, with a cache (``M > 0``), the
+    pair's logits on the fixed inputs ``logits_fixed [M]`` (:func:`fixed_logits`).
     """
     if jnp.ndim(eta) != 0:
         raise InvalidConfigError(f"eta must be a scalar multiplier, got shape {jnp.shape(eta)}")
-    capacity = state.etas.shape[0]
+    capacity, num_fixed = state.fixed_logits.shape
+    if num_fixed and (logits_fixed is None or jnp.shape(logits_fixed) != (num_fixed,)):
+        raise InvalidConfigError(f"push: the buffer caches logits on {num_fixed} fixed inputs, so logits_fixed "
+                                 f"[{num_fixed}] must come with the pair (reward.fixed_logits), got "
+                                 f"{None if logits_fixed is None else jnp.shape(logits_fixed)}")
+    if num_fixed:
+        state = state._replace(fixed_logits=state.fixed_logits.at[state.index].set(logits_fixed))
 
     def write(stacked, new):
         return stacked.at[state.index].set(new)
@@ -228,6 +268,16 @@ def _check_inputs(obs, action_or_next_obs, absorbing):
 CHUNK = 10
 
 
+def _chain_start(config: RewardBufferConfig, state: RewardBufferState, obs, action_or_next_obs, absorbing):
+    """``[N]`` reward the correction chain starts from: ``beta R_fit`` of the oldest slot."""
+    slots, _ = _chronological_slots(state)
+    oldest_base = jax.tree.map(lambda x: x[slots[0]], state.base_params)
+    # Until the buffer wraps, the chain starts at iteration 0, whose reward is exactly r^(0) = 0.
+    # R_fit predicts r / beta (log-ratio units, where the network's outputs live) and is scaled back.
+    fitted = discriminator.logits(config.network, oldest_base, obs, action_or_next_obs, absorbing)
+    return jnp.where(state.pushes > state.count, config.beta * fitted, jnp.zeros(jnp.shape(obs)[:1]))
+
+
 def _corrected(config: RewardBufferConfig, state: RewardBufferState, obs, action_or_next_obs, absorbing):
     net = config.network
 
@@ -236,11 +286,7 @@ def _corrected(config: RewardBufferConfig, state: RewardBufferState, obs, action
 
     capacity = state.etas.shape[0]
     chunk = min(CHUNK, capacity)
-    slots, valid = _chronological_slots(state)
-    oldest_base = jax.tree.map(lambda x: x[slots[0]], state.base_params)
-    # Until the buffer wraps, the chain starts at iteration 0, whose reward is exactly r^(0) = 0.
-    # R_fit predicts r / beta (log-ratio units, where the network's outputs live) and is scaled back.
-    base = jnp.where(state.pushes > state.count, config.beta * run(oldest_base), jnp.zeros(jnp.shape(obs)[:1]))
+    base = _chain_start(config, state, obs, action_or_next_obs, absorbing)
 
     def correct_chunk(i, r):
         # pairs i * chunk ... (i + 1) * chunk - 1 in chronological order; those past count are empty
@@ -258,6 +304,31 @@ def corrected_rewards(config: RewardBufferConfig, state: RewardBufferState, obs,
     """``r^(i)`` for a batch ``obs [N, obs_dim], action_or_next_obs [N, D], absorbing [N]`` -> ``[N]``."""
     _check_inputs(obs, action_or_next_obs, absorbing)
     return _corrected(config, state, obs, action_or_next_obs, absorbing)
+
+
+def corrected_fixed(config: RewardBufferConfig, state: RewardBufferState, indices, obs, action_or_next_obs,
+                    absorbing):
+    """:func:`corrected_rewards` of fixed inputs ``indices [N]`` (int, into the ``M`` cached ones),
+    read off the cached logits (``state.fixed_logits``) instead of running the ``k`` networks;
+    ``obs [N, O], action_or_next_obs [N, D], absorbing [N]`` are those inputs (``R_fit`` of the
+    oldest slot, the chain's start, runs on them). Equal to :func:`corrected_rewards` up to the
+    float rounding of one network run on ``M`` rows instead of ``N`` (the same arithmetic)."""
+    _check_inputs(obs, action_or_next_obs, absorbing)
+    if state.fixed_logits.shape[1] == 0:
+        raise InvalidConfigError("corrected_fixed: the buffer caches no fixed inputs (init with num_fixed > 0)")
+    slots, valid = _chronological_slots(state)
+    logits = state.fixed_logits[:, indices][slots]  # [k, N], oldest first
+    base = _chain_start(config, state, obs, action_or_next_obs, absorbing)
+    return correct(base, logits, state.etas[slots], valid[:, None], config.eps, config.beta)
+
+
+def refill_fixed(config: RewardBufferConfig, state: RewardBufferState, fixed) -> RewardBufferState:
+    """``state`` with the cache ``fixed_logits`` recomputed from the buffered discriminators (one at
+    a time) where ``fixed_ready`` is false (a checkpoint written before the cache), else unchanged.
+    ``fixed``: the ``M`` fixed inputs, as for :func:`fixed_logits`."""
+    fresh = jax.lax.map(lambda params: fixed_logits(config, params, fixed), state.disc_params)
+    return state._replace(fixed_logits=jnp.where(state.fixed_ready, state.fixed_logits, fresh),
+                          fixed_ready=jnp.ones((), bool))
 
 
 def rewards(

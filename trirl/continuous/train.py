@@ -370,7 +370,8 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, progress: 
             hooks=driver.Hooks(
                 checkpoint_meta=lambda iteration, _: {"env_steps": iteration * config.ppo.batch_size,
                                                       "algo": config.algo},
-                row=row, nonfinite=driver.jitted_nonfinite, may_be_nan=MAY_BE_NAN, on_stop=curves if writer else None),
+                row=row, nonfinite=driver.jitted_nonfinite, may_be_nan=MAY_BE_NAN, on_stop=curves if writer else None,
+                restored=getattr(learner, "restore", None)),
             progress=driver.Progress(progress, f"{config.algo} {config.env} x{config.seeds}", postfix),
             max_minutes=max_minutes, started=started, finish_on_interrupt=True,
         )

@@ -60,7 +60,7 @@ from trirl.continuous.demos import Demonstrations
 from trirl.continuous.envs import features as feature_sets
 from trirl.continuous.envs.base import Env
 from trirl.continuous.ppo import PPO, Batch, PPOConfig, PPOState, collect, improve, make_ppo, normalised_advantage
-from trirl.core import corrected_step, parse_eta_schedule, scaled_step_eta
+from trirl.core import corrected_step, function_space_update, parse_eta_schedule, scaled_step_eta
 from trirl.errors import InvalidConfigError, InvalidDemonstrationError
 
 VARIANTS = ("max-eta", "tr-loss")
@@ -195,6 +195,8 @@ class Learner(NamedTuple):
     TRIRL also offers two of its step's parts, so that they can be timed alone (``trirl bench
     continuous --profile``): ``relabel(buffer, newest_params, transitions) -> Relabelled`` (lines
     17-24) and ``fit(buffer, relabelled, key) -> (buffer, metrics)`` (line 25); None for the baselines.
+    ``restore(states) -> states``: the states (leading seed axis) of a checkpoint made whole for
+    ``step`` (TRIRL: the buffer's logit cache refilled where the checkpoint predates it); None: as read.
     """
 
     name: str
@@ -204,6 +206,7 @@ class Learner(NamedTuple):
     reward: Callable[..., jax.Array]
     relabel: Callable[..., Relabelled] | None = None
     fit: Callable[..., tuple[Any, dict[str, jax.Array]]] | None = None
+    restore: Callable[[Any], Any] | None = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -291,12 +294,16 @@ def make_trirl(env: Env, config: TRIRLConfig, demos: Demonstrations) -> Learner:
     schedule = parse_eta_schedule(str(config.eta_schedule))
     eta_table = jnp.asarray([schedule(i) for i in range(config.iterations)], jnp.float32)
     absorbing_input = disc.absorbing_sample(obs_dim, x_dim)
+    # The buffered discriminators' logits on the fixed inputs (the expert set, then s_a) are cached
+    # at push time (reward.fixed_cache_size): the fit's expert half and r(s_a) read them.
+    fixed = tuple(jnp.concatenate([e, a]) for e, a in zip(expert, absorbing_input))
+    num_fixed = buffer_lib.fixed_cache_size(bcfg, fixed[0].shape[0], config.ppo.batch_size)
 
     def init(key) -> TRIRLState:
         ppo_key, disc_key, buf_key = jax.random.split(key, 3)
         ppo_state = ppo.init(ppo_key)
         return TRIRLState(ppo_state, disc.init(dcfg, disc_key, obs_dim, x_dim),
-                          buffer_lib.init(bcfg, buf_key, obs_dim, x_dim), jnp.zeros((), jnp.int32),
+                          buffer_lib.init(bcfg, buf_key, obs_dim, x_dim, num_fixed), jnp.zeros((), jnp.int32),
                           ppo_state.params.policy)
 
     def acting_distribution(ps: PPOState, anchor):
@@ -323,7 +330,12 @@ def make_trirl(env: Env, config: TRIRLConfig, demos: Demonstrations) -> Learner:
         obs, other, _ = disc.agent_inputs(transitions, mode)
         not_absorbing = jnp.zeros(obs.shape[0])
         out = buffer_lib.rewards(bcfg, buffer, newest_params, obs, other, not_absorbing)
-        r_absorbing = buffer_lib.rewards(bcfg, buffer, newest_params, *absorbing_input).intermediate[0]
+        if num_fixed:  # r^(i)(s_a) from the cache, the last fixed input
+            corrected = buffer_lib.corrected_fixed(bcfg, buffer, jnp.asarray([num_fixed - 1]), *absorbing_input)
+            newest = disc.logits(dcfg, newest_params, *absorbing_input)
+            r_absorbing = function_space_update(corrected, newest, bcfg.eps, bcfg.beta)[0]
+        else:
+            r_absorbing = buffer_lib.rewards(bcfg, buffer, newest_params, *absorbing_input).intermediate[0]
         return Relabelled(obs, other, out.corrected, out.intermediate, r_absorbing)
 
     def fit(buffer, relabelled: Relabelled, key):
@@ -334,11 +346,14 @@ def make_trirl(env: Env, config: TRIRLConfig, demos: Demonstrations) -> Learner:
         not_absorbing = jnp.zeros(obs.shape[0])
         fit_idx = jax.random.randint(key, (obs.shape[0],), 0, expert.obs.shape[0])
         expert_fit = (expert.obs[fit_idx], expert.action_or_next_obs[fit_idx], expert.absorbing[fit_idx])
+        if num_fixed:  # the expert set is the cache's first inputs
+            expert_corrected = buffer_lib.corrected_fixed(bcfg, buffer, fit_idx, *expert_fit)
+        else:
+            expert_corrected = buffer_lib.corrected_rewards(bcfg, buffer, *expert_fit)
         return buffer_lib.fit_reward(
             bcfg, buffer, jnp.concatenate([obs, expert_fit[0]]), jnp.concatenate([other, expert_fit[1]]),
             jnp.concatenate([not_absorbing, expert_fit[2]]),
-            corrected=jnp.concatenate([relabelled.corrected,
-                                       buffer_lib.corrected_rewards(bcfg, buffer, *expert_fit)]))
+            corrected=jnp.concatenate([relabelled.corrected, expert_corrected]))
 
     def policy_loss(ps: PPOState, old_log_std, scheduled_eta):
         """The policy loss of the variant around the rollout policy of ``ps``."""
@@ -384,7 +399,8 @@ def make_trirl(env: Env, config: TRIRLConfig, demos: Demonstrations) -> Learner:
         rollout_kl = acting_kl(ps, new_ppo, state.anchor, distribution, batch, old_log_std)
         eta = jax.lax.stop_gradient(eta)
         # 7. buffer push of the completed pair (D^(i), eta^(i+1)) (line 32)
-        buf = buffer_lib.push(buf, disc_state.params, eta)
+        buf = buffer_lib.push(buf, disc_state.params, eta,
+                              buffer_lib.fixed_logits(bcfg, disc_state.params, fixed) if num_fixed else None)
         metrics = {
             **improved.metrics,
             "disc_loss": disc_metrics.loss,
@@ -417,7 +433,14 @@ def make_trirl(env: Env, config: TRIRLConfig, demos: Demonstrations) -> Learner:
         divided by ``beta`` like the rewards PPO is trained on, entropy weight ``1 / beta``)."""
         return buffer_lib.corrected_rewards(bcfg, state.buffer, obs, other, absorbing) / bcfg.beta
 
-    return Learner(f"trirl-{config.variant}", ppo, init, step, learnt_reward, relabel, fit)
+    def restore(states: TRIRLState) -> TRIRLState:
+        """Checkpointed states ``[seeds, ...]``: the logit cache refilled if the checkpoint predates it."""
+        if not num_fixed or bool(jnp.all(states.buffer.fixed_ready)):
+            return states
+        refill = jax.jit(jax.vmap(lambda buffer: buffer_lib.refill_fixed(bcfg, buffer, fixed)))
+        return states._replace(buffer=refill(states.buffer))
+
+    return Learner(f"trirl-{config.variant}", ppo, init, step, learnt_reward, relabel, fit, restore)
 
 
 __all__ = ["ACTING_POLICIES", "ETA_SOURCES", "VARIANTS", "Learner", "TRIRLConfig", "TRIRLState", "kl_penalty_loss", "make_trirl",
