@@ -30,36 +30,41 @@ def aggregated_tasks(suite: Suite, results: dict[str, Any]) -> list[str]:
     return tasks
 
 
-def measured_throughput(env: str, results_dir: Path | None = None) -> float | None:
-    """PPO's env steps per second on ``env`` from ``bench_<env>_cpu.json`` (``trirl bench continuous``,
-    one seed, the CPU expert's config), or None where it was not measured."""
+def measured_throughput(env: str, results_dir: Path | None = None) -> tuple[float, float] | None:
+    """PPO's env steps per second of wall clock and per CPU second on ``env`` from
+    ``bench_<env>_cpu.json`` (``trirl bench continuous``: one seed, the CPU expert's config), or
+    None where it was not measured."""
     from trirl.configfile import CONFIG_DIR
 
     path = (results_dir or CONFIG_DIR / "results") / f"bench_{env}_cpu.json"
     if not path.is_file():
         return None
     rows = [row for row in json.loads(path.read_text()).get("results", []) if row.get("env") == env]
-    return float(rows[0]["ppo_env_steps_per_s"]) if rows else None
+    return (float(rows[0]["ppo_env_steps_per_s"]), float(rows[0]["ppo_env_steps_per_cpu_s"])) if rows else None
 
 
 def budget(suite: Suite) -> dict[str, Any]:
-    """Per task the env steps per seed (every method the same), seeds and iterations, and the CPU
-    hours its stages cost at PPO's measured throughput (an estimate: TRIRL's discriminators and
-    reward fit come on top, vmapped seeds share the cores better than one)."""
+    """Per task the env steps per seed (every method the same), seeds and iterations, and the hours
+    its stages cost at PPO's measured throughput, of wall clock on the measuring machine and of CPU
+    (an estimate: TRIRL's discriminators and reward fit come on top; vmapped seeds share the cores
+    better than one)."""
     tasks = {}
     for name, task in suite.tasks.items():
         configs = [suite.configs[f"{name}/{m}"] for m in suite.methods if f"{name}/{m}" in suite.configs]
-        rate = measured_throughput(task.env)
+        rates = measured_throughput(task.env)
         steps = configs[0].iterations * configs[0].ppo.batch_size if configs else task.total_steps
+        total = len(configs) * suite.train.seeds * steps
         tasks[name] = {"env": task.env, "env_steps_per_seed": steps, "seeds": suite.train.seeds,
                        "iterations": configs[0].iterations if configs else None, "stages": len(configs),
-                       "ppo_env_steps_per_s": rate,
-                       "estimated_hours": round(len(configs) * suite.train.seeds * steps / rate / 3600, 2) if rate else None}
-    known = [t["estimated_hours"] for t in tasks.values() if t["estimated_hours"] is not None]
-    return {"tasks": tasks, "estimated_hours_measured_tasks": round(sum(known), 2),
-            "note": "estimated_hours: stages x seeds x steps at PPO's env steps/s of trirl bench continuous "
-                    "(continuous/results/bench_<env>_cpu.json, one seed, 64 envs, on the 2-core CPU); stages "
-                    "waiting for an expert counted; null where the throughput was not measured"}
+                       "ppo_env_steps_per_s": rates and rates[0], "ppo_env_steps_per_cpu_s": rates and rates[1],
+                       "estimated_hours": round(total / rates[0] / 3600, 2) if rates else None,
+                       "estimated_cpu_hours": round(total / rates[1] / 3600, 2) if rates else None}
+    measured = [t for t in tasks.values() if t["estimated_hours"] is not None]
+    return {"tasks": tasks, "estimated_hours_measured_tasks": round(sum(t["estimated_hours"] for t in measured), 2),
+            "estimated_cpu_hours_measured_tasks": round(sum(t["estimated_cpu_hours"] for t in measured), 2),
+            "note": "estimated: stages x seeds x steps at PPO's env steps per second of wall clock (hours) and per "
+                    "CPU second (cpu_hours) of trirl bench continuous (continuous/results/bench_<env>_cpu.json, one "
+                    "seed, 64 envs, 2-core CPU); stages waiting for an expert counted; null where not measured"}
 
 
 def aggregate(suite: Suite, results: dict[str, Any], missing: dict[str, str], runs: Path) -> dict[str, Any]:

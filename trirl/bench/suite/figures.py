@@ -51,7 +51,8 @@ def plot_suite(summary: dict[str, Any]):
         ax.errorbar(values, ys + offset, xerr=[values - ci[:, 0], ci[:, 1] - values], fmt=marker, color="black",
                     mfc="black" if stat == "iqm" else "none", capsize=3, label=label)
     ax.set_yticks(ys, [_label(summary, m) for m in methods])
-    ax.set_ylim(len(methods) - 0.5, -0.5)  # the spec's first method on top
+    if methods:
+        ax.set_ylim(len(methods) - 0.5, -0.5)  # the spec's first method on top
     ax.set_xlabel("expert-normalised score")
     ax.axvline(1.0, color="green", lw=0.8, ls=":", label="expert (1)")
     ax.axvline(0.0, color="0.3", lw=0.8, ls=":", label="uniform random actions (0)")
@@ -84,7 +85,8 @@ def plot_suite(summary: dict[str, Any]):
     else:
         ax.text(0.5, 0.5, NOTHING_YET, ha="center", va="center", transform=ax.transAxes)
     ax.set_yticks(ys, [f"{_label(summary, poi['of'])}\nover {_label(summary, m)}" for m in others], fontsize="small")
-    ax.set_ylim(len(others) - 0.5, -0.5)
+    if others:
+        ax.set_ylim(len(others) - 0.5, -0.5)
     ax.axvline(0.5, color="0.4", ls="--", lw=0.8)
     ax.set_xlim(0, 1)
     ax.set_xlabel(f"P({_label(summary, poi['of'])} > other)")
@@ -104,7 +106,7 @@ def _plot_per_task(ax, summary: dict[str, Any], colors: dict[str, str]) -> None:
     tasks, methods = summary["order"]["tasks"], summary["order"]["methods"]
     width = 0.8 / max(len(methods), 1)
     rng = np.random.default_rng(0)
-    paper_drawn = False
+    paper_drawn, labelled = False, set()
     for i, task in enumerate(tasks):
         for j, method in enumerate(methods):
             row = summary["per_task"].get(task, {}).get(method)
@@ -115,7 +117,8 @@ def _plot_per_task(ax, summary: dict[str, Any], colors: dict[str, str]) -> None:
             ax.scatter(x + 0.15 * width * rng.uniform(-1, 1, values.size), values, s=7, color=colors[method], alpha=0.35)
             ax.errorbar([x], [row["iqm"]], yerr=[[row["iqm"] - row["iqm_ci"][0]], [row["iqm_ci"][1] - row["iqm"]]],
                         fmt="o", color=colors[method], capsize=3,
-                        label=_label(summary, method) if method not in ax.get_legend_handles_labels()[1] else None)
+                        label=None if method in labelled else _label(summary, method))
+            labelled.add(method)
             if row.get("paper"):
                 ax.errorbar([x + 0.3 * width], [row["paper"][0]], yerr=[row["paper"][1]], fmt="*", color="tab:red",
                             markersize=9, capsize=2, label=None if paper_drawn else PAPER_LABEL)

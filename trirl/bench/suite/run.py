@@ -60,15 +60,15 @@ def run_suite(suite: Suite, runs: Path, stages: tuple[str, ...], max_minutes: fl
               progress: bool = True, log=print) -> None:
     """Train (or resume, or skip) each of ``stages`` in order, all seeds vmapped per stage.
 
-    ``max_minutes`` bounds the whole call: each training gets what is left and checkpoints when it
-    runs out (:class:`~trirl.bench.study.StudyPaused`); a stage that cannot run is skipped with
-    its reason.
+    ``max_minutes`` bounds the whole call: each training gets what is left and checkpoints after
+    the iteration that crosses it (:class:`~trirl.bench.study.StudyPaused`; the first training of
+    a call always runs at least one iteration); a stage that cannot run is skipped with its reason.
 
     Raises:
         StudyPaused: the minutes ran out (the stage under way keeps its checkpoint).
         StudyInterrupted: Ctrl-C (likewise).
     """
-    start = time.monotonic()
+    start, trained = time.monotonic(), False
     for stage in stages:
         if stage in suite.unavailable:
             log(f"[{stage}] cannot run: {suite.unavailable[stage]}")
@@ -77,10 +77,13 @@ def run_suite(suite: Suite, runs: Path, stages: tuple[str, ...], max_minutes: fl
         left = None
         if max_minutes is not None:
             left = max_minutes - (time.monotonic() - start) / 60
-            if left <= 0 and completed(runs / stage, training_record(config)) is None:
+            # every call trains at least one iteration, so that any budget makes progress
+            if left <= 0 and trained and completed(runs / stage, training_record(config)) is None:
                 raise StudyPaused(f"--max-minutes ran out before {stage} started")
         log(f"[{stage}] training: {config.algo} on {config.env}, {config.seeds} seeds x {config.iterations} iterations "
             f"({config.iterations * config.ppo.batch_size:,} env steps per seed) -> {runs / stage}")
         result = run_training(config, runs / stage, progress, log, max_minutes=left if left is None else max(left, 1e-9))
         if result.get("skipped"):
             log(f"[{stage}] already done, skipped")
+        else:
+            trained = True
