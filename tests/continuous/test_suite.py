@@ -59,6 +59,7 @@ def test_suite_command_pauses_resumes_writes_json_and_figure_then_skips(tmp_path
                       for k in ("expert_return", "random_return"))
     for method, row in summary["per_task"]["point_maze"].items():
         assert row["env_steps"] == 128 and len(row["values"]) == 2  # the task's budget for every method, two seeds
+        assert row["pieces"] == (2 if method == "trirl" else 1) and row["wall_clock_s"] > 0  # summed over the pieces
         np.testing.assert_allclose(row["values"], (np.asarray(row["returns"]) - random) / (expert - random), rtol=1e-6)
         assert row["iqm_ci"][0] <= row["iqm"] <= row["iqm_ci"][1]
         assert np.asarray(row["curve"]["per_seed"]).shape == (2, 2)  # evaluations at iterations 2 and 4

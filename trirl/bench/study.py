@@ -21,6 +21,8 @@ from trirl.errors import InvalidConfigError
 from trirl.rundir import CONFIG_FILE, newest_checkpoint_step, read_json, read_metrics, write_json
 
 RESULT_FILE = "result.json"
+#: a training stage's wall clock per call (a stage resumed over several calls sums them)
+PIECES_FILE = "pieces.json"
 
 
 class StudyInterrupted(Exception):
@@ -57,7 +59,8 @@ def training_record(config) -> dict[str, Any]:
 
 
 def run_training(config, path: Path, progress: bool, log=print, max_minutes: float | None = None) -> dict[str, Any]:
-    """The training stage: train (or resume) ``config`` into ``path``; its per-seed final scores.
+    """The training stage: train (or resume) ``config`` into ``path``; its per-seed final scores,
+    ``wall_clock_s`` summed over the calls that trained it (``pieces``, :data:`PIECES_FILE`).
 
     Raises:
         StudyPaused: ``max_minutes`` (> 0) ran out first (the checkpoint is kept).
@@ -71,9 +74,12 @@ def run_training(config, path: Path, progress: bool, log=print, max_minutes: flo
         return done | {"skipped": True}
     start = time.monotonic()
     resume = (path / CONFIG_FILE).exists()
+    pieces = read_json(path / PIECES_FILE, "the wall clock of a stage's pieces") if (path / PIECES_FILE).exists() else []
     if resume:
         log(f"  resuming {path} from iteration {newest_checkpoint_step(path) or 0}")
     summary = train.train(config, path, resume=resume, progress=progress, max_minutes=max_minutes)
+    pieces = [*pieces, round(time.monotonic() - start, 1)]
+    write_json(path / PIECES_FILE, pieces)
     if summary["status"] == "paused":
         raise StudyPaused(f"--max-minutes ran out: training of {path} paused at iteration {summary['iterations']} "
                           f"of {config.iterations} (checkpoint kept)")
@@ -84,7 +90,8 @@ def run_training(config, path: Path, progress: bool, log=print, max_minutes: flo
     if not evals or rows[-1].get("iteration") != config.iterations:
         raise InvalidConfigError(f"{path}: the training run ended without its final evaluation; delete the folder and rerun")
     result = {"record": record, "returns": evals[-1]["eval_return_per_seed"], "iterations": config.iterations,
-              "env_steps": config.iterations * config.ppo.batch_size, "wall_clock_s": round(time.monotonic() - start, 1)}
+              "env_steps": config.iterations * config.ppo.batch_size, "wall_clock_s": round(sum(pieces), 1),
+              "pieces": len(pieces)}
     write_json(path / RESULT_FILE, result)
     return result
 
@@ -135,5 +142,5 @@ def training_curve(path: Path, normalise) -> dict[str, Any]:
             "per_seed": [normalise(row["eval_return_per_seed"]).tolist() for row in rows]}
 
 
-__all__ = ["RESULT_FILE", "StudyInterrupted", "StudyPaused", "completed", "expert_normaliser", "parse_shard",
+__all__ = ["PIECES_FILE", "RESULT_FILE", "StudyInterrupted", "StudyPaused", "completed", "expert_normaliser", "parse_shard",
            "run_training", "training_curve", "training_record"]

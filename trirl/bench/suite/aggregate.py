@@ -79,7 +79,8 @@ def aggregate(suite: Suite, results: dict[str, Any], missing: dict[str, str], ru
         paper_row = suite.paper.get(suite.methods[method].paper, {})
         per_task.setdefault(task, {})[method] = {
             "returns": result["returns"], "values": normalise(result["returns"]).tolist(),
-            "env_steps": result["env_steps"], "wall_clock_s_last_piece": result.get("wall_clock_s"), "run": str(runs / stage),
+            "env_steps": result["env_steps"], "wall_clock_s": result.get("wall_clock_s"),
+            "pieces": result.get("pieces"), "run": str(runs / stage),
             "paper": paper_row.get(suite.tasks[task].paper), "curve": training_curve(runs / stage, normalise)}
         scores[stage] = per_task[task][method]["values"]
     for stage, estimate in interval_estimates(scores, suite.bootstrap_reps).items():

@@ -34,7 +34,7 @@ def plot_suite(summary: dict[str, Any]):
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 4, figsize=(22, 5.2), gridspec_kw={"width_ratios": [1, 1.1, 1, 1.6]})
+    fig, axes = plt.subplots(1, 4, figsize=(22, 6.2), gridspec_kw={"width_ratios": [1, 1.1, 1, 1.6]})
     colors = {m: f"C{i}" for i, m in enumerate(summary["order"]["methods"])}
     for ax, title in zip(axes, TITLES):
         ax.set_title(title)
@@ -57,13 +57,14 @@ def plot_suite(summary: dict[str, Any]):
     ax.axvline(1.0, color="green", lw=0.8, ls=":", label="expert (1)")
     ax.axvline(0.0, color="0.3", lw=0.8, ls=":", label="uniform random actions (0)")
     if methods:
-        ax.legend(fontsize="x-small", loc="lower right")
+        ax.legend(fontsize="x-small", loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)
     else:
         ax.text(0.5, 0.5, NOTHING_YET, ha="center", va="center", transform=ax.transAxes)
 
     ax = axes[1]
     tau = np.asarray(summary["performance_profiles"]["tau"])
-    for method, profile in summary["performance_profiles"]["methods"].items():
+    profiles = summary["performance_profiles"]["methods"]
+    for method, profile in ((m, profiles[m]) for m in summary["order"]["methods"] if m in profiles):  # the spec's order
         ax.plot(tau, profile["fraction"], color=colors[method], label=_label(summary, method))
         ax.fill_between(tau, *profile["ci"], color=colors[method], alpha=0.15, lw=0)
     ax.set_xlabel(r"expert-normalised score $\tau$")
@@ -120,7 +121,7 @@ def _plot_per_task(ax, summary: dict[str, Any], colors: dict[str, str]) -> None:
                         label=None if method in labelled else _label(summary, method))
             labelled.add(method)
             if row.get("paper"):
-                ax.errorbar([x + 0.3 * width], [row["paper"][0]], yerr=[row["paper"][1]], fmt="*", color="tab:red",
+                ax.errorbar([x + 0.3 * width], [row["paper"][0]], yerr=[row["paper"][1]], fmt="*", color="black",
                             markersize=9, capsize=2, label=None if paper_drawn else PAPER_LABEL)
                 paper_drawn = True
         if task not in summary["per_task"]:
@@ -131,7 +132,7 @@ def _plot_per_task(ax, summary: dict[str, Any], colors: dict[str, str]) -> None:
     ax.axhline(0.0, color="0.3", lw=0.8, ls=":", label="uniform random actions (0)")
     ax.set_ylabel("expert-normalised return")
     ax.set_xlim(-0.5, len(tasks) - 0.5)
-    ax.legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.legend(fontsize="x-small", loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)
 
 
 def plot_curves(summary: dict[str, Any]):
@@ -199,12 +200,17 @@ def format_table(summary: dict[str, Any]) -> str:
                 paper = f" (paper {row['paper'][0]:.2f} +- {row['paper'][1]:g})" if row.get("paper") else ""
                 cells.append(f"{method} {row['iqm']:.2f} [{row['iqm_ci'][0]:.2f}, {row['iqm_ci'][1]:.2f}]{paper}")
         lines.append(f"  {summary['tasks'][task]['label']:<14} " + ("; ".join(cells) or "no stage done"))
-    for method, row in summary["aggregate"].items():
+    for method, row in ((m, summary["aggregate"][m]) for m in summary["order"]["methods"] if m in summary["aggregate"]):
         lines.append(f"  aggregate {method}: IQM {row['iqm']:.2f} [{row['iqm_ci'][0]:.2f}, {row['iqm_ci'][1]:.2f}], "
                      f"mean {row['mean']:.2f} over {', '.join(row['tasks'])}")
     poi = summary["probability_of_improvement"]
-    for other, row in poi["over"].items():
+    for other, row in ((m, poi["over"][m]) for m in summary["order"]["methods"] if m in poi["over"]):
         lines.append(f"  P({poi['of']} > {other}) = {row['value']:.2f} [{row['ci'][0]:.2f}, {row['ci'][1]:.2f}]")
-    for stage, row in summary["missing"].items():
-        lines.append(f"  missing {stage}: {row['reason']}")
+    for task in summary["order"]["tasks"]:  # one line per task where every method misses for one reason
+        rows = {m: summary["missing"][f"{task}/{m}"]["reason"] for m in summary["order"]["methods"]
+                if f"{task}/{m}" in summary["missing"]}
+        if len(rows) == len(summary["order"]["methods"]) and len(set(rows.values())) == 1:
+            lines.append(f"  missing {task} (every method): {next(iter(rows.values()))}")
+        else:
+            lines.extend(f"  missing {task}/{method}: {reason}" for method, reason in rows.items())
     return "\n".join(lines)
