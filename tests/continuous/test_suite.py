@@ -225,3 +225,18 @@ def test_ctrl_c_in_a_stage_says_how_to_continue_and_bad_flags_are_named(tmp_path
     assert "--max-minutes: expected a number of minutes > 0" in capsys.readouterr().err
     assert cli.main(_bench("--only", "nope", "--runs", tmp_path / "runs")) == 2
     assert "--only 'nope': no such task" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(_bench("--aggregate", "--shard", "1/2"))
+    assert "--aggregate runs nothing: it excludes --only, --shard and --max-minutes" in capsys.readouterr().err
+    assert cli.main(_bench("--shard", "3/2", "--runs", tmp_path / "runs")) == 2
+    assert "--shard '3/2': expected K/N with 1 <= K <= N" in capsys.readouterr().err
+
+
+def test_shards_of_a_job_array_split_the_stages_disjointly(tmp_path, capsys, monkeypatch):
+    ran = []
+    monkeypatch.setattr(suite_lib.cli, "run_suite", lambda suite, runs, stages, **k: ran.append(stages))
+    for k in (1, 2, 3):
+        assert cli.main(_bench("--runs", tmp_path / "runs", "--out", tmp_path / f"out{k}", "--shard", f"{k}/3")) == 0
+    spec = suite_lib.load_suite(TINY)
+    assert sorted(sum(ran, ())) == sorted(spec.stages) and all(len(stages) == 2 for stages in ran)
+    assert "shard 2/3: point_maze/trirl_goal, mirrored/trirl_goal" in capsys.readouterr().out

@@ -21,7 +21,7 @@ from trirl.errors import InvalidConfigError
 from trirl.rundir import CONFIG_FILE, newest_checkpoint_step, read_json, read_metrics, write_json
 
 RESULT_FILE = "result.json"
-#: a training stage's wall clock per call (a stage resumed over several calls sums them)
+#: a training stage's wall clock per call, ``{"seconds": [...]}`` (a stage resumed over several calls sums them)
 PIECES_FILE = "pieces.json"
 
 
@@ -74,12 +74,16 @@ def run_training(config, path: Path, progress: bool, log=print, max_minutes: flo
         return done | {"skipped": True}
     start = time.monotonic()
     resume = (path / CONFIG_FILE).exists()
-    pieces = read_json(path / PIECES_FILE, "the wall clock of a stage's pieces") if (path / PIECES_FILE).exists() else []
+    pieces_path = path / PIECES_FILE
+    pieces = []
+    if resume and pieces_path.exists():
+        pieces = read_json(pieces_path, "the wall clock of a stage's pieces").get("seconds", [])
     if resume:
         log(f"  resuming {path} from iteration {newest_checkpoint_step(path) or 0}")
     summary = train.train(config, path, resume=resume, progress=progress, max_minutes=max_minutes)
     pieces = [*pieces, round(time.monotonic() - start, 1)]
-    write_json(path / PIECES_FILE, pieces)
+    if path.is_dir():  # the run directory train made
+        write_json(pieces_path, {"seconds": pieces})
     if summary["status"] == "paused":
         raise StudyPaused(f"--max-minutes ran out: training of {path} paused at iteration {summary['iterations']} "
                           f"of {config.iterations} (checkpoint kept)")

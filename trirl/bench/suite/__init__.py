@@ -3,7 +3,7 @@
 ::
 
     trirl bench suite SPEC [--runs runs/NAME] [--out continuous/results/NAME]
-        [--only TASK,METHOD,TASK/METHOD,...] [--max-minutes M | --aggregate] [--no-progress]
+        [--only TASK,METHOD,TASK/METHOD,...] [--shard K/N] [--max-minutes M | --aggregate] [--no-progress]
 
 A suite spec (TOML, ``continuous/suite_cpu.toml``, read by :func:`trirl.configfile.read_config`)
 names tasks (``[tasks.NAME]``: an environment, the train config every method starts from, the
@@ -19,8 +19,9 @@ feature-based method on a task without features.
 minutes run out, the table of what is done is written, and the command exits with status 3; the
 same command continues (stages done are skipped after checking their configuration is the
 spec's, a paused one resumes from its checkpoint). ``--only`` picks stages (by task, method or
-``task/method``) so that processes or sittings share the work on one ``--runs`` folder; every
-call writes the whole table, and ``--aggregate`` writes it without running anything.
+``task/method``) and ``--shard K/N`` (every N-th of them from the K-th: a job array's task) so
+that processes, machines or sittings share the work on one ``--runs`` folder; every call writes
+the whole table of what that folder holds, and ``--aggregate`` writes it without running anything.
 
 **Output** (``--out``): ``NAME.json`` with, per task and method, the per-seed expert-normalised
 scores (expert 1, uniform random 0: paper Table 8) with IQM and mean and their 95 % stratified

@@ -9,7 +9,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from trirl.bench.study import StudyInterrupted, StudyPaused
+from trirl.bench.study import StudyInterrupted, StudyPaused, parse_shard
 from trirl.bench.suite.aggregate import aggregate
 from trirl.bench.suite.figures import format_table, write_outputs
 from trirl.bench.suite.run import run_suite, select, stage_states
@@ -41,6 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", help="folder of the JSON and figures (default continuous/results/NAME)")
     parser.add_argument("--only", help="comma-separated tasks, methods or task/method pairs: run only those stages "
                                        "(processes sharing --runs split the work; each writes the whole table)")
+    parser.add_argument("--shard", metavar="K/N",
+                        help="run every N-th of the (selected) stages from the K-th, for a job array sharing --runs "
+                             "(Slurm: --shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT)")
     parser.add_argument("--max-minutes", type=_minutes, metavar="M",
                         help="stop after M minutes: the training under way checkpoints, the table is written, and the "
                              f"command exits with status {PAUSED}; run it again to continue")
@@ -49,8 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     compile_cache.add_arguments(parser)
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
-    if args.aggregate and (args.only or args.max_minutes):
-        parser.error("--aggregate runs nothing: it excludes --only and --max-minutes")
+    if args.aggregate and (args.only or args.max_minutes or args.shard):
+        parser.error("--aggregate runs nothing: it excludes --only, --shard and --max-minutes")
     compile_cache.from_args(args)
     command = shlex.join(["trirl", "bench", "suite", *argv])
     start, date = time.monotonic(), datetime.now(UTC).isoformat(timespec="seconds")
@@ -60,6 +63,10 @@ def main(argv: list[str] | None = None) -> int:
         runs = Path(args.runs or Path("runs") / suite.name)
         out = Path(args.out or Path("continuous") / "results" / suite.name)
         stages = select(suite, args.only)
+        if args.shard:  # suite stages are independent: any split is disjoint and covers them
+            k, n = parse_shard(args.shard)
+            stages = stages[k - 1::n]
+            print(f"shard {k}/{n}: {', '.join(stages) or 'no stage (more shards than stages)'}")
         if not args.aggregate:
             try:
                 run_suite(suite, runs, stages, max_minutes=args.max_minutes, progress=not args.no_progress)
