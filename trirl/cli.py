@@ -325,7 +325,8 @@ def _add_compare(sub) -> None:
 # (name, module, one-line help). Their flags are defined once, in the module.
 DELEGATED = (
     ("bench", "trirl.bench.__main__", "benchmarks: 'tabular' (exact engine), 'demos', 'continuous' (JAX/MJX), 'table1' "
-              "(the paper's Table 1 row: train, retrain, transfer, IQM with CIs), 'scaling' (seeds on 1, 2, 4 devices), "
+              "(the paper's Table 1 row: train, retrain, transfer, IQM with CIs), 'suite' (every method on every task: "
+              "rliable's aggregates), 'scaling' (seeds on 1, 2, 4 devices), "
               "'report' (a folder of continuous runs as one JSON and figure), 'compile' (compilation seconds); "
               "JSON with the machine"),
     ("expert", "trirl.continuous.expert", "continuous: train a PPO expert, evaluate it, collect demonstrations"),

@@ -20,6 +20,12 @@ def test_shipped_config_loads(path):
         spec = study.load_study(path)
         assert spec.variants and spec.train.seeds >= 10
         return
+    if path.stem.startswith("suite"):  # a suite spec of trirl bench suite: it builds every stage's config
+        from trirl.bench import suite
+
+        spec = suite.load_suite(path)
+        assert spec.tasks and spec.methods and spec.train.seeds >= 5
+        return
     if "expert" in path.stem:
         config = expert.load_config(path)
         assert path.stem.startswith(config.env + "_expert")

@@ -3,7 +3,7 @@ import sys
 
 
 def main(argv=None) -> int:
-    suites = ("tabular", "demos", "continuous", "table1", "report", "compile", "scaling")
+    suites = ("tabular", "demos", "continuous", "table1", "suite", "report", "compile", "scaling")
     parser = argparse.ArgumentParser(prog="trirl bench", description="trirl benchmarks (SUITE --help: its flags)")
     parser.add_argument("suite", choices=suites, help="which benchmark suite to run")
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -12,6 +12,8 @@ def main(argv=None) -> int:
     suite, rest = argv[0], argv[1:]
     if suite == "table1":  # the paper's Table 1 row of a study spec (continuous/table1_*.toml)
         from trirl.bench import table1 as bench
+    elif suite == "suite":  # every method on every task of a suite spec (continuous/suite_*.toml)
+        from trirl.bench import suite as bench
     elif suite == "scaling":  # the seed axis on 1, 2, 4 devices (trirl.bench.scaling)
         from trirl.bench import scaling as bench
     elif suite == "continuous":

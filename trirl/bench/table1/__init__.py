@@ -41,6 +41,9 @@ still missing are listed in ``not_run`` and ``missing_stages``, so the table acc
 sittings. Ctrl-C stops after the training iteration under way; running the same command
 again continues.
 
+The stage machinery it shares with ``trirl bench suite`` (a stage's completion record, the
+training stage with resume, ``--shard``, expert normalisation) is :mod:`trirl.bench.study`.
+
 **Aggregate.** Scores are expert-normalised returns (deterministic expert 1, uniform random
 actions 0: the env's ``returns.json``, paper Table 8). Per variant and stage: the per-seed values,
 their interquartile mean (IQM) and mean, each with a 95 % stratified bootstrap confidence interval

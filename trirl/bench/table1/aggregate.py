@@ -10,9 +10,10 @@ from typing import Any
 
 import numpy as np
 
-from trirl.bench.table1.spec import RESULT_FILE, Study
+from trirl.bench.study import RESULT_FILE, expert_normaliser, training_curve
+from trirl.bench.table1.spec import Study
 from trirl.errors import InvalidConfigError
-from trirl.rundir import read_json, read_metrics
+from trirl.rundir import read_json
 from trirl.stats import interval_estimates
 
 
@@ -24,32 +25,17 @@ def _saved_result(path: Path) -> dict[str, Any]:
     return read_json(path / RESULT_FILE, "a completed stage's result (written by trirl bench table1)")
 
 
-def _curve(path: Path, normalise) -> dict[str, Any]:
-    """The training run's evaluations: ``env_steps`` and expert-normalised ``per_seed`` ``[evals][seeds]``."""
-    rows = [row for row in read_metrics(path) if "eval_return_per_seed" in row]
-    return {"env_steps": [row["env_steps"] for row in rows],
-            "per_seed": [normalise(row["eval_return_per_seed"]).tolist() for row in rows]}
-
-
 def aggregate(study: Study, results: dict[str, dict[str, Any]], runs: Path) -> dict[str, Any]:
     """The study's table (module doc): per variant and stage the per-seed expert-normalised values,
     IQM and mean with CIs, the control's and the paper's; per variant the training curves."""
-    from trirl.continuous.evaluation import normalized_return
     from trirl.continuous.demos import load_demonstrations
-    from trirl.continuous.train import load_expert_returns
 
     scores, variants = {}, {}
     for variant in study.variants.values():
         if variant.name not in results:  # left out by --only
             continue
         config = study.configs[variant.name]
-        expert_random = load_expert_returns(config.expert_returns_file)
-        if expert_random is None:
-            raise InvalidConfigError(f"{config.expert_returns_file} does not exist: the table needs expert and random returns "
-                                     f"of {config.env} to normalise (trirl expert evaluate writes it)")
-
-        def normalise(returns, one=expert_random[0], zero=expert_random[1]):
-            return np.asarray(normalized_return(np.asarray(returns, np.float64), one, zero), np.float64)
+        normalise = expert_normaliser(config)
 
         # The demonstrations' own mean return as 1 (same env only): a score the paper's > 1 training
         # values suggest (a stochastic demonstrator scores below its deterministic mean policy).
@@ -79,7 +65,7 @@ def aggregate(study: Study, results: dict[str, dict[str, Any]], runs: Path) -> d
                     stages[stage]["overpaying_share"] = {"per_seed": shares, "median": float(np.median(shares))}
         variants[variant.name] = {"label": variant.label, "config": variant.config, "algo": config.algo,
                                   "paper_row": variant.paper or None, "stages": stages,
-                                  "curve": _curve(runs / variant.name / "training", normalise)}
+                                  "curve": training_curve(runs / variant.name / "training", normalise)}
     estimates = interval_estimates(scores, study.bootstrap_reps)
     for name, entry in variants.items():
         for stage, values in entry["stages"].items():

@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from trirl.bench.study import RESULT_FILE
 from trirl.errors import InvalidConfigError
 
 STAGES = ("training", "retraining", "transfer")
-RESULT_FILE = "result.json"
 
 
 @dataclass(frozen=True)

@@ -10,38 +10,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from trirl.bench.table1.spec import RESULT_FILE, Study
+from trirl.bench.study import RESULT_FILE, StudyInterrupted, parse_shard, run_training, training_record
+from trirl.bench.study import completed as _completed
+from trirl.bench.table1.spec import Study
 from trirl.errors import InvalidConfigError
-from trirl.rundir import CONFIG_FILE, RunDir, newest_checkpoint_step, read_json, read_metrics, write_json
+from trirl.rundir import CONFIG_FILE, RunDir, read_json, write_json
 
-
-class StudyInterrupted(Exception):
-    """Ctrl-C stopped a stage; completed stages (and a training stage's checkpoint) are kept."""
-
-
-def _completed(path: Path, record: dict[str, Any]) -> dict[str, Any] | None:
-    """The stage's saved result if it is complete and was made with ``record``; ``None`` if not run.
-
-    Raises:
-        InvalidConfigError: the stage was completed with another configuration.
-    """
-    result_path = path / RESULT_FILE
-    if not result_path.exists():
-        return None
-    result = read_json(result_path, "a completed stage's result (written by trirl bench table1)")
-    saved = result.get("record", {})
-    record = json.loads(json.dumps(record))  # the JSON form (tuples as lists)
-    differ = sorted(k for k in set(saved) | set(record) if saved.get(k) != record.get(k))
-    if differ:
-        raise InvalidConfigError(
-            f"{path} was completed with another configuration ({', '.join(f'{k}: {saved.get(k)!r} -> {record.get(k)!r}' for k in differ)}); "
-            f"delete that folder to redo the stage, or choose another --runs folder")
-    return result
-
-
-def training_record(config) -> dict[str, Any]:
-    """What a training stage's ``result.json`` must record to count as done: its whole config."""
-    return {"stage": "training", "config": config.to_dict()}
+__all__ = ["StudyInterrupted", "control_owners", "parse_shard", "retraining_record", "run_retraining", "run_study",
+           "run_training", "saved_results", "shard_variants", "training_record"]
 
 
 def retraining_record(stage: str, env: str, train_path: Path, retrain_kwargs: dict[str, Any],
@@ -52,31 +28,6 @@ def retraining_record(stage: str, env: str, train_path: Path, retrain_kwargs: di
     training = read_json(train_path / RESULT_FILE, "a completed stage's result (written by trirl bench table1)")["record"]
     digest = hashlib.sha256(json.dumps(training, sort_keys=True).encode()).hexdigest()[:16]
     return {"stage": stage, "env": env, "training_sha256": digest, "retrain": retrain_kwargs, "control": control}
-
-
-def run_training(config, path: Path, progress: bool, log=print) -> dict[str, Any]:
-    """The training stage: train (or resume) ``config`` into ``path``; its per-seed final scores."""
-    from trirl.continuous import train
-
-    record = training_record(config)
-    done = _completed(path, record)
-    if done is not None:
-        return done | {"skipped": True}
-    start = time.monotonic()
-    resume = (path / CONFIG_FILE).exists()
-    if resume:
-        log(f"  resuming {path} from iteration {newest_checkpoint_step(path) or 0}")
-    summary = train.train(config, path, resume=resume, progress=progress)
-    if summary["status"] != "done":
-        raise StudyInterrupted(f"training of {path} stopped at iteration {summary['iterations']} (checkpoint kept)")
-    rows = read_metrics(path)
-    evals = [row for row in rows if "eval_return_per_seed" in row]
-    if not evals or rows[-1].get("iteration") != config.iterations:
-        raise InvalidConfigError(f"{path}: the training run ended without its final evaluation; delete the folder and rerun")
-    result = {"record": record, "returns": evals[-1]["eval_return_per_seed"], "iterations": config.iterations,
-              "env_steps": config.iterations * config.ppo.batch_size, "wall_clock_s": round(time.monotonic() - start, 1)}
-    write_json(path / RESULT_FILE, result)
-    return result
 
 
 def run_retraining(stage: str, train_path: Path, env: str, path: Path, retrain_kwargs: dict[str, Any],
@@ -116,24 +67,6 @@ def control_owners(study: Study) -> dict[tuple[str, str], str]:
             env = study.env if stage == "retraining" else study.transfer_env
             owners.setdefault((stage, _control_key(config, env)), variant.name)
     return owners
-
-
-def parse_shard(text: str) -> tuple[int, int]:
-    """``--shard K/N`` as ``(K, N)``, ``1 <= K <= N`` (a job array's task ``K`` of ``N``).
-
-    Raises:
-        InvalidConfigError: naming ``--shard`` and the expected form.
-    """
-    parts = text.split("/")
-    try:
-        k, n = (int(part) for part in parts) if len(parts) == 2 else (0, 0)
-    except ValueError:
-        k, n = 0, 0
-    if not 1 <= k <= n:
-        raise InvalidConfigError(f"--shard {text!r}: expected K/N with 1 <= K <= N, e.g. --shard 2/4 for the second of "
-                                 f"four array tasks (Slurm: --shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT "
-                                 f"with --array=1-N)")
-    return k, n
 
 
 def shard_variants(study: Study, k: int, n: int) -> tuple[str, ...]:
