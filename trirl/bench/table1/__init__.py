@@ -62,7 +62,8 @@ per variant, every seed, the control's band and the paper's value) and ``learnin
 from trirl.bench.table1.aggregate import aggregate
 from trirl.bench.table1.figures import (CONTROL_LABEL, CURVE_IQM_LABEL, IQM_LABEL, MEAN_LABEL, PAPER_LABEL,
                                         SEEDS_LABEL, format_table, plot_curves, plot_table, write_outputs)
-from trirl.bench.table1.spec import (RESULT_FILE, STAGES, Study, TrainBudget, Variant, load_study, resolve_study,
+from trirl.bench.study import RESULT_FILE
+from trirl.bench.table1.spec import (STAGES, Study, TrainBudget, Variant, load_study, resolve_study,
                                      study_demos, train_config)
 from trirl.bench.table1.stages import (StudyInterrupted, control_owners, parse_shard, retraining_record, run_retraining,
                                        run_study, run_training, saved_results, shard_variants, training_record)

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from trirl.bench.study import RESULT_FILE
 from trirl.errors import InvalidConfigError
 
 STAGES = ("training", "retraining", "transfer")
