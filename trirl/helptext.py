@@ -20,7 +20,7 @@ from pathlib import Path
 #: the commands whose parsers need the continuous extra, as typed after ``trirl``
 COMMANDS = (("train",), ("evaluate",), ("expert",), ("expert", "train"), ("expert", "evaluate"), ("expert", "collect"),
             ("demos",), ("demos", "import"), ("demos", "inspect"),
-            ("bench", "continuous"), ("bench", "compile"), ("bench", "table1"))
+            ("bench", "continuous"), ("bench", "compile"), ("bench", "table1"), ("bench", "suite"))
 #: the columns the copies are formatted at (argparse reads ``$COLUMNS``)
 WIDTH = 100
 HELP_DIR = Path(__file__).parent / "help"
