@@ -69,7 +69,10 @@ models are trirl's own MJCF files in ``trirl/continuous/assets/`` (actuators in 
 Euler integrator, contacts only feet-floor, ``solver_iterations=1``, ``ls_iterations=4``),
 ``cfrc_ext`` is not computed, so the contact cost is 0 and not observed, and the Humanoid's
 qvel reset noise is normal (v5: uniform). Its numbers are not the literature's: an expert trained
-there scores far less in Gymnasium's Ant-v5 (``continuous/README.md``).
+there scores far less in Gymnasium's Ant-v5. Made in version 1, and valid for it only: the
+committed experts ``continuous/experts/ant`` and ``ant_disabled``, the Ant IRL results
+``continuous/results/ant_cpu*`` and the old models' timings; ``continuous/README.md`` ("What
+depends on version 1") lists every file.
 
 Non-finite physics ends the episode (absorbing, reward 0, counted in ``metrics["non_finite"]``)
 even with ``terminate_when_unhealthy=False`` (see ``envs/base.py``). So does physics that has
