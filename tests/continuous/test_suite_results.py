@@ -63,3 +63,33 @@ def test_hours_for_a_budget_at_the_measured_throughput(tmp_path):
     rows = {r.task: r for r in suite_rows(tmp_path, tmp_path)}
     assert rows["humanoid"].hours_for(1e6) is None
     assert rows["humanoid"]._replace(ppo_per_s=50.0).hours_for(1.8e6) == pytest.approx(10.0)
+
+
+def test_the_files_the_readme_calls_version_1_are_version_1():
+    """continuous/README.md's "What depends on version 1" names these; each really ran version 1."""
+    from trirl.continuous import expert, train
+
+    readme = (CONTINUOUS / "README.md").read_text()
+    section = readme[readme.index("**What depends on version 1"):readme.index("Nothing of HalfCheetah")]
+    for name in ("ant", "ant_disabled"):
+        assert f"`experts/{name}/`" in section
+        config = expert.from_dict(json.loads((CONTINUOUS / "experts" / name / "config.json").read_text()))
+        assert envs_version(config.env, config.env_options) == 1
+    for path in ("ant_expert_cpu.toml", "ant_disabled_expert_cpu.toml", "ant_expert.toml", "ant_disabled_expert.toml"):
+        assert f"`{path}`" in section
+        config = expert.load_config(CONTINUOUS / path)
+        assert envs_version(config.env, config.env_options) == 1, path
+    for path in sorted(CONTINUOUS.glob("trirl_ant*.toml")) + sorted(CONTINUOUS.glob("gail_ant*.toml")) + [
+            CONTINUOUS / "trirl_humanoid.toml"]:
+        config = train.load_config(path)
+        assert envs_version(config.env, config.env_options) == 1, path.name
+    assert "`trirl_ant*.toml`, `gail_ant*.toml`" in section and "`trirl_humanoid.toml`" in section
+    for path in ("humanoid_expert.toml", "humanoid_expert_cpu.toml", "ant_expert_cpu_v2.toml"):
+        config = expert.load_config(CONTINUOUS / path)
+        assert envs_version(config.env, config.env_options) == 2, path
+
+
+def envs_version(env: str, options: dict) -> int:
+    from trirl.continuous import envs
+
+    return envs.make_config(env, options).version
