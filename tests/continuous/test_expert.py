@@ -68,6 +68,7 @@ def test_train_resume_reproduces_then_evaluate_and_collect(tmp_path, capsys):
     demos = load_demonstrations(demos_path, env_spec=make("point_maze", {"episode_length": 12}).spec)
     assert demos.observations.shape == (3, 12, 2) and demos.lengths.tolist() == [12, 12, 12]
     assert not demos.absorbing.any()
+    assert capsys.readouterr().out.strip().endswith("mean length 12.0, 0 ended absorbing (falls)")
 
 
 def test_new_run_refuses_existing_directory_and_config_env_mismatch(tmp_path):
@@ -168,6 +169,7 @@ def test_shipped_half_cheetah_expert_demonstrates_without_falls_at_its_evaluated
     demos = load_demonstrations(root / "demos.npz")
     assert len(demos.lengths) == 30 and set(demos.lengths.tolist()) == {1000}
     assert not demos.absorbing.any()
+    assert capsys.readouterr().out.strip().endswith("mean length 12.0, 0 ended absorbing (falls)")
     assert demos.env_spec["name"] == "half_cheetah" and demos.env_spec["version"] == 2
     assert abs(float(demos.returns.mean()) - returns["expert_return"]) <= 0.05 * returns["expert_return"]
     assert returns["expert_return"] >= 3000 > 0 > returns["random_return"]

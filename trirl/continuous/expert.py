@@ -373,7 +373,7 @@ def main(argv: list[str] | None = None) -> int:
     demos = collect(config, ppo, state, key, args.episodes, args.length, args.deterministic)
     save_demonstrations(args.out, demos)
     print(f"wrote {args.episodes} episodes to {args.out}: mean return {demos.returns.mean():.2f}, "
-          f"mean length {demos.lengths.mean():.1f}")
+          f"mean length {demos.lengths.mean():.1f}, {int(demos.absorbing.any(axis=1).sum())} ended absorbing (falls)")
     return 0
 
 
