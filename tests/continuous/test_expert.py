@@ -169,7 +169,6 @@ def test_shipped_half_cheetah_expert_demonstrates_without_falls_at_its_evaluated
     demos = load_demonstrations(root / "demos.npz")
     assert len(demos.lengths) == 30 and set(demos.lengths.tolist()) == {1000}
     assert not demos.absorbing.any()
-    assert capsys.readouterr().out.strip().endswith("mean length 12.0, 0 ended absorbing (falls)")
     assert demos.env_spec["name"] == "half_cheetah" and demos.env_spec["version"] == 2
     assert abs(float(demos.returns.mean()) - returns["expert_return"]) <= 0.05 * returns["expert_return"]
     assert returns["expert_return"] >= 3000 > 0 > returns["random_return"]
