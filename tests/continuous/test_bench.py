@@ -20,6 +20,21 @@ def test_bench_runs_tiny_on_cpu(tmp_path, capsys):
     assert "ratio" in capsys.readouterr().out
 
 
+@pytest.mark.slow  # compiles physics and PPO like the test above
+def test_bench_times_the_env_options_of_its_config_and_records_the_load(tmp_path):
+    # a config's [env_options] (e.g. ant's version = 2) are the env timed, physics and PPO alike
+    config = tmp_path / "pm.toml"
+    config.write_text('env = "point_maze"\n[env_options]\nepisode_length = 5\n'
+                      "[ppo]\nnum_envs = 4\nrollout_length = 4\nnum_epochs = 1\nnum_minibatches = 1\n"
+                      "policy_hidden = [8]\nvalue_hidden = [8]\n")
+    assert bench.env_options_for("point_maze", config) == {"episode_length": 5}
+    out = tmp_path / "bench.json"
+    bench.main(["--env", "point_maze", "--envs", "4", "--physics-steps", "5", "--ppo-iterations", "1",
+                "--config", str(config), "--out", str(out)])
+    row = json.loads(out.read_text())["results"][0]
+    assert row["env_options"] == {"episode_length": 5} and len(row["load_average_1min"]) == 2
+
+
 @pytest.mark.slow  # ~20 s of compilation on a shared 2-core CPU
 def test_bench_times_trirl_tiny_on_cpu(tmp_path):
     out = tmp_path / "bench_trirl.json"

@@ -56,13 +56,19 @@ def test_train_resume_reproduces_then_evaluate_and_collect(tmp_path, capsys):
     out = tmp_path / "returns.json"
     expert.main(["evaluate", "--checkpoint", str(full), "--episodes", "4", "--out", str(out)])
     result = json.loads(out.read_text())
-    assert {"expert_return", "random_return", "command", "machine"} <= set(result)
+    assert {"expert_return", "random_return", "expert_falls", "random_length_mean", "command", "machine"} <= set(result)
+    printed = capsys.readouterr().out.splitlines()  # a readable summary, the JSON's numbers
+    assert printed[-3] == "point_maze (version 1): 4 episodes of at most 20 steps each"
+    assert printed[-2].split()[:6] == ["expert", "(deterministic)", "return", f"{result['expert_return']:.1f}", "+-",
+                                       f"{result['expert_return_std']:.1f}"]
+    assert printed[-1].split()[:3] == ["uniform", "random", "return"] and "{" not in "".join(printed[-3:])
 
     demos_path = tmp_path / "demos.npz"
     expert.main(["collect", "--checkpoint", str(full), "--out", str(demos_path), "--episodes", "3", "--length", "12"])
     demos = load_demonstrations(demos_path, env_spec=make("point_maze", {"episode_length": 12}).spec)
     assert demos.observations.shape == (3, 12, 2) and demos.lengths.tolist() == [12, 12, 12]
     assert not demos.absorbing.any()
+    assert capsys.readouterr().out.strip().endswith("mean length 12.0, 0 ended absorbing (falls)")
 
 
 def test_new_run_refuses_existing_directory_and_config_env_mismatch(tmp_path):

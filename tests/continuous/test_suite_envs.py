@@ -113,6 +113,7 @@ def test_version_1_keeps_the_old_models_and_version_2_is_the_default_of_the_new_
     ({"robot": "half_cheetah_mars", "gravity": -1.0}, "LocomotionConfig.gravity must be >= 0"),
     ({"robot": "ant", "include_cfrc_ext_in_observation": True}, "version 1 computes no contact forces"),
     ({"robot": "swimmer"}, "LocomotionConfig.robot must be one of"),
+    ({"robot": "hopper", "max_qvel": float("nan")}, r"LocomotionConfig.max_qvel must be > 0 \(inf: no bound\), got nan"),
 ])
 def test_bad_options_name_the_field(options, message):
     with pytest.raises(InvalidConfigError, match=message):

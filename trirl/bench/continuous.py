@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import shlex
 import sys
 import time
@@ -57,9 +58,10 @@ def _timed(fn, *args, repeats: int = 1) -> tuple[float, float]:
     return (time.perf_counter() - start) / repeats, (time.process_time() - start_cpu) / repeats
 
 
-def physics_steps_per_second(env_name: str, num_envs: int, steps: int, key) -> tuple[float, float]:
+def physics_steps_per_second(env_name: str, num_envs: int, steps: int, key,
+                             env_options: dict | None = None) -> tuple[float, float]:
     """Env-steps per wall-clock second and per CPU second of ``num_envs`` auto-reset envs."""
-    env = envs.auto_reset(envs.make(env_name))
+    env = envs.auto_reset(envs.make(env_name, env_options))
 
     @jax.jit
     def run(key):
@@ -77,6 +79,12 @@ def physics_steps_per_second(env_name: str, num_envs: int, steps: int, key) -> t
     return num_envs * steps / wall, num_envs * steps / cpu
 
 
+def env_options_for(env_name: str, config_path: str | Path | None = None) -> dict:
+    """The ``[env_options]`` of ``config_path`` (default ``continuous/<env>_expert.toml``), e.g. ``version = 2``."""
+    path = Path(config_path) if config_path else default_path(env_name)
+    return dict(load_expert_config(path).env_options) if path.exists() else {}
+
+
 def ppo_config_for(env_name: str, num_envs: int, config_path: str | Path | None = None) -> PPOConfig:
     """The ``[ppo]`` table of ``config_path`` (default ``continuous/<env>_expert.toml``) with
     ``num_envs`` environments and the same minibatch size (512 for the default files)."""
@@ -92,7 +100,7 @@ def ppo_steps_per_second(env_name: str, num_envs: int, iterations: int, key,
                          config_path: str | Path | None = None) -> tuple[float, float, PPOConfig]:
     """Training env-steps per wall-clock second and per CPU second, and the config timed."""
     config = ppo_config_for(env_name, num_envs, config_path)
-    ppo = make_ppo(envs.make(env_name), config)
+    ppo = make_ppo(envs.make(env_name, env_options_for(env_name, config_path)), config)
     state = jax.jit(ppo.init)(key)
     step = jax.jit(ppo.step)
 
@@ -208,7 +216,9 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for name in options.env:
         for size in options.envs:
-            physics, physics_cpu = physics_steps_per_second(name, size, options.physics_steps, key)
+            env_options = env_options_for(name, options.config)
+            load_before = os.getloadavg()[0]
+            physics, physics_cpu = physics_steps_per_second(name, size, options.physics_steps, key, env_options)
             ppo, ppo_cpu, config = ppo_steps_per_second(name, size, options.ppo_iterations, key, options.config)
             row = {"env": name, "num_envs": size, "physics_env_steps_per_s": physics,
                    "ppo_env_steps_per_s": ppo, "ppo_over_physics": ppo / physics,
@@ -216,7 +226,8 @@ def main(argv: list[str] | None = None) -> int:
                    "ppo_over_physics_cpu": ppo_cpu / physics_cpu,
                    "rollout_length": config.rollout_length, "num_minibatches": config.num_minibatches,
                    "num_epochs": config.num_epochs, "policy_hidden": list(config.policy_hidden),
-                   "value_hidden": list(config.value_hidden)}
+                   "value_hidden": list(config.value_hidden), "env_options": env_options,
+                   "load_average_1min": [load_before, os.getloadavg()[0]]}  # before and after: a shared machine
             if options.trirl_k:
                 trirl = trirl_steps_per_second(name, size, options.ppo_iterations, options.trirl_k, key)
                 row.update(trirl_k=options.trirl_k, trirl_env_steps_per_s=trirl, trirl_over_ppo=trirl / ppo)

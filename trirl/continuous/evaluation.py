@@ -1,12 +1,14 @@
 """Evaluating a policy, or the uniform random policy, by full-episode returns.
 
 ``normalized_return`` is the score of the paper's Table 8:
-``(R - R_random) / (R_expert - R_random)``.
+``(R - R_random) / (R_expert - R_random)``; :data:`PAPER_TABLE8` holds that table's expert and
+random returns of the locomotion suite.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -15,6 +17,12 @@ from trirl.continuous import networks as nets
 from trirl.continuous.envs.base import Env, EnvState
 
 ActFn = Callable[[jax.Array, jax.Array], jax.Array]  #: (obs [obs], key) -> action [A] in [-1, 1]
+#: the paper's Table 8 (its Gymnasium environments): env -> (expert return, uniform random return)
+PAPER_TABLE8 = {
+    "half_cheetah": (5050.39, -310.55), "half_cheetah_windy": (4841.05, -369.77),
+    "half_cheetah_mars": (4100.14, -418.77), "ant": (5390.62, 94.43), "ant_disabled": (4377.28, 76.59),
+    "walker2d": (5480.83, 37.53), "hopper": (3531.76, 24.56), "humanoid": (7404.87, 236.45),
+}
 
 
 def policy_act_fn(networks: nets.Networks, policy: nets.PolicyParams, normalizer: nets.NormalizerState,
@@ -58,14 +66,30 @@ def run_episode(env: Env, act: ActFn, key: jax.Array, length: int):
     return states, obs, actions, alive
 
 
-def episode_returns(env: Env, act: ActFn, key: jax.Array, num_episodes: int) -> jax.Array:
-    """Undiscounted returns ``[num_episodes]`` of full episodes (time limit ``env.spec.episode_length``)."""
+class EpisodeOutcomes(NamedTuple):
+    """How full episodes went (each leaf ``[E]``)."""
+
+    returns: jax.Array  #: undiscounted return
+    lengths: jax.Array  #: int32, steps taken (the time limit unless the episode ended earlier)
+    absorbing: jax.Array  #: bool, ended in an absorbing state: a fall (unhealthy) or broken physics
+    broken_physics: jax.Array  #: bool, ended by non-finite or diverged physics (``envs/base.py``)
+
+
+def episode_outcomes(env: Env, act: ActFn, key: jax.Array, num_episodes: int) -> EpisodeOutcomes:
+    """Returns, lengths and ends of ``num_episodes`` full episodes (time limit ``env.spec.episode_length``)."""
 
     def one(episode_key):
         states, _, _, alive = run_episode(env, act, episode_key, env.spec.episode_length)
-        return jnp.sum(jnp.where(alive, states.reward, 0.0))
+        broken = states.metrics.get("non_finite", jnp.zeros_like(states.reward)) > 0
+        return EpisodeOutcomes(jnp.sum(jnp.where(alive, states.reward, 0.0)), alive.sum().astype(jnp.int32),
+                               jnp.any(alive & states.absorbing), jnp.any(alive & broken))
 
     return jax.vmap(one)(jax.random.split(key, num_episodes))
+
+
+def episode_returns(env: Env, act: ActFn, key: jax.Array, num_episodes: int) -> jax.Array:
+    """Undiscounted returns ``[num_episodes]`` of full episodes (time limit ``env.spec.episode_length``)."""
+    return episode_outcomes(env, act, key, num_episodes).returns
 
 
 def normalized_return(episode_return, expert_return, random_return):

@@ -4,9 +4,12 @@
 
     trirl expert train    --env point_maze --out runs/pm [--steps N] [--resume] [--config F]
                           [--max-minutes M]
-    trirl expert evaluate --checkpoint runs/pm [--episodes 100] [--out expert.json]
+    trirl expert evaluate --checkpoint runs/pm [--episodes 100] [--out|--json expert.json]
     trirl expert collect  --checkpoint runs/pm --out demos.npz [--episodes 30 --length 1000]
 
+``evaluate`` prints a summary of the expert's and the uniform random policy's episodes (returns
+mean +- std, lengths, falls, broken physics, the score on the paper's Table 8 scale) and
+``--out``/``--json FILE`` writes the same numbers as JSON (:func:`expert_and_random_returns`).
 ``train`` writes a :class:`~trirl.rundir.RunDir` (config.json, metrics.jsonl, learning_curves.png, checkpoints/);
 ``--resume`` continues from the newest checkpoint and reproduces the uninterrupted metrics,
 because iteration ``i`` always uses the key ``fold_in(train_key, i)`` and the whole PPO state
@@ -39,7 +42,8 @@ from trirl.continuous import checkpoint as ckpt
 from trirl.continuous import compile_cache
 from trirl.continuous import envs
 from trirl.continuous.demos import Demonstrations, save_demonstrations
-from trirl.continuous.evaluation import episode_returns, policy_act_fn, random_act_fn, run_episode
+from trirl.continuous.evaluation import (PAPER_TABLE8, episode_outcomes, episode_returns, normalized_return,
+                                        policy_act_fn, random_act_fn, run_episode)
 from trirl.continuous.rollout import MAY_BE_NAN
 from trirl.continuous.ppo import PPO, PPOConfig, PPOState, make_ppo
 from trirl.errors import InvalidConfigError, TrirlError
@@ -241,21 +245,61 @@ def collect(config: ExpertConfig, ppo: PPO, state: PPOState, key, episodes: int,
     )
 
 
+def _outcome_fields(prefix: str, outcomes) -> dict:
+    returns, lengths = np.asarray(outcomes.returns, np.float64), np.asarray(outcomes.lengths)
+    broken = int(np.asarray(outcomes.broken_physics).sum())
+    return {f"{prefix}_return": float(returns.mean()), f"{prefix}_return_std": float(returns.std()),
+            f"{prefix}_return_min": float(returns.min()), f"{prefix}_return_max": float(returns.max()),
+            f"{prefix}_length_mean": float(lengths.mean()), f"{prefix}_length_min": int(lengths.min()),
+            f"{prefix}_length_max": int(lengths.max()),
+            f"{prefix}_falls": int(np.asarray(outcomes.absorbing).sum()) - broken,
+            f"{prefix}_broken_physics": broken}
+
+
 def expert_and_random_returns(config: ExpertConfig, ppo: PPO, state: PPOState, key, episodes: int) -> dict:
-    """Mean and std of the expert's (deterministic) and the uniform random policy's returns."""
+    """The expert's (deterministic) and the uniform random policy's episodes, summarised.
+
+    Returns a JSON-ready dict: ``env``, ``version``, ``episodes``, ``episode_length``; for
+    ``expert`` and ``random``: ``<who>_return`` (mean), ``_return_std``, ``_return_min``,
+    ``_return_max``, ``_length_mean``, ``_length_min``, ``_length_max``, ``_falls`` (episodes that
+    ended absorbing: unhealthy, paper C.4) and ``_broken_physics`` (ended by non-finite or diverged
+    physics, ``envs/base.py``); for the suite's tasks also the paper's Table 8 returns
+    (``paper_expert_return``, ``paper_random_return``) and this expert's score on their scale,
+    ``paper_normalized_return`` = ``(R - R_random) / (R_expert - R_random)`` with the paper's two.
+    """
     env = envs.make(config.env, config.env_options)
     expert_key, random_key = jax.random.split(key)
     act = policy_act_fn(ppo.networks, state.params.policy, state.normalizer)
-    expert = np.asarray(jax.jit(lambda k: episode_returns(env, act, k, episodes))(expert_key))
-    random = np.asarray(jax.jit(lambda k: episode_returns(env, random_act_fn(env.action_size), k, episodes))(random_key))
-    return {
-        "env": config.env,
-        "episodes": episodes,
-        "expert_return": float(expert.mean()),
-        "expert_return_std": float(expert.std()),
-        "random_return": float(random.mean()),
-        "random_return_std": float(random.std()),
-    }
+    expert = jax.jit(lambda k: episode_outcomes(env, act, k, episodes))(expert_key)
+    random = jax.jit(lambda k: episode_outcomes(env, random_act_fn(env.action_size), k, episodes))(random_key)
+    result = {"env": config.env, "version": env.spec.version, "episodes": episodes,
+              "episode_length": env.spec.episode_length,
+              **_outcome_fields("expert", expert), **_outcome_fields("random", random)}
+    if config.env in PAPER_TABLE8:
+        paper_expert, paper_random = PAPER_TABLE8[config.env]
+        result.update(paper_expert_return=paper_expert, paper_random_return=paper_random,
+                      paper_normalized_return=float(normalized_return(result["expert_return"], paper_expert, paper_random)))
+    return result
+
+
+def summary(result: Mapping[str, Any]) -> str:
+    """``trirl expert evaluate``'s report of :func:`expert_and_random_returns`, as lines of text."""
+    lines = [f"{result['env']} (version {result['version']}): {result['episodes']} episodes of at most "
+             f"{result['episode_length']} steps each"]
+    for who, name in (("expert", "expert (deterministic)"), ("random", "uniform random")):
+        get = lambda field: result[f"{who}_{field}"]  # noqa: E731
+        ends = f"{get('falls')} of {result['episodes']} ended by a fall (absorbing)"
+        if get("broken_physics"):
+            ends += f", {get('broken_physics')} by non-finite or diverged physics (the env's max_qvel)"
+        lines.append(f"  {name:<22} return {get('return'):10.1f} +- {get('return_std'):.1f} "
+                     f"(min {get('return_min'):.1f}, max {get('return_max'):.1f}); length {get('length_mean'):.1f} "
+                     f"(min {get('length_min')}, max {get('length_max')}); {ends}")
+    if "paper_normalized_return" in result:
+        note = "" if result["version"] == 2 else " (version 1 is not the paper's environment: not comparable)"
+        lines.append(f"  expert-normalised: {result['paper_normalized_return']:.2f} of the paper's expert "
+                     f"(Table 8: expert {result['paper_expert_return']:.1f}, random {result['paper_random_return']:.1f};"
+                     f" (R - R_random) / (R_expert - R_random)){note}")
+    return "\n".join(lines)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -274,7 +318,8 @@ def build_parser() -> argparse.ArgumentParser:
     p_eval.add_argument("--checkpoint", required=True, help="run directory or checkpoints/step_*.npz")
     p_eval.add_argument("--episodes", type=int, default=100)
     p_eval.add_argument("--seed", type=int, default=1)
-    p_eval.add_argument("--out", help="write the returns as JSON here")
+    p_eval.add_argument("--out", "--json", dest="out", metavar="FILE",
+                        help="also write the summary as JSON here (machine-readable: every number printed)")
     p_collect = sub.add_parser("collect", help="write expert demonstrations")
     p_collect.add_argument("--checkpoint", required=True, help="run directory or checkpoints/step_*.npz")
     p_collect.add_argument("--out", required=True, help="demonstration file (.npz)")
@@ -319,7 +364,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "evaluate":
         result = dict(expert_and_random_returns(config, ppo, state, key, args.episodes), command=command,
                       machine=machine(accelerator=True, command=False))
-        print({k: v for k, v in result.items() if k != "command"})
+        print(summary(result))
         if args.out:
             write_json(Path(args.out), result)
         return 0
@@ -328,7 +373,7 @@ def main(argv: list[str] | None = None) -> int:
     demos = collect(config, ppo, state, key, args.episodes, args.length, args.deterministic)
     save_demonstrations(args.out, demos)
     print(f"wrote {args.episodes} episodes to {args.out}: mean return {demos.returns.mean():.2f}, "
-          f"mean length {demos.lengths.mean():.1f}")
+          f"mean length {demos.lengths.mean():.1f}, {int(demos.absorbing.any(axis=1).sum())} ended absorbing (falls)")
     return 0
 
 

@@ -111,9 +111,10 @@ def transition_state(
 ) -> EnvState:
     """The state after one step of a base environment, with the time limit applied.
 
-    ``physics_finite`` (bool ``[]``) says whether the simulator state is finite; it, a non-finite
-    ``obs`` or a non-finite ``reward`` end the episode as absorbing with a finite reward (module
-    docstring), so no environment ever emits a NaN or infinity.
+    ``physics_finite`` (bool ``[]``) says whether the simulator state is usable: finite, and for
+    the locomotion tasks also not blown up (``|qvel| <= max_qvel``, ``envs/locomotion.py``); its
+    being False, a non-finite ``obs`` or a non-finite ``reward`` end the episode as absorbing with
+    a finite reward (module docstring), so no environment ever emits a NaN or infinity.
     """
     time = state.time + 1
     finite = jnp.asarray(physics_finite, dtype=bool) & jnp.all(jnp.isfinite(obs)) & jnp.isfinite(reward)

@@ -69,10 +69,21 @@ models are trirl's own MJCF files in ``trirl/continuous/assets/`` (actuators in 
 Euler integrator, contacts only feet-floor, ``solver_iterations=1``, ``ls_iterations=4``),
 ``cfrc_ext`` is not computed, so the contact cost is 0 and not observed, and the Humanoid's
 qvel reset noise is normal (v5: uniform). Its numbers are not the literature's: an expert trained
-there scores far less in Gymnasium's Ant-v5 (``continuous/README.md``).
+there scores far less in Gymnasium's Ant-v5. Made in version 1, and valid for it only: the
+committed experts ``continuous/experts/ant`` and ``ant_disabled``, the Ant IRL results
+``continuous/results/ant_cpu*`` and the old models' timings; ``continuous/README.md`` ("What
+depends on version 1") lists every file.
 
 Non-finite physics ends the episode (absorbing, reward 0, counted in ``metrics["non_finite"]``)
-even with ``terminate_when_unhealthy=False`` (see ``envs/base.py``).
+even with ``terminate_when_unhealthy=False`` (see ``envs/base.py``). So does physics that has
+blown up without turning non-finite: any ``|qvel| > max_qvel`` (default 1,000 rad/s or m/s), also
+counted in ``metrics["diverged"]``. MJX can do that where C MuJoCo would not: HalfCheetah's
+expert with ``solver_iterations = 1``, started from one of Gymnasium's reset states, jams at
+``|qvel|`` about 46 for 500 steps and then reaches 1.9e14 within 20 steps, a return of -2e13
+(``continuous/results/suite_equivalence_cpu.json``, ``newton_1_4``). The bound is far from every
+real state (the largest ``|qvel|`` under uniform random actions in Gymnasium's v5 tasks, 5 x 1,000
+steps: 5 to 38; under the HalfCheetah expert: 54) and far below C MuJoCo's own check (1e10,
+``mjMAXVAL``), so it changes no finite result; ``max_qvel = inf`` turns it off.
 """
 
 from __future__ import annotations
@@ -168,6 +179,7 @@ class LocomotionConfig:
     wind: tuple[float, float, float] | None = None  #: m/s (half_cheetah_windy: (-5, 0, 0); else 0)
     air_density: float | None = None  #: kg/m^3, needed for wind to act (half_cheetah_windy: 1.2; else 0)
     gravity: float | None = None  #: m/s^2, downwards (half_cheetah_mars: 3.73; else 9.81)
+    max_qvel: float = 1000.0  #: |qvel| above this ends the episode as diverged physics (module docstring); inf: off
 
     def __post_init__(self):
         if self.robot not in TASK_NAMES:
@@ -211,6 +223,8 @@ class LocomotionConfig:
         for name in ("frame_skip", "solver_iterations", "ls_iterations"):
             if getattr(self, name) < 1:
                 raise InvalidConfigError(f"LocomotionConfig.{name} must be >= 1, got {getattr(self, name)}")
+        if not self.max_qvel > 0:
+            raise InvalidConfigError(f"LocomotionConfig.max_qvel must be > 0 (inf: no bound), got {self.max_qvel}")
         for name in ("ctrl_cost_weight", "contact_cost_weight", "reset_noise_scale", "action_scale", "air_density",
                      "gravity"):
             if not getattr(self, name) >= 0:
@@ -361,7 +375,7 @@ def make(config: LocomotionConfig = LocomotionConfig()) -> Env:
     spec = EnvSpec(config.robot, config.version, observation_size(config, mj_model), mj_model.nu,
                    config.episode_length)
     init_qpos = jnp.asarray(mj_model.qpos0)
-    metric_names = ("forward_reward", "healthy_reward", "ctrl_cost", "contact_cost", "x_velocity", "z")
+    metric_names = ("forward_reward", "healthy_reward", "ctrl_cost", "contact_cost", "x_velocity", "z", "diverged")
     zero_metrics = {name: jnp.zeros(()) for name in metric_names}
     z_index = 1 if config.task.skipped_qpos == 1 else 2
     contact_forces_needed = config.needs_contact_forces
@@ -407,7 +421,9 @@ def make(config: LocomotionConfig = LocomotionConfig()) -> Env:
                    "ctrl_cost": ctrl_cost, "contact_cost": contact_cost, "x_velocity": x_velocity,
                    "z": data.qpos[z_index]}
         physics_finite = jnp.all(jnp.isfinite(data.qpos)) & jnp.all(jnp.isfinite(data.qvel))
+        diverged = physics_finite & jnp.any(jnp.abs(data.qvel) > config.max_qvel)
+        metrics["diverged"] = diverged.astype(jnp.float32)
         return transition_state(state, data, observation(config, data), reward, absorbing, metrics,
-                                config.episode_length, physics_finite)
+                                config.episode_length, physics_finite & jnp.logical_not(diverged))
 
     return Env(spec=spec, reset=reset, step=step)
