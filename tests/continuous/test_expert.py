@@ -172,3 +172,40 @@ def test_shipped_half_cheetah_expert_demonstrates_without_falls_at_its_evaluated
     assert demos.env_spec["name"] == "half_cheetah" and demos.env_spec["version"] == 2
     assert abs(float(demos.returns.mean()) - returns["expert_return"]) <= 0.05 * returns["expert_return"]
     assert returns["expert_return"] >= 3000 > 0 > returns["random_return"]
+
+
+def test_shipped_hopper_expert_demonstrates_without_falls_chosen_from_its_rollouts():
+    """The committed CPU Hopper expert (Gymnasium's Hopper-v5 on MJX) falls in some episodes, so its
+    30 deterministic demonstrations are the first 30 rollouts without a fall (``trirl expert
+    collect --without-falls``): all of the full 1,000 steps, none absorbing, their mean return at
+    least the evaluated expert return (which counts the falls), itself above the 2,500 target."""
+    from pathlib import Path
+
+    root = Path(__file__).parents[2] / "continuous" / "experts" / "hopper"
+    returns = json.loads((root / "returns.json").read_text())
+    demos = load_demonstrations(root / "demos.npz")
+    assert len(demos.lengths) == 30 and set(demos.lengths.tolist()) == {1000}
+    assert not demos.absorbing.any()
+    assert demos.env_spec["name"] == "hopper" and demos.env_spec["version"] == 2
+    assert float(demos.returns.mean()) >= returns["expert_return"] >= 2500 > returns["random_return"]
+    assert returns["expert_falls"] > 0  # why the demonstrations were chosen: said, not hidden
+
+
+def test_without_falls_keeps_the_first_episodes_that_did_not_end_absorbing():
+    import numpy as np
+
+    from trirl.continuous.demos import Demonstrations
+    from trirl.continuous.expert import without_falls
+
+    n, t = 5, 4
+    absorbing = np.zeros((n, t), bool)
+    absorbing[1, 2] = absorbing[3, 0] = True
+    demos = Demonstrations(np.arange(n * t * 2, dtype=np.float32).reshape(n, t, 2), np.zeros((n, t, 1), np.float32),
+                           np.zeros((n, t, 2), np.float32), absorbing, np.ones((n, t), np.float32),
+                           np.full(n, t, np.int32), np.arange(n, dtype=np.float32), {"name": "x"})
+    kept = without_falls(demos, 2)
+    assert kept.returns.tolist() == [0.0, 2.0] and not kept.absorbing.any()
+    np.testing.assert_array_equal(kept.observations, demos.observations[[0, 2]])
+    assert kept.env_spec == {"name": "x"}
+    with pytest.raises(InvalidConfigError, match=r"--without-falls: only 3 of 5 rollouts ended without a fall, 4 wanted"):
+        without_falls(demos, 4)

@@ -256,6 +256,27 @@ def _outcome_fields(prefix: str, outcomes) -> dict:
             f"{prefix}_broken_physics": broken}
 
 
+def without_falls(demos: Demonstrations, episodes: int) -> Demonstrations:
+    """The first ``episodes`` episodes of ``demos`` (in rollout order) that did not end absorbing.
+
+    For demonstrations of an expert that sometimes falls: a fall puts the absorbing state in the
+    demonstrations' support, and an imitator then learns to fall (Appendix C.4). Keeping only the
+    episodes without one conditions the demonstrations on not falling, which the caller reports
+    (``trirl expert collect --without-falls`` prints how many of the rollouts fell).
+
+    Raises:
+        InvalidConfigError: fewer than ``episodes`` episodes ended without a fall.
+    """
+    kept = np.flatnonzero(~demos.absorbing.any(axis=1))
+    if kept.size < episodes:
+        raise InvalidConfigError(
+            f"--without-falls: only {kept.size} of {demos.lengths.size} rollouts ended without a fall, "
+            f"{episodes} wanted; roll out more with --candidates (or train the expert longer)")
+    chosen = kept[:episodes]
+    return demos._replace(**{name: getattr(demos, name)[chosen] for name in Demonstrations._fields
+                             if name != "env_spec"})
+
+
 def expert_and_random_returns(config: ExpertConfig, ppo: PPO, state: PPOState, key, episodes: int) -> dict:
     """The expert's (deterministic) and the uniform random policy's episodes, summarised.
 
@@ -327,6 +348,11 @@ def build_parser() -> argparse.ArgumentParser:
     p_collect.add_argument("--length", type=int, help="episode length (default: the env's time limit)")
     p_collect.add_argument("--seed", type=int, default=2)
     p_collect.add_argument("--deterministic", action="store_true", help="act with the policy mean")
+    p_collect.add_argument("--without-falls", action="store_true",
+                           help="keep only episodes that did not end absorbing (a fall): the first --episodes of "
+                                "--candidates rollouts; prints how many fell")
+    p_collect.add_argument("--candidates", type=int, default=None,
+                           help="rollouts to choose from with --without-falls (default: 3 x --episodes)")
     for sub_parser in (p_train, p_eval, p_collect):
         compile_cache.add_arguments(sub_parser)
     return parser
@@ -370,7 +396,19 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.length is not None and args.length < 1:
         raise InvalidConfigError(f"--length must be >= 1, got {args.length}")
-    demos = collect(config, ppo, state, key, args.episodes, args.length, args.deterministic)
+    candidates = args.episodes
+    if args.without_falls:
+        candidates = 3 * args.episodes if args.candidates is None else args.candidates
+        if candidates < args.episodes:
+            raise InvalidConfigError(f"--candidates must be >= --episodes ({args.episodes}), got {candidates}")
+    elif args.candidates is not None:
+        raise InvalidConfigError("--candidates needs --without-falls")
+    demos = collect(config, ppo, state, key, candidates, args.length, args.deterministic)
+    if args.without_falls:
+        fell = int(demos.absorbing.any(axis=1).sum())
+        print(f"{fell} of {candidates} rollouts ended by a fall (absorbing); keeping the first {args.episodes} "
+              f"without one (mean return of all {candidates}: {demos.returns.mean():.2f})")
+        demos = without_falls(demos, args.episodes)
     save_demonstrations(args.out, demos)
     print(f"wrote {args.episodes} episodes to {args.out}: mean return {demos.returns.mean():.2f}, "
           f"mean length {demos.lengths.mean():.1f}, {int(demos.absorbing.any(axis=1).sum())} ended absorbing (falls)")
