@@ -35,7 +35,7 @@ def test_builds_steps_and_truncates(name, obs_size, action_size):
 def test_unhealthy_is_absorbing_on_the_disabled_ant():
     # a healthy range above the start height: the first step terminates
     env = envs.make("ant_disabled", {"healthy_z_range": (0.9, 2.0)})
-    state = jax.jit(env.step)(env.reset(jax.random.PRNGKey(0)), jnp.zeros(8))
+    state = jax.jit(env.step)(jax.jit(env.reset)(jax.random.PRNGKey(0)), jnp.zeros(8))  # jitted: MJX op by op is slow
     assert bool(state.absorbing) and bool(state.done) and not bool(state.truncated)
     assert float(state.metrics["healthy_reward"]) == 0.0
 
