@@ -271,7 +271,7 @@ def without_falls(demos: Demonstrations, episodes: int) -> Demonstrations:
     if kept.size < episodes:
         raise InvalidConfigError(
             f"--without-falls: only {kept.size} of {demos.lengths.size} rollouts ended without a fall, "
-            f"{episodes} wanted; roll out more with --candidates (or train the expert longer)")
+            f"{episodes} wanted; roll out more with --candidates (default 3 x --episodes), or train the expert longer")
     chosen = kept[:episodes]
     return demos._replace(**{name: getattr(demos, name)[chosen] for name in Demonstrations._fields
                              if name != "env_spec"})
@@ -405,10 +405,10 @@ def main(argv: list[str] | None = None) -> int:
         raise InvalidConfigError("--candidates needs --without-falls")
     demos = collect(config, ppo, state, key, candidates, args.length, args.deterministic)
     if args.without_falls:
-        fell = int(demos.absorbing.any(axis=1).sum())
-        print(f"{fell} of {candidates} rollouts ended by a fall (absorbing); keeping the first {args.episodes} "
-              f"without one (mean return of all {candidates}: {demos.returns.mean():.2f})")
-        demos = without_falls(demos, args.episodes)
+        fell, mean_all = int(demos.absorbing.any(axis=1).sum()), float(demos.returns.mean())
+        demos = without_falls(demos, args.episodes)  # raises, naming the counts, when too few did not fall
+        print(f"{fell} of {candidates} rollouts ended by a fall (absorbing); kept the first {args.episodes} "
+              f"without one (mean return of all {candidates}: {mean_all:.2f})")
     save_demonstrations(args.out, demos)
     print(f"wrote {args.episodes} episodes to {args.out}: mean return {demos.returns.mean():.2f}, "
           f"mean length {demos.lengths.mean():.1f}, {int(demos.absorbing.any(axis=1).sum())} ended absorbing (falls)")
