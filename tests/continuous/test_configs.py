@@ -40,3 +40,15 @@ def test_cpu_configs_match_each_other():
     assert (trirl.ppo, trirl.discriminator, trirl.total_steps) == (gail.ppo, gail.discriminator, gail.total_steps)
     ant, disabled = (expert.load_config(CONFIG_DIR / f"{e}_expert_cpu.toml") for e in ("ant", "ant_disabled"))
     assert ant.ppo == disabled.ppo
+
+
+@pytest.mark.parametrize("name, says", [
+    ("suite_cpu", r"a suite spec \(\[tasks\]\), not a training config; run it with: trirl bench suite "),
+    ("table1_point_maze", r"a Table 1 study \(\[variants\]\), not a training config; run it with: trirl bench table1 --study "),
+    ("hopper_expert_cpu", r"an expert config \(PPO on the true reward\), not an IRL config; train it with: trirl expert train "),
+])
+def test_train_names_the_command_for_a_spec_or_an_expert_config(name, says):
+    from trirl.errors import InvalidConfigError
+
+    with pytest.raises(InvalidConfigError, match=says):
+        load_config(name)

@@ -214,6 +214,17 @@ def _baseline_input_mode(data: dict[str, Any]) -> dict[str, Any]:
     return {**data, "discriminator": {**section, "input_mode": fixed}}
 
 
+def refuse_other_kinds(path: Path, data: Mapping[str, Any]) -> None:
+    """Raise InvalidConfigError naming the command for a suite spec, a Table 1 study or an expert config."""
+    for key, kind, command in (("tasks", "a suite spec", f"trirl bench suite {path}"),
+                               ("variants", "a Table 1 study", f"trirl bench table1 --study {path}")):
+        if key in data:
+            raise InvalidConfigError(f"--config {path}: {kind} ([{key}]), not a training config; run it with: {command}")
+    if "algo" not in data and "expert" in path.stem:
+        raise InvalidConfigError(f"--config {path}: an expert config (PPO on the true reward), not an IRL config; "
+                                 f"train it with: trirl expert train --config {path} --out DIR")
+
+
 def load_config(path: str | Path | None, **overrides) -> TrainConfig:
     """Read a TOML config (a path or a shipped name, :func:`~trirl.configfile.resolve_config`;
     ``None`` starts from the defaults), then apply non-None ``overrides`` (tables such as
@@ -222,6 +233,7 @@ def load_config(path: str | Path | None, **overrides) -> TrainConfig:
     source = "defaults"
     if path is not None:
         path, data = read_config(path)
+        refuse_other_kinds(path, data)
         source = str(path)
     return from_dict(configflags.merge(data, overrides), source, override_flags(overrides, ALIASES))
 
