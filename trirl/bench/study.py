@@ -139,6 +139,21 @@ def expert_normaliser(config) -> Callable[..., np.ndarray]:
     return normalise
 
 
+def write_outputs(summary: dict[str, Any], out: Path, name: str, figures: dict[str, Callable], dpi: int) -> list[Path]:
+    """``out/NAME.json`` (the summary) and each ``figures`` file drawn from it; their paths."""
+    import matplotlib.pyplot as plt
+
+    out.mkdir(parents=True, exist_ok=True)
+    written = [out / f"{name}.json"]
+    write_json(written[0], summary)
+    for file, draw in figures.items():
+        fig = draw(summary)
+        fig.savefig(out / file, dpi=dpi)
+        plt.close(fig)
+        written.append(out / file)
+    return written
+
+
 def training_curve(path: Path, normalise) -> dict[str, Any]:
     """A training run's evaluations: ``env_steps`` and normalised ``per_seed`` ``[evals][seeds]``."""
     rows = [row for row in read_metrics(path) if "eval_return_per_seed" in row]
@@ -147,4 +162,4 @@ def training_curve(path: Path, normalise) -> dict[str, Any]:
 
 
 __all__ = ["PIECES_FILE", "RESULT_FILE", "StudyInterrupted", "StudyPaused", "completed", "expert_normaliser", "parse_shard",
-           "run_training", "training_curve", "training_record"]
+           "run_training", "training_curve", "write_outputs", "training_record"]

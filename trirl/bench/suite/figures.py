@@ -9,7 +9,6 @@ from typing import Any
 
 import numpy as np
 
-from trirl.rundir import write_json
 from trirl.stats import iqm
 
 AGGREGATE_IQM_LABEL = "IQM over runs and tasks, 95 % CI"
@@ -175,17 +174,10 @@ def plot_curves(summary: dict[str, Any]):
 
 def write_outputs(summary: dict[str, Any], out: Path) -> list[Path]:
     """``out/NAME.json``, ``suite.png`` and ``learning_curves.png``; their paths."""
-    import matplotlib.pyplot as plt
+    from trirl.bench import study
 
-    out.mkdir(parents=True, exist_ok=True)
-    written = [out / f"{summary['suite']}.json"]
-    write_json(written[0], summary)
-    for name, draw in (("suite.png", plot_suite), ("learning_curves.png", plot_curves)):
-        fig = draw(summary)
-        fig.savefig(out / name, dpi=90)
-        plt.close(fig)
-        written.append(out / name)
-    return written
+    return study.write_outputs(summary, out, summary["suite"],
+                               {"suite.png": plot_suite, "learning_curves.png": plot_curves}, dpi=90)
 
 
 def format_table(summary: dict[str, Any]) -> str:

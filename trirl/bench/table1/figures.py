@@ -9,7 +9,6 @@ from typing import Any
 
 import numpy as np
 
-from trirl.rundir import write_json
 from trirl.stats import iqm
 
 IQM_LABEL = "ours: IQM, 95 % CI"
@@ -114,16 +113,10 @@ def plot_curves(summary: dict[str, Any]):
 
 def write_outputs(summary: dict[str, Any], runs: Path, out: Path) -> list[Path]:
     """``out/NAME.json``, ``table1.png``, ``learning_curves.png`` and the landscapes; their paths."""
-    import matplotlib.pyplot as plt
+    from trirl.bench import study
 
-    out.mkdir(parents=True, exist_ok=True)
-    written = [out / f"{summary['study']}.json"]
-    write_json(written[0], summary)
-    for name, draw in (("table1.png", plot_table), ("learning_curves.png", plot_curves)):
-        fig = draw(summary)
-        fig.savefig(out / name, dpi=100)
-        plt.close(fig)
-        written.append(out / name)
+    written = study.write_outputs(summary, out, summary["study"],
+                                  {"table1.png": plot_table, "learning_curves.png": plot_curves}, dpi=100)
     for variant in summary["variants"]:
         landscape = runs / variant / "retraining" / "landscape.png"
         if landscape.exists():
