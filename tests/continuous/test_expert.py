@@ -1,4 +1,5 @@
 import json
+import re
 
 import pytest
 
@@ -71,15 +72,22 @@ def test_train_resume_reproduces_then_evaluate_and_collect(tmp_path, capsys):
     assert capsys.readouterr().out.strip().endswith("mean length 12.0, 0 ended absorbing (falls)")
 
 
-def test_new_run_refuses_existing_directory_and_config_env_mismatch(tmp_path):
+def test_new_run_refuses_existing_directory_and_config_env_mismatch(tmp_path, capsys):
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "config.json").write_text("{}")
-    with pytest.raises(InvalidConfigError, match="already holds a run"):
-        expert.main(["train", "--env", "point_maze", "--config", write_config(tmp_path, 32), "--out", str(tmp_path / "run")])
-    with pytest.raises(InvalidConfigError, match=r"^--env ant, but .*pm_32.toml: env = 'point_maze'; drop --env"):
-        expert.main(["train", "--env", "ant", "--config", write_config(tmp_path, 32), "--out", str(tmp_path / "x")])
-    with pytest.raises(InvalidConfigError, match="not a run directory"):
-        expert.main(["collect", "--checkpoint", str(tmp_path), "--out", str(tmp_path / "d.npz")])
+
+    def error(argv):  # what the user reads: the subcommand, then the message
+        assert expert.main(argv) == 2
+        return capsys.readouterr().err
+
+    assert error(["train", "--env", "point_maze", "--config", write_config(tmp_path, 32), "--out", str(tmp_path / "run")]
+                 ).startswith(f"trirl expert train: error: {tmp_path / 'run'} already holds a run")
+    assert re.match(r"^trirl expert train: error: --env ant, but .*pm_32.toml: env = 'point_maze'; drop --env",
+                    error(["train", "--env", "ant", "--config", write_config(tmp_path, 32), "--out", str(tmp_path / "x")]))
+    assert error(["collect", "--checkpoint", str(tmp_path), "--out", str(tmp_path / "d.npz")]).startswith(
+        f"trirl expert collect: error: --checkpoint: {tmp_path} is not a run directory")
+    assert error(["evaluate", "--checkpoint", str(tmp_path), "--episodes", "0"]) == \
+        "trirl expert evaluate: error: --episodes must be >= 1, got 0\n"
 
 
 def test_env_flag_fills_a_config_without_env_and_flags_override_the_file(tmp_path):
@@ -122,6 +130,7 @@ def test_ctrl_c_during_expert_training_keeps_the_iteration_and_prints_the_resume
     assert len(read_metrics(out)) == kept >= 3  # the iteration under way finished and was kept
     assert (out / "checkpoints" / f"step_{kept:08d}.npz").exists()
     assert re.search(r"resume with: trirl expert train .* --out \S+ --resume$", err.strip())
+    assert "\ntrirl expert train: interrupted; the checkpoint of iteration" in err
 
 
 def test_max_minutes_pauses_with_a_checkpoint_and_resume_reproduces(tmp_path, capsys):
@@ -137,9 +146,9 @@ def test_max_minutes_pauses_with_a_checkpoint_and_resume_reproduces(tmp_path, ca
     assert sorted(p.name for p in (split / "checkpoints").glob("step_*.npz")) == ["step_00000001.npz"]
     expert.main(["train", "--env", "point_maze", "--config", config, "--out", str(split), "--resume"])
     assert read_metrics(split) == read_metrics(full)
-    with pytest.raises(InvalidConfigError, match="--max-minutes must be > 0"):
-        expert.main(["train", "--env", "point_maze", "--config", config, "--out", str(tmp_path / "x"),
-                     "--max-minutes", "0"])
+    assert expert.main(["train", "--env", "point_maze", "--config", config, "--out", str(tmp_path / "x"),
+                        "--max-minutes", "0"]) == 2
+    assert capsys.readouterr().err == "trirl expert train: error: --max-minutes must be > 0, got 0.0\n"
 
 
 def test_python_m_form_reports_bad_config_without_a_traceback(tmp_path):
@@ -209,3 +218,63 @@ def test_without_falls_keeps_the_first_episodes_that_did_not_end_absorbing():
     assert kept.env_spec == {"name": "x"}
     with pytest.raises(InvalidConfigError, match=r"--without-falls: only 3 of 5 rollouts ended without a fall, 4 wanted"):
         without_falls(demos, 4)
+
+
+BEST_CONFIG = CONFIG.replace("eval_every = 2", "eval_every = 1").replace("checkpoint_every = 2", "checkpoint_every = 1")
+
+
+@pytest.mark.slow  # trains twice (about 20 s)
+def test_the_best_evaluated_checkpoint_is_kept_used_by_best_and_found_in_a_run_from_before(tmp_path, capsys):
+    import numpy as np
+
+    from trirl.rundir import read_checkpoint
+
+    full, old = tmp_path / "full", tmp_path / "old"
+    config = tmp_path / "pm.toml"
+    config.write_text(BEST_CONFIG.format(steps=192))  # 6 iterations of 32 steps, each evaluated and checkpointed
+    assert expert.main(["train", "--env", "point_maze", "--config", str(config), "--out", str(full)]) == 0
+    rows = read_metrics(full)
+    returns = [row["eval_return"] for row in rows]
+    best = int(np.argmax(returns)) + 1
+    assert best < len(rows) - 2  # this run peaks, then degrades: its best checkpoint was pruned from step_*.npz
+    assert [row["best_iteration"] for row in rows] == [int(np.argmax(returns[:i])) + 1 for i in range(1, 7)]
+    assert rows[-1]["best_eval_return"] == max(returns)
+    kept = sorted(p.name for p in (full / "checkpoints").glob("*.npz"))
+    assert kept == [f"best_step_{best:08d}.npz", "step_00000004.npz", "step_00000005.npz", "step_00000006.npz"]
+    printed = capsys.readouterr().out
+    assert f"best eval_return {max(returns):.2f} at iteration {best}, kept as {full}/checkpoints/best_step_" in printed
+
+    # a run made before best checkpoints were kept (no best file, no best_* in its rows), resumed by this trirl:
+    # its best is the best evaluated of its kept checkpoints, and the resumed rows are those of the run above
+    config.write_text(BEST_CONFIG.format(steps=32 * best))
+    assert expert.main(["train", "--env", "point_maze", "--config", str(config), "--out", str(old)]) == 0
+    for path in (old / "checkpoints").glob("best_step_*.npz"):
+        path.unlink()
+    lines = [{k: v for k, v in row.items() if not k.startswith("best_")} for row in read_metrics(old)]
+    (old / "metrics.jsonl").write_text("".join(json.dumps(row) + "\n" for row in lines))
+    config.write_text(BEST_CONFIG.format(steps=192))
+    assert expert.main(["train", "--env", "point_maze", "--config", str(config), "--out", str(old), "--resume"]) == 0
+    assert read_metrics(old)[best:] == rows[best:]
+    ours, theirs = (read_checkpoint(run / "checkpoints" / f"best_step_{best:08d}.npz") for run in (full, old))
+    assert ours.arrays.keys() == theirs.arrays.keys()  # the state of that iteration, whichever way it was kept
+    for name in ours.arrays:
+        np.testing.assert_array_equal(ours.arrays[name], theirs.arrays[name])
+    assert ours.meta["eval_return"] == theirs.meta["eval_return"] == max(returns)
+
+    capsys.readouterr()
+    for choice in ([], ["--best"]):
+        out = tmp_path / f"returns{len(choice)}.json"
+        assert expert.main(["evaluate", "--checkpoint", str(full), *choice, "--episodes", "2", "--out", str(out)]) == 0
+        assert json.loads(out.read_text())["checkpoint_iteration"] == (best if choice else 6)
+    assert f"the best checkpoint: iteration {best} (eval_return {max(returns)} during training)" in capsys.readouterr().out
+    assert expert.main(["collect", "--checkpoint", str(full), "--best", "--out", str(tmp_path / "d.npz"),
+                        "--episodes", "1"]) == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1].startswith(f"wrote 1 episode to {tmp_path / 'd.npz'}: ")
+    for path in (full / "checkpoints").glob("best_step_*.npz"):
+        path.unlink()
+    assert expert.main(["evaluate", "--checkpoint", str(full), "--best"]) == 2
+    assert capsys.readouterr().err.startswith(f"trirl expert evaluate: error: --checkpoint {full} --best: the run "
+                                              "holds no best checkpoint")
+    assert expert.main(["collect", "--checkpoint", str(full / "checkpoints" / "step_00000006.npz"), "--best",
+                        "--out", str(tmp_path / "e.npz")]) == 2
+    assert "--best picks a run's best checkpoint: pass the run directory" in capsys.readouterr().err

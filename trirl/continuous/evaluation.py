@@ -7,11 +7,12 @@ random returns of the locomotion suite.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import NamedTuple
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from trirl.continuous import networks as nets
 from trirl.continuous.envs.base import Env, EnvState
@@ -95,3 +96,64 @@ def episode_returns(env: Env, act: ActFn, key: jax.Array, num_episodes: int) -> 
 def normalized_return(episode_return, expert_return, random_return):
     """Table 8's score: 0 for the random policy, 1 for the expert."""
     return (episode_return - random_return) / (expert_return - random_return)
+
+
+def _outcome_fields(prefix: str, outcomes) -> dict:
+    returns, lengths = np.asarray(outcomes.returns, np.float64), np.asarray(outcomes.lengths)
+    broken = int(np.asarray(outcomes.broken_physics).sum())
+    return {f"{prefix}_return": float(returns.mean()), f"{prefix}_return_std": float(returns.std()),
+            f"{prefix}_return_min": float(returns.min()), f"{prefix}_return_max": float(returns.max()),
+            f"{prefix}_length_mean": float(lengths.mean()), f"{prefix}_length_min": int(lengths.min()),
+            f"{prefix}_length_max": int(lengths.max()),
+            f"{prefix}_falls": int(np.asarray(outcomes.absorbing).sum()) - broken,
+            f"{prefix}_broken_physics": broken}
+
+
+def expert_and_random_returns(config, ppo, state, key, episodes: int) -> dict:
+    """The expert's (deterministic) and the uniform random policy's episodes, summarised
+    (``config``: the expert's :class:`~trirl.continuous.expert.ExpertConfig`, ``ppo`` and ``state``
+    its :class:`~trirl.continuous.ppo.PPO` and state).
+
+    Returns a JSON-ready dict: ``env``, ``version``, ``episodes``, ``episode_length``; for
+    ``expert`` and ``random``: ``<who>_return`` (mean), ``_return_std``, ``_return_min``,
+    ``_return_max``, ``_length_mean``, ``_length_min``, ``_length_max``, ``_falls`` (episodes that
+    ended absorbing: unhealthy, paper C.4) and ``_broken_physics`` (ended by non-finite or diverged
+    physics, ``envs/base.py``); for the suite's tasks also the paper's Table 8 returns
+    (``paper_expert_return``, ``paper_random_return``) and this expert's score on their scale,
+    ``paper_normalized_return`` = ``(R - R_random) / (R_expert - R_random)`` with the paper's two.
+    """
+    from trirl.continuous import envs
+
+    env = envs.make(config.env, config.env_options)
+    expert_key, random_key = jax.random.split(key)
+    act = policy_act_fn(ppo.networks, state.params.policy, state.normalizer)
+    expert = jax.jit(lambda k: episode_outcomes(env, act, k, episodes))(expert_key)
+    random = jax.jit(lambda k: episode_outcomes(env, random_act_fn(env.action_size), k, episodes))(random_key)
+    result = {"env": config.env, "version": env.spec.version, "episodes": episodes,
+              "episode_length": env.spec.episode_length,
+              **_outcome_fields("expert", expert), **_outcome_fields("random", random)}
+    if config.env in PAPER_TABLE8:
+        paper_expert, paper_random = PAPER_TABLE8[config.env]
+        result.update(paper_expert_return=paper_expert, paper_random_return=paper_random,
+                      paper_normalized_return=float(normalized_return(result["expert_return"], paper_expert, paper_random)))
+    return result
+
+
+def summary(result: Mapping[str, Any]) -> str:
+    """``trirl expert evaluate``'s report of :func:`expert_and_random_returns`, as lines of text."""
+    lines = [f"{result['env']} (version {result['version']}): {result['episodes']} episodes of at most "
+             f"{result['episode_length']} steps each"]
+    for who, name in (("expert", "expert (deterministic)"), ("random", "uniform random")):
+        get = lambda field: result[f"{who}_{field}"]  # noqa: E731
+        ends = f"{get('falls')} of {result['episodes']} ended by a fall (absorbing)"
+        if get("broken_physics"):
+            ends += f", {get('broken_physics')} by non-finite or diverged physics (the env's max_qvel)"
+        lines.append(f"  {name:<22} return {get('return'):10.1f} +- {get('return_std'):.1f} "
+                     f"(min {get('return_min'):.1f}, max {get('return_max'):.1f}); length {get('length_mean'):.1f} "
+                     f"(min {get('length_min')}, max {get('length_max')}); {ends}")
+    if "paper_normalized_return" in result:
+        note = "" if result["version"] == 2 else " (version 1 is not the paper's environment: not comparable)"
+        lines.append(f"  expert-normalised: {result['paper_normalized_return']:.2f} of the paper's expert "
+                     f"(Table 8: expert {result['paper_expert_return']:.1f}, random {result['paper_random_return']:.1f};"
+                     f" (R - R_random) / (R_expert - R_random)){note}")
+    return "\n".join(lines)

@@ -4,13 +4,16 @@
 
     trirl expert train    --env point_maze --out runs/pm [--steps N] [--resume] [--config F]
                           [--max-minutes M]
-    trirl expert evaluate --checkpoint runs/pm [--episodes 100] [--out|--json expert.json]
-    trirl expert collect  --checkpoint runs/pm --out demos.npz [--episodes 30 --length 1000]
+    trirl expert evaluate --checkpoint runs/pm [--best] [--episodes 100] [--out|--json expert.json]
+    trirl expert collect  --checkpoint runs/pm [--best] --out demos.npz [--episodes 30 --length 1000]
 
 ``evaluate`` prints a summary of the expert's and the uniform random policy's episodes (returns
 mean +- std, lengths, falls, broken physics, the score on the paper's Table 8 scale) and
 ``--out``/``--json FILE`` writes the same numbers as JSON (:func:`expert_and_random_returns`).
 ``train`` writes a :class:`~trirl.rundir.RunDir` (config.json, metrics.jsonl, learning_curves.png, checkpoints/);
+besides the newest checkpoints it keeps the best-evaluated one, ``checkpoints/best_step_XXXXXXXX.npz``
+(the highest ``eval_return``; every evaluated row records ``best_iteration`` and ``best_eval_return``),
+so a run that peaks and then degrades keeps its best policy: ``evaluate`` and ``collect`` use it with ``--best``.
 ``--resume`` continues from the newest checkpoint and reproduces the uninterrupted metrics,
 because iteration ``i`` always uses the key ``fold_in(train_key, i)`` and the whole PPO state
 (parameters, optimiser, normaliser, environments) is checkpointed. ``--max-minutes`` checkpoints
@@ -42,15 +45,16 @@ from trirl.continuous import checkpoint as ckpt
 from trirl.continuous import compile_cache
 from trirl.continuous import envs
 from trirl.continuous.demos import Demonstrations, save_demonstrations
-from trirl.continuous.evaluation import (PAPER_TABLE8, episode_outcomes, episode_returns, normalized_return,
-                                        policy_act_fn, random_act_fn, run_episode)
+from trirl.continuous.evaluation import (episode_returns, expert_and_random_returns, policy_act_fn, run_episode,
+                                        summary)
 from trirl.continuous.rollout import MAY_BE_NAN
 from trirl.continuous.ppo import PPO, PPOConfig, PPOState, make_ppo
 from trirl.errors import InvalidConfigError, TrirlError
 from trirl.learning_curves import write_learning_curves
 from trirl.provenance import machine
-from trirl.rundir import (STATE_PREFIX, RunDir, RunDirLockedError, interrupted_message, newest_checkpoint,
-                          read_checkpoint, read_metrics, resume_command, saved_config, write_json)
+from trirl.rundir import (STATE_PREFIX, Checkpoint, RunDir, best_checkpoint_file, interrupted_message,
+                          newest_checkpoint, read_checkpoint, read_metrics, resume_command, saved_config, write_json)
+from trirl.text import plural
 #: flags whose name differs from the config field they set (``trirl expert train``, ``trirl train``)
 ALIASES = {"total_steps": ("--steps",)}
 
@@ -146,7 +150,8 @@ def train(config: ExpertConfig, out: str | Path, resume: bool = False, progress:
     """Train (or, with ``resume``, continue) an expert; returns the final PPO state.
 
     The loop is :func:`trirl.driver.run` over PPO; the expert's own part is the row (the finite
-    metrics, ``env_steps`` and a deterministic evaluation every ``eval_every`` iterations).
+    metrics, ``env_steps`` and a deterministic evaluation every ``eval_every`` iterations) and the
+    best-evaluated checkpoint (:class:`~trirl.continuous.checkpoint.BestEvaluation`).
     With ``max_minutes`` it checkpoints and returns after the iteration that crosses that much
     wall clock (compilation included); ``--resume`` continues from there.
 
@@ -162,6 +167,8 @@ def train(config: ExpertConfig, out: str | Path, resume: bool = False, progress:
     run = RunDir(out, config.to_dict(), resume=resume, ignore=("total_steps",))
     init_key, train_key, eval_key = jax.random.split(jax.random.PRNGKey(config.seed), 3)
     base_env = envs.make(config.env, config.env_options)
+    meta = lambda iteration: {"env_spec": base_env.spec.to_dict(), "env_steps": iteration * config.ppo.batch_size}  # noqa: E731
+    best = ckpt.BestEvaluation(run, "eval_return", meta)  # a run that peaks, then degrades, keeps its best policy
 
     @jax.jit
     def evaluate(state: PPOState, key):
@@ -173,7 +180,7 @@ def train(config: ExpertConfig, out: str | Path, resume: bool = False, progress:
         row["env_steps"] = iteration * config.ppo.batch_size
         if iteration % config.eval_every == 0 or iteration == config.iterations:
             row["eval_return"] = float(jnp.mean(evaluate(state, jax.random.fold_in(eval_key, iteration - 1))))
-        return row
+        return best.row(iteration, row)
 
     # the PPO iteration is compiled; so is init: run op by op, the batched MJX reset costs minutes
     # of CPU on a laptop (a resumed run only takes init's shapes: no physics run, nothing compiled)
@@ -181,9 +188,7 @@ def train(config: ExpertConfig, out: str | Path, resume: bool = False, progress:
         driver.jitted(ppo, name=f"PPO {config.env}"), config.iterations, init_key=init_key, key=train_key,
         run_dir=run, checkpoint_every=config.checkpoint_every, restore_optional=ckpt.OPTIONAL,
         hooks=driver.Hooks(
-            checkpoint_meta=lambda iteration, _: {"env_spec": base_env.spec.to_dict(),
-                                                  "env_steps": iteration * config.ppo.batch_size},
-            row=row, nonfinite=driver.jitted_nonfinite, may_be_nan=MAY_BE_NAN,
+            checkpoint_meta=lambda iteration, _: meta(iteration), row=row, callback=best.save, nonfinite=driver.jitted_nonfinite, may_be_nan=MAY_BE_NAN,
             on_stop=lambda status: write_learning_curves(run.path, f"PPO expert on {config.env}")),
         progress=driver.Progress(
             progress, postfix=lambda row: f"eval_return={row['eval_return']:.1f}" if "eval_return" in row else None),
@@ -194,9 +199,34 @@ def train(config: ExpertConfig, out: str | Path, resume: bool = False, progress:
     return outcome.state
 
 
-def load_expert(path: str | Path) -> tuple[ExpertConfig, PPO, PPOState]:
-    """The config, algorithm and state of a run directory (its newest checkpoint)."""
-    path = Path(path)
+def load_expert(path: str | Path, best: bool = False) -> tuple[ExpertConfig, PPO, PPOState]:
+    """The config, algorithm and state of a run directory's newest checkpoint (``best``: its
+    best-evaluated one, :func:`best_checkpoint`), or of a checkpoint file."""
+    return _load(path, best)[:3]
+
+
+def best_checkpoint(run: str | Path) -> Path:
+    """The best-evaluated checkpoint of a run directory (``checkpoints/best_step_XXXXXXXX.npz``, kept
+    by :func:`train`: the highest ``eval_return``).
+
+    Raises:
+        InvalidConfigError: ``run`` is a checkpoint file, or the run holds no best checkpoint.
+    """
+    run = Path(run)
+    if run.suffix == ".npz":
+        raise InvalidConfigError(f"--best picks a run's best checkpoint: pass the run directory to --checkpoint, not "
+                                 f"{run} (or drop --best to use that file)")
+    found = best_checkpoint_file(run)
+    if found is None:
+        raise InvalidConfigError(
+            f"--checkpoint {run} --best: the run holds no best checkpoint (checkpoints/best_step_*.npz, written at "
+            "each evaluation that beats the ones before): it has not been evaluated yet, or an older trirl trained "
+            "it (trirl expert train --resume keeps one from then on); drop --best to use its newest checkpoint")
+    return found
+
+
+def _load(path: str | Path, best: bool = False) -> tuple[ExpertConfig, PPO, PPOState, Checkpoint]:
+    path = best_checkpoint(path) if best else Path(path)
     run_path = path.parent.parent if path.suffix == ".npz" else path
     config_path = run_path / "config.json"
     data = saved_config(run_path)  # config.json, or the newest checkpoint's record of it
@@ -209,7 +239,7 @@ def load_expert(path: str | Path) -> tuple[ExpertConfig, PPO, PPOState]:
         raise InvalidConfigError(f"--checkpoint: {run_path} holds no checkpoint yet")
     ppo = build(config)
     template = jax.eval_shape(ppo.init, jax.random.PRNGKey(0))  # shapes only, no physics run
-    return config, ppo, ckpt.unflatten(template, checkpoint.arrays, STATE_PREFIX)
+    return config, ppo, ckpt.unflatten(template, checkpoint.arrays, STATE_PREFIX), checkpoint
 
 
 def collect(config: ExpertConfig, ppo: PPO, state: PPOState, key, episodes: int, length: int | None,
@@ -245,17 +275,6 @@ def collect(config: ExpertConfig, ppo: PPO, state: PPOState, key, episodes: int,
     )
 
 
-def _outcome_fields(prefix: str, outcomes) -> dict:
-    returns, lengths = np.asarray(outcomes.returns, np.float64), np.asarray(outcomes.lengths)
-    broken = int(np.asarray(outcomes.broken_physics).sum())
-    return {f"{prefix}_return": float(returns.mean()), f"{prefix}_return_std": float(returns.std()),
-            f"{prefix}_return_min": float(returns.min()), f"{prefix}_return_max": float(returns.max()),
-            f"{prefix}_length_mean": float(lengths.mean()), f"{prefix}_length_min": int(lengths.min()),
-            f"{prefix}_length_max": int(lengths.max()),
-            f"{prefix}_falls": int(np.asarray(outcomes.absorbing).sum()) - broken,
-            f"{prefix}_broken_physics": broken}
-
-
 def without_falls(demos: Demonstrations, episodes: int) -> Demonstrations:
     """The first ``episodes`` episodes of ``demos`` (in rollout order) that did not end absorbing.
 
@@ -277,50 +296,8 @@ def without_falls(demos: Demonstrations, episodes: int) -> Demonstrations:
                              if name != "env_spec"})
 
 
-def expert_and_random_returns(config: ExpertConfig, ppo: PPO, state: PPOState, key, episodes: int) -> dict:
-    """The expert's (deterministic) and the uniform random policy's episodes, summarised.
-
-    Returns a JSON-ready dict: ``env``, ``version``, ``episodes``, ``episode_length``; for
-    ``expert`` and ``random``: ``<who>_return`` (mean), ``_return_std``, ``_return_min``,
-    ``_return_max``, ``_length_mean``, ``_length_min``, ``_length_max``, ``_falls`` (episodes that
-    ended absorbing: unhealthy, paper C.4) and ``_broken_physics`` (ended by non-finite or diverged
-    physics, ``envs/base.py``); for the suite's tasks also the paper's Table 8 returns
-    (``paper_expert_return``, ``paper_random_return``) and this expert's score on their scale,
-    ``paper_normalized_return`` = ``(R - R_random) / (R_expert - R_random)`` with the paper's two.
-    """
-    env = envs.make(config.env, config.env_options)
-    expert_key, random_key = jax.random.split(key)
-    act = policy_act_fn(ppo.networks, state.params.policy, state.normalizer)
-    expert = jax.jit(lambda k: episode_outcomes(env, act, k, episodes))(expert_key)
-    random = jax.jit(lambda k: episode_outcomes(env, random_act_fn(env.action_size), k, episodes))(random_key)
-    result = {"env": config.env, "version": env.spec.version, "episodes": episodes,
-              "episode_length": env.spec.episode_length,
-              **_outcome_fields("expert", expert), **_outcome_fields("random", random)}
-    if config.env in PAPER_TABLE8:
-        paper_expert, paper_random = PAPER_TABLE8[config.env]
-        result.update(paper_expert_return=paper_expert, paper_random_return=paper_random,
-                      paper_normalized_return=float(normalized_return(result["expert_return"], paper_expert, paper_random)))
-    return result
-
-
-def summary(result: Mapping[str, Any]) -> str:
-    """``trirl expert evaluate``'s report of :func:`expert_and_random_returns`, as lines of text."""
-    lines = [f"{result['env']} (version {result['version']}): {result['episodes']} episodes of at most "
-             f"{result['episode_length']} steps each"]
-    for who, name in (("expert", "expert (deterministic)"), ("random", "uniform random")):
-        get = lambda field: result[f"{who}_{field}"]  # noqa: E731
-        ends = f"{get('falls')} of {result['episodes']} ended by a fall (absorbing)"
-        if get("broken_physics"):
-            ends += f", {get('broken_physics')} by non-finite or diverged physics (the env's max_qvel)"
-        lines.append(f"  {name:<22} return {get('return'):10.1f} +- {get('return_std'):.1f} "
-                     f"(min {get('return_min'):.1f}, max {get('return_max'):.1f}); length {get('length_mean'):.1f} "
-                     f"(min {get('length_min')}, max {get('length_max')}); {ends}")
-    if "paper_normalized_return" in result:
-        note = "" if result["version"] == 2 else " (version 1 is not the paper's environment: not comparable)"
-        lines.append(f"  expert-normalised: {result['paper_normalized_return']:.2f} of the paper's expert "
-                     f"(Table 8: expert {result['paper_expert_return']:.1f}, random {result['paper_random_return']:.1f};"
-                     f" (R - R_random) / (R_expert - R_random)){note}")
-    return "\n".join(lines)
+BEST_HELP = ("use the run's best-evaluated checkpoint (the highest eval_return during training, kept as "
+             "checkpoints/best_step_*.npz) instead of its newest")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -337,12 +314,14 @@ def build_parser() -> argparse.ArgumentParser:
                          help="checkpoint and exit after this much wall clock (continue with --resume)")
     p_eval = sub.add_parser("evaluate", help="expert and random-policy returns (Table 8 normalisation)")
     p_eval.add_argument("--checkpoint", required=True, help="run directory or checkpoints/step_*.npz")
+    p_eval.add_argument("--best", action="store_true", help=BEST_HELP)
     p_eval.add_argument("--episodes", type=int, default=100)
     p_eval.add_argument("--seed", type=int, default=1)
     p_eval.add_argument("--out", "--json", dest="out", metavar="FILE",
                         help="also write the summary as JSON here (machine-readable: every number printed)")
     p_collect = sub.add_parser("collect", help="write expert demonstrations")
     p_collect.add_argument("--checkpoint", required=True, help="run directory or checkpoints/step_*.npz")
+    p_collect.add_argument("--best", action="store_true", help=BEST_HELP)
     p_collect.add_argument("--out", required=True, help="demonstration file (.npz)")
     p_collect.add_argument("--episodes", type=int, default=30)
     p_collect.add_argument("--length", type=int, help="episode length (default: the env's time limit)")
@@ -359,36 +338,53 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``trirl expert``: errors are printed as ``trirl expert SUBCOMMAND: error: ...`` (exit status 2)."""
     args = build_parser().parse_args(argv)
-    compile_cache.from_args(args)
-    command = "trirl expert " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+    argv = sys.argv[1:] if argv is None else argv
+    program = f"trirl expert {args.command}"
+    try:
+        compile_cache.from_args(args)
+        if args.command == "train":
+            return _train(args, argv, program)
+        return _use(args, argv)
+    except TrirlError as err:  # bad input: no traceback
+        print(f"{program}: error: {err}", file=sys.stderr)
+        return 2
 
-    if args.command == "train":
-        config = config_from_args(args)
-        try:
-            train(config, args.out, resume=args.resume, max_minutes=args.max_minutes)
-        except KeyboardInterrupt:
-            resume = resume_command("trirl expert", sys.argv[1:] if argv is None else argv)
-            print(f"trirl expert: {interrupted_message(args.out, resume)}", file=sys.stderr)
-            return 130
-        except RunDirLockedError as err:
-            print(f"trirl expert: error: {err}", file=sys.stderr)
-            return 2
-        rows = read_metrics(args.out)
-        evals = [r["eval_return"] for r in rows if "eval_return" in r]
-        done = len(rows) >= config.iterations
-        print(f"{'trained' if done else 'paused after'} {len(rows)} of {config.iterations} iterations; "
-              f"last eval_return {evals[-1] if evals else float('nan'):.2f}")
-        if not done:
-            resume = [a for a in (argv if argv is not None else sys.argv[1:]) if a != "--resume"]
-            print("continue with: trirl expert " + " ".join(map(shlex.quote, resume)) + " --resume")
-        return 0
+
+def _train(args: argparse.Namespace, argv: list[str], program: str) -> int:
+    config = config_from_args(args)
+    try:
+        train(config, args.out, resume=args.resume, max_minutes=args.max_minutes)
+    except KeyboardInterrupt:
+        print(f"{program}: {interrupted_message(args.out, resume_command('trirl expert', argv))}", file=sys.stderr)
+        return 130
+    rows = read_metrics(args.out)
+    evals = [r for r in rows if "eval_return" in r]
+    done = len(rows) >= config.iterations
+    print(f"{'trained' if done else 'paused after'} {len(rows)} of {plural(config.iterations, 'iteration')}; "
+          + (f"last eval_return {evals[-1]['eval_return']:.2f}" if evals else "no evaluation yet"))
+    if evals and "best_iteration" in evals[-1]:
+        print(f"best eval_return {evals[-1]['best_eval_return']:.2f} at iteration {evals[-1]['best_iteration']}, kept "
+              f"as {best_checkpoint_file(args.out)} (trirl expert evaluate|collect --checkpoint {args.out} --best)")
+    if not done:
+        print("continue with: trirl expert " + " ".join(map(shlex.quote, [a for a in argv if a != "--resume"]))
+              + " --resume")
+    return 0
+
+
+def _use(args: argparse.Namespace, argv: list[str]) -> int:
+    """``trirl expert evaluate`` and ``collect``."""
     if args.episodes < 1:
         raise InvalidConfigError(f"--episodes must be >= 1, got {args.episodes}")
-    config, ppo, state = load_expert(args.checkpoint)
+    config, ppo, state, checkpoint = _load(args.checkpoint, args.best)
+    if args.best:
+        print(f"the best checkpoint: iteration {checkpoint.step} (eval_return {checkpoint.meta.get('eval_return', 'n/a')}"
+              f" during training), {best_checkpoint_file(args.checkpoint)}")
     key = jax.random.PRNGKey(args.seed)
     if args.command == "evaluate":
-        result = dict(expert_and_random_returns(config, ppo, state, key, args.episodes), command=command,
+        result = dict(expert_and_random_returns(config, ppo, state, key, args.episodes),
+                      checkpoint_iteration=checkpoint.step, command="trirl expert " + shlex.join(argv),
                       machine=machine(accelerator=True, command=False))
         print(summary(result))
         if args.out:
@@ -407,17 +403,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.without_falls:
         fell, mean_all = int(demos.absorbing.any(axis=1).sum()), float(demos.returns.mean())
         demos = without_falls(demos, args.episodes)  # raises, naming the counts, when too few did not fall
-        print(f"{fell} of {candidates} rollouts ended by a fall (absorbing); kept the first {args.episodes} "
+        print(f"{fell} of {plural(candidates, 'rollout')} ended by a fall (absorbing); kept the first {args.episodes} "
               f"without one (mean return of all {candidates}: {mean_all:.2f})")
     save_demonstrations(args.out, demos)
-    print(f"wrote {args.episodes} episodes to {args.out}: mean return {demos.returns.mean():.2f}, "
+    print(f"wrote {plural(args.episodes, 'episode')} to {args.out}: mean return {demos.returns.mean():.2f}, "
           f"mean length {demos.lengths.mean():.1f}, {int(demos.absorbing.any(axis=1).sum())} ended absorbing (falls)")
     return 0
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except TrirlError as err:  # as `trirl expert` reports it: no traceback for bad input
-        print(f"trirl expert: error: {err}", file=sys.stderr)
-        sys.exit(2)
+    sys.exit(main())

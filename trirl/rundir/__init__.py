@@ -4,7 +4,8 @@ A run directory holds everything needed to inspect and rerun a run::
 
     config.json        the full configuration, seed included (``trirl`` rereads it on --resume)
     metrics.jsonl      one JSON object per iteration, metric names shared by both halves (trirl.driver)
-    checkpoints/       step_XXXXXXXX.npz, written atomically, the newest ``keep`` kept
+    checkpoints/       step_XXXXXXXX.npz, written atomically, the newest ``keep`` kept (and
+                       best_step_XXXXXXXX.npz, the best-evaluated one, where a caller keeps it)
     *.png              plots
 
 A checkpoint holds a learner's whole state, any pytree (NamedTuples, dicts, lists and tuples of
@@ -47,13 +48,15 @@ from trirl.files import _atomic_write_bytes, read_json, read_npz, to_jsonable, w
 from trirl.rundir.interrupt import StopOnInterrupt, interrupted_message, resume_command
 from trirl.rundir.lock import HOLDER_FILE, LOCK_FILE, RunDirLockedError, lock_holder
 from trirl.rundir.pytree import STATE_PREFIX, _walk, flatten, tree_leaves_with_path, unflatten  # noqa: F401
-from trirl.rundir.readers import (CHECKPOINT_DIR, CONFIG_FILE, METRICS_FILE, Checkpoint, check_new, checkpoint_file,
-                                  checkpoint_files, checkpoints, config_changes, newest_checkpoint,
-                                  newest_checkpoint_step, read_checkpoint, read_metrics, saved_config)
+from trirl.rundir.readers import (CHECKPOINT_DIR, CONFIG_FILE, METRICS_FILE, Checkpoint, best_checkpoint_file,
+                                  check_new, checkpoint_file, checkpoint_files, checkpoint_step, checkpoints,
+                                  config_changes, newest_checkpoint, newest_checkpoint_step, read_checkpoint,
+                                  read_metrics, saved_config)
 from trirl.rundir.writer import RunDir
 
 __all__ = ["CHECKPOINT_DIR", "CONFIG_FILE", "HOLDER_FILE", "LOCK_FILE", "METRICS_FILE", "STATE_PREFIX", "Checkpoint",
-           "RunDir", "RunDirLockedError", "StopOnInterrupt", "check_new", "checkpoint_file", "checkpoint_files",
-           "checkpoints", "config_changes", "flatten", "interrupted_message", "lock_holder", "newest_checkpoint",
-           "newest_checkpoint_step", "read_checkpoint", "read_json", "read_metrics", "read_npz", "resume_command",
-           "saved_config", "to_jsonable", "tree_leaves_with_path", "unflatten", "write_failure", "write_json"]
+           "RunDir", "RunDirLockedError", "StopOnInterrupt", "best_checkpoint_file", "check_new", "checkpoint_file",
+           "checkpoint_files", "checkpoint_step", "checkpoints", "config_changes", "flatten", "interrupted_message",
+           "lock_holder", "newest_checkpoint", "newest_checkpoint_step", "read_checkpoint", "read_json", "read_metrics",
+           "read_npz", "resume_command", "saved_config", "to_jsonable", "tree_leaves_with_path", "unflatten",
+           "write_failure", "write_json"]

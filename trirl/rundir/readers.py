@@ -95,7 +95,11 @@ def _json_bytes(value: Mapping[str, Any]) -> np.ndarray:
 
 
 def _step_of(path: Path) -> int:
-    return int(path.stem.split("_")[1])
+    """The iteration of a checkpoint file, from its name (``step_XXXXXXXX.npz``, ``best_step_XXXXXXXX.npz``)."""
+    return int(path.stem.rsplit("_", 1)[1])
+
+
+checkpoint_step = _step_of
 
 
 def checkpoint_file(run: str | os.PathLike, step: int) -> Path:
@@ -106,6 +110,13 @@ def checkpoint_file(run: str | os.PathLike, step: int) -> Path:
 def checkpoint_files(run: str | os.PathLike) -> list[Path]:
     """The checkpoint files of a run directory, oldest first."""
     return sorted((Path(run) / CHECKPOINT_DIR).glob("step_*.npz"))
+
+
+def best_checkpoint_file(run: str | os.PathLike) -> Path | None:
+    """The run's best-evaluated checkpoint (``checkpoints/best_step_XXXXXXXX.npz``, kept beside the
+    newest ones by :meth:`~trirl.rundir.RunDir.save_best`), or ``None`` when it has none."""
+    files = sorted((Path(run) / CHECKPOINT_DIR).glob("best_step_*.npz"))
+    return files[-1] if files else None
 
 
 def newest_checkpoint_step(run: str | os.PathLike) -> int | None:

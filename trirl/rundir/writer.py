@@ -165,19 +165,31 @@ class RunDir:
     # -- checkpoints -----------------------------------------------------------------------------
     def save_checkpoint(self, step: int, arrays: Mapping[str, Any], meta: Mapping[str, Any] | None = None) -> Path:
         """Write ``checkpoints/step_<step>.npz`` atomically and prune all but the newest ``keep``."""
-        directory = self.path / CHECKPOINT_DIR
-        target = checkpoint_file(self.path, step)
+        target = self._write_checkpoint(checkpoint_file(self.path, step), arrays, meta)
+        for old in checkpoint_files(self.path)[: -self.keep]:
+            with contextlib.suppress(OSError):
+                old.unlink()
+        return target
+
+    def save_best(self, step: int, arrays: Mapping[str, Any], meta: Mapping[str, Any] | None = None) -> Path:
+        """Write ``checkpoints/best_step_<step>.npz`` atomically (the best-evaluated state so far, which
+        pruning never removes) and delete the previous best."""
+        target = self._write_checkpoint(self.path / CHECKPOINT_DIR / f"best_step_{step:08d}.npz", arrays, meta)
+        for old in (self.path / CHECKPOINT_DIR).glob("best_step_*.npz"):
+            if old != target:
+                with contextlib.suppress(OSError):
+                    old.unlink()
+        return target
+
+    def _write_checkpoint(self, target: Path, arrays: Mapping[str, Any], meta: Mapping[str, Any] | None) -> Path:
         payload = {name: np.asarray(value) for name, value in arrays.items()}
         payload["__meta__"] = _json_bytes(dict(meta or {}))
         payload["__config__"] = _json_bytes(self.config)  # so that a lost config.json can be rebuilt (saved_config)
         buffer = io.BytesIO()
         np.savez(buffer, **payload)
         with self._writing(target):
-            directory.mkdir(exist_ok=True)
+            target.parent.mkdir(exist_ok=True)
             _atomic_write_bytes(target, buffer.getvalue())
-        for old in checkpoint_files(self.path)[: -self.keep]:
-            with contextlib.suppress(OSError):
-                old.unlink()
         self._remove_temporary_files()
         return target
 
