@@ -266,7 +266,7 @@ def test_the_best_evaluated_checkpoint_is_kept_used_by_best_and_found_in_a_run_f
         out = tmp_path / f"returns{len(choice)}.json"
         assert expert.main(["evaluate", "--checkpoint", str(full), *choice, "--episodes", "2", "--out", str(out)]) == 0
         assert json.loads(out.read_text())["checkpoint_iteration"] == (best if choice else 6)
-    assert f"the best checkpoint: iteration {best} (eval_return {max(returns)} during training)" in capsys.readouterr().out
+    assert f"the best checkpoint: iteration {best} (eval_return {max(returns):.2f} during training)" in capsys.readouterr().out
     assert expert.main(["collect", "--checkpoint", str(full), "--best", "--out", str(tmp_path / "d.npz"),
                         "--episodes", "1"]) == 0
     assert capsys.readouterr().out.strip().splitlines()[-1].startswith(f"wrote 1 episode to {tmp_path / 'd.npz'}: ")

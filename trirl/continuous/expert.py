@@ -226,13 +226,14 @@ def best_checkpoint(run: str | Path) -> Path:
 
 
 def _load(path: str | Path, best: bool = False) -> tuple[ExpertConfig, PPO, PPOState, Checkpoint]:
-    path = best_checkpoint(path) if best else Path(path)
+    path = Path(path)
     run_path = path.parent.parent if path.suffix == ".npz" else path
     config_path = run_path / "config.json"
     data = saved_config(run_path)  # config.json, or the newest checkpoint's record of it
     if data is None:
         raise InvalidConfigError(f"--checkpoint: {run_path} is not a run directory ({config_path} missing)")
     config = from_dict(data, str(config_path))
+    path = best_checkpoint(path) if best else path
     # before anything is built: the newest readable checkpoint (a damaged newest one falls back)
     checkpoint = read_checkpoint(path) if path.suffix == ".npz" else newest_checkpoint(run_path)
     if checkpoint is None:
@@ -379,8 +380,8 @@ def _use(args: argparse.Namespace, argv: list[str]) -> int:
         raise InvalidConfigError(f"--episodes must be >= 1, got {args.episodes}")
     config, ppo, state, checkpoint = _load(args.checkpoint, args.best)
     if args.best:
-        print(f"the best checkpoint: iteration {checkpoint.step} (eval_return {checkpoint.meta.get('eval_return', 'n/a')}"
-              f" during training), {best_checkpoint_file(args.checkpoint)}")
+        print(f"the best checkpoint: iteration {checkpoint.step} (eval_return {checkpoint.meta['eval_return']:.2f} "
+              f"during training), {best_checkpoint_file(args.checkpoint)}")
     key = jax.random.PRNGKey(args.seed)
     if args.command == "evaluate":
         result = dict(expert_and_random_returns(config, ppo, state, key, args.episodes),
