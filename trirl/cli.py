@@ -28,6 +28,7 @@ import numpy as np
 from trirl import core
 from trirl.argtypes import integer, number
 from trirl.errors import InvalidConfigError, TrirlError, plain_warnings
+from trirl.text import plural
 
 from trirl.tabular.algorithms.trirl import TRIRLConfig
 from trirl.tabular.gridworld.files import portable
@@ -50,7 +51,7 @@ def eta_flag(text: str) -> EtaFlag:
         raise argparse.ArgumentTypeError(str(err) if "expected" in str(err) else f"{err} (expected {expected})") from None
 
 
-def _add_grid(sub) -> None:
+def _add_grid(sub) -> argparse.ArgumentParser:
     p = sub.add_parser("grid", help="run TRIRL on a grid world (the main job)",
                        description="TRIRL on a grid world against its soft-optimal expert (or your demonstrations): "
                                    "progress, then a run directory with config.json, metrics.jsonl, figure2.png "
@@ -84,6 +85,7 @@ def _add_grid(sub) -> None:
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its newest checkpoint")
     p.add_argument("--quiet", action="store_true", help="no progress bar or per-iteration lines")
     p.set_defaults(func=cmd_grid)
+    return p
 
 
 @dataclass(frozen=True)
@@ -189,12 +191,12 @@ def _run_grid(options: GridOptions, world) -> int:
     if options.demos_file is not None:
         demos = load_trajectories(options.demos_file, world.mdp, world.action_names)
         rho_expert = empirical_occupancy(world.mdp, demos, smoothing=options.smoothing)
-        source = (f"{len(demos.lengths)} demonstrations from {options.demos_file} ({int(demos.lengths.sum())} steps, "
-                  f"{int(demos.absorbed.sum())} ending in an absorbing state)")
+        source = (f"{plural(len(demos.lengths), 'demonstration')} from {options.demos_file} "
+                  f"({plural(int(demos.lengths.sum()), 'step')}, {int(demos.absorbed.sum())} ending in an absorbing state)")
     elif options.demos > 0:
         demos = sample_trajectories(world.mdp, expert.policy, options.demos, options.horizon, seed=options.seed)
         rho_expert = empirical_occupancy(world.mdp, demos, smoothing=options.smoothing)
-        source = f"{options.demos} sampled trajectories of {options.horizon} steps"
+        source = f"{plural(options.demos, 'sampled trajectory', 'sampled trajectories')} of {plural(options.horizon, 'step')}"
     else:
         rho_expert = expert_occupancy(world.mdp, expert.log_policy)
         source = "the exact expert occupancy"
@@ -259,6 +261,10 @@ def _shaping_line(fit) -> str:
     if fit is None:
         return ("  learned reward vs true reward: not compared, the true reward gives no preference (every policy is "
                 "equally good under it)")
+    if fit.scale == 0:  # a constant plus shaping (r = 0 before the first iteration): no residual to speak of
+        return (f"  learned reward vs true reward: the learned reward is a constant plus potential shaping, so it "
+                f"prefers no behaviour (scale c = 0, no residual to report); shaping-invariant distance "
+                f"D = {fit.distance:.2g} (0: equal up to c > 0, offset and shaping; unrelated rewards ~0.71)")
     return (f"  learned reward vs true reward up to scale, offset and potential shaping (least squares, uniform over "
             f"reachable pairs): scale c = {fit.scale:.4g}, relative residual {fit.relative_residual:.2g}, "
             f"shaping-invariant distance D = {fit.distance:.2g} (0: equal up to c > 0, offset and shaping; "
@@ -289,11 +295,11 @@ def _summary(world, expert, rho_expert, result, occupancy, reverse_kl, solve, ta
                           f"({uniform_return:.4g}) differ by less than 1e-9, so the expert-normalised return is "
                           "undefined (reported as n/a)",
                           UserWarning, stacklevel=2)
-    else:
-        normalised = f"expert-normalised {score:.3g}; uniform policy = 0, expert = 1"
+    else:  # the uniform policy's own return (no iteration yet) differs from R_uniform by rounding only
+        normalised = f"expert-normalised {0.0 if abs(score) < 1e-9 else score:.3g}; uniform policy = 0, expert = 1"
     lines = [
         "summary",
-        f"  reverse KL(rho_pi || rho_E): {kl[0]:.3g} (uniform policy) -> {kl[-1]:.3g} after {len(kl) - 1} iterations",
+        f"  reverse KL(rho_pi || rho_E): {kl[0]:.3g} (uniform policy) -> {kl[-1]:.3g} after {plural(len(kl) - 1, 'iteration')}",
         f"  dual G(r): {dual[0]:.6g} -> {dual[-1]:.6g}; iterations where it got worse: {worse}",
         f"  largest |pi_learned - pi_expert|: {np.abs(result.policy - expert.policy).max():.3g}",
         f"  learned reward re-optimised from scratch: largest |pi - pi_expert| = "
@@ -304,7 +310,7 @@ def _summary(world, expert, rho_expert, result, occupancy, reverse_kl, solve, ta
         f"  soft Bellman backups used: {result.history[-1]['backups']}, wall time {result.history[-1]['wall_time']:.2f} s",
     ]
     if "total_backtracks" in result.history[-1]:
-        lines.append(f"  safeguard: eps halved {result.history[-1]['total_backtracks']} times in all")
+        lines.append(f"  safeguard: eps halved {plural(result.history[-1]['total_backtracks'], 'time')} in all")
     if worse:
         lines.append("  the dual got worse: the step is too large for these occupancies (the DualIncreaseWarning above "
                      "gives the cause); rerun with --safeguard on (the default), a smaller --eps or a larger --eta")
@@ -375,13 +381,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="trirl", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"trirl {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    _add_grid(sub)
+    grid = _add_grid(sub)
     _add_compare(sub)
     _add_verify(sub)
     _add_delegated(sub)
     args, rest = parser.parse_known_args(argv)
-    if args.command == "grid" and rest:
-        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    if args.command == "grid" and rest:  # grid's own usage, not the top level's
+        grid.error(f"unrecognized arguments: {' '.join(rest)}")
     args.rest = rest
     try:
         return args.func(args)

@@ -217,12 +217,46 @@ def override_flags(overrides: Mapping[str, Any], aliases: Mapping[str, tuple[str
     return flags
 
 
-def resolve_config(path: str | Path, flag: str = "--config", pattern: str = "*.toml", kind: str = "config") -> Path:
+#: the shipped TOML files that other commands run: (their kind, what one is, the command for FILE)
+OTHER_KINDS = (("suite specs", "a suite spec ([tasks]), not a training config; run it with", "trirl bench suite FILE"),
+               ("Table 1 studies", "a Table 1 study ([variants]), not a training config; run it with",
+                "trirl bench table1 --study FILE"),
+               ("expert configs", "an expert config (PPO on the true reward), not an IRL config; train it with",
+                "trirl expert train --config FILE --out DIR"))
+
+
+def other_kind(path: Path, data: Mapping[str, Any]) -> int | None:
+    """Which of :data:`OTHER_KINDS` a config file is (``None``: a ``trirl train`` config): a suite
+    spec has ``[tasks]``, a Table 1 study ``[variants]``, an expert config no ``algo`` and
+    ``expert`` in its name."""
+    if "tasks" in data:
+        return 0
+    if "variants" in data:
+        return 1
+    return 2 if "algo" not in data and "expert" in Path(path).stem else None
+
+
+def shipped_kinds() -> dict[int | None, list[str]]:
+    """The shipped config names (:data:`CONFIG_DIR`) by :func:`other_kind` (``None``: ``trirl train``'s)."""
+    kinds: dict[int | None, list[str]] = {}
+    for path in sorted(CONFIG_DIR.glob("*.toml")):
+        try:
+            with open(path, "rb") as handle:
+                kind = other_kind(path, tomllib.load(handle))
+        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+            continue  # listed nowhere; naming it runs into the reader's own error
+        kinds.setdefault(kind, []).append(path.stem)
+    return kinds
+
+
+def resolve_config(path: str | Path, flag: str = "--config", pattern: str = "*.toml", kind: str = "config",
+                   training: bool = False) -> Path:
     """A config file by path, or a shipped config by name (``trirl_point_maze`` or
     ``trirl_point_maze.toml`` under :data:`CONFIG_DIR`).
 
     ``flag`` names the option in the error, ``pattern`` selects the shipped files it lists and
-    ``kind`` says what they are (``trirl bench table1 --study`` passes ``"table*.toml"``, ``"study"``).
+    ``kind`` says what they are (``trirl bench table1 --study`` passes ``"table*.toml"``, ``"study"``);
+    ``training``: list only ``trirl train``'s configs and name the command of each other kind.
 
     Raises:
         InvalidConfigError: naming ``flag`` and the shipped names when neither exists.
@@ -233,17 +267,24 @@ def resolve_config(path: str | Path, flag: str = "--config", pattern: str = "*.t
     shipped = CONFIG_DIR / (path.name if path.suffix == ".toml" else f"{path.name}.toml")
     if path.parent in (Path("."), Path("continuous")) and shipped.is_file():
         return shipped
+    if training:
+        kinds = shipped_kinds()
+        others = "; ".join(f"{OTHER_KINDS[k][0]} (run with {OTHER_KINDS[k][2].replace('FILE', 'NAME')}): "
+                           f"{', '.join(kinds[k])}" for k in range(len(OTHER_KINDS)) if kinds.get(k))
+        raise InvalidConfigError(f"{flag}: {path} does not exist and is not a shipped training config; shipped: "
+                                 f"{', '.join(kinds.get(None, []))}" + (f". Not for trirl train: {others}" if others else ""))
     names = sorted(p.stem for p in CONFIG_DIR.glob(pattern))
     raise InvalidConfigError(f"{flag}: {path} does not exist and is not a shipped {kind}; shipped: {names}")
 
 
-def read_config(path: str | Path, flag: str = "--config") -> tuple[Path, dict[str, Any]]:
-    """The TOML table of ``flag`` (a path or a shipped name, :func:`resolve_config`) and its path.
+def read_config(path: str | Path, flag: str = "--config", training: bool = False) -> tuple[Path, dict[str, Any]]:
+    """The TOML table of ``flag`` (a path or a shipped name, :func:`resolve_config`, which
+    ``training`` passes on) and its path.
 
     Raises:
         InvalidConfigError: naming ``flag`` when the file is missing or not valid TOML.
     """
-    path = resolve_config(path, flag)
+    path = resolve_config(path, flag, training=training)
     try:
         with open(path, "rb") as handle:
             return path, tomllib.load(handle)

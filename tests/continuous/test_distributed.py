@@ -69,7 +69,7 @@ def test_two_processes_resume_a_one_process_run_and_match_it_with_one_writer(tmp
     reference = tmp_path / "one"
     done = subprocess.run(_command(reference), env=_environment(), capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "2 seed(s) on 1 device(s)" in done.stdout
+    assert "2 seeds on 1 device)" in done.stdout
 
     # both processes resume the one-process run after its iteration 2; process 1 reads its own copy
     # of the run directory (a second host's view of a shared filesystem), which must stay untouched
@@ -86,7 +86,7 @@ def test_two_processes_resume_a_one_process_run_and_match_it_with_one_writer(tmp
     outputs = [process.communicate(timeout=600) for process in processes]
     for process, (stdout, stderr) in zip(processes, outputs):
         assert process.returncode == 0, stderr[-3000:]
-        assert "2 seed(s) on 2 device(s)" in stdout  # one seed on each process's device
+        assert "2 seeds on 2 devices)" in stdout  # one seed on each process's device
 
     assert _files(runs[1]) == before  # the follower wrote nothing
     assert (runs[0] / "summary.json").exists() and (runs[0] / "learning_curves.png").exists()

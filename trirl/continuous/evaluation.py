@@ -16,6 +16,7 @@ import numpy as np
 
 from trirl.continuous import networks as nets
 from trirl.continuous.envs.base import Env, EnvState
+from trirl.text import plural
 
 ActFn = Callable[[jax.Array, jax.Array], jax.Array]  #: (obs [obs], key) -> action [A] in [-1, 1]
 #: the paper's Table 8 (its Gymnasium environments): env -> (expert return, uniform random return)
@@ -141,8 +142,8 @@ def expert_and_random_returns(config, ppo, state, key, episodes: int) -> dict:
 
 def summary(result: Mapping[str, Any]) -> str:
     """``trirl expert evaluate``'s report of :func:`expert_and_random_returns`, as lines of text."""
-    lines = [f"{result['env']} (version {result['version']}): {result['episodes']} episodes of at most "
-             f"{result['episode_length']} steps each"]
+    lines = [f"{result['env']} (version {result['version']}): {plural(result['episodes'], 'episode')} of at most "
+             f"{plural(result['episode_length'], 'step')} each"]
     for who, name in (("expert", "expert (deterministic)"), ("random", "uniform random")):
         get = lambda field: result[f"{who}_{field}"]  # noqa: E731
         ends = f"{get('falls')} of {result['episodes']} ended by a fall (absorbing)"

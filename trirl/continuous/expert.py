@@ -125,7 +125,8 @@ def config_from_args(args: argparse.Namespace) -> ExpertConfig:
     env = given.get("env")
     if env is None:
         raise InvalidConfigError(f"--env is required: the environment to train on, one of {', '.join(envs.ENV_NAMES)}")
-    path = resolve_config(args.config) if args.config else default_path(env)
+    listed = {"pattern": "*expert*.toml", "kind": "expert config"}  # a missing --config lists the shipped experts
+    path = resolve_config(args.config, **listed) if args.config else default_path(env)
     if not args.config and not path.exists():
         return from_dict(given, "defaults", override_flags(given, ALIASES))
     path, data = read_config(path)

@@ -34,6 +34,7 @@ from typing import Callable, NamedTuple
 import numpy as np
 
 from trirl.continuous import lq
+from trirl.text import plural
 
 LOG_RATIOS = ("discounted", "uniform", "trained")
 #: Theorem 3.2's multiplier for a policy that took the fraction ``alpha`` of its projected step:
@@ -293,7 +294,7 @@ def plot_panels(panels: dict[int, list[tuple[str, np.ndarray, np.ndarray]]], tar
     fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4), squeeze=False, sharey=True)
     for ax, (instance, curves) in zip(axes[0], sorted(panels.items())):
         for label, iterations, residuals in curves:
-            line, = ax.plot(iterations, np.median(residuals, 1), label=f"{label} ({residuals.shape[1]} seeds)")
+            line, = ax.plot(iterations, np.median(residuals, 1), label=f"{label} ({plural(residuals.shape[1], 'seed')})")
             if residuals.shape[1] > 1:
                 ax.fill_between(iterations, residuals.min(1), residuals.max(1), color=line.get_color(), alpha=0.2)
         ax.axhline(target, color="k", linestyle="--", linewidth=1, label=f"target {target}")

@@ -39,7 +39,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from trirl import configflags, devices, driver
-from trirl.configfile import CONFIG_DIR, build_config, override_flags, read_config
+from trirl.configfile import CONFIG_DIR, OTHER_KINDS, build_config, other_kind, override_flags, read_config
 from trirl.continuous import baselines, compile_cache, distributed, envs
 from trirl.continuous import checkpoint as ckpt
 from trirl.continuous import trirl as trirl_lib
@@ -57,6 +57,7 @@ from trirl.learning_curves import write_learning_curves
 from trirl.stats import iqm
 from trirl.rundir import (RunDir, RunDirLockedError, check_new, checkpoint_files, config_changes, interrupted_message,
                           read_json, resume_command, saved_config, write_json)
+from trirl.text import plural
 
 ALGOS = ("trirl", "trirl-tr-loss", "gail", "airl", "amp")
 EXPERTS_DIR = CONFIG_DIR / "experts"
@@ -216,13 +217,10 @@ def _baseline_input_mode(data: dict[str, Any]) -> dict[str, Any]:
 
 def refuse_other_kinds(path: Path, data: Mapping[str, Any]) -> None:
     """Raise InvalidConfigError naming the command for a suite spec, a Table 1 study or an expert config."""
-    for key, kind, command in (("tasks", "a suite spec", f"trirl bench suite {path}"),
-                               ("variants", "a Table 1 study", f"trirl bench table1 --study {path}")):
-        if key in data:
-            raise InvalidConfigError(f"--config {path}: {kind} ([{key}]), not a training config; run it with: {command}")
-    if "algo" not in data and "expert" in path.stem:
-        raise InvalidConfigError(f"--config {path}: an expert config (PPO on the true reward), not an IRL config; "
-                                 f"train it with: trirl expert train --config {path} --out DIR")
+    kind = other_kind(path, data)
+    if kind is not None:
+        _, what, command = OTHER_KINDS[kind]
+        raise InvalidConfigError(f"--config {path}: {what}: {command.replace('FILE', str(path))}")
 
 
 def load_config(path: str | Path | None, **overrides) -> TrainConfig:
@@ -232,7 +230,7 @@ def load_config(path: str | Path | None, **overrides) -> TrainConfig:
     data: dict[str, Any] = {}
     source = "defaults"
     if path is not None:
-        path, data = read_config(path)
+        path, data = read_config(path, training=True)
         refuse_other_kinds(path, data)
         source = str(path)
     return from_dict(configflags.merge(data, overrides), source, override_flags(overrides, ALIASES))
@@ -368,7 +366,7 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, progress: 
         return f"norm={row['eval_normalised_return']:.2f}" if "eval_normalised_return" in row else None
 
     def curves(status: str) -> None:
-        stopped = " (stopped at a non-finite value)" if status == "nonfinite" else f", {config.seeds} seed(s)"
+        stopped = " (stopped at a non-finite value)" if status == "nonfinite" else f", {plural(config.seeds, 'seed')}"
         try:
             write_learning_curves(run.path, f"{config.algo} on {config.env}{stopped}")
         except OSError as err:  # a figure is not worth the run: metrics and checkpoints are written
@@ -435,8 +433,8 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     last = summary["last"]
     keys = [k for k in ("eval_return", "eval_normalised_return", "eval_normalised_return_iqm") if k in last]
-    print(f"{summary['status']}: {summary['iterations']} iterations in {summary['run']} "
-          f"({config.seeds} seed(s) on {summary['devices']} device(s)); " + ", ".join(f"{k} {last[k]:.3f}" for k in keys))
+    print(f"{summary['status']}: {plural(summary['iterations'], 'iteration')} in {summary['run']} "
+          f"({plural(config.seeds, 'seed')} on {plural(summary['devices'], 'device')}); " + ", ".join(f"{k} {last[k]:.3f}" for k in keys))
     if summary["status"] == "done" and summary["writer"]:
         try:
             write_json(Path(args.out) / "summary.json", summary)

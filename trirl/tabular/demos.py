@@ -53,6 +53,7 @@ import numpy as np
 from trirl.errors import DemonstrationWarning, InvalidConfigError, InvalidDemonstrationError
 from trirl.tabular.mdp import MDP
 from trirl.tabular.soft import check_policy
+from trirl.text import plural
 
 DEFAULT_SMOOTHING = 1e-2
 # share of the estimate's mass that may come from renormalised (truncated) tails without a warning
@@ -223,7 +224,7 @@ def empirical_occupancy(mdp: MDP, trajectories, smoothing: float = DEFAULT_SMOOT
         longest = int(lengths[~ends.absorbed].max())
         need = int(np.ceil(np.log(TRUNCATION_WARNING_MASS) / np.log(gamma))) if gamma > 0 else 1
         warnings.warn(
-            f"{cut} of {n} demonstrations end outside an absorbing state (horizon {longest}, "
+            f"{cut} of {plural(n, 'demonstration')} end{'s' if cut == 1 else ''} outside an absorbing state (horizon {longest}, "
             f"gamma^horizon = {gamma ** longest:.3g} at discount {gamma}): {ends.truncated_mass:.1%} of the "
             f"empirical occupancy's mass is extrapolated by renormalising the observed steps, a bias of up to "
             f"{2 * ends.truncated_mass:.2g} in L1 distance (at most 2) on the normalised occupancy. Remedy: longer demonstrations "
