@@ -102,7 +102,7 @@ def test_installed_trirl_trains_a_shipped_point_maze_config(installed):
     # the README's command, from a folder without continuous/: the config, expert demos and returns ship
     result = _run([trirl, "train", "--config", "continuous/trirl_point_maze.toml", "--steps", "1024", "--out", "pm",
                    "--no-progress"], cwd, env)
-    assert result.stdout.startswith("done: 1 iterations") and "eval_normalised_return" in result.stdout
+    assert result.stdout.startswith("done: 1 iteration in ") and "eval_normalised_return" in result.stdout
     assert (cwd / "pm" / "summary.json").is_file()
     # the python -m alias finds the shipped demonstrations too; without them, the error says how to make them
     missing = _run([str(bin_dir / "python"), "-m", "trirl.continuous.train", "--env", "point_maze",

@@ -57,3 +57,13 @@ def number(low: float | None = None, high: float | None = None, *, low_open: boo
 
     parse.__name__ = expected
     return parse
+
+
+class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """argparse's formatter that ends each flag's help with its default, except where the default
+    says nothing: ``None`` (the help says what leaving the flag out means) and a switch's ``False``."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None or action.default is False:
+            return action.help
+        return super()._get_help_string(action)

@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from trirl import core
-from trirl.argtypes import integer, number
+from trirl.argtypes import DefaultsHelpFormatter, integer, number
 from trirl.errors import InvalidConfigError, TrirlError, plain_warnings
 from trirl.text import plural
 
@@ -56,9 +56,10 @@ def _add_grid(sub) -> argparse.ArgumentParser:
                        description="TRIRL on a grid world against its soft-optimal expert (or your demonstrations): "
                                    "progress, then a run directory with config.json, metrics.jsonl, figure2.png "
                                    "and summary.txt.",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                       formatter_class=DefaultsHelpFormatter)
     p.add_argument("--world", default="icy_goal", help="a shipped world name or a path to a world .toml")
-    p.add_argument("--variant", default=None, help="a perturbed variant of the world (windy, mirrored, slippery)")
+    p.add_argument("--variant", default=None,
+                   help="a perturbed variant of the world (windy, mirrored, slippery); without it, the world as defined")
     # the recommended values are TRIRLConfig's defaults (alpha = eps * beta / (1 + eta) = 0.1; its comment says why)
     p.add_argument("--eps", type=number(0, 1, low_open=True), default=TRIRLConfig.eps,
                    help="function-space step of Eq. 2, in (0, 1]")
@@ -67,13 +68,13 @@ def _add_grid(sub) -> argparse.ArgumentParser:
     p.add_argument("--eta", type=eta_flag, default=str(TRIRLConfig.eta),
                    help="trust-region multiplier: a number, 'linear:START:END:STEPS' or 'exp:START:DECAY[:END]'")
     p.add_argument("--kl-bound", type=number(0, low_open=True), default=None,
-                   help="solve eta from this KL bound zeta instead")
+                   help="solve eta from this KL bound zeta instead (without it: eta is --eta)")
     p.add_argument("--iterations", type=integer(0), default=100, help="TRIRL iterations")
     p.add_argument("--demos", type=integer(0), default=0,
                    help="learn from N sampled expert trajectories (0: exact occupancy)")
     p.add_argument("--demos-file", type=Path, default=None,
                    help="learn from your own demonstrations: a .csv (episode,step,state,action[,absorbing]) or .npz "
-                        "file (format: trirl.tabular.demo_files, gridworlds/README.md)")
+                        "file (format: trirl.tabular.demo_files, gridworlds/README.md); without it, --demos decides")
     p.add_argument("--horizon", type=integer(1), default=200, help="length of each sampled trajectory")
     p.add_argument("--smoothing", type=number(0, 1, low_open=True, high_open=True), default=1e-2,
                    help="smoothing of the empirical occupancy, in (0, 1)")
@@ -359,6 +360,8 @@ def _delegate(module: str, argv: list[str], name: str = "") -> int:
     import importlib
 
     try:
+        if "-h" in argv or "--help" in argv:
+            return _plain_help(importlib.import_module(module).main, argv)
         return int(importlib.import_module(module).main(argv) or 0)
     except ModuleNotFoundError as err:  # raised on import, by the command's module or by one it loads
         if (err.name or "").split(".")[0] not in CONTINUOUS_PACKAGES:
@@ -373,6 +376,25 @@ def _delegate(module: str, argv: list[str], name: str = "") -> int:
         print(f"trirl: this command needs the continuous extra ({err.name} is not installed): "
               f"pip install 'trirl[continuous]' (in a clone: pip install -e '.[continuous]')", file=sys.stderr)
         return 2
+
+
+def _plain_help(command, argv: list[str]) -> int:
+    """``command(argv)`` for ``--help``: its text as a terminal should show it, the reST markup of the
+    docstrings it quotes taken out (:func:`trirl.text.plain`)."""
+    import contextlib
+    import io
+
+    from trirl.text import plain
+
+    out = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out):
+            code = int(command(argv) or 0)
+    except SystemExit as exit:  # argparse exits after printing the help
+        code = exit.code if isinstance(exit.code, int) else 0
+    finally:
+        print(plain(out.getvalue()), end="")
+    return code
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -31,6 +31,7 @@ import typing
 from typing import Any
 
 from trirl.errors import InvalidConfigError
+from trirl.text import plain
 
 _PREFIX = "config:"
 _SCALARS = (int, float, str)
@@ -91,7 +92,7 @@ def add_config_flags(parser: argparse.ArgumentParser, cls, *, aliases: dict[str,
                              _options=_options)
             continue
         flags = [f"--{_flag(dotted)}", *aliases.get(dotted, ())]
-        text = docs.get(field.name, "")
+        text = plain(docs.get(field.name, ""))  # a terminal shows no reST markup
         options: dict[str, Any] = {"dest": _PREFIX + dotted, "default": None}
         item = typing.get_args(kind)[0] if typing.get_origin(kind) is tuple else None
         if kind is bool:

@@ -41,6 +41,7 @@ import numpy as np
 
 from trirl.continuous.demos import Demonstrations, load_demonstrations, save_demonstrations, validate
 from trirl.errors import DemonstrationWarning, InvalidConfigError, InvalidDemonstrationError
+from trirl.text import plain
 
 FORMATS = ("minari", "trirl-authors", "imitation", "trirl")
 ACTION_TOLERANCE = 1e-6  #: relative slack on the action bounds (float32 rounding)
@@ -381,7 +382,7 @@ def _env_option(text: str) -> tuple[str, object]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="trirl demos", description=__doc__,
+    parser = argparse.ArgumentParser(prog="trirl demos", description=plain(__doc__),
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="action", required=True)
     p = sub.add_parser("import", help="read Minari, the TRIRL authors' npz or imitation's npz into trirl's schema")

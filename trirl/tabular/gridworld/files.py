@@ -74,12 +74,27 @@ def load(name_or_path: str | Path = DEFAULT_WORLD, variant: str | None = None) -
     try:
         map_text = map_path.read_text()
     except OSError as error:
-        raise InvalidConfigError(f"{_where(path, text, 'map', section)}: cannot read map {map_path}: {error}") from None
+        raise _map_error(path, text, data, variant, map_path, error) from None
     cells = check_map(map_text.splitlines(), str(map_path))
     try:
         return from_cells(cells, spec, name=str(data.get("name", path.stem)), variant=variant)
     except InvalidConfigError as error:
         raise InvalidConfigError(f"{map_path}: {error}") from None
+
+
+def _map_error(path: Path, text: str, data: dict, variant: str | None, map_path: Path, error: OSError):
+    """The error of a map file that cannot be read: the file, the ``[section] map`` key that names it
+    (or the default beside the .toml), the world and the reason, without a raw errno message."""
+    section = f"variants.{variant}" if variant is not None and "map" in data["variants"][variant] else None
+    if section is not None or "map" in data:
+        key = f"[{section}] map" if section else "map"
+        where = f"{_where(path, text, 'map', section)}: {key} = {(data['variants'][variant] if section else data)['map']!r}"
+    else:
+        where = f"{path}: no map key, so the map is {map_path.name} beside it"
+    reason = "does not exist" if isinstance(error, FileNotFoundError) else f"cannot be read ({error.strerror or error})"
+    world = f"world {data.get('name', path.stem)!r}" + (f", variant {variant!r}" if variant else "")
+    return InvalidConfigError(f"{where} ({world}): the map file {map_path} {reason}; a map path is relative to the "
+                              f"folder of the .toml (format: gridworlds/README.md)")
 
 
 def _is_path(name_or_path) -> bool:
@@ -96,6 +111,14 @@ def portable(name_or_path) -> str:
 
 def _resolve(name_or_path) -> Path:
     given = Path(name_or_path)
+    if given.suffix not in ("", ".toml"):  # a map given for its world: the settings live in the .toml
+        beside = given.with_suffix(".toml")
+        raise InvalidConfigError(
+            f"{given}{'' if given.is_file() else ' (which does not exist)'} is not a world's .toml"
+            + (" but a map" if given.suffix == ".txt" else "")
+            + ": pass the world's .toml, which names its map (map = \"" + given.name + "\") and sets what a map "
+            "alone does not (rewards, discount, absorbing cells, start)"
+            + (f"; {beside} is beside it" if beside.is_file() else "; gridworlds/README.md shows the format"))
     if _is_path(given):
         if not given.is_file():
             raise InvalidConfigError(f"grid world file {given} does not exist")
