@@ -19,7 +19,8 @@ def _run(path, algo, evals, finished=False, retrain=None):
     (path / "config.json").write_text(json.dumps({"algo": algo, "env": "ant", "discriminator": {"features": "ant:paper"}}))
     rows = []
     for it in range(1, 7):
-        row = {"iteration": it, "env_steps": 4096 * it, "expert_accuracy": 0.5 + 0.01 * it, "episodes": 3.0}
+        row = {"iteration": it, "env_steps": 4096 * it, "expert_accuracy": 0.5 + 0.01 * it, "episodes": 3.0,
+               "eta": 2.0 * it, "projection_eta": 1.5 * it, "step_fraction": 0.5}
         if it % 2 == 0:
             row.update(eval_return=100.0 * it, eval_normalised_return=evals[it // 2 - 1])
         rows.append(row)
@@ -38,6 +39,8 @@ def test_report_collects_every_run_and_draws_its_curve(tmp_path, capsys):
     (runs / "trirl" / "retrain_probe.json").write_text(json.dumps({"absorbing_reward_probe": "demonstrations-min"}))
     (runs / "trirl" / "summary.json").write_text("{}")  # not an evaluation
     (runs / "notes").mkdir()  # not a run: skipped
+    (runs / "gail" / "checkpoints").mkdir()
+    (runs / "gail" / "checkpoints" / "best_step_00000004.npz").write_bytes(b"")  # as trirl expert train keeps it
     out, figure = tmp_path / "res" / "ant.json", tmp_path / "res" / "curves.png"
     assert report.main(["--runs", str(runs), "--out", str(out), "--figure", str(figure), "--every", "3",
                         "--line", "standing still=0.43", "--note", "test runs"]) == 0
@@ -51,6 +54,9 @@ def test_report_collects_every_run_and_draws_its_curve(tmp_path, capsys):
     assert [e["eval_normalised_return"] for e in trirl["eval_curve"]] == [0.2, 0.7, 0.5]
     assert trirl["final_eval"]["iteration"] == 6 and trirl["best_eval"]["iteration"] == 4  # best: 0.7
     assert [d["iteration"] for d in trirl["diagnostics"]] == [3, 6]  # every 3rd, and the last
+    assert [(d["eta"], d["projection_eta"], d["step_fraction"]) for d in trirl["diagnostics"]] == [(6.0, 4.5, 0.5),
+                                                                                                 (12.0, 9.0, 0.5)]
+    assert trirl["best_checkpoint"] is None and gail["best_checkpoint"] == "checkpoints/best_step_00000004.npz"
     assert trirl["retrain"] == {"env": "ant", "normalised_return": 0.6, "control_normalised_return": 0.8}
     assert trirl["retrain_probe"] == {"absorbing_reward_probe": "demonstrations-min"}
     assert "retrain" not in gail and "transfer" not in trirl and "summary" not in trirl

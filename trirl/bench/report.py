@@ -9,10 +9,10 @@ A run is a subfolder of ``--runs`` holding ``config.json`` and ``metrics.jsonl``
 or ``trirl expert train``). For each run the JSON records its config, how far it got (iterations,
 env steps, whether ``summary.json`` says it finished), its deterministic evaluations
 (``eval_curve``: iteration, env steps, return, expert-normalised return), the final and the best
-evaluation, the IRL diagnostics every ``--every`` iterations, and ``retrain.json`` /
-``transfer.json`` of ``trirl evaluate`` (and probes saved as ``retrain_<what>.json``) when the
-run folder holds them. The figure draws every
-run's expert-normalised evaluation return against env steps (one line per run, ``gid`` = the run's
+evaluation (and an expert run's best-evaluated checkpoint), the IRL diagnostics every
+``--every`` iterations (``eta`` and, for a line-search run, ``projection_eta``, ...), and
+``retrain.json`` / ``transfer.json`` of ``trirl evaluate`` (and probes saved as
+``retrain_<what>.json``) when the run folder holds them. The figure draws every run's expert-normalised evaluation return against env steps (one line per run, ``gid`` = the run's
 name), the expert at 1 and any ``--line`` references. ``make ant-cpu`` ends with this command.
 """
 
@@ -27,12 +27,12 @@ from typing import Any
 
 from trirl.errors import InvalidConfigError
 from trirl.provenance import machine
-from trirl.rundir import read_json, read_metrics, write_json
+from trirl.rundir import best_checkpoint_file, read_json, read_metrics, write_json
 
 #: per-iteration diagnostics kept (every ``every`` iterations): what tells a failing IRL run apart
 DIAGNOSTICS = ("normalised_return", "episodes", "expert_accuracy", "agent_accuracy", "reward_mean",
-               "absorbing_reward", "policy_kl", "rollout_kl", "step_fraction", "eta", "log_std_mean",
-               "value_loss")
+               "absorbing_reward", "policy_kl", "rollout_kl", "step_fraction", "eta", "projection_eta",
+               "log_std_mean", "value_loss")
 #: of ``trirl evaluate``'s result: the learnt reward's retraining and its true-reward control
 EVALUATE_KEYS = ("env", "source_env", "env_steps", "seeds", "init_log_std", "returns", "normalised_return",
                  "control_returns", "control_normalised_return", "normalised_return_ratio", "learnt_reward_return",
@@ -66,6 +66,8 @@ def collect_run(path: Path, every: int = 25) -> dict[str, Any]:
         "iterations": rows[-1]["iteration"], "env_steps": rows[-1]["env_steps"],
         "eval_curve": evals, "final_eval": evals[-1] if evals else None,
         "best_eval": max(scored, key=lambda e: e["eval_normalised_return"]) if scored else None,
+        # trirl expert train keeps its best-evaluated state (trirl expert evaluate|collect --best)
+        "best_checkpoint": str(best.relative_to(path)) if (best := best_checkpoint_file(path)) else None,
         "diagnostics": [{k: r[k] for k in ("iteration", "env_steps", *DIAGNOSTICS) if k in r}
                         for r in rows if r["iteration"] % every == 0 or r is rows[-1]],
     }
