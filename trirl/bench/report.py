@@ -12,7 +12,8 @@ env steps, whether ``summary.json`` says it finished), its deterministic evaluat
 evaluation (and an expert run's best-evaluated checkpoint), the IRL diagnostics every
 ``--every`` iterations (``eta`` and, for a line-search run, ``projection_eta``, ...), and
 ``retrain.json`` / ``transfer.json`` of ``trirl evaluate`` (and probes saved as
-``retrain_<what>.json``) when the run folder holds them. The figure draws every run's expert-normalised evaluation return against env steps (one line per run, ``gid`` = the run's
+``retrain_<what>.json``) when the run folder holds them. The figure draws every run's
+expert-normalised evaluation return against env steps (one line per run, ``gid`` = the run's
 name), the expert at 1 and any ``--line`` references. ``make ant-cpu`` ends with this command.
 """
 
