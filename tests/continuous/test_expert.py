@@ -148,7 +148,7 @@ def test_max_minutes_pauses_with_a_checkpoint_and_resume_reproduces(tmp_path, ca
     assert read_metrics(split) == read_metrics(full)
     assert expert.main(["train", "--env", "point_maze", "--config", config, "--out", str(tmp_path / "x"),
                         "--max-minutes", "0"]) == 2
-    assert capsys.readouterr().err == "trirl expert train: error: --max-minutes must be > 0, got 0.0\n"
+    assert capsys.readouterr().err.endswith("\ntrirl expert train: error: --max-minutes must be > 0, got 0.0\n")
 
 
 def test_python_m_form_reports_bad_config_without_a_traceback(tmp_path):
