@@ -168,7 +168,10 @@ def train(config: ExpertConfig, out: str | Path, resume: bool = False, progress:
     run = RunDir(out, config.to_dict(), resume=resume, ignore=("total_steps",))
     init_key, train_key, eval_key = jax.random.split(jax.random.PRNGKey(config.seed), 3)
     base_env = envs.make(config.env, config.env_options)
-    meta = lambda iteration: {"env_spec": base_env.spec.to_dict(), "env_steps": iteration * config.ppo.batch_size}  # noqa: E731
+
+    def meta(iteration: int) -> dict:
+        return {"env_spec": base_env.spec.to_dict(), "env_steps": iteration * config.ppo.batch_size}
+
     best = ckpt.BestEvaluation(run, "eval_return", meta)  # a run that peaks, then degrades, keeps its best policy
 
     @jax.jit
@@ -189,7 +192,8 @@ def train(config: ExpertConfig, out: str | Path, resume: bool = False, progress:
         driver.jitted(ppo, name=f"PPO {config.env}"), config.iterations, init_key=init_key, key=train_key,
         run_dir=run, checkpoint_every=config.checkpoint_every, restore_optional=ckpt.OPTIONAL,
         hooks=driver.Hooks(
-            checkpoint_meta=lambda iteration, _: meta(iteration), row=row, callback=best.save, nonfinite=driver.jitted_nonfinite, may_be_nan=MAY_BE_NAN,
+            checkpoint_meta=lambda iteration, _: meta(iteration), row=row, callback=best.save,
+            nonfinite=driver.jitted_nonfinite, may_be_nan=MAY_BE_NAN,
             on_stop=lambda status: write_learning_curves(run.path, f"PPO expert on {config.env}")),
         progress=driver.Progress(
             progress, postfix=lambda row: f"eval_return={row['eval_return']:.1f}" if "eval_return" in row else None),
