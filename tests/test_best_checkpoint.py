@@ -59,6 +59,9 @@ def test_a_run_from_before_starts_from_its_best_evaluated_kept_checkpoint(tmp_pa
     np.testing.assert_array_equal(*kept.arrays.values(), [3.0, 3.0])
     assert read_metrics(tmp_path)[-1] == {"iteration": 5}  # the rows are not rewritten
     assert BestEvaluation(run).iteration == 3  # reopened: the file is the best
+    best_checkpoint_file(tmp_path).unlink()
+    (tmp_path / "checkpoints" / "step_00000003.npz").write_bytes(b"cut")  # damaged: the next best is taken
+    assert (BestEvaluation(run).iteration, best_checkpoint_file(tmp_path).name) == (4, "best_step_00000004.npz")
     run.close()
     empty = RunDir(tmp_path / "new", {"a": 1})
     assert BestEvaluation(empty).iteration is None and best_checkpoint_file(empty.path) is None

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from trirl import rundir
+from trirl.errors import UnreadableFileError
 from trirl.rundir import (STATE_PREFIX, RunDir, best_checkpoint_file, checkpoint_file, checkpoint_files, checkpoint_step,
                           flatten, read_checkpoint)
 
@@ -40,7 +41,7 @@ class BestEvaluation:
     A resumed run starts from what it holds: its best file when that file's iteration is among the
     rows kept (one written after the checkpoint resumed from is deleted: its row is gone, and the
     resumed run evaluates that iteration again); otherwise (a run from before best checkpoints were
-    kept) the best evaluated one of its kept ``step_*`` checkpoints, copied. Evaluations whose
+    kept) the best evaluated of its kept ``step_*`` checkpoints that can be read, copied. Evaluations whose
     checkpoint was pruned before then cannot be restored, so they do not count.
     """
 
@@ -58,10 +59,14 @@ class BestEvaluation:
                 return
             held.unlink()  # beyond the checkpoint resumed from
         kept = [(evals[step], step) for step in map(checkpoint_step, checkpoint_files(run.path)) if step in evals]
-        if kept:
-            self.value, self.iteration = max(kept)
-            checkpoint = read_checkpoint(checkpoint_file(run.path, self.iteration))
-            run.save_best(self.iteration, checkpoint.arrays, {**checkpoint.meta, self.metric: self.value})
+        for value, step in sorted(kept, reverse=True):
+            try:
+                checkpoint = read_checkpoint(checkpoint_file(run.path, step))
+            except UnreadableFileError:  # a damaged file (resuming falls back past it too): the next best
+                continue
+            run.save_best(step, checkpoint.arrays, {**checkpoint.meta, self.metric: value})
+            self.iteration, self.value = step, value
+            return
 
     def row(self, iteration: int, row: dict[str, Any]) -> dict[str, Any]:
         """``row`` with ``best_iteration`` and ``best_<metric>`` when it holds an evaluation."""
