@@ -75,10 +75,12 @@ def test_help_shows_no_rest_markup(capsys):
     assert plain("``a`` :func:`~trirl.core.parse_eta_schedule`, :class:`trirl.A`") == "a parse_eta_schedule, trirl.A"
     for path in sorted(HELP_DIR.glob("*.txt")):  # every continuous command's help, as kept for the terminal
         assert not MARKUP.search(path.read_text()), path.name
-    for words in (["compare"], ["verify"], ["bench", "tabular"], ["grid"]):
+    assert plain("The trirl command line::\n\n    trirl grid\n\n::\n\n    x = 1\n") == \
+        "The trirl command line:\n\n    trirl grid\n\n\n    x = 1\n"  # a literal block's marker
+    for words in ([], ["compare"], ["verify"], ["bench", "tabular"], ["grid"]):
         assert exit_code([*words, "--help"]) == 0
         text = capsys.readouterr().out
-        assert "usage: trirl" in text and not MARKUP.search(text), words
+        assert "usage: trirl" in text and not MARKUP.search(text) and "::" not in text, words
 
 
 def test_grid_help_says_what_a_flag_left_out_means_instead_of_default_none(capsys):

@@ -1,14 +1,15 @@
-"""The ``trirl`` command line.
+"""The ``trirl`` command line::
 
-``trirl grid``      TRIRL on a grid world against its soft-optimal expert (the main job).
-``trirl compare``   every tabular IRL method on the same world, budget and expert.
-``trirl verify``    the paper's claims checked by property-based tests on random MDPs.
-``trirl bench``     benchmarks of the tabular engine and the continuous backend; ``bench table1``
+    trirl grid      TRIRL on a grid world against its soft-optimal expert (the main job).
+    trirl compare   every tabular IRL method on the same world, budget and expert.
+    trirl verify    the paper's claims checked by property-based tests on random MDPs.
+    trirl bench     benchmarks of the tabular engine and the continuous backend; bench table1
                     reproduces the paper's Table 1 row of a study spec (continuous/table1_*.toml).
-``trirl expert``    continuous: train a PPO expert, evaluate it, collect its demonstrations.
-``trirl train``     continuous: IRL (TRIRL, GAIL, AIRL, AMP) from demonstrations.
-``trirl evaluate``  continuous: retrain a policy on a learnt reward.
-``trirl demos``     continuous: import demonstrations from Minari, the authors' npz or imitation; inspect them.
+    trirl expert    continuous: train a PPO expert, evaluate it, collect its demonstrations.
+    trirl train     continuous: IRL (TRIRL, GAIL, AIRL, AMP) from demonstrations.
+    trirl evaluate  continuous: retrain a policy on a learnt reward.
+    trirl demos     continuous: import demonstrations from Minari, the authors' npz or imitation;
+                    inspect them.
 
 ``trirl COMMAND --help`` lists a command's flags.
 """
@@ -400,7 +401,10 @@ def _plain_help(command, argv: list[str]) -> int:
 def main(argv: list[str] | None = None) -> int:
     from trirl import __version__
 
-    parser = argparse.ArgumentParser(prog="trirl", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    from trirl.text import plain
+
+    parser = argparse.ArgumentParser(prog="trirl", description=plain(__doc__),
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"trirl {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     grid = _add_grid(sub)
