@@ -112,6 +112,23 @@ def test_paused_and_resumed_run_reproduces_the_uninterrupted_metrics(full_run, t
 
 
 @pytest.mark.slow  # compiles and trains
+def test_one_iteration_per_call_reproduces_the_default_calls_bit_for_bit(full_run, tmp_path):
+    """The default (several iterations per compiled call, here calls of 2 that end at each checkpoint and
+    evaluation) and --iterations-per-call 1 (a host call per iteration) write the same numbers."""
+    out = tmp_path / "run"
+    assert train_cli.main(["--config", write(tmp_path), "--out", str(out), "--no-progress",
+                           "--iterations-per-call", "1"]) == 0
+    assert read_metrics(out) == read_metrics(full_run)
+    for step in (2, 4):
+        name = f"checkpoints/step_{step:08d}.npz"
+        with np.load(out / name) as ours, np.load(full_run / name) as theirs:
+            arrays = [k for k in theirs.files if not k.startswith("__")]
+            assert sorted(ours.files) == sorted(theirs.files) and arrays
+            for key in arrays:
+                np.testing.assert_array_equal(ours[key], theirs[key], err_msg=key)
+
+
+@pytest.mark.slow  # compiles and trains
 def test_retraining_on_the_learnt_reward_and_transfer_with_the_true_reward_control(full_run, tmp_path, monkeypatch):
     run = evaluate_cli.load_run(full_run)
     config, learner, state = run.config, run.learner, run.state
