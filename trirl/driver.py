@@ -118,7 +118,8 @@ class Hooks:
             ``None``); default :func:`default_row`.
         checkpoint_meta: ``checkpoint_meta(iteration, state)``, JSON metadata stored with a checkpoint.
         nonfinite: ``{leaf: flag}`` of a new state (:func:`nonfinite_leaves`, or
-            :func:`jitted_nonfinite`); ``may_be_nan``: see :func:`check_finite`.
+            :func:`jitted_nonfinite`; a multi-iteration call returns the latter's flags of each of
+            its states itself); ``may_be_nan``: see :func:`check_finite`.
         callback: ``callback(state, row)`` after each logged iteration.
         until: ``until(row)`` true stops the run (status ``"stopped"``).
         context: ``context(state)``, a context manager around the loop (e.g. BLAS threads).
