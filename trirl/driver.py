@@ -26,14 +26,15 @@ checkpoint metadata, a context for the loop (the tabular half's BLAS threads) an
 the run stops; the bar is one :class:`Progress` record.
 
 Iteration ``i`` (1-based) steps with ``fold_in(key, i - 1)``, so a resumed run reproduces the
-uninterrupted one bit for bit. This module imports no JAX unless a key is given.
+uninterrupted one bit for bit; a compiled learner may make several iterations per call
+(:mod:`trirl.compiled`), logged after the call. This module imports no JAX unless a key is given;
+the compiled learner (:func:`~trirl.compiled.jitted`) and the non-finite check
+(:mod:`trirl.finite`) live in modules of their own, importable from here.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
-import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -42,9 +43,12 @@ from typing import Any, NamedTuple, Protocol, runtime_checkable
 import numpy as np
 from tqdm.auto import tqdm
 
-from trirl.devices import seed_mesh, to_host  # noqa: F401  (seed_mesh: part of the driver's interface)
+# the driver's interface: the seed mesh, the compiled learner (trirl.compiled), the non-finite check (trirl.finite)
+from trirl.compiled import Jitted, jitted, jitted_nonfinite  # noqa: F401
+from trirl.devices import seed_mesh, to_host  # noqa: F401
 from trirl.errors import InvalidConfigError, NonFiniteError
-from trirl.rundir import STATE_PREFIX, RunDir, StopOnInterrupt, flatten, tree_leaves_with_path, unflatten
+from trirl.finite import check_finite, nonfinite_leaves  # noqa: F401
+from trirl.rundir import STATE_PREFIX, RunDir, StopOnInterrupt, flatten, unflatten
 
 #: what :func:`run` returns in ``Outcome.status``
 STATUSES = ("done", "stopped", "paused", "interrupted")
@@ -82,123 +86,14 @@ class Outcome(NamedTuple):
         return self.history[-1] if self.history else {}
 
 
-def nonfinite_leaves(tree, log_may_be_minus_inf: bool = True) -> dict[str, Any]:
-    """``{key path: bool}`` for every floating leaf of ``tree``: does it hold a NaN or an infinity?
-
-    With ``log_may_be_minus_inf``, a leaf named ``log_*`` may hold ``-inf`` (the log of an exactly
-    zero probability, e.g. a tabular log-policy); only NaN and ``+inf`` are bad there. Works on
-    numpy trees and, inside ``jax.jit``, on JAX ones (the flags then stay on the device until the
-    caller reads them).
-    """
-    flags = {}
-    for path, leaf in tree_leaves_with_path(tree):
-        if not hasattr(leaf, "dtype"):
-            leaf = np.asarray(leaf)
-        if np.dtype(leaf.dtype).kind != "f":
-            continue
-        bad = (leaf != leaf) | (leaf == math.inf)
-        if not (log_may_be_minus_inf and path.rsplit(".", 1)[-1].startswith("log_")):
-            bad = bad | (leaf == -math.inf)
-        flags[path] = bad.any()
-    return flags
-
-
-def check_finite(metrics: Mapping[str, Any], bad_leaves: Mapping[str, Any], iteration: int, name: str = "",
-                 may_be_nan: Mapping[str, str] | None = None) -> None:
-    """Raise :class:`~trirl.errors.NonFiniteError` naming the non-finite metrics and state leaves.
-
-    ``metrics`` are numbers or arrays (one entry per seed); ``bad_leaves`` maps leaf names to flags
-    (:func:`nonfinite_leaves`). ``may_be_nan`` maps a metric that is a mean over a count to that
-    count's metric (``{"episode_return": "episodes"}``): it may be NaN where the count is 0.
-    """
-    bad_metrics = []
-    for key, value in metrics.items():
-        value = np.asarray(value)
-        if value.dtype.kind != "f":
-            continue
-        bad = ~np.isfinite(value)
-        if may_be_nan and key in may_be_nan:
-            bad = bad & (np.asarray(metrics.get(may_be_nan[key], 1.0)) > 0)
-        if np.any(bad):
-            bad_metrics.append(key)
-    leaves = sorted(k for k, v in bad_leaves.items() if np.any(np.asarray(v)))
-    if bad_metrics or leaves:
-        raise NonFiniteError(
-            f"{name + ': ' if name else ''}non-finite values at iteration {iteration}: "
-            f"metrics {sorted(bad_metrics) or 'none'}; "
-            f"state leaves {leaves[:10] or 'none'}{' ...' if len(leaves) > 10 else ''}",
-            iteration=iteration, metrics=sorted(bad_metrics), leaves=leaves)
-
-
-class Jitted(NamedTuple):
-    """A learner whose ``init`` and ``step`` are jitted (and vmapped over seeds): :func:`jitted`."""
-
-    name: str
-    init: Callable[[Any], Any]
-    step: Callable[[Any, Any], tuple[Any, Mapping[str, Any]]]
-
-
-def jitted(learner, seeds: int | None = None, *step_args, name: str | None = None, devices=None) -> Jitted:
-    """``learner`` with ``init`` and ``step`` jitted, for :func:`run` (imports JAX).
-
-    With ``seeds``, both are vmapped over a leading seed axis: ``init(keys [seeds, ...])``, and
-    ``step(state, key)`` gives seed ``j`` the key ``split(key, seeds)[j]``. ``step_args`` follow
-    the state and key in every call of ``learner.step`` (e.g. the frozen reward PPO retrains on;
-    with ``seeds``, they carry the seed axis too: seed ``j`` gets their slice ``j``).
-
-    The seed axis of the state, the metrics and ``step_args`` lives on :func:`~trirl.devices.seed_mesh` over
-    ``devices`` (default: all local devices): each device steps its own seeds, the key is
-    replicated, and a seed's numbers do not depend on the device count (up to the float rounding of
-    XLA's kernels for another batch size). Whatever comes in (a checkpoint's host arrays, a state
-    from another device count) is placed on the mesh first, so a run resumes on any device count;
-    ``numpy.asarray`` of the outputs gathers them to the host.
-    """
-    import jax
-
-    label = name or getattr(learner, "name", "")
-    if seeds is None:
-        return Jitted(label, jax.jit(learner.init), functools.partial(_call, jax.jit(learner.step), step_args))
-
-    def step_seeds(state, key, *args):
-        return jax.vmap(learner.step)(state, jax.random.split(key, seeds), *args)
-
-    mesh = seed_mesh(seeds, devices)
-    if mesh is None:
-        return Jitted(label, jax.jit(jax.vmap(learner.init)), functools.partial(_call, jax.jit(step_seeds), step_args))
-    from jax.sharding import NamedSharding, PartitionSpec
-
-    per_seed, replicated = NamedSharding(mesh, PartitionSpec("seeds")), NamedSharding(mesh, PartitionSpec())
-    init_jit = jax.jit(jax.vmap(learner.init), out_shardings=per_seed)
-    step_jit = jax.jit(step_seeds, out_shardings=(per_seed, replicated))  # metrics readable on every host
-
-    def init(keys):
-        return init_jit(jax.device_put(keys, per_seed))
-
-    def step(state, key, *args):
-        return step_jit(jax.device_put(state, per_seed), jax.device_put(key, replicated), *args)
-
-    return Jitted(label, init, functools.partial(_call, step, jax.device_put(step_args, per_seed)))
-
-
-def _call(step, step_args, state, key):
-    return step(state, key, *step_args)
-
-
-@functools.cache
-def _compiled_nonfinite():
-    import jax
-
-    return jax.jit(functools.partial(nonfinite_leaves, log_may_be_minus_inf=False))
-
-
-def jitted_nonfinite(tree) -> dict[str, Any]:
-    """:func:`nonfinite_leaves` of a JAX state (every ``-inf`` counted), compiled on first use."""
-    return _compiled_nonfinite()(tree)
-
-
 def default_row(iteration: int, state, metrics: Mapping[str, Any], seconds: float, previous=None) -> dict[str, Any]:
     """``{"iteration": iteration, **metrics}`` with numpy scalars as Python numbers."""
     return {"iteration": iteration, **{k: np.asarray(v).item() for k, v in metrics.items() if k != "iteration"}}
+
+
+def every(period: int, last: int) -> Callable[[int], bool]:
+    """``iteration -> bool``: every ``period`` iterations and at iteration ``last`` (checkpoints, evaluations)."""
+    return lambda iteration: iteration % period == 0 or iteration == last
 
 
 def _restart_clock(bar: tqdm) -> None:
@@ -223,13 +118,16 @@ class Hooks:
             ``None``); default :func:`default_row`.
         checkpoint_meta: ``checkpoint_meta(iteration, state)``, JSON metadata stored with a checkpoint.
         nonfinite: ``{leaf: flag}`` of a new state (:func:`nonfinite_leaves`, or
-            :func:`jitted_nonfinite`); ``may_be_nan``: see :func:`check_finite`.
+            :func:`jitted_nonfinite`; a multi-iteration call returns the latter's flags of each of
+            its states itself); ``may_be_nan``: see :func:`check_finite`.
         callback: ``callback(state, row)`` after each logged iteration.
         until: ``until(row)`` true stops the run (status ``"stopped"``).
         context: ``context(state)``, a context manager around the loop (e.g. BLAS threads).
         on_stop: ``on_stop(status)`` when the loop ends (``"nonfinite"`` included), e.g. plots.
         restored: ``restored(state)``, the state read from a checkpoint made ready for ``step``
             (e.g. a cache whose leaf the checkpoint predates, refilled).
+        needs_state: ``needs_state(iteration)`` true where ``row`` reads the state (an
+            evaluation): a multi-iteration call ends there (:func:`run`).
     """
 
     first_row: Callable[[Any], dict[str, Any]] | None = None
@@ -242,6 +140,7 @@ class Hooks:
     context: Callable[[Any], contextlib.AbstractContextManager] | None = None
     on_stop: Callable[[str], None] | None = None
     restored: Callable[[Any], Any] | None = None
+    needs_state: Callable[[int], bool] | None = None
 
 
 @dataclass(frozen=True)
@@ -256,6 +155,16 @@ class Progress:
     print_every: int = 0
 
 
+class _Call(NamedTuple):
+    """One call of the learner: its final state, each iteration's metrics and state flags, and
+    ``state_after(n)``, the state after its first ``n`` iterations (recomputed where it was not kept)."""
+
+    state: Any
+    metrics: list[Mapping[str, Any]]
+    flags: list[Mapping[str, Any]]
+    state_after: Callable[[int], Any]
+
+
 class _Loop:
     """The bookkeeping of one :func:`run`: the run directory, the rows and the checkpoint kept."""
 
@@ -265,6 +174,9 @@ class _Loop:
         self.history: list[dict[str, Any]] = []
         self.saved: int | None = None
         self.gather = lambda tree: tree  #: a state spread over processes, gathered before it is written
+        self.fold_in = None  #: ``jax.random.fold_in`` where the learner takes a key
+        self.per_call = 1  #: iterations per compiled call (``Jitted.iterations_per_call``)
+        self.checkpoint_every = 1
 
     def save(self, iteration: int, state) -> None:
         meta = self.hooks.checkpoint_meta
@@ -298,18 +210,42 @@ class _Loop:
                 self.save(0, state)
         return state, 0
 
-    def checked_row(self, iteration: int, new_state, metrics, seconds: float) -> dict[str, Any]:
-        """The row of a new state, or :class:`NonFiniteError` (the bad state kept beside the run)."""
+    def advance(self, state, key, done: int, count: int) -> _Call:
+        """Iterations ``done + 1 .. done + count`` from ``state`` (at ``done``): one ``step``, or
+        one call of ``steps`` (:class:`~trirl.compiled.Jitted`) whose metrics and flags are read once."""
+        if count == 1 and self.per_call == 1:
+            new_state, metrics = self.learner.step(state, None if key is None else self.fold_in(key, done))
+            flags = self.hooks.nonfinite(new_state) if self.hooks.nonfinite is not None else {}
+            return _Call(new_state, [metrics], [flags], lambda n: new_state if n else state)
+        new_state, metrics, flags = self.learner.steps(state, key, done, count)
+        metrics, flags = (to_host(tree) for tree in (metrics, flags))  # one transfer per call
+        rows = [({k: np.asarray(v)[j] for k, v in metrics.items()}, {k: np.asarray(v)[j] for k, v in flags.items()})
+                for j in range(count)]
+
+        def state_after(n: int):  # the same program again, stopped after n iterations
+            return state if n == 0 else new_state if n == count else self.learner.steps(state, key, done, n)[0]
+        return _Call(new_state, [m for m, _ in rows], [f for _, f in rows], state_after)
+
+    def count(self, done: int, iterations: int) -> int:
+        """Iterations of the next call: up to ``per_call``, ending at the last iteration, a
+        checkpoint or an iteration whose row reads the state (``hooks.needs_state``)."""
+        ends = [every(self.checkpoint_every if self.run_dir is not None else iterations, iterations)]
+        ends += [self.hooks.needs_state] if self.hooks.needs_state is not None else []
+        return next((n for n in range(1, self.per_call) if any(end(done + n) for end in ends)),
+                    min(self.per_call, iterations - done))
+
+    def checked_row(self, iteration: int, new_state, metrics, flags, seconds: float, bad_state) -> dict[str, Any]:
+        """The row of a new state (``None`` inside a multi-iteration call), or :class:`NonFiniteError`
+        (``bad_state()`` kept beside the run)."""
         hooks = self.hooks
         try:
-            check_finite(metrics, hooks.nonfinite(new_state) if hooks.nonfinite is not None else {}, iteration,
-                         self.name, hooks.may_be_nan)
+            check_finite(metrics, flags, iteration, self.name, hooks.may_be_nan)
             row = hooks.row(iteration, new_state, metrics, seconds, self.history[-1] if self.history else None)
             floats = {k: v for k, v in row.items() if isinstance(v, (float, np.floating))}
             check_finite(floats, {}, iteration, self.name)
         except NonFiniteError:
             if self.run_dir is not None:
-                np.savez(self.run_dir.file("nonfinite_state.npz"), **flatten(self.gather(new_state), STATE_PREFIX))
+                np.savez(self.run_dir.file("nonfinite_state.npz"), **flatten(self.gather(bad_state()), STATE_PREFIX))
             raise
         return row
 
@@ -341,12 +277,20 @@ def run(learner: Learner, iterations: int, *, init_key=None, key=None, run_dir: 
             a checkpoint (start at 0).
         hooks: rows, checkpoint metadata, the non-finite check, callbacks (:class:`Hooks`);
             ``progress``: the bar (:class:`Progress`).
-        max_minutes: stop (checkpointed, status ``"paused"``) after the iteration that crosses this
+        max_minutes: stop (checkpointed, status ``"paused"``) after the call that crosses this
             much wall clock since ``started`` (``time.monotonic()``; default: now).
-        finish_on_interrupt: the first Ctrl-C lets the iteration under way finish, checkpoints it
+        finish_on_interrupt: the first Ctrl-C lets the call under way finish, checkpoints it
             and returns ``"interrupted"`` (:class:`~trirl.rundir.StopOnInterrupt`); otherwise
             ``KeyboardInterrupt`` propagates at once. Either way the last logged state is
             checkpointed and ``metrics.jsonl`` ends at it.
+
+    A learner with ``iterations_per_call = N > 1`` (:func:`~trirl.compiled.jitted`) advances up to
+    ``N`` iterations per call of its ``steps``; a call ends early at the last iteration, at a
+    checkpoint and where ``hooks.needs_state`` says so, so every state that is written or read
+    (checkpoints, evaluations, stops) is one a call ends with, and the numbers do not depend on ``N``.
+    The rows of a call are checked and logged after it, one by one (``row`` and ``callback`` get
+    the state ``None`` inside a call); where one is non-finite or ``until`` stops, the state of
+    that iteration is computed again by a call stopped there.
 
     Raises:
         InvalidConfigError: ``max_minutes`` is not > 0.
@@ -357,12 +301,13 @@ def run(learner: Learner, iterations: int, *, init_key=None, key=None, run_dir: 
     if max_minutes is not None and not max_minutes > 0:
         raise InvalidConfigError(f"max_minutes (--max-minutes) must be > 0, got {max_minutes}")
     started = time.monotonic() if started is None else started
-    fold_in = None
     loop = _Loop(learner, run_dir, hooks, restore_optional)
+    loop.checkpoint_every = checkpoint_every
     if key is not None:
         import jax
 
-        fold_in, loop.gather = jax.random.fold_in, to_host
+        loop.fold_in, loop.gather = jax.random.fold_in, to_host
+        loop.per_call = getattr(learner, "iterations_per_call", 1)
     state, start = loop.begin(init_key)
     # ``state`` is always the state whose row was logged last (iteration ``logged``), so whatever
     # stops the loop (Ctrl-C, an error, a NaN), its checkpoint matches metrics.jsonl
@@ -372,27 +317,38 @@ def run(learner: Learner, iterations: int, *, init_key=None, key=None, run_dir: 
                disable=None if progress.show is None else not progress.show)
     try:
         with hooks.context(state) if hooks.context is not None else contextlib.nullcontext():
-            for iteration in range(start + 1, iterations + 1):
-                tick = time.perf_counter()
-                new_state, metrics = learner.step(state, None if key is None else fold_in(key, iteration - 1))
-                current = loop.checked_row(iteration, new_state, metrics, time.perf_counter() - tick)
-                loop.log(current)
-                state, logged = new_state, iteration
-                out_of_time = max_minutes is not None and time.monotonic() - started > 60 * max_minutes
-                interrupted = stop is not None and stop.requested
-                done = hooks.until is not None and hooks.until(current)
-                last = iteration == iterations
-                if run_dir is not None and (iteration % checkpoint_every == 0 or last or out_of_time or interrupted
-                                            or done):
-                    loop.save(iteration, state)
-                if hooks.callback is not None:
-                    hooks.callback(state, current)
-                _show(bar, progress, current, iteration, first=iteration == start + 1, line=last or done)
-                if last:
-                    break
-                if done or out_of_time or interrupted:
-                    status = "interrupted" if interrupted else "paused" if out_of_time else "stopped"
-                    break
+            while logged < iterations and status == "done":
+                before, count, tick = logged, loop.count(logged, iterations), time.perf_counter()
+                call = loop.advance(state, key, before, count)
+                seconds = (time.perf_counter() - tick) / count
+                for j in range(count):
+                    iteration, end = before + j + 1, j == count - 1
+                    try:
+                        current = loop.checked_row(iteration, call.state if end else None, call.metrics[j],
+                                                   call.flags[j], seconds, lambda: call.state_after(j + 1))
+                    except NonFiniteError:
+                        state, logged = call.state_after(j), iteration - 1  # the last finite state, kept below
+                        raise
+                    loop.log(current)
+                    done = hooks.until is not None and hooks.until(current)
+                    if not (end or done):  # inside a call: its state comes at the call's end
+                        if hooks.callback is not None:
+                            hooks.callback(None, current)
+                        _show(bar, progress, current, iteration, first=False, line=False)
+                        continue
+                    state, logged = call.state if end else call.state_after(j + 1), iteration
+                    out_of_time = max_minutes is not None and time.monotonic() - started > 60 * max_minutes
+                    interrupted = stop is not None and stop.requested
+                    last = iteration == iterations
+                    if run_dir is not None and (every(checkpoint_every, iterations)(iteration) or out_of_time
+                                                or interrupted or done):
+                        loop.save(iteration, state)
+                    if hooks.callback is not None:
+                        hooks.callback(state, current)
+                    _show(bar, progress, current, iteration, first=before == start, line=last or done)
+                    if not last and (done or out_of_time or interrupted):
+                        status = "interrupted" if interrupted else "paused" if out_of_time else "stopped"
+                        break
     except BaseException as err:
         # never lose work: keep the last logged state, whatever stopped the run, and drop a row
         # written after it (an interrupt between the write and the bookkeeping)

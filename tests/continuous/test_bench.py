@@ -73,7 +73,8 @@ def test_profile_times_every_part_of_a_trirl_iteration_beside_gail_and_ppo(tmp_p
     config.write_text(PROFILE_TOML)
     out = tmp_path / "profile.json"
     assert bench.main(["--env", "point_maze", "--profile", "trirl", "--trirl-k", "12", "--repeats", "1",
-                       "--config", str(config), "--no-compile-cache", "--out", str(out)]) == 0
+                       "--config", str(config), "--no-compile-cache", "--iterations-per-call", "1", "2",
+                       "--out", str(out)]) == 0
     result = json.loads(out.read_text())
     assert result["command"].startswith("trirl bench continuous --env point_maze --profile trirl") and result["machine"]
     row = result["profiles"][0]
@@ -84,8 +85,13 @@ def test_profile_times_every_part_of_a_trirl_iteration_beside_gail_and_ppo(tmp_p
     seconds = row["iteration_s"]
     assert row["trirl_over_gail"] == pytest.approx(seconds["trirl"]["wall_s"] / seconds["gail"]["wall_s"])
     assert row["env_steps_per_s"]["ppo"] == pytest.approx(32 / row["iteration_s"]["ppo"]["wall_s"])
+    loops = row["loop_s_per_iteration"]  # the driver's loop at 1 and 2 iterations per compiled call
+    assert set(loops) == {"trirl", "gail"} and all(set(by_n) == {"1", "2"} for by_n in loops.values())
+    assert row["loop_speedup"]["trirl"]["2"] == pytest.approx(loops["trirl"]["1"]["cpu_s"] / loops["trirl"]["2"]["cpu_s"])
+    assert row["loop_trirl_over_gail_cpu"]["2"] == pytest.approx(loops["trirl"]["2"]["cpu_s"] / loops["gail"]["2"]["cpu_s"])
     printed = capsys.readouterr().out
     assert "TRIRL/GAIL time per step" in printed and all(part in printed for part in bench.COMPONENTS)
+    assert "trirl loop,   2 iterations per call" in printed
 
 
 def test_profile_sizes_are_the_authors_networks_over_the_trirl_config():
@@ -122,6 +128,7 @@ def test_bench_flags_are_the_fields_of_bench_options():
     (["--trirl-k", "-1"], "error: --trirl-k is -1, expected an integer >= 0"),
     (["--profile", "moon"], "argument --profile: expected names from trirl, authors"),
     (["--repeats", "0"], "error: --repeats is 0, expected an integer >= 1"),
+    (["--iterations-per-call", "0"], "error: --iterations-per-call is [0], expected integers >= 1"),
     ([], "the following arguments are required: --out"),
 ])
 def test_bad_bench_flags_are_named_and_nothing_is_timed(argv, message, tmp_path, monkeypatch, capsys):

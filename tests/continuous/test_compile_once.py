@@ -100,3 +100,36 @@ def test_ppo_compiles_only_in_its_first_iteration():
     init_key, key = jax.random.split(jax.random.PRNGKey(0))
     compiled = iterations_compile(driver.jitted(ppo, 2), jax.random.split(init_key, 2), key)
     assert compiled[0] and compiled[1:] == [[], []], compiled
+
+
+def test_several_iterations_per_call_compile_once_and_equal_one_per_call():
+    """TRIRL's iterations in one scan (trirl.compiled): the program compiles in the first call only, a
+    call cut short runs it again, and metrics and state equal those of one iteration per call, bit for bit."""
+    import numpy as np
+
+    from trirl.rundir import flatten
+
+    config = train.load_config(None, **TINY, **CASES["trirl"])
+    demos, _ = train.prepare(config)
+    learner = train.build(config, demos)
+    init_key, key = jax.random.split(jax.random.PRNGKey(0))
+    single, many = driver.jitted(learner, config.seeds), driver.jitted(learner, config.seeds, iterations_per_call=4)
+    state = start = single.init(jax.random.split(init_key, config.seeds))
+    rows = []
+    for i in range(5):
+        state, metrics = single.step(state, jax.random.fold_in(key, i))
+        rows.append(jax.device_get(metrics))
+    first, metrics, _ = many.steps(start, key, 0, 4)
+    with counting_compilations() as names:
+        last, rest, flags = many.steps(first, key, 4, 1)
+        jax.block_until_ready(rest)
+    assert names == [], names
+    assert not any(np.asarray(flag).any() for flag in flags.values())
+    for i, row in enumerate(rows):
+        stacked, j = (metrics, i) if i < 4 else (rest, 0)
+        for name, value in row.items():
+            np.testing.assert_array_equal(np.asarray(stacked[name][j]), np.asarray(value), err_msg=f"{name} at {i + 1}")
+    ours, theirs = flatten(jax.device_get(last)), flatten(jax.device_get(state))
+    assert list(ours) == list(theirs)
+    for name in ours:
+        np.testing.assert_array_equal(ours[name], theirs[name], err_msg=name)

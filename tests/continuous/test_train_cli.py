@@ -104,11 +104,29 @@ def test_run_directory_holds_learning_curves_of_its_metrics(full_run):
 def test_paused_and_resumed_run_reproduces_the_uninterrupted_metrics(full_run, tmp_path):
     config = write(tmp_path)
     out = tmp_path / "run"
-    # --max-minutes tiny: checkpoints after the first iteration and exits cleanly ("killed")
+    # --max-minutes tiny: checkpoints after the first compiled call (iterations 1 and 2, ending at the
+    # first checkpoint) and exits cleanly ("killed")
     summary = train_cli.train(train_cli.load_config(config), out, progress=False, max_minutes=1e-9)
-    assert summary["status"] == "paused" and summary["iterations"] == 1
+    assert summary["status"] == "paused" and summary["iterations"] == 2
     assert train_cli.main(["--config", config, "--out", str(out), "--resume", "--no-progress"]) == 0
     assert read_metrics(out / "metrics.jsonl") == read_metrics(full_run / "metrics.jsonl")
+
+
+@pytest.mark.slow  # compiles and trains
+def test_one_iteration_per_call_reproduces_the_default_calls_bit_for_bit(full_run, tmp_path):
+    """The default (several iterations per compiled call, here calls of 2 that end at each checkpoint and
+    evaluation) and --iterations-per-call 1 (a host call per iteration) write the same numbers."""
+    out = tmp_path / "run"
+    assert train_cli.main(["--config", write(tmp_path), "--out", str(out), "--no-progress",
+                           "--iterations-per-call", "1"]) == 0
+    assert read_metrics(out) == read_metrics(full_run)
+    for step in (2, 4):
+        name = f"checkpoints/step_{step:08d}.npz"
+        with np.load(out / name) as ours, np.load(full_run / name) as theirs:
+            arrays = [k for k in theirs.files if not k.startswith("__")]
+            assert sorted(ours.files) == sorted(theirs.files) and arrays
+            for key in arrays:
+                np.testing.assert_array_equal(ours[key], theirs[key], err_msg=key)
 
 
 @pytest.mark.slow  # compiles and trains

@@ -162,6 +162,8 @@ class BenchOptions:
             on the settings of --config, a TRIRL TOML (default continuous/trirl_<env>.toml; --envs is
             not used; --trirl-k sets k).
         repeats: timed calls per function in a profile (medians are reported; an integer >= 1).
+        iterations_per_call: with --profile, also time the driver's loop for TRIRL and GAIL at these
+            numbers of iterations per compiled call (e.g. 1 10; integers >= 1, the first the baseline).
 
     Raises:
         InvalidConfigError: naming the flag and the expected form.
@@ -177,6 +179,7 @@ class BenchOptions:
     seed: int = 0
     profile: tuple[str, ...] = ()
     repeats: int = 5
+    iterations_per_call: tuple[int, ...] = ()
 
     def __post_init__(self):
         if not self.envs or any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in self.envs):
@@ -187,6 +190,8 @@ class BenchOptions:
         unknown = [name for name in self.profile if name not in PROFILE_SIZES]
         if unknown:
             raise InvalidConfigError(f"--profile is {list(self.profile)}, expected names from {list(PROFILE_SIZES)}")
+        if any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in self.iterations_per_call):
+            raise InvalidConfigError(f"--iterations-per-call is {list(self.iterations_per_call)}, expected integers >= 1")
         for name, low in (("physics_steps", 1), ("ppo_iterations", 1), ("trirl_k", 0), ("repeats", 1)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 import os
 import time
 from pathlib import Path
@@ -62,6 +63,35 @@ def _median_times(fns: dict, repeats: int) -> dict[str, dict[str, float]]:
             for name, (wall, cpu) in samples.items()}
 
 
+def loop_times(learners: dict, states: dict, per_call: tuple[int, ...], repeats: int, key) -> dict:
+    """Seconds per iteration of :func:`trirl.driver.run`'s loop as ``trirl train`` runs it (one seed
+    vmapped, the non-finite check of every state, a row of every metric's finite mean, no run
+    directory), for each learner and each number of iterations per compiled call in ``per_call``
+    (:mod:`trirl.compiled`), every loop from ``states[name]`` and the loops timed in turn. Each loop
+    makes ``lcm(per_call)`` iterations (at least 10); returns ``{name: {N: {"wall_s", "cpu_s"}}}``."""
+    import numpy as np
+
+    from trirl import driver
+    from trirl.continuous.rollout import MAY_BE_NAN
+
+    def row(iteration, state, metrics, seconds, previous):
+        finite = {name: np.asarray(value)[np.isfinite(value)] for name, value in metrics.items()}
+        return {"iteration": iteration, **{name: float(v.mean()) for name, v in finite.items() if v.size}}
+
+    iterations = math.lcm(*per_call) * math.ceil(10 / math.lcm(*per_call))
+    hooks = driver.Hooks(row=row, nonfinite=driver.jitted_nonfinite, may_be_nan=MAY_BE_NAN)
+    loops = {}
+    for name, learner in learners.items():
+        for n in per_call:
+            jitted = driver.jitted(learner, 1, iterations_per_call=n)
+            start = driver.Jitted(jitted.name, lambda _, state=states[name]: state, jitted.step, jitted.steps, n)
+            loops[name, n] = functools.partial(driver.run, start, iterations, key=key, hooks=hooks)
+            loops[name, n]()  # compile
+    times = _median_times({f"{name} x{n}": fn for (name, n), fn in loops.items()}, repeats)
+    return {name: {n: {unit: t / iterations for unit, t in times[f"{name} x{n}"].items()} for n in per_call}
+            for name in learners}
+
+
 def profile_config(env_name: str, sizes: str, capacity: int = 0, config_path: str | Path | None = None):
     """The :class:`~trirl.continuous.train.TrainConfig` a profile times: ``config_path`` (default
     ``continuous/trirl_<env>.toml``, else the defaults) with the networks of ``PROFILE_SIZES[sizes]``
@@ -76,14 +106,16 @@ def profile_config(env_name: str, sizes: str, capacity: int = 0, config_path: st
 
 
 def profile_trirl(env_name: str, sizes: str, capacity: int, repeats: int, key,
-                  config_path: str | Path | None = None) -> dict:
+                  config_path: str | Path | None = None, per_call: tuple[int, ...] = ()) -> dict:
     """Seconds per TRIRL iteration (max-eta, the config's acting policy), per GAIL iteration and
     per PPO iteration on the same settings (:func:`profile_config`), one seed vmapped as
     ``trirl train`` runs it, and the seconds of each part of the TRIRL iteration (``COMPONENTS``)
     compiled on its own (their sum exceeds the iteration, which XLA compiles as one program).
 
     The buffer is full (``k = capacity`` valid pairs): its cost does not depend on its contents.
-    Demonstrations are :func:`synthetic_demos` (throughput does not depend on them).
+    Demonstrations are :func:`synthetic_demos` (throughput does not depend on them). With
+    ``per_call``, also the seconds per iteration of the driver's loop for TRIRL and GAIL at each
+    number of iterations per compiled call (:func:`loop_times`), and TRIRL / GAIL at each.
     """
     import jax.numpy as jnp
 
@@ -192,6 +224,8 @@ def profile_trirl(env_name: str, sizes: str, capacity: int, repeats: int, key,
     iteration_s = {name: times[f"iteration {name}"] for name in learners}
     components = {name: times[name] for name in parts}
     batch_size = config.ppo.batch_size
+    loops = loop_times({name: learners[name] for name in ("trirl", "gail")}, states, per_call, repeats, step_key) \
+        if per_call else {}
     return {
         "env": env_name, "sizes": sizes, "k": k, "acting_policy": cfg.acting_policy,
         "num_envs": config.ppo.num_envs, "rollout_length": config.ppo.rollout_length,
@@ -207,6 +241,12 @@ def profile_trirl(env_name: str, sizes: str, capacity: int, repeats: int, key,
         "components_s": components,
         "components_sum_s": sum(c["wall_s"] for c in components.values()),
         "repeats": repeats,
+        **({"loop_s_per_iteration": {name: {str(n): t for n, t in by_n.items()} for name, by_n in loops.items()},
+            "loop_speedup": {name: {str(n): by_n[per_call[0]]["cpu_s"] / t["cpu_s"] for n, t in by_n.items()}
+                             for name, by_n in loops.items()},
+            "loop_trirl_over_gail_cpu": {str(n): loops["trirl"][n]["cpu_s"] / loops["gail"][n]["cpu_s"] for n in per_call},
+            "loop_trirl_over_gail": {str(n): loops["trirl"][n]["wall_s"] / loops["gail"][n]["wall_s"] for n in per_call}}
+           if loops else {}),
     }
 
 
@@ -218,7 +258,8 @@ def profile_main(options, command: str, key) -> int:
     for name in options.env:
         for sizes in options.profile:
             load = os.getloadavg()
-            row = profile_trirl(name, sizes, options.trirl_k, options.repeats, key, options.config)
+            row = profile_trirl(name, sizes, options.trirl_k, options.repeats, key, options.config,
+                                options.iterations_per_call)
             row["load_before_after"] = [load[0], os.getloadavg()[0]]
             profiles.append(row)
             rates = ", ".join(f"{algo} {rate:,.0f}" for algo, rate in row["env_steps_per_s"].items())
@@ -228,6 +269,13 @@ def profile_main(options, command: str, key) -> int:
                                 **row["components_s"]}.items():
                 print(f"    {part:>28}: {1e3 * times['wall_s']:9.1f} ms, {1e3 * times['cpu_s']:9.1f} CPU ms",
                       flush=True)
+            for algo, by_n in row.get("loop_s_per_iteration", {}).items():
+                for n, times in by_n.items():
+                    print(f"    {algo} loop, {n:>3} iterations per call: {1e3 * times['wall_s']:9.1f} ms, "
+                          f"{1e3 * times['cpu_s']:9.1f} CPU ms per iteration ({row['loop_speedup'][algo][n]:.2f}x)",
+                          flush=True)
+            if "loop_trirl_over_gail_cpu" in row:
+                print(f"    TRIRL/GAIL per CPU s by iterations per call: {row['loop_trirl_over_gail_cpu']}", flush=True)
     write_json(Path(options.out), {"command": command, "machine": machine(accelerator=True, command=False), "device": str(jax.devices()[0]),
                                    "profiles": profiles})
     return 0

@@ -3,20 +3,20 @@
 ::
 
     trirl train --env point_maze --algo trirl --seeds 3 --steps 100000 --out runs/pm
-        [--resume] [--demos FILE] [--config TOML] [--max-minutes M] [--no-progress]
+        [--resume] [--demos FILE] [--config TOML] [--max-minutes M] [--no-progress] [--iterations-per-call N]
 
 ``--algo``: ``trirl`` (max-eta, TRPL projection), ``trirl-tr-loss`` (KL penalty with a scheduled
 eta), ``gail``, ``airl``, ``amp``. The run directory (:class:`~trirl.rundir.RunDir`) gets
-``config.json``, ``learning_curves.png`` (:mod:`trirl.learning_curves`), ``metrics.jsonl`` (one row per iteration: the shared metric names averaged over
-seeds, ``normalised_return`` (mean) and ``normalised_return_iqm`` over seeds, evaluation returns
-every ``eval_every`` iterations; ``non_finite_steps`` counts the episodes that non-finite physics
-ended, see ``envs/base.py``) and ``checkpoints/`` (the whole learner state with a leading seed
-axis). Iteration ``i`` always uses the key ``fold_in(train_key, i)``, so ``--resume`` reproduces
-the uninterrupted metrics. ``--max-minutes`` checkpoints and exits cleanly after the iteration that
-crosses the budget (long GPU runs come in resumable pieces); Ctrl-C finishes the iteration under
-way, checkpoints it and prints the command that resumes (a second Ctrl-C stops at once). A NaN or infinity in a metric or in
-the state stops the run: the last finite state is checkpointed and the message names the metrics
-and parameter leaves where it appeared (the bad state goes to ``nonfinite_state.npz``).
+``config.json``, ``learning_curves.png`` (:mod:`trirl.learning_curves`), ``metrics.jsonl`` (one row per
+iteration: the shared metric names averaged over seeds, ``normalised_return`` (mean) and ``normalised_return_iqm``
+over seeds, evaluation returns every ``eval_every`` iterations; ``non_finite_steps`` counts the episodes that
+non-finite physics ended, see ``envs/base.py``) and ``checkpoints/`` (the whole learner state with a leading seed
+axis). Iteration ``i`` always uses the key ``fold_in(train_key, i)``, so ``--resume`` (and any
+``--iterations-per-call``) reproduces the uninterrupted metrics. ``--max-minutes`` checkpoints and exits cleanly
+after the compiled call that crosses the budget (long GPU runs come in resumable pieces); Ctrl-C finishes the
+call under way, checkpoints it and prints the command that resumes (a second Ctrl-C stops at once). A NaN or
+infinity in a metric or in the state stops the run: the last finite state is checkpointed and the message names
+the metrics and parameter leaves where it appeared (the bad state goes to ``nonfinite_state.npz``).
 
 Everything that can be wrong with the configuration or the demonstrations is checked before
 anything is compiled.
@@ -38,7 +38,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from trirl import configflags, devices, driver
+from trirl import compiled, configflags, devices, driver
 from trirl.configfile import CONFIG_DIR, OTHER_KINDS, build_config, other_kind, override_flags, read_config
 from trirl.continuous import baselines, compile_cache, distributed, envs
 from trirl.continuous import checkpoint as ckpt
@@ -305,11 +305,11 @@ def check_resume(config: TrainConfig, out: str | Path) -> None:
             f">= {step * config.ppo.batch_size} to train on, or evaluate the run as it is")
 
 
-def train(config: TrainConfig, out: str | Path, resume: bool = False, progress: bool = True,
-          demos_path: str | None = None, max_minutes: float | None = None) -> dict[str, Any]:
-    """Train (or continue) ``config.seeds`` seeds; returns a summary dict (``status`` is
-    ``"done"``, ``"paused"`` when ``max_minutes`` ran out, or ``"interrupted"`` after Ctrl-C:
-    the iteration under way finishes and is checkpointed, so ``--resume`` loses nothing).
+def train(config: TrainConfig, out: str | Path, resume: bool = False, progress: bool = True, demos_path: str | None = None,
+          max_minutes: float | None = None, iterations_per_call: int = compiled.ITERATIONS_PER_CALL) -> dict[str, Any]:
+    """Train (or continue) ``config.seeds`` seeds, ``iterations_per_call`` per compiled call (:mod:`trirl.compiled`);
+    returns a summary dict (``status`` is ``"done"``, ``"paused"`` when ``max_minutes`` ran out, or ``"interrupted"``
+    after Ctrl-C: the call under way finishes and is checkpointed, so ``--resume`` loses nothing).
 
     The loop is :func:`trirl.driver.run` over the learner vmapped over seeds; what is particular
     to continuous IRL is the row (means over seeds, normalised returns, evaluation every
@@ -330,6 +330,7 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, progress: 
     run = RunDir(out, config.to_dict(), resume=resume, ignore=("total_steps",)) if writer else \
         distributed.Follower(out, resume)
     init_key, train_key, eval_key = jax.random.split(jax.random.PRNGKey(config.seed), 3)
+    evaluates = driver.every(config.eval_every, config.iterations)  # and a multi-iteration call ends there
 
     @jax.jit
     def evaluate(state, key):
@@ -344,15 +345,14 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, progress: 
     def row(iteration, state, metrics, seconds, previous) -> dict[str, Any]:
         row = {"iteration": iteration, "env_steps": iteration * config.ppo.batch_size}
         for name, value in metrics.items():
-            value = np.asarray(value)
-            finite = value[np.isfinite(value)]
+            finite = np.asarray(value)[np.isfinite(value)]
             if name != "iteration" and finite.size:
                 row[name] = float(finite.mean())
         if returns is not None and "episode_return" in row:
             values = normalise(metrics["episode_return"])
             row["normalised_return"] = float(np.nanmean(values))
             row["normalised_return_iqm"] = iqm(values)
-        if iteration % config.eval_every == 0 or iteration == config.iterations:
+        if evaluates(iteration):
             evals = np.asarray(devices.to_host(evaluate(state, jax.random.fold_in(eval_key, iteration - 1))))
             row["eval_return"] = float(evals.mean())
             row["eval_return_iqm"] = iqm(evals)
@@ -374,14 +374,14 @@ def train(config: TrainConfig, out: str | Path, resume: bool = False, progress: 
 
     try:
         outcome = driver.run(
-            driver.jitted(learner, config.seeds), config.iterations,
+            driver.jitted(learner, config.seeds, iterations_per_call=iterations_per_call), config.iterations,
             init_key=jax.random.split(init_key, config.seeds), key=train_key, run_dir=run,
             checkpoint_every=config.checkpoint_every, restore_optional=ckpt.OPTIONAL,
             hooks=driver.Hooks(
                 checkpoint_meta=lambda iteration, _: {"env_steps": iteration * config.ppo.batch_size,
                                                       "algo": config.algo},
                 row=row, nonfinite=driver.jitted_nonfinite, may_be_nan=MAY_BE_NAN, on_stop=curves if writer else None,
-                restored=getattr(learner, "restore", None)),
+                restored=getattr(learner, "restore", None), needs_state=evaluates),
             progress=driver.Progress(progress, f"{config.algo} {config.env} x{config.seeds}", postfix),
             max_minutes=max_minutes, started=started, finish_on_interrupt=True,
         )
@@ -402,8 +402,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     configflags.add_config_flags(parser, TrainConfig, aliases=ALIASES, choices={"env": envs.ENV_NAMES, "algo": ALGOS},
                                  exclude=DERIVED)
-    compile_cache.add_arguments(parser)
-    distributed.add_arguments(parser)
+    for flags in (compiled, compile_cache, distributed):  # --iterations-per-call, the compilation cache, processes
+        flags.add_arguments(parser)
     return parser
 
 
@@ -420,7 +420,7 @@ def main(argv: list[str] | None = None) -> int:
         config = config_from_args(args)
         with plain_warnings("trirl train"):
             summary = train(config, args.out, resume=args.resume, progress=not args.no_progress,
-                            max_minutes=args.max_minutes)
+                            max_minutes=args.max_minutes, iterations_per_call=args.iterations_per_call)
     except (InvalidConfigError, InvalidDemonstrationError, NonFiniteError, RunDirLockedError, RunDirWriteError) as err:
         print(f"trirl train: error: {err}", file=sys.stderr)
         return 2
