@@ -77,3 +77,47 @@ def test_evaluate_reads_every_checkpoint_as_tracks_rows(tmp_path):
                 assert seed[f"mean_{name}"] == pytest.approx(np.mean([m[name] for m in window]))
             # the logged multiplier is the scaled step's (per seed, averaged: checked on the means' bound)
             assert seed["mean_eta"] >= seed["mean_projection_eta"] - 1e-6
+    # --every N reads only the checkpoints at multiples of N, with the same numbers
+    sparse = lq_oracle.evaluate_run(tmp_path / "run", samples=5_000, every=4)
+    assert [row["iteration"] for row in sparse["rows"]] == [4]
+    assert sparse["rows"][0]["seeds"][0]["reward_residual"] == pytest.approx(result["rows"][1]["seeds"][0]["reward_residual"], rel=1e-4)
+    assert all(0.0 < seed["policy_std_ratio"] < np.inf for seed in sparse["rows"][0]["seeds"])
+    with pytest.raises(InvalidConfigError, match="--every must be a positive number"):
+        lq_oracle.evaluate_run(tmp_path / "run", every=0)
+
+
+def test_std_ratios_read_the_policy_and_the_soft_optimum_of_the_reward_as_ppo_weighs_it():
+    """The learnt reward is read as ``r / beta`` and PPO's entropy weight is ``1 / beta``: the
+    reward ``c theta_true / beta`` has the soft-optimal covariance ``cov_E / c``, so its standard
+    deviation is the expert's over ``sqrt(c)``; the freshly initialised policy's is ``exp(init_log_std)``."""
+    import jax
+
+    from trirl.continuous import lq, lq_readout
+    from trirl.continuous.train import build, prepare
+
+    config = load_config("trirl_lqr", ppo={"num_envs": 4, "rollout_length": 8, "policy_hidden": [4], "value_hidden": [4]})
+    env_config = LQRConfig(**config.env_options)
+    problem = env_config.problem
+    learner = build(config, prepare(config)[0])
+    state = learner.init(jax.random.PRNGKey(0))
+    expert = lq.soft_optimal(problem, env_config.reward).policy
+    theta_true, _ = lq.theta_from_reward(env_config.reward)
+    expert_std = np.sqrt(np.diag(expert.cov))
+    for beta, c in ((1.0, 1.0), (10.0, 4.0)):
+        ratios = lq_readout.std_ratios(learner, state, problem, expert, c * theta_true / beta, beta)
+        assert ratios["reward_std_ratio"] == pytest.approx(1.0 / np.sqrt(c), rel=1e-6)
+        assert ratios["policy_std_ratio"] == pytest.approx(np.mean(np.exp(config.ppo.init_log_std) / expert_std), rel=1e-5)
+    # a reward that rewards large actions has no soft-optimal Gaussian
+    assert lq_readout.std_ratios(learner, state, problem, expert, -theta_true, 1.0)["reward_std_ratio"] == np.inf
+
+
+def test_instance_1_ships_its_closed_form_expert(tmp_path):
+    """trirl_lqr_instance1 trains on instance 1 against that instance's closed-form expert."""
+    config = load_config("trirl_lqr_instance1")
+    assert config.env_options["instance"] == 1
+    returns = lq_oracle.write_expert(tmp_path, LQRConfig(instance=1), episodes=4, seed=0)
+    shipped = json.loads((lq_oracle.Path(__file__).parents[2] / "continuous" / "experts" / "lqr_instance1"
+                          / "returns.json").read_text())
+    assert returns["random_return"] == pytest.approx(shipped["random_return"])
+    assert shipped["env_options"] == {"instance": 1} and shipped["command"].endswith("--instance 1")
+    assert returns["random_return"] != pytest.approx(lq_oracle.write_expert(tmp_path / "0", episodes=4)["random_return"])
