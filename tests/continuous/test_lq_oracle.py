@@ -15,11 +15,11 @@ pytestmark = [pytest.mark.slow, pytest.mark.continuous]
 
 
 def test_trirl_on_lqr_approaches_the_true_reward():
-    """30 iterations of the shipped trirl_lqr config (as trirl train runs it): the learnt reward's
+    """30 iterations of the shipped trirl_lqr_beta10 config (as trirl train runs it): the learnt reward's
     residual to the true one up to shaping and scale falls (measured 0.82 at 20 and 0.47 at 30
     iterations on a shared 2-core CPU; the full run is continuous/results/lqr/), the exact dual
     falls, and the reward read off the buffer is linear in the features to rounding."""
-    config = load_config("trirl_lqr", total_steps=30 * 2048)
+    config = load_config("trirl_lqr_beta10", total_steps=30 * 2048)
     result = lq_oracle.track(config, every=15, samples=20_000, log=lambda *_: None)
     first, last = (row["seeds"][0] for row in (result["rows"][0], result["rows"][-1]))
     assert [row["iteration"] for row in result["rows"]] == [15, 30]
@@ -121,3 +121,13 @@ def test_instance_1_ships_its_closed_form_expert(tmp_path):
     assert returns["random_return"] == pytest.approx(shipped["random_return"])
     assert shipped["env_options"] == {"instance": 1} and shipped["command"].endswith("--instance 1")
     assert returns["random_return"] != pytest.approx(lq_oracle.write_expert(tmp_path / "0", episodes=4)["random_return"])
+
+
+def test_swaps_command_takes_beta(tmp_path):
+    """`lq_oracle swaps --beta` runs the exact iteration at another entropy weight than the config's."""
+    out = tmp_path / "swaps.json"
+    assert lq_oracle.main(["swaps", "--config", "trirl_lqr", "--beta", "3", "--instances", "0", "--log-ratios",
+                           "discounted", "--iterations", "2", "--every", "1", "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["beta"] == 3.0 and result["command"].endswith(f"--json {out}")
+    assert [row["log_ratio"] for row in result["rows"]] == ["discounted"] and len(result["rows"][0]["residual"]) == 3

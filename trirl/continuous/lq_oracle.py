@@ -328,6 +328,7 @@ def main(argv=None) -> int:
                    help="the eta of Theorem 3.2's correction (default: the policy step's own)")
     w.add_argument("--step-fraction", type=float, default=None, help="the policy takes this part of each step")
     w.add_argument("--eta-rule", default="projection", choices=("projection", "step", "scaled-step", "exact"))
+    w.add_argument("--beta", type=float, default=None, help="[buffer] beta (default: the config's)")
     w.add_argument("--json", default=None)
     t.add_argument("--normalize-advantages", default=None, choices=("true", "false"),
                    help="[ppo] normalize_advantages (default: the config's)")
@@ -369,7 +370,7 @@ def main(argv=None) -> int:
             if args.json:
                 write_json(Path(args.json), _finite_json({**result, "command": command, "machine": machine}))
 
-        swaps(load_config(args.config), tuple(args.instances), args.seeds, args.iterations, args.every,
+        swaps(load_config(args.config, buffer=None if args.beta is None else {"beta": args.beta}), tuple(args.instances), args.seeds, args.iterations, args.every,
               on_row=save_swaps, log_ratios=args.log_ratios and tuple(args.log_ratios), kl_bound=args.kl_bound,
               correction_eta=args.correction_eta, step_fraction=args.step_fraction, eta_rule=args.eta_rule)
         return 0

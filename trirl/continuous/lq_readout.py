@@ -92,7 +92,7 @@ def std_ratios(learner, state, problem: lq.LQProblem, expert: lq.LinearGaussian,
     each over the expert's, averaged over the action's entries.
 
     PPO maximises ``E[r / beta] + H / beta`` (``theta^T phi`` is ``r / beta``), whose optimum is the
-    temperature-1 soft-optimal policy of ``beta theta^T phi``; its covariance is ``-H_aa^{-1}``
+    temperature-1 soft-optimal policy of ``beta theta^T phi``; its covariance is ``(-2 H_aa)^{-1}``
     (:func:`trirl.continuous.lq.soft_optimal`). Where the policy improvement keeps up with the reward,
     ``policy_std_ratio`` follows ``reward_std_ratio``; at the exact iteration's fixed point
     (``r ~ beta / (1 + beta) r_true`` in the action) both are about ``sqrt(1 + 1 / beta)``.
