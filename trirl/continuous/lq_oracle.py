@@ -5,7 +5,7 @@
     python -m trirl.continuous.lq_oracle expert --out continuous/experts/lqr [--episodes 64] [--instance 1]
     python -m trirl.continuous.lq_oracle evaluate --run runs/lqr [--every 10] [--json FILE]
     python -m trirl.continuous.lq_oracle track --config trirl_lqr [--every 20] [--steps N] [--json FILE]
-    python -m trirl.continuous.lq_oracle swaps --config trirl_lqr [--instances 0 1] [--seeds 3] [--json FILE]
+    python -m trirl.continuous.lq_oracle swaps --config trirl_lqr [--instances 0 1] [--seeds 3] [--beta B] [--json FILE]
 
 ``expert`` writes the demonstrations of the soft-optimal (temperature 1) policy of the true
 reward, sampled exactly (:func:`trirl.continuous.envs.lqr.expert_demonstrations`), and its
@@ -108,9 +108,15 @@ def lqr_instance(config, where: str, what: str):
 
 
 def evaluate_run(path: str | Path, samples: int = 200_000, seed: int = 0, every: int = 1) -> dict:
-    """Every checkpoint of the run at ``path`` (or those whose iteration is a multiple of ``every``) as ``track``'s rows (``{"rows": [{"iteration", "env_steps",
+    """Every checkpoint of the run at ``path`` (with ``every``, those whose iteration is a multiple of it)
+    as ``track``'s rows (``{"rows": [{"iteration", "env_steps",
     "checkpoint", "seeds": [row...]}], ...}``); each seed's row has the learner's ``mean_<name>`` of
-    :data:`LEARNER_METRICS` over the ``checkpoint_every`` iterations before (``metrics.jsonl``: a mean over seeds)."""
+    :data:`LEARNER_METRICS` over the ``checkpoint_every`` iterations before (``metrics.jsonl``: a mean over seeds).
+
+    Raises:
+        InvalidConfigError: naming ``--every`` when ``every`` is below 1; naming ``--run`` when the run
+            is not on ``lqr`` or its discount differs from the instance's (:func:`lqr_instance`).
+    """
     import jax
 
     from trirl.continuous.evaluate import checkpoint_states, load_run
@@ -301,7 +307,8 @@ def main(argv=None) -> int:
     v = sub.add_parser("evaluate", help="compare a run on lqr with the closed forms")
     v.add_argument("--run", required=True)
     v.add_argument("--json", default=None)
-    v.add_argument("--every", type=int, default=1, help="read only the checkpoints whose iteration is a multiple of this")
+    v.add_argument("--every", type=int, default=1,
+                   help="read only the checkpoints whose iteration is a multiple of this")
     t = sub.add_parser("track", help="train as trirl train does and evaluate the oracle along the run")
     t.add_argument("--config", required=True, help="a TOML config (path or shipped name, e.g. trirl_lqr)")
     t.add_argument("--every", type=int, default=20, help="iterations between evaluations")
@@ -370,7 +377,8 @@ def main(argv=None) -> int:
             if args.json:
                 write_json(Path(args.json), _finite_json({**result, "command": command, "machine": machine}))
 
-        swaps(load_config(args.config, buffer=None if args.beta is None else {"beta": args.beta}), tuple(args.instances), args.seeds, args.iterations, args.every,
+        config = load_config(args.config, buffer=None if args.beta is None else {"beta": args.beta})
+        swaps(config, tuple(args.instances), args.seeds, args.iterations, args.every,
               on_row=save_swaps, log_ratios=args.log_ratios and tuple(args.log_ratios), kl_bound=args.kl_bound,
               correction_eta=args.correction_eta, step_fraction=args.step_fraction, eta_rule=args.eta_rule)
         return 0
