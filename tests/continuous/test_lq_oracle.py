@@ -15,11 +15,11 @@ pytestmark = [pytest.mark.slow, pytest.mark.continuous]
 
 
 def test_trirl_on_lqr_approaches_the_true_reward():
-    """30 iterations of the shipped trirl_lqr config (as trirl train runs it): the learnt reward's
+    """30 iterations of the shipped trirl_lqr_beta10 config (as trirl train runs it): the learnt reward's
     residual to the true one up to shaping and scale falls (measured 0.82 at 20 and 0.47 at 30
     iterations on a shared 2-core CPU; the full run is continuous/results/lqr/), the exact dual
     falls, and the reward read off the buffer is linear in the features to rounding."""
-    config = load_config("trirl_lqr", total_steps=30 * 2048)
+    config = load_config("trirl_lqr_beta10", total_steps=30 * 2048)
     result = lq_oracle.track(config, every=15, samples=20_000, log=lambda *_: None)
     first, last = (row["seeds"][0] for row in (result["rows"][0], result["rows"][-1]))
     assert [row["iteration"] for row in result["rows"]] == [15, 30]
@@ -77,3 +77,60 @@ def test_evaluate_reads_every_checkpoint_as_tracks_rows(tmp_path):
                 assert seed[f"mean_{name}"] == pytest.approx(np.mean([m[name] for m in window]))
             # the logged multiplier is the scaled step's (per seed, averaged: checked on the means' bound)
             assert seed["mean_eta"] >= seed["mean_projection_eta"] - 1e-6
+    # --every N reads only the checkpoints at multiples of N, with the same numbers
+    sparse = lq_oracle.evaluate_run(tmp_path / "run", samples=5_000, every=4)
+    assert [row["iteration"] for row in sparse["rows"]] == [4]
+    residual = result["rows"][1]["seeds"][0]["reward_residual"]
+    assert sparse["rows"][0]["seeds"][0]["reward_residual"] == pytest.approx(residual, rel=1e-4)
+    assert all(0.0 < seed["policy_std_ratio"] < np.inf for seed in sparse["rows"][0]["seeds"])
+    with pytest.raises(InvalidConfigError, match="--every must be a positive number"):
+        lq_oracle.evaluate_run(tmp_path / "run", every=0)
+
+
+def test_std_ratios_read_the_policy_and_the_soft_optimum_of_the_reward_as_ppo_weighs_it():
+    """The learnt reward is read as ``r / beta`` and PPO's entropy weight is ``1 / beta``: the
+    reward ``c theta_true / beta`` has the soft-optimal covariance ``cov_E / c``, so its standard
+    deviation is the expert's over ``sqrt(c)``; the freshly initialised policy's is ``exp(init_log_std)``."""
+    import jax
+
+    from trirl.continuous import lq, lq_readout
+    from trirl.continuous.train import build, prepare
+
+    config = load_config("trirl_lqr", ppo={"num_envs": 4, "rollout_length": 8, "policy_hidden": [4], "value_hidden": [4]})
+    env_config = LQRConfig(**config.env_options)
+    problem = env_config.problem
+    learner = build(config, prepare(config)[0])
+    state = learner.init(jax.random.PRNGKey(0))
+    expert = lq.soft_optimal(problem, env_config.reward).policy
+    theta_true, _ = lq.theta_from_reward(env_config.reward)
+    expert_std = np.sqrt(np.diag(expert.cov))
+    for beta, c in ((1.0, 1.0), (10.0, 4.0)):
+        ratios = lq_readout.std_ratios(learner, state, problem, expert, c * theta_true / beta, beta)
+        assert ratios["reward_std_ratio"] == pytest.approx(1.0 / np.sqrt(c), rel=1e-6)
+        initial = np.mean(np.exp(config.ppo.init_log_std) / expert_std)
+        assert ratios["policy_std_ratio"] == pytest.approx(initial, rel=1e-5)
+    # a reward that rewards large actions has no soft-optimal Gaussian
+    assert lq_readout.std_ratios(learner, state, problem, expert, -theta_true, 1.0)["reward_std_ratio"] == np.inf
+
+
+def test_instance_1_ships_its_closed_form_expert(tmp_path):
+    """trirl_lqr_instance1 trains on instance 1 against that instance's closed-form expert."""
+    config = load_config("trirl_lqr_instance1")
+    assert config.env_options["instance"] == 1
+    returns = lq_oracle.write_expert(tmp_path, LQRConfig(instance=1), episodes=4, seed=0)
+    shipped = json.loads((lq_oracle.Path(__file__).parents[2] / "continuous" / "experts" / "lqr_instance1"
+                          / "returns.json").read_text())
+    assert returns["random_return"] == pytest.approx(shipped["random_return"])
+    assert shipped["env_options"] == {"instance": 1} and shipped["command"].endswith("--instance 1")
+    instance0 = lq_oracle.write_expert(tmp_path / "0", episodes=4)
+    assert returns["random_return"] != pytest.approx(instance0["random_return"])
+
+
+def test_swaps_command_takes_beta(tmp_path):
+    """`lq_oracle swaps --beta` runs the exact iteration at another entropy weight than the config's."""
+    out = tmp_path / "swaps.json"
+    assert lq_oracle.main(["swaps", "--config", "trirl_lqr", "--beta", "3", "--instances", "0", "--log-ratios",
+                           "discounted", "--iterations", "2", "--every", "1", "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["beta"] == 3.0 and result["command"].endswith(f"--json {out}")
+    assert [row["log_ratio"] for row in result["rows"]] == ["discounted"] and len(result["rows"][0]["residual"]) == 3

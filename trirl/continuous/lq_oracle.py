@@ -2,10 +2,10 @@
 
 ::
 
-    python -m trirl.continuous.lq_oracle expert --out continuous/experts/lqr [--episodes 64]
-    python -m trirl.continuous.lq_oracle evaluate --run runs/lqr [--json FILE]
+    python -m trirl.continuous.lq_oracle expert --out continuous/experts/lqr [--episodes 64] [--instance 1]
+    python -m trirl.continuous.lq_oracle evaluate --run runs/lqr [--every 10] [--json FILE]
     python -m trirl.continuous.lq_oracle track --config trirl_lqr [--every 20] [--steps N] [--json FILE]
-    python -m trirl.continuous.lq_oracle swaps --config trirl_lqr [--instances 0 1] [--seeds 3] [--json FILE]
+    python -m trirl.continuous.lq_oracle swaps --config trirl_lqr [--instances 0 1] [--seeds 3] [--beta B] [--json FILE]
 
 ``expert`` writes the demonstrations of the soft-optimal (temperature 1) policy of the true
 reward, sampled exactly (:func:`trirl.continuous.envs.lqr.expert_demonstrations`), and its
@@ -22,7 +22,10 @@ features and reports, per seed and checkpoint:
 - ``policy_kl``: ``E_{d_net}[KL(pi_net || pi_E)]`` normalised, the acting network's policy against
   the expert, by Monte Carlo over the network's own states (``policy_kl_se`` its standard error);
 - ``dual``: ``G_beta(theta)`` (book chapter 3) at the run's ``beta`` for the learnt reward, exact up to
-  the stated truncation (``inf`` where the reward's soft value is infinite).
+  the stated truncation (``inf`` where the reward's soft value is infinite);
+- ``policy_std_ratio`` and ``reward_std_ratio``: the acting policy's standard deviation and that of the
+  soft-optimal policy of the learnt reward (as PPO weighs it), over the expert's
+  (:func:`trirl.continuous.lq_readout.std_ratios`).
 
 ``track`` trains exactly as ``trirl train --config ...`` does (the same learner, keys
 ``fold_in(train_key, i - 1)`` and seeds, without the run directory) and evaluates the oracle every
@@ -50,6 +53,7 @@ import numpy as np
 from trirl import provenance
 from trirl.continuous import lq
 from trirl.continuous.envs import lqr
+from trirl.continuous.lq_readout import evaluate_state, learnt_theta, policy_kl_network  # noqa: F401 (re-exported)
 from trirl.errors import InvalidConfigError
 
 
@@ -71,7 +75,7 @@ def write_expert(out: str | Path, config: lqr.LQRConfig = lqr.LQRConfig(), episo
         s = s @ problem.A.T + a @ problem.B.T + config.noise * rng.standard_normal((1000, problem.n))
     returns = {
         "env": "lqr",
-        "env_options": {},
+        "env_options": {"instance": config.instance} if config.instance else {},
         "episodes": episodes,
         "expert_return": float(demos.returns.mean()),
         "expert_return_std": float(demos.returns.std()),
@@ -79,79 +83,11 @@ def write_expert(out: str | Path, config: lqr.LQRConfig = lqr.LQRConfig(), episo
         "random_return_std": float(random_returns.std()),
         "note": "expert: the soft-optimal (temperature 1) policy of the true reward in closed form, stochastic, "
                 "over the demonstrations; random: uniform actions in [-1, 1] over 1000 episodes",
-        "command": f"python -m trirl.continuous.lq_oracle expert --out {out} --episodes {episodes} --seed {seed}",
+        "command": f"python -m trirl.continuous.lq_oracle expert --out {out} --episodes {episodes} --seed {seed}"
+                   + (f" --instance {config.instance}" if config.instance else ""),
     }
     write_json(out / "returns.json", returns)
     return returns
-
-
-def learnt_theta(learner, state, problem: lq.LQProblem, rng: np.random.Generator) -> tuple[np.ndarray, float, float]:
-    """``(theta [F], bias, linear_fit_error)`` of the learner's corrected reward (one seed's state),
-    by :func:`trirl.continuous.lq_swaps.quadratic_of` on ``[-1, 1]^d``."""
-    import jax.numpy as jnp
-
-    from trirl.continuous.lq_swaps import quadratic_of
-
-    n = problem.n
-    return quadratic_of(lambda z: learner.reward(state, jnp.asarray(z[:, :n], jnp.float32), jnp.asarray(z[:, n:], jnp.float32),
-                                                 jnp.zeros(len(z))), problem.d, rng)
-
-
-def policy_kl_network(learner, state, config, expert: lq.LinearGaussian, steps: int = 64, key=0):
-    """``E_{d_net}[KL(pi_net || pi_E)]`` normalised, by Monte Carlo over ``steps`` collection steps
-    of the run's own environments (discounted weights); returns ``(mean, standard error)``."""
-    import jax
-    import jax.numpy as jnp
-
-    from trirl.continuous import networks as nets
-    from trirl.continuous.envs import auto_reset, make
-
-    env = auto_reset(make("lqr", config.env_options))
-    ppo = state.ppo
-    networks = learner.ppo.networks if hasattr(learner, "ppo") else None
-    if networks is None:
-        raise InvalidConfigError("policy_kl: the learner exposes no policy networks")
-    gamma = config.ppo.gamma
-    env_state = jax.vmap(env.reset)(jax.random.split(jax.random.PRNGKey(key), 256))
-    prec = np.linalg.inv(expert.cov)
-    _, logdet_e = np.linalg.slogdet(expert.cov)
-    kls, weights = [], []
-    action_key = jax.random.PRNGKey(key + 1)
-    for t in range(steps):
-        obs = env_state.obs
-        mean, log_std = jax.vmap(lambda o: nets.policy_distribution(networks, ppo.params.policy, ppo.normalizer, o))(obs)
-        mean, std = np.asarray(mean, float), np.exp(np.asarray(log_std, float))
-        diff = mean - (np.asarray(obs, float) @ expert.K.T + expert.k)
-        m = expert.k.size
-        kl = 0.5 * (np.einsum("bi,ij,bj->b", diff, prec, diff) + (std**2) @ np.diag(prec) - m + logdet_e
-                    - 2.0 * np.sum(np.log(std), axis=1))
-        kls.append(kl)
-        weights.append(np.where(np.asarray(env_state.time) >= 0, gamma ** np.asarray(env_state.time), 0.0))
-        action_key, k = jax.random.split(action_key)
-        actions = jnp.asarray(mean + std * np.asarray(jax.random.normal(k, mean.shape)), jnp.float32)
-        env_state = jax.vmap(env.step)(env_state, actions)
-    kls, weights = np.array(kls), np.array(weights)
-    per_env = (kls * weights).sum(0) / weights.sum(0)
-    return float(per_env.mean()), float(per_env.std(ddof=1) / math.sqrt(per_env.size))
-
-
-def evaluate_state(learner, state, config, beta: float, rng: np.random.Generator, feature_cov: np.ndarray) -> dict:
-    """The oracle's numbers for one seed's learner state (module docstring)."""
-    env_config = lqr.LQRConfig(**config.env_options)
-    problem = env_config.problem
-    theta_true, _ = lq.theta_from_reward(env_config.reward)
-    expert = lq.soft_optimal(problem, env_config.reward).policy
-    theta, bias, misfit = learnt_theta(learner, state, problem, rng)
-    distance = lq.reward_distance(problem, theta_true, theta, feature_cov)
-    row = {"reward_residual": distance.residual, "reward_scale": distance.scale, "linear_fit_error": misfit}
-    try:
-        scaled = lq.soft_optimal(problem, lq.reward_from_theta(theta * distance.scale, problem.d)).policy
-        row["reward_policy_kl"] = lq.expected_kl(problem, expert, scaled) / problem.mass
-    except (lq.NotSoftSolvableError, ZeroDivisionError):
-        row["reward_policy_kl"] = math.inf
-    row["dual"] = lq.dual(problem, theta, expert, beta, bias=bias).value
-    row["policy_kl"], row["policy_kl_se"] = policy_kl_network(learner, state, config, expert)
-    return row
 
 
 def lqr_instance(config, where: str, what: str):
@@ -171,10 +107,16 @@ def lqr_instance(config, where: str, what: str):
     return env_config, problem
 
 
-def evaluate_run(path: str | Path, samples: int = 200_000, seed: int = 0) -> dict:
-    """Every checkpoint of the run at ``path`` as ``track``'s rows (``{"rows": [{"iteration", "env_steps",
+def evaluate_run(path: str | Path, samples: int = 200_000, seed: int = 0, every: int = 1) -> dict:
+    """Every checkpoint of the run at ``path`` (with ``every``, those whose iteration is a multiple of it)
+    as ``track``'s rows (``{"rows": [{"iteration", "env_steps",
     "checkpoint", "seeds": [row...]}], ...}``); each seed's row has the learner's ``mean_<name>`` of
-    :data:`LEARNER_METRICS` over the ``checkpoint_every`` iterations before (``metrics.jsonl``: a mean over seeds)."""
+    :data:`LEARNER_METRICS` over the ``checkpoint_every`` iterations before (``metrics.jsonl``: a mean over seeds).
+
+    Raises:
+        InvalidConfigError: naming ``--every`` when ``every`` is below 1; naming ``--run`` when the run
+            is not on ``lqr`` or its discount differs from the instance's (:func:`lqr_instance`).
+    """
     import jax
 
     from trirl.continuous.evaluate import checkpoint_states, load_run
@@ -187,7 +129,11 @@ def evaluate_run(path: str | Path, samples: int = 200_000, seed: int = 0) -> dic
     expert = lq.soft_optimal(problem, env_config.reward).policy
     feature_cov = np.cov(lq.features(lq.sample_occupancy(problem, expert, samples, rng)), rowvar=False)
     history, rows = read_metrics(Path(path)), []
+    if every < 1:
+        raise InvalidConfigError(f"--every must be a positive number of iterations, got {every}")
     for step, state in checkpoint_states(path, run):
+        if step % every:
+            continue
         seeds = [evaluate_state(learner, jax.tree_util.tree_map(lambda x, j=j: x[j], state), config,
                                 config.buffer.beta, rng, feature_cov) for j in range(config.seeds)]
         window = [m for m in history if step - config.checkpoint_every < m["iteration"] <= step]
@@ -357,9 +303,12 @@ def main(argv=None) -> int:
     e.add_argument("--out", required=True)
     e.add_argument("--episodes", type=int, default=64)
     e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--instance", type=int, default=0, help="[env_options] instance (the random LQ problem)")
     v = sub.add_parser("evaluate", help="compare a run on lqr with the closed forms")
     v.add_argument("--run", required=True)
     v.add_argument("--json", default=None)
+    v.add_argument("--every", type=int, default=1,
+                   help="read only the checkpoints whose iteration is a multiple of this")
     t = sub.add_parser("track", help="train as trirl train does and evaluate the oracle along the run")
     t.add_argument("--config", required=True, help="a TOML config (path or shipped name, e.g. trirl_lqr)")
     t.add_argument("--every", type=int, default=20, help="iterations between evaluations")
@@ -386,6 +335,7 @@ def main(argv=None) -> int:
                    help="the eta of Theorem 3.2's correction (default: the policy step's own)")
     w.add_argument("--step-fraction", type=float, default=None, help="the policy takes this part of each step")
     w.add_argument("--eta-rule", default="projection", choices=("projection", "step", "scaled-step", "exact"))
+    w.add_argument("--beta", type=float, default=None, help="[buffer] beta (default: the config's)")
     w.add_argument("--json", default=None)
     t.add_argument("--normalize-advantages", default=None, choices=("true", "false"),
                    help="[ppo] normalize_advantages (default: the config's)")
@@ -427,14 +377,16 @@ def main(argv=None) -> int:
             if args.json:
                 write_json(Path(args.json), _finite_json({**result, "command": command, "machine": machine}))
 
-        swaps(load_config(args.config), tuple(args.instances), args.seeds, args.iterations, args.every,
+        config = load_config(args.config, buffer=None if args.beta is None else {"beta": args.beta})
+        swaps(config, tuple(args.instances), args.seeds, args.iterations, args.every,
               on_row=save_swaps, log_ratios=args.log_ratios and tuple(args.log_ratios), kl_bound=args.kl_bound,
               correction_eta=args.correction_eta, step_fraction=args.step_fraction, eta_rule=args.eta_rule)
         return 0
     if args.command == "expert":
-        print(json.dumps(write_expert(args.out, episodes=args.episodes, seed=args.seed), indent=1))
+        print(json.dumps(write_expert(args.out, lqr.LQRConfig(instance=args.instance), episodes=args.episodes,
+                                      seed=args.seed), indent=1))
         return 0
-    result = evaluate_run(args.run)
+    result = evaluate_run(args.run, every=args.every)
     for checkpoint in result["rows"]:
         for j, row in enumerate(checkpoint["seeds"]):
             print(checkpoint["checkpoint"], j, " ".join(f"{k}={v:.4g}" for k, v in row.items()))
