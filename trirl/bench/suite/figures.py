@@ -149,6 +149,11 @@ def plot_curves(summary: dict[str, Any]):
         for ax, method in zip(row_axes, methods):
             ax.set_title(f"{summary['tasks'][task]['label']}: {_label(summary, method)}", fontsize="small")
             entry = summary["per_task"].get(task, {}).get(method)
+            if f"{task}/{method}" not in summary["stages"]:  # a control task's methods are a few
+                ax.set_title(f"{summary['tasks'][task]['label']}: {_label(summary, method)}\n(not run on this task)",
+                             fontsize="small", color="0.5")
+                ax.axis("off")
+                continue
             if entry is None:
                 reason = summary["stages"][f"{task}/{method}"].get("reason", "")
                 ax.text(0.5, 0.5, "missing:\n" + textwrap.fill(reason, 40), ha="center", va="center", fontsize="x-small",
@@ -201,7 +206,7 @@ def format_table(summary: dict[str, Any]) -> str:
     for task in summary["order"]["tasks"]:  # one line per task where every method misses for one reason
         rows = {m: summary["missing"][f"{task}/{m}"]["reason"] for m in summary["order"]["methods"]
                 if f"{task}/{m}" in summary["missing"]}
-        if len(rows) == len(summary["order"]["methods"]) and len(set(rows.values())) == 1:
+        if len(rows) == sum(s.split("/")[0] == task for s in summary["stages"]) > 1 and len(set(rows.values())) == 1:
             lines.append(f"  missing {task} (every method): {next(iter(rows.values()))}")
         else:
             lines.extend(f"  missing {task}/{method}: {reason}" for method, reason in rows.items())
