@@ -33,7 +33,7 @@ def plot_suite(summary: dict[str, Any]):
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 4, figsize=(22, 6.2), gridspec_kw={"width_ratios": [1, 1.1, 1, 1.6]})
+    fig, axes = plt.subplots(1, 4, figsize=(25, 6.4), gridspec_kw={"width_ratios": [1, 1.1, 1, 2.2]})
     colors = {m: f"C{i}" for i, m in enumerate(summary["order"]["methods"])}
     for ax, title in zip(axes, TITLES):
         ax.set_title(title)
@@ -125,7 +125,7 @@ def _plot_per_task(ax, summary: dict[str, Any], colors: dict[str, str]) -> None:
                 paper_drawn = True
         if task not in summary["per_task"]:
             ax.text(i, 0.5, "missing", rotation=90, ha="center", va="center", color="0.5", fontsize="small")
-    labels = [summary["tasks"][t]["label"] + (" *" if summary["tasks"][t]["note"] else "") for t in tasks]
+    labels = [textwrap.fill(summary["tasks"][t]["label"] + (" *" if summary["tasks"][t]["note"] else ""), 16) for t in tasks]
     ax.set_xticks(np.arange(len(tasks)), labels, rotation=20, ha="right")
     ax.axhline(1.0, color="green", lw=0.8, ls=":", label="expert (1)")
     ax.axhline(0.0, color="0.3", lw=0.8, ls=":", label="uniform random actions (0)")
