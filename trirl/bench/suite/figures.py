@@ -125,7 +125,7 @@ def _plot_per_task(ax, summary: dict[str, Any], colors: dict[str, str]) -> None:
                 paper_drawn = True
         if task not in summary["per_task"]:
             ax.text(i, 0.5, "missing", rotation=90, ha="center", va="center", color="0.5", fontsize="small")
-    labels = [textwrap.fill(summary["tasks"][t]["label"] + (" *" if summary["tasks"][t]["note"] else ""), 16) for t in tasks]
+    labels = [textwrap.fill(summary["tasks"][t]["label"] + (" *" if summary["tasks"][t]["note"] else ""), 18) for t in tasks]
     ax.set_xticks(np.arange(len(tasks)), labels, rotation=20, ha="right")
     ax.axhline(1.0, color="green", lw=0.8, ls=":", label="expert (1)")
     ax.axhline(0.0, color="0.3", lw=0.8, ls=":", label="uniform random actions (0)")
@@ -173,7 +173,7 @@ def plot_curves(summary: dict[str, Any]):
             ax.legend(fontsize="xx-small", loc="lower right")
         row_axes[0].set_ylabel("expert-normalised\nevaluation return", fontsize="small")
     fig.suptitle(f"{summary['suite']}: training curves, every seed")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.25 / fig.get_figheight()))  # the title above the first row's titles
     return fig
 
 
