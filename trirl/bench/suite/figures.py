@@ -131,7 +131,7 @@ def _plot_per_task(ax, summary: dict[str, Any], colors: dict[str, str]) -> None:
     ax.axhline(0.0, color="0.3", lw=0.8, ls=":", label="uniform random actions (0)")
     ax.set_ylabel("expert-normalised return")
     ax.set_xlim(-0.5, len(tasks) - 0.5)
-    ax.legend(fontsize="x-small", loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)
+    ax.legend(fontsize="x-small", loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=2)  # below two-line task names
 
 
 def plot_curves(summary: dict[str, Any]):
