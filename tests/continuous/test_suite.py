@@ -102,6 +102,31 @@ def test_suite_command_pauses_resumes_writes_json_and_figure_then_skips(tmp_path
     assert json.loads((out / "suite_tiny.json").read_text())["per_task"] == summary["per_task"]
 
 
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_committed_point_maze_finding_the_discriminators_input_not_the_algorithm():
+    """The point maze of continuous/results/suite_cpu: from a deterministic expert the methods on the
+    raw action stop at half the expert, those on (s, s') do not, TRIRL and GAIL included; from the
+    stochastic expert the raw action does not hurt. Book chapter 9 quotes these numbers."""
+    summary = json.loads((ROOT / "continuous" / "results" / "suite_cpu" / "suite_cpu.json").read_text())
+    maze, control = summary["per_task"]["point_maze"], summary["per_task"]["point_maze_stochastic"]
+    inputs = {m: summary["methods"][m]["input_mode"] for m in maze}
+    assert {m for m, mode in inputs.items() if mode == "state_transition"} == {"trirl_mlp_ss", "gail_ss", "airl", "amp"}
+    for method in ("trirl_mlp", "gail"):
+        assert inputs[method] == "state_action" and max(maze[method]["values"]) < 0.6, method
+        assert control[method]["iqm_ci"][0] > 0.95, method
+    for method in ("trirl_mlp_ss", "gail_ss", "airl", "amp"):
+        assert maze[method]["iqm_ci"][0] > 0.9, method
+    assert summary["probability_of_improvement"]["over"]["trirl_mlp_ss"]["value"] == 0.0
+    assert "point_maze_stochastic" not in summary["aggregate_tasks"] and set(control) == {"trirl_mlp", "gail"}
+    section = (ROOT / "book" / "09_from_tables_to_mujoco.md").read_text().split("## The suite, in one command")[1]
+    for row in (maze["trirl_mlp_ss"], maze["gail_ss"], control["trirl_mlp"], control["gail"]):
+        assert f"{row['iqm']:.2f} [{row['iqm_ci'][0]:.2f}, {row['iqm_ci'][1]:.2f}]" in section
+    for method in ("trirl_mlp", "gail", "airl", "amp"):
+        assert f"{maze[method]['iqm']:.2f}" in section, method
+
+
 def _summary() -> dict:
     """A suite summary in :func:`trirl.bench.suite.aggregate`'s form from synthetic per-seed values:
     A beats B everywhere, C is missing on the second task."""
