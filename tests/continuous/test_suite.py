@@ -125,6 +125,19 @@ def test_the_committed_point_maze_finding_the_discriminators_input_not_the_algor
         assert f"{row['iqm']:.2f} [{row['iqm_ci'][0]:.2f}, {row['iqm_ci'][1]:.2f}]" in section
     for method in ("trirl_mlp", "gail", "airl", "amp"):
         assert f"{maze[method]['iqm']:.2f}" in section, method
+    # retrained from scratch, the (s, s') rewards that imitate lead away from the goal in both mazes
+    retrained = {path.stem: json.loads(path.read_text())
+                 for path in (ROOT / "continuous" / "results" / "suite_cpu" / "retraining").glob("*.json")}
+    for method in ("trirl_mlp_ss", "gail_ss"):
+        for env in ("point_maze", "point_maze_mirrored"):
+            result = retrained[f"point_maze_{method}_{env}"]
+            assert result["run"] == f"runs/suite_cpu/point_maze/{method}" and result["env"] == env
+            assert result["normalised_return"] < 0 < 0.95 < result["control_normalised_return"], (method, env)
+            assert f"{result['normalised_return']:.2f}" in section
+    trirl_ss = retrained["point_maze_trirl_mlp_ss_point_maze"]
+    assert min(trirl_ss["learnt_reward_return"]) > max(trirl_ss["control_learnt_reward_return"])  # it pays off the goal
+    for env in ("point_maze", "point_maze_mirrored"):
+        assert f"{retrained[f'point_maze_stochastic_trirl_mlp_{env}']['normalised_return']:.2f}" in section
 
 
 def _summary() -> dict:
