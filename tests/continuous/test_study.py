@@ -284,6 +284,31 @@ def test_a_stage_completed_with_another_configuration_is_refused(tmp_path):
         stages_lib._completed(tmp_path, {"stage": "retraining", "env": "point_maze_mirrored"})
 
 
+def test_a_stage_recorded_in_another_checkout_counts_as_done_here_and_a_changed_field_is_named(tmp_path):
+    from trirl.bench import study
+    from trirl.rundir import write_json
+
+    shipped = EXPERTS / "point_maze" / "demos.npz"
+    record = {"stage": "training", "config": {"demos": str(shipped), "seed": 0, "ppo": {"gamma": 0.99}}}
+    assert study.portable(record)["config"]["demos"] == "continuous/experts/point_maze/demos.npz"
+    # the same shipped file, recorded by another checkout (that folder does not exist here)
+    elsewhere = "/elsewhere/checkout/continuous/experts/point_maze/demos.npz"
+    write_json(tmp_path / study.RESULT_FILE, {"record": {**record, "config": {**record["config"], "demos": elsewhere}},
+                                              "returns": [1.0]})
+    assert study.completed(tmp_path, record)["returns"] == [1.0]
+    # a user's own file and a file the shipped folder does not hold keep their paths
+    own = tmp_path / "continuous" / "experts" / "point_maze" / "demos.npz"
+    own.parent.mkdir(parents=True)
+    own.write_bytes(b"")
+    assert study.portable(str(own)) == str(own)
+    assert study.portable("/elsewhere/continuous/experts/point_maze/none.npz") == "/elsewhere/continuous/experts/point_maze/none.npz"
+    with pytest.raises(InvalidConfigError, match=r"another configuration \(config.demos: 'continuous/experts/point_maze/"
+                                                 r"demos.npz' -> '.*/continuous/experts/point_maze/demos.npz'\)"):
+        study.completed(tmp_path, {**record, "config": {**record["config"], "demos": str(own)}})
+    with pytest.raises(InvalidConfigError, match=r"another configuration \(config.ppo.gamma: 0.99 -> 0.9\); delete"):
+        study.completed(tmp_path, {**record, "config": {**record["config"], "ppo": {"gamma": 0.9}}})
+
+
 def test_ctrl_c_in_a_training_stage_says_how_to_continue(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(train_lib, "train", lambda *a, **k: {"status": "interrupted", "iterations": 1})
     assert cli.main(_bench("--runs", tmp_path / "runs", "--out", tmp_path / "out")) == 130

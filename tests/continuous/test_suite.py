@@ -48,12 +48,18 @@ def test_suite_command_pauses_resumes_writes_json_and_figure_then_skips(tmp_path
     assert [row["iteration"] for row in read_metrics(runs / "point_maze" / "trirl")] == [1, 2, 3, 4]  # resumed, not redone
     summary = json.loads((out / "suite_tiny.json").read_text())
     assert summary["command"].startswith("trirl bench suite") and summary["machine"]["cores"] >= 1 and "commit" in summary
-    assert summary["order"] == {"tasks": ["point_maze", "mirrored"], "methods": ["trirl", "trirl_goal", "gail"]}
-    assert summary["done"] == ["point_maze/gail", "point_maze/trirl", "point_maze/trirl_goal"]
-    # the task without an expert is listed with the reason, not dropped
-    assert set(summary["missing"]) == {"mirrored/trirl", "mirrored/trirl_goal", "mirrored/gail"}
-    assert summary["missing"]["mirrored/gail"]["reason"].startswith("no expert: ")
-    assert "point_maze_mirrored/returns.json does not exist" in summary["missing"]["mirrored/gail"]["reason"]
+    assert summary["order"] == {"tasks": ["point_maze", "mirrored"], "methods": ["trirl", "trirl_ss", "trirl_goal", "gail"]}
+    assert summary["done"] == ["point_maze/gail", "point_maze/trirl", "point_maze/trirl_goal", "point_maze/trirl_ss"]
+    # the reward on (s, s'): its stage trained the discriminator on the next state, and the JSON says so
+    assert json.loads((runs / "point_maze" / "trirl_ss" / "config.json").read_text())["discriminator"]["input_mode"] == \
+        "state_transition"
+    assert [summary["methods"][m]["input_mode"] for m in summary["order"]["methods"]] == [
+        "state_action", "state_transition", "state_action", "state_action"]
+    # the task without an expert is listed with the reason, not dropped; only the methods it names
+    assert set(summary["missing"]) == {"mirrored/trirl", "mirrored/trirl_goal"}
+    assert summary["tasks"]["mirrored"]["methods"] == ["trirl", "trirl_goal"]
+    assert summary["missing"]["mirrored/trirl"]["reason"].startswith("no expert: ")
+    assert "point_maze_mirrored/returns.json does not exist" in summary["missing"]["mirrored/trirl"]["reason"]
     assert summary["missing"]["mirrored/trirl_goal"]["reason"].startswith("the task declares no base features")
     expert, random = (json.loads((train_lib.EXPERTS_DIR / "point_maze" / "returns.json").read_text())[k]
                       for k in ("expert_return", "random_return"))
@@ -69,24 +75,69 @@ def test_suite_command_pauses_resumes_writes_json_and_figure_then_skips(tmp_path
         assert row["tasks"] == ["point_maze"] and row["iqm_ci"][0] <= row["iqm"] <= row["iqm_ci"][1]
         assert row["iqm"] == pytest.approx(np.mean(summary["per_task"]["point_maze"][method]["values"]))  # 2 runs: the mean
     assert summary["probability_of_improvement"]["of"] == "trirl"
-    assert set(summary["probability_of_improvement"]["over"]) == {"trirl_goal", "gail"}
+    assert set(summary["probability_of_improvement"]["over"]) == {"trirl_ss", "trirl_goal", "gail"}
     for row in summary["probability_of_improvement"]["over"].values():
         assert 0 <= row["ci"][0] <= row["value"] <= row["ci"][1] <= 1
     for profile in summary["performance_profiles"]["methods"].values():
         assert np.all(np.diff(profile["fraction"]) <= 0)
     assert summary["budget"]["tasks"]["point_maze"] | {"ppo_env_steps_per_s": None} == {
-        "env": "point_maze", "env_steps_per_seed": 128, "seeds": 2, "iterations": 4, "stages": 3,
+        "env": "point_maze", "env_steps_per_seed": 128, "seeds": 2, "iterations": 4, "stages": 4,
         "ppo_env_steps_per_s": None, "ppo_env_steps_per_cpu_s": None, "estimated_hours": None,
         "estimated_cpu_hours": None}
     for name in ("suite.png", "learning_curves.png"):
         assert (out / name).read_bytes()[:8] == PNG, name
     curves = suite_lib.plot_curves(summary)
     assert sum(1 for line in curves.axes[0].get_lines() if (line.get_gid() or "").startswith("seed ")) == 2
+    labels = ["TRIRL (MLP)", "TRIRL (MLP on (s, s'))", "TRIRL (goal features)", "GAIL"]  # each method by its label
+    assert [ax.get_title() for ax in curves.axes[:4]] == [f"point_maze: {label}" for label in labels]
+    assert curves.axes[5].get_title() == "mirrored: TRIRL (MLP on (s, s'))\n(not run on this task)"
+    figure = suite_lib.plot_suite(summary)
+    assert [t.get_text() for t in figure.axes[0].get_yticklabels()] == labels  # the aggregate, in the spec's order
+    assert [t.get_text() for t in figure.axes[2].get_yticklabels()] == [f"TRIRL (MLP)\nover {label}" for label in labels[1:]]
+    assert set(labels) <= set(figure.axes[3].get_legend_handles_labels()[1])
 
     # again: every stage is skipped and the numbers stay
     assert cli.main(_bench("--runs", runs, "--out", out)) == 0
-    assert capsys.readouterr().out.count("already done, skipped") == 3
+    assert capsys.readouterr().out.count("already done, skipped") == 4
     assert json.loads((out / "suite_tiny.json").read_text())["per_task"] == summary["per_task"]
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_committed_point_maze_finding_the_discriminators_input_not_the_algorithm():
+    """The point maze of continuous/results/suite_cpu: from a deterministic expert the methods on the
+    raw action stop at half the expert, those on (s, s') do not, TRIRL and GAIL included; from the
+    stochastic expert the raw action does not hurt. Book chapter 9 quotes these numbers."""
+    summary = json.loads((ROOT / "continuous" / "results" / "suite_cpu" / "suite_cpu.json").read_text())
+    maze, control = summary["per_task"]["point_maze"], summary["per_task"]["point_maze_stochastic"]
+    inputs = {m: summary["methods"][m]["input_mode"] for m in maze}
+    assert {m for m, mode in inputs.items() if mode == "state_transition"} == {"trirl_mlp_ss", "gail_ss", "airl", "amp"}
+    for method in ("trirl_mlp", "gail"):
+        assert inputs[method] == "state_action" and max(maze[method]["values"]) < 0.6, method
+        assert control[method]["iqm_ci"][0] > 0.95, method
+    for method in ("trirl_mlp_ss", "gail_ss", "airl", "amp"):
+        assert maze[method]["iqm_ci"][0] > 0.9, method
+    assert summary["probability_of_improvement"]["over"]["trirl_mlp_ss"]["value"] == 0.0
+    assert "point_maze_stochastic" not in summary["aggregate_tasks"] and set(control) == {"trirl_mlp", "gail"}
+    section = (ROOT / "book" / "09_from_tables_to_mujoco.md").read_text().split("## The suite, in one command")[1]
+    for row in (maze["trirl_mlp_ss"], maze["gail_ss"], control["trirl_mlp"], control["gail"]):
+        assert f"{row['iqm']:.2f} [{row['iqm_ci'][0]:.2f}, {row['iqm_ci'][1]:.2f}]" in section
+    for method in ("trirl_mlp", "gail", "airl", "amp"):
+        assert f"{maze[method]['iqm']:.2f}" in section, method
+    # retrained from scratch, the (s, s') rewards that imitate lead away from the goal in both mazes
+    retrained = {path.stem: json.loads(path.read_text())
+                 for path in (ROOT / "continuous" / "results" / "suite_cpu" / "retraining").glob("*.json")}
+    for method in ("trirl_mlp_ss", "gail_ss"):
+        for env in ("point_maze", "point_maze_mirrored"):
+            result = retrained[f"point_maze_{method}_{env}"]
+            assert result["run"] == f"runs/suite_cpu/point_maze/{method}" and result["env"] == env
+            assert result["normalised_return"] < 0 < 0.95 < result["control_normalised_return"], (method, env)
+            assert f"{result['normalised_return']:.2f}" in section
+    trirl_ss = retrained["point_maze_trirl_mlp_ss_point_maze"]
+    assert min(trirl_ss["learnt_reward_return"]) > max(trirl_ss["control_learnt_reward_return"])  # it pays off the goal
+    for env in ("point_maze", "point_maze_mirrored"):
+        assert f"{retrained[f'point_maze_stochastic_trirl_mlp_{env}']['normalised_return']:.2f}" in section
 
 
 def _summary() -> dict:
@@ -166,18 +217,31 @@ def test_rliable_aggregates_over_runs_and_tasks():
 
 def test_shipped_suite_spec_the_issues_task_order_five_seeds_and_one_budget_per_task():
     spec = suite_lib.load_suite("suite_cpu")
-    assert list(spec.tasks) == ["ant", "half_cheetah", "hopper", "walker2d", "point_maze", "humanoid"]
-    assert list(spec.methods) == ["trirl_mlp", "trirl_features", "gail", "airl", "amp"] and spec.reference == "trirl_mlp"
-    assert spec.train.seeds >= 5
-    for task in spec.tasks.values():
+    assert [t for t in spec.tasks if spec.tasks[t].aggregate] == ["ant", "half_cheetah", "hopper", "walker2d",
+                                                                   "point_maze", "humanoid"]
+    assert list(spec.methods) == ["trirl_mlp", "trirl_mlp_ss", "trirl_features", "gail", "gail_ss", "airl", "amp"]
+    assert spec.reference == "trirl_mlp" and spec.train.seeds >= 5
+    for task in (t for t in spec.tasks.values() if t.aggregate):
         configs = [spec.configs[f"{task.name}/{m}"] for m in spec.methods]
         assert {c.iterations * c.ppo.batch_size for c in configs} == {configs[0].iterations * configs[0].ppo.batch_size}
-        assert [c.algo for c in configs] == ["trirl", "trirl", "gail", "airl", "amp"]
-        assert configs[1].discriminator.features == task.features and configs[1].discriminator.hidden_sizes == ()
+        assert [c.algo for c in configs] == ["trirl", "trirl", "trirl", "gail", "gail", "airl", "amp"]
+        # (s, a) or (s, s'): each method's discriminator input, the hypothesis of the point maze's finding
+        assert [c.discriminator.input_mode == "state_transition" for c in configs] == [False, True, False, False, True,
+                                                                                        True, True]
+        assert configs[2].discriminator.features == task.features and configs[2].discriminator.hidden_sizes == ()
         has_expert = (train_lib.EXPERTS_DIR / task.env / "returns.json").is_file()
         assert all((f"{task.name}/{m}" in spec.unavailable) != has_expert for m in spec.methods), task.name
         if task.env != "point_maze":
             assert task.total_steps >= 2_000_000  # a few million steps per run
+    # the control: the point maze from the stochastic expert, two methods, not in the aggregate
+    control = spec.tasks["point_maze_stochastic"]
+    assert (control.env, control.demos, control.aggregate, control.methods) == ("point_maze", "demos.npz", False,
+                                                                                ("trirl_mlp", "gail"))
+    assert [s for s in spec.stages if s.startswith("point_maze_stochastic/")] == [
+        "point_maze_stochastic/trirl_mlp", "point_maze_stochastic/gail"]
+    assert spec.configs["point_maze_stochastic/trirl_mlp"].demos.endswith("point_maze/demos.npz")
+    assert spec.configs["point_maze_stochastic/trirl_mlp"].to_dict() | {"demos": ""} == \
+        spec.configs["point_maze/trirl_mlp"].to_dict() | {"demos": ""}  # the demonstrations are all that differ
     assert spec.paper["TRIRL"]["Ant"] == [1.00, 0.05] and spec.tasks["ant"].note  # the old Ant, marked
     assert suite_lib.budget(spec)["tasks"]["ant"]["estimated_hours"] > 0
 
@@ -191,6 +255,13 @@ BAD_SPECS = [
     ('[tasks.y]\nconfig = "table1_tiny_train.toml"\ntotal_steps = 0\n', r"\[tasks.y\] total_steps.*>= 1"),
     ('[tasks.y]\nconfig = "table1_tiny_train.toml"\ntotal_steps = 8\nenv = "moon"\n', r"\[tasks.y\] env = 'moon'"),
     ('[paper.P]\nAnt = [1.0]\n', r"\[paper.P\] Ant = \[1.0\]: expected \[value, plus_minus\]"),
+    ('[methods.x]\nalgo = "trirl"\ninput_mode = "sa"\n', r"\[methods.x\] input_mode.*unknown input 'sa'; choose one of "
+                                                         r"state_action, state_transition"),
+    ('[methods.x]\nalgo = "airl"\ninput_mode = "state_action"\n', r"\[methods.x\].*but airl uses 'state_transition'"),
+    ('[methods.x]\nalgo = "trirl"\nfeatures = true\ninput_mode = "state_transition"\n',
+     r"\[methods.x\] input_mode = 'state_transition': the feature-based variant is linear in base features phi\(s, a\)"),
+    ('[tasks.y]\nconfig = "table1_tiny_train.toml"\ntotal_steps = 8\nmethods = ["trirl", "ppo"]\n',
+     r"\[tasks.y\] methods = \['trirl', 'ppo'\]: 'ppo' is no \[methods.NAME\]; the methods are trirl, trirl_ss"),
 ]
 
 
@@ -204,14 +275,27 @@ def test_bad_suite_specs_name_the_file_section_and_key(tmp_path, extra, message)
     assert str(path) in str(err.value)
 
 
+def test_a_control_task_runs_its_methods_and_stays_out_of_the_aggregate(tmp_path):
+    path = tmp_path / "suite_control.toml"
+    path.write_text(TINY.read_text().replace('"table1_tiny_train.toml"', json.dumps(str(DATA / "table1_tiny_train.toml")))
+                    + '\n[tasks.control]\nenv = "point_maze"\nconfig = "table1_tiny_train.toml"\ntotal_steps = 128\n'
+                      'methods = ["gail", "trirl"]\naggregate = false\n'.replace(
+                          '"table1_tiny_train.toml"', json.dumps(str(DATA / "table1_tiny_train.toml"))))
+    spec = suite_lib.load_suite(path)
+    assert [s for s in spec.stages if s.startswith("control/")] == ["control/trirl", "control/gail"]  # the spec's order
+    assert "control/trirl_goal" not in spec.configs and "control/trirl_goal" not in spec.unavailable
+    every_stage_done = {stage: {} for stage in spec.stages if stage not in spec.unavailable}
+    assert suite_lib.aggregated_tasks(spec, every_stage_done) == ["point_maze"]
+
+
 def test_only_selects_tasks_methods_and_pairs_and_names_the_unknown():
     spec = suite_lib.load_suite(TINY)
-    assert suite_lib.select(spec, "gail") == ("point_maze/gail", "mirrored/gail")
+    assert suite_lib.select(spec, "gail") == ("point_maze/gail",)  # the mirrored task names two other methods
     assert suite_lib.select(spec, "mirrored, point_maze/trirl") == ("point_maze/trirl", "mirrored/trirl",
-                                                                    "mirrored/trirl_goal", "mirrored/gail")
+                                                                    "mirrored/trirl_goal")
     assert suite_lib.select(spec, None) == spec.stages
     with pytest.raises(InvalidConfigError, match=r"--only 'airl': no such task, method or task/method; the tasks are "
-                                                 r"point_maze, mirrored, the methods trirl, trirl_goal, gail"):
+                                                 r"point_maze, mirrored, the methods trirl, trirl_ss, trirl_goal, gail"):
         suite_lib.select(spec, "airl")
 
 
@@ -239,4 +323,4 @@ def test_shards_of_a_job_array_split_the_stages_disjointly(tmp_path, capsys, mon
         assert cli.main(_bench("--runs", tmp_path / "runs", "--out", tmp_path / f"out{k}", "--shard", f"{k}/3")) == 0
     spec = suite_lib.load_suite(TINY)
     assert sorted(sum(ran, ())) == sorted(spec.stages) and all(len(stages) == 2 for stages in ran)
-    assert "shard 2/3: point_maze/trirl_goal, mirrored/trirl_goal" in capsys.readouterr().out
+    assert "shard 2/3: point_maze/trirl_ss, mirrored/trirl" in capsys.readouterr().out

@@ -43,19 +43,56 @@ def completed(path: Path, record: dict[str, Any]) -> dict[str, Any] | None:
     if not result_path.exists():
         return None
     result = read_json(result_path, "a completed stage's result (written by trirl bench)")
-    saved = result.get("record", {})
-    record = json.loads(json.dumps(record))  # the JSON form (tuples as lists)
-    differ = sorted(k for k in set(saved) | set(record) if saved.get(k) != record.get(k))
+    saved = portable(result.get("record", {}))
+    record = portable(json.loads(json.dumps(record)))  # the JSON form (tuples as lists)
+    differ = _differences(saved, record)
     if differ:
         raise InvalidConfigError(
-            f"{path} was completed with another configuration ({', '.join(f'{k}: {saved.get(k)!r} -> {record.get(k)!r}' for k in differ)}); "
+            f"{path} was completed with another configuration ({'; '.join(f'{k}: {a!r} -> {b!r}' for k, a, b in differ)}); "
             f"delete that folder to redo the stage, or choose another --runs folder")
     return result
 
 
+def _differences(saved: Any, record: Any, where: str = "") -> list[tuple[str, Any, Any]]:
+    """``(dotted key, saved, record)`` of every leaf where two records differ."""
+    if isinstance(saved, dict) and isinstance(record, dict):
+        return [d for k in sorted(set(saved) | set(record), key=str)
+                for d in _differences(saved.get(k), record.get(k), f"{where}.{k}" if where else str(k))]
+    return [] if saved == record else [(where or "record", saved, record)]
+
+
+def portable(value: Any) -> Any:
+    """A record (JSON form) with every absolute path to a shipped file written as
+    ``<folder>/<path in it>`` (``continuous/experts/point_maze/demos.npz``,
+    :mod:`trirl.resources`), so that a runs folder counts as done in any checkout or install.
+    A path that does not exist here (recorded in another checkout) names the shipped file that
+    its part after the last ``continuous/`` (or ``gridworlds/``) names, where that file exists;
+    any other path is kept as it is."""
+    from trirl.resources import FOLDERS, data_dir
+
+    if isinstance(value, dict):
+        return {key: portable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [portable(item) for item in value]
+    if not (isinstance(value, str) and Path(value).is_absolute()):
+        return value
+    path = Path(value)
+    for folder in FOLDERS:
+        root = data_dir(folder).resolve()
+        if path.exists():
+            if path.resolve().is_relative_to(root):
+                return f"{folder}/{path.resolve().relative_to(root).as_posix()}"
+        elif folder in path.parts:
+            tail = path.parts[len(path.parts) - path.parts[::-1].index(folder):]
+            if tail and (root / Path(*tail)).is_file():
+                return f"{folder}/{Path(*tail).as_posix()}"
+    return value
+
+
 def training_record(config) -> dict[str, Any]:
-    """What a training stage's ``result.json`` must record to count as done: its whole config."""
-    return {"stage": "training", "config": config.to_dict()}
+    """What a training stage's ``result.json`` must record to count as done: its whole config
+    (shipped files as :func:`portable` paths)."""
+    return {"stage": "training", "config": portable(json.loads(json.dumps(config.to_dict())))}
 
 
 def run_training(config, path: Path, progress: bool, log=print, max_minutes: float | None = None) -> dict[str, Any]:
@@ -162,4 +199,4 @@ def training_curve(path: Path, normalise) -> dict[str, Any]:
 
 
 __all__ = ["PIECES_FILE", "RESULT_FILE", "StudyInterrupted", "StudyPaused", "completed", "expert_normaliser", "parse_shard",
-           "run_training", "training_curve", "write_outputs", "training_record"]
+           "portable", "run_training", "training_curve", "write_outputs", "training_record"]

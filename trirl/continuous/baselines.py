@@ -40,13 +40,16 @@ from trirl.continuous.trirl import Learner, validate_demos
 from trirl.errors import InvalidConfigError
 
 ALGOS = ("gail", "airl", "amp")
-#: the discriminator input each baseline needs (read it through :func:`input_mode`)
+#: the discriminator input each baseline runs with by default (read it through :func:`input_mode`)
 INPUT_MODE = {"gail": "state_action", "airl": "state_transition", "amp": "state_transition"}
+#: the baselines whose input is part of the method (AIRL's g(s) + gamma h(s') - h(s), AMP's (s, s'))
+FIXED_INPUT = ("airl", "amp")
 
 
 def input_mode(algo: str, given: str | None = None) -> str | None:
-    """The discriminator input ``algo`` runs with: GAIL's ``(s, a)``, AIRL's and AMP's ``(s, s')``
-    are fixed by the method; any other algorithm (TRIRL) keeps ``given``, its config's choice.
+    """The discriminator input ``algo`` runs with: AIRL's and AMP's ``(s, s')`` are fixed by the
+    method; GAIL's is ``(s, a)`` unless ``given`` says ``(s, s')`` (GAIL from observations, GAIfO,
+    Torabi et al. 2018); any other algorithm (TRIRL) keeps ``given``, its config's choice.
 
     The one place this rule lives: ``trirl train`` fills an unset ``[discriminator] input_mode``
     with it, and :class:`BaselineConfig` and ``TrainConfig`` check theirs with it.
@@ -56,15 +59,16 @@ def input_mode(algo: str, given: str | None = None) -> str | None:
         given: the configured input mode, or ``None`` when the config leaves it out.
 
     Returns:
-        The fixed input mode, or ``given`` when ``algo`` fixes none.
+        The fixed input mode (AIRL, AMP), else ``given`` where set, else the baseline's default
+        (GAIL's ``(s, a)``; ``None`` for TRIRL).
 
     Raises:
         InvalidConfigError: ``given`` differs from the input ``algo`` fixes, naming
             ``DiscriminatorConfig.input_mode`` (``[discriminator] input_mode`` in a file).
     """
     fixed = INPUT_MODE.get(algo) if isinstance(algo, str) else None
-    if fixed is None or given is None:
-        return fixed or given
+    if fixed is None or given is None or algo not in FIXED_INPUT:
+        return given or fixed
     if given != fixed:
         raise InvalidConfigError(
             f"DiscriminatorConfig.input_mode = {given!r}, but {algo} uses {fixed!r}; leave it out or set it to "

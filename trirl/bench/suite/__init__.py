@@ -8,12 +8,14 @@
 A suite spec (TOML, ``continuous/suite_cpu.toml``, read by :func:`trirl.configfile.read_config`)
 names tasks (``[tasks.NAME]``: an environment, the train config every method starts from, the
 environment steps per seed, the demonstrations and the task's base features) and methods
-(``[methods.NAME]``: an algorithm, TRIRL's feature-based variant or not), the seeds and the
-paper's values (Table 2). Each task x method is one **stage**: a training run of all seeds
-vmapped into ``RUNS/<task>/<method>`` (:func:`trirl.bench.study.run_training`, the Table 1
-study's), with the task's budget for every method. A stage that cannot run is listed, not
-dropped: a task without an expert (no ``continuous/experts/<env>/returns.json``) or a
-feature-based method on a task without features.
+(``[methods.NAME]``: an algorithm, TRIRL's feature-based variant or not, and the discriminator's
+input, ``(s, a)`` or ``(s, s')``), the seeds and the paper's values (Table 2). Each task x
+method is one **stage**: a training run of all seeds vmapped into ``RUNS/<task>/<method>``
+(:func:`trirl.bench.study.run_training`, the Table 1 study's), with the task's budget for every
+method. A stage that cannot run is listed, not dropped: a task without an expert (no
+``continuous/experts/<env>/returns.json``) or a feature-based method on a task without
+features. A **control** task (``methods = [...]``, ``aggregate = false``) runs a few methods on
+an environment again with other demonstrations; it is shown per task, outside the aggregates.
 
 **Pieces.** ``--max-minutes M`` bounds a call: the training under way checkpoints when the
 minutes run out, the table of what is done is written, and the command exits with status 3; the

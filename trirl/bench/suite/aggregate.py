@@ -21,10 +21,11 @@ PROFILE_TAU = tuple(np.round(np.linspace(0.0, 1.25, 26), 3).tolist())
 
 def aggregated_tasks(suite: Suite, results: dict[str, Any]) -> list[str]:
     """The tasks of the aggregate: those where every method that can run has completed (so every
-    method's aggregate covers the same tasks, save the feature-based ones on tasks without features)."""
+    method's aggregate covers the same tasks, save the feature-based ones on tasks without features),
+    controls (``aggregate = false``) left out."""
     tasks = []
-    for task in suite.tasks:
-        runnable = [f"{task}/{m}" for m in suite.methods if f"{task}/{m}" not in suite.unavailable]
+    for task in (name for name, entry in suite.tasks.items() if entry.aggregate):
+        runnable = [s for s in suite.stages if s.split("/")[0] == task and s not in suite.unavailable]
         if runnable and all(stage in results for stage in runnable):
             tasks.append(task)
     return tasks
@@ -65,6 +66,12 @@ def budget(suite: Suite) -> dict[str, Any]:
             "note": "estimated: stages x seeds x steps at PPO's env steps per second of wall clock (hours) and per "
                     "CPU second (cpu_hours) of trirl bench continuous (continuous/results/bench_<env>_cpu.json, one "
                     "seed, 64 envs, 2-core CPU); stages waiting for an expert counted; null where not measured"}
+
+
+def _input_mode(suite: Suite, method: str) -> str | None:
+    """The discriminator input ``method`` trains with (the same on every task), ``None`` if it runs nowhere."""
+    configs = [config for stage, config in suite.configs.items() if stage.split("/")[1] == method]
+    return configs[0].discriminator.input_mode if configs else None
 
 
 def aggregate(suite: Suite, results: dict[str, Any], missing: dict[str, str], runs: Path) -> dict[str, Any]:
@@ -113,9 +120,11 @@ def aggregate(suite: Suite, results: dict[str, Any], missing: dict[str, str], ru
     return {"suite": suite.name, "spec": suite.source, "seeds": suite.train.seeds, "seed": suite.train.seed,
             "reference": suite.reference, "bootstrap_reps": suite.bootstrap_reps,
             "tasks": {name: {"label": t.label, "env": t.env, "total_steps": t.total_steps, "features": t.features or None,
-                             "config": t.config, "demos": t.demos, "paper_column": t.paper or None, "note": t.note}
+                             "config": t.config, "demos": t.demos, "paper_column": t.paper or None, "note": t.note,
+                             "methods": list(t.methods) or None, "aggregate": t.aggregate}
                       for name, t in suite.tasks.items()},
-            "methods": {name: {"label": m.label, "algo": m.algo, "features": m.features, "paper_row": m.paper or None}
+            "methods": {name: {"label": m.label, "algo": m.algo, "features": m.features,
+                               "input_mode": _input_mode(suite, name), "paper_row": m.paper or None}
                         for name, m in suite.methods.items()},
             "order": {"tasks": list(suite.tasks), "methods": list(suite.methods)},
             "stages": stages, "done": sorted(results), "missing": {s: r for s, r in stages.items() if r["status"] == "missing"},

@@ -33,7 +33,7 @@ def plot_suite(summary: dict[str, Any]):
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 4, figsize=(22, 6.2), gridspec_kw={"width_ratios": [1, 1.1, 1, 1.6]})
+    fig, axes = plt.subplots(1, 4, figsize=(25, 6.4), gridspec_kw={"width_ratios": [1, 1.1, 1, 2.2]})
     colors = {m: f"C{i}" for i, m in enumerate(summary["order"]["methods"])}
     for ax, title in zip(axes, TITLES):
         ax.set_title(title)
@@ -125,13 +125,13 @@ def _plot_per_task(ax, summary: dict[str, Any], colors: dict[str, str]) -> None:
                 paper_drawn = True
         if task not in summary["per_task"]:
             ax.text(i, 0.5, "missing", rotation=90, ha="center", va="center", color="0.5", fontsize="small")
-    labels = [summary["tasks"][t]["label"] + (" *" if summary["tasks"][t]["note"] else "") for t in tasks]
+    labels = [textwrap.fill(summary["tasks"][t]["label"] + (" *" if summary["tasks"][t]["note"] else ""), 18) for t in tasks]
     ax.set_xticks(np.arange(len(tasks)), labels, rotation=20, ha="right")
     ax.axhline(1.0, color="green", lw=0.8, ls=":", label="expert (1)")
     ax.axhline(0.0, color="0.3", lw=0.8, ls=":", label="uniform random actions (0)")
     ax.set_ylabel("expert-normalised return")
     ax.set_xlim(-0.5, len(tasks) - 0.5)
-    ax.legend(fontsize="x-small", loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)
+    ax.legend(fontsize="x-small", loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=2)  # below two-line task names
 
 
 def plot_curves(summary: dict[str, Any]):
@@ -149,6 +149,11 @@ def plot_curves(summary: dict[str, Any]):
         for ax, method in zip(row_axes, methods):
             ax.set_title(f"{summary['tasks'][task]['label']}: {_label(summary, method)}", fontsize="small")
             entry = summary["per_task"].get(task, {}).get(method)
+            if f"{task}/{method}" not in summary["stages"]:  # a control task's methods are a few
+                ax.set_title(f"{summary['tasks'][task]['label']}: {_label(summary, method)}\n(not run on this task)",
+                             fontsize="small", color="0.5")
+                ax.axis("off")
+                continue
             if entry is None:
                 reason = summary["stages"][f"{task}/{method}"].get("reason", "")
                 ax.text(0.5, 0.5, "missing:\n" + textwrap.fill(reason, 40), ha="center", va="center", fontsize="x-small",
@@ -168,7 +173,7 @@ def plot_curves(summary: dict[str, Any]):
             ax.legend(fontsize="xx-small", loc="lower right")
         row_axes[0].set_ylabel("expert-normalised\nevaluation return", fontsize="small")
     fig.suptitle(f"{summary['suite']}: training curves, every seed")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.25 / fig.get_figheight()))  # the title above the first row's titles
     return fig
 
 
@@ -201,7 +206,7 @@ def format_table(summary: dict[str, Any]) -> str:
     for task in summary["order"]["tasks"]:  # one line per task where every method misses for one reason
         rows = {m: summary["missing"][f"{task}/{m}"]["reason"] for m in summary["order"]["methods"]
                 if f"{task}/{m}" in summary["missing"]}
-        if len(rows) == len(summary["order"]["methods"]) and len(set(rows.values())) == 1:
+        if len(rows) == sum(s.split("/")[0] == task for s in summary["stages"]) > 1 and len(set(rows.values())) == 1:
             lines.append(f"  missing {task} (every method): {next(iter(rows.values()))}")
         else:
             lines.extend(f"  missing {task}/{method}: {reason}" for method, reason in rows.items())

@@ -32,6 +32,9 @@ class Task:
         paper: the task's column name in the ``[paper.ROW]`` tables (``Ant``); empty: none.
         label: how figures name it (default: ``name``).
         note: what a reader must know about its results (an old environment, a weak expert).
+        methods: the methods that run on it (a control task's few); empty: every method.
+        aggregate: whether its scores enter the aggregates over tasks; ``false`` for a control
+            (the same environment again with other demonstrations), shown per task only.
     """
 
     name: str
@@ -43,6 +46,8 @@ class Task:
     paper: str = ""
     label: str = ""
     note: str = ""
+    methods: tuple[str, ...] = ()
+    aggregate: bool = True
 
     def __post_init__(self):
         for key, default in (("env", self.name), ("label", self.name)):
@@ -61,6 +66,10 @@ class Method:
         algo: one of :data:`METHOD_ALGOS`; GAIL, AIRL and AMP take their own discriminator input
             (:func:`trirl.continuous.baselines.input_mode`).
         features: the feature-based variant: a discriminator linear in the task's ``features``.
+        input_mode: the discriminator's (and TRIRL's reward's) input, ``"state_action"`` for
+            ``(s, a)`` or ``"state_transition"`` for ``(s, s')``
+            (:data:`trirl.continuous.discriminator.INPUT_MODES`); empty: the algorithm's own
+            (AIRL's and AMP's ``(s, s')``, GAIL's ``(s, a)``) or else the task's config's.
         label: how figures name it (default: ``name``).
         paper: the ``[paper.ROW]`` this method is compared with; empty: none.
     """
@@ -68,16 +77,28 @@ class Method:
     name: str
     algo: str
     features: bool = False
+    input_mode: str = ""
     label: str = ""
     paper: str = ""
 
     def __post_init__(self):
+        from trirl.continuous.baselines import input_mode
+        from trirl.continuous.discriminator import INPUT_MODES
+
         if not self.label:
             object.__setattr__(self, "label", self.name)
         if self.algo not in METHOD_ALGOS:
             raise InvalidConfigError(f"Method.algo: unknown algorithm {self.algo!r}; choose one of {', '.join(METHOD_ALGOS)}")
         if self.features and not self.algo.startswith("trirl"):
             raise InvalidConfigError(f"Method.features: only TRIRL has a feature-based variant, got algo = {self.algo!r}")
+        if self.input_mode and self.input_mode not in INPUT_MODES:
+            raise InvalidConfigError(f"Method.input_mode: unknown input {self.input_mode!r}; choose one of "
+                                     f"{', '.join(INPUT_MODES)} (or leave it out for the algorithm's own)")
+        if self.features and self.input_mode not in ("", "state_action"):
+            raise InvalidConfigError(f"Method.input_mode = {self.input_mode!r}: the feature-based variant is linear in "
+                                     f"base features phi(s, a); leave input_mode out or set it to 'state_action'")
+        if self.input_mode:
+            input_mode(self.algo, self.input_mode)  # AIRL's and AMP's input is fixed by the method
 
 
 @dataclass(frozen=True)
@@ -133,8 +154,10 @@ class Suite:
 
     @property
     def stages(self) -> tuple[str, ...]:
-        """Every ``"task/method"``, tasks in the spec's order, then methods."""
-        return tuple(f"{task}/{method}" for task in self.tasks for method in self.methods)
+        """Every ``"task/method"`` (a task's ``methods`` where it names some), tasks in the
+        spec's order, then methods."""
+        return tuple(f"{task}/{method}" for task, entry in self.tasks.items() for method in self.methods
+                     if not entry.methods or method in entry.methods)
 
 
 def resolve_suite(path: str | Path) -> Path:
@@ -168,6 +191,11 @@ def load_suite(path: str | Path) -> Suite:
         if entry.paper and entry.paper not in rows:
             raise InvalidConfigError(f"{source}: [{where}.{entry.name}] paper = {entry.paper!r}: not in the [paper.ROW] "
                                      f"tables; they hold {', '.join(sorted(rows)) or 'nothing'}")
+    for task in tasks.values():
+        unknown = [m for m in task.methods if m not in methods]
+        if unknown:
+            raise InvalidConfigError(f"{source}: [tasks.{task.name}] methods = {list(task.methods)!r}: "
+                                     f"{', '.join(map(repr, unknown))} is no [methods.NAME]; the methods are {', '.join(methods)}")
     reference = suite.reference or next(iter(methods))
     if reference not in methods:
         raise InvalidConfigError(f"{source}: reference = {reference!r}: no such method; the methods are {', '.join(methods)}")
@@ -177,6 +205,8 @@ def load_suite(path: str | Path) -> Suite:
         demos, problem = _expert(suite, task)
         for method in methods.values():
             key = f"{task.name}/{method.name}"
+            if task.methods and method.name not in task.methods:
+                continue
             if method.features and not task.features:
                 unavailable[key] = f"the task declares no base features ([tasks.{task.name}] features)"
                 continue
@@ -255,8 +285,10 @@ def train_config(suite: Suite, task: Task, method: Method, demos: Path):
     overrides: dict[str, Any] = {"env": task.env, "seeds": suite.train.seeds, "seed": suite.train.seed,
                                  "total_steps": task.total_steps, "demos": str(demos),
                                  "expert_returns": str(train.EXPERTS_DIR / task.env / "returns.json"), "algo": method.algo}
-    if baselines.input_mode(method.algo):  # the baseline's own input, whatever the config says
-        overrides["discriminator"] = {"input_mode": baselines.input_mode(method.algo)}
+    if baselines.input_mode(method.algo, method.input_mode or None):  # the baseline's input, whatever the config says
+        overrides["discriminator"] = {"input_mode": baselines.input_mode(method.algo, method.input_mode or None)}
+    elif method.input_mode:  # TRIRL's reward on (s, a) or (s, s')
+        overrides["discriminator"] = {"input_mode": method.input_mode}
     elif method.features:  # linear in the task's base features: r = theta^T phi(s, a) + b
         overrides["discriminator"] = {"features": task.features, "hidden_sizes": [], "input_mode": "state_action"}
     where = f"{suite.source}: [tasks.{task.name}] x [methods.{method.name}]"
