@@ -163,7 +163,7 @@ def expert_normaliser(config) -> Callable[..., np.ndarray]:
         InvalidConfigError: that file does not exist (naming it and the command that writes it).
     """
     from trirl.continuous.evaluation import normalized_return
-    from trirl.continuous.train import load_expert_returns
+    from trirl.continuous.evaluation import load_expert_returns
 
     expert_random = load_expert_returns(config.expert_returns_file)
     if expert_random is None:

@@ -7,7 +7,9 @@ random returns of the locomotion suite.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import jax
@@ -16,6 +18,8 @@ import numpy as np
 
 from trirl.continuous import networks as nets
 from trirl.continuous.envs.base import Env, EnvState
+from trirl.errors import InvalidConfigError
+from trirl.rundir import read_json
 from trirl.text import plural
 
 ActFn = Callable[[jax.Array, jax.Array], jax.Array]  #: (obs [obs], key) -> action [A] in [-1, 1]
@@ -158,3 +162,19 @@ def summary(result: Mapping[str, Any]) -> str:
                      f"(Table 8: expert {result['paper_expert_return']:.1f}, random {result['paper_random_return']:.1f};"
                      f" (R - R_random) / (R_expert - R_random)){note}")
     return "\n".join(lines)
+
+
+def load_expert_returns(path: str | Path) -> tuple[float, float] | None:
+    """``(expert_return, random_return)`` from a ``returns.json``, or None if it does not exist."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    expected = "a JSON object with numbers expert_return and random_return (trirl expert evaluate --out)"
+    data = read_json(path, expected)
+    try:
+        expert, random = float(data["expert_return"]), float(data["random_return"])
+    except (KeyError, TypeError, ValueError) as err:
+        raise InvalidConfigError(f"expert_returns {path}: needs numbers expert_return and random_return ({err!r})") from None
+    if not (math.isfinite(expert) and math.isfinite(random) and expert != random):
+        raise InvalidConfigError(f"expert_returns {path}: expert_return {expert} and random_return {random} must be finite and differ")
+    return expert, random

@@ -53,7 +53,8 @@ from trirl.continuous.discriminator import absorbing_sample, agent_inputs, input
 from trirl.continuous.evaluation import normalized_return, policy_act_fn, run_episode
 from trirl.continuous.ppo import make_ppo
 from trirl.continuous.rollout import MAY_BE_NAN, Transition, env_reward
-from trirl.continuous.train import TrainConfig, load_expert_returns
+from trirl.continuous.evaluation import load_expert_returns
+from trirl.continuous.train import TrainConfig
 from trirl.errors import InvalidConfigError
 from trirl.stats import iqm
 

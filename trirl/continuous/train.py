@@ -45,7 +45,7 @@ from trirl.continuous import checkpoint as ckpt
 from trirl.continuous import trirl as trirl_lib
 from trirl.continuous.demos import Demonstrations, load_demonstrations
 from trirl.continuous.discriminator import DiscriminatorConfig
-from trirl.continuous.evaluation import episode_returns, normalized_return, policy_act_fn
+from trirl.continuous.evaluation import episode_returns, load_expert_returns, normalized_return, policy_act_fn
 from trirl.continuous.envs.base import Env
 from trirl.continuous.expert import ALIASES, env_config_class
 from trirl.continuous.rollout import MAY_BE_NAN
@@ -56,7 +56,7 @@ from trirl.errors import InvalidConfigError, InvalidDemonstrationError, NonFinit
 from trirl.learning_curves import write_learning_curves
 from trirl.stats import iqm
 from trirl.rundir import (RunDir, RunDirLockedError, check_new, checkpoint_files, config_changes, interrupted_message,
-                          read_json, resume_command, saved_config, write_json)
+                          resume_command, saved_config, write_json)
 from trirl.text import plural
 
 ALGOS = ("trirl", "trirl-tr-loss", "gail", "airl", "amp")
@@ -236,22 +236,6 @@ def load_config(path: str | Path | None, **overrides) -> TrainConfig:
     return from_dict(configflags.merge(data, overrides), source, override_flags(overrides, ALIASES))
 
 
-def load_expert_returns(path: str | Path) -> tuple[float, float] | None:
-    """``(expert_return, random_return)`` from a ``returns.json``, or None if it does not exist."""
-    path = Path(path)
-    if not path.exists():
-        return None
-    expected = "a JSON object with numbers expert_return and random_return (trirl expert evaluate --out)"
-    data = read_json(path, expected)
-    try:
-        expert, random = float(data["expert_return"]), float(data["random_return"])
-    except (KeyError, TypeError, ValueError) as err:
-        raise InvalidConfigError(f"expert_returns {path}: needs numbers expert_return and random_return ({err!r})") from None
-    if not (math.isfinite(expert) and math.isfinite(random) and expert != random):
-        raise InvalidConfigError(f"expert_returns {path}: expert_return {expert} and random_return {random} must be finite and differ")
-    return expert, random
-
-
 def build(config: TrainConfig, demos: Demonstrations, env: Env | None = None) -> trirl_lib.Learner:
     """The learner of ``config`` on ``env`` (the env of ``config``, built here when not given)."""
     env = env or envs.make(config.env, config.env_options)
@@ -397,7 +381,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", required=True, help="run directory")
     parser.add_argument("--config", help="TOML config: a path or a shipped name (e.g. trirl_point_maze); "
                                          "the flags below override its fields")
-    parser.add_argument("--resume", action="store_true", help="continue the run in --out")
+    parser.add_argument("--resume", action="store_true", help="continue the run in --out (with its config.json)")
     parser.add_argument("--max-minutes", type=float, help="checkpoint and exit after this much wall clock")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     configflags.add_config_flags(parser, TrainConfig, aliases=ALIASES, choices={"env": envs.ENV_NAMES, "algo": ALGOS},
@@ -408,8 +392,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    """The config ``trirl train`` runs, parsed once: ``--config`` (or the defaults) with the flags the user set."""
-    return load_config(args.config, **configflags.overrides(args))
+    """The config ``trirl train`` runs, parsed once: ``--config`` (or the defaults; with ``--resume`` alone, the
+    run's own config.json) with the flags the user set."""
+    overrides = configflags.overrides(args)
+    if args.resume and args.config is None and (saved := saved_config(args.out)) is not None:
+        return from_dict(configflags.merge(saved, overrides), f"{args.out}/config.json", override_flags(overrides, ALIASES))
+    return load_config(args.config, **overrides)
 
 
 def main(argv: list[str] | None = None) -> int:
