@@ -1,18 +1,18 @@
+import importlib.util
 import os
 
 import pytest
 
 
 @pytest.fixture(scope="session", autouse=True)
-def compile_cache_in_tmp(tmp_path_factory):
-    """The command lines cache compiled programs; in tests, not in the user's ~/.cache."""
-    old = os.environ.get("TRIRL_COMPILE_CACHE")
-    os.environ["TRIRL_COMPILE_CACHE"] = str(tmp_path_factory.mktemp("jax_cache"))
-    yield
-    if old is None:
-        os.environ.pop("TRIRL_COMPILE_CACHE", None)
-    else:
-        os.environ["TRIRL_COMPILE_CACHE"] = old
+def compile_cache_of_the_session():
+    """In-process compilations use the session's cache too (tests/conftest.py): the tiny learners,
+    envs and evaluations several tests build are compiled once for the whole suite."""
+    if importlib.util.find_spec("jax") is None:
+        return  # the continuous tests skip themselves
+    from trirl.continuous import compile_cache
+
+    compile_cache.configure(os.environ[compile_cache.ENV_VAR])
 
 
 def interrupt_after_rows(module: str, argv: list[str], out, rows: int = 3) -> tuple[int, str]:

@@ -9,6 +9,7 @@ from trirl.bench import continuous as bench  # noqa: E402
 pytestmark = pytest.mark.continuous
 
 
+@pytest.mark.slow  # compiles physics and PPO
 def test_bench_runs_tiny_on_cpu(tmp_path, capsys):
     out = tmp_path / "bench.json"
     bench.main(["--env", "point_maze", "--envs", "4", "--physics-steps", "5", "--ppo-iterations", "1", "--out", str(out)])

@@ -32,7 +32,7 @@ def _environment() -> dict:
 
 def _command(out: Path, *flags: str) -> list[str]:
     return [sys.executable, "-m", "trirl", "train", "--config", str(CONFIG), "--seeds", "2", "--out", str(out),
-            "--no-progress", "--no-compile-cache", *flags]
+            "--no-progress", *flags]
 
 
 def _free_port() -> int:
@@ -79,8 +79,10 @@ def test_two_processes_resume_a_one_process_run_and_match_it_with_one_writer(tmp
         _cut(run, 2)
     before = _files(runs[1])
     address = f"localhost:{_free_port()}"
+    # the one-process run above shares the session's compilation cache with the other tests of this
+    # tiny config (test_seed_mesh.py, test_study.py); the two processes compile their own programs
     processes = [subprocess.Popen(_command(run, "--resume", "--coordinator-address", address, "--num-processes", "2",
-                                           "--process-id", str(index)),
+                                           "--process-id", str(index), "--no-compile-cache"),
                                   env=_environment(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                  for index, run in enumerate(runs)]
     outputs = [process.communicate(timeout=600) for process in processes]

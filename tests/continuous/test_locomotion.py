@@ -53,7 +53,7 @@ def test_non_finite_physics_ends_the_episode_with_a_finite_reward(terminate_when
     # silently zeroed observation; right: absorbing, reward 0, the last finite observation,
     # finite metrics and metrics["non_finite"] = 1, whatever terminate_when_unhealthy says
     env = envs.make("ant", {"frame_skip": 1, "terminate_when_unhealthy": terminate_when_unhealthy})
-    state = env.reset(jax.random.PRNGKey(0))
+    state = jax.jit(env.reset)(jax.random.PRNGKey(0))  # jitted: MJX op by op is slow
     before = np.asarray(state.obs)
     state = state._replace(physics=state.physics.replace(qvel=state.physics.qvel.at[0].set(jnp.nan)))
     after = jax.jit(env.step)(state, jnp.zeros(8))

@@ -27,8 +27,9 @@ TRAIN = textwrap.dedent("""
     import json, sys
     import jax
     from trirl import driver
-    from trirl.continuous import train
+    from trirl.continuous import compile_cache, train
     from pathlib import Path
+    compile_cache.configure()  # the session's cache: the paused run loads what the first compiled
     out, seeds, pause = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "pause"
     config = train.load_config(sys.argv[4], seeds=seeds)
     summary = train.train(config, out, resume=(out / "config.json").exists(), progress=False,

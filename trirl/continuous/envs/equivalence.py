@@ -133,7 +133,7 @@ def paired_rollouts(config: LocomotionConfig, episodes: int = 10, seed: int = 0,
             gym_obs[episode, t], gym_rewards[episode, t], gym_alive[episode, t] = obs, reward, True
             if terminated or truncated:
                 break
-    reset_state = env.reset(jax.random.PRNGKey(seed))
+    reset_state = jax.jit(env.reset)(jax.random.PRNGKey(seed))  # MJX op by op would take ~25 s of CPU
 
     @jax.jit
     @jax.vmap
