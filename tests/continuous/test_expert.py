@@ -183,20 +183,22 @@ def test_shipped_half_cheetah_expert_demonstrates_without_falls_at_its_evaluated
     assert returns["expert_return"] >= 3000 > 0 > returns["random_return"]
 
 
-def test_shipped_hopper_expert_demonstrates_without_falls_chosen_from_its_rollouts():
-    """The committed CPU Hopper expert (Gymnasium's Hopper-v5 on MJX) falls in some episodes, so its
-    30 deterministic demonstrations are the first 30 rollouts without a fall (``trirl expert
-    collect --without-falls``): all of the full 1,000 steps, none absorbing, their mean return at
-    least the evaluated expert return (which counts the falls), itself above the 2,500 target."""
+@pytest.mark.parametrize("task, target", [("hopper", 2500), ("walker2d", 3000)])
+def test_shipped_expert_demonstrates_without_falls_chosen_from_its_rollouts(task, target):
+    """The committed CPU Hopper and Walker2d experts (Gymnasium's v5 tasks on MJX) fall in some
+    episodes, so their 30 deterministic demonstrations are the first 30 rollouts without a fall
+    (``trirl expert collect --without-falls``): all of the full 1,000 steps, none absorbing, their
+    mean return at least the evaluated expert return (which counts the falls), itself above the
+    task's target (2,500 and 3,000)."""
     from pathlib import Path
 
-    root = Path(__file__).parents[2] / "continuous" / "experts" / "hopper"
+    root = Path(__file__).parents[2] / "continuous" / "experts" / task
     returns = json.loads((root / "returns.json").read_text())
     demos = load_demonstrations(root / "demos.npz")
     assert len(demos.lengths) == 30 and set(demos.lengths.tolist()) == {1000}
     assert not demos.absorbing.any()
-    assert demos.env_spec["name"] == "hopper" and demos.env_spec["version"] == 2
-    assert float(demos.returns.mean()) >= returns["expert_return"] >= 2500 > returns["random_return"]
+    assert demos.env_spec["name"] == task and demos.env_spec["version"] == 2
+    assert float(demos.returns.mean()) >= returns["expert_return"] >= target > returns["random_return"]
     assert returns["expert_falls"] > 0  # why the demonstrations were chosen: said, not hidden
 
 
