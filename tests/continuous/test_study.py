@@ -301,6 +301,11 @@ def test_a_stage_recorded_in_another_checkout_counts_as_done_here_and_a_changed_
     own.parent.mkdir(parents=True)
     own.write_bytes(b"")
     assert study.portable(str(own)) == str(own)
+    # another checkout that still exists, holding the same bytes, names the shipped file
+    other = tmp_path / "other" / "continuous" / "experts" / "point_maze" / "demos.npz"
+    other.parent.mkdir(parents=True)
+    other.write_bytes(shipped.read_bytes())
+    assert study.portable(str(other)) == "continuous/experts/point_maze/demos.npz"
     assert study.portable("/elsewhere/continuous/experts/point_maze/none.npz") == "/elsewhere/continuous/experts/point_maze/none.npz"
     with pytest.raises(InvalidConfigError, match=r"another configuration \(config.demos: 'continuous/experts/point_maze/"
                                                  r"demos.npz' -> '.*/continuous/experts/point_maze/demos.npz'\)"):

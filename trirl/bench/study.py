@@ -9,6 +9,7 @@ reuses a stale stage silently.
 
 from __future__ import annotations
 
+import filecmp
 import json
 import time
 from collections.abc import Callable
@@ -65,9 +66,9 @@ def portable(value: Any) -> Any:
     """A record (JSON form) with every absolute path to a shipped file written as
     ``<folder>/<path in it>`` (``continuous/experts/point_maze/demos.npz``,
     :mod:`trirl.resources`), so that a runs folder counts as done in any checkout or install.
-    A path that does not exist here (recorded in another checkout) names the shipped file that
-    its part after the last ``continuous/`` (or ``gridworlds/``) names, where that file exists;
-    any other path is kept as it is."""
+    A path of another checkout names the shipped file that its part after the last
+    ``continuous/`` (or ``gridworlds/``) names, where that file exists here and, if the other
+    checkout's file still exists, holds the same bytes; any other path is kept as it is."""
     from trirl.resources import FOLDERS, data_dir
 
     if isinstance(value, dict):
@@ -79,12 +80,12 @@ def portable(value: Any) -> Any:
     path = Path(value)
     for folder in FOLDERS:
         root = data_dir(folder).resolve()
-        if path.exists():
-            if path.resolve().is_relative_to(root):
-                return f"{folder}/{path.resolve().relative_to(root).as_posix()}"
-        elif folder in path.parts:
+        if path.exists() and path.resolve().is_relative_to(root):
+            return f"{folder}/{path.resolve().relative_to(root).as_posix()}"
+        if folder in path.parts:
             tail = path.parts[len(path.parts) - path.parts[::-1].index(folder):]
-            if tail and (root / Path(*tail)).is_file():
+            here = root / Path(*tail) if tail else root
+            if tail and here.is_file() and (not path.is_file() or filecmp.cmp(path, here, shallow=False)):
                 return f"{folder}/{Path(*tail).as_posix()}"
     return value
 
