@@ -33,6 +33,20 @@ def test_grid_runs_end_to_end_and_resumes(tmp_path, capsys):
     assert [r["iteration"] for r in read_metrics(out)] == list(range(21))
 
 
+def test_grid_resume_alone_continues_with_the_saved_flags_and_refuses_a_changed_one(tmp_path, capsys):
+    """``trirl grid --out RUN --resume`` needs none of the run's flags again (they are in its
+    config.json); a flag typed overrides the saved one, so a changed setting is refused by name."""
+    out = tmp_path / "run"
+    args = ["grid", "--world", "lava_corridor", "--eps", "0.5", "--iterations", "4", "--out", str(out), "--quiet"]
+    assert main(args) == 0
+    assert main(["grid", "--out", str(out), "--resume", "--iterations", "6", "--quiet"]) == 0
+    assert [r["iteration"] for r in read_metrics(out)] == list(range(7))
+    assert json.loads((out / "config.json").read_text())["world"] == "lava_corridor"
+    capsys.readouterr()
+    assert main(["grid", "--out", str(out), "--resume", "--eps", "0.2", "--quiet"]) == 2
+    assert "eps: 0.5 -> 0.2" in capsys.readouterr().err
+
+
 def test_grid_from_sampled_demonstrations(tmp_path):
     out = tmp_path / "demo"
     assert main(["grid", "--world", "lava_corridor", "--demos", "50", "--horizon", "50",

@@ -84,7 +84,8 @@ def _add_grid(sub) -> argparse.ArgumentParser:
                         "off: the paper's fixed step (its dual can rise, book/findings.md); auto: the same as on")
     p.add_argument("--seed", type=integer(0), default=0, help="seed of the sampled demonstrations")
     p.add_argument("--out", type=Path, default=None, help="run directory (default runs/grid-WORLD-TIME)")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out from its newest checkpoint")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in --out from its newest checkpoint, with its saved flags (flags typed override them)")
     p.add_argument("--quiet", action="store_true", help="no progress bar or per-iteration lines")
     p.set_defaults(func=cmd_grid)
     return p
@@ -398,6 +399,19 @@ def _plain_help(command, argv: list[str]) -> int:
     return code
 
 
+def _resumed_grid_args(grid: argparse.ArgumentParser, argv: list[str], args: argparse.Namespace) -> argparse.Namespace:
+    """``trirl grid --out RUN --resume [flags]``: the run's saved flags (``config.json``'s ``resume``), then the
+    ones typed, which override them (a changed setting is then refused by name; ``--iterations`` may grow)."""
+    from trirl.rundir import saved_config
+
+    saved = saved_config(args.out) if Path(args.out).is_dir() else None
+    if not saved or not isinstance(saved.get("resume"), str):
+        return args  # no run there: RunDir says so
+    resumed = grid.parse_args([*shlex.split(saved["resume"])[2:], *argv[argv.index("grid") + 1:]])
+    resumed.command, resumed.rest = "grid", []
+    return resumed
+
+
 def main(argv: list[str] | None = None) -> int:
     from trirl import __version__
 
@@ -416,6 +430,8 @@ def main(argv: list[str] | None = None) -> int:
         grid.error(f"unrecognized arguments: {' '.join(rest)}")
     args.rest = rest
     try:
+        if args.command == "grid" and args.resume and args.out is not None:
+            args = _resumed_grid_args(grid, list(sys.argv[1:] if argv is None else argv), args)
         return args.func(args)
     except TrirlError as err:
         print(f"trirl {args.command}: error: {err}", file=sys.stderr)
