@@ -88,6 +88,12 @@ def test_new_run_refuses_existing_directory_and_config_env_mismatch(tmp_path, ca
         f"trirl expert collect: error: --checkpoint: {tmp_path} is not a run directory")
     assert error(["evaluate", "--checkpoint", str(tmp_path), "--episodes", "0"]) == \
         "trirl expert evaluate: error: --episodes must be >= 1, got 0\n"
+    irl = tmp_path / "irl"  # a trirl train run given where an expert's is expected
+    irl.mkdir()
+    (irl / "config.json").write_text('{"algo": "trirl", "env": "point_maze", "ppo": {}}')
+    assert error(["evaluate", "--checkpoint", str(irl)]) == (
+        f"trirl expert evaluate: error: --checkpoint: {irl} is a trirl train run (trirl on point_maze), not an "
+        f"expert's; evaluate its policy and reward with: trirl evaluate --run {irl}\n")
 
 
 def test_env_flag_fills_a_config_without_env_and_flags_override_the_file(tmp_path):

@@ -237,6 +237,9 @@ def _load(path: str | Path, best: bool = False) -> tuple[ExpertConfig, PPO, PPOS
     data = saved_config(run_path)  # config.json, or the newest checkpoint's record of it
     if data is None:
         raise InvalidConfigError(f"--checkpoint: {run_path} is not a run directory ({config_path} missing)")
+    if "algo" in data:  # a trirl train run: an IRL learner's checkpoint, not an expert's
+        raise InvalidConfigError(f"--checkpoint: {run_path} is a trirl train run ({data['algo']} on {data.get('env')}), "
+                                 f"not an expert's; evaluate its policy and reward with: trirl evaluate --run {run_path}")
     config = from_dict(data, str(config_path))
     path = best_checkpoint(path) if best else path
     # before anything is built: the newest readable checkpoint (a damaged newest one falls back)
