@@ -321,20 +321,22 @@ def build_parser() -> argparse.ArgumentParser:
     configflags.add_config_flags(p_train, ExpertConfig, aliases=ALIASES, choices={"env": envs.ENV_NAMES})
     p_train.add_argument("--max-minutes", type=float,
                          help="checkpoint and exit after this much wall clock (continue with --resume)")
-    p_eval = sub.add_parser("evaluate", help="expert and random-policy returns (Table 8 normalisation)")
+    p_eval = sub.add_parser("evaluate", help="expert and random-policy returns (Table 8 normalisation)",
+                            description="The expert's deterministic returns and uniform random actions' (Table 8 normalisation).")
     p_eval.add_argument("--checkpoint", required=True, help="run directory or checkpoints/step_*.npz")
     p_eval.add_argument("--best", action="store_true", help=BEST_HELP)
-    p_eval.add_argument("--episodes", type=int, default=100)
-    p_eval.add_argument("--seed", type=int, default=1)
+    p_eval.add_argument("--episodes", type=int, default=100, help="episodes of each policy (default: 100)")
+    p_eval.add_argument("--seed", type=int, default=1, help="random seed of the episodes (default: 1)")
     p_eval.add_argument("--out", "--json", dest="out", metavar="FILE",
                         help="also write the summary as JSON here (machine-readable: every number printed)")
-    p_collect = sub.add_parser("collect", help="write expert demonstrations")
+    p_collect = sub.add_parser("collect", help="write expert demonstrations",
+                               description="Roll the expert out and write its demonstrations (.npz).")
     p_collect.add_argument("--checkpoint", required=True, help="run directory or checkpoints/step_*.npz")
     p_collect.add_argument("--best", action="store_true", help=BEST_HELP)
     p_collect.add_argument("--out", required=True, help="demonstration file (.npz)")
-    p_collect.add_argument("--episodes", type=int, default=30)
+    p_collect.add_argument("--episodes", type=int, default=30, help="episodes to write (default: 30)")
     p_collect.add_argument("--length", type=int, help="episode length (default: the env's time limit)")
-    p_collect.add_argument("--seed", type=int, default=2)
+    p_collect.add_argument("--seed", type=int, default=2, help="random seed of the episodes (default: 2)")
     p_collect.add_argument("--deterministic", action="store_true", help="act with the policy mean")
     p_collect.add_argument("--without-falls", action="store_true",
                            help="keep only episodes that did not end absorbing (a fall): the first --episodes of "
