@@ -101,7 +101,7 @@ def test_run_directory_holds_learning_curves_of_its_metrics(full_run):
 
 
 @pytest.mark.slow  # compiles and trains
-def test_paused_and_resumed_run_reproduces_the_uninterrupted_metrics(full_run, tmp_path):
+def test_paused_and_resumed_run_reproduces_the_uninterrupted_metrics(full_run, tmp_path, capsys):
     config = write(tmp_path)
     out = tmp_path / "run"
     # --max-minutes tiny: checkpoints after the first compiled call (iterations 1 and 2, ending at the
@@ -109,8 +109,13 @@ def test_paused_and_resumed_run_reproduces_the_uninterrupted_metrics(full_run, t
     summary = train_cli.train(train_cli.load_config(config), out, progress=False, max_minutes=1e-9)
     assert summary["status"] == "paused" and summary["iterations"] == 2
     # --resume alone continues with the run's own config.json (the Ctrl-C test below resumes with --config)
+    capsys.readouterr()
     assert train_cli.main(["--out", str(out), "--resume", "--no-progress"]) == 0
     assert read_metrics(out / "metrics.jsonl") == read_metrics(full_run / "metrics.jsonl")
+    printed = capsys.readouterr().out.splitlines()  # what was written, and what to run next
+    assert printed[0].startswith("done: 4 iterations in ") and printed[1].endswith(f"summary.json in {out}")
+    assert printed[2] == (f"train on: trirl train --out {out} --resume --total-steps N; "
+                          f"retrain a policy on the learnt reward: trirl evaluate --run {out}")
 
 
 @pytest.mark.slow  # compiles and trains

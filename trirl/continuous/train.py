@@ -72,22 +72,23 @@ class TrainConfig:
     ``[discriminator]``, ``[buffer]`` (without ``network``), ``[trust_region]`` tables).
 
     Attributes:
-        env: environment name (``trirl.continuous.envs.ENV_NAMES``).
-        algo: one of ``ALGOS``.
+        env: the environment to train on.
+        algo: ``trirl`` (max-eta, TRPL projection), ``trirl-tr-loss`` (KL penalty, scheduled eta), ``gail``,
+            ``airl`` or ``amp``.
         seed: base seed; seed ``j`` of the vmapped batch uses ``split(init_key, seeds)[j]``.
         seeds: number of seeds trained at once (leading axis of the state).
         total_steps: environment steps per seed (rounded up to whole iterations).
         eval_every: iterations between deterministic evaluations (and at the end).
         eval_episodes: episodes per seed and evaluation.
         checkpoint_every: iterations between checkpoints (and at the end).
-        demos: demonstration file (empty: ``continuous/experts/<env>/demos.npz``, see ``demos_file``).
+        demos: demonstration file (empty: the shipped expert's, ``continuous/experts/<env>/demos.npz``).
         expert_returns: JSON with ``expert_return`` and ``random_return`` for the
             normalised return (empty: ``continuous/experts/<env>/returns.json``; if the file is
             absent, no normalised return is logged).
-        eta_schedule: tr-loss variant's schedule (``trirl.core.parse_eta_schedule``).
-        acting_policy: TRIRL max-eta: ``"network"``, ``"projected"`` or ``"line-search"``
-            (``TRIRLConfig.acting_policy``).
-        eta_from: TRIRL line search: ``"projection"``, ``"step"`` or ``"scaled-step"`` (``TRIRLConfig.eta_from``).
+        eta_schedule: ``trirl-tr-loss``'s eta: a number, ``linear:START:END:STEPS`` or ``exp:START:DECAY[:END]``.
+        acting_policy: TRIRL max-eta's acting policy: ``"network"``, ``"projected"`` or ``"line-search"``.
+        eta_from: the reward correction's multiplier with the line search: ``"projection"``, ``"step"`` or
+            ``"scaled-step"`` (book chapter 10).
         buffer: the ``[buffer]`` table; its ``network`` is no key (:data:`DERIVED`): the learner's
             is ``discriminator`` (:meth:`learner_config`).
     """
@@ -406,6 +407,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         distributed.from_args(args)  # before JAX computes anything
         config = config_from_args(args)
+        if args.config is None and not args.resume:
+            print(f"trirl train: no --config, so the defaults: {config.algo} on {config.env}, "
+                  f"{plural(config.iterations, 'iteration')} (a shipped recipe: --config trirl_point_maze, ...)", file=sys.stderr)
         with plain_warnings("trirl train"):
             summary = train(config, args.out, resume=args.resume, progress=not args.no_progress,
                             max_minutes=args.max_minutes, iterations_per_call=args.iterations_per_call)
@@ -429,6 +433,9 @@ def main(argv: list[str] | None = None) -> int:
         except RunDirWriteError as err:
             print(f"trirl train: error: {err}", file=sys.stderr)
             return 2
+        print(f"wrote config.json, metrics.jsonl, learning_curves.png, checkpoints/, summary.json in {args.out}\n"
+              f"train on: trirl train --out {args.out} --resume --total-steps N; "
+              f"retrain a policy on the learnt reward: trirl evaluate --run {args.out}")
     return 0
 
 
