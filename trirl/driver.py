@@ -52,6 +52,9 @@ from trirl.rundir import STATE_PREFIX, RunDir, StopOnInterrupt, flatten, unflatt
 
 #: what :func:`run` returns in ``Outcome.status``
 STATUSES = ("done", "stopped", "paused", "interrupted")
+#: seconds a call of several iterations may last, measured from the second call on (the first compiles):
+#: Ctrl-C and ``--max-minutes`` act at a call's end, so slow iterations get shorter calls
+CALL_SECONDS = 5.0
 
 
 @runtime_checkable
@@ -176,6 +179,7 @@ class _Loop:
         self.gather = lambda tree: tree  #: a state spread over processes, gathered before it is written
         self.fold_in = None  #: ``jax.random.fold_in`` where the learner takes a key
         self.per_call = 1  #: iterations per compiled call (``Jitted.iterations_per_call``)
+        self.limit: int | None = None  #: fewer, where iterations are slow (:data:`CALL_SECONDS`)
         self.checkpoint_every = 1
 
     def save(self, iteration: int, state) -> None:
@@ -231,8 +235,8 @@ class _Loop:
         checkpoint or an iteration whose row reads the state (``hooks.needs_state``)."""
         ends = [every(self.checkpoint_every if self.run_dir is not None else iterations, iterations)]
         ends += [self.hooks.needs_state] if self.hooks.needs_state is not None else []
-        return next((n for n in range(1, self.per_call) if any(end(done + n) for end in ends)),
-                    min(self.per_call, iterations - done))
+        most = self.per_call if self.limit is None else self.limit
+        return next((n for n in range(1, most) if any(end(done + n) for end in ends)), min(most, iterations - done))
 
     def checked_row(self, iteration: int, new_state, metrics, flags, seconds: float, bad_state) -> dict[str, Any]:
         """The row of a new state (``None`` inside a multi-iteration call), or :class:`NonFiniteError`
@@ -321,6 +325,8 @@ def run(learner: Learner, iterations: int, *, init_key=None, key=None, run_dir: 
                 before, count, tick = logged, loop.count(logged, iterations), time.perf_counter()
                 call = loop.advance(state, key, before, count)
                 seconds = (time.perf_counter() - tick) / count
+                if before > start:  # not the first call, which compiles
+                    loop.limit = max(1, min(loop.per_call, int(CALL_SECONDS / max(seconds, 1e-9))))
                 for j in range(count):
                     iteration, end = before + j + 1, j == count - 1
                     try:

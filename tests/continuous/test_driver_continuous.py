@@ -158,6 +158,25 @@ def test_a_call_ends_where_a_row_reads_the_state():
     assert [i for i, has_state in seen if has_state] == [3, 6, 8]  # calls of 3, 3 and 2 iterations
 
 
+def test_slow_iterations_get_shorter_calls_from_the_second_call_on_with_the_same_numbers(monkeypatch):
+    """Ctrl-C and --max-minutes act at a call's end: where one iteration takes longer than
+    ``driver.CALL_SECONDS`` (0 here), calls after the second (the first compiles) are one iteration."""
+    seen = []
+
+    def row(iteration, state, metrics, seconds, previous):
+        seen.append((iteration, state is not None))
+        return rows(iteration, state, metrics, seconds, previous)
+
+    init_key, key = jax.random.split(jax.random.PRNGKey(0))
+    hooks = driver.Hooks(row=row, nonfinite=driver.jitted_nonfinite, may_be_nan=MAY_BE_NAN)
+    single = driver.run(tiny_learner(), 10, init_key=jax.random.split(init_key, 2), key=key, hooks=hooks)
+    seen.clear()
+    monkeypatch.setattr(driver, "CALL_SECONDS", 0.0)
+    many = driver.run(tiny_learner(per_call=4), 10, init_key=jax.random.split(init_key, 2), key=key, hooks=hooks)
+    assert [i for i, has_state in seen if has_state] == [4, 8, 9, 10]  # calls of 4, 4, then 1 and 1
+    assert many.history == single.history
+
+
 def test_a_paused_and_resumed_run_with_several_iterations_per_call_continues_bit_for_bit(tmp_path):
     full = run(tiny_learner(), 7)
     paused = run(tiny_learner(per_call=3), 7, RunDir(tmp_path, {}), checkpoint_every=100, max_minutes=1e-9)
